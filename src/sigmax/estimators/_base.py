@@ -1,0 +1,317 @@
+"""The shared machinery of the estimators: validate, encode y, build the objective, solve.
+
+Each estimator subclass only says how its targets are encoded, which loss it
+uses and how logits become probabilities; everything else lives here, so the
+four models are fitted on exactly the same terms (same objective scaling, same
+penalty, same solvers, same stopping rule).
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from ..losses import LOSSES, Loss
+from ..objective import LinearObjective
+from ..penalties import PENALTIES, make_penalty
+from ..solvers import SOLVERS, FitResult, choose_solver
+
+__all__ = ["LinearClassifierBase", "SeparableWarning"]
+
+
+class SeparableWarning(UserWarning):
+    """The training data are linearly separable and the model has no penalty."""
+
+
+_DTYPES = {"float64": np.float64, "float32": np.float32}
+
+
+def _check_param(est: BaseEstimator, name: str, ok: bool, expected: str) -> None:
+    if not ok:
+        raise ValueError(
+            f"The {name!r} parameter of {type(est).__name__} must be {expected}. "
+            f"Got {getattr(est, name)!r} instead.")
+
+
+def _describe_nonfinite(X: Any, what: str = "X") -> str | None:
+    """Say how many entries of ``X`` are NaN or infinite and where (None when all finite)."""
+    data = X.data if sp.issparse(X) else X
+    bad = ~np.isfinite(data)
+    if not bad.any():
+        return None
+    n_nan = int(np.isnan(data).sum())
+    n_inf = int(bad.sum()) - n_nan
+    if sp.issparse(X):
+        coo = X.tocoo()
+        mask = ~np.isfinite(coo.data)
+        rows, cols = coo.row[mask], coo.col[mask]
+    else:
+        rows, cols = np.nonzero(bad)
+    where = ", ".join(f"(row {r}, column {c})" for r, c in zip(rows[:5], cols[:5]))
+    more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+    kinds = " and ".join(s for s in (f"{n_nan} NaN" if n_nan else "",
+                                     f"{n_inf} infinite" if n_inf else "") if s)
+    return (f"Input {what} contains {kinds} value(s), at {where}{more}. Remove those rows, "
+            "or impute them (for example sklearn.impute.SimpleImputer in a Pipeline) before "
+            "fitting.")
+
+
+class LinearClassifierBase(ClassifierMixin, BaseEstimator):
+    """Base class of the sigmax linear classifiers (not for direct use).
+
+    Subclasses set ``_loss_name`` and implement ``_encode_targets``,
+    ``_decode_logits`` hooks as documented below.
+    """
+
+    _loss_name: ClassVar[str]
+    #: Subclasses for which a 2-D ``y`` is the normal input.
+    _multilabel: ClassVar[bool] = False
+
+    def __init__(self, penalty: str | None = "l2", *, C: float = 1.0,
+                 l1_ratio: float | None = None, fit_intercept: bool = True,
+                 solver: str = "auto", tol: float = 1e-6, max_iter: int = 1000,
+                 class_weight: dict | str | None = None, warm_start: bool = False,
+                 dtype: str = "float64", verbose: int = 0) -> None:
+        self.penalty = penalty
+        self.C = C
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.class_weight = class_weight
+        self.warm_start = warm_start
+        self.dtype = dtype
+        self.verbose = verbose
+
+    # -- hooks for subclasses ------------------------------------------------------
+    def _encode_targets(self, y: Any) -> tuple[np.ndarray, np.ndarray, int]:
+        """Return ``(Y encoded for the loss, classes_, n_outputs)``."""
+        raise NotImplementedError  # pragma: no cover
+
+    def _sample_class_weights(self, Y: np.ndarray) -> np.ndarray:
+        """Per-row (or per-entry) weights implied by ``class_weight``."""
+        raise NotImplementedError  # pragma: no cover
+
+    def _loss(self) -> Loss:
+        return LOSSES[self._loss_name]
+
+    # -- validation ----------------------------------------------------------------
+    def _validate_params(self) -> None:
+        _check_param(self, "penalty", self.penalty is None or self.penalty in PENALTIES,
+                     f"one of {sorted(PENALTIES)} or None")
+        _check_param(self, "C", isinstance(self.C, numbers.Real)
+                     and not isinstance(self.C, bool) and self.C > 0,
+                     "a float in the range (0, inf]")
+        _check_param(self, "l1_ratio", self.l1_ratio is None or (
+            isinstance(self.l1_ratio, numbers.Real) and 0 <= self.l1_ratio <= 1),
+            "None or a float in the range [0, 1]")
+        _check_param(self, "fit_intercept", isinstance(self.fit_intercept, (bool, np.bool_)),
+                     "a bool")
+        _check_param(self, "solver", self.solver == "auto" or self.solver in SOLVERS,
+                     f"'auto' or one of {sorted(SOLVERS)}")
+        _check_param(self, "tol", isinstance(self.tol, numbers.Real) and self.tol > 0,
+                     "a float in the range (0, inf)")
+        _check_param(self, "max_iter", isinstance(self.max_iter, numbers.Integral)
+                     and not isinstance(self.max_iter, bool) and self.max_iter >= 1,
+                     "an int in the range [1, inf)")
+        _check_param(self, "class_weight", self.class_weight is None
+                     or self.class_weight == "balanced" or isinstance(self.class_weight, dict),
+                     "None, 'balanced' or a dict {class: weight}")
+        _check_param(self, "dtype", self.dtype in _DTYPES, f"one of {sorted(_DTYPES)}")
+        _check_param(self, "verbose", isinstance(self.verbose, numbers.Integral), "an int")
+        if self.penalty == "elasticnet" and self.l1_ratio is None:
+            raise ValueError("penalty='elasticnet' needs l1_ratio in [0, 1]; for example "
+                             "l1_ratio=0.5.")
+
+    def _effective_penalty(self):
+        if self.penalty is None or np.isinf(self.C):
+            return make_penalty("none")
+        return make_penalty(self.penalty, self.l1_ratio)
+
+    def _check_X(self, X: Any, *, reset: bool) -> Any:
+        X = validate_data(self, X, accept_sparse="csr", dtype=_DTYPES[self.dtype],
+                          ensure_all_finite=False, reset=reset)
+        msg = _describe_nonfinite(X)
+        if msg:
+            raise ValueError(msg)
+        return X
+
+    # -- fit -------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LinearClassifierBase:
+        """Fit the model by minimizing ``C * sum_i s_i * loss_i + penalty(W)``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse CSR matrix, DataFrame} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) (or (n_samples, n_labels) for multi-label)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        X = self._check_X(X, reset=True)
+        if X.ndim != 2:  # pragma: no cover - validate_data guarantees it
+            raise ValueError("X must be 2-D of shape (n_samples, n_features).")
+        Y, classes, k = self._encode_targets(y, n_samples=X.shape[0])
+        self.classes_ = classes
+        sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        if np.any(sw < 0):
+            raise ValueError("sample_weight has negative values; weights must be >= 0.")
+        cw = self._sample_class_weights(Y)
+        weights = sw if cw is None else (cw * (sw if cw.ndim == 1 else sw[:, None]))
+
+        loss = self._loss()
+        penalty = self._effective_penalty()
+        objective = LinearObjective(loss, X, Y, weights, k, C=float(self.C), penalty=penalty,
+                                    fit_intercept=self.fit_intercept)
+        name = choose_solver(objective) if self.solver == "auto" else self.solver
+        solver = SOLVERS[name]
+        solver.check(objective)
+
+        w0 = objective.zeros()
+        if self.warm_start and hasattr(self, "coef_"):
+            w0 = self._pack(objective)
+        eps = np.finfo(_DTYPES[self.dtype]).eps
+        # A float32 gradient is exact to about 1e-7 relative: a tighter
+        # tolerance than that cannot be met, only chased.
+        tol = max(float(self.tol), 50 * eps) if self.dtype == "float32" else float(self.tol)
+        result = solver.solve(objective, w0, tol=tol, max_iter=int(self.max_iter),
+                              verbose=int(self.verbose))
+        self._unpack(objective, result)
+        if not result.converged:
+            warnings.warn(
+                f"solver={name!r} did not converge: {result.message}; the gradient norm is "
+                f"{result.grad_norm:.2e} > tol={tol:.1e} after {result.n_iter} iterations. "
+                "Increase max_iter, standardize the features (sklearn.preprocessing."
+                "StandardScaler), or try solver='newton-cholesky' / 'newton-cg'.",
+                ConvergenceWarning, stacklevel=2)
+        if penalty.name == "none":
+            self._warn_if_separable(objective, result, Y, weights)
+        return self
+
+    def _pack(self, objective: LinearObjective) -> np.ndarray:
+        """Flat parameters from ``coef_`` / ``intercept_`` (warm start)."""
+        W = self._coef_matrix()
+        if W.shape != (objective.n_features, objective.k):
+            return objective.zeros()
+        P = np.zeros((objective.n_rows, objective.k))
+        P[: objective.n_features] = W
+        if objective.fit_intercept:
+            P[objective.n_features] = self._intercept_vector()
+        return P.ravel()
+
+    def _coef_matrix(self) -> np.ndarray:
+        """``(d, k)`` matrix of the loss's outputs from ``coef_``."""
+        return np.asarray(self.coef_, dtype=np.float64).T
+
+    def _intercept_vector(self) -> np.ndarray:
+        return np.asarray(self.intercept_, dtype=np.float64)
+
+    def _set_coef(self, W: np.ndarray, b: np.ndarray) -> None:
+        """Store the ``(d, k)`` coefficients and ``(k,)`` intercepts as attributes."""
+        self.coef_ = np.ascontiguousarray(W.T)
+        self.intercept_ = b.copy()
+
+    def _unpack(self, objective: LinearObjective, result: FitResult) -> None:
+        W, b = objective.unpack(result.coef)
+        self._set_coef(W, np.zeros(objective.k) if b is None else b)
+        self.fit_record_ = result
+        self.n_iter_ = np.array([result.n_iter])
+        self.solver_ = result.solver
+
+    def _separable_columns(self, Z: np.ndarray, Y: np.ndarray, weights: np.ndarray
+                           ) -> list[int]:
+        """Output columns whose training data the fitted model separates perfectly."""
+        raise NotImplementedError  # pragma: no cover
+
+    def _warn_if_separable(self, objective: LinearObjective, result: FitResult,
+                           Y: np.ndarray, weights: np.ndarray) -> None:
+        # If the fitted model itself classifies every (weighted) training row
+        # correctly with a positive margin, it is a separating hyperplane: a
+        # proof that the data are separable, so scaling it up drives the loss
+        # to 0 and no finite minimizer exists.
+        Z = objective.logits(result.coef).astype(np.float64)
+        cols = self._separable_columns(Z, Y, weights)
+        if cols:
+            what = ("the data are" if len(cols) == objective.k or objective.k == 1
+                    else f"outputs {[self.classes_[c] for c in cols]} are")
+            warnings.warn(
+                f"{type(self).__name__}: {what} linearly separable (the fitted model "
+                "classifies every training sample correctly), so without a penalty the loss "
+                "goes to 0 as the coefficients grow and no finite optimum exists. The "
+                "returned coefficients are finite but their scale is arbitrary; use "
+                "penalty='l2' with a finite C for a unique finite solution.",
+                SeparableWarning, stacklevel=3)
+
+    # -- predict -----------------------------------------------------------------------
+    def _logits(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        # Full logits from coef_ (K or 1 rows), whatever the parameterization.
+        Z = np.asarray(X @ np.asarray(self.coef_).T.astype(X.dtype, copy=False))
+        Z += np.asarray(self.intercept_).astype(X.dtype, copy=False)
+        return Z
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    # -- persistence -------------------------------------------------------------------
+    def save(self, path: Any) -> None:
+        """Write the fitted model to ``path`` (safetensors + JSON; no pickle), atomically."""
+        from ..io import save
+
+        save(self, path)
+
+
+def encode_single_label(est: BaseEstimator, y: Any, n_samples: int,
+                        alternatives: str) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a 1-D class label vector; return ``(codes, classes_)``.
+
+    ``alternatives`` names the estimators to use instead when ``y`` is 2-D.
+    """
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import column_or_1d
+
+    if y is None:
+        raise ValueError(f"{type(est).__name__} requires y to be passed, but the target y "
+                         "is None.")
+    y_arr = np.asarray(y) if not sp.issparse(y) else y
+    if y_arr.ndim == 2 and y_arr.shape[1] != 1:
+        raise ValueError(
+            f"{type(est).__name__} takes one label per sample (y of shape (n_samples,)); got "
+            f"y of shape {y_arr.shape}. For several non-exclusive labels per sample use "
+            f"{alternatives}.")
+    y_arr = column_or_1d(y_arr, warn=True)
+    if y_arr.shape[0] != n_samples:
+        raise ValueError(f"X has {n_samples} samples but y has {y_arr.shape[0]}; they must "
+                         "have the same number of samples (one label per row of X).")
+    check_classification_targets(y_arr)
+    classes, codes = np.unique(y_arr, return_inverse=True)
+    if len(classes) < 2:
+        raise ValueError(
+            f"y contains only one class ({classes[0]!r}): a classifier needs samples of at "
+            "least 2 classes to learn to tell them apart.")
+    return codes.astype(np.intp), classes
+
+
+def class_weights_per_sample(class_weight: Any, codes: np.ndarray, classes: np.ndarray
+                             ) -> np.ndarray | None:
+    """Per-sample weights from ``class_weight`` (None, 'balanced' or a dict)."""
+    if class_weight is None:
+        return None
+    from sklearn.utils.class_weight import compute_class_weight
+
+    cw = compute_class_weight(class_weight, classes=classes, y=classes[codes])
+    return cw[codes]

@@ -1,0 +1,147 @@
+"""Multi-label logistic regression: one independent sigmoid per label."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..numerics import expit, log_expit
+from ._base import LinearClassifierBase
+
+
+def _is_label_sets(y: Any) -> bool:
+    """True for a sequence of label collections such as ``[{"a"}, {"a", "b"}, set()]``."""
+    if isinstance(y, (np.ndarray,)) or sp.issparse(y) or hasattr(y, "iloc"):
+        return False
+    try:
+        first = next(iter(y))
+    except (TypeError, StopIteration):
+        return False
+    return isinstance(first, (set, frozenset, list, tuple))
+
+
+class MultiLabelLogistic(LinearClassifierBase):
+    r"""Independent logistic regressions, one per label, for non-exclusive labels.
+
+    ``y`` is an ``(n, L)`` 0/1 indicator matrix (array, sparse matrix or
+    DataFrame whose column names become ``classes_``), or a list of label sets
+    (``[{"comedy"}, {"comedy", "drama"}, set()]``). A NaN entry of an indicator
+    matrix means "label unknown for this row": it is masked out of the loss,
+    not dropped with its row. All labels are fitted as one problem (one
+    ``X @ W`` per evaluation):
+
+    .. math:: C \sum_i s_i \sum_l m_{il}\left[\log(1 + e^{z_{il}}) - y_{il} z_{il}\right] + r(W).
+
+    Parameters
+    ----------
+    penalty, C, l1_ratio, fit_intercept, solver, tol, max_iter, warm_start, dtype, verbose
+        As in :class:`LogisticRegression`.
+    class_weight : 'balanced' or None, default=None
+        ``'balanced'`` weighs positives and negatives of each label by
+        ``n / (2 n_pos)`` and ``n / (2 n_neg)``.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (L,)
+        Label names (indicator columns).
+    coef_ : ndarray of shape (L, n_features)
+    intercept_ : ndarray of shape (L,)
+    fit_record_ : sigmax.solvers.FitResult
+    """
+
+    _loss_name = "multilabel"
+    _multilabel = True
+
+    def _encode_targets(self, y: Any, n_samples: int):
+        if y is None:
+            raise ValueError("MultiLabelLogistic requires y to be passed, but the target y "
+                             "is None.")
+        names = None
+        if _is_label_sets(y):
+            from sklearn.preprocessing import MultiLabelBinarizer
+
+            mlb = MultiLabelBinarizer()
+            Y = mlb.fit_transform(list(y)).astype(np.float64)
+            names = mlb.classes_
+        else:
+            if hasattr(y, "columns"):
+                names = np.asarray(y.columns)
+            Y = y.toarray() if sp.issparse(y) else np.asarray(y)
+            if Y.ndim != 2:
+                raise ValueError(
+                    "MultiLabelLogistic needs a 2-D 0/1 indicator matrix y of shape "
+                    f"(n_samples, n_labels) or a list of label sets; got y of shape {Y.shape}. "
+                    "For one label per sample use LogisticRegression (2 classes) or "
+                    "SoftmaxRegression (K exclusive classes).")
+            try:
+                Y = Y.astype(np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ValueError("MultiLabelLogistic needs a numeric 0/1 indicator matrix y "
+                                 "(or a list of label sets).") from exc
+        if Y.shape[0] != n_samples:
+            raise ValueError(f"X has {n_samples} samples but y has {Y.shape[0]}; they must "
+                             "have the same number of samples.")
+        known = ~np.isnan(Y)
+        if not np.all(np.isin(Y[known], (0.0, 1.0))):
+            bad = np.unique(Y[known][~np.isin(Y[known], (0.0, 1.0))])[:5]
+            raise ValueError(
+                f"MultiLabelLogistic needs y entries in {{0, 1}} (or NaN for unknown); found "
+                f"{bad.tolist()}. For class labels use SoftmaxRegression or "
+                "OneVsRestLogistic.")
+        if Y.shape[1] < 1:
+            raise ValueError("y has no label columns.")
+        for j in range(Y.shape[1]):
+            vals = np.unique(Y[known[:, j], j])
+            if len(vals) < 2:
+                label = names[j] if names is not None else j
+                raise ValueError(
+                    f"Label {label!r} has only one value ({vals.tolist()}) in y: every label "
+                    "needs both positive and negative samples to be learned. Drop that column.")
+        self._mask = None if known.all() else known.astype(np.float64)
+        Y = np.where(known, Y, 0.0)
+        classes = names if names is not None else np.arange(Y.shape[1])
+        return Y, np.asarray(classes), Y.shape[1]
+
+    def _sample_class_weights(self, Y):
+        mask = self._mask
+        if self.class_weight is None:
+            return mask
+        if self.class_weight != "balanced":
+            raise ValueError("MultiLabelLogistic takes class_weight=None or 'balanced' "
+                             "(per-label positive/negative balancing); got a dict.")
+        m = np.ones_like(Y) if mask is None else mask
+        n = m.sum(axis=0)
+        pos = (Y * m).sum(axis=0)
+        neg = n - pos
+        W = np.where(Y == 1, n / (2 * pos), n / (2 * neg))
+        return W * m
+
+    def _separable_columns(self, Z, Y, weights):
+        w = weights if weights.ndim == 2 else np.broadcast_to(weights[:, None], Z.shape)
+        margin = (2 * Y - 1) * Z
+        return [k for k in range(Z.shape[1]) if np.all(margin[w[:, k] > 0, k] > 0)]
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Per-label logits, shape (n_samples, L)."""
+        return self._logits(X)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Probability of each label, shape (n_samples, L) (rows need not sum to 1)."""
+        return expit(self._logits(X))
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """Log probability of each label, shape (n_samples, L)."""
+        return log_expit(self._logits(X))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """0/1 indicator matrix, shape (n_samples, L): label present when p > 0.5."""
+        return (self._logits(X) > 0).astype(np.int64)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = False
+        tags.classifier_tags.multi_label = True
+        return tags

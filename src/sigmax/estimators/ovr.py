@@ -1,0 +1,80 @@
+"""One-vs-rest logistic regression, all classes in one vectorized problem."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..numerics import expit, log_expit, logsumexp
+from ._base import LinearClassifierBase, class_weights_per_sample, encode_single_label
+
+
+class OneVsRestLogistic(LinearClassifierBase):
+    r"""One binary logistic model per class ("this class" vs "the rest").
+
+    The K binary problems share ``X``, so they are fitted as one problem with
+    ``K`` outputs: one product ``X @ W`` per evaluation serves all classes.
+    The objective is the sum of the K binary objectives (separable across
+    classes, so the solution equals K separate fits at the same ``C``):
+
+    .. math:: C \sum_i s_i \sum_k \left[\log(1 + e^{z_{ik}}) - [y_i = k] z_{ik}\right] + r(W).
+
+    Class probabilities are the K sigmoids normalized to sum to one, as in
+    scikit-learn's ``OneVsRestClassifier``; they are not calibrated jointly as
+    softmax probabilities are.
+
+    Parameters
+    ----------
+    penalty, C, l1_ratio, fit_intercept, solver, tol, max_iter, class_weight,
+    warm_start, dtype, verbose
+        As in :class:`LogisticRegression`.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (K,)
+    coef_ : ndarray of shape (K, n_features)
+    intercept_ : ndarray of shape (K,)
+    fit_record_ : sigmax.solvers.FitResult
+    """
+
+    _loss_name = "multilabel"
+
+    def _encode_targets(self, y: Any, n_samples: int):
+        codes, classes = encode_single_label(self, y, n_samples, "MultiLabelLogistic")
+        Y = np.zeros((n_samples, len(classes)))
+        Y[np.arange(n_samples), codes] = 1.0
+        return Y, classes, len(classes)
+
+    def _sample_class_weights(self, Y):
+        return class_weights_per_sample(self.class_weight, np.argmax(Y, axis=1), self.classes_)
+
+    def _separable_columns(self, Z, Y, weights):
+        w = weights if weights.ndim == 2 else np.broadcast_to(weights[:, None], Z.shape)
+        margin = (2 * Y - 1) * Z
+        return [k for k in range(Z.shape[1]) if np.all(margin[w[:, k] > 0, k] > 0)]
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Per-class logits, shape (n_samples, K)."""
+        return self._logits(X)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Sigmoids of the K logits normalized to sum to 1, shape (n_samples, K)."""
+        P = expit(self._logits(X))
+        # Each row has one sigmoid >= the others; if every sigmoid underflows
+        # to 0 fall back to the log-space form.
+        s = P.sum(axis=1, keepdims=True)
+        ok = s[:, 0] > 0
+        if not np.all(ok):
+            P[~ok] = np.exp(self.predict_log_proba(X)[~ok])
+            s[~ok] = 1.0
+        return P / s
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """Log of :meth:`predict_proba`, computed in log space (finite)."""
+        L = log_expit(self._logits(X))
+        return L - logsumexp(L, axis=1, keepdims=True)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Class with the largest logit, shape (n_samples,)."""
+        return self.classes_[np.argmax(self._logits(X), axis=1)]

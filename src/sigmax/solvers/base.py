@@ -1,0 +1,139 @@
+"""Solver contract, fit record and the solver registry.
+
+A solver takes a :class:`~sigmax.objective.LinearObjective`, a starting point,
+a tolerance and an iteration cap, and returns a frozen :class:`FitResult`. It
+never touches an estimator. Each solver declares what it needs
+(``supports_nonsmooth``, ``needs_hessian``) so that a wrong pairing fails before
+any work, with the fix in the message.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..objective import LinearObjective
+
+__all__ = ["SOLVERS", "FitResult", "History", "Solver", "choose_solver", "register_solver"]
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """What a solver returns: the solution and how it got there.
+
+    Attributes
+    ----------
+    coef : ndarray of shape (n_params,)
+        Flat parameters in the :class:`~sigmax.objective.LinearObjective` layout.
+    objective : float
+        Final value of the normalized objective ``f`` (see :mod:`sigmax.objective`).
+    grad_norm : float
+        Max-norm of the (minimum-norm sub)gradient at ``coef``.
+    n_iter : int
+        Outer iterations.
+    n_grad_evals, n_hessp_evals : int
+        Value+gradient evaluations and Hessian(-vector) evaluations.
+    converged : bool
+        ``grad_norm <= tol`` (or no further decrease possible in float64).
+    seconds : float
+        Wall time of the solve.
+    solver : str
+    message : str
+    history : dict of lists
+        Per iteration: ``iteration``, ``objective``, ``grad_norm``, ``seconds``.
+    """
+
+    coef: np.ndarray
+    objective: float
+    grad_norm: float
+    n_iter: int
+    n_grad_evals: int
+    n_hessp_evals: int
+    converged: bool
+    seconds: float
+    solver: str
+    message: str = ""
+    history: dict[str, list[float]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (without the coefficients)."""
+        out = asdict(self)
+        out.pop("coef")
+        return out
+
+
+class History:
+    """Collect one row per iteration; prints when ``verbose``."""
+
+    def __init__(self, solver: str, verbose: int = 0) -> None:
+        self.solver = solver
+        self.verbose = verbose
+        self.start = time.perf_counter()
+        self.rows: dict[str, list[float]] = {
+            "iteration": [], "objective": [], "grad_norm": [], "seconds": []}
+
+    def add(self, iteration: int, objective: float, grad_norm: float) -> None:
+        t = time.perf_counter() - self.start
+        for key, val in zip(self.rows, (iteration, objective, grad_norm, t)):
+            self.rows[key].append(float(val))
+        if self.verbose:
+            print(f"[{self.solver}] iter {iteration:4d}  objective {objective:.10g}  "
+                  f"grad {grad_norm:.3e}  {t:.3f}s")
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+
+class Solver:
+    """Base class: subclasses set the class attributes and implement :meth:`solve`."""
+
+    name: ClassVar[str]
+    supports_nonsmooth: ClassVar[bool] = False
+    needs_hessian: ClassVar[bool] = False
+
+    def check(self, objective: LinearObjective) -> None:
+        """Fail early, with the fix, when this solver cannot handle ``objective``."""
+        if objective.alpha and not objective.penalty.smooth and not self.supports_nonsmooth:
+            able = sorted(n for n, s in SOLVERS.items() if s.supports_nonsmooth)
+            raise ValueError(
+                f"solver={self.name!r} cannot take penalty={objective.penalty.name!r} (its L1 "
+                f"part has no gradient at 0); use solver='auto' or one of {able}.")
+
+    def solve(self, objective: LinearObjective, w0: np.ndarray, *, tol: float,
+              max_iter: int, verbose: int = 0) -> FitResult:  # pragma: no cover
+        raise NotImplementedError
+
+
+#: Registry of solver instances by name (filled by the solver modules).
+SOLVERS: dict[str, Solver] = {}
+
+
+def register_solver(cls: type[Solver]) -> type[Solver]:
+    """Class decorator: add one instance of ``cls`` to :data:`SOLVERS`."""
+    SOLVERS[cls.name] = cls()
+    return cls
+
+
+#: Above this many parameters the full Hessian (p^2 memory, p^3 Cholesky,
+#: n p^2 to build) costs more than the iterations it saves over L-BFGS.
+NEWTON_CHOLESKY_MAX_PARAMS = 400
+
+
+def choose_solver(objective: LinearObjective) -> str:
+    """The solver that ``solver="auto"`` picks for this objective.
+
+    - L1 or elastic net: ``"proximal"`` (the only one that handles the kink at 0).
+    - Few parameters and ``n`` large against them: ``"newton-cholesky"``
+      (quadratic convergence, each iteration one pass to build the Hessian).
+    - Otherwise ``"lbfgs"``: one pass over ``X`` per iteration, memory ``O(p)``.
+    """
+    if objective.alpha and not objective.penalty.smooth:
+        return "proximal"
+    p = objective.n_params
+    if (p <= NEWTON_CHOLESKY_MAX_PARAMS
+            and objective.n_samples >= 2 * p and objective.k <= 10):
+        return "newton-cholesky"
+    return "lbfgs"
