@@ -39,10 +39,11 @@ __all__ = ["LOSSES", "BinomialLoss", "Loss", "MultilabelLoss", "MultinomialLoss"
 
 def _weighted_sum(values: np.ndarray, weights: np.ndarray) -> float:
     """Sum of ``weights * values`` accumulated in float64 (exact enough in float32 runs)."""
-    if weights.ndim == values.ndim:
+    if weights.shape == values.shape:
         return float(np.vdot(weights.astype(np.float64, copy=False),
                              values.astype(np.float64, copy=False)))
-    return float(weights.astype(np.float64, copy=False)
+    # Per-row weights, (n,) or (n, 1), against (n, k) values.
+    return float(weights.astype(np.float64, copy=False).reshape(-1)
                  @ values.astype(np.float64, copy=False).sum(axis=1))
 
 

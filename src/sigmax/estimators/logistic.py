@@ -83,6 +83,13 @@ class LogisticRegression(LinearClassifierBase):
     def _sample_class_weights(self, Y):
         return class_weights_per_sample(self.class_weight, Y.astype(np.intp), self.classes_)
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Binary only: more classes raise a ValueError that names the
+        # multiclass estimators, so scikit-learn's checks use 2-class data.
+        tags.classifier_tags.multi_class = False
+        return tags
+
     def _separable_columns(self, Z, Y, weights):
         margin = (2 * Y - 1) * Z[:, 0]
         return [0] if np.all(margin[weights > 0] > 0) else []
@@ -104,4 +111,5 @@ class LogisticRegression(LinearClassifierBase):
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted class labels, shape (n_samples,)."""
-        return self.classes_[(self.decision_function(X) > 0).astype(np.intp)]
+        positive = self.decision_function(X) > 0  # checks fitted before classes_ is read
+        return self.classes_[positive.astype(np.intp)]

@@ -144,4 +144,6 @@ class MultiLabelLogistic(LinearClassifierBase):
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = False
         tags.classifier_tags.multi_label = True
+        # Each label is binary: scikit-learn's checks then pass a 0/1 column.
+        tags.classifier_tags.multi_class = False
         return tags

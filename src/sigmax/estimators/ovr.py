@@ -77,4 +77,5 @@ class OneVsRestLogistic(LinearClassifierBase):
 
     def predict(self, X: Any) -> np.ndarray:
         """Class with the largest logit, shape (n_samples,)."""
-        return self.classes_[np.argmax(self._logits(X), axis=1)]
+        best = np.argmax(self._logits(X), axis=1)  # checks fitted before classes_ is read
+        return self.classes_[best]

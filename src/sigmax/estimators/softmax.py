@@ -142,4 +142,5 @@ class SoftmaxRegression(LinearClassifierBase):
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable class, shape (n_samples,)."""
-        return self.classes_[np.argmax(self._logits(X), axis=1)]
+        best = np.argmax(self._logits(X), axis=1)  # checks fitted before classes_ is read
+        return self.classes_[best]
