@@ -8,6 +8,7 @@ fits them side by side on your data and explains the choice.
 from .estimators import (
     ESTIMATORS,
     LogisticRegression,
+    MultiHeadClassifier,
     MultiLabelLogistic,
     OneVsRestLogistic,
     SeparableWarning,
@@ -20,6 +21,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ESTIMATORS",
     "LogisticRegression",
+    "MultiHeadClassifier",
     "MultiLabelLogistic",
     "OneVsRestLogistic",
     "SeparableWarning",

@@ -105,6 +105,10 @@ def save(model: Any, path: str | os.PathLike) -> None:
     if ESTIMATORS.get(name) is not type(model):
         raise TypeError(f"save() takes a sigmax estimator; got {name}.")
     check_is_fitted(model)
+    writer = getattr(model, "_write_model_file", None)
+    if writer is not None:  # more arrays than coef/intercept (MultiHeadClassifier): own layout
+        writer(path)
+        return
     params = model.get_params()
     for key, val in params.items():
         if not isinstance(val, _PARAM_TYPES):
@@ -176,6 +180,9 @@ def load(path: str | os.PathLike) -> Any:
     if cls is None:
         raise _bad(path, f"unknown estimator {meta.get('estimator')!r}; known: "
                          f"{sorted(ESTIMATORS)}")
+    reader = getattr(cls, "_read_model_file", None)
+    if reader is not None:  # its own layout, which its reader checks field by field
+        return reader(path, meta)
     if keys != {"coef", "intercept"}:
         raise _bad(path, f"expected tensors ['coef', 'intercept'], found {sorted(keys)}")
     params = meta.get("params")

@@ -23,6 +23,25 @@ The binary loss is the multinomial loss with K=2 and the logit
 :math:`z = z_1 - z_0`: :math:`\mathrm{softmax}(z_0, z_1)_1 = \sigma(z_1 - z_0)`.
 That identity is why a K=2 softmax model and a logistic model give the same
 probabilities (see :mod:`sigmax.estimators.softmax` for the penalty mapping).
+
+Block kernels (the fast path)
+-----------------------------
+:class:`~sigmax.objective.LinearObjective` evaluates ``X`` in row blocks whose
+logits stay in cache, and hands the loss the *transposed* block ``Zt`` of shape
+``(k, b)`` (C-contiguous): every row-wise reduction over the ``k`` outputs
+(max, sum) then runs along contiguous rows of length ``b`` in SIMD, which is
+3-6x faster than reducing short rows of an ``(b, k)`` block. ``Y`` and
+``weights`` are passed as the matching row blocks in their stored layout.
+
+- ``value_grad_t(Zt, Y, w, St=None)`` returns the weighted loss sum (float64)
+  and overwrites ``Zt`` with the gradient block; when ``St`` (``(k, b)``) is
+  given it also writes the Hessian state of the block into it.
+- ``hessp_t(St, Y, w, Vt)`` overwrites ``Vt`` (``(k, b)``) with the per-row
+  Hessian (state ``St``) applied to it.
+- ``hessian_weights_t(St, Y, w, a, b)``: like ``hessian_weights`` for a block.
+
+The base class implements them through the row-major methods, so a new loss
+works unchanged; the built-in losses override them with one-pass kernels.
 """
 
 from __future__ import annotations
@@ -98,6 +117,42 @@ class Loss:
     def predict_log_proba(self, Z: np.ndarray) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
+    # -- block kernels (transposed layout, see the module docstring) ---------------
+    def value_grad_t(self, Zt: np.ndarray, Y: np.ndarray, weights: np.ndarray,
+                     St: np.ndarray | None = None) -> float:
+        """Loss sum of a block; ``Zt`` ``(k, b)`` becomes the gradient block.
+
+        The default goes through :meth:`value_and_grad`; its Hessian state is
+        the logits themselves.
+        """
+        if St is not None:
+            St[...] = Zt
+        value, G = self.value_and_grad(np.ascontiguousarray(Zt.T), Y, weights)
+        Zt[...] = G.T
+        return value
+
+    def hessp_t(self, St: np.ndarray, Y: np.ndarray, weights: np.ndarray,
+                Vt: np.ndarray) -> None:
+        """Overwrite ``Vt`` ``(k, b)`` with the Hessian block (state ``St``) times ``Vt``."""
+        state = self.hessian_state(np.ascontiguousarray(St.T), Y, weights)
+        Vt[...] = self.hessp(state, np.ascontiguousarray(Vt.T)).T
+
+    def hessian_weights_t(self, St: np.ndarray, Y: np.ndarray, weights: np.ndarray,
+                          a: int, b: int) -> np.ndarray | None:
+        """``(b,)`` weights of the output pair ``(a, b)`` of a block (None when zero)."""
+        state = self.hessian_state(np.ascontiguousarray(St.T), Y, weights)
+        return self.hessian_weights(state, a, b)
+
+
+def _rows(A: np.ndarray, k: int) -> np.ndarray:
+    """An ``(b,)`` block broadcast against ``(k, b)``; an ``(b, k)`` block transposed."""
+    return A.T if A.ndim == 2 else A
+
+
+def _dot64(a: np.ndarray, b: np.ndarray) -> float:
+    """Sum of ``a * b`` (same shape) accumulated in float64."""
+    return float(np.vdot(a.astype(np.float64, copy=False), b.astype(np.float64, copy=False)))
+
 
 @dataclass(frozen=True)
 class BinomialLoss(Loss):
@@ -149,6 +204,46 @@ class BinomialLoss(Loss):
 
     def predict_log_proba(self, Z):
         return log_expit(Z)
+
+    def value_grad_t(self, Zt, Y, weights, St=None):
+        # With e = exp(-|z|) in (0, 1] (never overflows), one exp gives all:
+        #   loss   = log1p(e) + |z|/2 + z (1/2 - y)   (= log(1 + e^z) - y z)
+        #   p      = num / (1 + e),  num = 1 if z >= 0 else e
+        #   p(1-p) = e / (1 + e)^2                    (no cancellation in 1 - p)
+        # Branch-free (np.where costs 5x a multiply): num = max(e, [z >= 0]).
+        # The targets enter once, as c = 1/2 - y copied into a contiguous block
+        # of the working dtype (cheaper than two passes over a strided,
+        # float64 Y.T); the gradient is p - y = p - 1/2 + c.
+        c = np.empty_like(Zt)
+        np.subtract(0.5, Y.T if Y.ndim == 2 else Y, out=c)
+        w = _rows(weights, Zt.shape[0])
+        a = np.abs(Zt)
+        e = np.negative(a)
+        np.exp(e, out=e)
+        t = np.log1p(e)
+        a *= 0.5
+        t += a
+        np.multiply(Zt, c, out=a)
+        t += a
+        value = (_dot64(w, t) if w.ndim == 2
+                 else float(w.astype(np.float64, copy=False) @ t.sum(axis=0, dtype=np.float64)))
+        np.add(e, 1, out=a)
+        if St is not None:
+            np.divide(e, a, out=St)
+            St /= a
+            St *= w
+        np.maximum(e, Zt >= 0, out=e)
+        np.divide(e, a, out=Zt)  # p
+        c -= 0.5
+        Zt += c
+        Zt *= w
+        return value
+
+    def hessp_t(self, St, Y, weights, Vt):
+        Vt *= St
+
+    def hessian_weights_t(self, St, Y, weights, a, b):
+        return St[a] if a == b else None
 
 
 @dataclass(frozen=True)
@@ -269,6 +364,55 @@ class MultinomialLoss(Loss):
 
     def predict_log_proba(self, Z):
         return log_softmax(self._full(Z))
+
+    def value_grad_t(self, Zt, Y, weights, St=None):
+        # Shift every column (sample) by its max logit so each exponent is
+        # <= 0 and the largest term is 1 (see numerics.logsumexp); one exp per
+        # entry then gives log-sum-exp (value) and softmax (gradient). In the
+        # reference parameterization the fixed logit 0 of class 0 joins the max
+        # and contributes exp(-m) to the sum.
+        b = Zt.shape[1]
+        cols = np.arange(b)
+        m = Zt.max(axis=0)
+        if self.reference:
+            np.maximum(m, 0, out=m)
+        Zt -= m
+        if self.reference:
+            known = Y > 0
+            z_true = -m
+            z_true[known] = Zt[Y[known] - 1, cols[known]]
+        else:
+            z_true = Zt[Y, cols]
+        np.exp(Zt, out=Zt)
+        s = Zt.sum(axis=0)
+        if self.reference:
+            s += np.exp(-m)
+        per_row = np.log(s)
+        per_row -= z_true
+        value = float(weights.astype(np.float64, copy=False)
+                      @ per_row.astype(np.float64, copy=False))
+        np.reciprocal(s, out=s)
+        Zt *= s  # probabilities
+        if St is not None:
+            St[...] = Zt
+        Zt *= weights
+        if self.reference:
+            Zt[Y[known] - 1, cols[known]] -= weights[known]
+        else:
+            Zt[Y, cols] -= weights
+        return value
+
+    def hessp_t(self, St, Y, weights, Vt):
+        # (diag(p) - p p^T) v = p * (v - <p, v>), weighted per sample.
+        pv = np.einsum("kb,kb->b", St, Vt)
+        Vt -= pv
+        Vt *= St
+        Vt *= weights
+
+    def hessian_weights_t(self, St, Y, weights, a, b):
+        if a == b:
+            return weights * St[a] * (1 - St[a])
+        return -weights * St[a] * St[b]
 
 
 #: Registry of losses by name; ``multinomial_reference`` is the K-1 parameterization.

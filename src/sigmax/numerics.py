@@ -12,6 +12,17 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
+
+def _underflow_ok() -> np.errstate:
+    """Context in which float underflow is silent (overflow and NaN still raise if set).
+
+    ``exp`` of a very negative number underflows to 0, which is the right
+    answer (the term is below float resolution), not an error: this keeps the
+    functions quiet under a caller's ``np.errstate(all="raise")``.
+    """
+    return np.errstate(under="ignore")
+
+
 __all__ = [
     "expit",
     "log1pexp",
@@ -38,7 +49,8 @@ def log1pexp(z: np.ndarray) -> np.ndarray:
     ndarray of the same shape and dtype as ``z``.
     """
     z = np.asarray(z)
-    return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+    with _underflow_ok():
+        return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
 
 
 def log_expit(z: np.ndarray) -> np.ndarray:
@@ -69,7 +81,8 @@ def logsumexp(z: np.ndarray, axis: int = -1, keepdims: bool = False) -> np.ndarr
     """
     z = np.asarray(z)
     m = np.max(z, axis=axis, keepdims=True)
-    out = np.log(np.sum(np.exp(z - m), axis=axis, keepdims=True)) + m
+    with _underflow_ok():
+        out = np.log(np.sum(np.exp(z - m), axis=axis, keepdims=True)) + m
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
@@ -86,6 +99,7 @@ def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
     constant to every logit of a row) and makes every exponent :math:`\le 0`.
     """
     z = np.asarray(z)
-    e = np.exp(z - np.max(z, axis=axis, keepdims=True))
+    with _underflow_ok():
+        e = np.exp(z - np.max(z, axis=axis, keepdims=True))
     e /= np.sum(e, axis=axis, keepdims=True)
     return e

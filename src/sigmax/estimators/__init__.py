@@ -2,6 +2,7 @@
 
 from ._base import LinearClassifierBase, SeparableWarning
 from .logistic import LogisticRegression
+from .multihead import MultiHeadClassifier
 from .multilabel import MultiLabelLogistic
 from .ovr import OneVsRestLogistic
 from .softmax import SoftmaxRegression
@@ -9,8 +10,10 @@ from .softmax import SoftmaxRegression
 #: Registry of estimator classes by class name (used by save/load and the CLI).
 ESTIMATORS: dict[str, type[LinearClassifierBase]] = {
     cls.__name__: cls
-    for cls in (LogisticRegression, SoftmaxRegression, OneVsRestLogistic, MultiLabelLogistic)
+    for cls in (LogisticRegression, SoftmaxRegression, OneVsRestLogistic, MultiLabelLogistic,
+                MultiHeadClassifier)
 }
 
-__all__ = ["ESTIMATORS", "LinearClassifierBase", "LogisticRegression", "MultiLabelLogistic",
+__all__ = ["ESTIMATORS", "LinearClassifierBase", "LogisticRegression", "MultiHeadClassifier",
+           "MultiLabelLogistic",
            "OneVsRestLogistic", "SeparableWarning", "SoftmaxRegression"]

@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from ..backends import BACKENDS, PrecomputedLogits, resolve_backend, route_by_input, to_numpy
 from ..losses import LOSSES, Loss
 from ..objective import LinearObjective
 from ..penalties import PENALTIES, make_penalty
@@ -78,7 +79,8 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
                  l1_ratio: float | None = None, fit_intercept: bool = True,
                  solver: str = "auto", tol: float = 1e-6, max_iter: int = 1000,
                  class_weight: dict | str | None = None, warm_start: bool = False,
-                 dtype: str = "float64", verbose: int = 0) -> None:
+                 dtype: str = "float64", verbose: int = 0, backend: str = "auto",
+                 device: str | None = None) -> None:
         self.penalty = penalty
         self.C = C
         self.l1_ratio = l1_ratio
@@ -90,6 +92,16 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
         self.warm_start = warm_start
         self.dtype = dtype
         self.verbose = verbose
+        self.backend = backend
+        self.device = device
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Predictions come back in the kind of their input (NumPy, tensor, lazy
+        # dask array): see sigmax.backends.route_by_input.
+        for name in ("decision_function", "predict_proba", "predict_log_proba", "predict"):
+            if name in cls.__dict__:
+                setattr(cls, name, route_by_input(cls.__dict__[name]))
 
     # -- hooks for subclasses ------------------------------------------------------
     def _encode_targets(self, y: Any) -> tuple[np.ndarray, np.ndarray, int]:
@@ -127,6 +139,10 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
                      "None, 'balanced' or a dict {class: weight}")
         _check_param(self, "dtype", self.dtype in _DTYPES, f"one of {sorted(_DTYPES)}")
         _check_param(self, "verbose", isinstance(self.verbose, numbers.Integral), "an int")
+        _check_param(self, "backend", self.backend == "auto" or self.backend in BACKENDS,
+                     f"'auto' or one of {sorted(BACKENDS)}")
+        _check_param(self, "device", self.device is None or isinstance(self.device, str),
+                     "None or a device name such as 'cpu', 'cuda' or 'cuda:1'")
         if self.penalty == "elasticnet" and self.l1_ratio is None:
             raise ValueError("penalty='elasticnet' needs l1_ratio in [0, 1]; for example "
                              "l1_ratio=0.5.")
@@ -159,7 +175,10 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
         self
         """
         self._validate_params()
-        X = self._check_X(X, reset=True)
+        # The backend validates X where it lives and brings y and sample_weight
+        # to the host (sigmax.backends); NumPy input takes the _check_X path.
+        backend = resolve_backend(self.backend, X, self.device)
+        X, y, sample_weight = backend.prepare_fit(self, X, y, sample_weight, self.device)
         if X.ndim != 2:  # pragma: no cover - validate_data guarantees it
             raise ValueError("X must be 2-D of shape (n_samples, n_features).")
         Y, classes, k = self._encode_targets(y, n_samples=X.shape[0])
@@ -172,8 +191,8 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
 
         loss = self._loss()
         penalty = self._effective_penalty()
-        objective = LinearObjective(loss, X, Y, weights, k, C=float(self.C), penalty=penalty,
-                                    fit_intercept=self.fit_intercept)
+        objective = backend.objective(loss, X, Y, weights, k, C=float(self.C),
+                                      penalty=penalty, fit_intercept=self.fit_intercept)
         name = choose_solver(objective) if self.solver == "auto" else self.solver
         solver = SOLVERS[name]
         solver.check(objective)
@@ -240,7 +259,7 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
         # correctly with a positive margin, it is a separating hyperplane: a
         # proof that the data are separable, so scaling it up drives the loss
         # to 0 and no finite minimizer exists.
-        Z = objective.logits(result.coef).astype(np.float64)
+        Z = to_numpy(objective.logits(result.coef)).astype(np.float64)
         cols = self._separable_columns(Z, Y, weights)
         if cols:
             what = ("the data are" if len(cols) == objective.k or objective.k == 1
@@ -256,6 +275,8 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
     # -- predict -----------------------------------------------------------------------
     def _logits(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
+        if isinstance(X, PrecomputedLogits):  # computed where the data live (GPU)
+            return X.Z
         X = self._check_X(X, reset=False)
         # Full logits from coef_ (K or 1 rows), whatever the parameterization.
         Z = np.asarray(X @ np.asarray(self.coef_).T.astype(X.dtype, copy=False))
@@ -297,6 +318,13 @@ def encode_single_label(est: BaseEstimator, y: Any, n_samples: int,
     if y_arr.shape[0] != n_samples:
         raise ValueError(f"X has {n_samples} samples but y has {y_arr.shape[0]}; they must "
                          "have the same number of samples (one label per row of X).")
+    if y_arr.dtype.kind in "fc" and not np.all(np.isfinite(y_arr)):
+        bad = np.flatnonzero(~np.isfinite(y_arr))
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        raise ValueError(
+            f"Input y contains {len(bad)} NaN or infinite value(s), at rows "
+            f"{bad[:5].tolist()}{more}: every sample needs a class label. Drop those rows "
+            "(or label them) before fitting.")
     check_classification_targets(y_arr)
     classes, codes = np.unique(y_arr, return_inverse=True)
     if len(classes) < 2:

@@ -73,8 +73,9 @@ class LogisticRegression(LinearClassifierBase):
             self, y, n_samples, "MultiLabelLogistic (or one-vs-rest: OneVsRestLogistic)")
         if len(classes) > 2:
             raise ValueError(
-                f"LogisticRegression is binary, but y has {len(classes)} classes "
-                f"({list(classes[:5])}{'...' if len(classes) > 5 else ''}). Use "
+                "Only binary classification is supported by LogisticRegression, but y has"
+                f" {len(classes)} classes "
+                f"({classes[:5].tolist()}{'...' if len(classes) > 5 else ''}). Use "
                 "SoftmaxRegression for mutually exclusive classes, OneVsRestLogistic for one "
                 "binary model per class, or MultiLabelLogistic when a sample can carry several "
                 "labels.")

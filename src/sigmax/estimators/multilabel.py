@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -12,14 +13,26 @@ from ._base import LinearClassifierBase
 
 
 def _is_label_sets(y: Any) -> bool:
-    """True for a sequence of label collections such as ``[{"a"}, {"a", "b"}, set()]``."""
+    """True for a sequence of label collections such as ``[{"a"}, {"a", "b"}, set()]``.
+
+    Rows that are sets are label sets. Rows that are lists or tuples are label
+    sets only when they cannot be a table: a rectangular table of numbers
+    (``[[0, 1], [1, 1]]``) is an indicator matrix, as in scikit-learn's
+    ``type_of_target``; ragged rows or non-numeric entries are label sets.
+    """
     if isinstance(y, (np.ndarray,)) or sp.issparse(y) or hasattr(y, "iloc"):
         return False
     try:
-        first = next(iter(y))
-    except (TypeError, StopIteration):
+        rows = list(y)
+    except TypeError:
         return False
-    return isinstance(first, (set, frozenset, list, tuple))
+    if not rows or not all(isinstance(r, (set, frozenset, list, tuple)) for r in rows):
+        return False
+    if any(isinstance(r, (set, frozenset)) for r in rows):
+        return True
+    if len({len(r) for r in rows}) != 1:
+        return True
+    return not all(isinstance(v, (numbers.Number, np.number)) for r in rows for v in r)
 
 
 class MultiLabelLogistic(LinearClassifierBase):
@@ -69,6 +82,11 @@ class MultiLabelLogistic(LinearClassifierBase):
             if hasattr(y, "columns"):
                 names = np.asarray(y.columns)
             Y = y.toarray() if sp.issparse(y) else np.asarray(y)
+            if Y.dtype.kind == "f" and np.any(np.isfinite(Y) & (Y != np.round(Y))):
+                raise ValueError(
+                    "Unknown label type: continuous. MultiLabelLogistic is a classifier and "
+                    "needs a 0/1 indicator matrix y; y has non-integer values. For a "
+                    "continuous target use a regression model.")
             if Y.ndim != 2:
                 raise ValueError(
                     "MultiLabelLogistic needs a 2-D 0/1 indicator matrix y of shape "
@@ -97,8 +115,9 @@ class MultiLabelLogistic(LinearClassifierBase):
             if len(vals) < 2:
                 label = names[j] if names is not None else j
                 raise ValueError(
-                    f"Label {label!r} has only one value ({vals.tolist()}) in y: every label "
-                    "needs both positive and negative samples to be learned. Drop that column.")
+                    f"Label {label!r} has fewer than two classes in y (its known values: "
+                    f"{vals.tolist()}), i.e. one class only: every label needs both positive "
+                    "(1) and negative (0) samples to be learned. Drop that column.")
         self._mask = None if known.all() else known.astype(np.float64)
         Y = np.where(known, Y, 0.0)
         classes = names if names is not None else np.arange(Y.shape[1])

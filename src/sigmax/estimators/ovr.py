@@ -55,8 +55,16 @@ class OneVsRestLogistic(LinearClassifierBase):
         return [k for k in range(Z.shape[1]) if np.all(margin[w[:, k] > 0, k] > 0)]
 
     def decision_function(self, X: Any) -> np.ndarray:
-        """Per-class logits, shape (n_samples, K)."""
-        return self._logits(X)
+        """Per-class logits, shape (n_samples, K); for K = 2, shape (n_samples,).
+
+        With two classes the score is scikit-learn's binary convention, one
+        number per sample, positive for ``classes_[1]``: :math:`z_1 - z_0`.
+        The two binary problems mirror each other (:math:`z_0 = -z_1` at the
+        optimum), so this is twice the logit of ``classes_[1]`` against the
+        rest, and it orders samples as ``predict_proba(X)[:, 1]`` does.
+        """
+        Z = self._logits(X)
+        return Z[:, 1] - Z[:, 0] if Z.shape[1] == 2 else Z
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Sigmoids of the K logits normalized to sum to 1, shape (n_samples, K)."""

@@ -69,11 +69,12 @@ class SoftmaxRegression(LinearClassifierBase):
                  solver: str = "auto", tol: float = 1e-6, max_iter: int = 1000,
                  class_weight: dict | str | None = None, warm_start: bool = False,
                  dtype: str = "float64", verbose: int = 0,
-                 parameterization: str = "symmetric") -> None:
+                 parameterization: str = "symmetric", backend: str = "auto",
+                 device: str | None = None) -> None:
         super().__init__(penalty, C=C, l1_ratio=l1_ratio, fit_intercept=fit_intercept,
                          solver=solver, tol=tol, max_iter=max_iter,
                          class_weight=class_weight, warm_start=warm_start, dtype=dtype,
-                         verbose=verbose)
+                         verbose=verbose, backend=backend, device=device)
         self.parameterization = parameterization
 
     @property
@@ -129,8 +130,14 @@ class SoftmaxRegression(LinearClassifierBase):
         return list(range(Z.shape[1])) if np.all(sep) else []
 
     def decision_function(self, X: Any) -> np.ndarray:
-        """Logits, shape (n_samples, K)."""
-        return self._logits(X)
+        """Logits, shape (n_samples, K); for K = 2, shape (n_samples,).
+
+        With two classes the score is scikit-learn's binary convention: the
+        log-odds :math:`z_1 - z_0` of ``classes_[1]`` against ``classes_[0]``,
+        which is the logit of the equivalent :class:`LogisticRegression`.
+        """
+        Z = self._logits(X)
+        return Z[:, 1] - Z[:, 0] if Z.shape[1] == 2 else Z
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities (softmax of the shifted logits), shape (n_samples, K)."""

@@ -17,7 +17,8 @@ import numpy as np
 
 from ..objective import LinearObjective
 
-__all__ = ["SOLVERS", "FitResult", "History", "Solver", "choose_solver", "register_solver"]
+__all__ = ["SOLVERS", "FitResult", "History", "Solver", "choose_solver", "register_solver",
+           "working_eps"]
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,26 @@ class Solver:
               max_iter: int, verbose: int = 0) -> FitResult:  # pragma: no cover
         raise NotImplementedError
 
+
+def working_eps(objective: Any) -> float:
+    """Machine epsilon of the precision ``objective`` computes in (float64 if unknown).
+
+    A float32 objective cannot resolve changes of its value below about this
+    epsilon times its size, so the solvers' "no measurable decrease" rules
+    scale with it.
+    """
+    dtype = getattr(objective, "dtype", np.float64)
+    try:
+        return float(np.finfo(dtype).eps)
+    except (TypeError, ValueError):  # e.g. a torch dtype
+        small = getattr(dtype, "itemsize", 8) <= 4
+        return float(np.finfo(np.float32 if small else np.float64).eps)
+
+
+#: A line search that cannot find a decrease ends the solve as converged when
+#: the gradient is below this many working epsilons: the objective can then no
+#: longer be resolved in its working precision.
+STALL_EPS = 1e3
 
 #: Registry of solver instances by name (filled by the solver modules).
 SOLVERS: dict[str, Solver] = {}

@@ -6,7 +6,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from ..objective import LinearObjective
-from .base import FitResult, History, Solver, register_solver
+from .base import STALL_EPS, FitResult, History, Solver, register_solver, working_eps
 
 #: Relative decrease below which L-BFGS-B stops (about 1.4e-14): progress is
 #: then at the rounding level of a float64 objective, so stopping is right even
@@ -52,7 +52,11 @@ class LBFGS(Solver):
             fun(w)
         f, g = float(last["f"]), last["g"]
         gnorm = float(np.max(np.abs(g))) if g.size else 0.0
-        converged = res.status == 0 or gnorm <= tol
+        # status 2: the line search found no decrease. At a gradient that small
+        # the objective cannot be resolved further in its working precision
+        # (float32 objectives reach this well above a tight tol).
+        stalled = res.status == 2 and gnorm <= STALL_EPS * working_eps(objective)
+        converged = res.status == 0 or gnorm <= tol or stalled
         return FitResult(coef=w, objective=f, grad_norm=gnorm, n_iter=int(res.nit),
                          n_grad_evals=objective.n_grad_evals,
                          n_hessp_evals=objective.n_hessp_evals, converged=bool(converged),

@@ -17,7 +17,7 @@ import numpy as np
 import scipy.linalg as la
 
 from ..objective import LinearObjective
-from .base import FitResult, History, Solver, register_solver
+from .base import STALL_EPS, FitResult, History, Solver, register_solver, working_eps
 
 #: Armijo sufficient-decrease constant.
 ARMIJO = 1e-4
@@ -41,6 +41,9 @@ class _Newton(Solver):
         gnorm = float(np.max(np.abs(g))) if g.size else 0.0
         hist.add(0, f, gnorm)
         converged, message, it = gnorm <= tol, "", 0
+        # Rounding level of f in the working precision (float32 objectives sum
+        # float32 per-sample losses, so their value is only that exact).
+        eps = working_eps(objective)
         while not converged and it < max_iter:
             it += 1
             step = self.direction(objective, w, g, gnorm)
@@ -57,13 +60,14 @@ class _Newton(Solver):
                     break
                 # At the rounding level of f a decrease cannot be seen; a smaller
                 # gradient then still shows progress toward the optimum.
-                if abs(f_new - f) <= 1e-15 * max(1.0, abs(f)) and gnorm_new < gnorm:
+                if abs(f_new - f) <= 8 * eps * max(1.0, abs(f)) and gnorm_new < gnorm:
                     accepted = True
                     break
                 t *= 0.5
             if not accepted:
-                message = "line search failed: no decrease possible in float64"
-                converged = gnorm <= max(tol, 1e3 * np.finfo(float).eps)
+                message = ("line search failed: no decrease measurable in the working "
+                           "precision")
+                converged = gnorm <= max(tol, STALL_EPS * eps)
                 break
             w, f, g, gnorm = w_new, f_new, g_new, gnorm_new
             hist.add(it, f, gnorm)

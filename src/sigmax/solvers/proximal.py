@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..objective import LinearObjective
-from .base import FitResult, History, Solver, register_solver
+from .base import FitResult, History, Solver, register_solver, working_eps
 
 
 @register_solver
@@ -36,6 +36,9 @@ class Proximal(Solver):
         y, fy, gy = x, fx, gx
         t = 1.0
         converged, it = opt <= tol, 0
+        # Slack of the sufficient-decrease test: the rounding level of f in the
+        # working precision (a float32 objective is only exact to ~1e-7).
+        rel_slack = max(1e-12, 8 * working_eps(objective))
         while not converged and it < max_iter:
             it += 1
             L *= 0.9
@@ -43,7 +46,8 @@ class Proximal(Solver):
                 x_new = objective.prox(y - gy / L, 1.0 / L)
                 d = x_new - y
                 f_new, g_new = objective.value_and_grad(x_new)
-                if f_new <= fy + float(gy @ d) + 0.5 * L * float(d @ d) + 1e-12 * abs(fy):
+                if (f_new <= fy + float(gy @ d) + 0.5 * L * float(d @ d)
+                        + rel_slack * max(1.0, abs(fy))):
                     break
                 L *= 2.0
             # Restart momentum when it points uphill (gradient-based restart).

@@ -59,6 +59,9 @@ class Comparison:
     ``diff = mean(a - b)`` over folds, with a confidence interval and p-value;
     ``verdict`` is a sentence such as "no real difference" or
     "softmax is better (log-loss 0.081 lower, 95% CI [0.05, 0.11])".
+    ``conclusion`` is the verdict as a keyword: ``"identical"`` (same value on
+    every fold), ``"no_difference"`` (the interval contains 0),
+    ``"a_better"`` or ``"b_better"`` (see :func:`sigmax.study.metrics.paired_comparison`).
     """
 
     metric: str
@@ -70,6 +73,7 @@ class Comparison:
     p_value: float
     method: str
     verdict: str
+    conclusion: str = ""
 
 
 @dataclass
@@ -89,6 +93,7 @@ class ProblemResult:
     description: str = ""
     candidates: list[CandidateResult] = field(default_factory=list)
     comparisons: list[Comparison] = field(default_factory=list)
+    performance: dict[str, Any] = field(default_factory=dict)   # folds, metric definitions
     computation: dict[str, Any] = field(default_factory=dict)   # K sweep, flops model
     derivatives: dict[str, Any] = field(default_factory=dict)   # formulas, FD check errors
     minima: dict[str, Any] = field(default_factory=dict)        # spectrum, flat dims, starts
@@ -96,6 +101,9 @@ class ProblemResult:
     visualization: dict[str, Any] = field(default_factory=dict)  # data behind the figures
     advice: dict[str, Any] = field(default_factory=dict)        # model, reasons
     figures: dict[str, str] = field(default_factory=dict)       # figure id -> file name
+    feature_names: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)              # what was done to the data
+    seconds: dict[str, float] = field(default_factory=dict)     # wall time per section
 
 
 @dataclass
@@ -118,8 +126,10 @@ class CompareResult:
         problems = []
         for p in data.get("problems", []):
             p = dict(p)
-            p["candidates"] = [CandidateResult(**c) for c in p.get("candidates", [])]
-            p["comparisons"] = [Comparison(**c) for c in p.get("comparisons", [])]
+            p["candidates"] = [CandidateResult(**_known(CandidateResult, c))
+                               for c in p.get("candidates", [])]
+            p["comparisons"] = [Comparison(**_known(Comparison, c))
+                                for c in p.get("comparisons", [])]
             problems.append(ProblemResult(**_known(ProblemResult, p)))
         return cls(problems=problems, settings=data.get("settings", {}),
                    environment=data.get("environment", {}),
@@ -128,6 +138,23 @@ class CompareResult:
     @classmethod
     def from_json(cls, text: str) -> CompareResult:
         return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def combine(cls, results: list[CompareResult]) -> CompareResult:
+        """One result holding the problems of several (e.g. one ``compare`` call per dataset).
+
+        The environment comes from the first result. A setting with the same
+        value in every result is kept as is; one that differs becomes the list
+        of its values, one per result, in order.
+        """
+        if not results:
+            return cls()
+        settings: dict[str, Any] = {}
+        for key in dict.fromkeys(k for r in results for k in r.settings):
+            values = [r.settings.get(key) for r in results]
+            settings[key] = values[0] if all(v == values[0] for v in values) else values
+        return cls(problems=[p for r in results for p in r.problems], settings=settings,
+                   environment=dict(results[0].environment))
 
 
 def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:

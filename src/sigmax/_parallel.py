@@ -1,0 +1,115 @@
+"""One thread pool for the fused passes over ``X``, and the BLAS thread count it must respect.
+
+Why a pool of our own: an objective evaluation is two matrix products with ``X``
+plus elementwise work on the ``(n, k)`` logits. Run as three separate steps,
+the elementwise part runs on one core and walks ``(n, k)`` arrays far larger
+than the caches. Split into row blocks instead, each block's logits stay in
+cache between the two products, and the blocks can be shared between threads:
+NumPy's ``dot``, its ufuncs and SciPy's sparse kernels release the GIL.
+
+Why the BLAS is set to one thread during such a pass: each worker already
+keeps one core busy; a multi-threaded BLAS call inside a worker would start
+more threads than cores and they would fight (oversubscription). The number of
+workers is the number of threads NumPy's BLAS is allowed *now*, so that
+``threadpoolctl.threadpool_limits(1)`` (or ``OPENBLAS_NUM_THREADS=1``) makes
+sigmax single-threaded like every other library.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import numpy as np
+
+__all__ = ["blas_threads", "run_blocks"]
+
+T = TypeVar("T")
+
+_lock = threading.Lock()
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_blas: list[Any] | None = None
+# Set in the workers of a fused pass: a nested pass (from a callback) then runs serially.
+_inside = threading.local()
+_depth = 0
+_saved: list[int] = []
+
+
+def _numpy_blas() -> list[Any]:
+    """threadpoolctl controllers of the BLAS that NumPy's ``dot`` calls (cached)."""
+    global _blas
+    if _blas is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            libs = [lib for lib in ThreadpoolController().lib_controllers
+                    if lib.user_api == "blas"]
+            root = os.path.dirname(os.path.dirname(np.__file__))
+            mine = [lib for lib in libs if "numpy" in os.path.relpath(lib.filepath, root)
+                    .split(os.sep)[0]]
+            _blas = mine or libs
+        except Exception:  # pragma: no cover - threadpoolctl cannot inspect this BLAS
+            _blas = []
+    return _blas
+
+
+def blas_threads() -> int:
+    """Threads NumPy's BLAS may use now (1 when unknown)."""
+    counts = [lib.num_threads for lib in _numpy_blas()]
+    counts = [c for c in counts if isinstance(c, int) and c > 0]
+    return max(counts) if counts else 1
+
+
+def _get_pool(n: int) -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool._max_workers < n:
+            if _pool is not None:
+                _pool.shutdown(wait=False)
+            _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="sigmax")
+        return _pool
+
+
+def run_blocks(work: Callable[[Sequence[int]], T], n_blocks: int, n_workers: int) -> list[T]:
+    """Run ``work(block_indices)`` on ``n_workers`` threads, BLAS at one thread meanwhile.
+
+    Worker ``j`` gets blocks ``j, j + n_workers, ...`` (blocks have about the
+    same cost, so a static interleave balances them without a queue). The
+    calling thread does one share itself. Returns one result per worker.
+    """
+    n_workers = max(1, min(n_workers, n_blocks))
+    if n_workers == 1 or getattr(_inside, "active", False):
+        return [work(range(n_blocks))]
+    libs = _numpy_blas()
+
+    def task(j: int) -> T:
+        _inside.active = True
+        try:
+            return work(range(j, n_blocks, n_workers))
+        finally:
+            _inside.active = False
+
+    global _depth, _saved
+    # Passes from several user threads may overlap: the first one in saves the
+    # BLAS thread counts and the last one out restores them.
+    with _lock:
+        if _depth == 0:
+            _saved = [lib.num_threads for lib in libs]
+            for lib in libs:
+                lib.set_num_threads(1)
+        _depth += 1
+    try:
+        pool = _get_pool(n_workers - 1)
+        futures = [pool.submit(task, j) for j in range(1, n_workers)]
+        first = task(0)
+        return [first, *(f.result() for f in futures)]
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                for lib, count in zip(libs, _saved):
+                    lib.set_num_threads(count)

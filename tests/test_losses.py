@@ -1,0 +1,283 @@
+"""Every loss in LOSSES: derivatives by finite differences, the block kernels against
+the row-major methods, the K=2 and reference identities, stability on huge logits."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sigmax.losses import LOSSES, BinomialLoss, MultilabelLoss, MultinomialLoss
+
+N_CLASSES = 4
+
+
+def make_problem(loss, n=12, seed=0, scale=2.0, entry_weights=False, dtype=np.float64):
+    """Random logits, targets encoded for ``loss`` and positive weights."""
+    r = np.random.default_rng(seed)
+    k = loss.n_outputs(N_CLASSES)
+    Z = (scale * r.normal(size=(n, k))).astype(dtype)
+    w = r.uniform(0.5, 2.0, size=n)
+    if isinstance(loss, MultinomialLoss):
+        Y = r.integers(0, N_CLASSES, size=n).astype(np.intp)
+    elif isinstance(loss, MultilabelLoss):
+        Y = r.integers(0, 2, size=(n, k)).astype(dtype)
+        if entry_weights:
+            w = r.uniform(0.0, 2.0, size=(n, k))
+            w[0, 0] = 0.0
+    elif isinstance(loss, BinomialLoss):
+        Y = r.integers(0, 2, size=n).astype(dtype)
+    else:  # pragma: no cover - forces a data maker for every new loss
+        pytest.fail(f"no test data maker for loss {type(loss).__name__}; add one here")
+    return Z, Y, w.astype(dtype)
+
+
+def per_row_loss(loss, Z, Y):
+    """Unweighted per-row loss from the textbook formula on a safe range (independent code)."""
+    if isinstance(loss, MultinomialLoss):
+        Zf = np.column_stack([np.zeros(len(Z)), Z]) if loss.reference else Z
+        lse = np.log(np.exp(Zf).sum(axis=1))
+        return lse - Zf[np.arange(len(Y)), Y]
+    p = 1 / (1 + np.exp(-Z))
+    Yk = Y.reshape(len(Z), -1)
+    return -(Yk * np.log(p) + (1 - Yk) * np.log(1 - p))
+
+
+losses = pytest.mark.parametrize("name", sorted(LOSSES))
+
+
+@losses
+def test_value_matches_textbook_formula(name):
+    loss = LOSSES[name]
+    Z, Y, w = make_problem(loss)
+    rows = per_row_loss(loss, Z, Y)
+    expected = float(np.sum(w * rows.sum(axis=1))) if rows.ndim == 2 else float(w @ rows)
+    value, G = loss.value_and_grad(Z.copy(), Y, w)
+    assert value == pytest.approx(expected, rel=1e-12)
+    assert loss.value(Z.copy(), Y, w) == pytest.approx(expected, rel=1e-12)
+    assert G.shape == Z.shape
+
+
+@losses
+@pytest.mark.parametrize("entry_weights", [False, True])
+def test_gradient_matches_finite_differences(name, entry_weights):
+    loss = LOSSES[name]
+    if entry_weights and not isinstance(loss, MultilabelLoss):
+        pytest.skip("entry weights are for the multilabel loss only")
+    Z, Y, w = make_problem(loss, entry_weights=entry_weights)
+    _, G = loss.value_and_grad(Z.copy(), Y, w)
+    h = 1e-6
+    num = np.empty_like(Z)
+    for idx in np.ndindex(*Z.shape):
+        E = np.zeros_like(Z)
+        E[idx] = h
+        num[idx] = (loss.value(Z + E, Y, w) - loss.value(Z - E, Y, w)) / (2 * h)
+    np.testing.assert_allclose(G, num, rtol=1e-6, atol=1e-8)
+
+
+@losses
+def test_hessp_matches_finite_differences_of_gradient(name):
+    loss = LOSSES[name]
+    Z, Y, w = make_problem(loss)
+    r = np.random.default_rng(1)
+    h = 1e-6
+    state = loss.hessian_state(Z.copy(), Y, w)
+    for _ in range(3):
+        V = r.normal(size=Z.shape)
+        Gp = loss.value_and_grad(Z + h * V, Y, w)[1]
+        Gm = loss.value_and_grad(Z - h * V, Y, w)[1]
+        np.testing.assert_allclose(loss.hessp(state, V.copy()), (Gp - Gm) / (2 * h),
+                                   rtol=1e-6, atol=1e-8)
+
+
+@losses
+def test_hessian_weights_are_the_blocks_of_hessp(name):
+    loss = LOSSES[name]
+    Z, Y, w = make_problem(loss)
+    state = loss.hessian_state(Z.copy(), Y, w)
+    k = Z.shape[1]
+    for b in range(k):
+        V = np.zeros_like(Z)
+        V[:, b] = 1.0
+        HV = loss.hessp(state, V)
+        for a in range(k):
+            hw = loss.hessian_weights(state, a, b)
+            expected = HV[:, a]
+            if hw is None:
+                np.testing.assert_array_equal(expected, 0)
+            else:
+                np.testing.assert_allclose(hw, expected, rtol=1e-12, atol=1e-15)
+                hw_ba = loss.hessian_weights(state, b, a)
+                np.testing.assert_allclose(hw, hw_ba, rtol=1e-12)  # symmetric
+
+
+@losses
+def test_hessian_is_positive_semidefinite(name):
+    loss = LOSSES[name]
+    Z, Y, w = make_problem(loss)
+    state = loss.hessian_state(Z.copy(), Y, w)
+    r = np.random.default_rng(2)
+    for _ in range(5):
+        V = r.normal(size=Z.shape)
+        assert float(np.vdot(V, loss.hessp(state, V.copy()))) >= -1e-12
+
+
+@losses
+@pytest.mark.parametrize("scale", [2.0, 1e4])
+def test_block_kernels_match_row_major_methods(name, scale):
+    loss = LOSSES[name]
+    if not hasattr(loss, "value_grad_t"):
+        pytest.skip("no block kernels")
+    Z, Y, w = make_problem(loss, scale=scale,
+                           entry_weights=isinstance(loss, MultilabelLoss))
+    value, G = loss.value_and_grad(Z.copy(), Y, w)
+    Zt = Z.T.copy()  # C-contiguous (k, n), never a view of Z
+    St = np.empty_like(Zt)
+    assert loss.value_grad_t(Zt, Y, w, St) == pytest.approx(value, rel=1e-12)
+    np.testing.assert_allclose(Zt.T, G, rtol=1e-12, atol=1e-15)
+    state = loss.hessian_state(Z.copy(), Y, w)
+    V = np.random.default_rng(3).normal(size=Z.shape)
+    Vt = V.T.copy()
+    loss.hessp_t(St, Y, w, Vt)
+    np.testing.assert_allclose(Vt.T, loss.hessp(state, V.copy()), rtol=1e-12, atol=1e-15)
+    for a in range(Z.shape[1]):
+        for b in range(Z.shape[1]):
+            row = loss.hessian_weights(state, a, b)
+            blk = loss.hessian_weights_t(St, Y, w, a, b)
+            if row is None:
+                assert blk is None or not np.any(blk)
+            else:
+                np.testing.assert_allclose(blk, row, rtol=1e-12, atol=1e-15)
+
+
+@losses
+def test_weights_are_linear_and_zero_weight_rows_do_not_count(name):
+    loss = LOSSES[name]
+    Z, Y, w = make_problem(loss)
+    v1, G1 = loss.value_and_grad(Z.copy(), Y, w)
+    v3, G3 = loss.value_and_grad(Z.copy(), Y, 3 * w)
+    assert v3 == pytest.approx(3 * v1, rel=1e-12)
+    np.testing.assert_allclose(G3, 3 * G1, rtol=1e-12)
+    w0 = w.copy()
+    w0[:4] = 0
+    Z2 = Z.copy()
+    Z2[:4] = 50 * np.sign(Z2[:4]) + 7  # garbage in the zero-weight rows changes nothing
+    v_a, G_a = loss.value_and_grad(Z.copy(), Y, w0)
+    v_b, G_b = loss.value_and_grad(Z2, Y, w0)
+    assert v_a == pytest.approx(v_b, rel=1e-12)
+    np.testing.assert_array_equal(G_b[:4], 0)
+    np.testing.assert_allclose(G_a[4:], G_b[4:], rtol=1e-12)
+
+
+@losses
+def test_probabilities(name):
+    loss = LOSSES[name]
+    Z, _, _ = make_problem(loss)
+    P = loss.predict_proba(Z.copy())
+    assert np.all((P >= 0) & (P <= 1))
+    np.testing.assert_allclose(loss.predict_log_proba(Z.copy()), np.log(P), rtol=1e-12)
+    if isinstance(loss, MultinomialLoss):
+        assert P.shape == (len(Z), N_CLASSES)
+        np.testing.assert_allclose(P.sum(axis=1), 1, rtol=1e-14)
+
+
+@losses
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("scale", [1e4, 1e8, 1e30])
+def test_huge_logits_are_finite_and_silent(name, dtype, scale):
+    loss = LOSSES[name]
+    Z, Y, w = make_problem(loss, dtype=dtype)
+    Z = (np.sign(Z) * scale).astype(dtype)
+    Z[0] = scale  # a whole row at the same huge logit
+    # Numpy's default ignores underflow (exp of a very negative number is 0,
+    # the right answer); overflow, invalid and divide-by-zero must not happen.
+    with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise",
+                                                divide="raise"):
+        warnings.simplefilter("error")
+        value, G = loss.value_and_grad(Z.copy(), Y, w)
+        state = loss.hessian_state(Z.copy(), Y, w)
+        HV = loss.hessp(state, np.ones_like(Z))
+        P = loss.predict_proba(Z.copy())
+        LP = loss.predict_log_proba(Z.copy())
+    assert np.isfinite(value) and value >= 0
+    for arr in (G, HV, P, LP):
+        assert np.all(np.isfinite(arr))
+    assert G.dtype == dtype
+    # Each row's gradient is bounded by its weight (|p - y| <= 1 per output).
+    assert np.all(np.abs(G) <= 2 * np.abs(w).reshape(len(Z), -1) + 1e-6)
+
+
+def test_binomial_loss_known_values():
+    loss = LOSSES["binomial"]
+    Z = np.zeros((5, 1))
+    Y = np.array([0.0, 1, 0, 1, 1])
+    value, G = loss.value_and_grad(Z, Y, np.ones(5))
+    assert value == pytest.approx(5 * np.log(2), rel=1e-15)
+    np.testing.assert_allclose(G[:, 0], 0.5 - Y)
+    # A confident right answer costs ~e^{-|z|}, a confident wrong one ~|z|.
+    v_right = loss.value(np.array([[40.0]]), np.array([1.0]), np.ones(1))
+    v_wrong = loss.value(np.array([[40.0]]), np.array([0.0]), np.ones(1))
+    assert v_right == pytest.approx(np.exp(-40), rel=1e-12)
+    assert v_wrong == pytest.approx(40, rel=1e-15)
+
+
+def test_k2_softmax_equals_binomial_on_logit_difference(rng):
+    """softmax(z0, z1)[1] = sigma(z1 - z0): the identity behind K=2 equivalence."""
+    Z2 = 3 * rng.normal(size=(30, 2))
+    y = rng.integers(0, 2, size=30)
+    w = rng.uniform(0.5, 2, size=30)
+    multi, bino = LOSSES["multinomial"], LOSSES["binomial"]
+    z = (Z2[:, 1] - Z2[:, 0])[:, None]
+    v_m, G_m = multi.value_and_grad(Z2.copy(), y.astype(np.intp), w)
+    v_b, G_b = bino.value_and_grad(z.copy(), y.astype(float), w)
+    assert v_m == pytest.approx(v_b, rel=1e-12)
+    np.testing.assert_allclose(G_m[:, 1], G_b[:, 0], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(G_m[:, 0], -G_b[:, 0], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(multi.predict_proba(Z2)[:, 1], bino.predict_proba(z)[:, 0],
+                               rtol=1e-12)
+
+
+def test_reference_parameterization_is_symmetric_with_zero_first_logit(rng):
+    Z = 2 * rng.normal(size=(20, 3))
+    y = rng.integers(0, 4, size=20).astype(np.intp)
+    w = rng.uniform(0.5, 2, size=20)
+    ref, sym = LOSSES["multinomial_reference"], LOSSES["multinomial"]
+    Zf = np.column_stack([np.zeros(20), Z])
+    v_r, G_r = ref.value_and_grad(Z.copy(), y, w)
+    v_s, G_s = sym.value_and_grad(Zf.copy(), y, w)
+    assert v_r == pytest.approx(v_s, rel=1e-13)
+    np.testing.assert_allclose(G_r, G_s[:, 1:], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(ref.predict_proba(Z), sym.predict_proba(Zf), rtol=1e-13)
+
+
+def test_multinomial_gradient_rows_sum_to_zero_and_hessian_null_vector(rng):
+    """The flat direction of the symmetric softmax: the all-ones vector per row."""
+    loss = LOSSES["multinomial"]
+    Z, Y, w = make_problem(loss)
+    _, G = loss.value_and_grad(Z.copy(), Y, w)
+    np.testing.assert_allclose(G.sum(axis=1), 0, atol=1e-14)
+    state = loss.hessian_state(Z.copy(), Y, w)
+    np.testing.assert_allclose(loss.hessp(state, np.ones_like(Z)), 0, atol=1e-14)
+
+
+def test_multilabel_is_a_sum_of_binomials_and_entry_weight_masks(rng):
+    ml, bino = LOSSES["multilabel"], LOSSES["binomial"]
+    Z, Y, W = make_problem(ml, entry_weights=True)
+    total = sum(bino.value(Z[:, [j]].copy(), Y[:, j], W[:, j]) for j in range(Z.shape[1]))
+    assert ml.value(Z.copy(), Y, W) == pytest.approx(total, rel=1e-12)
+    _, G = ml.value_and_grad(Z.copy(), Y, W)
+    assert G[0, 0] == 0  # masked entry
+
+
+@given(st.floats(-1e4, 1e4, allow_nan=False),
+       st.integers(0, 2**32 - 1))
+def test_softmax_loss_is_shift_invariant(c, seed):
+    loss = LOSSES["multinomial"]
+    Z, Y, w = make_problem(loss, seed=seed, scale=5.0)
+    v, G = loss.value_and_grad(Z.copy(), Y, w)
+    vc, Gc = loss.value_and_grad(Z + c, Y, w)
+    assert vc == pytest.approx(v, rel=1e-9, abs=1e-9 * (1 + abs(c)))
+    np.testing.assert_allclose(Gc, G, atol=1e-9 * (1 + abs(c)))

@@ -1,0 +1,233 @@
+"""LinearObjective: value, gradient, Hessian-vector product and Hessian against an
+independent reference and finite differences, for every loss x penalty, dense and
+sparse X, with and without intercept, with sample weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from sigmax import objective as objective_module
+from sigmax.losses import LOSSES, MultilabelLoss, MultinomialLoss
+from sigmax.objective import LinearObjective
+from sigmax.penalties import PENALTIES, make_penalty
+
+N_CLASSES = 3
+C = 0.7
+
+
+def encode(loss, n, r):
+    if isinstance(loss, MultinomialLoss):
+        return np.arange(n) % N_CLASSES
+    if isinstance(loss, MultilabelLoss):
+        return r.integers(0, 2, size=(n, loss.n_outputs(N_CLASSES))).astype(float)
+    return (np.arange(n) % 2).astype(float)
+
+
+def build(loss_name="multinomial", penalty="l2", fmt="dense", intercept=True, n=25, d=3,
+          seed=0, dtype=np.float64, weights="random", C=C):
+    r = np.random.default_rng(seed)
+    loss = LOSSES[loss_name]
+    k = loss.n_outputs(N_CLASSES)
+    X = r.normal(size=(n, d))
+    X[r.random(size=X.shape) < 0.3] = 0.0  # some structural zeros for the sparse cases
+    X = X.astype(dtype)
+    Xin = {"dense": X, "csr": sp.csr_matrix(X), "csc": sp.csc_matrix(X)}[fmt]
+    Y = encode(loss, n, r)
+    if weights == "random":
+        sw = r.uniform(0.2, 3.0, size=n)
+        sw[1] = 0.0
+    else:
+        sw = np.ones(n)
+    obj = LinearObjective(loss, Xin, Y, sw, k, C=C, penalty=make_penalty(penalty, 0.4),
+                          fit_intercept=intercept)
+    w = 0.5 * r.normal(size=obj.n_params)
+    return obj, X.astype(np.float64), Y, sw, w
+
+
+def reference(obj, X, Y, sw, w):
+    """Independent evaluation: dense logits, the loss value, the penalty formula."""
+    P = w.reshape(obj.n_rows, obj.k)
+    W = P[: obj.n_features]
+    Z = X @ W + (P[obj.n_features] if obj.fit_intercept else 0.0)
+    S = sw.sum()
+    loss_value = obj.loss.value(Z, Y, sw) / S
+    pen = obj.penalty
+    smooth = 0.5 * pen.l2 * (W**2).sum() / (C * S) if pen.name != "none" else 0.0
+    l1 = pen.l1 * np.abs(W).sum() / (C * S) if pen.name != "none" else 0.0
+    return loss_value + smooth, loss_value + smooth + l1, S
+
+
+loss_names = pytest.mark.parametrize("loss_name", sorted(LOSSES))
+penalties = pytest.mark.parametrize("penalty", sorted(PENALTIES))
+formats = pytest.mark.parametrize("fmt", ["dense", "csr", "csc"])
+intercepts = pytest.mark.parametrize("intercept", [True, False])
+
+
+def fd_grad(f, w, h=1e-6):
+    g = np.empty_like(w)
+    for j in range(w.size):
+        e = np.zeros_like(w)
+        e[j] = h
+        g[j] = (f(w + e) - f(w - e)) / (2 * h)
+    return g
+
+
+@loss_names
+@penalties
+@formats
+@intercepts
+def test_value_and_gradient(loss_name, penalty, fmt, intercept):
+    obj, X, Y, sw, w = build(loss_name, penalty, fmt, intercept)
+    smooth_ref, full_ref, S = reference(obj, X, Y, sw, w)
+    value, grad = obj.value_and_grad(w.copy())
+    assert grad.shape == (obj.n_params,) and grad.dtype == np.float64
+    assert value == pytest.approx(smooth_ref, rel=1e-12)
+    assert obj.value(w.copy()) == pytest.approx(smooth_ref, rel=1e-12)
+    assert obj.objective(w.copy()) == pytest.approx(full_ref, rel=1e-12)
+    assert obj.sklearn_objective(w.copy()) == pytest.approx(full_ref * C * S, rel=1e-12)
+    np.testing.assert_allclose(grad, fd_grad(obj.value, w), rtol=1e-6, atol=1e-9)
+
+
+@loss_names
+@penalties
+@formats
+@intercepts
+def test_hessp_and_hessian(loss_name, penalty, fmt, intercept):
+    obj, X, Y, sw, w = build(loss_name, penalty, fmt, intercept)
+    r = np.random.default_rng(5)
+    H = obj.hessian(w.copy())
+    assert H.shape == (obj.n_params, obj.n_params)
+    np.testing.assert_allclose(H, H.T, rtol=1e-12, atol=1e-15)
+    assert np.linalg.eigvalsh(H).min() >= -1e-12
+    h = 1e-6
+    for _ in range(2):
+        v = r.normal(size=obj.n_params)
+        Hv = obj.hessp(w.copy(), v.copy())
+        fd = (obj.value_and_grad(w + h * v)[1] - obj.value_and_grad(w - h * v)[1]) / (2 * h)
+        np.testing.assert_allclose(Hv, fd, rtol=1e-5, atol=1e-8)
+        np.testing.assert_allclose(H @ v, Hv, rtol=1e-10, atol=1e-13)
+    # The state is per point: a product at another point is not a stale one.
+    w2 = w + 0.3
+    v = r.normal(size=obj.n_params)
+    obj.value_and_grad(w2)
+    np.testing.assert_allclose(obj.hessp(w.copy(), v), H @ v, rtol=1e-10, atol=1e-13)
+    H2 = obj.hessian(w2)
+    np.testing.assert_allclose(obj.hessp(w2, v), H2 @ v, rtol=1e-10, atol=1e-13)
+
+
+@loss_names
+def test_many_blocks_and_threads_match_one_pass(loss_name, monkeypatch):
+    """The fused row-block path (several blocks, several threads) equals the reference."""
+    if not hasattr(objective_module, "BLOCK_BYTES"):
+        pytest.skip("no row-block path")
+    monkeypatch.setattr(objective_module, "BLOCK_BYTES", 1024)
+    if hasattr(objective_module, "PARALLEL_MIN_WORK"):
+        monkeypatch.setattr(objective_module, "PARALLEL_MIN_WORK", 0)
+    for fmt in ("dense", "csr"):
+        obj, X, Y, sw, w = build(loss_name, "l2", fmt, True, n=700, d=3)
+        if getattr(obj, "_blocks", None) is not None:
+            assert len(obj._blocks.bounds) > 1
+        smooth_ref, _, _ = reference(obj, X, Y, sw, w)
+        value, grad = obj.value_and_grad(w.copy())
+        assert value == pytest.approx(smooth_ref, rel=1e-11)
+        dense = LinearObjective(obj.loss, X, Y, sw, obj.k, C=C, penalty=obj.penalty)
+        np.testing.assert_allclose(grad, dense.value_and_grad(w.copy())[1], rtol=1e-10,
+                                   atol=1e-13)
+        v = np.random.default_rng(1).normal(size=obj.n_params)
+        np.testing.assert_allclose(obj.hessp(w, v), obj.hessian(w) @ v, rtol=1e-9,
+                                   atol=1e-12)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_sparse_equals_dense(fmt):
+    for loss_name in sorted(LOSSES):
+        dense, *_ , w = build(loss_name, "elasticnet", "dense", True)
+        sparse, *_ = build(loss_name, "elasticnet", fmt, True)
+        vd, gd = dense.value_and_grad(w.copy())
+        vs, gs = sparse.value_and_grad(w.copy())
+        assert vs == pytest.approx(vd, rel=1e-13)
+        np.testing.assert_allclose(gs, gd, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(sparse.hessian(w), dense.hessian(w), rtol=1e-12, atol=1e-14)
+
+
+def test_float32_agrees_with_float64():
+    for loss_name in sorted(LOSSES):
+        o64, *_, w = build(loss_name, "l2", "dense", True, dtype=np.float64)
+        o32, *_ = build(loss_name, "l2", "dense", True, dtype=np.float32)
+        v64, g64 = o64.value_and_grad(w.copy())
+        v32, g32 = o32.value_and_grad(w.copy())
+        assert g32.dtype == np.float64  # the solvers always see float64 parameters
+        assert v32 == pytest.approx(v64, rel=1e-5)
+        np.testing.assert_allclose(g32, g64, rtol=1e-4, atol=1e-5)
+
+
+def test_integer_weights_equal_row_repetition():
+    obj, X, Y, sw, w = build("multinomial", "l2", "dense", True, weights="ones")
+    counts = np.arange(len(Y)) % 3  # 0, 1 or 2 copies of each row
+    rep = np.repeat(np.arange(len(Y)), counts)
+    weighted = LinearObjective(obj.loss, X, Y, counts.astype(float), obj.k, C=C,
+                               penalty=obj.penalty)
+    repeated = LinearObjective(obj.loss, X[rep], Y[rep], np.ones(len(rep)), obj.k, C=C,
+                               penalty=obj.penalty)
+    vw, gw = weighted.value_and_grad(w.copy())
+    vr, gr = repeated.value_and_grad(w.copy())
+    assert vw == pytest.approx(vr, rel=1e-13)
+    np.testing.assert_allclose(gw, gr, rtol=1e-12, atol=1e-15)
+
+
+def test_layout_and_unpack():
+    obj, X, Y, sw, w = build("multinomial", "l2", "dense", True, d=3)
+    W, b = obj.unpack(w)
+    assert W.shape == (3, 3) and b.shape == (3,)
+    np.testing.assert_array_equal(W, w.reshape(4, 3)[:3])
+    np.testing.assert_array_equal(b, w.reshape(4, 3)[3])
+    np.testing.assert_allclose(obj.logits(w), X @ W + b, rtol=1e-14)
+    no_b, *_ = build("multinomial", "l2", "dense", False, d=3)
+    assert no_b.n_params == 9 and no_b.unpack(np.zeros(9))[1] is None
+    assert obj.zeros().shape == (obj.n_params,) and not obj.zeros().any()
+
+
+def test_prox_and_optimality():
+    obj, X, Y, sw, w = build("multinomial", "l1", "dense", True)
+    step = 0.9
+    out = obj.prox(w.copy(), step)
+    P, Pin = out.reshape(obj.n_rows, obj.k), w.reshape(obj.n_rows, obj.k)
+    np.testing.assert_array_equal(P[-1], Pin[-1])  # intercept never penalized
+    thr = step * obj.alpha * obj.penalty.l1
+    expected = np.sign(Pin[:-1]) * np.maximum(np.abs(Pin[:-1]) - thr, 0)
+    np.testing.assert_allclose(P[:-1], expected, rtol=1e-15)
+    # Optimality measure: min-norm subgradient of the full objective.
+    g = obj.value_and_grad(w)[1]
+    W = w.reshape(obj.n_rows, obj.k)[:-1]
+    G = g.reshape(obj.n_rows, obj.k).copy()
+    lam = obj.alpha * obj.penalty.l1
+    G[:-1] = np.where(W != 0, G[:-1] + lam * np.sign(W),
+                      np.sign(G[:-1]) * np.maximum(np.abs(G[:-1]) - lam, 0))
+    assert obj.optimality(w, g) == pytest.approx(np.abs(G).max(), rel=1e-14)
+    smooth, *_ = build("multinomial", "l2", "dense", True)
+    assert smooth.prox(w, 1.0) is w
+    assert smooth.optimality(w, g) == pytest.approx(np.abs(g).max())
+
+
+def test_no_penalty_when_c_is_infinite_or_none():
+    inf_c, X, Y, sw, w = build("binomial", "l2", "dense", True, C=np.inf)
+    none, *_ = build("binomial", "none", "dense", True)
+    assert inf_c.alpha == 0 and none.alpha == 0
+    assert inf_c.value(w) == pytest.approx(none.value(w), rel=1e-15)
+
+
+def test_evaluation_counters():
+    obj, X, Y, sw, w = build()
+    obj.value_and_grad(w)
+    obj.value_and_grad(w)
+    obj.value(w)
+    obj.hessp(w, w)
+    assert (obj.n_grad_evals, obj.n_value_evals, obj.n_hessp_evals) == (2, 1, 1)
+
+
+def test_zero_total_weight_is_an_error():
+    with pytest.raises(ValueError, match="sample weights sum to zero"):
+        LinearObjective(LOSSES["binomial"], np.ones((3, 2)), np.array([0.0, 1, 0]),
+                        np.zeros(3), 1, C=1.0, penalty=make_penalty("l2"))

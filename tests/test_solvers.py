@@ -1,0 +1,190 @@
+"""Solvers: KKT conditions at the solution for every solver x penalty x loss, the
+FitResult record, stopping rules, warm starts and the solver="auto" choice."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from sigmax.losses import LOSSES, MultilabelLoss, MultinomialLoss
+from sigmax.objective import LinearObjective
+from sigmax.penalties import PENALTIES, make_penalty
+from sigmax.solvers import SOLVERS, FitResult, choose_solver
+from sigmax.solvers.base import NEWTON_CHOLESKY_MAX_PARAMS
+
+N_CLASSES = 3
+TOL = 1e-8
+
+
+def make_objective(loss_name="multinomial", penalty="l2", n=60, d=4, C=0.5, seed=0,
+                   intercept=True):
+    r = np.random.default_rng(seed)
+    loss = LOSSES[loss_name]
+    k = loss.n_outputs(N_CLASSES)
+    y = np.arange(n) % N_CLASSES
+    X = r.normal(size=(N_CLASSES, d))[y] + 1.5 * r.normal(size=(n, d))
+    X[:, -1] = r.normal(size=n)  # pure noise: L1 should zero it
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    if isinstance(loss, MultinomialLoss):
+        Y = y
+    elif isinstance(loss, MultilabelLoss):
+        Y = np.eye(N_CLASSES)[y][:, :k]
+        Y[: n // 4] = 1 - Y[: n // 4]  # overlap: not a one-hot code, not separable
+    else:
+        Y = (y == 0).astype(float)
+    sw = r.uniform(0.5, 2.0, size=n)
+    return LinearObjective(loss, X, Y, sw, k, C=C, penalty=make_penalty(penalty, 0.5),
+                           fit_intercept=intercept)
+
+
+def kkt_residual(obj, w):
+    """Independent KKT check: the smooth gradient plus a subgradient of the L1 part.
+
+    Where w_j != 0 the objective is differentiable: g_j + lam sign(w_j) = 0.
+    Where w_j = 0 optimality needs |g_j| <= lam. Returns the largest violation.
+    """
+    _, g = obj.value_and_grad(w.copy())
+    G = g.reshape(obj.n_rows, obj.k)
+    W = w.reshape(obj.n_rows, obj.k)[: obj.n_features]
+    lam = obj.alpha * obj.penalty.l1
+    res = np.abs(G).copy()
+    coef = res[: obj.n_features]
+    nz = W != 0
+    coef[nz] = np.abs(G[: obj.n_features][nz] + lam * np.sign(W[nz]))
+    coef[~nz] = np.maximum(np.abs(G[: obj.n_features][~nz]) - lam, 0)
+    return float(res.max())
+
+
+def pairs():
+    for s_name, solver in sorted(SOLVERS.items()):
+        for p_name in sorted(PENALTIES):
+            p = make_penalty(p_name, 0.5)
+            if p.smooth or solver.supports_nonsmooth:
+                yield s_name, p_name
+
+
+@pytest.mark.parametrize("loss_name", sorted(LOSSES))
+@pytest.mark.parametrize(("solver", "penalty"), list(pairs()))
+def test_kkt_at_the_solution(solver, penalty, loss_name):
+    obj = make_objective(loss_name, penalty, C=0.1 if penalty in ("l1", "elasticnet") else 0.5)
+    res = SOLVERS[solver].solve(obj, obj.zeros(), tol=TOL, max_iter=5000)
+    assert res.converged, res.message
+    assert np.all(np.isfinite(res.coef))
+    assert kkt_residual(obj, res.coef) <= 10 * TOL
+    # L-BFGS may also stop when the objective stops decreasing at float64
+    # rounding level (as scikit-learn's does), a hair above tol.
+    assert res.grad_norm <= (10 * TOL if solver == "lbfgs" else TOL)
+    assert res.grad_norm == pytest.approx(kkt_residual(obj, res.coef), rel=1e-6, abs=1e-15)
+    if penalty in ("l1", "elasticnet"):
+        # Soft-thresholding puts exact zeros in the solution at this C.
+        W = obj.unpack(res.coef)[0]
+        assert (W == 0).any()
+
+
+@pytest.mark.parametrize("penalty", sorted(PENALTIES))
+@pytest.mark.parametrize("loss_name", ["binomial", "multinomial_reference", "multilabel"])
+def test_all_solvers_reach_the_same_optimum(loss_name, penalty):
+    """Strictly convex problems: one minimizer, whatever the solver."""
+    obj = make_objective(loss_name, penalty)
+    sols = {}
+    for solver, p in pairs():
+        if p == penalty:
+            sols[solver] = SOLVERS[solver].solve(obj, obj.zeros(), tol=1e-10, max_iter=10000)
+    values = [obj.objective(r.coef) for r in sols.values()]
+    assert max(values) - min(values) <= 1e-12 * max(1.0, abs(min(values)))
+    coefs = np.array([r.coef for r in sols.values()])
+    np.testing.assert_allclose(coefs, np.broadcast_to(coefs[0], coefs.shape), atol=1e-6)
+
+
+@pytest.mark.parametrize("solver", sorted(SOLVERS))
+def test_unpenalized_softmax_flat_valley(solver):
+    """Symmetric softmax without penalty: singular Hessian, still a stationary point."""
+    obj = make_objective("multinomial", "none")
+    res = SOLVERS[solver].solve(obj, obj.zeros(), tol=TOL, max_iter=5000)
+    assert res.converged and res.grad_norm <= TOL
+    # Shifting every class by the same vector changes nothing.
+    P = res.coef.reshape(obj.n_rows, obj.k) + np.arange(obj.n_rows)[:, None]
+    assert obj.objective(P.ravel()) == pytest.approx(res.objective, rel=1e-12)
+
+
+@pytest.mark.parametrize("solver", sorted(SOLVERS))
+def test_fit_result_record(solver):
+    penalty = "l1" if SOLVERS[solver].supports_nonsmooth else "l2"
+    obj = make_objective("multinomial", penalty)
+    res = SOLVERS[solver].solve(obj, obj.zeros(), tol=TOL, max_iter=5000)
+    assert isinstance(res, FitResult) and res.solver == solver
+    hist = res.history
+    assert set(hist) >= {"iteration", "objective", "grad_norm", "seconds"}
+    for key, col in hist.items():
+        assert len(col) == res.n_iter + 1, key
+    assert hist["iteration"] == [float(i) for i in range(res.n_iter + 1)]
+    assert hist["grad_norm"][-1] == pytest.approx(res.grad_norm, rel=1e-12)
+    assert hist["objective"][-1] == pytest.approx(res.objective, rel=1e-12)
+    assert res.objective == pytest.approx(obj.objective(res.coef), rel=1e-12)
+    assert np.all(np.diff(hist["seconds"]) >= 0) and res.seconds >= hist["seconds"][-1] - 1e-3
+    assert res.n_grad_evals >= res.n_iter >= 1
+    assert res.converged and res.message
+    if solver != "proximal":  # FISTA is not monotone; the others use descent steps
+        assert np.all(np.diff(hist["objective"]) <= 1e-12 * abs(hist["objective"][0]))
+    summary = res.to_dict()
+    assert "coef" not in summary
+    json.dumps(summary)  # plain JSON
+    with pytest.raises(AttributeError):
+        res.n_iter = 0  # frozen
+
+
+@pytest.mark.parametrize("solver", sorted(SOLVERS))
+def test_max_iter_stops_and_reports(solver):
+    obj = make_objective("multinomial", "l2", C=100.0)
+    res = SOLVERS[solver].solve(obj, obj.zeros(), tol=1e-14, max_iter=2)
+    assert not res.converged
+    assert res.n_iter <= 2
+    assert len(res.history["iteration"]) == res.n_iter + 1
+
+
+@pytest.mark.parametrize("solver", sorted(SOLVERS))
+def test_warm_start_at_the_solution_needs_no_iteration(solver):
+    penalty = "elasticnet" if SOLVERS[solver].supports_nonsmooth else "l2"
+    obj = make_objective("binomial", penalty)
+    first = SOLVERS[solver].solve(obj, obj.zeros(), tol=1e-9, max_iter=5000)
+    again = SOLVERS[solver].solve(obj, first.coef.copy(), tol=1e-9, max_iter=5000)
+    assert again.converged
+    if first.grad_norm <= 1e-9:
+        assert again.n_iter == 0
+        np.testing.assert_array_equal(again.coef, first.coef)
+    else:  # L-BFGS stopped on the float64 decrease rule: a step or two remain
+        assert again.n_iter <= 2 < first.n_iter
+
+
+@pytest.mark.parametrize("solver", sorted(SOLVERS))
+def test_verbose_prints_one_line_per_iteration(solver, capsys):
+    obj = make_objective("binomial", "l2")
+    res = SOLVERS[solver].solve(obj, obj.zeros(), tol=1e-6, max_iter=100, verbose=1)
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith(f"[{solver}]")]
+    assert len(lines) == res.n_iter + 1
+
+
+@pytest.mark.parametrize("solver", [n for n, s in sorted(SOLVERS.items())
+                                    if not s.supports_nonsmooth])
+@pytest.mark.parametrize("penalty", ["l1", "elasticnet"])
+def test_smooth_solvers_refuse_l1_with_the_fix(solver, penalty):
+    obj = make_objective("binomial", penalty)
+    with pytest.raises(ValueError, match=rf"solver='{solver}' cannot take "
+                                         rf"penalty='{penalty}'.*solver='auto'.*proximal"):
+        SOLVERS[solver].solve(obj, obj.zeros(), tol=1e-6, max_iter=10)
+
+
+def test_choose_solver():
+    assert choose_solver(make_objective("multinomial", "l1")) == "proximal"
+    assert choose_solver(make_objective("multinomial", "elasticnet")) == "proximal"
+    small = make_objective("multinomial", "l2", n=100, d=4)
+    assert small.n_params <= NEWTON_CHOLESKY_MAX_PARAMS
+    assert choose_solver(small) == "newton-cholesky"
+    wide = make_objective("multinomial", "l2", n=300, d=NEWTON_CHOLESKY_MAX_PARAMS)
+    assert choose_solver(wide) == "lbfgs"
+    few_rows = make_objective("multinomial", "l2", n=12, d=4)  # n < 2 p
+    assert choose_solver(few_rows) == "lbfgs"
+    # An L1 penalty with C = inf is no penalty: any solver works.
+    assert choose_solver(make_objective("binomial", "l1", C=np.inf)) != "proximal"
