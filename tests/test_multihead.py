@@ -16,6 +16,8 @@ from sigmax import (
     ESTIMATORS,
     LogisticRegression,
     MultiHeadClassifier,
+    MultiLabelHeads,
+    MultiLabelLogistic,
     SeparableWarning,
     SoftmaxRegression,
     load,
@@ -96,6 +98,43 @@ def test_heads_loss_hessp_and_hessian_blocks():
     np.testing.assert_allclose(HV, loss.hessp(state, V), atol=1e-12)
     assert loss.hessian_weights(state, 0, 3) is None
     assert loss.hessian_weights(state, 3, 4) is None
+
+
+@pytest.mark.parametrize("row_weights", [False, True])
+def test_heads_loss_block_kernels_match_the_row_major_methods(row_weights):
+    loss = HeadsLoss(LAYOUT)
+    Z, Y, W = loss_problem(6)
+    if row_weights:
+        W = W[:, 0].copy()
+    value, G = loss.value_and_grad(Z, Y, W)
+    Zt, St = np.ascontiguousarray(Z.T), np.empty(Z.T.shape)
+    assert loss.value_grad_t(Zt, Y, W, St) == pytest.approx(value, rel=1e-12)
+    np.testing.assert_allclose(Zt, G.T, atol=1e-14)
+    V = np.random.default_rng(1).normal(size=Z.shape)
+    Vt = np.ascontiguousarray(V.T)
+    loss.hessp_t(St, Y, W, Vt)
+    np.testing.assert_allclose(Vt, loss.hessp(loss.hessian_state(Z, Y, W), V).T, atol=1e-12)
+    state = loss.hessian_state(Z, Y, W)
+    for a, b in [(0, 0), (0, 2), (3, 3), (4, 5), (1, 4)]:
+        ht, h = loss.hessian_weights_t(St, Y, W, a, b), loss.hessian_weights(state, a, b)
+        assert (ht is None) == (h is None)
+        if h is not None:
+            np.testing.assert_allclose(ht, h, atol=1e-14)
+
+
+def test_objective_gradient_matches_finite_differences():
+    X, y = make_data(60, seed=7)
+    m = MultiHeadClassifier(heads=HEADS)
+    Y, _, k = m._encode_targets(y, n_samples=len(X))
+    obj = LinearObjective(HeadsLoss(m._layout), X, Y, m._known.astype(float), k, C=2.0,
+                          penalty=make_penalty("l2"))
+    w = np.random.default_rng(0).normal(size=obj.n_params)
+    f, g = obj.value_and_grad(w)
+    assert f == pytest.approx(obj.value(w), rel=1e-12)
+    eps = 1e-6
+    num = np.array([(obj.value(w + eps * e) - obj.value(w - eps * e)) / (2 * eps)
+                    for e in np.eye(obj.n_params)])
+    np.testing.assert_allclose(g, num, atol=1e-7)
 
 
 def test_heads_loss_is_finite_for_extreme_logits():
@@ -388,3 +427,61 @@ def test_missing_torch_gives_install_command(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         MultiHeadClassifier(heads=HEADS).fit(X, y)
+
+
+# -- MultiLabelHeads: discovered heads behind the multi-label API ------------------------
+def planted_indicator(n=900, seed=0):
+    rng = np.random.default_rng(seed)
+    cat = rng.choice(4, size=n, p=[0.3, 0.3, 0.2, 0.2])
+    d = rng.random(n) < 0.4
+    X = rng.normal(size=(n, 4))
+    X[:, 0] += cat
+    X[:, 1] += 2.0 * (cat == 1)
+    X[:, 2] += 1.5 * d
+    Y = pd.DataFrame({"a": cat == 0, "b": cat == 1, "c": cat == 2, "d": d}).astype(int)
+    return X, Y
+
+
+def test_multilabel_heads_use_a_softmax_for_the_planted_group():
+    from sigmax.numerics import expit
+
+    X, Y = planted_indicator()
+    m = MultiLabelHeads().fit(X, Y)
+    assert m.heads_ == {"a|b|c": "softmax", "d": "sigmoid"}
+    assert list(m.classes_) == ["a", "b", "c", "d"]
+    assert list(m.head_classes_["a|b|c"]) == ["a", "b", "c", "none"]
+    P = m.predict_proba(X)
+    assert P.shape == Y.shape and np.all(P[:, :3].sum(axis=1) <= 1 + 1e-12)
+    np.testing.assert_allclose(expit(m.decision_function(X)), P, rtol=1e-10)
+    np.testing.assert_allclose(np.exp(m.predict_log_proba(X)), P, rtol=1e-10)
+    pred = m.predict(X)
+    assert pred.shape == Y.shape and np.all(pred[:, :3].sum(axis=1) <= 1)
+    # Independent sigmoids can claim two exclusive labels at once; the mixed model cannot.
+    ind = MultiLabelLogistic().fit(X, Y).predict_proba(X)
+    assert np.any(ind[:, :3].sum(axis=1) > 1)
+    assert m.score(X, Y) == pytest.approx(np.mean(np.all(pred == Y.to_numpy(), axis=1)))
+
+
+def test_multilabel_heads_equal_independent_sigmoids_without_groups():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(400, 3))
+    Y = (X @ rng.normal(size=(3, 4)) + rng.normal(size=(400, 4)) > 0).astype(int)
+    m = MultiLabelHeads(tol=1e-10).fit(X, Y)
+    ml = MultiLabelLogistic(tol=1e-10).fit(X, Y)
+    assert set(m.heads_.values()) == {"sigmoid"}
+    np.testing.assert_allclose(m.coef_, ml.coef_, atol=1e-6)
+    np.testing.assert_allclose(m.predict_proba(X), ml.predict_proba(X), atol=1e-6)
+    np.testing.assert_array_equal(m.predict(X), ml.predict(X))
+
+
+def test_multilabel_heads_errors():
+    X, Y = planted_indicator(300, seed=2)
+    Y["const"] = 0
+    with pytest.raises(ValueError, match="only one value"):
+        MultiLabelHeads().fit(X, Y)
+    with pytest.raises(ValueError, match="2-D"):
+        MultiLabelHeads().fit(X, Y["a"])
+    m = MultiLabelHeads().fit(X, Y.drop(columns="const"))
+    with pytest.raises(NotImplementedError, match="MultiHeadClassifier"):
+        m.save("never.safetensors")
+    assert "heads" not in m.get_params() and clone(m).get_params() == m.get_params()

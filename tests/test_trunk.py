@@ -54,17 +54,17 @@ def test_same_seed_same_model_other_seed_other_model(data, trunk):
     again = MultiHeadClassifier(heads=HEADS, hidden=(32,), random_state=0).fit(X, y)
     for a, b in zip([*trunk.hidden_coefs_, trunk.coef_], [*again.hidden_coefs_, again.coef_]):
         np.testing.assert_array_equal(a, b)
-    assert again.fit_record_.history == trunk.fit_record_.history
+    assert again.fit_record_.history["objective"] == trunk.fit_record_.history["objective"]
     other = MultiHeadClassifier(heads=HEADS, hidden=(32,), random_state=1).fit(X, y)
     assert not np.allclose(other.coef_, trunk.coef_)
 
 
 def test_global_rng_states_are_left_alone(data):
     (X, y), _ = data
-    torch_state, np_state = torch.get_rng_state(), np.random.get_state()[1].copy()
+    torch_state, np_state = torch.get_rng_state(), np.random.get_state()[1].copy()  # noqa: NPY002
     MultiHeadClassifier(heads=HEADS, hidden=(4,), max_epochs=2, random_state=3).fit(X, y)
     assert torch.equal(torch.get_rng_state(), torch_state)
-    np.testing.assert_array_equal(np.random.get_state()[1], np_state)
+    np.testing.assert_array_equal(np.random.get_state()[1], np_state)  # noqa: NPY002
 
 
 def test_training_record(trunk):

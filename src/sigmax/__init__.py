@@ -9,6 +9,7 @@ from .estimators import (
     ESTIMATORS,
     LogisticRegression,
     MultiHeadClassifier,
+    MultiLabelHeads,
     MultiLabelLogistic,
     OneVsRestLogistic,
     SeparableWarning,
@@ -18,14 +19,31 @@ from .io import load
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    # The study (compare, advise) pulls in pandas and the diagnostics: imported on first
+    # use so that ``import sigmax`` for the estimators stays light.
+    if name == "compare":
+        from .study.compare import compare
+
+        return compare
+    if name == "advise":
+        from .study.advise import advise
+
+        return advise
+    raise AttributeError(f"module 'sigmax' has no attribute {name!r}")
+
 __all__ = [
     "ESTIMATORS",
     "LogisticRegression",
     "MultiHeadClassifier",
+    "MultiLabelHeads",
     "MultiLabelLogistic",
     "OneVsRestLogistic",
     "SeparableWarning",
     "SoftmaxRegression",
     "__version__",
+    "advise",
+    "compare",
     "load",
 ]

@@ -75,14 +75,14 @@ def _get_pool(n: int) -> ThreadPoolExecutor:
 
 
 def run_blocks(work: Callable[[Sequence[int]], T], n_blocks: int, n_workers: int) -> list[T]:
-    """Run ``work(block_indices)`` on ``n_workers`` threads, BLAS at one thread meanwhile.
+    """Run ``work(block_indices)`` on ``n_workers`` threads, NumPy's BLAS at one thread meanwhile.
 
     Worker ``j`` gets blocks ``j, j + n_workers, ...`` (blocks have about the
     same cost, so a static interleave balances them without a queue). The
     calling thread does one share itself. Returns one result per worker.
     """
     n_workers = max(1, min(n_workers, n_blocks))
-    if n_workers == 1 or getattr(_inside, "active", False):
+    if getattr(_inside, "active", False):
         return [work(range(n_blocks))]
     libs = _numpy_blas()
 
@@ -103,6 +103,11 @@ def run_blocks(work: Callable[[Sequence[int]], T], n_blocks: int, n_workers: int
                 lib.set_num_threads(1)
         _depth += 1
     try:
+        if n_workers == 1:
+            # Still one BLAS thread: a block is a few MB, too small for a
+            # second BLAS thread to pay for waking it (measured up to 7x
+            # slower at default threads on 2 vCPUs, where it fights for a core).
+            return [task(0)]
         pool = _get_pool(n_workers - 1)
         futures = [pool.submit(task, j) for j in range(1, n_workers)]
         first = task(0)

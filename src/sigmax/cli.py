@@ -112,9 +112,14 @@ def progress_bars(enabled: bool = True) -> Iterator[Callable[[str, int, int], No
     tasks: dict[str, Any] = {}
 
     def callback(step: str, done: int, total: int) -> None:
-        if step not in tasks:
-            tasks[step] = progress.add_task(step, total=max(int(total), 1))
-        progress.update(tasks[step], completed=int(done), total=max(int(total), 1))
+        # The study reports "<dataset>: <what it is doing>" with one running count
+        # per dataset: one bar per dataset, its text the current step.
+        key, _, what = step.partition(": ")
+        label = f"{key}: {what}" if what else key
+        if key not in tasks:
+            tasks[key] = progress.add_task(label, total=max(int(total), 1))
+        progress.update(tasks[key], completed=int(done), total=max(int(total), 1),
+                        description=label[:44])
 
     with progress:
         yield callback
@@ -216,8 +221,9 @@ def run_compare(datasets: Sequence[Any], *, cv: int | None = None, C: float = 1.
     results = []
     for ds in datasets:
         results.append(compare_one(
-            ds.X, ds.y, dataset=ds.name, description=ds.description, notes=ds.notes,
-            cv=cv, C=C, seed=seed, quick=quick, callback=callback))
+            ds.X, ds.y, name=ds.name, description=ds.description, notes=ds.notes,
+            cv=5 if cv is None else cv, C=C, random_state=seed, quick=quick,
+            progress=callback))
     return CompareResult.combine(results)
 
 

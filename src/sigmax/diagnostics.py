@@ -373,21 +373,23 @@ def separation(X: Any, y: np.ndarray, *, time_limit: float = 10.0,
     Returns
     -------
     dict
-        ``separated`` (True / False / None), ``lp_value``, ``n_constraints``,
-        ``n_variables``, ``seconds``, ``method`` (a sentence).
+        ``separated`` (True / False / None), ``kind`` (``"complete"``,
+        ``"quasi-complete"``, or ``None`` when not separated or undecided),
+        ``lp_value``, ``n_constraints``, ``n_variables``, ``seconds``,
+        ``method`` (a sentence).
     """
     import time
 
     from scipy.optimize import linprog
 
     Xt = _design(X)
-    n, D = Xt.shape
+    D = Xt.shape[1]
     y = np.asarray(y, dtype=np.intp)
     K = int(y.max()) + 1
     classes = np.unique(y)
     if len(classes) < 2:
-        return {"separated": True, "lp_value": None, "n_constraints": 0, "n_variables": 0,
-                "seconds": 0.0, "method": "one class only: trivially separated"}
+        return {"separated": True, "kind": "complete", "lp_value": None, "n_constraints": 0,
+                "n_variables": 0, "seconds": 0.0, "method": "one class only: trivially separated"}
     # Margin m_ik = x_i (v_{y_i} - v_k) for k != y_i; variables V (D, K) in C order.
     rows, cols, vals = [], [], []
     r = 0
@@ -405,7 +407,7 @@ def separation(X: Any, y: np.ndarray, *, time_limit: float = 10.0,
         r += nr
     n_cons, n_vars = r, D * K
     if n_cons * n_vars > max_size:
-        return {"separated": None, "lp_value": None, "n_constraints": n_cons,
+        return {"separated": None, "kind": None, "lp_value": None, "n_constraints": n_cons,
                 "n_variables": n_vars, "seconds": 0.0,
                 "method": f"not decided: the linear program ({n_cons} constraints x {n_vars} "
                           "variables) is too large to solve here"}
@@ -417,17 +419,26 @@ def separation(X: Any, y: np.ndarray, *, time_limit: float = 10.0,
                   options={"time_limit": float(time_limit)})
     seconds = time.perf_counter() - t0
     if res.status != 0:
-        return {"separated": None, "lp_value": None, "n_constraints": n_cons,
+        return {"separated": None, "kind": None, "lp_value": None, "n_constraints": n_cons,
                 "n_variables": n_vars, "seconds": seconds,
                 "method": f"not decided: the linear program stopped ({res.message.strip()})"}
     value = float(-res.fun)
     # The objective scales with the data: compare with the size of the margins' coefficients.
     scale = float(np.abs(c).sum()) + 1.0
     separated = value > 1e-9 * scale
-    return {"separated": bool(separated), "lp_value": value, "n_constraints": n_cons,
-            "n_variables": n_vars, "seconds": seconds,
+    kind = None
+    if separated:
+        # Complete separation: every margin can be made >= 1 (feasibility LP).
+        left = max(0.1, float(time_limit) - seconds)
+        feas = linprog(np.zeros(n_vars), A_ub=-M, b_ub=-np.ones(n_cons), bounds=(None, None),
+                       method="highs", options={"time_limit": left})
+        seconds = time.perf_counter() - t0
+        kind = {0: "complete", 2: "quasi-complete"}.get(feas.status)
+    return {"separated": bool(separated), "kind": kind, "lp_value": value,
+            "n_constraints": n_cons, "n_variables": n_vars, "seconds": seconds,
             "method": ("linear program (HiGHS): max total margin over directions with no "
-                       "negative margin; > 0 means (quasi-)complete separation")}
+                       "negative margin; > 0 means separation (complete: every row can get a "
+                       "positive margin; quasi-complete: some rows stay on the boundary)")}
 
 
 def separates(logits: np.ndarray, y: np.ndarray) -> bool:
@@ -535,8 +546,9 @@ def k2_equivalence(X: Any, y: np.ndarray, *, C: float = 1.0, tol: float = 1e-10,
             }
         else:
             out["unpenalized"] = {"skipped": (
-                "the two classes are linearly separated: without a penalty neither model has "
-                "a finite minimum" if sep["separated"] else
+                f"the two classes are linearly separated ({sep['kind'] or 'undetermined'} "
+                "separation): without a penalty neither model has a finite minimum"
+                if sep["separated"] else
                 f"separation could not be decided ({sep['method']})")}
     diffs = [out["max_abs_prob_diff"], out["max_abs_coef_diff"], out["abs_intercept_diff"]]
     out["holds"] = bool(max(diffs) <= 1e-6)

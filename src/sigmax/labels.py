@@ -53,7 +53,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.special import gammaln
 
-__all__ = ["MAX_CLIQUES", "HeadLayout", "SoftmaxGroup", "discover_heads"]
+__all__ = ["MAX_CLIQUES", "HeadLayout", "SoftmaxGroup", "discover_heads", "exclusive_groups"]
 
 #: Stop enumerating maximal cliques past this many and fall back to a greedy clique.
 MAX_CLIQUES = 10_000
@@ -258,6 +258,20 @@ class HeadLayout:
                          "but a softmax could not represent those rows.")
         lines.append(ev["rule"])
         return lines
+
+    def summary(self) -> dict[str, Any]:
+        """The layout and the evidence that decides it, without the L x L matrices.
+
+        Keys: ``heads``, ``groups`` (as in :meth:`to_dict`), ``sigmoid``,
+        ``constant``, ``exclusive_pairs``, ``near_exclusive_pairs``, ``rule``,
+        ``threshold``, ``sentences`` (:meth:`describe`).
+        """
+        full = self.to_dict()
+        ev = self.evidence
+        return {"heads": full["heads"], "groups": full["groups"], "sigmoid": full["sigmoid"],
+                "constant": full["constant"], "exclusive_pairs": ev["exclusive_pairs"],
+                "near_exclusive_pairs": ev["near_exclusive_pairs"], "rule": ev["rule"],
+                "threshold": ev["threshold"], "sentences": self.describe()}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (evidence included)."""
@@ -495,3 +509,11 @@ def discover_heads(Y: Any, names: Sequence[str] | None = None, *, alpha: float =
     }
     return HeadLayout(labels=labels, groups=groups, sigmoid=sigmoid,
                       constant=[labels[j] for j in constant], evidence=evidence)
+
+
+def exclusive_groups(Y: Any, names: Sequence[str] | None = None) -> list[list[str]]:
+    """The label groups that :func:`discover_heads` makes softmax heads (``[]`` if none).
+
+    The default ``LABEL_GROUPS_HOOK`` of :mod:`sigmax.study.advise`.
+    """
+    return [g.labels for g in discover_heads(Y, names).groups]

@@ -206,7 +206,7 @@ def compute(*collections: Any, what: str = "the objective") -> tuple[Any, ...]:
         if _is_cluster_failure(exc):
             raise WorkerLostError(
                 f"The dask cluster could not finish evaluating {what}: {type(exc).__name__}: "
-                f"{exc}. dask recomputes the work of a lost worker elsewhere, but here it "
+                f"{str(exc).rstrip('. ')}. dask recomputes the work of a lost worker elsewhere, but here it "
                 "could not (a task killed its workers repeatedly, or no worker is left), so "
                 "the fit stopped instead of returning a model fitted on part of the data. "
                 "A worker killed for exceeding its memory limit is the usual cause: give "

@@ -46,8 +46,9 @@ class Adapter:
     def available(self) -> bool:
         return True
 
-    def solvers(self, data: ProblemData) -> list[str]:  # pragma: no cover - abstract
-        """Solvers of this library that minimize this problem's objective."""
+    def solvers(self, data: ProblemData, dtype: str = "float64"
+                ) -> list[str]:  # pragma: no cover - abstract
+        """Solvers of this library that minimize this problem's objective in ``dtype``."""
         raise NotImplementedError
 
     def prepare(self, data: ProblemData, dtype: str) -> Any:
@@ -65,11 +66,15 @@ class SigmaxAdapter(Adapter):
     name = "sigmax"
     dtypes = ("float64", "float32")
 
-    def solvers(self, data):
+    def solvers(self, data, dtype="float64"):
+        # "auto" is what users get; the named solvers (float64 only) are the
+        # measurements that choose_solver's rule is tuned from.
+        if dtype == "float32":
+            return ["auto"]
         if data.problem.penalty == "l1":
             return ["auto", "proximal"]
         out = ["auto", "lbfgs", "newton-cg"]
-        if data.n_params <= 2500 and not sp.issparse(data.X):
+        if data.n_params <= 400 and not sp.issparse(data.X):
             out.append("newton-cholesky")
         return out
 
@@ -96,7 +101,7 @@ class SklearnAdapter(Adapter):
 
     name = "sklearn"
 
-    def solvers(self, data):
+    def solvers(self, data, dtype="float64"):
         kind, pen = data.problem.kind, data.problem.penalty
         if pen == "l1":
             return ["liblinear", "saga"] if kind != "multinomial" else ["saga"]
@@ -156,7 +161,7 @@ class StatsmodelsAdapter(Adapter):
             return False
         return True
 
-    def solvers(self, data):
+    def solvers(self, data, dtype="float64"):
         if data.problem.kind == "binary" and data.problem.penalty == "l1" \
                 and not sp.issparse(data.X):
             return ["l1-slsqp"]
@@ -193,7 +198,7 @@ class TorchAdapter(Adapter):
             return False
         return True
 
-    def solvers(self, data):
+    def solvers(self, data, dtype="float64"):
         if data.problem.penalty == "l2" and not sp.issparse(data.X):
             return ["lbfgs"]
         return []

@@ -128,10 +128,13 @@ def _multilabel(n: int, d: int, L: int, signal: float):
     return make
 
 
-def _sparse_text(n: int, d: int, K: int, nnz_per_row: float, signal: float):
+def _sparse_text(n: int, d_full: int, K: int, nnz_per_row: float, signal: float):
     """Bag-of-words-like CSR: Zipf feature frequencies, tf-idf values, unit rows."""
     def make(scale, rng):
         m = _rows(n, scale)
+        # A quick check shrinks the vocabulary too, or a few thousand rows would
+        # face 50k features (a different, far over-parameterized problem).
+        d = max(2000, int(round(d_full * scale))) if scale < 1 else d_full
         lengths = rng.poisson(nnz_per_row, m) + 1
         indptr = np.concatenate([[0], np.cumsum(lengths)])
         # Heavy-tailed column frequencies (Zipf, exponent 1.1), drawn by

@@ -2,7 +2,7 @@
 
 from ._base import LinearClassifierBase, SeparableWarning
 from .logistic import LogisticRegression
-from .multihead import MultiHeadClassifier
+from .multihead import MultiHeadClassifier, MultiLabelHeads
 from .multilabel import MultiLabelLogistic
 from .ovr import OneVsRestLogistic
 from .softmax import SoftmaxRegression
@@ -15,5 +15,5 @@ ESTIMATORS: dict[str, type[LinearClassifierBase]] = {
 }
 
 __all__ = ["ESTIMATORS", "LinearClassifierBase", "LogisticRegression", "MultiHeadClassifier",
-           "MultiLabelLogistic",
+           "MultiLabelHeads", "MultiLabelLogistic",
            "OneVsRestLogistic", "SeparableWarning", "SoftmaxRegression"]

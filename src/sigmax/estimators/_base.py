@@ -8,6 +8,7 @@ penalty, same solvers, same stopping rule).
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 import warnings
 from typing import Any, ClassVar
@@ -21,7 +22,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from ..backends import BACKENDS, PrecomputedLogits, resolve_backend, route_by_input, to_numpy
 from ..losses import LOSSES, Loss
 from ..objective import LinearObjective
-from ..penalties import PENALTIES, make_penalty
+from ..penalties import PENALTIES, Penalty, make_penalty
 from ..solvers import SOLVERS, FitResult, choose_solver
 
 __all__ = ["LinearClassifierBase", "SeparableWarning"]
@@ -41,8 +42,11 @@ def _check_param(est: BaseEstimator, name: str, ok: bool, expected: str) -> None
             f"Got {getattr(est, name)!r} instead.")
 
 
-def _describe_nonfinite(X: Any, what: str = "X") -> str | None:
-    """Say how many entries of ``X`` are NaN or infinite and where (None when all finite)."""
+def _describe_nonfinite(X: Any, what: str = "X", names: Any = None) -> str | None:
+    """Say how many entries of ``X`` are NaN or infinite and where (None when all finite).
+
+    ``names`` (the feature names, when ``X`` came from a DataFrame) label the columns.
+    """
     data = X.data if sp.issparse(X) else X
     bad = ~np.isfinite(data)
     if not bad.any():
@@ -55,13 +59,46 @@ def _describe_nonfinite(X: Any, what: str = "X") -> str | None:
         rows, cols = coo.row[mask], coo.col[mask]
     else:
         rows, cols = np.nonzero(bad)
-    where = ", ".join(f"(row {r}, column {c})" for r, c in zip(rows[:5], cols[:5]))
+    def col(c: int) -> str:
+        return f"column {c} ({names[c]!r})" if names is not None else f"column {c}"
+
+    where = ", ".join(f"(row {r}, {col(c)})" for r, c in zip(rows[:5], cols[:5]))
     more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
     kinds = " and ".join(s for s in (f"{n_nan} NaN" if n_nan else "",
                                      f"{n_inf} infinite" if n_inf else "") if s)
     return (f"Input {what} contains {kinds} value(s), at {where}{more}. Remove those rows, "
-            "or impute them (for example sklearn.impute.SimpleImputer in a Pipeline) before "
-            "fitting.")
+            "or impute them (for example with sklearn.impute.SimpleImputer in a Pipeline, "
+            "which imputes the same way at fit and at predict).")
+
+
+def _power_of_two_shift(X: Any) -> int:
+    """Exponent ``s`` such that ``X * 2**-s`` is safe to square in the working dtype.
+
+    Second-order passes form ``X^T diag(h) X`` and ``X^T (h * (X v))``, whose
+    entries grow like ``n |X|^2``: past ``|X| ~ 2^(maxexp/4)`` (about 1e77 in
+    float64, 4e9 in float32) they can overflow. Such ``X`` is scaled by a power
+    of two (exact: only the exponent changes) and the penalty is rescaled to
+    match, so the problem solved is the same one. Ordinary data are left
+    alone: a global scale would loosen the stopping rule for the coefficients
+    of small-valued features.
+    """
+    if not (isinstance(X, np.ndarray) or sp.issparse(X)):
+        return 0  # other backends hold X elsewhere; they see X as is
+    data = X.data if sp.issparse(X) else X
+    if data.size == 0:
+        return 0
+    top = float(np.max(np.abs(data)))
+    if not top > 2.0 ** (np.finfo(X.dtype).maxexp // 4):
+        return 0
+    return int(np.frexp(top)[1])
+
+
+def _scale_rows(w: np.ndarray, n_features: int, k: int, shift: int) -> np.ndarray:
+    """Flat parameters with the coefficient rows times ``2**shift`` (intercepts as is)."""
+    out = np.array(w, dtype=np.float64)
+    P = out.reshape(-1, k)
+    P[:n_features] = np.ldexp(P[:n_features], shift)
+    return out
 
 
 class LinearClassifierBase(ClassifierMixin, BaseEstimator):
@@ -155,7 +192,7 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
     def _check_X(self, X: Any, *, reset: bool) -> Any:
         X = validate_data(self, X, accept_sparse="csr", dtype=_DTYPES[self.dtype],
                           ensure_all_finite=False, reset=reset)
-        msg = _describe_nonfinite(X)
+        msg = _describe_nonfinite(X, names=getattr(self, "feature_names_in_", None))
         if msg:
             raise ValueError(msg)
         return X
@@ -191,28 +228,47 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
 
         loss = self._loss()
         penalty = self._effective_penalty()
+        # Huge X: solve for V = 2^shift W on X 2^-shift, the same logits, with
+        # r(W) = l1 2^-shift |V|_1 + l2/2 4^-shift |V|^2 (see _power_of_two_shift).
+        shift = _power_of_two_shift(X)
+        solved_penalty = penalty
+        if shift:
+            if sp.issparse(X):
+                X = X.copy()
+                X.data = np.ldexp(X.data, -shift).astype(X.dtype, copy=False)
+            else:
+                X = np.ldexp(X, -shift).astype(X.dtype, copy=False)
+            solved_penalty = Penalty(penalty.name, float(np.ldexp(penalty.l1, -shift)),
+                                     float(np.ldexp(penalty.l2, -2 * shift)))
         objective = backend.objective(loss, X, Y, weights, k, C=float(self.C),
-                                      penalty=penalty, fit_intercept=self.fit_intercept)
+                                      penalty=solved_penalty,
+                                      fit_intercept=self.fit_intercept)
         name = choose_solver(objective) if self.solver == "auto" else self.solver
         solver = SOLVERS[name]
         solver.check(objective)
 
         w0 = objective.zeros()
         if self.warm_start and hasattr(self, "coef_"):
-            w0 = self._pack(objective)
+            w0 = _scale_rows(self._pack(objective), objective.n_features, k, shift)
         eps = np.finfo(_DTYPES[self.dtype]).eps
         # A float32 gradient is exact to about 1e-7 relative: a tighter
         # tolerance than that cannot be met, only chased.
         tol = max(float(self.tol), 50 * eps) if self.dtype == "float32" else float(self.tol)
         result = solver.solve(objective, w0, tol=tol, max_iter=int(self.max_iter),
                               verbose=int(self.verbose))
-        self._unpack(objective, result)
+        self._unpack(objective, result if not shift else dataclasses.replace(
+            result, coef=_scale_rows(result.coef, objective.n_features, k, -shift)))
         if not result.converged:
+            # Only solvers that can take this penalty are worth suggesting.
+            others = [s for s in ("newton-cholesky", "newton-cg")
+                      if s != name and s in SOLVERS
+                      and (solved_penalty.smooth or SOLVERS[s].supports_nonsmooth)]
+            also = f", or try solver={' / '.join(map(repr, others))}" if others else ""
             warnings.warn(
                 f"solver={name!r} did not converge: {result.message}; the gradient norm is "
                 f"{result.grad_norm:.2e} > tol={tol:.1e} after {result.n_iter} iterations. "
-                "Increase max_iter, standardize the features (sklearn.preprocessing."
-                "StandardScaler), or try solver='newton-cholesky' / 'newton-cg'.",
+                f"Increase max_iter (now {self.max_iter}), standardize the features "
+                f"(sklearn.preprocessing.StandardScaler){also}.",
                 ConvergenceWarning, stacklevel=2)
         if penalty.name == "none":
             self._warn_if_separable(objective, result, Y, weights)
@@ -313,7 +369,9 @@ def encode_single_label(est: BaseEstimator, y: Any, n_samples: int,
         raise ValueError(
             f"{type(est).__name__} takes one label per sample (y of shape (n_samples,)); got "
             f"y of shape {y_arr.shape}. For several non-exclusive labels per sample use "
-            f"{alternatives}.")
+            f"{alternatives}. If the columns one-hot encode mutually exclusive classes, pass "
+            "one class per row (for example y.argmax(axis=1)) to SoftmaxRegression or "
+            "OneVsRestLogistic.")
     y_arr = column_or_1d(y_arr, warn=True)
     if y_arr.shape[0] != n_samples:
         raise ValueError(f"X has {n_samples} samples but y has {y_arr.shape[0]}; they must "

@@ -70,7 +70,7 @@ class LogisticRegression(LinearClassifierBase):
 
     def _encode_targets(self, y: Any, n_samples: int):
         codes, classes = encode_single_label(
-            self, y, n_samples, "MultiLabelLogistic (or one-vs-rest: OneVsRestLogistic)")
+            self, y, n_samples, "MultiLabelLogistic")
         if len(classes) > 2:
             raise ValueError(
                 "Only binary classification is supported by LogisticRegression, but y has"

@@ -51,18 +51,25 @@ class _Newton(Solver):
             if not slope < 0:  # not a descent direction (numerical trouble): use -g
                 step, slope = -g, -float(g @ g)
             t, accepted = 1.0, False
+            noise = 8 * eps * max(1.0, abs(f))
             for _ in range(MAX_HALVINGS):
                 w_new = w + t * step
                 f_new, g_new = objective.value_and_grad(w_new)
                 gnorm_new = float(np.max(np.abs(g_new)))
-                if f_new <= f + ARMIJO * t * slope:
+                # Armijo only where the predicted decrease is above the rounding
+                # level of f: below it, comparing f values compares noise and
+                # would accept (and wander) forever.
+                if -t * slope > noise and f_new <= f + ARMIJO * t * slope:
                     accepted = True
                     break
-                # At the rounding level of f a decrease cannot be seen; a smaller
-                # gradient then still shows progress toward the optimum.
-                if abs(f_new - f) <= 8 * eps * max(1.0, abs(f)) and gnorm_new < gnorm:
+                # Where a decrease cannot be seen, a much smaller gradient still
+                # shows progress (near the optimum Newton steps shrink it
+                # quadratically); a merely smaller one is rounding noise.
+                if abs(f_new - f) <= noise and gnorm_new <= 0.5 * gnorm:
                     accepted = True
                     break
+                if -t * slope <= noise:
+                    break  # shorter steps can only be less measurable
                 t *= 0.5
             if not accepted:
                 message = ("line search failed: no decrease measurable in the working "
@@ -89,17 +96,28 @@ class NewtonCholesky(_Newton):
 
     def direction(self, objective, w, g, gnorm):
         H = objective.hessian(w)
+        # Solve in the Jacobi-scaled system D^-1/2 H D^-1/2 (D = diag H): its
+        # diagonal is 1 whatever the feature scales, so the ridge below is
+        # relative to each parameter's own curvature. A ridge relative to the
+        # largest diagonal entry would swamp the intercept (curvature ~ 1) when
+        # a feature takes values ~1e6 (curvature ~ 1e12) and stall Newton.
+        dscale = np.sqrt(np.diag(H).copy())
+        dscale[~(dscale > 0)] = 1.0  # all-zero feature columns: g is 0 there
+        S = H / dscale[:, None]
+        S /= dscale[None, :]
         # A relative ridge of 1e-12 keeps Cholesky defined on the flat
         # directions of the softmax (an unpenalized intercept shift): the
         # gradient has no component there, so the step is unchanged elsewhere.
-        H[np.diag_indices_from(H)] += 1e-12 * max(float(np.max(np.diag(H))), 1e-300)
+        S[np.diag_indices_from(S)] += 1e-12
+        rhs = g / dscale
         try:
-            return -la.cho_solve(la.cho_factor(H, lower=False, check_finite=False), g,
-                                 check_finite=False)
+            x = la.cho_solve(la.cho_factor(S, lower=False, check_finite=False), rhs,
+                             check_finite=False)
         except la.LinAlgError:
             # Singular (flat directions of the unpenalized softmax, or collinear
             # features): the minimum-norm Newton step stays in the row space.
-            return -la.lstsq(H, g, cond=1e-12, check_finite=False)[0]
+            x = la.lstsq(S, rhs, cond=1e-12, check_finite=False)[0]
+        return -x / dscale
 
 
 @register_solver

@@ -1,5 +1,10 @@
-"""The study behind ``sigmax compare``: engine, result data and renderers."""
+"""The study behind ``sigmax compare``: engine, result data and renderers.
 
-from .result import CandidateResult, Comparison, CompareResult, ProblemResult
+The engine is :func:`sigmax.study.compare.compare` (also ``sigmax.compare``) and
+the advice :func:`sigmax.study.advise.advise` (also ``sigmax.advise``); the
+submodules carry those names, so the functions are not re-exported here.
+"""
+
+from .result import CandidateResult, CompareResult, Comparison, ProblemResult
 
 __all__ = ["CandidateResult", "CompareResult", "Comparison", "ProblemResult"]

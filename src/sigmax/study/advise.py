@@ -16,12 +16,15 @@ Hook for mixed heads
 When some labels never co-occur (they form groups of mutually exclusive
 classes, e.g. one genre group plus independent flags), a model with one
 softmax head per group and sigmoid heads for the rest can beat both pure
-choices. Set :data:`LABEL_GROUPS_HOOK` to a function ``(Y, names) -> list of
+choices. :data:`LABEL_GROUPS_HOOK` is a function ``(Y, names) -> list of
 label-name groups`` (groups of >= 2 labels that never co-occur, or ``[]``);
+by default :func:`sigmax.labels.exclusive_groups`, which only groups labels
+whose never co-occurring is significant (see :mod:`sigmax.labels`).
 :func:`advise` then recommends the candidate named :data:`MIXED_CANDIDATE`
 (registered in :data:`sigmax.study.compare.CANDIDATES`) when groups exist and,
-with measured numbers, when it is not measurably worse. Until a hook is
-installed the never-co-occurring label pairs are reported as facts only.
+with measured numbers, when it is not measurably worse. ``label_structure``
+also reports the suggested head layout and its evidence (``head_layout``).
+Set the hook to ``None`` to report never-co-occurring pairs as facts only.
 """
 
 from __future__ import annotations
@@ -34,11 +37,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ..labels import discover_heads, exclusive_groups
+
 __all__ = ["LABEL_GROUPS_HOOK", "MIXED_CANDIDATE", "Advice", "Target", "advise",
            "encode_target", "label_structure"]
 
 #: Hook (see the module docstring): ``(Y (n, L) 0/1, label names) -> groups of label names``.
-LABEL_GROUPS_HOOK: Callable[[np.ndarray, list[str]], list[list[str]]] | None = None
+LABEL_GROUPS_HOOK: Callable[[np.ndarray, list[str]], list[list[str]]] | None = exclusive_groups
 #: Name of the candidate with softmax heads for label groups and sigmoid heads for the rest.
 MIXED_CANDIDATE = "mixed"
 
@@ -58,6 +63,8 @@ ESTIMATOR_OF: dict[str, str] = {
     "multilabel": "MultiLabelLogistic",
     "powerset": "SoftmaxRegression",
     "powerset_ovr": "OneVsRestLogistic",
+    "mixed": "MultiLabelHeads",
+    "multitask": "MultiLabelHeads",
 }
 
 
@@ -126,7 +133,14 @@ def _is_label_sets(y: Any) -> bool:
     return bool(rows) and all(isinstance(r, (set, frozenset)) for r in rows)
 
 
-def _indicator(Y: np.ndarray, names: list[str]) -> Target:
+def _check_length(n: int, n_samples: int | None) -> None:
+    if n_samples is not None and n != n_samples:
+        raise ValueError(f"X has {n_samples} rows but y has {n}: they must have the same "
+                         "length (one label, or one row of labels, per row of X).")
+
+
+def _indicator(Y: np.ndarray, names: list[str], n_samples: int | None) -> Target:
+    _check_length(Y.shape[0], n_samples)
     if Y.dtype == bool:
         Y = Y.astype(np.float64)
     if Y.dtype.kind not in "biuf":
@@ -163,7 +177,7 @@ def _indicator(Y: np.ndarray, names: list[str]) -> Target:
                   sets.astype(np.int64))
 
 
-def encode_target(y: Any, n_samples: int | None = None) -> Target:
+def encode_target(y: Any, n_samples: int | None = None, min_per_class: int = 1) -> Target:
     """Read ``y`` in any accepted form; reject bad targets with an actionable message.
 
     Parameters
@@ -174,6 +188,8 @@ def encode_target(y: Any, n_samples: int | None = None) -> Target:
         label sets (``[{"comedy"}, {"comedy", "drama"}, set()]``).
     n_samples : int, optional
         Rows of ``X``, to check that ``y`` matches.
+    min_per_class : int, default=1
+        Fewest rows a class may have (cross-validation needs 2).
 
     Returns
     -------
@@ -183,8 +199,8 @@ def encode_target(y: Any, n_samples: int | None = None) -> Target:
     ------
     ValueError
         Missing labels (how many, which rows), a continuous target, one class
-        only, a class with a single sample, a label never or always present,
-        or a length that differs from ``X``.
+        only, a class with fewer than ``min_per_class`` rows, a label never or
+        always present, or a length that differs from ``X``.
     """
     if y is None:
         raise ValueError("y is None: pass the class labels (or a 0/1 label matrix), one per "
@@ -194,33 +210,30 @@ def encode_target(y: Any, n_samples: int | None = None) -> Target:
 
         mlb = MultiLabelBinarizer()
         Y = mlb.fit_transform(list(y))
-        target = _indicator(np.asarray(Y), [str(c) for c in mlb.classes_])
+        target = _indicator(np.asarray(Y), [str(c) for c in mlb.classes_], n_samples)
     else:
         if isinstance(y, pd.DataFrame):
             if y.shape[1] == 1:
                 y = y.iloc[:, 0]
             else:
-                target = _indicator(y.to_numpy(), [str(c) for c in y.columns])
+                target = _indicator(y.to_numpy(), [str(c) for c in y.columns], n_samples)
                 y = None
         if y is not None:
             arr = y.toarray() if sp.issparse(y) else np.asarray(y)
             if arr.ndim == 2 and arr.shape[1] == 1:
                 arr = arr[:, 0]
             if arr.ndim == 2:
-                target = _indicator(arr, [str(j) for j in range(arr.shape[1])])
+                target = _indicator(arr, [str(j) for j in range(arr.shape[1])], n_samples)
             elif arr.ndim != 1:
                 raise ValueError(f"y must be 1-D (class labels) or 2-D (0/1 label matrix); got "
                                  f"shape {arr.shape}.")
             else:
-                target = _single_label(arr)
-    n = target.n_samples
-    if n_samples is not None and n != n_samples:
-        raise ValueError(f"X has {n_samples} rows but y has {n}: they must have the same "
-                         "length (one label, or one row of labels, per row of X).")
+                target = _single_label(arr, n_samples, min_per_class)
     return target
 
 
-def _single_label(arr: np.ndarray) -> Target:
+def _single_label(arr: np.ndarray, n_samples: int | None, min_per_class: int) -> Target:
+    _check_length(len(arr), n_samples)
     if arr.size == 0:
         raise ValueError("y is empty: there is nothing to learn from.")
     missing = pd.isna(arr) if arr.dtype.kind == "O" else (
@@ -248,11 +261,12 @@ def _single_label(arr: np.ndarray) -> Target:
         raise ValueError(
             f"y has {len(classes)} distinct values for {len(arr)} rows: that looks like an id "
             "or a continuous quantity, not class labels.")
-    single = classes[counts < 2]
-    if len(single):
+    few = classes[counts < min_per_class]
+    if len(few):
         raise ValueError(
-            f"Class(es) {[str(c) for c in single[:5]]} of y have a single sample: "
-            "cross-validation needs at least 2 per class; drop or merge those classes.")
+            f"Class(es) {[str(c) for c in few[:5]]} of y have fewer than {min_per_class} "
+            f"samples: cross-validation needs at least {min_per_class} per class; drop or "
+            "merge those classes.")
     task = "binary" if len(classes) == 2 else "multiclass"
     return Target(task, [str(c) for c in classes], codes.ravel().astype(np.intp))
 
@@ -276,7 +290,9 @@ def label_structure(y: Any) -> dict[str, Any]:
         independent; ``None`` on the diagonal), ``never_cooccur`` (label
         pairs never seen together), ``strongest_dependence`` (the pair with
         lift farthest from 1, and its lift), ``groups`` (from
-        :data:`LABEL_GROUPS_HOOK`, ``None`` without a hook).
+        :data:`LABEL_GROUPS_HOOK`, ``None`` without a hook), ``head_layout``
+        (:meth:`sigmax.labels.HeadLayout.summary`: the suggested heads, the
+        exclusive and nearly exclusive pairs, the rule, sentences).
     """
     t = y if isinstance(y, Target) else encode_target(y)
     n = t.n_samples
@@ -320,6 +336,7 @@ def label_structure(y: Any) -> dict[str, Any]:
         "never_cooccur": never,
         "strongest_dependence": strongest,
         "groups": groups,
+        "head_layout": discover_heads(Y, list(t.names)).summary(),
     }
 
 
@@ -402,7 +419,8 @@ def _structural(s: dict[str, Any]) -> tuple[str, list[str]]:
     if s.get("groups"):
         reasons.append(
             f"Groups of labels that never co-occur: {s['groups']}; each group is a set of "
-            "exclusive classes (a softmax head), the other labels stay sigmoids.")
+            "exclusive classes (a softmax head), the other labels stay sigmoids. "
+            + s.get("head_layout", {}).get("rule", ""))
         return MIXED_CANDIDATE, reasons
     if s["never_cooccur"]:
         reasons.append(
@@ -543,6 +561,14 @@ def _measured(result: Any, choice: str) -> tuple[str, list[str], list[dict[str, 
             bits.append(f"{', '.join(worse)} measurably worse")
         reasons.append("Measured: " + "; ".join(bits) + ".")
     chosen = cands[choice]
+    for o in cands:
+        if o == choice:
+            continue
+        acc = _comparison(result, acc_metric, o, choice)
+        if acc is not None and _better(acc[0], acc[1]):
+            reasons.append(
+                f"{cands[o].label} is more accurate on {acc_metric.replace('_', ' ')} "
+                f"({acc[0].verdict}); prefer it if that decision metric is what matters.")
     # Calibration and cost, quoted for the chosen model against the others.
     ece = {n: _mean(c.metrics.get("ece", [])) for n, c in cands.items()}
     if all(np.isfinite(v) for v in ece.values()):

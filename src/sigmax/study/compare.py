@@ -23,6 +23,12 @@ Candidates (registry :data:`CANDIDATES`, by task)
   l, the same objective, so it *is* the multilabel model (the K=2 section
   measures this: ``k2_equivalence["ovr_per_label"]``). One-vs-rest over the
   *label sets* is the genuine one-vs-rest counterpart of the powerset softmax.
+  ``mixed`` (MultiLabelHeads): one softmax head per group of exclusive labels
+  found by :func:`sigmax.labels.discover_heads`, sigmoids for the rest; only
+  when a group exists (else it is ``multilabel``). ``multitask``
+  (MultiLabelHeads with ``hidden=(64,)``): the same heads on a shared neural
+  trunk; only in full runs with PyTorch installed, and, not being a convex
+  linear model, only in the performance and visualization sections.
   One ``C`` for all.
 
 The hook for a mixed model (softmax heads for groups of exclusive labels,
@@ -40,9 +46,9 @@ a fixed seed; every candidate sees the same folds. In each fold a
 ``StandardScaler`` is fitted on the training rows only. Timings are wall
 times (``time.perf_counter``) with BLAS limited to ``threads`` threads (1 by
 default, so that numbers compare like for like on any machine); peak memory
-is the ``tracemalloc`` peak of one fit on all rows (Python and NumPy buffers
-allocated during the fit; the input ``X`` is allocated before and not
-counted).
+is the ``tracemalloc`` peak of one fit on all rows, capped at
+:data:`MEMORY_FIT_MAX_ITER` iterations (Python and NumPy buffers allocated
+during the fit; the input ``X`` is allocated before and not counted).
 
 Result keys (everything :func:`compare` fills)
 ----------------------------------------------
@@ -99,7 +105,8 @@ formulas as text), ``summary`` (sentences with the measured numbers),
 (how the K-class labels were made), ``models`` (``"softmax"``, ``"ovr"``) ->
 ``{"grad_seconds", "fit_seconds", "n_iter", "n_grad_evals", "n_params",
 "flops_per_grad_eval"}`` (lists, one per K), ``grad_ratio`` and ``fit_ratio``
-(OvR over softmax, per K), ``n_classes_seen`` (per K).
+(OvR over softmax, per K), ``n_classes_seen`` (per K), ``grad_exponent`` and
+``fit_exponent`` (model -> slope of log time on log K; present with >= 3 K values).
 
 ``ProblemResult.derivatives``: ``formulas`` (family -> ``loss``,
 ``gradient``, ``hessian``, ``hessp`` as LaTeX, each also ``*_text`` in plain
@@ -121,8 +128,10 @@ except ``null_basis``, ``matches_theory``, ``fit`` (``converged``,
 :func:`sigmax.diagnostics.random_starts`, for the symmetric softmax and the
 sigmoid model), ``skipped`` (sentence, instead of the rest, when the
 unpenalized model has no finite minimum)), ``separation`` (candidate ->
-``separated`` (bool or null), ``how`` (sentence), ``outputs_separated``
-(sigmoid models: outputs whose own binary problem is separated),
+``separated`` (bool or null), ``kind`` (``"complete"``, ``"quasi-complete"``
+or null), ``how`` (sentence), ``outputs_separated`` and ``outputs_undecided``
+(sigmoid models: outputs whose own binary problem is separated; how many
+could not be decided in the time budget),
 ``unpenalized_fit`` (``separable_warning``, ``converged``, ``n_iter``,
 ``coef_max_abs``)), ``summary`` (sentences).
 
@@ -177,6 +186,7 @@ from .. import diagnostics as diag
 from ..estimators import (
     LinearClassifierBase,
     LogisticRegression,
+    MultiLabelHeads,
     MultiLabelLogistic,
     OneVsRestLogistic,
     SeparableWarning,
@@ -202,6 +212,9 @@ SECTIONS: tuple[str, ...] = ("performance", "computation", "derivatives", "minim
                              "k2_equivalence", "visualization", "advice")
 _ALIASES = {"k2": "k2_equivalence", "perf": "performance", "compute": "computation",
             "viz": "visualization", "plots": "visualization"}
+
+#: Iterations of the fit whose memory is traced (see :func:`_full_fits`).
+MEMORY_FIT_MAX_ITER = 40
 
 #: ``progress(step, done, total)``: called after each unit of work.
 ProgressCallback = Callable[[str, int, int], None]
@@ -237,12 +250,41 @@ class CandidateSpec:
     family: str
     C_factor: float = 1.0
     C_note: str = "same C as every candidate"
+    #: Fixed constructor parameters, as ``(name, value)`` pairs (the trunk's layers).
+    params: tuple[tuple[str, Any], ...] = ()
+    #: False for a model that is not a convex linear model (a neural trunk): it runs
+    #: in the full fits, performance and visualization sections only.
+    convex: bool = True
+    #: ``applies(target, quick) -> str | None``: None to run, else why it is left out.
+    applies: Callable[[Target, bool], str | None] | None = None
 
     def make(self, C: float, **params: Any) -> LinearClassifierBase:
-        return self.estimator(C=C * self.C_factor, **params)
+        return self.estimator(C=C * self.C_factor, **{**dict(self.params), **params})
 
 
 _SAME_C = "one C for all candidates: both penalize every coefficient row by 1/2 ||W||^2"
+
+
+def _mixed_applies(target: Target, quick: bool) -> str | None:
+    """The mixed model runs when the labels have an exclusive group (else it is ``multilabel``)."""
+    from ..labels import discover_heads
+
+    if discover_heads(target.Y, target.names).has_groups:
+        return None
+    return ("mixed heads left out: no group of labels is exclusive (sigmax.labels."
+            "discover_heads), so the suggested layout is the independent sigmoids")
+
+
+def _multitask_applies(target: Target, quick: bool) -> str | None:
+    """The shared-trunk model needs torch and a full (not quick) run."""
+    import importlib.util
+
+    if quick:
+        return "multitask (shared trunk) model left out of the quick run"
+    if importlib.util.find_spec("torch") is None:
+        return ("multitask (shared trunk) model left out: it needs PyTorch "
+                "(pip install 'sigmax[torch]')")
+    return None
 
 #: Candidates by task, in report order. Extend with :func:`register_candidate`.
 CANDIDATES: dict[str, list[CandidateSpec]] = {
@@ -270,6 +312,14 @@ CANDIDATES: dict[str, list[CandidateSpec]] = {
                       "sets", "softmax", 1.0, _SAME_C),
         CandidateSpec("powerset_ovr", "One-vs-rest over label sets ({K} sigmoids)",
                       OneVsRestLogistic, "sets", "sigmoid", 1.0, _SAME_C),
+        CandidateSpec("mixed", "Mixed heads: softmax per exclusive group + sigmoids ({K} "
+                      "outputs)", MultiLabelHeads, "indicator", "sigmoid", 1.0, _SAME_C,
+                      applies=_mixed_applies),
+        CandidateSpec("multitask", "Multitask: shared trunk (64 units) + heads ({K} outputs)",
+                      MultiLabelHeads, "indicator", "sigmoid", 1.0,
+                      "same C: weight decay 1/2 ||W||^2 on every layer",
+                      params=(("hidden", (64,)), ("random_state", 0)), convex=False,
+                      applies=_multitask_applies),
     ],
 }
 
@@ -405,6 +455,22 @@ def _subsample(n: int, strata: np.ndarray, size: int, seed: int) -> np.ndarray:
     return np.sort(idx)
 
 
+def _cover_subsample(strata: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """Sorted indices of about ``size`` rows that include every stratum at least once.
+
+    A model fitted on all rows has one output per class (or label set); a
+    subsample with every class keeps the same parameter layout.
+    """
+    n = len(strata)
+    if size >= n:
+        return np.arange(n)
+    rng = np.random.default_rng(seed)
+    first = np.unique(strata, return_index=True)[1]
+    rest = np.setdiff1d(np.arange(n), first)
+    extra = rng.choice(rest, size=max(0, min(len(rest), size - len(first))), replace=False)
+    return np.sort(np.concatenate([first, extra]))
+
+
 def _fold_strata(target: Target, n_splits: int) -> tuple[np.ndarray | None, str]:
     """Codes to stratify on, pooling strata too small for ``n_splits`` folds."""
     s = target.strata.copy()
@@ -477,7 +543,8 @@ def _scores(pred: dict[str, Any], target: Target) -> dict[str, float]:
                              target.names)
 
 
-def _fit(est: Any, X: np.ndarray, y: np.ndarray) -> tuple[Any, float, list[warnings.WarningMessage]]:
+def _fit(est: Any, X: np.ndarray, y: np.ndarray
+         ) -> tuple[Any, float, list[warnings.WarningMessage]]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         t0 = time.perf_counter()
@@ -563,6 +630,7 @@ class _Run:
     seed: int
     progress: Callable[[str], None]
     problem: ProblemResult
+    threads: int = 1
     full: dict[str, Any] = field(default_factory=dict)     # name -> estimator fit on all rows
     oof: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -589,11 +657,13 @@ def _full_fits(run: _Run) -> None:
     for spec in run.specs:
         y = _y_for(spec, run.target)
         est, seconds, caught = _fit(spec.make(run.C), run.Xs, y)
-        # Memory in a second, identical fit: tracemalloc slows allocation-heavy code, so
-        # the timed fit above runs without it.
+        # Memory in a second fit: tracemalloc slows allocation-heavy code, so the timed fit
+        # above runs without it. Every iteration allocates the same buffers and L-BFGS
+        # stores at most 30 pairs, so the peak is reached within MEMORY_FIT_MAX_ITER
+        # iterations: the memory fit stops there.
         tracemalloc.start()
         try:
-            _fit(spec.make(run.C), run.Xs, y)
+            _fit(spec.make(run.C, max_iter=MEMORY_FIT_MAX_ITER), run.Xs, y)
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
@@ -704,7 +774,7 @@ def _performance(run: _Run, cv: int, repeats: int) -> None:
                   + f", {how}, shuffled with seed {run.seed}; a StandardScaler fitted on the "
                   "training rows of each fold"),
         "n_folds": n_splits, "repeats": repeats, "stratified": stratified,
-        "test_train_ratio": ratio, "fold_sizes": [int(len(te)) for _, te in folds[:n_splits]],
+        "test_train_ratio": ratio, "fold_sizes": [len(te) for _, te in folds[:n_splits]],
         "metrics": [m.to_dict() for m in registry.values()],
         "summary": summary, "best": best,
     }
@@ -714,7 +784,7 @@ def _computation(run: _Run) -> None:
     b = run.budget
     n, d = run.Xs.shape
     summary = []
-    for spec in run.specs:
+    for spec in _convex(run.specs):
         est = run.full[spec.name]
         cand = run.cand(spec.name)
         k = _n_outputs(est)
@@ -745,9 +815,11 @@ def _computation(run: _Run) -> None:
         run.progress(f"computation: {spec.name}")
     sweep = _k_sweep(run)
     run.problem.computation = {
-        "threads": run.problem.computation.get("threads", 1),
+        "threads": run.threads,
         "timer": "time.perf_counter wall time",
-        "memory_method": ("tracemalloc peak during one fit on all rows (Python and NumPy "
+        "memory_method": (f"tracemalloc peak during one fit on all rows capped at "
+                          f"{MEMORY_FIT_MAX_ITER} iterations, by which every per-iteration "
+                          "buffer and L-BFGS's 30 stored pairs exist (Python and NumPy "
                           "buffers allocated by the fit; X itself excluded)"),
         "flops_model": {
             "gradient": "4 n d k + 2 n k + c n k (+ 2n for softmax); c = 5 softmax, 11 sigmoid",
@@ -795,7 +867,7 @@ def _k_sweep(run: _Run) -> dict[str, Any]:
                                           "flops_per_grad_eval": []} for m in models}}
     for K in ks:
         y = _planted_labels(X, K, rng)
-        out["n_classes_seen"].append(int(len(np.unique(y))))
+        out["n_classes_seen"].append(len(np.unique(y)))
         for m, cls in models.items():
             est = cls(C=run.C, solver="lbfgs")
             obj = diag.objective_for(est, X, y)
@@ -817,16 +889,26 @@ def _k_sweep(run: _Run) -> dict[str, Any]:
     out["grad_ratio"] = [o / s for o, s in zip(ovr["grad_seconds"], sm["grad_seconds"])]
     out["fit_ratio"] = [o / s for o, s in zip(ovr["fit_seconds"], sm["fit_seconds"])]
     summary = []
-    if len(ks) >= 2:
+    if len(ks) >= 3:
         k0, k1 = ks[0], ks[-1]
+        logk = np.log(ks)
+        # Growth exponents from a least-squares fit of log(time) on log(K) (1 = linear).
+        out["grad_exponent"] = {m: float(np.polyfit(logk, np.log(r["grad_seconds"]), 1)[0])
+                                for m, r in out["models"].items()}
+        out["fit_exponent"] = {m: float(np.polyfit(logk, np.log(r["fit_seconds"]), 1)[0])
+                               for m, r in out["models"].items()}
+        ge, fe = out["grad_exponent"], out["fit_exponent"]
         summary.append(
-            f"K sweep on {X.shape[0]} rows x {X.shape[1]} features (lbfgs): from K={k0} to "
-            f"K={k1} one gradient evaluation grows from {sm['grad_seconds'][0] * 1e6:.3g} to "
-            f"{sm['grad_seconds'][-1] * 1e6:.3g} us for softmax and from "
-            f"{ovr['grad_seconds'][0] * 1e6:.3g} to {ovr['grad_seconds'][-1] * 1e6:.3g} us for "
-            f"one-vs-rest (both linear in K: the products with X dominate); a fit takes "
-            f"{sm['fit_seconds'][-1] * 1e3:.3g} ms (softmax) vs "
-            f"{ovr['fit_seconds'][-1] * 1e3:.3g} ms (one-vs-rest) at K={k1}.")
+            f"K sweep on {X.shape[0]} rows x {X.shape[1]} features (lbfgs, K={k0}..{k1}): one "
+            f"gradient evaluation takes {sm['grad_seconds'][0] * 1e6:.3g} -> "
+            f"{sm['grad_seconds'][-1] * 1e6:.3g} us for softmax (time ~ K^{ge['softmax']:.2f}) "
+            f"and {ovr['grad_seconds'][0] * 1e6:.3g} -> {ovr['grad_seconds'][-1] * 1e6:.3g} us "
+            f"for one-vs-rest (~ K^{ge['ovr']:.2f}); a whole fit "
+            f"{sm['fit_seconds'][0] * 1e3:.3g} -> {sm['fit_seconds'][-1] * 1e3:.3g} ms "
+            f"(~ K^{fe['softmax']:.2f}) vs {ovr['fit_seconds'][0] * 1e3:.3g} -> "
+            f"{ovr['fit_seconds'][-1] * 1e3:.3g} ms (~ K^{fe['ovr']:.2f}). At K={k1} one-vs-rest "
+            f"costs {out['grad_ratio'][-1]:.2g}x softmax per gradient evaluation and "
+            f"{out['fit_ratio'][-1]:.2g}x per fit.")
     out["summary"] = summary
     return out
 
@@ -867,7 +949,7 @@ def _derivatives(run: _Run) -> None:
     b = run.budget
     rng = np.random.default_rng(run.seed)
     n, d = run.Xs.shape
-    idx = _subsample(n, run.target.strata, b.fd_rows, run.seed)
+    idx = _cover_subsample(run.target.strata, b.fd_rows, run.seed)
     Xsub = run.Xs[idx]
     tsub = run.target.subset(idx)
     out: dict[str, Any] = {"formulas": _FORMULAS, "candidates": {}, "summary": [],
@@ -876,7 +958,7 @@ def _derivatives(run: _Run) -> None:
                                f"N(0, 0.1^2) noise (away from the optimum, where the gradient "
                                f"is not ~0), on {len(idx)} rows; central differences along "
                                f"{b.fd_directions} random unit directions")}
-    for spec in run.specs:
+    for spec in _convex(run.specs):
         est = run.full[spec.name]
         k = _n_outputs(est)
         fl = _flops(spec.family, n, d, k)
@@ -911,6 +993,11 @@ def _derivatives(run: _Run) -> None:
     run.problem.derivatives = out
 
 
+def _convex(specs: list[CandidateSpec]) -> list[CandidateSpec]:
+    """The candidates with a convex linear objective (the diagnostics need one)."""
+    return [s for s in specs if s.convex]
+
+
 def _sigmoid_spec(run: _Run) -> CandidateSpec | None:
     return next((s for s in run.specs if s.family == "sigmoid" and s.target != "sets"), None)
 
@@ -934,21 +1021,8 @@ def _minima(run: _Run) -> None:
     rows = rows[_subsample(len(rows), np.unique(codes[rows], return_inverse=True)[1].ravel(),
                            b.minima_rows, run.seed)]
     y_soft = np.unique(codes[rows], return_inverse=True)[1].ravel()
-    Xr = run.Xs[rows]
-    cols_all = diag.full_rank_columns(Xr)
-    chosen, sep_sub = None, None
-    for m in b.minima_features:
-        cols = cols_all[:m]
-        if not cols:
-            break
-        sep_sub = diag.separation(Xr[:, cols], y_soft, time_limit=b.lp_seconds)
-        if sep_sub["separated"] is False:
-            chosen = cols
-            break
-    if chosen is None:
-        chosen = cols_all[:b.minima_features[-1]] or [0]
-    Xm = Xr[:, chosen]
-    dm = len(chosen)
+    Xm, feat_names, how_features, sep_sub = _minima_features(run, run.Xs[rows], y_soft)
+    dm = Xm.shape[1]
     if t.task == "multilabel":
         kept = sorted(set(codes[rows].tolist()))
         names = [" & ".join(t.names[j] for j in np.flatnonzero(t.set_matrix[s])) or "(none)"
@@ -957,18 +1031,13 @@ def _minima(run: _Run) -> None:
         names = [t.names[c] for c in sorted(set(codes[rows].tolist()))]
     K = len(names)
     out["subproblem"] = {
-        "n_rows": int(len(rows)), "n_features": dm,
-        "features": [run.feature_names[j] for j in chosen],
-        "classes": names,
+        "n_rows": len(rows), "n_features": dm, "features": feat_names, "classes": names,
         "rank_full": bool(len(diag.full_rank_columns(Xm)) == dm),
         "separated": None if sep_sub is None else sep_sub["separated"],
         "how": (f"{len(rows)} rows of the {K} most frequent "
-                f"{'label sets' if t.task == 'multilabel' else 'classes'}, the first {dm} "
-                "standardized features in pivoted-QR order ([X, 1] full column rank) for which "
-                "the classes overlap (no linear separation, checked by linear program), so "
-                "the unpenalized models have a finite minimum"),
+                f"{'label sets' if t.task == 'multilabel' else 'classes'}; features: "
+                f"{how_features}"),
     }
-    overlap = sep_sub is not None and sep_sub["separated"] is False
     soft = _softmax_spec(run)
     C_soft = run.C * (soft.C_factor if soft is not None else 1.0)
     d1 = dm + 1
@@ -1022,8 +1091,48 @@ def _minima(run: _Run) -> None:
                                                         random_state=run.seed)
         out["models"].append(entry)
         run.progress(f"minima: {model} {entry['penalty']}")
-    out["summary"] = _minima_summary(out, dm, overlap)
+    out["summary"] = _minima_summary(out, dm)
     run.problem.minima = out
+
+
+def _minima_features(run: _Run, Xr: np.ndarray, y: np.ndarray
+                     ) -> tuple[np.ndarray, list[str], str, dict[str, Any] | None]:
+    """Features of the minima subproblem: full rank, few, and classes that overlap.
+
+    Tries, in order, the first m principal components of the standardized
+    features, the first m original features in pivoted-QR order (m from the
+    budget's ``minima_features``), then single original features; keeps the
+    first on which the linear program finds no separation (a finite
+    unpenalized minimum exists). Returns ``(X_sub, names, how, separation)``.
+    """
+    from sklearn.decomposition import PCA
+
+    b = run.budget
+    tries: list[tuple[np.ndarray, list[str], str]] = []
+    cols = diag.full_rank_columns(Xr)
+    # PCA scores of a rank-r matrix beyond the r-th are zero: at most r components.
+    m_max = min(max(b.minima_features), len(cols), Xr.shape[0] - 1)
+    if m_max >= 1:
+        pcs = PCA(n_components=m_max, random_state=run.seed).fit_transform(Xr)
+        for m in sorted({min(m, m_max) for m in b.minima_features if m >= 1}, reverse=True):
+            tries.append((pcs[:, :m], [f"PC{i + 1}" for i in range(m)],
+                          f"the first {m} principal component(s) of the standardized "
+                          "features"))
+    for m in sorted({min(m, len(cols)) for m in b.minima_features}, reverse=True):
+        if m > 1:
+            tries.append((Xr[:, cols[:m]], [run.feature_names[j] for j in cols[:m]],
+                          f"{m} standardized features (pivoted-QR order)"))
+    for j in cols[:5]:
+        tries.append((Xr[:, [j]], [run.feature_names[j]], "one standardized feature"))
+    sep = None
+    for Xm, names, how in tries:
+        sep = diag.separation(Xm, y, time_limit=b.lp_seconds)
+        if sep["separated"] is False:
+            return Xm, names, how + (" ([X, 1] full column rank; the classes overlap, checked "
+                                     "by linear program, so the unpenalized models have a "
+                                     "finite minimum)"), sep
+    Xm, names, how = tries[-1] if tries else (Xr[:, :1], run.feature_names[:1], "")
+    return Xm, names, how + " (every choice tried is linearly separated)", sep
 
 
 def _minima_estimator(run: _Run, model: str, param: str | None, pen: str | None,
@@ -1060,56 +1169,76 @@ def _sigmoid_separation(X: np.ndarray, y: np.ndarray, model: str, lp_seconds: fl
 
 
 def _separation(run: _Run) -> dict[str, Any]:
-    """Is each candidate's training problem on all rows separated (no finite unpenalized minimum)?"""
+    """Is each candidate's training problem on all rows separated (no finite unpenalized minimum)?
+
+    First the candidate is fitted without a penalty (``max_iter`` from the
+    budget), recording the estimator's own ``SeparableWarning``: when that
+    fit, or the L2 fit, classifies every row correctly it is a separating
+    hyperplane (a proof of complete separation). Otherwise a linear program
+    decides (:func:`sigmax.diagnostics.separation`), which also finds
+    quasi-complete separation.
+    """
     b = run.budget
     t = run.target
     out = {}
-    for spec in run.specs:
+    for spec in _convex(run.specs):
         est = run.full[spec.name]
         y = _y_for(spec, t)
-        Z = np.asarray(est._logits(run.Xs), dtype=np.float64)
-        entry: dict[str, Any] = {}
-        if spec.family == "softmax" or spec.name == "logistic":
-            codes = np.searchsorted(est.classes_, y) if spec.target != "indicator" else y
-            if spec.name == "logistic":
-                Z = np.column_stack([-Z[:, 0], Z[:, 0]])
-            if diag.separates(Z, codes):
-                entry = {"separated": True, "how": (
-                    "the L2 fit on all rows already classifies every row correctly: a "
-                    "separating hyperplane (complete separation)")}
-            else:
-                s = diag.separation(run.Xs, codes, time_limit=b.lp_seconds)
-                entry = {"separated": s["separated"], "how": s["method"]}
-        else:
-            Y = y if y.ndim == 2 else (np.eye(Z.shape[1])[np.searchsorted(est.classes_, y)])
-            states = []
-            for j in range(Y.shape[1]):
-                if np.all((2 * Y[:, j] - 1) * Z[:, j] > 0):
-                    states.append(True)
-                else:
-                    states.append(diag.separation(run.Xs, Y[:, j].astype(np.intp),
-                                                  time_limit=b.lp_seconds)["separated"])
-            names = [str(c) for c in (t.names if spec.target == "indicator" else
-                                      [t.names[c] for c in est.classes_]
-                                      if spec.target == "codes" else est.classes_)]
-            entry = {"separated": True if any(s is True for s in states) else (
-                None if None in states else False),
-                "how": ("per output: the L2 fit separates it, else a linear program "
-                        "(HiGHS) on its binary problem"),
-                "outputs_separated": [n for n, s in zip(names, states) if s]}
-        # The unpenalized fit itself, with the estimator's own SeparableWarning.
-        est0 = spec.estimator(penalty=None, max_iter=b.unpenalized_max_iter)
-        est0, _, caught = _fit(est0, run.Xs, y)
+        est0, _, caught = _fit(spec.estimator(penalty=None, max_iter=b.unpenalized_max_iter),
+                               run.Xs, y)
         rec = est0.fit_record_
-        entry["unpenalized_fit"] = {
+        unpen = {
             "separable_warning": any(issubclass(w.category, SeparableWarning) for w in caught),
             "converged": bool(rec.converged), "n_iter": int(rec.n_iter),
             "coef_max_abs": float(np.max(np.abs(est0.coef_)))}
+        fits = [np.asarray(m._logits(run.Xs), dtype=np.float64) for m in (est0, est)]
+        if spec.family == "softmax" or spec.name == "logistic":
+            codes = np.searchsorted(est.classes_, y)
+            if spec.name == "logistic":
+                fits = [np.column_stack([-Z[:, 0], Z[:, 0]]) for Z in fits]
+            if any(diag.separates(Z, codes) for Z in fits):
+                entry = {"separated": True, "kind": "complete", "how": (
+                    "a fitted model classifies every row correctly: it is a separating "
+                    "hyperplane (complete separation)")}
+            else:
+                s = diag.separation(run.Xs, codes, time_limit=b.lp_seconds)
+                entry = {"separated": s["separated"], "kind": s["kind"], "how": s["method"]}
+        else:
+            Y = y if y.ndim == 2 else np.eye(fits[0].shape[1])[np.searchsorted(est.classes_, y)]
+            states: list[bool | None] = [None] * Y.shape[1]
+            kinds: list[str | None] = [None] * Y.shape[1]
+            # Rarest outputs first (the likeliest to be separated); the linear programs
+            # share one time budget per candidate, outputs left over stay undecided.
+            deadline = time.perf_counter() + b.lp_seconds
+            for j in np.argsort(Y.sum(axis=0), kind="stable"):
+                sign = 2 * Y[:, j] - 1
+                if any(np.all(sign * Z[:, j] > 0) for Z in fits):
+                    states[j], kinds[j] = True, "complete"
+                    continue
+                left = deadline - time.perf_counter()
+                if left <= 0.05:
+                    continue
+                s = diag.separation(run.Xs, Y[:, j].astype(np.intp), time_limit=left)
+                states[j], kinds[j] = s["separated"], s["kind"]
+            names = ([str(n) for n in t.names] if spec.target == "indicator" else
+                     [t.names[c] for c in est.classes_] if spec.target == "codes" else
+                     [" & ".join(t.names[j] for j in np.flatnonzero(t.set_matrix[c]))
+                      or "(none)" for c in est.classes_])
+            entry = {"separated": True if any(s is True for s in states) else (
+                None if None in states else False),
+                "kind": ("complete" if "complete" in kinds else
+                         "quasi-complete" if "quasi-complete" in kinds else None),
+                "how": ("per output: a fitted model separates it, else a linear program "
+                        f"(HiGHS) on its binary problem, rarest outputs first, "
+                        f"{b.lp_seconds:g} s in all"),
+                "outputs_separated": [n for n, s in zip(names, states) if s],
+                "outputs_undecided": int(sum(s is None for s in states))}
+        entry["unpenalized_fit"] = unpen
         out[spec.name] = entry
     return out
 
 
-def _minima_summary(out: dict[str, Any], dm: int, overlap: bool) -> list[str]:
+def _minima_summary(out: dict[str, Any], dm: int) -> list[str]:
     s = []
     by = {(m["model"], m["parameterization"], m["penalty"]): m for m in out["models"]}
     sym0 = by.get(("softmax", "symmetric", "none"))
@@ -1118,7 +1247,7 @@ def _minima_summary(out: dict[str, Any], dm: int, overlap: bool) -> list[str]:
         s.append(
             f"Unpenalized softmax (symmetric): the Hessian at the optimum has {sym0['n_flat']} "
             f"zero eigenvalues (expected d+1 = {dm + 1}: {sym0['n_flat_coef']} coefficient "
-            f"directions + {sym0['n_flat_intercept']} intercept shift); moving one unit along "
+            f"direction(s) + {sym0['n_flat_intercept']} intercept shift); moving one unit along "
             f"them changes no probability (max change {sym0['max_prob_change']:.1e}) and the "
             f"loss by {sym0['max_objective_change']:.1e}. {rs.get('n_starts', 0)} random starts "
             f"reached coefficients up to {rs.get('coef_spread', float('nan')):.3g} apart with "
@@ -1146,11 +1275,24 @@ def _minima_summary(out: dict[str, Any], dm: int, overlap: bool) -> list[str]:
                      f"smallest eigenvalue {m['smallest_nonzero_eigenvalue']:.2e}: a unique "
                      "minimum.")
     seps = out.get("separation", {})
-    sep_names = [n for n, e in seps.items() if e.get("separated")]
+    sep_names = [f"{n} ({e.get('kind') or 'separated'})" for n, e in seps.items()
+                 if e.get("separated")]
     if sep_names:
-        s.append(f"On all rows the training data are linearly separated for {sep_names}: "
-                 "without a penalty these have no finite minimum (the loss keeps decreasing "
-                 "as the coefficients grow); the L2 penalty is what makes the fit defined.")
+        s.append(f"On all rows the training data are linearly separated for "
+                 f"{', '.join(sep_names)}: without a penalty these have no finite minimum (the "
+                 "loss keeps decreasing as the coefficients grow); the L2 penalty is what makes "
+                 "the fit defined.")
+    quiet = [n for n, e in seps.items() if e.get("separated")
+             and not e.get("unpenalized_fit", {}).get("separable_warning")]
+    if quiet:
+        s.append(f"The unpenalized fit of {', '.join(quiet)} raised no SeparableWarning: the "
+                 "estimators warn only when their fit classifies every row correctly (a proof "
+                 "of complete separation); quasi-complete separation, or a fit stopped early, "
+                 "is found by the linear program.")
+    clear = [n for n, e in seps.items() if e.get("separated") is False]
+    if clear:
+        s.append(f"For {', '.join(clear)} the classes overlap on all rows (linear program): "
+                 "the unpenalized minimum is finite.")
     return s
 
 
@@ -1391,12 +1533,12 @@ def compare_problem(X: Any, y: Any, *, name: str = "data", description: str = ""
     """Study one dataset; see :func:`compare` (which wraps this in a :class:`CompareResult`)."""
     _check_options(cv, repeats, C, threads, max_samples)
     secs = _sections(sections)
-    if isinstance(y, pd.Series) or isinstance(y, pd.DataFrame):
-        y_len = len(y)
-    else:
+    try:
+        y_len = int(y.shape[0]) if hasattr(y, "shape") else (None if y is None else len(y))
+    except TypeError:
         y_len = None
     Xa, names, x_notes = _check_X(X, y_len)
-    target = encode_target(y, n_samples=Xa.shape[0])
+    target = encode_target(y, n_samples=Xa.shape[0], min_per_class=2)
     if feature_names is not None:
         names = [str(f) for f in feature_names]
         if len(names) != Xa.shape[1]:
@@ -1409,12 +1551,28 @@ def compare_problem(X: Any, y: Any, *, name: str = "data", description: str = ""
         all_notes.append(f"subsampled {max_samples} of {Xa.shape[0]} rows (stratified, "
                          f"seed {seed})")
         Xa = Xa[idx]
-        target = encode_target(_restore(target, idx), n_samples=len(idx))
+        target = encode_target(_restore(target, idx), n_samples=len(idx), min_per_class=2)
     n_folds = min(cv, budget.max_folds) if budget.max_folds else cv
     if Xa.shape[0] < 2 * n_folds:
         raise ValueError(f"{Xa.shape[0]} rows are too few for {n_folds}-fold cross-validation; "
                          "use a smaller cv or more data.")
-    specs = list(CANDIDATES[target.task])
+    if target.task == "multilabel" and "performance" in secs:
+        # Every training fold must see each label both present and absent.
+        pos = target.Y.sum(axis=0)
+        few = [f"{name!r} ({int(min(p, len(target.Y) - p))})"
+               for name, p in zip(target.names, pos) if min(p, len(target.Y) - p) < n_folds]
+        if few:
+            raise ValueError(
+                f"Label(s) {', '.join(few[:5])} have fewer rows on one side (present or "
+                f"absent) than the {n_folds} folds of cross-validation; drop those label "
+                "columns or use a smaller cv.")
+    specs = []
+    for spec in CANDIDATES[target.task]:
+        why = spec.applies(target, quick) if spec.applies is not None else None
+        if why is None:
+            specs.append(spec)
+        else:
+            all_notes.append(why)
     problem = ProblemResult(
         dataset=name, task=target.task, n_samples=int(Xa.shape[0]),
         n_features=int(Xa.shape[1]), n_classes=target.n_classes, class_names=target.names,
@@ -1437,8 +1595,7 @@ def compare_problem(X: Any, y: Any, *, name: str = "data", description: str = ""
         scaler = StandardScaler().fit(Xa)
         run = _Run(name=name, X=Xa, Xs=scaler.transform(Xa), target=target,
                    feature_names=names, specs=specs, C=float(C), budget=budget, seed=seed,
-                   progress=tick, problem=problem)
-        problem.computation["threads"] = threads
+                   progress=tick, problem=problem, threads=threads)
         t0 = time.perf_counter()
         _full_fits(run)
         problem.seconds["full_fits"] = time.perf_counter() - t0

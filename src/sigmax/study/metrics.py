@@ -193,7 +193,10 @@ def reliability_bins(confidence: np.ndarray, correct: np.ndarray,
 
 def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray,
                                n_bins: int = N_BINS) -> float:
-    r"""ECE :math:`= \sum_b \frac{n_b}{n} |\mathrm{freq}_b - \mathrm{conf}_b|` over equal-width bins."""
+    r"""Expected calibration error over equal-width bins.
+
+    :math:`\mathrm{ECE} = \sum_b \frac{n_b}{n} |\mathrm{freq}_b - \mathrm{conf}_b|`.
+    """
     bins = reliability_bins(confidence, correct, n_bins)
     n = max(1, len(np.asarray(confidence)))
     return float(sum(c / n * abs(f - m) for c, f, m in
@@ -386,9 +389,8 @@ def paired_comparison(metric: str, a: str, b: str, values_a: list[float], values
     mean, lo, hi, p = corrected_t_interval(d, test_train_ratio, level)
     name = describe or (lambda s: s)
     J = len(d)
-    method = (f"corrected resampled t-test (Nadeau & Bengio 2003) over {J} folds, "
-              f"{int(round(level * 100))}% CI")
-    pct = f"{int(round(level * 100))}% CI"
+    pct = f"{round(level * 100)}% CI"
+    method = f"corrected resampled t-test (Nadeau & Bengio 2003) over {J} folds, {pct}"
     if np.all(np.abs(d) < IDENTICAL_TOL):
         conclusion = "identical"
         verdict = (f"no difference in {title}: {name(a)} and {name(b)} agree to within "

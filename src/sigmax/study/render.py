@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..io import atomic_write_bytes, atomic_write_text
-from .result import CandidateResult, CompareResult, ProblemResult
+from .result import CompareResult, ProblemResult
 
 __all__ = ["RENDERERS", "SECTIONS", "HtmlRenderer", "JsonRenderer", "Renderer", "Section",
            "TerminalRenderer", "write_report"]
@@ -60,7 +60,7 @@ SECTIONS: tuple[Section, ...] = (
             "Which model predicts better?",
             "Held-out scores on the same cross-validation folds for every model, and a paired "
             "test of each difference: a gap smaller than the fold-to-fold noise is no gap.",
-            None),
+            "performance"),
     Section("computation", "Computational requirements",
             "What does each model cost to fit and to use?",
             "Both models cost one product X·W per gradient evaluation, O(n·d·K) work: softmax "
@@ -206,32 +206,6 @@ def _slug(text: str) -> str:
     return s or "data"
 
 
-def _advice_lines(advice: Mapping[str, Any]) -> tuple[str, list[str]]:
-    """(recommended model, reasons) from an advice dict, whatever its exact keys."""
-    model = advice.get("model") or advice.get("recommendation") or advice.get("choice") or ""
-    title = advice.get("model_title") or advice.get("title") or ""
-    reasons = advice.get("reasons") or advice.get("why") or []
-    if isinstance(reasons, str):
-        reasons = [reasons]
-    head = f"{title} ({model})" if title and model and title != model else (title or model)
-    return str(head), [str(r) for r in reasons]
-
-
-def _text_items(d: Mapping[str, Any]) -> list[str]:
-    """Sentences an engine section carries (summary / verdict / notes keys)."""
-    out = []
-    for key in ("summary", "verdict", "conclusion", "explanation", "text", "note", "notes"):
-        v = d.get(key)
-        if isinstance(v, str) and v:
-            out.append(v)
-        elif isinstance(v, list):
-            out.extend(str(t) for t in v if isinstance(t, str))
-    return out
-
-
-_TEXT_KEYS = {"summary", "verdict", "conclusion", "explanation", "text", "note", "notes"}
-
-
 # -- renderer protocol -------------------------------------------------------------------------
 class Renderer(Protocol):
     """Turns a result into text in one format."""
@@ -239,7 +213,8 @@ class Renderer(Protocol):
     name: str
 
     def render(self, result: CompareResult, figures: Mapping[str, Any] | None = None) -> str:
-        """Return the rendered text (``figures``: ``(problem index, figure id) -> RenderedFigure``)."""
+        """The rendered text; ``figures`` maps ``(problem index, figure id)`` to
+        :class:`~sigmax.study.plots.RenderedFigure`."""
         ...  # pragma: no cover
 
 
@@ -256,11 +231,15 @@ class JsonRenderer:
 class TerminalRenderer:
     """A summary for the terminal with rich tables, ending in the advice.
 
+    Per problem: the performance table, the paired verdicts on the key
+    metrics, the compute table, and one line for each other question; then
+    one advice panel for all problems.
+
     Parameters
     ----------
     console : rich.console.Console, optional
-        Where to print; a recording console is used when absent and the text is
-        returned by :meth:`render`.
+        Where to print; without one a recording console is used and
+        :meth:`render` returns the text.
     """
 
     name = "terminal"
@@ -268,69 +247,64 @@ class TerminalRenderer:
     def __init__(self, console: Any = None) -> None:
         self.console = console
 
-    def render(self, result: CompareResult, figures: Mapping[str, Any] | None = None) -> str:
+    def render(self, result: CompareResult, figures: Mapping[Any, Any] | None = None) -> str:
         from rich.console import Console
 
-        console = self.console or Console(record=True, width=110)
+        console = self.console or Console(record=True, width=110, force_terminal=False)
         for problem in result.problems:
             self._problem(console, problem)
         self._advice(console, result)
-        if hasattr(console, "export_text") and getattr(console, "record", False):
+        if getattr(console, "record", False):
             return console.export_text()
         return ""
 
-    def _problem(self, console: Any, problem: ProblemResult) -> None:
+    def _problem(self, console: Any, p: ProblemResult) -> None:
         from rich import box
         from rich.rule import Rule
         from rich.table import Table
 
-        kind = {"binary": "binary", "multiclass": f"{problem.n_classes} exclusive classes",
-                "multilabel": f"{problem.n_classes} non-exclusive labels"}.get(problem.task,
-                                                                                problem.task)
-        console.print(Rule(f"[bold]{problem.dataset}[/] · {kind} · {problem.n_samples:,} rows "
-                           f"× {problem.n_features} features", style="cyan"))
-        if problem.description:
-            console.print(f"[dim]{problem.description}[/]")
-        metrics = _headline_metrics(problem)
-        if metrics and problem.candidates:
-            t = Table(title="Performance (held-out, mean ± sd over folds)", box=box.SIMPLE_HEAD,
-                      title_justify="left", title_style="bold")
+        console.print(Rule(f"[bold]{_escape_rich(p.dataset)}[/] · {_task_words(p)} · "
+                           f"{p.n_samples:,} rows × {p.n_features} features", style="cyan"))
+        metrics = [m for m in _headline_metrics(p) if m in _TERMINAL_METRICS]
+        if metrics and p.candidates:
+            n_folds = max((len(v) for c in p.candidates for v in c.metrics.values()), default=0)
+            t = Table(title=f"Performance: held-out, mean ± sd over {n_folds} folds",
+                      box=box.SIMPLE_HEAD, title_justify="left", title_style="bold")
             t.add_column("model")
             for m in metrics:
                 title, hib, _ = _metric_meta(m)
-                arrow = "" if hib is None else (" ↑" if hib else " ↓")
-                t.add_column(title + arrow, justify="right")
-            best = {m: _best(problem, m) for m in metrics}
-            for c in problem.candidates:
+                t.add_column(title + ("" if hib is None else (" ↑" if hib else " ↓")),
+                             justify="right")
+            best = {m: _best(p, m) for m in metrics}
+            for c in p.candidates:
                 cells = []
                 for m in metrics:
                     mean, sd = _mean_sd(c.metrics.get(m, []))
-                    cell = "–" if not math.isfinite(mean) else f"{mean:.4f} ± {sd:.4f}"
+                    cell = "–" if not math.isfinite(mean) else f"{mean:.4f} ±{sd:.3f}"
                     cells.append(f"[bold green]{cell}[/]" if c.name in best[m] else cell)
-                t.add_row(c.label or c.name, *cells)
+                t.add_row(_escape_rich(c.label or c.name), *cells)
             console.print(t)
-        for cmp in problem.comparisons:
-            console.print(f"  • {_escape_rich(cmp.verdict)}")
-        compute_keys = _compute_keys(problem.candidates)
-        if compute_keys:
+        for line in key_verdicts(p, ("log_loss", "accuracy", "subset_accuracy")):
+            console.print(f"  • {_escape_rich(line)}")
+        keys = [k for k in ("n_params", "fit_seconds", "n_iter", "n_grad_evals",
+                            "grad_eval_seconds", "peak_memory_bytes")
+                if any(k in c.compute for c in p.candidates)]
+        if keys:
             t = Table(title="Computational requirements (median over folds)",
                       box=box.SIMPLE_HEAD, title_justify="left", title_style="bold")
             t.add_column("model")
-            for k in compute_keys:
-                t.add_column(pretty_key(k), justify="right")
-            for c in problem.candidates:
-                t.add_row(c.label or c.name, *[fmt_value(c.compute.get(k), k)
-                                                for k in compute_keys])
+            titles = {"fit_seconds": "fit time", "grad_eval_seconds": "time / gradient"}
+            for k in keys:
+                t.add_column(titles.get(k, pretty_key(k)), justify="right")
+            for c in p.candidates:
+                t.add_row(_escape_rich(c.label or c.name),
+                          *[fmt_value(c.compute.get(k), k) for k in keys])
             console.print(t)
-        for sec in SECTIONS[1:-1]:
-            data = getattr(problem, sec.result_key or "", None)
-            if not isinstance(data, dict) or not data or sec.id == "visualization":
-                continue
-            lines = _text_items(data) or _facts(data, limit=4)
-            if lines:
-                console.print(f"[bold]{sec.title}[/]")
-                for line in lines[:4]:
-                    console.print(f"  • {_escape_rich(line)}")
+        for title, items in (("Derivatives", p.derivatives.get("summary")),
+                             ("Minima", p.minima.get("summary")),
+                             ("K=2", p.k2_equivalence.get("summary"))):
+            if items:
+                console.print(f"[bold]{title}:[/] {_escape_rich(items[0])}")
         console.print()
 
     def _advice(self, console: Any, result: CompareResult) -> None:
@@ -338,41 +312,28 @@ class TerminalRenderer:
 
         parts = []
         for p in result.problems:
-            head, reasons = _advice_lines(p.advice)
-            if not head and not reasons:
+            a = p.advice or {}
+            if not a.get("summary"):
                 continue
-            parts.append(f"[bold]{_escape_rich(p.dataset)}[/] → [bold green]"
-                         f"{_escape_rich(head)}[/]")
-            parts.extend(f"   {_escape_rich(r)}" for r in reasons[:4])
+            if parts:
+                parts.append("")
+            parts.append(f"[bold]{_escape_rich(p.dataset)}[/] ({_task_words(p)}): "
+                         f"[bold green]{_escape_rich(a['summary'])}[/]")
+            parts.extend(f"  – {_escape_rich(r)}" for r in (a.get("reasons") or [])[:2])
         if parts:
             console.print(Panel("\n".join(parts), title="[bold]Advice[/]", border_style="green",
                                 expand=True))
 
 
-def _escape_rich(text: str) -> str:
+#: Metrics in the terminal table (the HTML report shows them all).
+_TERMINAL_METRICS = ("accuracy", "log_loss", "ece", "macro_f1", "subset_accuracy",
+                     "hamming_loss")
+
+
+def _escape_rich(text: Any) -> str:
     from rich.markup import escape
 
     return escape(str(text))
-
-
-def _compute_keys(cands: Sequence[CandidateResult]) -> list[str]:
-    order = ["n_params", "fit_seconds", "predict_seconds", "n_iter", "n_grad_evals",
-             "flops_per_grad_eval", "peak_memory_bytes"]
-    present = {k for c in cands for k, v in c.compute.items() if _is_num(v) or v is None}
-    return [k for k in order if k in present] + sorted(present - set(order))
-
-
-def _facts(d: Mapping[str, Any], limit: int = 6) -> list[str]:
-    """A few ``key: value`` lines from the scalar entries of a dict."""
-    out = []
-    for k, v in d.items():
-        if k in _TEXT_KEYS:
-            continue
-        if _is_num(v) or isinstance(v, (bool, str)):
-            out.append(f"{pretty_key(k)}: {fmt_value(v, k)}")
-        if len(out) >= limit:
-            break
-    return out
 
 
 # -- HTML --------------------------------------------------------------------------------------
@@ -405,7 +366,8 @@ nav.toc a{color:var(--fg);text-decoration:none;display:block;padding:3px 8px;bor
 nav.toc a:hover{background:var(--soft)}
 nav.toc .toc-title{font-weight:600;color:var(--muted);font-size:12px;text-transform:uppercase;
 letter-spacing:.05em;padding:0 8px}
-nav.toc .sub-toc a{padding-left:20px;color:var(--muted);font-size:13px}
+nav.toc .sub-toc{display:flex;flex-wrap:wrap;gap:0 2px;margin:0 0 6px 12px}
+nav.toc .sub-toc a{padding:1px 5px;color:var(--muted);font-size:12px}
 @media (max-width:1279px){nav.toc{border:1px solid var(--line);border-radius:8px;
 padding:10px 12px;margin:14px 0;background:var(--soft)}nav.toc>ol{columns:2}
 nav.toc .sub-toc{display:none}}
@@ -415,7 +377,9 @@ border-radius:6px;margin:16px 0}
 .answer ul{margin:4px 0;padding-left:20px}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(230px,1fr));gap:10px;
 margin:12px 0}
-.card{border:1px solid var(--line);border-radius:8px;padding:10px 12px;background:var(--soft)}
+.card{border:1px solid var(--line);border-radius:8px;padding:10px 12px;background:var(--soft);
+color:inherit;text-decoration:none}
+a.card:hover{border-color:var(--accent)}
 .card b{display:block;font-size:15px}
 .card span{color:var(--muted);font-size:13px}
 .badge{display:inline-block;font-size:12px;padding:1px 8px;border-radius:10px;
@@ -465,54 +429,314 @@ def _html_table(headers: Sequence[str], rows: Iterable[Sequence[tuple[str, str]]
             f"<tbody>{body}</tbody></table></div>")
 
 
-def _dict_html(d: Mapping[str, Any], depth: int = 0) -> str:
-    """Generic rendering of an engine section: sentences, scalar facts, tables."""
-    parts = []
-    texts = _text_items(d)
-    if texts:
-        parts.append("<ul class='verdicts'>" + "".join(f"<li>{_e(t)}</li>" for t in texts)
-                     + "</ul>")
-    scalars = [(k, v) for k, v in d.items() if k not in _TEXT_KEYS
-               and (_is_num(v) or isinstance(v, (bool, str)) or v is None
-                    or (isinstance(v, list) and len(v) <= 6
-                        and all(_is_num(t) or isinstance(t, str) for t in v)))]
-    if scalars:
-        parts.append(_html_table(["", ""], [[(_e(pretty_key(k)), ""),
-                                             (_e(fmt_value(v, k)), "num" if _is_num(v) else "")]
-                                            for k, v in scalars]))
-    for k, v in d.items():
-        if k in _TEXT_KEYS or any(k == s for s, _ in scalars):
-            continue
-        if isinstance(v, dict) and v and all(isinstance(t, dict) for t in v.values()):
-            inner = [t for t in v.values()]
-            cols = []
-            for t in inner:
-                for ck, cv in t.items():
-                    if ck not in cols and (_is_num(cv) or isinstance(cv, (bool, str))
-                                           or cv is None):
-                        cols.append(ck)
-            if cols:
-                rows = [[(_e(rk), "")] + [(_e(fmt_value(t.get(c), c)),
-                                           "num" if _is_num(t.get(c)) else "") for c in cols]
-                        for rk, t in v.items()]
-                parts.append(f"<h4>{_e(pretty_key(k))}</h4>"
-                             + _html_table([""] + [pretty_key(c) for c in cols], rows))
-        elif isinstance(v, dict) and v and depth < 2:
-            body = _dict_html(v, depth + 1)
-            if body:
-                parts.append(f"<details><summary>{_e(pretty_key(k))}</summary>{body}</details>")
-        elif (isinstance(v, list) and v and all(isinstance(t, dict) for t in v)):
-            cols = []
-            for t in v:
-                for ck, cv in t.items():
-                    if ck not in cols and (_is_num(cv) or isinstance(cv, (bool, str))):
-                        cols.append(ck)
-            if cols:
-                rows = [[(_e(fmt_value(t.get(c), c)), "num" if _is_num(t.get(c)) else "")
-                         for c in cols] for t in v]
-                parts.append(f"<h4>{_e(pretty_key(k))}</h4>"
-                             + _html_table([pretty_key(c) for c in cols], rows))
-    return "".join(parts)
+def _sentences(items: Any) -> str:
+    if isinstance(items, str):
+        items = [items]
+    items = [str(t) for t in (items or []) if t]
+    if not items:
+        return ""
+    return "<ul class='verdicts'>" + "".join(f"<li>{_e(t)}</li>" for t in items) + "</ul>"
+
+
+def _num_cell(v: Any, key: str = "") -> tuple[str, str]:
+    return _e(fmt_value(v, key)), "num" if _is_num(v) else ""
+
+
+def _cand_label(p: ProblemResult, name: str) -> str:
+    return next((c.label for c in p.candidates if c.name == name and c.label), name)
+
+
+#: Metrics whose paired verdicts are shown in the text (the rest under "all comparisons").
+_KEY_METRICS = ("log_loss", "accuracy", "subset_accuracy", "macro_f1")
+
+
+def key_verdicts(p: ProblemResult, metrics: Sequence[str] = _KEY_METRICS) -> list[str]:
+    """The paired verdicts worth reading, as sentences.
+
+    Pairs that are identical on every fold for every key metric (the binary
+    candidates: one model in three parameterizations) are merged into one
+    sentence instead of one per metric and pair.
+    """
+    key = [c for c in p.comparisons if c.metric in metrics]
+    pairs: dict[tuple[str, str], list[Any]] = {}
+    for c in key:
+        pairs.setdefault((c.a, c.b), []).append(c)
+    same = [ab for ab, cs in pairs.items() if all(c.conclusion == "identical" for c in cs)]
+    lines = []
+    if same:
+        names = list(dict.fromkeys(n for ab in same for n in ab))
+        titles = [_metric_meta(m)[0] for m in dict.fromkeys(c.metric for c in key)]
+        who = ", ".join(_cand_label(p, n) for n in names[:-1]) + " and " + _cand_label(
+            p, names[-1])
+        lines.append(f"{who} score the same {', '.join(titles)} on every fold (differences "
+                     "below 1e-6): the same predictions, so the same model.")
+    for c in key:
+        if (c.a, c.b) not in same:
+            lines.append(c.verdict)
+    return lines
+
+
+def _perf_html(p: ProblemResult) -> str:
+    perf = p.performance or {}
+    metrics = [m["name"] for m in perf.get("metrics", []) if isinstance(m, dict)
+               and "name" in m] or _headline_metrics(p)
+    metrics = [m for m in metrics if any(m in c.metrics for c in p.candidates)]
+    if not metrics:
+        return ""
+    heads = ["model"]
+    for m in metrics:
+        title, hib, _ = _metric_meta(m)
+        heads.append(title + ("" if hib is None else (" ↑" if hib else " ↓")))
+    best = {m: _best(p, m) for m in metrics}
+    rows = []
+    for c in p.candidates:
+        row = [(_e(c.label or c.name), "")]
+        for m in metrics:
+            mean, sd = _mean_sd(c.metrics.get(m, []))
+            cell = ("–" if not math.isfinite(mean)
+                    else f"{mean:.4f} <span class='sd'>± {sd:.4f}</span>")
+            row.append((cell, "num best" if c.name in best[m] else "num"))
+        rows.append(row)
+    out = []
+    if perf.get("folds"):
+        out.append(f"<p>{_e(perf['folds'])}. Mean ± standard deviation over the folds; "
+                   "↑ higher is better, ↓ lower is better; best in green.</p>")
+    out.append(_html_table(heads, rows))
+    lines = key_verdicts(p)
+    if lines:
+        out.append("<h4>Is the difference real?</h4>" + _sentences(lines))
+    if p.comparisons:
+        crow = [[(_e(_metric_meta(c.metric)[0]), ""),
+                 (_e(f"{_cand_label(p, c.a)} − {_cand_label(p, c.b)}"), ""),
+                 _num_cell(c.diff), (_e(f"[{fmt_value(c.ci_low)}, {fmt_value(c.ci_high)}]"),
+                                     "num"),
+                 _num_cell(c.p_value), (_e((c.conclusion or "").replace("_", " ")), "")]
+                for c in p.comparisons]
+        method = p.comparisons[0].method
+        out.append(f"<details><summary>All {len(p.comparisons)} paired comparisons</summary>"
+                   f"<p class='sub'>{_e(method)}.</p>"
+                   + _html_table(["metric", "difference of", "mean", "95% CI", "p", "verdict"],
+                                 crow) + "</details>")
+    described = [(_metric_meta(m)[0], _metric_meta(m)[2]) for m in metrics]
+    if any(d for _, d in described):
+        out.append("<details><summary>Metric definitions</summary><ul>" + "".join(
+            f"<li><b>{_e(t)}</b>: {_e(d)}</li>" for t, d in described if d) + "</ul></details>")
+    notes = [f"{c.label}: {n}" for c in p.candidates for n in c.notes]
+    if notes:
+        out.append("<details><summary>Warnings during the fits</summary>"
+                   + _sentences(notes) + "</details>")
+    return "".join(out)
+
+
+#: Columns of the compute table, in order (those present are shown).
+_COMPUTE_COLUMNS = ("n_params", "fit_seconds", "n_iter", "n_grad_evals", "grad_eval_seconds",
+                    "flops_per_grad_eval", "gflops_per_second", "peak_memory_bytes",
+                    "predict_seconds")
+
+
+def _compute_html(p: ProblemResult) -> str:
+    comp = p.computation or {}
+    out = [_sentences(comp.get("summary"))]
+    keys = [k for k in _COMPUTE_COLUMNS if any(k in c.compute for c in p.candidates)]
+    if keys:
+        rows = [[(_e(c.label or c.name), "")] + [_num_cell(c.compute.get(k), k) for k in keys]
+                for c in p.candidates]
+        titles = {"fit_seconds": "fit time", "grad_eval_seconds": "time / gradient",
+                  "gflops_per_second": "GFLOP/s"}
+        out.append(_html_table(["model"] + [titles.get(k, pretty_key(k)) for k in keys], rows))
+    sweep = comp.get("k_sweep") or {}
+    if sweep.get("labels"):
+        out.append(f"<p class='sub'>K sweep data: {_e(sweep['labels'])}.</p>")
+    fm = comp.get("flops_model") or {}
+    how = [f"{k}: {comp[k]}" for k in ("timer", "memory_method") if comp.get(k)]
+    if comp.get("threads"):
+        how.append(f"BLAS threads: {comp['threads']}")
+    if fm or how:
+        rows = [[(_e(k), ""), (f"<code>{_e(v)}</code>", "")] for k, v in fm.items()
+                if k != "notes" and isinstance(v, str)]
+        out.append("<details><summary>How this is measured (flops model, timer, memory)"
+                   "</summary>" + (_html_table(["count per evaluation", "formula"], rows)
+                                   if rows else "")
+                   + (f"<p>{_e(fm['notes'])}</p>" if fm.get("notes") else "")
+                   + _sentences(how) + "</details>")
+    return "".join(out)
+
+
+_FORMULA_ROWS = (("loss", "loss"), ("gradient", "gradient"), ("hessian", "Hessian"),
+                 ("hessp", "Hessian-vector product"), ("hessian_structure", "structure"))
+
+
+def _deriv_html(p: ProblemResult) -> str:
+    d = p.derivatives or {}
+    out = [_sentences(d.get("summary"))]
+    formulas = d.get("formulas") or {}
+    if formulas:
+        fams = list(formulas)
+        titles = {"sigmoid": "sigmoid (logistic, one-vs-rest, multi-label)",
+                  "softmax": "softmax"}
+        rows = []
+        for key, title in _FORMULA_ROWS:
+            cells = []
+            for f in fams:
+                v = formulas[f].get(f"{key}_text", formulas[f].get(key, ""))
+                cells.append((f"<code>{_e(v)}</code>", ""))
+            rows.append([(_e(title), ""), *cells])
+        out.append(_html_table([""] + [titles.get(f, f) for f in fams], rows))
+    cands = d.get("candidates") or {}
+    if cands:
+        rows = []
+        for name, c in cands.items():
+            chk = c.get("check") or {}
+            p2 = c.get("n_params", 0) ** 2
+            rows.append([
+                (_e(_cand_label(p, name)), ""), (_e(c.get("family", "")), ""),
+                _num_cell(c.get("n_params"), "n_params"),
+                (_e(f"{fmt_value(c.get('hessian_nonzero_entries'))} of {p2:,}"), "num"),
+                _num_cell(c.get("hessian_bytes"), "hessian_bytes"),
+                _num_cell(c.get("flops_per_hessian")),
+                _num_cell(chk.get("grad_max_rel_error")) if "grad_max_rel_error" in chk
+                else (_e(chk.get("skipped", "–")), ""),
+                _num_cell(chk.get("hessp_max_rel_error")) if "hessp_max_rel_error" in chk
+                else ("–", "")])
+        out.append("<h4>Measured</h4>" + _html_table(
+            ["model", "family", "parameters", "Hessian nonzeros", "dense Hessian",
+             "flops to build it", "gradient vs finite diff.", "Hv vs finite diff."], rows))
+    if d.get("check_point"):
+        out.append(f"<p class='sub'>Finite differences: {_e(d['check_point'])}.</p>")
+    return "".join(out)
+
+
+def _minima_html(p: ProblemResult) -> str:
+    m = p.minima or {}
+    out = [_sentences(m.get("summary"))]
+    models = m.get("models") or []
+    if models:
+        rows = []
+        for e in models:
+            name = {"ovr": "one-vs-rest", "multilabel": "independent sigmoids"}.get(
+                e.get("model"), e.get("model"))
+            par = e.get("parameterization")
+            what = f"{name}" + (f" ({par})" if par else "")
+            pen = "none" if e.get("penalty") in (None, "none") else (
+                f"L2, C={fmt_value(e.get('C'))}")
+            if "skipped" in e:
+                rows.append([(_e(what), ""), (_e(pen), ""),
+                             _num_cell(e.get("expected_n_flat")),
+                             (_e("not analysed: " + str(e["skipped"])), "")]
+                            + [("", "")] * 4)
+                continue
+            rs = e.get("random_starts") or {}
+            ok = e.get("matches_theory")
+            rows.append([
+                (_e(what), ""), (_e(pen), ""), _num_cell(e.get("expected_n_flat")),
+                (_e(f"{e.get('n_flat')}" + ("  ✓" if ok else "  ✗" if ok is False else "")),
+                 "num"),
+                _num_cell(e.get("smallest_nonzero_eigenvalue")),
+                _num_cell(e.get("max_prob_change")),
+                _num_cell(rs.get("coef_spread")) if rs else ("–", ""),
+                _num_cell(rs.get("objective_spread")) if rs else ("–", "")])
+        out.append(_html_table(
+            ["model", "penalty", "flat dims expected", "measured", "smallest non-zero "
+             "eigenvalue", "max Δp along flat dims", "random starts: coef spread",
+             "objective spread"], rows))
+    sub = m.get("subproblem") or {}
+    if sub.get("how"):
+        out.append(f"<p class='sub'>Hessians computed on {_e(sub['how'])}.</p>")
+    sep = m.get("separation") or {}
+    if sep:
+        rows = []
+        for name, e in sep.items():
+            state = e.get("separated")
+            word = ("yes" + (f" ({e['kind']})" if e.get("kind") else "") if state
+                    else "no" if state is False else "not decided")
+            outs = e.get("outputs_separated")
+            if outs:
+                word += f": {len(outs)} output(s)"
+            rows.append([(_e(_cand_label(p, name)), ""), (_e(word), ""),
+                         (_e(e.get("how", "")), "")])
+        out.append("<h4>Are the training data separable (no finite minimum without a "
+                   "penalty)?</h4>" + _html_table(["model", "separated", "how we know"], rows))
+    return "".join(out)
+
+
+_K2_KEYS = ("C_logistic", "C_softmax", "max_abs_prob_diff", "max_abs_coef_diff",
+            "abs_intercept_diff", "max_abs_symmetry", "same_C_max_abs_prob_diff",
+            "ovr_max_abs_prob_diff")
+_K2_TITLES = {
+    "C_logistic": "C of logistic regression", "C_softmax": "C of 2-class softmax",
+    "max_abs_prob_diff": "max |Δ probability|, logistic vs softmax",
+    "max_abs_coef_diff": "max |w_logistic − (w₁ − w₀)|",
+    "abs_intercept_diff": "|b_logistic − (b₁ − b₀)|",
+    "max_abs_symmetry": "max |w₀ + w₁| (softmax rows opposite)",
+    "same_C_max_abs_prob_diff": "max |Δ probability| with the same C (no mapping)",
+    "ovr_max_abs_prob_diff": "max |Δ probability|, logistic vs one-vs-rest",
+}
+
+
+def _k2_html(p: ProblemResult) -> str:
+    k = p.k2_equivalence or {}
+    if not k:
+        return ""
+    out = []
+    if k.get("problem"):
+        out.append(f"<p>Two-class problem: {_e(k['problem'])}.</p>")
+    out.append(_sentences(k.get("summary")))
+    rows = [[(_e(_K2_TITLES[key]), ""), _num_cell(k[key])] for key in _K2_KEYS if key in k]
+    if isinstance(k.get("ovr_per_label"), dict):
+        for key, title in (("max_abs_coef_diff", "max |Δ coefficient|, L logistic fits vs "
+                            "independent sigmoids"),
+                           ("max_abs_prob_diff", "max |Δ probability|, L logistic fits vs "
+                            "independent sigmoids")):
+            if key in k["ovr_per_label"]:
+                rows.append([(_e(title), ""), _num_cell(k["ovr_per_label"][key])])
+    if rows:
+        out.append(_html_table(["quantity", "measured"], rows))
+    return "".join(out)
+
+
+def _viz_html(p: ProblemResult) -> str:
+    v = p.visualization or {}
+    out = []
+    labels = v.get("labels") or {}
+    sets = labels.get("top_label_sets") or []
+    if sets:
+        rows = [[(_e(" & ".join(s.get("labels") or []) or "(no label)"), ""),
+                 _num_cell(s.get("count"), "n_rows")] for s in sets]
+        card = labels.get("cardinality") or []
+        text = ""
+        if card:
+            total = sum(card) or 1
+            text = ("Labels per row: " + ", ".join(f"{i}: {c / total:.0%}"
+                                                   for i, c in enumerate(card) if c) + ". ")
+        out.append(f"<p>{_e(text)}The most frequent label sets:</p>"
+                   + _html_table(["label set", "rows"], rows))
+    return "".join(out)
+
+
+def _advice_html(p: ProblemResult) -> str:
+    a = p.advice or {}
+    if not a:
+        return ""
+    out = []
+    if a.get("summary"):
+        out.append(f"<p class='verdict'><b>{_e(a['summary'])}</b></p>")
+    out.append(_sentences(a.get("reasons")))
+    if a.get("structural_choice") and a.get("model") and a["structural_choice"] != a["model"]:
+        out.append(f"<p>The label structure alone suggests {_e(a['structural_choice'])}; the "
+                   "measurements changed the choice.</p>")
+    ev = a.get("evidence") or []
+    if ev:
+        out.append("<details><summary>Evidence used</summary>" + _sentences(
+            [e.get("verdict", "") for e in ev if isinstance(e, dict)]) + "</details>")
+    return "".join(out)
+
+
+#: One HTML renderer per section id.
+SECTION_HTML: dict[str, Callable[[ProblemResult], str]] = {
+    "performance": _perf_html, "computation": _compute_html, "derivatives": _deriv_html,
+    "minima": _minima_html, "k2": _k2_html, "visualization": _viz_html,
+    "advice": _advice_html,
+}
 
 
 class HtmlRenderer:
@@ -530,7 +754,7 @@ class HtmlRenderer:
                "<ol><li><a href='#answer'>In short</a></li>"]
         for s in SECTIONS:
             toc.append(f"<li><a href='#{s.id}'>{_e(s.title)}</a>")
-            if s.id != "advice" and len(result.problems) > 1:
+            if len(result.problems) > 1:
                 toc.append("<ol class='sub-toc'>" + "".join(
                     f"<li><a href='#{s.id}-{_slug(p.dataset)}'>{_e(p.dataset)}</a></li>"
                     for p in result.problems) + "</ol>")
@@ -540,9 +764,10 @@ class HtmlRenderer:
         for s in SECTIONS:
             body.append(self._section(s, result, figures))
         body.append(self._setup(result))
-        title = "sigmax: logistic vs softmax regression"
+        title = "sigmax: logistic or softmax regression?"
         return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
                 "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+                "<meta name='generator' content='sigmax compare'>"
                 f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
                 f"<div class='page'>{''.join(toc)}<main>{''.join(body)}</main></div>"
                 "</body></html>\n")
@@ -550,11 +775,11 @@ class HtmlRenderer:
     # -- parts -------------------------------------------------------------------------------
     def _header(self, result: CompareResult) -> str:
         names = ", ".join(p.dataset for p in result.problems) or "no data"
-        when = result.environment.get("date") or result.settings.get("date") or ""
+        when = result.environment.get("report_written", "")
         cards = "".join(
-            f"<div class='card'><b>{_e(p.dataset)}"
+            f"<a class='card' href='#performance-{_slug(p.dataset)}'><b>{_e(p.dataset)}"
             f"<span class='badge'>{_e(p.task)}</span></b><span>{p.n_samples:,} rows · "
-            f"{p.n_features} features · K = {p.n_classes}</span></div>"
+            f"{p.n_features} features · K = {p.n_classes}</span></a>"
             for p in result.problems)
         return ("<header><h1>Logistic or softmax regression? Measured on your data</h1>"
                 f"<p class='sub'>sigmax compare on {_e(names)}"
@@ -564,14 +789,20 @@ class HtmlRenderer:
     def _answer(self, result: CompareResult) -> str:
         items = []
         for p in result.problems:
-            head, reasons = _advice_lines(p.advice)
-            if head:
-                why = f" — {_e(reasons[0])}" if reasons else ""
-                items.append(f"<li><b>{_e(p.dataset)}</b> ({_e(p.task)}): use "
-                             f"<b>{_e(head)}</b>{why}</li>")
+            a = p.advice or {}
+            est = a.get("estimator") or a.get("model") or ""
+            label = _cand_label(p, a.get("model", "")) if a.get("model") else ""
+            if not est:
+                continue
+            why = short_why(p)
+            items.append(f"<li><b>{_e(p.dataset)}</b> ({_e(_task_words(p))}): "
+                         f"<b>{_e(label)}</b> <code>{_e(est)}</code>"
+                         + (f" — {_e(why)}" if why else "") + "</li>")
         short = _SECTION_BY_ID["advice"].lead
-        return (f"<section class='answer' id='answer'><h2>In short</h2><p>{_e(short)}</p>"
-                + (f"<ul>{''.join(items)}</ul>" if items else "") + "</section>")
+        return ("<section class='answer' id='answer'><h2>In short</h2>"
+                + (f"<ul>{''.join(items)}</ul>" if items else "")
+                + f"<p class='sub'>{_e(short)} Each section below answers one question with "
+                  "numbers measured in this run.</p></section>")
 
     def _section(self, s: Section, result: CompareResult, figures: Mapping[Any, Any]) -> str:
         out = [f"<section id='{s.id}'><h2>{_e(s.title)}</h2><p class='q'>{_e(s.question)}</p>"
@@ -579,111 +810,91 @@ class HtmlRenderer:
         for i, p in enumerate(result.problems):
             block = self._problem_block(s, p, i, figures)
             out.append(f"<div class='problem' id='{s.id}-{_slug(p.dataset)}'>"
-                       f"<h3>{_e(p.dataset)}<span class='badge'>{_e(p.task)}, "
-                       f"K = {p.n_classes}</span></h3>{block}</div>")
+                       f"<h3>{_e(p.dataset)}<span class='badge'>{_e(_task_words(p))}</span>"
+                       f"</h3>{block}</div>")
         out.append("</section>")
         return "".join(out)
 
     def _problem_block(self, s: Section, p: ProblemResult, index: int,
                        figures: Mapping[Any, Any]) -> str:
-        parts = []
-        if s.id == "performance":
-            parts.append(self._performance(p))
-        elif s.id == "computation":
-            parts.append(self._compute(p))
-        if s.id == "advice":
-            head, reasons = _advice_lines(p.advice)
-            if head:
-                parts.append(f"<p>Use <b>{_e(head)}</b>.</p>")
-            if reasons:
-                parts.append("<ul class='verdicts'>" + "".join(f"<li>{_e(r)}</li>"
-                                                               for r in reasons) + "</ul>")
-            rest = {k: v for k, v in p.advice.items()
-                    if k not in {"model", "recommendation", "choice", "reasons", "why",
-                                 "model_title", "title"}}
-            parts.append(_dict_html(rest))
-        elif s.result_key and s.id != "visualization":
-            data = getattr(p, s.result_key, None)
-            if isinstance(data, dict) and data:
-                parts.append(_dict_html({k: v for k, v in data.items()
-                                         if not _is_bulk(v)}))
-            elif s.id == "k2":
-                parts.append("<p class='skip'>The K = 2 check runs on binary problems; this one "
-                             f"has K = {p.n_classes}.</p>")
+        parts = [SECTION_HTML[s.id](p)] if s.id in SECTION_HTML else []
         for (pi, _fid), fig in figures.items():
-            if pi != index or fig.spec.section != s.id:
-                continue
-            parts.append(_figure_html(fig))
+            if pi == index and fig.spec.section == s.id:
+                parts.append(_figure_html(fig))
         html_ = "".join(x for x in parts if x)
-        return html_ or "<p class='skip'>Nothing measured for this problem.</p>"
-
-    def _performance(self, p: ProblemResult) -> str:
-        metrics = _headline_metrics(p)
-        if not metrics:
-            return ""
-        heads = ["model"]
-        for m in metrics:
-            title, hib, _ = _metric_meta(m)
-            heads.append(title + ("" if hib is None else (" ↑" if hib else " ↓")))
-        best = {m: _best(p, m) for m in metrics}
-        rows = []
-        for c in p.candidates:
-            row = [(_e(c.label or c.name), "")]
-            for m in metrics:
-                mean, sd = _mean_sd(c.metrics.get(m, []))
-                cell = ("–" if not math.isfinite(mean)
-                        else f"{mean:.4f} <span class='sd'>± {sd:.4f}</span>")
-                row.append((cell, "num best" if c.name in best[m] else "num"))
-            rows.append(row)
-        n_folds = max((len(v) for c in p.candidates for v in c.metrics.values()), default=0)
-        out = [f"<p>Mean ± standard deviation over {n_folds} folds; ↑ higher is better, "
-               "↓ lower is better; best in green.</p>", _html_table(heads, rows)]
-        if p.comparisons:
-            out.append("<h4>Is the difference real?</h4><ul class='verdicts'>"
-                       + "".join(f"<li>{_e(c.verdict)}</li>" for c in p.comparisons)
-                       + "</ul>")
-        described = [(_metric_meta(m)[0], _metric_meta(m)[2]) for m in metrics]
-        if any(d for _, d in described):
-            out.append("<details><summary>Metric definitions</summary><ul>" + "".join(
-                f"<li><b>{_e(t)}</b>: {_e(d)}</li>" for t, d in described if d)
-                + "</ul></details>")
-        return "".join(out)
-
-    def _compute(self, p: ProblemResult) -> str:
-        keys = _compute_keys(p.candidates)
-        if not keys:
-            return ""
-        rows = [[(_e(c.label or c.name), "")]
-                + [(_e(fmt_value(c.compute.get(k), k)), "num") for k in keys]
-                for c in p.candidates]
-        return ("<h4>Measured per model (median over folds)</h4>"
-                + _html_table(["model"] + [pretty_key(k) for k in keys], rows))
+        return html_ or "<p class='skip'>Not measured for this problem.</p>"
 
     def _setup(self, result: CompareResult) -> str:
+        settings = {k: v for k, v in result.settings.items() if k not in ("budget",)}
         rows = [[(_e(pretty_key(k)), ""), (_e(fmt_value(v, k)), "")]
-                for k, v in {**result.settings, **result.environment}.items()
-                if not isinstance(v, (dict, list)) or (isinstance(v, list) and len(v) <= 6)]
-        notes = "".join(f"<li><b>{_e(p.dataset)}</b>: {_e(p.description)}</li>"
-                        for p in result.problems if p.description)
+                for k, v in {**settings, **result.environment}.items()
+                if not isinstance(v, (dict, list)) or (isinstance(v, list) and len(v) <= 8
+                                                       and not any(isinstance(t, dict)
+                                                                   for t in v))]
+        blas = result.environment.get("blas") or []
+        if blas:
+            rows.append([("BLAS", ""), (_e("; ".join(
+                f"{b.get('library')} {b.get('version')} ({b.get('threads')} thread(s))"
+                for b in blas if isinstance(b, dict))), "")])
+        data = []
+        for p in result.problems:
+            bits = [p.description, *p.notes]
+            secs = p.seconds.get("total")
+            if secs:
+                bits.append(f"study time {secs:.1f} s")
+            data.append(f"<li><b>{_e(p.dataset)}</b>: {_e('; '.join(b for b in bits if b))}"
+                        "</li>")
         return ("<section id='setup'><h2>Setup</h2>"
-                + (f"<ul>{notes}</ul>" if notes else "")
+                + (f"<h4>Data</h4><ul>{''.join(data)}</ul>" if data else "")
                 + (_html_table(["setting", "value"], rows) if rows else "")
                 + "<footer>Made by <code>sigmax compare</code>. Every number on this page "
                   "was measured in this run; <code>results.json</code> beside this file holds "
-                  "them all.</footer></section>")
+                  "them all, and <code>figures/</code> the figures.</footer></section>")
 
 
-def _is_bulk(v: Any) -> bool:
-    """Arrays behind figures (long lists, nested lists of numbers): not for tables."""
-    if isinstance(v, list):
-        return len(v) > 6 or any(isinstance(t, list) for t in v)
-    if isinstance(v, dict):
-        return bool(v) and all(_is_bulk(t) for t in v.values())
-    return False
+def short_why(p: ProblemResult) -> str:
+    """One clause: why the advised model, from the label structure and the log-loss test."""
+    a = p.advice or {}
+    s = a.get("label_structure") or {}
+    bits = []
+    if p.task == "binary":
+        bits.append("two classes: logistic is 2-class softmax with half the parameters")
+    elif p.task == "multiclass":
+        bits.append(f"{p.n_classes} exclusive classes: one softmax, probabilities sum to 1")
+    elif s.get("kind") == "non-exclusive":
+        share = s.get("share_multi")
+        bits.append("labels co-occur" + (f" ({share:.0%} of rows carry 2 or more)"
+                                         if isinstance(share, (int, float)) else ""))
+    choice = a.get("model")
+    groups: dict[str, list[str]] = {}
+    for c in p.comparisons:
+        if c.metric != "log_loss" or choice not in (c.a, c.b):
+            continue
+        other = _cand_label(p, c.b if c.a == choice else c.a)
+        if c.conclusion in ("a_better", "b_better"):
+            won = (c.conclusion == "a_better") == (c.a == choice)
+            groups.setdefault("better" if won else "worse", []).append(other)
+        elif c.conclusion:
+            groups.setdefault(c.conclusion, []).append(other)
+    words = {"better": "log-loss lower than {} beyond fold noise",
+             "worse": "log-loss higher than {} beyond fold noise (see Advice)",
+             "no_difference": "log-loss as good as {} (within fold noise)",
+             "identical": "the same predictions as {} on every fold"}
+    for key, text in words.items():
+        if key in groups:
+            bits.append(text.format(" and ".join(groups[key])))
+    return "; ".join(bits)
+
+
+def _task_words(p: ProblemResult) -> str:
+    return {"binary": "binary", "multiclass": f"{p.n_classes} exclusive classes",
+            "multilabel": f"{p.n_classes} non-exclusive labels"}.get(p.task, p.task)
 
 
 def _figure_html(fig: Any) -> str:
     spec = fig.spec
+    if fig.png is None and fig.quiet:
+        return ""
     if fig.png is None:
         return (f"<figure><h4>{_e(spec.title)}</h4>"
                 f"<p class='skip'>Not drawn: {_e(fig.skipped)}.</p></figure>")
@@ -769,6 +980,10 @@ def write_report(result: CompareResult, out: str | os.PathLike, *, plots: bool =
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
+        # mkdtemp makes the folder 0700; a report folder is as readable as any other.
+        mask = os.umask(0o022)
+        os.umask(mask)
+        os.chmod(tmp, 0o777 & ~mask)
         (tmp / "figures").mkdir()
         atomic_write_text(tmp / REPORT_MARKER, "This folder is a sigmax report; `sigmax "
                           "compare --out` replaces it as a whole.\n")

@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-__all__ = ["CandidateResult", "Comparison", "CompareResult", "ProblemResult"]
+__all__ = ["CandidateResult", "CompareResult", "Comparison", "ProblemResult"]
 
 SCHEMA_VERSION = 1
 
