@@ -95,12 +95,15 @@ def test_value_and_gradient(loss_name, penalty, fmt, intercept):
 @formats
 @intercepts
 def test_hessp_and_hessian(loss_name, penalty, fmt, intercept):
-    obj, X, Y, sw, w = build(loss_name, penalty, fmt, intercept)
+    obj, *_, w = build(loss_name, penalty, fmt, intercept)
     r = np.random.default_rng(5)
     H = obj.hessian(w.copy())
     assert H.shape == (obj.n_params, obj.n_params)
     np.testing.assert_allclose(H, H.T, rtol=1e-12, atol=1e-15)
     assert np.linalg.eigvalsh(H).min() >= -1e-12
+    diag = obj.hessian_diag(w.copy()) if hasattr(obj, "hessian_diag") else None
+    if diag is not None:  # optional (a preconditioner); exact when offered
+        np.testing.assert_allclose(diag, np.diag(H), rtol=1e-12, atol=1e-15)
     h = 1e-6
     for _ in range(2):
         v = r.normal(size=obj.n_params)
@@ -164,7 +167,7 @@ def test_float32_agrees_with_float64():
 
 
 def test_integer_weights_equal_row_repetition():
-    obj, X, Y, sw, w = build("multinomial", "l2", "dense", True, weights="ones")
+    obj, X, Y, _, w = build("multinomial", "l2", "dense", True, weights="ones")
     counts = np.arange(len(Y)) % 3  # 0, 1 or 2 copies of each row
     rep = np.repeat(np.arange(len(Y)), counts)
     weighted = LinearObjective(obj.loss, X, Y, counts.astype(float), obj.k, C=C,
@@ -178,7 +181,7 @@ def test_integer_weights_equal_row_repetition():
 
 
 def test_layout_and_unpack():
-    obj, X, Y, sw, w = build("multinomial", "l2", "dense", True, d=3)
+    obj, X, *_, w = build("multinomial", "l2", "dense", True, d=3)
     W, b = obj.unpack(w)
     assert W.shape == (3, 3) and b.shape == (3,)
     np.testing.assert_array_equal(W, w.reshape(4, 3)[:3])
@@ -190,7 +193,7 @@ def test_layout_and_unpack():
 
 
 def test_prox_and_optimality():
-    obj, X, Y, sw, w = build("multinomial", "l1", "dense", True)
+    obj, *_, w = build("multinomial", "l1", "dense", True)
     step = 0.9
     out = obj.prox(w.copy(), step)
     P, Pin = out.reshape(obj.n_rows, obj.k), w.reshape(obj.n_rows, obj.k)
@@ -212,14 +215,14 @@ def test_prox_and_optimality():
 
 
 def test_no_penalty_when_c_is_infinite_or_none():
-    inf_c, X, Y, sw, w = build("binomial", "l2", "dense", True, C=np.inf)
+    inf_c, *_, w = build("binomial", "l2", "dense", True, C=np.inf)
     none, *_ = build("binomial", "none", "dense", True)
     assert inf_c.alpha == 0 and none.alpha == 0
     assert inf_c.value(w) == pytest.approx(none.value(w), rel=1e-15)
 
 
 def test_evaluation_counters():
-    obj, X, Y, sw, w = build()
+    obj, *_, w = build()
     obj.value_and_grad(w)
     obj.value_and_grad(w)
     obj.value(w)

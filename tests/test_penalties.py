@@ -104,7 +104,7 @@ def test_registry_and_make_penalty_errors():
     en = make_penalty("elasticnet", 0.25)
     assert (en.l1, en.l2) == (0.25, 0.75)
     assert (make_penalty("l1").l1, make_penalty("l2").l2) == (1.0, 1.0)
-    with pytest.raises(ValueError, match="Unknown penalty 'l3'.*choose one of"):
+    with pytest.raises(ValueError, match=r"Unknown penalty 'l3'.*choose one of"):
         make_penalty("l3")
     with pytest.raises(ValueError, match="needs l1_ratio"):
         make_penalty("elasticnet")

@@ -11,6 +11,7 @@ command         library
 ``fit``         :func:`sigmax.datasets.fit_dataset`, :func:`sigmax.io.save`
 ``predict``     :func:`sigmax.io.load`, :func:`sigmax.datasets.predict_table`
 ``datasets``    :data:`sigmax.datasets.DATASETS`
+``bench``       :func:`sigmax.bench.run`
 ==============  ==========================================================
 
 Bad input (a missing file, an unknown column, a one-class target, NaN...)
@@ -362,6 +363,35 @@ def datasets_cmd() -> None:
     console.print(t)
     console.print("* run by `sigmax compare` without DATA. Sources: "
                   + "; ".join(f"{n}: {s.source}" for n, s in DATASETS.items()), soft_wrap=True)
+
+
+# -- bench ------------------------------------------------------------------------------------
+@main.command("bench")
+@click.argument("problems", nargs=-1)
+@click.option("--scale", type=click.FloatRange(0, 1, min_open=True), default=1.0,
+              show_default=True, help="Share of each problem's rows to keep (0.05: quick check).")
+@click.option("--repeats", type=click.IntRange(1), default=3, show_default=True,
+              help="Timed runs after the warm-up (median reported).")
+@click.option("--library", "libraries", multiple=True,
+              help="Only these libraries (sigmax, sklearn, statsmodels, torch); repeatable.")
+@click.option("--threads", multiple=True, type=click.Choice(["1", "default"]),
+              help="Thread settings, in order (default: 1 then default).")
+@click.option("--out", type=click.Path(file_okay=False), default="benchmarks/results",
+              show_default=True, help="Folder for the JSON, markdown table and plots.")
+@click.option("--no-memory", is_flag=True, help="Skip the peak-memory runs.")
+def bench_cmd(problems: tuple[str, ...], scale: float, repeats: int,
+              libraries: tuple[str, ...], threads: tuple[str, ...], out: str,
+              no_memory: bool) -> None:
+    """Time sigmax against scikit-learn (and others) to a checked optimum.
+
+    PROBLEMS are names from sigmax.bench.PROBLEMS (default: all). Writes
+    bench-<tag>.json, bench-<tag>.md and plots/ under --out.
+    """
+    from .bench import run as run_bench
+
+    run_bench(list(problems) or None, scale=scale, repeats=repeats,
+              libraries=list(libraries) or None, threads=threads or ("1", "default"),
+              out_dir=out, memory=not no_memory)
 
 
 def run() -> None:  # pragma: no cover - console entry helper

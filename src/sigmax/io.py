@@ -82,7 +82,10 @@ def _labels_to_json(values: np.ndarray) -> dict[str, Any]:
         return {"kind": "int", "values": [int(v) for v in values]}
     if values.dtype.kind == "f":
         return {"kind": "float", "values": [float(v) for v in values]}
-    return {"kind": "str", "values": [str(v) for v in values]}
+    # Keep NumPy strings apart from object arrays of strings (pandas' labels),
+    # so that predict returns the same dtype after a round trip.
+    kind = "object" if values.dtype.kind == "O" else "str"
+    return {"kind": kind, "values": [str(v) for v in values]}
 
 
 def _labels_from_json(spec: Any) -> np.ndarray:
@@ -90,12 +93,45 @@ def _labels_from_json(spec: Any) -> np.ndarray:
         raise ValueError("bad label list")
     kind, values = spec.get("kind"), spec["values"]
     types = {"bool": (bool, np.bool_), "int": (int, np.int64), "float": (float, np.float64),
-             "str": (str, object)}
+             "str": (str, np.str_), "object": (str, object)}
     if kind not in types or not all(isinstance(v, types[kind][0]) for v in values):
         raise ValueError("bad label list")
     if kind == "int" and any(isinstance(v, bool) for v in values):
         raise ValueError("bad label list")
     return np.array(values, dtype=types[kind][1])
+
+
+def _param_to_json(key: str, val: Any) -> Any:
+    """A constructor parameter as a JSON value that :func:`_param_from_json` restores exactly."""
+    if isinstance(val, np.generic):  # numpy scalars, e.g. from a parameter grid
+        val = val.item()
+    if isinstance(val, dict):
+        # JSON object keys are strings; class labels may be ints, floats or bools,
+        # so a mapping (class_weight) keeps its keys' type as a label list.
+        try:
+            keys = _labels_to_json(np.array(list(val)))
+            values = [float(v) for v in val.values()]
+        except (TypeError, ValueError):
+            raise TypeError(f"parameter {key}={val!r} cannot be saved as JSON.") from None
+        return {"mapping": {"keys": keys, "values": values}}
+    if not isinstance(val, _PARAM_TYPES):
+        raise TypeError(f"parameter {key}={val!r} cannot be saved as JSON.")
+    return val
+
+
+def _param_from_json(val: Any) -> Any:
+    if isinstance(val, dict) and set(val) == {"mapping"}:
+        spec = val["mapping"]
+        if not isinstance(spec, dict):
+            raise ValueError("bad mapping")
+        keys = _labels_from_json(spec.get("keys"))
+        values = spec.get("values")
+        if (not isinstance(values, list) or len(values) != len(keys)
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                           for v in values)):
+            raise ValueError("bad mapping")
+        return dict(zip(keys.tolist(), values))
+    return val
 
 
 def save(model: Any, path: str | os.PathLike) -> None:
@@ -120,10 +156,7 @@ def save(model: Any, path: str | os.PathLike) -> None:
     if writer is not None:  # more arrays than coef/intercept (MultiHeadClassifier): own layout
         writer(path)
         return
-    params = model.get_params()
-    for key, val in params.items():
-        if not isinstance(val, _PARAM_TYPES):
-            raise TypeError(f"parameter {key}={val!r} cannot be saved as JSON.")
+    params = {key: _param_to_json(key, val) for key, val in model.get_params().items()}
     meta = {
         "format": "sigmax-model",
         "format_version": FORMAT_VERSION,
@@ -202,6 +235,10 @@ def load(path: str | os.PathLike) -> Any:
         raise _bad(path, "unknown or malformed parameters")
     if not all(isinstance(v, _PARAM_TYPES) for v in params.values()):
         raise _bad(path, "parameters must be plain JSON values")
+    try:
+        params = {key: _param_from_json(val) for key, val in params.items()}
+    except ValueError as exc:
+        raise _bad(path, f"malformed parameter ({exc})") from None
     model = cls(**params)
     try:
         model._validate_params()

@@ -143,6 +143,12 @@ class Loss:
         state = self.hessian_state(np.ascontiguousarray(St.T), Y, weights)
         return self.hessian_weights(state, a, b)
 
+    def hessian_diag_t(self, St: np.ndarray, Y: np.ndarray, weights: np.ndarray
+                       ) -> np.ndarray:
+        """``(k, b)`` diagonal Hessian weights ``h_{aa}`` of a block (for preconditioning)."""
+        return np.stack([np.asarray(self.hessian_weights_t(St, Y, weights, a, a))
+                         for a in range(St.shape[0])])
+
 
 def _rows(A: np.ndarray, k: int) -> np.ndarray:
     """An ``(b,)`` block broadcast against ``(k, b)``; an ``(b, k)`` block transposed."""
@@ -244,6 +250,9 @@ class BinomialLoss(Loss):
 
     def hessian_weights_t(self, St, Y, weights, a, b):
         return St[a] if a == b else None
+
+    def hessian_diag_t(self, St, Y, weights):
+        return St
 
 
 @dataclass(frozen=True)
@@ -413,6 +422,12 @@ class MultinomialLoss(Loss):
         if a == b:
             return weights * St[a] * (1 - St[a])
         return -weights * St[a] * St[b]
+
+    def hessian_diag_t(self, St, Y, weights):
+        out = 1 - St
+        out *= St
+        out *= weights
+        return out
 
 
 #: Registry of losses by name; ``multinomial_reference`` is the K-1 parameterization.

@@ -448,6 +448,54 @@ class LinearObjective:
             out[: self.n_features] += self.alpha * self.penalty.l2 * V
         return out.ravel()
 
+    def hessian_diag(self, w: np.ndarray) -> np.ndarray | None:
+        """Diagonal of the smooth part's Hessian at ``w``, shape (n_params,); None if unavailable.
+
+        One pass over ``X`` (row blocks, squares of a block formed in cache):
+        :math:`\mathrm{diag} = \sum_i h_{aa,i} x_{ij}^2` per feature ``j`` and
+        output ``a``, plus the L2 term. It is the Jacobi preconditioner of
+        Newton-CG: on features of very different scales (tf-idf, counts) it
+        cuts the conjugate-gradient iterations.
+        """
+        if self._blocks is None:
+            return None
+        St = self._state(w)
+        Y, sw, loss, blocks, d = self.Y, self.weights, self.loss, self._blocks, self.n_features
+
+        def work(idx):
+            acc, isum = self._new_acc(), np.zeros(self.k)
+            for i in idx:
+                lo, hi = blocks.bounds[i]
+                Hd = np.ascontiguousarray(loss.hessian_diag_t(St[:, lo:hi], Y[lo:hi], sw[lo:hi]),
+                                          dtype=self.dtype)
+                isum += Hd.sum(axis=1, dtype=np.float64)
+                if blocks.sparse:
+                    ind, data = blocks.cols[i]
+                    G = np.ascontiguousarray(Hd.T)
+                    sq = np.square(data)
+                    if _sparsetools is not None:
+                        _sparsetools.csc_matvecs(d, hi - lo, self.k, blocks.csr[i], ind, sq,
+                                                 G.ravel(), acc.ravel())
+                    else:  # pragma: no cover
+                        acc += sp.csr_matrix((sq, ind, blocks.csr[i]),
+                                             shape=(hi - lo, d)).T @ G
+                else:
+                    acc += np.dot(Hd, np.square(self.X[lo:hi]))
+            return acc, isum
+
+        parts = _parallel.run_blocks(work, len(blocks.bounds), blocks.workers())
+        acc = parts[0][0].astype(np.float64, copy=True)
+        for part in parts[1:]:
+            acc += part[0]
+        out = np.empty((self.n_rows, self.k))
+        out[:d] = acc if blocks.sparse else acc.T
+        if self.fit_intercept:
+            out[d] = sum(part[1] for part in parts)
+        out *= self.scale
+        if self.alpha and self.penalty.l2:
+            out[:d] += self.alpha * self.penalty.l2
+        return out.ravel()
+
     def hessian(self, w: np.ndarray) -> np.ndarray:
         """Full Hessian of the smooth part, shape (n_params, n_params), float64.
 

@@ -18,7 +18,7 @@ are encoded on the client by the estimator's own code, then sent once to the
 workers in ``X``'s row chunks and persisted there.
 
 ``X`` is persisted in the workers' memory once when it fits comfortably (at
-most half of the cluster's memory limit); otherwise every pass streams it from
+most half of what the workers have left under their memory limits); otherwise every pass streams it from
 its source, which is how a fit reads data larger than the cluster's memory.
 
 A lost worker is handled by dask: the tasks and persisted chunks it held are
@@ -45,7 +45,8 @@ from .base import Backend, register_backend
 
 __all__ = ["ChunkedObjective", "DaskBackend", "WorkerLostError"]
 
-#: Persist ``X`` when it takes at most this fraction of the cluster's memory limit.
+#: Persist ``X`` when it takes at most this fraction of the memory the workers have
+#: left under their limits.
 PERSIST_FRACTION = 0.5
 #: Target bytes per row chunk when a NumPy array is handed to the dask backend.
 CHUNK_BYTES = 64 * 2**20
@@ -169,13 +170,19 @@ def _client() -> Any:
 
 
 def _memory_budget() -> float:
-    """Bytes the cluster can hold: sum of worker memory limits, or free RAM locally."""
+    """Bytes the cluster can still hold: its workers' memory limits less what they use.
+
+    A worker process holds a few hundred MB of libraries before any data; that
+    is subtracted, so that a tight limit streams instead of persisting into a kill.
+    Without a distributed client: the free RAM of this machine.
+    """
     client = _client()
     if client is not None:
-        workers = client.scheduler_info(n_workers=-1)["workers"].values()
+        workers = list(client.scheduler_info(n_workers=-1)["workers"].values())
         limits = [float(w.get("memory_limit") or 0) for w in workers]
         if limits and all(limits):
-            return sum(limits)
+            used = [float(w.get("metrics", {}).get("memory") or 0) for w in workers]
+            return sum(max(0.0, lim - u) for lim, u in zip(limits, used))
     import psutil
 
     return float(psutil.virtual_memory().available)
@@ -205,13 +212,14 @@ def compute(*collections: Any, what: str = "the objective") -> tuple[Any, ...]:
     except Exception as exc:
         if _is_cluster_failure(exc):
             raise WorkerLostError(
-                f"The dask cluster could not finish evaluating {what}: {type(exc).__name__}: "
-                f"{str(exc).rstrip('. ')}. dask recomputes the work of a lost worker elsewhere, but here it "
-                "could not (a task killed its workers repeatedly, or no worker is left), so "
-                "the fit stopped instead of returning a model fitted on part of the data. "
-                "A worker killed for exceeding its memory limit is the usual cause: give "
-                "the workers more memory or use smaller chunks (X.rechunk / fewer rows per "
-                "Parquet row group).") from exc
+                f"The dask cluster could not finish evaluating {what}: "
+                f"{type(exc).__name__}: {str(exc).rstrip('. ')}. dask recomputes the work "
+                "of a lost worker elsewhere, but here it could not (a task killed its "
+                "workers repeatedly, or no worker is left), so the fit stopped instead of "
+                "returning a model fitted on part of the data. A worker killed for "
+                "exceeding its memory limit is the usual cause: give the workers more "
+                "memory or use smaller chunks (X.rechunk / fewer rows per Parquet row "
+                "group).") from exc
         raise
 
 
@@ -232,8 +240,9 @@ class ChunkedObjective(RemoteObjective):
     fit_intercept : bool
     persist : bool or None, default=None
         Keep ``X`` in the workers' memory (one read of the source); ``None``
-        persists when ``X`` takes at most half of the cluster's memory limit,
-        and otherwise streams ``X`` from its source at every pass (out of core).
+        persists when ``X`` takes at most half of the memory the workers have
+        left under their limits, and otherwise streams ``X`` from its source at
+        every pass (out of core).
 
     Notes
     -----

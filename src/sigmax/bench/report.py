@@ -46,6 +46,13 @@ def render_markdown(result: dict[str, Any]) -> str:
               + (f", statsmodels {m['statsmodels']}" if "statsmodels" in m else "")
               + (f", PyTorch {m['torch']}" if "torch" in m else "") + ".", "",
               f"BLAS: {'; '.join(blas)}. Environment: {m.get('env') or 'none set'}.", ""]
+    loads = [p["loadavg_end"][0] for p in result["problems"] if p.get("loadavg_end")]
+    if "loadavg_start" in m:
+        lines += [f"Load average (1 min) at the start: {m['loadavg_start'][0]:g}"
+                  + (f"; after each problem: {', '.join(f'{x:g}' for x in loads)}" if loads
+                     else "")
+                  + f" (on {m.get('cpu_count')} CPUs: above that, other processes shared "
+                  "the cores during the run).", ""]
     lines += ["Targets: relative objective gap (F - F*) / |F*| <= "
               f"{cfg['target_gap']['float64']:g} (float64) and "
               f"{cfg['target_gap']['float32']:g} (float32), checked on every timed run with "

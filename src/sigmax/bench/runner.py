@@ -461,6 +461,8 @@ def run_problem(problem: Problem, cfg: BenchConfig, libraries: Sequence[str] | N
         out["memory"] = _memory_section(data, out, cfg, verbose)
     out["summary"] = summarize(out)
     out["seconds_total"] = time.perf_counter() - t_start
+    if hasattr(os, "getloadavg"):
+        out["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     return out
 
 
@@ -560,6 +562,9 @@ def machine_info() -> dict[str, Any]:
                                            "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
                 if k in os.environ},
     }
+    if hasattr(os, "getloadavg"):
+        # Other processes share the machine: the load says how much (1, 5, 15 min).
+        info["loadavg_start"] = [round(x, 2) for x in os.getloadavg()]
     try:
         with open("/proc/cpuinfo") as fh:
             names = [ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")]

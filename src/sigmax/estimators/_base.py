@@ -9,6 +9,7 @@ penalty, same solvers, same stopping rule).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import numbers
 import warnings
 from typing import Any, ClassVar
@@ -99,6 +100,22 @@ def _scale_rows(w: np.ndarray, n_features: int, k: int, shift: int) -> np.ndarra
     P = out.reshape(-1, k)
     P[:n_features] = np.ldexp(P[:n_features], shift)
     return out
+
+
+def _underflow_is_not_an_error(method: Any) -> Any:
+    """Run ``method`` with float underflow silent, whatever the caller's ``np.errstate``.
+
+    Exponentials of very negative logits underflow to 0 all through a fit, and
+    0 is the right value there; a caller's ``np.errstate(all="raise")`` is
+    meant for overflow and NaN, which still raise.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with np.errstate(under="ignore"):
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 class LinearClassifierBase(ClassifierMixin, BaseEstimator):
@@ -198,6 +215,7 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
         return X
 
     # -- fit -------------------------------------------------------------------------
+    @_underflow_is_not_an_error
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LinearClassifierBase:
         """Fit the model by minimizing ``C * sum_i s_i * loss_i + penalty(W)``.
 
@@ -269,7 +287,7 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
                 f"{result.grad_norm:.2e} > tol={tol:.1e} after {result.n_iter} iterations. "
                 f"Increase max_iter (now {self.max_iter}), standardize the features "
                 f"(sklearn.preprocessing.StandardScaler){also}.",
-                ConvergenceWarning, stacklevel=2)
+                ConvergenceWarning, stacklevel=3)  # past the errstate wrapper of fit
         if penalty.name == "none":
             self._warn_if_separable(objective, result, Y, weights)
         return self
@@ -326,7 +344,7 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
                 "goes to 0 as the coefficients grow and no finite optimum exists. The "
                 "returned coefficients are finite but their scale is arbitrary; use "
                 "penalty='l2' with a finite C for a unique finite solution.",
-                SeparableWarning, stacklevel=3)
+                SeparableWarning, stacklevel=4)  # user code -> wrapper -> fit -> here
 
     # -- predict -----------------------------------------------------------------------
     def _logits(self, X: Any) -> np.ndarray:

@@ -62,6 +62,17 @@ class MultiLabelLogistic(LinearClassifierBase):
     coef_ : ndarray of shape (L, n_features)
     intercept_ : ndarray of shape (L,)
     fit_record_ : sigmax.solvers.FitResult
+
+    Examples
+    --------
+    >>> from sigmax import MultiLabelLogistic
+    >>> X = [[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0], [0.9, 0.1], [0.1, 0.8]]
+    >>> Y = [{"comedy"}, {"drama"}, {"comedy", "drama"}, set(), {"drama"}, {"comedy"}]
+    >>> clf = MultiLabelLogistic(C=10).fit(X, Y)
+    >>> clf.classes_.tolist()
+    ['comedy', 'drama']
+    >>> clf.predict([[0.0, 1.0], [1.0, 1.0]]).tolist()  # both labels for the second
+    [[1, 0], [1, 1]]
     """
 
     _loss_name = "multilabel"

@@ -36,6 +36,19 @@ class OneVsRestLogistic(LinearClassifierBase):
     coef_ : ndarray of shape (K, n_features)
     intercept_ : ndarray of shape (K,)
     fit_record_ : sigmax.solvers.FitResult
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sigmax import OneVsRestLogistic
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = OneVsRestLogistic(C=10).fit(X, y)
+    >>> clf.coef_.shape  # one binary model per class
+    (3, 4)
+    >>> clf.predict(X[[0, 50, 100]]).tolist()
+    [0, 1, 2]
+    >>> clf.predict_proba(X[:2]).sum(axis=1).round(6).tolist()
+    [1.0, 1.0]
     """
 
     _loss_name = "multilabel"

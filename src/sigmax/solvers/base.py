@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..objective import LinearObjective
 
@@ -141,20 +142,52 @@ def register_solver(cls: type[Solver]) -> type[Solver]:
 #: Above this many parameters the full Hessian (p^2 memory, p^3 Cholesky,
 #: n p^2 to build) costs more than the iterations it saves over L-BFGS.
 NEWTON_CHOLESKY_MAX_PARAMS = 400
+#: Below this many multiply-adds (n p^2) one Hessian costs a few milliseconds:
+#: Newton-Cholesky's few iterations then beat L-BFGS at any conditioning.
+#: Above it, on well-scaled features, L-BFGS wins (measured on the benchmark's
+#: dense_binary, n=50k p=51: L-BFGS 0.025 s, Newton-Cholesky 0.118 s).
+NEWTON_CHOLESKY_CHEAP = 5e7
+#: Sparse inputs with fewer stored values solve in milliseconds either way;
+#: L-BFGS (which also stops on a float64-level decrease) is kept there.
+SPARSE_NEWTON_MIN_NNZ = 100_000
+#: Columns whose standard deviations span more than this factor make L-BFGS
+#: crawl (its first steps ignore the scales); Newton methods do not care.
+BADLY_SCALED = 10.0
+
+
+def _badly_scaled(X) -> bool:
+    """True when the column scales of (the first rows of) dense ``X`` span > BADLY_SCALED."""
+    if not isinstance(X, np.ndarray) or X.ndim != 2 or X.shape[0] < 2:
+        return False
+    sd = X[:4096].std(axis=0)
+    sd = sd[sd > 0]
+    return bool(sd.size) and float(sd.max()) > BADLY_SCALED * float(sd.min())
 
 
 def choose_solver(objective: LinearObjective) -> str:
     """The solver that ``solver="auto"`` picks for this objective.
 
+    Chosen from the benchmark's measurements (``sigmax bench``, see
+    ``docs/benchmarks.md``):
+
     - L1 or elastic net: ``"proximal"`` (the only one that handles the kink at 0).
-    - Few parameters and ``n`` large against them: ``"newton-cholesky"``
-      (quadratic convergence, each iteration one pass to build the Hessian).
-    - Otherwise ``"lbfgs"``: one pass over ``X`` per iteration, memory ``O(p)``.
+    - Few parameters (``p <= 400``, ``k <= 10``, ``n >= 2p``) and either a
+      cheap Hessian (``n p^2 <= 5e7``) or badly scaled columns:
+      ``"newton-cholesky"`` (quadratic convergence; a few Hessians).
+    - Sparse ``X`` with at least 1e5 stored values: ``"newton-cg"``. Text-like features (Zipf frequencies)
+      are ill-conditioned: L-BFGS needed 74 passes over ``X`` where Newton-CG
+      needed 39 (sparse_text at 20% scale).
+    - Otherwise ``"lbfgs"``: one pass over ``X`` per iteration, memory
+      ``O(p)``; on well-scaled dense data it needs the fewest passes.
     """
     if objective.alpha and not objective.penalty.smooth:
         return "proximal"
+    X = objective.X
     p = objective.n_params
     if (p <= NEWTON_CHOLESKY_MAX_PARAMS
-            and objective.n_samples >= 2 * p and objective.k <= 10):
+            and objective.n_samples >= 2 * p and objective.k <= 10
+            and (objective.n_samples * p * p <= NEWTON_CHOLESKY_CHEAP or _badly_scaled(X))):
         return "newton-cholesky"
+    if sp.issparse(X) and X.nnz >= SPARSE_NEWTON_MIN_NNZ:
+        return "newton-cg"
     return "lbfgs"

@@ -386,13 +386,13 @@ def _pct(x: float) -> str:
 def _structural(s: dict[str, Any]) -> tuple[str, list[str]]:
     """The candidate the label structure calls for, and why (with the measured facts)."""
     if s["task"] == "binary":
-        return "logistic", [
+        return STRUCTURAL_CHOICE["binary"], [
             f"y has 2 classes ({s['names'][0]!r}: {s['counts'][0]} rows, {s['names'][1]!r}: "
             f"{s['counts'][1]} rows). Logistic regression is softmax with K=2 (same "
             "probabilities with C_softmax = C/2), with half the parameters and no flat "
             "direction in its minimum."]
     if s["task"] == "multiclass":
-        return "softmax", [
+        return STRUCTURAL_CHOICE["multiclass"], [
             f"y has {s['n_classes']} mutually exclusive classes (one label per row). Softmax "
             "models them jointly: its probabilities sum to 1 by construction, and one model "
             "is fitted instead of K."]
@@ -400,7 +400,7 @@ def _structural(s: dict[str, Any]) -> tuple[str, list[str]]:
     if s["kind"] == "exclusive":
         empty = (f"; {_pct(s['share_empty'])} of rows have no label, which becomes one more "
                  "class 'none'" if s["share_empty"] > 0 else "")
-        return "softmax", [
+        return STRUCTURAL_CHOICE["exclusive_labels"], [
             f"The {s['n_classes']} labels never co-occur (every row has at most one){empty}: "
             "they are exclusive classes, so softmax over them, not independent sigmoids."]
     reasons = [
@@ -426,7 +426,7 @@ def _structural(s: dict[str, Any]) -> tuple[str, list[str]]:
         reasons.append(
             f"{len(s['never_cooccur'])} label pair(s) never co-occur (e.g. "
             f"{s['never_cooccur'][0]}): such groups could share a softmax head.")
-    return "multilabel", reasons
+    return STRUCTURAL_CHOICE["multilabel"], reasons
 
 
 def advise(y: Any, result: Any = None) -> Advice:

@@ -63,8 +63,8 @@ dict of numbers/lists).
 
 ``ProblemResult``: ``dataset``, ``task``, ``n_samples``, ``n_features``,
 ``n_classes``, ``class_names``, ``description``, ``feature_names``, ``notes``
-(what was done to the data), ``seconds`` (section name -> wall seconds,
-plus ``"total"``).
+(what was done to the data, candidates left out and why), ``seconds``
+(section name -> wall seconds, plus ``"full_fits"`` and ``"total"``).
 
 ``CandidateResult`` (one per candidate): ``name``, ``label``, ``estimator``;
 ``params``: ``C`` (after mapping), ``C_note`` (why this ``C``), ``penalty``,
@@ -115,7 +115,8 @@ text, ``hessian_structure``), ``check_point`` (sentence), ``candidates``
 ``hessian_unique_blocks``, ``hessian_nonzero_entries``, ``hessian_bytes``
 (dense float64), ``flops_per_grad_eval``, ``flops_per_hessp``,
 ``flops_per_hessian``, ``flops_cholesky``, ``check`` (the dict of
-:func:`sigmax.diagnostics.check_derivatives`)), ``summary`` (sentences).
+:func:`sigmax.diagnostics.check_derivatives`, or ``{"skipped": reason}``)),
+``summary`` (sentences).
 
 ``ProblemResult.minima``: ``subproblem`` (``n_rows``, ``n_features``,
 ``features`` (names), ``classes`` (names kept), ``rank_full`` (bool), ``how``
@@ -123,7 +124,10 @@ text, ``hessian_structure``), ``check_point`` (sentence), ``candidates``
 (``"softmax"``, ``"logistic"``, ``"ovr"``, ``"multilabel"``),
 ``parameterization``, ``penalty``, ``C``, ``expected_n_flat``,
 ``expected_why``, the keys of :func:`sigmax.diagnostics.flat_directions`
-except ``null_basis``, ``matches_theory``, ``fit`` (``converged``,
+except ``null_basis``, ``matches_theory`` (``n_flat == expected_n_flat``; for
+L2 softmax the expected 1 is the intercept shift, ``n_flat_coef`` is 0),
+``separable_warning`` (the fit raised :class:`~sigmax.SeparableWarning`),
+``fit`` (``converged``,
 ``grad_norm``, ``n_iter``, ``objective``), ``random_starts`` (the dict of
 :func:`sigmax.diagnostics.random_starts`, for the symmetric softmax and the
 sigmoid model), ``skipped`` (sentence, instead of the rest, when the
@@ -265,6 +269,19 @@ class CandidateSpec:
 _SAME_C = "one C for all candidates: both penalize every coefficient row by 1/2 ||W||^2"
 
 
+#: Above this many distinct label sets the powerset candidates are left out.
+MAX_LABEL_SETS = 128
+
+
+def _powerset_applies(target: Target, quick: bool) -> str | None:
+    """The powerset models need few label sets (one softmax class, or sigmoid, per set)."""
+    S = target.set_matrix.shape[0]
+    if S <= MAX_LABEL_SETS:
+        return None
+    return (f"powerset models left out: {S} distinct label sets (more than {MAX_LABEL_SETS}) "
+            "would each be a class, most with a handful of rows")
+
+
 def _mixed_applies(target: Target, quick: bool) -> str | None:
     """The mixed model runs when the labels have an exclusive group (else it is ``multilabel``)."""
     from ..labels import discover_heads
@@ -309,9 +326,10 @@ CANDIDATES: dict[str, list[CandidateSpec]] = {
         CandidateSpec("multilabel", "Independent sigmoids ({K} labels)", MultiLabelLogistic,
                       "indicator", "sigmoid", 1.0, _SAME_C),
         CandidateSpec("powerset", "Softmax over label sets ({K} sets)", SoftmaxRegression,
-                      "sets", "softmax", 1.0, _SAME_C),
+                      "sets", "softmax", 1.0, _SAME_C, applies=_powerset_applies),
         CandidateSpec("powerset_ovr", "One-vs-rest over label sets ({K} sigmoids)",
-                      OneVsRestLogistic, "sets", "sigmoid", 1.0, _SAME_C),
+                      OneVsRestLogistic, "sets", "sigmoid", 1.0, _SAME_C,
+                      applies=_powerset_applies),
         CandidateSpec("mixed", "Mixed heads: softmax per exclusive group + sigmoids ({K} "
                       "outputs)", MultiLabelHeads, "indicator", "sigmoid", 1.0, _SAME_C,
                       applies=_mixed_applies),
@@ -358,7 +376,7 @@ class _Budget:
     points: int = 600
     simplex_points: int = 400
     unpenalized_max_iter: int = 200
-    lp_seconds: float = 10.0
+    lp_seconds: float = 4.0
 
     def to_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -370,7 +388,7 @@ _FULL = _Budget()
 _QUICK = _Budget(max_folds=3, k_sweep=(2, 4, 8), sweep_rows=400, grad_timing_seconds=0.01,
                  fd_rows=200, fd_directions=3, starts=3, minima_rows=300,
                  minima_features=(4, 2, 1), minima_max_classes=5, grid=25, grid_multilabel=15,
-                 points=300, simplex_points=200, unpenalized_max_iter=50, lp_seconds=2.0)
+                 points=300, simplex_points=200, unpenalized_max_iter=50, lp_seconds=1.5)
 
 
 # -- input ---------------------------------------------------------------------------------------
@@ -1216,7 +1234,8 @@ def _separation(run: _Run) -> dict[str, Any]:
                     states[j], kinds[j] = True, "complete"
                     continue
                 left = deadline - time.perf_counter()
-                if left <= 0.05:
+                # With many outputs one separated output settles the model: stop there.
+                if left <= 0.05 or (Y.shape[1] > 10 and True in states):
                     continue
                 s = diag.separation(run.Xs, Y[:, j].astype(np.intp), time_limit=left)
                 states[j], kinds[j] = s["separated"], s["kind"]
@@ -1230,7 +1249,8 @@ def _separation(run: _Run) -> dict[str, Any]:
                          "quasi-complete" if "quasi-complete" in kinds else None),
                 "how": ("per output: a fitted model separates it, else a linear program "
                         f"(HiGHS) on its binary problem, rarest outputs first, "
-                        f"{b.lp_seconds:g} s in all"),
+                        f"{b.lp_seconds:g} s in all (with more than 10 outputs, until one is "
+                        "separated)"),
                 "outputs_separated": [n for n, s in zip(names, states) if s],
                 "outputs_undecided": int(sum(s is None for s in states))}
         entry["unpenalized_fit"] = unpen
@@ -1571,7 +1591,7 @@ def compare_problem(X: Any, y: Any, *, name: str = "data", description: str = ""
         why = spec.applies(target, quick) if spec.applies is not None else None
         if why is None:
             specs.append(spec)
-        else:
+        elif why not in all_notes:
             all_notes.append(why)
     problem = ProblemResult(
         dataset=name, task=target.task, n_samples=int(Xa.shape[0]),
@@ -1662,7 +1682,11 @@ def compare(X: Any, y: Any, *, name: str = "data", description: str = "", cv: in
         Smaller sizes everywhere (3 folds, K sweep 2..8, smaller subproblems
         and grids): for tests and previews.
     progress : callable, optional
-        ``progress(step: str, done: int, total: int)`` after each unit of work.
+        ``progress(step: str, done: int, total: int)``: called once with
+        ``done=0`` (``step`` ``"<name>: start"``), after each unit of work
+        (``step`` ``"<name>: <what just ran>"``, e.g. ``"digits: fold 2/5:
+        softmax"``), and last with ``done == total`` (``"<name>: done"``);
+        ``done`` counts this dataset's units and never decreases.
     threads : int, default=1
         BLAS threads during the study (timings are like for like at 1).
     max_samples : int, optional

@@ -25,7 +25,7 @@ import numpy as np
 from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import LogLocator, NullFormatter, PercentFormatter
+from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter, PercentFormatter
 
 from .result import CandidateResult, ProblemResult
 
@@ -39,10 +39,10 @@ DPI = 130
 #: Okabe & Ito 2008).
 MODEL_COLORS: dict[str, str] = {
     "logistic": "#0072B2", "softmax": "#D55E00", "ovr": "#009E73", "multilabel": "#0072B2",
-    "powerset": "#CC79A7", "mixed": "#E69F00", "multitask": "#56B4E9",
-    "powerset_ovr": "#882255", "softmax_reference": "#F0E442",
+    "powerset": "#CC79A7", "powerset_ovr": "#009E73", "multitask": "#E69F00",
+    "mixed": "#000000",
 }
-_FALLBACK = ["#000000", "#999999", "#882255", "#44AA99", "#117733", "#332288"]
+_FALLBACK = ["#56B4E9", "#999999", "#882255", "#44AA99", "#117733", "#332288"]
 #: Class colours (tab10, then tab20 beyond ten classes).
 _STYLE = {
     "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
@@ -150,8 +150,16 @@ def _per_model(data: Any, what: str) -> dict[str, Any]:
 
 
 def _grid(n: int, max_cols: int) -> tuple[int, int]:
-    cols = min(n, max_cols)
-    return math.ceil(n / cols), cols
+    """(rows, cols) for n panels, at most max_cols wide, rows as full as possible."""
+    rows = math.ceil(n / max_cols)
+    return rows, math.ceil(n / rows)
+
+
+def _wrap(text: str, width: int = 36) -> str:
+    """A panel title on as many lines as it needs (model names can be long)."""
+    import textwrap
+
+    return "\n".join(textwrap.fill(line, width) for line in text.split("\n"))
 
 
 # -- Performance ----------------------------------------------------------------------------
@@ -187,10 +195,10 @@ def draw_confusion(problem: ProblemResult) -> Figure:
         im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
         acc = np.trace(m) / max(m.sum(), 1)
         same = " (all models)" if len(mats) == 1 and len(problem.candidates) > 1 else ""
-        ax.set_title(f"{_label(problem, model)}{same}\naccuracy {acc:.1%}")
+        ax.set_title(_wrap(f"{_label(problem, model)}{same}") + f"\naccuracy {acc:.1%}")
         ticks = np.arange(k)
         wide = max(len(str(n)) for n in names) > 3 and k > 3
-        ax.set_xticks(ticks, _short(names, 8), rotation=45 if wide else 0,
+        ax.set_xticks(ticks, _short(names, 8 if k > 5 else 11), rotation=45 if wide else 0,
                       ha="right" if wide else "center")
         ax.set_yticks(ticks, _short(names, 12))
         ax.set_xlabel("predicted")
@@ -218,7 +226,7 @@ def draw_reliability(problem: ProblemResult) -> Figure:
     (``edges``, ``count``, ``mean_confidence``, ``frequency``).
     """
     curves = _per_model(problem.visualization.get("reliability"), "calibration")
-    fig = _new_figure(7.4, 3.5)
+    fig = _new_figure(7.4, 3.9)
     ax, axh = fig.subplots(1, 2, width_ratios=[1.15, 1])
     ax.plot([0, 1], [0, 1], ls="--", color="#888", lw=1, label="perfectly calibrated")
     for i, (model, b) in enumerate(curves.items()):
@@ -238,7 +246,8 @@ def draw_reliability(problem: ProblemResult) -> Figure:
     ax.set(xlim=(0, 1), ylim=(0, 1), xlabel=f"predicted {what}", ylabel="observed frequency",
            title="Reliability (out-of-fold)")
     ax.set_aspect("equal")
-    ax.legend(loc="upper left", frameon=False, fontsize=7)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=2,
+               frameon=False, fontsize=7)
     axh.set(xlim=(0, 1), xlabel=f"predicted {what}", ylabel="share of predictions",
             title="How often each probability is predicted")
     axh.set_yscale("log")
@@ -280,7 +289,7 @@ def draw_per_label(problem: ProblemResult) -> Figure:
     if not drew:
         raise Skip("no per-label metrics in this result")
     axes[0].set_ylim(0, 1)
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=3,
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2,
                frameon=False, fontsize=7)
     return fig
 
@@ -337,12 +346,21 @@ def draw_loss_curves(problem: ProblemResult) -> Figure:
     """Objective gap and gradient norm per iteration of each model's fit on all rows.
 
     Reads ``CandidateResult.history`` (``iteration``, ``objective``, ``grad_norm``).
+    A history without ``grad_norm`` comes from a stochastic solver on a
+    non-convex model (the shared trunk): the best value it reached is no
+    minimum, so a "gap" to it would be an artefact; such models are named
+    under the plot instead.
     """
-    cands = [c for c in problem.candidates if len(c.history.get("objective") or []) >= 2]
+    with_hist = [c for c in problem.candidates if len(c.history.get("objective") or []) >= 2]
+    cands = [c for c in with_hist if c.history.get("grad_norm")]
     if not cands:
-        raise Skip("no per-iteration history in this result")
-    fig = _new_figure(7.6, 3.3)
+        raise Skip("no per-iteration history of a deterministic solver in this result")
+    left_out = [c.label for c in with_hist if c not in cands]
+    fig = _new_figure(7.6, 3.3 + 0.2 * bool(left_out))
     ax1, ax2 = fig.subplots(1, 2)
+    if left_out:
+        fig.suptitle("Not shown (stochastic training, no optimality gap): "
+                     + "; ".join(left_out), fontsize=7.5, color="#555")
     for i, c in enumerate(cands):
         obj = _series(c.history.get("objective"))
         it = _series(c.history.get("iteration")) if c.history.get("iteration") else np.arange(
@@ -358,10 +376,11 @@ def draw_loss_curves(problem: ProblemResult) -> Figure:
         # Identical models give identical curves (binary: logistic = softmax at C/2):
         # distinct dashes keep each visible.
         ls = ("-", "--", ":", "-.")[i % 4]
-        ax1.plot(it, gap, lw=1.6, ls=ls, marker=".", ms=4, color=color, label=label)
+        mark = "." if len(obj) <= 60 else None
+        ax1.plot(it, gap, lw=1.6, ls=ls, marker=mark, ms=4, color=color, label=label)
         g = _series(c.history.get("grad_norm"))
         if len(g):
-            ax2.plot(it[: len(g)], np.maximum(g, 1e-300), lw=1.6, ls=ls, marker=".", ms=4,
+            ax2.plot(it[: len(g)], np.maximum(g, 1e-300), lw=1.2, ls=ls, marker=mark, ms=4,
                      color=color, label=label)
     for ax in (ax1, ax2):
         ax.set_yscale("log")
@@ -423,6 +442,7 @@ def draw_hessian_spectrum(problem: ProblemResult) -> Figure:
         ax.text(1, t, " zero (flat) below this line", va="bottom", fontsize=7, color="#8a3b12")
     ax.set_yscale("log")
     ax.set_ylim(bottom=eps * 1e-2)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("eigenvalue index (sorted)")
     ax.set_ylabel("|eigenvalue| of the Hessian")
     sub = problem.minima.get("subproblem") or {}
@@ -474,7 +494,11 @@ def draw_decision_regions(problem: ProblemResult) -> Figure:
             rgba[..., 3] = 0.12 + 0.5 * np.clip((conf - lo) / (1 - lo), 0, 1)
             ax.imshow(rgba, origin="lower", extent=extent, aspect="auto",
                       interpolation="nearest")
-            ax.contour(gx, gy, cls, levels=np.arange(k) + 0.5, colors="#333", linewidths=0.6)
+            # One contour per class indicator: a boundary between classes 0 and 6 is
+            # one line, not the six level crossings a contour of the codes would draw.
+            for c_ in np.unique(cls):
+                ax.contour(gx, gy, (cls == c_).astype(float), levels=[0.5], colors="#333",
+                           linewidths=0.6)
             lab = np.asarray(pca["points"].get("label", []), dtype=np.intp)
             c = [colors[v] for v in lab] if len(lab) == len(px) else "#333"
             ax.scatter(px, py, c=c, s=7, edgecolors="white", linewidths=0.3)
@@ -487,7 +511,7 @@ def draw_decision_regions(problem: ProblemResult) -> Figure:
                 ax.contour(gx, gy, P, levels=[0.5], colors=[colors[j]], linewidths=1.3)
             ax.scatter(px, py, c="#555", s=4, alpha=0.5, edgecolors="none")
         s = score.get(model)
-        ax.set_title(_label(problem, model)
+        ax.set_title(_wrap(_label(problem, model))
                      + (f"\n2-D refit: {s:.0%} {'labels' if 'proba' in pr else 'rows'} right"
                         if isinstance(s, (int, float)) else ""))
         ax.set_xlabel("PC1" + (f" ({evr[0]:.0%} of variance)" if len(evr) > 0 else ""))
@@ -544,7 +568,7 @@ def draw_simplex(problem: ProblemResult) -> Figure:
         for (x, yy), name, va in zip(_SIMPLEX_CORNERS, names, ("top", "top", "bottom")):
             ax.text(x, yy + (-0.05 if va == "top" else 0.04), _short([name], 14)[0],
                     ha="center", va=va, fontsize=8, color="#222")
-        ax.set_title(_label(problem, model))
+        ax.set_title(_wrap(_label(problem, model), 30))
         ax.set_aspect("equal")
         ax.set_xlim(-0.15, 1.15)
         ax.set_ylim(-0.16, 1.0)

@@ -135,8 +135,10 @@ def fmt_value(v: Any, key: str = "") -> str:
             return f"{int(x):,}"
         if x == 0:
             return "0"
-        if abs(x) >= 1e5 or abs(x) < 1e-3:
-            return f"{x:.2e}"
+        if abs(x) >= 1e6 or abs(x) < 1e-3:
+            return f"{x:.3g}" if abs(x) >= 1e6 else f"{x:.2e}"
+        if abs(x) >= 1e3:
+            return f"{x:,.0f}"
         return f"{x:.4g}"
     if isinstance(v, str):
         return v
@@ -389,6 +391,7 @@ table{border-collapse:collapse;font-size:13.5px;font-variant-numeric:tabular-num
 th,td{padding:5px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
 th{font-weight:600;background:var(--soft);white-space:nowrap}
 td.num{text-align:right;white-space:nowrap}
+td:first-child{min-width:11em}
 td.best{color:var(--good);font-weight:700}
 .sd{color:var(--muted);font-size:12px}
 ul.verdicts{padding-left:20px;margin:6px 0}
@@ -569,29 +572,18 @@ _FORMULA_ROWS = (("loss", "loss"), ("gradient", "gradient"), ("hessian", "Hessia
 def _deriv_html(p: ProblemResult) -> str:
     d = p.derivatives or {}
     out = [_sentences(d.get("summary"))]
-    formulas = d.get("formulas") or {}
-    if formulas:
-        fams = list(formulas)
-        titles = {"sigmoid": "sigmoid (logistic, one-vs-rest, multi-label)",
-                  "softmax": "softmax"}
-        rows = []
-        for key, title in _FORMULA_ROWS:
-            cells = []
-            for f in fams:
-                v = formulas[f].get(f"{key}_text", formulas[f].get(key, ""))
-                cells.append((f"<code>{_e(v)}</code>", ""))
-            rows.append([(_e(title), ""), *cells])
-        out.append(_html_table([""] + [titles.get(f, f) for f in fams], rows))
     cands = d.get("candidates") or {}
     if cands:
         rows = []
         for name, c in cands.items():
             chk = c.get("check") or {}
             p2 = c.get("n_params", 0) ** 2
+            nnz = c.get("hessian_nonzero_entries")
+            share = f" ({nnz / p2:.0%})" if _is_num(nnz) and p2 else ""
             rows.append([
-                (_e(_cand_label(p, name)), ""), (_e(c.get("family", "")), ""),
+                (_e(_cand_label(p, name)), ""),
                 _num_cell(c.get("n_params"), "n_params"),
-                (_e(f"{fmt_value(c.get('hessian_nonzero_entries'))} of {p2:,}"), "num"),
+                (_e(f"{fmt_value(nnz)}{share}"), "num"),
                 _num_cell(c.get("hessian_bytes"), "hessian_bytes"),
                 _num_cell(c.get("flops_per_hessian")),
                 _num_cell(chk.get("grad_max_rel_error")) if "grad_max_rel_error" in chk
@@ -599,11 +591,28 @@ def _deriv_html(p: ProblemResult) -> str:
                 _num_cell(chk.get("hessp_max_rel_error")) if "hessp_max_rel_error" in chk
                 else ("–", "")])
         out.append("<h4>Measured</h4>" + _html_table(
-            ["model", "family", "parameters", "Hessian nonzeros", "dense Hessian",
-             "flops to build it", "gradient vs finite diff.", "Hv vs finite diff."], rows))
+            ["model", "parameters", "Hessian nonzeros", "dense Hessian", "flops to build it",
+             "∇f vs finite diff.", "Hv vs finite diff."], rows))
     if d.get("check_point"):
         out.append(f"<p class='sub'>Finite differences: {_e(d['check_point'])}.</p>")
     return "".join(out)
+
+
+def formulas_html(result: CompareResult) -> str:
+    """The derivative formulas of each loss family, once for the whole report."""
+    formulas: dict[str, Any] = {}
+    for p in result.problems:
+        for fam, f in ((p.derivatives or {}).get("formulas") or {}).items():
+            formulas.setdefault(fam, f)
+    if not formulas:
+        return ""
+    titles = {"sigmoid": "sigmoid (logistic, one-vs-rest, multi-label)", "softmax": "softmax"}
+    rows = []
+    for key, title in _FORMULA_ROWS:
+        cells = [(f"<code>{_e(f.get(f'{key}_text', f.get(key, '')))}</code>", "")
+                 for f in formulas.values()]
+        rows.append([(_e(title), ""), *cells])
+    return _html_table([""] + [titles.get(f, f) for f in formulas], rows)
 
 
 def _minima_html(p: ProblemResult) -> str:
@@ -636,9 +645,8 @@ def _minima_html(p: ProblemResult) -> str:
                 _num_cell(rs.get("coef_spread")) if rs else ("–", ""),
                 _num_cell(rs.get("objective_spread")) if rs else ("–", "")])
         out.append(_html_table(
-            ["model", "penalty", "flat dims expected", "measured", "smallest non-zero "
-             "eigenvalue", "max Δp along flat dims", "random starts: coef spread",
-             "objective spread"], rows))
+            ["model", "penalty", "flat dims: theory", "measured", "smallest λ > 0",
+             "max Δp on flat dims", "starts: Δ coef", "starts: Δ f"], rows))
     sub = m.get("subproblem") or {}
     if sub.get("how"):
         out.append(f"<p class='sub'>Hessians computed on {_e(sub['how'])}.</p>")
@@ -677,10 +685,7 @@ def _k2_html(p: ProblemResult) -> str:
     k = p.k2_equivalence or {}
     if not k:
         return ""
-    out = []
-    if k.get("problem"):
-        out.append(f"<p>Two-class problem: {_e(k['problem'])}.</p>")
-    out.append(_sentences(k.get("summary")))
+    out = [_sentences(k.get("summary"))]
     rows = [[(_e(_K2_TITLES[key]), ""), _num_cell(k[key])] for key in _K2_KEYS if key in k]
     if isinstance(k.get("ovr_per_label"), dict):
         for key, title in (("max_abs_coef_diff", "max |Δ coefficient|, L logistic fits vs "
@@ -807,6 +812,8 @@ class HtmlRenderer:
     def _section(self, s: Section, result: CompareResult, figures: Mapping[Any, Any]) -> str:
         out = [f"<section id='{s.id}'><h2>{_e(s.title)}</h2><p class='q'>{_e(s.question)}</p>"
                f"<p class='lead'>{_e(s.lead)}</p>"]
+        if s.id == "derivatives":
+            out.append(formulas_html(result))
         for i, p in enumerate(result.problems):
             block = self._problem_block(s, p, i, figures)
             out.append(f"<div class='problem' id='{s.id}-{_slug(p.dataset)}'>"
@@ -915,6 +922,9 @@ RENDERERS: dict[str, type] = {r.name: r for r in (TerminalRenderer, HtmlRenderer
 
 # -- the report folder -------------------------------------------------------------------------
 def _is_replaceable(path: Path) -> bool:
+    path = Path(path).resolve()
+    if path == Path.cwd().resolve() or path in Path.cwd().resolve().parents:
+        return False  # never swap away the folder we are running in
     if not path.exists():
         return True
     if not path.is_dir():
@@ -949,7 +959,7 @@ def write_report(result: CompareResult, out: str | os.PathLike, *, plots: bool =
     ValueError
         When ``out`` is a file or a non-empty folder that is not a sigmax report.
     """
-    out = Path(out)
+    out = Path(out).resolve()
     if not _is_replaceable(out):
         raise ValueError(
             f"--out {out} is {'a file' if out.is_file() else 'a folder with other files'}, not "

@@ -35,7 +35,8 @@ class CandidateResult:
         Metric name -> one value per fold (same folds for every candidate).
     compute : dict of str -> float
         ``n_params``, ``fit_seconds``, ``predict_seconds``, ``peak_memory_bytes``,
-        ``n_iter``, ``n_grad_evals``, ``flops_per_grad_eval`` (medians over folds).
+        ``n_iter``, ``n_grad_evals``, ``flops_per_grad_eval`` (medians over folds),
+        and more: the full list is in :mod:`sigmax.study.compare`.
     history : dict of str -> list of float
         Per-iteration ``objective`` / ``grad_norm`` / ``seconds`` of the full-data fit.
     notes : list of str
@@ -82,6 +83,8 @@ class ProblemResult:
 
     The dict-valued sections hold plain data whose keys are documented where
     they are filled (:mod:`sigmax.study.compare`); renderers show what is present.
+    A section that was not run is an empty dict. ``schema.json`` beside this
+    module is the JSON Schema of :meth:`CompareResult.to_json`.
     """
 
     dataset: str

@@ -1,0 +1,244 @@
+"""The benchmark runner at a tiny scale (it runs, finds the optimum, rejects early stops),
+and the fused row-block pass behind sigmax's speed (same numbers as the plain path).
+
+No timing thresholds here: speed is what ``sigmax bench`` measures, not what tests assert.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from click.testing import CliRunner
+
+from sigmax import objective as objective_mod
+from sigmax.bench import (ADAPTERS, PROBLEMS, TARGET_GAP, Adapter, BenchConfig, Fit,
+                          check_gap, gap, run, sklearn_objective, time_to_gap)
+from sigmax.bench.runner import _sigmax_objective, measure_floor, reference_optimum
+from sigmax.losses import LOSSES
+from sigmax.objective import LinearObjective
+from sigmax.penalties import make_penalty
+
+TINY = 0.001  # dense_binary: 500 rows
+
+
+@pytest.fixture(scope="module")
+def tiny_binary():
+    return PROBLEMS["dense_binary"].load(TINY)
+
+
+def test_problems_are_fixed_by_their_seed():
+    a = PROBLEMS["sparse_text"].load(0.01)
+    b = PROBLEMS["sparse_text"].load(0.01)
+    assert sp.issparse(a.X) and a.X.format == "csr"
+    assert (a.X != b.X).nnz == 0 and np.array_equal(a.y, b.y)
+    assert a.X32.dtype == np.float32 and a.X.dtype == np.float64
+    density = a.X.nnz / np.prod(a.X.shape)
+    assert 0.001 < density < 0.1
+    with pytest.raises(ValueError, match="scale"):
+        PROBLEMS["dense_binary"].load(0)
+
+
+def test_reference_is_the_optimum(tiny_binary):
+    """F* from the runner is below what scikit-learn reaches with a tight tolerance."""
+    ref = reference_optimum(tiny_binary)
+    sk = ADAPTERS["sklearn"].fit(tiny_binary.X, tiny_binary, solver="lbfgs", tol=1e-10,
+                                 max_iter=10_000, dtype="float64")
+    f_sk = sklearn_objective(tiny_binary, sk.coef, sk.intercept)
+    assert ref["objective"] <= f_sk * (1 + 1e-10)
+    assert abs(gap(f_sk, ref["objective"])) < 1e-8
+
+
+def test_one_objective_for_every_library(tiny_binary):
+    """The runner's objective (SciPy/NumPy) equals sigmax's own sklearn-scale objective."""
+    fit = ADAPTERS["sigmax"].fit(tiny_binary.X, tiny_binary, solver="lbfgs", tol=1e-8,
+                                 max_iter=1000, dtype="float64")
+    obj = _sigmax_objective(tiny_binary, "float64")
+    w = np.concatenate([fit.coef.T, fit.intercept[None, :]]).ravel()
+    assert sklearn_objective(tiny_binary, fit.coef, fit.intercept) == pytest.approx(
+        obj.sklearn_objective(w), rel=1e-12)
+    # Multinomial: a common shift of the intercepts changes nothing.
+    data = PROBLEMS["digits"].load(0.2)
+    fit = ADAPTERS["sigmax"].fit(data.X, data, solver="auto", tol=1e-6, max_iter=1000,
+                                 dtype="float64")
+    f0 = sklearn_objective(data, fit.coef, fit.intercept)
+    assert sklearn_objective(data, fit.coef, fit.intercept + 3.0) == pytest.approx(f0,
+                                                                                   rel=1e-12)
+
+
+class _EarlyStop(Adapter):
+    """scikit-learn's lbfgs cut off after 2 iterations, whatever tolerance is asked."""
+
+    name = "early-stop"
+
+    def solvers(self, data, dtype="float64"):
+        return ["lbfgs"]
+
+    def fit(self, prepared, data, *, solver, tol, max_iter, dtype):
+        return ADAPTERS["sklearn"].fit(prepared, data, solver=solver, tol=tol, max_iter=2,
+                                       dtype=dtype)
+
+
+def test_gap_check_rejects_a_solver_that_stops_early(tiny_binary):
+    ref = reference_optimum(tiny_binary)["objective"]
+    cfg = BenchConfig(scale=TINY, repeats=1, budget_s=30)
+    rec = time_to_gap(_EarlyStop(), tiny_binary, tiny_binary.X, solver="lbfgs",
+                      dtype="float64", reference=ref, target=TARGET_GAP["float64"], cfg=cfg)
+    assert not rec["reached"] and rec["seconds"] is None
+    assert all(r["gap"] > TARGET_GAP["float64"] for r in rec["ladder"])
+    assert len(rec["ladder"]) > 1  # it walked the tolerance ladder before giving up
+    # The same solver without the cut-off reaches the target, checked on each timed run.
+    ok = time_to_gap(ADAPTERS["sklearn"], tiny_binary, tiny_binary.X, solver="lbfgs",
+                     dtype="float64", reference=ref, target=TARGET_GAP["float64"], cfg=cfg)
+    assert ok["reached"] and ok["seconds"] > 0
+    assert all(r["gap"] <= TARGET_GAP["float64"] for r in ok["runs"])
+    assert check_gap(ref * (1 + 5e-7), ref, 1e-6) and not check_gap(ref * (1 + 2e-6), ref, 1e-6)
+    assert not check_gap(float("nan"), ref, 1e-6)
+
+
+def test_runner_writes_json_table_and_plot(tmp_path, monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    result = run(["dense_binary"], scale=TINY, repeats=1, libraries=["sigmax", "sklearn"],
+                 threads=["1"], out_dir=tmp_path, memory=True, verbose=False)
+    p = result["problems"][0]
+    recs = p["results"]["1"]
+    auto = [r for r in recs if r["library"] == "sigmax" and r["solver"] == "auto"]
+    assert {r["dtype"] for r in auto} == {"float64", "float32"}
+    assert all(r["reached"] for r in auto)
+    assert any(r["library"] == "sklearn" and r["reached"] for r in recs)
+    s = p["summary"]["1"]
+    assert s["sklearn_best_s"] > 0 and s["ratio_f64"] > 0
+    assert p["floor"]["float64"]["best"] > 0 and s["eval_over_floor_float64"] > 0
+    assert "sigmax/auto/float64" in p["memory"]
+    saved = json.loads((tmp_path / "bench-scale0.001.json").read_text())
+    assert saved["problems"][0]["problem"] == "dense_binary"
+    table = (tmp_path / "bench-scale0.001.md").read_text()
+    assert "| dense_binary |" in table and "ratio" in table
+    assert (tmp_path / "plots" / "scale0.001-dense_binary.png").stat().st_size > 1000
+
+
+def test_runner_rejects_unknown_names():
+    with pytest.raises(ValueError, match="Unknown benchmark problem"):
+        run(["nope"], out_dir=None)
+    with pytest.raises(ValueError, match="Unknown library"):
+        run(["dense_binary"], libraries=["nope"], out_dir=None)
+
+
+def test_cli_bench(tmp_path):
+    from sigmax.cli import main
+
+    res = CliRunner().invoke(main, ["bench", "dense_binary", "--scale", "0.001",
+                                    "--repeats", "1", "--library", "sigmax", "--threads", "1",
+                                    "--no-memory", "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "bench-scale0.001.md").exists()
+    res = CliRunner().invoke(main, ["bench", "--scale", "2"])
+    assert res.exit_code != 0
+
+
+def test_floor_is_measured_per_thread_setting(tiny_binary):
+    fl = measure_floor(tiny_binary, "float32", threads=["1"], repeats=2)
+    assert fl["best"] == fl["1"]["floor"] > 0
+
+
+# -- the fused row-block pass ------------------------------------------------------------
+class _Plain(LinearObjective):
+    """The generic path: overriding _matmul switches the fused row blocks off."""
+
+    def _matmul(self, W):
+        return np.asarray(self.X @ W.astype(self.dtype, copy=False))
+
+
+def _case(loss_name, dtype, sparse, rng, n=1500, d=6, K=4):
+    loss = LOSSES[loss_name]
+    k = loss.n_outputs(K)
+    X = rng.standard_normal((n, d)) * 3
+    if sparse:
+        X[rng.random((n, d)) < 0.6] = 0
+        X = sp.csr_matrix(X)
+    X = X.astype(dtype)
+    if loss_name == "binomial":
+        Y = rng.integers(0, 2, n).astype(float)
+    elif loss_name == "multilabel":
+        Y = (rng.random((n, k)) < 0.4).astype(float)
+    else:
+        Y = rng.integers(0, K, n)
+    sw = rng.random((n, k)) if loss_name == "multilabel" else rng.random(n)
+    return loss, X, Y, sw, k
+
+
+@pytest.mark.parametrize("loss_name,dtype,sparse", list(itertools.product(
+    ["binomial", "multinomial", "multinomial_reference", "multilabel"],
+    [np.float64, np.float32], [False, True])))
+def test_fused_pass_equals_plain_path(loss_name, dtype, sparse, monkeypatch):
+    """Many small blocks on two threads give the plain path's value, gradient and Hessian."""
+    monkeypatch.setattr(objective_mod, "BLOCK_BYTES", 2048)
+    monkeypatch.setattr(objective_mod, "PARALLEL_MIN_WORK", 1)
+    monkeypatch.setattr("sigmax._parallel.blas_threads", lambda: 2)
+    rng = np.random.default_rng(3)
+    loss, X, Y, sw, k = _case(loss_name, dtype, sparse, rng)
+    kw = dict(C=0.7, penalty=make_penalty("l2"), fit_intercept=True)
+    fused, plain = LinearObjective(loss, X, Y, sw, k, **kw), _Plain(loss, X, Y, sw, k, **kw)
+    assert fused._blocks is not None and len(fused._blocks.bounds) > 4
+    assert plain._blocks is None
+    w = rng.standard_normal(fused.n_params) * 0.5
+    v = rng.standard_normal(fused.n_params)
+    tol = 2e-5 if dtype == np.float32 else 1e-10
+    f1, g1 = fused.value_and_grad(w)
+    f2, g2 = plain.value_and_grad(w)
+    assert f1 == pytest.approx(f2, rel=tol)
+    np.testing.assert_allclose(g1, g2, rtol=0, atol=tol * np.abs(g2).max())
+    h1, h2 = fused.hessp(w, v), plain.hessp(w, v)
+    np.testing.assert_allclose(h1, h2, rtol=0, atol=tol * np.abs(h2).max())
+    H1, H2 = fused.hessian(w), plain.hessian(w)
+    np.testing.assert_allclose(H1, H2, rtol=0, atol=tol * np.abs(H2).max())
+    assert fused.objective(w) == pytest.approx(plain.objective(w), rel=tol)
+    # The Hessian state follows the latest evaluation (a Newton step reuses it).
+    w2 = 0.5 * w
+    fused.value_and_grad(w2)
+    np.testing.assert_allclose(fused.hessp(w2, v), plain.hessp(w2, v), rtol=0,
+                               atol=tol * np.abs(h2).max())
+    diag = fused.hessian_diag(w2)
+    np.testing.assert_allclose(diag, np.diag(plain.hessian(w2)), rtol=0,
+                               atol=tol * np.abs(diag).max())
+
+
+@pytest.mark.parametrize("loss_name", list(LOSSES))
+def test_fused_pass_is_finite_at_extreme_logits(loss_name):
+    loss = LOSSES[loss_name]
+    k = loss.n_outputs(3)
+    X = np.array([[1e3], [-1e3], [0.0]])
+    if "multinomial" in loss_name:
+        Y = np.array([0, 1, 2])
+    elif loss_name == "multilabel":
+        Y = np.array([[1.0, 0, 1], [0, 1, 0], [1, 1, 0]])[:, :k]
+    else:
+        Y = np.array([1.0, 0, 1])
+    for dtype in (np.float64, np.float32):
+        obj = LinearObjective(loss, X.astype(dtype), Y, np.ones(3), k, C=1.0,
+                              penalty=make_penalty("l2"))
+        w = np.full(obj.n_params, 5.0)
+        w[::2] *= -1
+        f, g = obj.value_and_grad(w)
+        assert np.isfinite(f) and np.all(np.isfinite(g))
+        assert np.all(np.isfinite(obj.hessp(w, w)))
+
+
+def test_blas_threads_restored_after_a_pass():
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from sigmax import _parallel
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20_000, 20))
+    obj = LinearObjective(LOSSES["binomial"], X, (X[:, 0] > 0).astype(float), np.ones(20_000),
+                          1, C=1.0, penalty=make_penalty("l2"))
+    before = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    obj.value_and_grad(obj.zeros())
+    assert [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"] == before
+    with threadpool_limits(1):
+        assert _parallel.blas_threads() == 1
+        assert obj._blocks.workers() == 1
