@@ -15,8 +15,18 @@ import scipy.sparse as sp
 from click.testing import CliRunner
 
 from sigmax import objective as objective_mod
-from sigmax.bench import (ADAPTERS, PROBLEMS, TARGET_GAP, Adapter, BenchConfig, Fit,
-                          check_gap, gap, run, sklearn_objective, time_to_gap)
+from sigmax.bench import (
+    ADAPTERS,
+    PROBLEMS,
+    TARGET_GAP,
+    Adapter,
+    BenchConfig,
+    check_gap,
+    gap,
+    run,
+    sklearn_objective,
+    time_to_gap,
+)
 from sigmax.bench.runner import _sigmax_objective, measure_floor, reference_optimum
 from sigmax.losses import LOSSES
 from sigmax.objective import LinearObjective

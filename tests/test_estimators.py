@@ -353,6 +353,8 @@ def test_negative_sample_weight(Est):
     sw[0] = -1
     with pytest.raises(ValueError, match="negative"):
         Est().fit(X, y, sample_weight=sw)
+    with pytest.raises(ValueError, match="sample weights sum to zero"):
+        Est().fit(X, y, sample_weight=np.zeros(len(X)))
 
 
 def test_unfitted(Est):
@@ -485,6 +487,21 @@ def test_float32_computes_in_float32_and_agrees_with_float64(Est, monkeypatch):
     np.testing.assert_allclose(P32, m64.predict_proba(X), atol=1e-4)
     np.testing.assert_allclose(m32.coef_, m64.coef_, atol=1e-3)
     assert m32.fit_record_.converged
+
+
+@pytest.mark.parametrize(("solver", "penalty"),
+                         [(s, p) for s in sorted(SOLVERS) for p in ("l2", "l1")
+                          if p == "l2" or SOLVERS[s].supports_nonsmooth])
+def test_float32_converges_with_every_solver(Est, solver, penalty):
+    """Stopping rules scale with the working precision: a float32 objective cannot
+    resolve decreases below ~1e-7 of its value, and no solver may chase them."""
+    X, y = data_for(Est)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        m32 = Est(solver=solver, penalty=penalty, dtype="float32").fit(X, y)
+    m64 = Est(solver=solver, penalty=penalty).fit(X, y)
+    assert m32.fit_record_.n_iter < 200
+    np.testing.assert_allclose(m32.predict_proba(X), m64.predict_proba(X), atol=2e-4)
 
 
 # -- weights ------------------------------------------------------------------------------

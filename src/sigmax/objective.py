@@ -19,6 +19,7 @@ The minimizer is the same as that of :math:`C \sum_i s_i \ell_i + r(W)`.
 
 from __future__ import annotations
 
+import itertools
 import os
 from typing import Any
 
@@ -63,7 +64,7 @@ class _Blocks:
             # Keep the (b, k) logits of a block small too.
             max_rows = max(256, BLOCK_BYTES // (2 * item * max(k, 1)))
             bounds = []
-            for lo, hi in zip(edges[:-1], edges[1:]):
+            for lo, hi in itertools.pairwise(edges):
                 bounds.extend((a, min(a + max_rows, hi)) for a in range(lo, hi, max_rows))
             self.bounds = [(int(a), int(b)) for a, b in bounds]
             idx = X.indices.dtype
@@ -359,7 +360,7 @@ class LinearObjective:
         return value + self.alpha * self.penalty.value(W)
 
     def _loss_sum(self, w: np.ndarray) -> float:
-        """:math:`\sum_i s_i \ell_i` at ``w``: by row blocks when possible (no (n, k) array)."""
+        r""":math:`\sum_i s_i \ell_i` at ``w``: by row blocks when possible (no (n, k) array)."""
         if self._blocks is None:
             return self.loss.value(self.logits(w), self.Y, self.weights)
         W, b = self.unpack(w)
@@ -449,7 +450,7 @@ class LinearObjective:
         return out.ravel()
 
     def hessian_diag(self, w: np.ndarray) -> np.ndarray | None:
-        """Diagonal of the smooth part's Hessian at ``w``, shape (n_params,); None if unavailable.
+        r"""Diagonal of the smooth part's Hessian at ``w``, shape (n_params,); None if unavailable.
 
         One pass over ``X`` (row blocks, squares of a block formed in cache):
         :math:`\mathrm{diag} = \sum_i h_{aa,i} x_{ij}^2` per feature ``j`` and

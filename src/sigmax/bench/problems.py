@@ -89,7 +89,7 @@ class Problem:
 
 
 def _rows(n: int, scale: float) -> int:
-    return max(300, int(round(n * scale)))
+    return max(300, round(n * scale))
 
 
 def _sample_classes(rng: np.random.Generator, Z: np.ndarray) -> np.ndarray:
@@ -134,7 +134,7 @@ def _sparse_text(n: int, d_full: int, K: int, nnz_per_row: float, signal: float)
         m = _rows(n, scale)
         # A quick check shrinks the vocabulary too, or a few thousand rows would
         # face 50k features (a different, far over-parameterized problem).
-        d = max(2000, int(round(d_full * scale))) if scale < 1 else d_full
+        d = max(2000, round(d_full * scale)) if scale < 1 else d_full
         lengths = rng.poisson(nnz_per_row, m) + 1
         indptr = np.concatenate([[0], np.cumsum(lengths)])
         # Heavy-tailed column frequencies (Zipf, exponent 1.1), drawn by
@@ -169,7 +169,7 @@ def _real(name: str, kind: str, subsample: bool = True):
         if kind == "multilabel":
             y = ds.y.to_numpy().astype(np.int64)
         else:
-            classes, y = np.unique(ds.y.to_numpy(), return_inverse=True)
+            _, y = np.unique(ds.y.to_numpy(), return_inverse=True)
             y = y.astype(np.int64)
         if subsample and scale < 1:
             keep = np.sort(rng.permutation(len(X))[: _rows(len(X), scale)])

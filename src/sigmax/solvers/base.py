@@ -174,9 +174,9 @@ def choose_solver(objective: LinearObjective) -> str:
     - Few parameters (``p <= 400``, ``k <= 10``, ``n >= 2p``) and either a
       cheap Hessian (``n p^2 <= 5e7``) or badly scaled columns:
       ``"newton-cholesky"`` (quadratic convergence; a few Hessians).
-    - Sparse ``X`` with at least 1e5 stored values: ``"newton-cg"``. Text-like features (Zipf frequencies)
-      are ill-conditioned: L-BFGS needed 74 passes over ``X`` where Newton-CG
-      needed 39 (sparse_text at 20% scale).
+    - Sparse ``X`` with at least 1e5 stored values: ``"newton-cg"``. Text-like
+      features (Zipf frequencies) are ill-conditioned: L-BFGS needed 74 passes
+      over ``X`` where Newton-CG needed 39 (sparse_text at 20% scale).
     - Otherwise ``"lbfgs"``: one pass over ``X`` per iteration, memory
       ``O(p)``; on well-scaled dense data it needs the fewest passes.
     """

@@ -42,7 +42,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..objective import LinearObjective
-from .base import FitResult, History, Solver, register_solver
+from .base import STALL_EPS, FitResult, History, Solver, register_solver, working_eps
 
 #: An epoch counts as no decrease below this relative change of the objective.
 RTOL_DECREASE = 1e-13
@@ -101,6 +101,10 @@ class MiniBatch(Solver):
         L: float | None = None
         epoch, rejects, n_steps = 0, 0, 0
         converged, message = opt <= tol, ""
+        # A float32 objective is only exact to ~1e-7 relative: decreases below
+        # its rounding level cannot be told from noise.
+        eps = working_eps(objective)
+        rtol = max(RTOL_DECREASE, 8 * eps)
         while not converged and epoch < max_iter:
             epoch += 1
             groups = np.array_split(rng.permutation(m), -(-m // q))
@@ -127,15 +131,15 @@ class MiniBatch(Solver):
                     ok = False
                     break
             F_new, g_new = full(w) if ok else (np.inf, None)
-            if not F_new <= F + RTOL_DECREASE * abs(F):
+            if not F_new <= F + rtol * abs(F):
                 # The step was too long for this problem: discard the epoch.
                 L *= 4.0
                 rejects += 1
                 hist.add(epoch, F, opt)
                 if rejects >= MAX_REJECTS:
                     message = ("stopped: no decrease of the objective in the last "
-                               f"{MAX_REJECTS} epochs (float64 rounding level)")
-                    converged = opt <= max(tol, 1e3 * np.finfo(float).eps)
+                               f"{MAX_REJECTS} epochs (rounding level of the working precision)")
+                    converged = opt <= max(tol, STALL_EPS * eps)
                     break
                 continue
             rejects = 0

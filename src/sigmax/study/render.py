@@ -408,6 +408,7 @@ code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-s
 pre{background:var(--soft);padding:8px 10px;border-radius:6px;overflow-x:auto}
 footer{color:var(--muted);font-size:12.5px;margin-top:48px;border-top:1px solid var(--line);
 padding-top:10px}
+@media print{nav.toc{display:none}.page{display:block;max-width:none}figure{break-inside:avoid}}
 """
 
 
