@@ -353,7 +353,8 @@ def test_negative_sample_weight(Est):
     sw[0] = -1
     with pytest.raises(ValueError, match="negative"):
         Est().fit(X, y, sample_weight=sw)
-    with pytest.raises(ValueError, match="sample weights sum to zero"):
+    with pytest.raises(ValueError, match=r"(?i)sample weights (must contain at least one "
+                                         r"non-zero|sum to zero)"):
         Est().fit(X, y, sample_weight=np.zeros(len(X)))
 
 

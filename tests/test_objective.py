@@ -120,6 +120,29 @@ def test_hessp_and_hessian(loss_name, penalty, fmt, intercept):
     np.testing.assert_allclose(obj.hessp(w2, v), H2 @ v, rtol=1e-10, atol=1e-13)
 
 
+@formats
+@intercepts
+def test_entry_weights_of_the_multilabel_loss(fmt, intercept):
+    """(n, k) weights (0 masks one label of one row): S counts rows, not entries."""
+    obj, X, Y, _, w = build("multilabel", "elasticnet", fmt, intercept)
+    r = np.random.default_rng(7)
+    E = r.uniform(0.0, 2.0, size=Y.shape)
+    E[:5, 0] = 0.0
+    masked = LinearObjective(obj.loss, obj.X, Y, E, obj.k, C=C, penalty=obj.penalty,
+                             fit_intercept=intercept)
+    S = E.sum() / E.shape[1]
+    P = w.reshape(masked.n_rows, masked.k)
+    Z = X @ P[: masked.n_features] + (P[-1] if intercept else 0.0)
+    W = P[: masked.n_features]
+    expected = (obj.loss.value(Z, Y, E) + 0.5 * obj.penalty.l2 * (W**2).sum() / C) / S
+    value, grad = masked.value_and_grad(w.copy())
+    assert value == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(grad, fd_grad(masked.value, w), rtol=1e-6, atol=1e-9)
+    v = r.normal(size=w.size)
+    np.testing.assert_allclose(masked.hessp(w, v), masked.hessian(w) @ v, rtol=1e-10,
+                               atol=1e-13)
+
+
 @loss_names
 def test_many_blocks_and_threads_match_one_pass(loss_name, monkeypatch):
     """The fused row-block path (several blocks, several threads) equals the reference."""

@@ -79,6 +79,17 @@ def test_l2_matches_sklearn(name, solver):
     np.testing.assert_array_equal(m.predict(X), sk.predict(X))
 
 
+@pytest.mark.parametrize("solver", ["lbfgs", "newton-cholesky", "newton-cg"])
+def test_without_intercept_matches_sklearn(solver):
+    X, y = standardized("wine")
+    sk = SkLogisticRegression(C=0.5, fit_intercept=False, solver="newton-cg", tol=1e-12,
+                              max_iter=1000).fit(X, y)
+    m = SoftmaxRegression(C=0.5, fit_intercept=False, solver=solver, tol=1e-10).fit(X, y)
+    assert not m.intercept_.any()
+    np.testing.assert_allclose(m.predict_proba(X), sk.predict_proba(X), atol=1e-6)
+    np.testing.assert_allclose(m.coef_, sk.coef_, atol=1e-5)
+
+
 @pytest.mark.parametrize("solver", NONSMOOTH_SOLVERS)
 @pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
 @pytest.mark.parametrize("name", ["iris", "wine", "breast_cancer"])

@@ -76,6 +76,8 @@ class SoftmaxGroup:
         Positive rows of each label.
     n_none : int
         Rows with none of the labels (known rows only).
+    n_known : int
+        Rows where every label of the group is known (the evidence's rows).
     """
 
     name: str
@@ -83,6 +85,7 @@ class SoftmaxGroup:
     none_class: str | None
     support: list[int]
     n_none: int
+    n_known: int = 0
 
     @property
     def classes(self) -> list[str]:
@@ -246,8 +249,10 @@ class HeadLayout:
         for g in self.groups:
             none = (f" plus a '{g.none_class}' class ({g.n_none} rows have none of them)"
                     if g.none_class else " (every row has exactly one)")
+            where = (f"{ev['n_rows']} rows" if g.n_known == ev["n_rows"] else
+                     f"the {g.n_known} rows where they are known (of {ev['n_rows']})")
             lines.append(f"Softmax head over {g.labels}{none}: no two of them ever co-occur "
-                         f"in {ev['n_rows']} rows.")
+                         f"in {where}.")
         if self.sigmoid:
             lines.append(f"Sigmoid heads for {self.sigmoid}.")
         if self.constant:
@@ -279,7 +284,8 @@ class HeadLayout:
             "labels": list(self.labels),
             "heads": self.heads,
             "groups": [{"name": g.name, "labels": g.labels, "none_class": g.none_class,
-                        "support": g.support, "n_none": g.n_none} for g in self.groups],
+                        "support": g.support, "n_none": g.n_none, "n_known": g.n_known}
+                       for g in self.groups],
             "sigmoid": list(self.sigmoid),
             "constant": list(self.constant),
             "evidence": self.evidence,
@@ -486,7 +492,8 @@ def discover_heads(Y: Any, names: Sequence[str] | None = None, *, alpha: float =
             none += "_"
         groups.append(SoftmaxGroup(name="|".join(group_labels), labels=group_labels,
                                    none_class=none if n_none else None,
-                                   support=[int(support[j]) for j in idx], n_none=n_none))
+                                   support=[int(support[j]) for j in idx], n_none=n_none,
+                                   n_known=int(rows.sum())))
         taken |= best
         remaining = {j for j in remaining - best if adj[j] & remaining - best}
 

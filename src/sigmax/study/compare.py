@@ -576,7 +576,10 @@ def _n_outputs(est: Any) -> int:
 
 
 def _n_params(est: Any) -> int:
-    return int(np.asarray(est.coef_).size + np.asarray(est.intercept_).size)
+    # A shared trunk's hidden layers count too (coef_ is then only its output layer).
+    hidden = sum(np.asarray(a).size for a in (*getattr(est, "hidden_coefs_", ()),
+                                              *getattr(est, "hidden_intercepts_", ())))
+    return int(np.asarray(est.coef_).size + np.asarray(est.intercept_).size + hidden)
 
 
 # -- flops model ---------------------------------------------------------------------------------
