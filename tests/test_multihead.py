@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.model_selection import KFold, cross_val_score
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sigmax import (
     ESTIMATORS,
@@ -485,3 +486,49 @@ def test_multilabel_heads_errors():
     with pytest.raises(NotImplementedError, match="MultiHeadClassifier"):
         m.save("never.safetensors")
     assert "heads" not in m.get_params() and clone(m).get_params() == m.get_params()
+
+
+# -- scikit-learn's estimator checks -------------------------------------------------------
+_PER_HEAD = (
+    "MultiHeadClassifier returns one result per head: predict a DataFrame, predict_proba / "
+    "decision_function a dict {head: array}; the check does arithmetic or indexing on a "
+    "single array (the per-head arrays themselves are tested above)")
+_CLASS_WEIGHT_DICT = (
+    "class_weight is None or 'balanced' (applied to every head); a {class: weight} dict "
+    "would be ambiguous across heads with different classes")
+MULTIHEAD_EXPECTED_FAILURES = {
+    name: _PER_HEAD for name in (
+        "check_sample_weight_equivalence_on_dense_data",
+        "check_sample_weight_equivalence_on_sparse_data", "check_estimator_sparse_array",
+        "check_estimator_sparse_matrix", "check_estimators_pickle", "check_classifiers_classes",
+        "check_classifier_multioutput", "check_classifiers_train",
+        "check_decision_proba_consistency", "check_methods_sample_order_invariance",
+        "check_methods_subset_invariance", "check_fit_idempotent")}
+MULTIHEAD_EXPECTED_FAILURES["check_class_weight_classifiers"] = _CLASS_WEIGHT_DICT
+
+# MultiLabelHeads has MultiLabelLogistic's interface and fails exactly its checks, for
+# the same reasons (see tests/test_sklearn_checks.py), plus the class_weight dict.
+_ML_REASON = ("a multi-label estimator: it takes a 2-D 0/1 indicator matrix, as "
+              "MultiLabelLogistic (same expected failures, same reasons, in "
+              "tests/test_sklearn_checks.py)")
+MULTILABEL_HEADS_EXPECTED_FAILURES = {
+    name: _ML_REASON for name in (
+        "check_estimators_dtypes", "check_sample_weights_pandas_series",
+        "check_sample_weights_not_an_array", "check_sample_weights_shape",
+        "check_sample_weights_not_overwritten", "check_classifier_data_not_an_array",
+        "check_fit2d_1feature", "check_classifiers_classes", "check_classifiers_train",
+        "check_decision_proba_consistency", "check_classifier_not_supporting_multiclass",
+        "check_estimator_sparse_array", "check_estimator_sparse_matrix")}
+MULTILABEL_HEADS_EXPECTED_FAILURES["check_class_weight_classifiers"] = _CLASS_WEIGHT_DICT
+
+
+def _expected_failed_checks(estimator):
+    if isinstance(estimator, MultiLabelHeads):
+        return MULTILABEL_HEADS_EXPECTED_FAILURES
+    return MULTIHEAD_EXPECTED_FAILURES
+
+
+@parametrize_with_checks([MultiHeadClassifier(), MultiLabelHeads()],
+                         expected_failed_checks=_expected_failed_checks)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)

@@ -17,9 +17,10 @@ sigmax single-threaded like every other library.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -74,22 +75,31 @@ def _get_pool(n: int) -> ThreadPoolExecutor:
         return _pool
 
 
-def run_blocks(work: Callable[[Sequence[int]], T], n_blocks: int, n_workers: int) -> list[T]:
+def run_blocks(work: Callable[[Iterable[int]], T], n_blocks: int, n_workers: int) -> list[T]:
     """Run ``work(block_indices)`` on ``n_workers`` threads, NumPy's BLAS at one thread meanwhile.
 
-    Worker ``j`` gets blocks ``j, j + n_workers, ...`` (blocks have about the
-    same cost, so a static interleave balances them without a queue). The
-    calling thread does one share itself. Returns one result per worker.
+    Workers take the next block from a shared counter until none is left:
+    on a machine shared with other processes one core may stall, and a fixed
+    split would make the whole pass wait for it. The calling thread is one of
+    the workers. ``work`` receives an iterable of block indices and returns
+    one result; the results come back one per worker.
     """
     n_workers = max(1, min(n_workers, n_blocks))
     if getattr(_inside, "active", False):
         return [work(range(n_blocks))]
     libs = _numpy_blas()
 
+    counter = itertools.count()
+
+    def blocks():
+        # next() on itertools.count is atomic under the GIL.
+        while (i := next(counter)) < n_blocks:
+            yield i
+
     def task(j: int) -> T:
         _inside.active = True
         try:
-            return work(range(j, n_blocks, n_workers))
+            return work(blocks())
         finally:
             _inside.active = False
 

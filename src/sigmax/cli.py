@@ -280,9 +280,18 @@ def advise(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: b
 @click.option("--no-standardize", is_flag=True,
               help="Fit on the raw feature scale (default: standardize, then store "
                    "coefficients for raw features).")
+@click.option("--backend", default="auto", show_default=True,
+              type=click.Choice(["auto", "numpy", "torch", "dask"]),
+              help="Where the products with X run (see docs/scaling.md).")
+@click.option("--device", default=None, metavar="DEVICE",
+              help="torch device for --backend torch: cpu, cuda, cuda:1.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="dask.distributed scheduler to fit on (tcp://host:8786), with "
+                   "--backend dask; without it dask uses this machine's threads.")
 def fit(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: bool, seed: int,
         max_rows: int | None, model: str, output: Path, C: float, penalty: str,
-        l1_ratio: float | None, max_iter: int, no_standardize: bool) -> None:
+        l1_ratio: float | None, max_iter: int, no_standardize: bool, backend: str,
+        device: str | None, scheduler: str | None) -> None:
     """Fit one model on DATA and save it (safetensors, no pickle).
 
     The file stores the encoded feature names: `sigmax predict` encodes a new
@@ -293,12 +302,15 @@ def fit(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: bool
 
     if not targets and Path(data).exists():
         raise click.UsageError("Say which column to predict: --target COLUMN.")
+    if scheduler is not None and backend != "dask":
+        raise click.UsageError("--scheduler is the address of a dask cluster: use it with "
+                               "--backend dask.")
     ds = _load(data, targets, seed=seed, max_rows=max_rows, drop=drop, dropna=dropna)
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, _dask_client(scheduler):
         warnings.simplefilter("always")
         est = fit_dataset(ds, model, standardize=not no_standardize, C=C,
                           penalty=None if penalty == "none" else penalty, l1_ratio=l1_ratio,
-                          max_iter=max_iter)
+                          max_iter=max_iter, backend=backend, device=device)
     for w in caught:
         click.echo(f"Warning: {_one_line(w.message)}", err=True)
     save(est, output)
@@ -311,6 +323,26 @@ def fit(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: bool
                   f"features{how}; training {'subset ' if ds.task == 'multilabel' else ''}"
                   f"accuracy {acc:.3f}.")
     console.print(f"Saved: [bold]{output}[/]")
+
+
+@contextmanager
+def _dask_client(address: str | None) -> Iterator[None]:
+    """Connect to the dask scheduler at ``address`` for the duration (no-op for None)."""
+    if address is None:
+        yield
+        return
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        raise click.UsageError("--scheduler needs dask.distributed: pip install "
+                               "'sigmax[dask]'.") from exc
+    try:
+        client = Client(address, timeout="10s")
+    except OSError as exc:
+        raise click.UsageError(f"Cannot reach the dask scheduler at {address}: "
+                               f"{_one_line(exc)}") from exc
+    with client:
+        yield
 
 
 @main.command()

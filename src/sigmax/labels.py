@@ -316,8 +316,12 @@ def _as_indicator(Y: Any, names: Sequence[str] | None) -> tuple[np.ndarray, list
         raise ValueError(f"Label names must be unique; got {cols}.")
     known = ~np.isnan(M)
     if not np.all(np.isin(M[known], (0.0, 1.0))):
-        bad = np.unique(M[known][~np.isin(M[known], (0.0, 1.0))])[:5]
-        raise ValueError(f"Y must hold 0/1 (or NaN for unknown); found {bad.tolist()}.")
+        bad = np.unique(M[known][~np.isin(M[known], (0.0, 1.0))])
+        what = ("continuous values" if np.any(bad != np.round(bad))
+                else "values other than 0 and 1")
+        raise ValueError(f"Y must hold 0/1 (or NaN for unknown), but it holds {what}: found "
+                         f"{bad[:5].tolist()}. For class labels use SoftmaxRegression or "
+                         "MultiHeadClassifier.")
     return M, cols
 
 

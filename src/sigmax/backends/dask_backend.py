@@ -18,8 +18,9 @@ are encoded on the client by the estimator's own code, then sent once to the
 workers in ``X``'s row chunks and persisted there.
 
 ``X`` is persisted in the workers' memory once when it fits comfortably (at
-most half of what the workers have left under their memory limits); otherwise every pass streams it from
-its source, which is how a fit reads data larger than the cluster's memory.
+most half of what the workers have left under their memory limits); otherwise
+every pass streams it from its source, which is how a fit reads data larger
+than the cluster's memory.
 
 A lost worker is handled by dask: the tasks and persisted chunks it held are
 recomputed from their lineage elsewhere. If the cluster cannot finish an
@@ -31,6 +32,7 @@ completes or fails, so a partial sum can never become a model.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -280,9 +282,13 @@ class ChunkedObjective(RemoteObjective):
         Y2 = Y.reshape(n, -1)
         S2 = weights.astype(dtype).reshape(n, -1)
         # Host arrays become dask arrays in X's row chunks, persisted once: later
-        # graphs refer to the workers' copies instead of re-sending n numbers.
-        self.Y, self.weights = da.from_array(Y2, chunks=(rows, Y2.shape[1])).persist(), \
-            da.from_array(S2, chunks=(rows, S2.shape[1])).persist()
+        # graphs refer to the workers' copies instead of re-sending n numbers. The
+        # scheduler keeps them as lineage, so a lost worker's share is recomputed
+        # (scatter would lose it); distributed warns about that one large graph.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Sending large graph")
+            self.Y, self.weights = _persist(da.from_array(Y2, chunks=(rows, Y2.shape[1])),
+                                            da.from_array(S2, chunks=(rows, S2.shape[1])))
         self.n_passes = 0
         self._hess_w: np.ndarray | None = None
         self._hess_Z: Any = None

@@ -49,6 +49,11 @@ def _describe_nonfinite(X: Any, what: str = "X", names: Any = None) -> str | Non
     ``names`` (the feature names, when ``X`` came from a DataFrame) label the columns.
     """
     data = X.data if sp.issparse(X) else X
+    # Fast path without an (n, d) temporary: a sum is finite when every entry
+    # is (it can also overflow on finite data; then the full check decides).
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(data.sum()):
+            return None
     bad = ~np.isfinite(data)
     if not bad.any():
         return None
@@ -88,7 +93,8 @@ def _power_of_two_shift(X: Any) -> int:
     data = X.data if sp.issparse(X) else X
     if data.size == 0:
         return 0
-    top = float(np.max(np.abs(data)))
+    # max and -min, not max(abs(X)): abs would copy X (the fit must not).
+    top = max(float(np.max(data)), -float(np.min(data)))
     if not top > 2.0 ** (np.finfo(X.dtype).maxexp // 4):
         return 0
     return int(np.frexp(top)[1])

@@ -300,7 +300,8 @@ def _encode_column(name: str, kind: str, values: np.ndarray) -> tuple[np.ndarray
     classes, codes = np.unique(vals, return_inverse=True)
     if len(classes) < 2:
         raise ValueError(
-            f"Head {name!r} has only one value ({classes.tolist()}) among its known labels: "
+            f"Head {name!r} has only one value, one class ({classes.tolist()}), among its "
+            "known labels: "
             "a head needs at least two classes to learn to tell them apart. Drop it.")
     if not HEAD_KINDS[kind].exclusive and len(classes) != 2:
         raise ValueError(
@@ -807,7 +808,7 @@ class MultiLabelHeads(MultiHeadClassifier):
     layout_ : sigmax.labels.HeadLayout
         The heads found on the training labels, with the evidence.
     classes_ : ndarray of shape (L,)
-        Label names.
+        Label names (the DataFrame's columns), or ``0..L-1`` for an array ``y``.
     heads_, head_slices_, head_classes_ : dict
         The fitted heads (``head_classes_``: the classes of each head).
     coef_, intercept_, fit_record_
@@ -862,19 +863,27 @@ class MultiLabelHeads(MultiHeadClassifier):
         Y = y if isinstance(y, pd.DataFrame) else (y.toarray() if sp.issparse(y)
                                                    else np.asarray(y))
         if np.ndim(Y) != 2:
+            from sklearn.utils.multiclass import type_of_target
+
+            what = ("continuous values (a regression target, not labels)"
+                    if np.ndim(Y) == 1 and type_of_target(Y) == "continuous"
+                    else f"shape {np.shape(Y)}")
             raise ValueError(
                 "MultiLabelHeads needs a 2-D 0/1 indicator matrix y of shape (n_samples, "
-                f"n_labels); got y of shape {np.shape(Y)}. For one label per sample use "
-                "LogisticRegression or SoftmaxRegression.")
+                f"n_labels); got y of {what}. For one label per sample use "
+                "LogisticRegression (2 classes) or SoftmaxRegression (K exclusive classes).")
         if Y.shape[0] != n_samples:
             raise ValueError(f"X has {n_samples} samples but y has {Y.shape[0]}; they must "
                              "have the same number of samples.")
         layout = discover_heads(Y, alpha=float(self.discovery_alpha))
         if layout.constant:
             raise ValueError(
-                f"Label(s) {layout.constant} have only one value in y: every label needs both "
-                "positive and negative samples to be learned. Drop those columns.")
+                f"Label(s) {layout.constant} have only one value (one class) in y: every "
+                "label needs both positive and negative samples to be learned. Drop those "
+                "columns.")
         self.layout_ = layout
+        self._label_names = (np.asarray(Y.columns) if isinstance(Y, pd.DataFrame)
+                             else np.arange(Y.shape[1]))
         return super()._encode_targets(layout.transform(Y), n_samples)
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MultiLabelHeads:
@@ -894,14 +903,15 @@ class MultiLabelHeads(MultiHeadClassifier):
         self.__dict__.pop("head_classes_", None)
         super().fit(X, y, sample_weight)
         self.head_classes_ = self.classes_
-        self.classes_ = np.asarray(self.layout_.labels)
+        # As MultiLabelLogistic: the DataFrame's column names, else 0..L-1.
+        self.classes_ = self.__dict__.pop("_label_names")
         return self
 
     def _label_log_proba(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         """Per-label ``(log p, log(1 - p))``, each ``(n, L)``, never forming ``1 - p``."""
         from ..numerics import logsumexp
 
-        Z = self._head_logits(X)
+        Z = self._head_logits(X)  # checks that the model is fitted first
         layout, n = self.layout_, Z.shape[0]
         lp1, lp0 = np.empty((n, len(layout.labels))), np.empty((n, len(layout.labels)))
         for g in layout.groups:
@@ -943,7 +953,8 @@ class MultiLabelHeads(MultiHeadClassifier):
 
     def predict(self, X: Any) -> np.ndarray:
         """0/1 indicator ``(n_samples, L)``: each group's most probable class, sigmoids > 0.5."""
-        return self.layout_.inverse_transform(super().predict(X))
+        codes = super().predict(X)  # checks that the model is fitted first
+        return self.layout_.inverse_transform(codes)
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Subset accuracy (every label of the row right), as for MultiLabelLogistic."""
@@ -967,6 +978,7 @@ class MultiLabelHeads(MultiHeadClassifier):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
+        tags.classifier_tags.multi_class = False  # each label is binary
         return tags
 
 
