@@ -123,6 +123,8 @@ def test_runner_writes_json_table_and_plot(tmp_path, monkeypatch):
     assert s["sklearn_best_s"] > 0 and s["ratio_f64"] > 0
     assert p["floor"]["float64"]["best"] > 0 and s["eval_over_floor_float64"] > 0
     assert "sigmax/auto/float64" in p["memory"]
+    h2h = p["head_to_head"]["1"]  # the judged fits, timed again in alternation
+    assert h2h["sigmax/auto/float64"]["reached"] and s["timing"] == "head to head"
     saved = json.loads((tmp_path / "bench-scale0.001.json").read_text())
     assert saved["problems"][0]["problem"] == "dense_binary"
     table = (tmp_path / "bench-scale0.001.md").read_text()

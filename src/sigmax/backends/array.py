@@ -102,9 +102,11 @@ class ArrayObjective(RemoteObjective):
     def _pack(self, G: Any) -> np.ndarray:
         xp = self.xp
         out = np.empty((self.n_rows, self.k))
-        out[: self.n_features] = to_numpy(self.X.T @ G)
+        # (G^T X)^T, not X^T G: torch's CPU matmul is several times slower on the
+        # transposed view of a row-major X (measured 90 ms vs 35 ms, 200k x 100).
+        out[: self.n_features] = to_numpy(G.T @ self.X).T
         if self.fit_intercept:
-            out[self.n_features] = to_numpy(xp.sum(xp.astype(G, xp.float64), axis=0))
+            out[self.n_features] = to_numpy(xp.sum(xp.astype(G, xp.float64, copy=False), axis=0))
         return out
 
     def _data_value_and_grad(self, w):
@@ -140,9 +142,9 @@ class ArrayObjective(RemoteObjective):
                     continue
                 h = xp.astype(h, xp.float64)
                 block = np.empty((D, D))
-                block[:d, :d] = to_numpy(Xd.T @ (Xd * h[:, None]))
+                block[:d, :d] = to_numpy((Xd * h[:, None]).T @ Xd)
                 if self.fit_intercept:
-                    xh = to_numpy(Xd.T @ h)
+                    xh = to_numpy(h @ Xd)
                     block[:d, d] = xh
                     block[d, :d] = xh
                     block[d, d] = float(xp.sum(h))

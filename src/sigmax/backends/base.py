@@ -190,7 +190,6 @@ def route_by_input(method: Callable[..., Any]) -> Callable[..., Any]:
         backend.check_available()
         return backend.predict(self, method, X)
 
-    routed.__wrapped__ = method
     return routed
 
 

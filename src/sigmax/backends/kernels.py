@@ -37,8 +37,8 @@ def _weighted_sum(xp: Any, values: Any, weights: Any) -> float:
 
     ``weights`` is ``(n,)`` (one per row) or the shape of ``values``.
     """
-    v = xp.astype(values, xp.float64)
-    w = xp.astype(weights, xp.float64)
+    v = xp.astype(values, xp.float64, copy=False)
+    w = xp.astype(weights, xp.float64, copy=False)
     if w.ndim == 1 and v.ndim == 2:
         w = w[:, None]
     return float(xp.sum(w * v))
@@ -68,7 +68,7 @@ class BinomialKernel:
     def value_and_grad(self, Z: Any, Y: Any, weights: Any) -> tuple[float, Any]:
         xp = _namespace(Z)
         Yc = Y[:, None] if Y.ndim == 1 else Y
-        Yc = xp.astype(Yc, Z.dtype)
+        Yc = xp.astype(Yc, Z.dtype, copy=False)
         softplus, p = self._parts(xp, Z)
         value = _weighted_sum(xp, softplus - Yc * Z, weights)
         return value, (p - Yc) * _row_weights(weights)
@@ -116,7 +116,7 @@ class MultinomialKernel:
         # Shift each row by its maximum: every exponent is <= 0 and the row sum
         # lies in [1, K], so its log is finite.
         E = Zf - xp.max(Zf, axis=1, keepdims=True)
-        z_true = xp.take_along_axis(E, xp.astype(Y, xp.int64)[:, None], axis=1)[:, 0]
+        z_true = xp.take_along_axis(E, xp.astype(Y, xp.int64, copy=False)[:, None], axis=1)[:, 0]
         E = xp.exp(E)
         s = xp.sum(E, axis=1, keepdims=True)
         value = _weighted_sum(xp, xp.log(s[:, 0]) - z_true, weights)
