@@ -77,6 +77,9 @@ def test_kkt_at_the_solution(solver, penalty, loss_name):
     # rounding level (as scikit-learn's does), a hair above tol.
     assert res.grad_norm <= (10 * TOL if solver == "lbfgs" else TOL)
     assert res.grad_norm == pytest.approx(kkt_residual(obj, res.coef), rel=1e-6, abs=1e-15)
+    # The reported objective is the full objective at the returned point (the
+    # L2 part counted once, the L1 part included).
+    assert res.objective == pytest.approx(obj.objective(res.coef), rel=1e-12, abs=1e-15)
     if penalty in ("l1", "elasticnet"):
         # Soft-thresholding puts exact zeros in the solution at this C.
         W = obj.unpack(res.coef)[0]

@@ -227,7 +227,9 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, sparse CSR matrix, DataFrame} of shape (n_samples, n_features)
+        X : array-like, sparse CSR, DataFrame, tensor or dask collection, (n_samples, n_features)
+            Tensors and dask arrays / DataFrames are fitted where they live
+            (see ``backend``).
         y : array-like of shape (n_samples,) (or (n_samples, n_labels) for multi-label)
         sample_weight : array-like of shape (n_samples,), default=None
 

@@ -31,7 +31,10 @@ class LogisticRegression(LinearClassifierBase):
     l1_ratio : float in [0, 1], default=None
         Elastic-net mixing (needed with ``penalty='elasticnet'``).
     fit_intercept : bool, default=True
-    solver : {'auto', 'lbfgs', 'newton-cholesky', 'newton-cg', 'proximal'}, default='auto'
+    solver : {'auto', 'lbfgs', 'newton-cholesky', 'newton-cg', 'proximal', 'minibatch'}, \
+default='auto'
+        ``'minibatch'`` (proximal SVRG over row batches / dask chunks) is for
+        data read in pieces; see :mod:`sigmax.solvers.minibatch`.
     tol : float, default=1e-6
         Stop when the max-norm of the gradient of the objective divided by
         :math:`C \sum_i s_i` is at most ``tol``.
@@ -41,6 +44,14 @@ class LogisticRegression(LinearClassifierBase):
     dtype : {'float64', 'float32'}, default='float64'
         Working precision of the products with ``X``.
     verbose : int, default=0
+    backend : {'auto', 'numpy', 'torch', 'dask'}, default='auto'
+        Where the products with ``X`` run (:data:`sigmax.backends.BACKENDS`);
+        ``'auto'`` follows the type of ``X``: torch tensors -> torch, dask
+        arrays and DataFrames -> dask, anything else -> NumPy. Predictions
+        come back in the kind of their input. See ``docs/scaling.md``.
+    device : str or None, default=None
+        torch device (``'cpu'``, ``'cuda'``, ``'cuda:1'``, ``'auto'``); None keeps
+        a tensor where it is. A GPU device with NumPy input selects torch.
 
     Attributes
     ----------

@@ -49,7 +49,8 @@ class MultiLabelLogistic(LinearClassifierBase):
 
     Parameters
     ----------
-    penalty, C, l1_ratio, fit_intercept, solver, tol, max_iter, warm_start, dtype, verbose
+    penalty, C, l1_ratio, fit_intercept, solver, tol, max_iter, warm_start, dtype, verbose,
+    backend, device
         As in :class:`LogisticRegression`.
     class_weight : 'balanced' or None, default=None
         ``'balanced'`` weighs positives and negatives of each label by

@@ -27,7 +27,7 @@ class OneVsRestLogistic(LinearClassifierBase):
     Parameters
     ----------
     penalty, C, l1_ratio, fit_intercept, solver, tol, max_iter, class_weight,
-    warm_start, dtype, verbose
+    warm_start, dtype, verbose, backend, device
         As in :class:`LogisticRegression`.
 
     Attributes

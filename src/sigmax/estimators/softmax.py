@@ -42,7 +42,7 @@ class SoftmaxRegression(LinearClassifierBase):
     Parameters
     ----------
     penalty, C, l1_ratio, fit_intercept, solver, tol, max_iter, class_weight,
-    warm_start, dtype, verbose
+    warm_start, dtype, verbose, backend, device
         As in :class:`LogisticRegression`.
     parameterization : {'symmetric', 'reference'}, default='symmetric'
 

@@ -13,6 +13,14 @@ from ..objective import LinearObjective
 from .base import FitResult, History, Solver, register_solver, working_eps
 
 
+def _l1_part(objective: LinearObjective, w: np.ndarray) -> float:
+    """The non-smooth (L1) part of ``f`` at ``w``; the L2 part is already in the smooth value."""
+    if not objective.alpha or not objective.penalty.l1:
+        return 0.0
+    W, _ = objective.unpack(w)
+    return objective.alpha * objective.penalty.l1 * float(np.abs(W).sum(dtype=np.float64))
+
+
 @register_solver
 class Proximal(Solver):
     """FISTA (Beck & Teboulle 2009) with the O'Donoghue-Candes gradient restart.
@@ -30,7 +38,7 @@ class Proximal(Solver):
         x = np.array(w0, dtype=float)
         fx, gx = objective.value_and_grad(x)
         opt = objective.optimality(x, gx)
-        hist.add(0, fx + objective.alpha * objective.penalty.value(objective.unpack(x)[0]), opt)
+        hist.add(0, fx + _l1_part(objective, x), opt)
         # Initial curvature guess from the gradient at a nearby point.
         L = 1.0
         y, fy, gy = x, fx, gx
@@ -61,11 +69,9 @@ class Proximal(Solver):
             else:
                 fy, gy = objective.value_and_grad(y)
             opt = objective.optimality(x, gx)
-            W, _ = objective.unpack(x)
-            hist.add(it, fx + objective.alpha * objective.penalty.value(W), opt)
+            hist.add(it, fx + _l1_part(objective, x), opt)
             converged = opt <= tol
-        W, _ = objective.unpack(x)
-        return FitResult(coef=x, objective=float(fx + objective.alpha * objective.penalty.value(W)),
+        return FitResult(coef=x, objective=float(fx + _l1_part(objective, x)),
                          grad_norm=opt, n_iter=it, n_grad_evals=objective.n_grad_evals,
                          n_hessp_evals=objective.n_hessp_evals, converged=bool(converged),
                          seconds=hist.elapsed(), solver=self.name,
