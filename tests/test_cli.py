@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from html import unescape
@@ -209,3 +210,42 @@ def test_advise(runner, data_csv):
     path, _ = data_csv
     res = _run(runner, ["advise", path, "-t", "label"])
     assert res.exit_code == 0 and "LogisticRegression" in res.stdout
+
+
+def test_compare_backend_torch(runner, tmp_path):
+    pytest.importorskip("torch")
+    out = tmp_path / "r"
+    res = _run(runner, ["compare", "iris", "--quick", "--no-plots", "--backend", "torch",
+                        "--device", "cpu", "-o", out])
+    assert res.exit_code == 0, res.stderr
+    assert "Candidate fits ran on the torch backend (cpu)" in " ".join(res.stdout.split())
+    settings = json.loads((out / "results.json").read_text())["settings"]
+    assert (settings["backend"], settings["device"]) == ("torch", "cpu")
+
+
+def test_compare_backend_errors_are_one_line(runner, tmp_path, monkeypatch):
+    from sigmax.backends import BACKENDS
+
+    base = ["compare", "iris", "--quick", "--no-report"]
+    _one_line_error(_run(runner, [*base, "--backend", "numpy", "--device", "cuda:0"]),
+                    "only applies to backend='torch'")
+    # A backend whose library is missing: the install hint, not an ImportError traceback.
+    monkeypatch.setattr(type(BACKENDS["torch"]), "available", lambda self: False)
+    _one_line_error(_run(runner, [*base, "--backend", "torch"]), "needs torch",
+                    "pip install")
+    res = _run(runner, [*base, "--scheduler", "tcp://127.0.0.1:8786"])
+    assert res.exit_code == 2
+    _one_line_error(res, "--scheduler", "--backend dask")
+
+
+def test_compare_on_a_dask_scheduler(runner, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  protocol="tcp", dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        res = _run(runner, ["compare", "iris", "--quick", "--no-plots", "--backend", "dask",
+                            "--scheduler", address, "-o", tmp_path / "r"])
+    assert res.exit_code == 0, res.stderr
+    data = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert (data["settings"]["backend"], data["settings"]["scheduler"]) == ("dask", address)
+    assert "dask" in data["environment"]

@@ -215,3 +215,64 @@ def test_bad_options(kw, msg):
     X, y = _data("binary", n=40)
     with pytest.raises(ValueError, match=msg):
         compare(X, y, **kw)
+
+
+# -- estimator_params: where the candidate fits run ---------------------------------------
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+def test_torch_backend_gives_the_numpy_metrics(task):
+    pytest.importorskip("torch")
+    X, y = _data(task, n=120)
+    kw = {"quick": True, "sections": ["performance", "computation"]}
+    ref = compare(X, y, **kw)
+    res = compare(X, y, estimator_params={"backend": "torch", "device": "cpu"}, **kw)
+    assert (res.settings["backend"], res.settings["device"]) == ("torch", "cpu")
+    assert ref.settings["backend"] == "numpy" and ref.settings["device"] is None
+    p, q = ref.problems[0], res.problems[0]
+    assert [c.name for c in q.candidates] == [c.name for c in p.candidates]
+    for a, b in zip(p.candidates, q.candidates):
+        assert set(b.metrics) == set(a.metrics)
+        for m in a.metrics:
+            np.testing.assert_allclose(b.metrics[m], a.metrics[m], rtol=0, atol=1e-6,
+                                       err_msg=f"{a.name} {m}")
+    assert any("ran on the torch backend (device cpu)" in n and "NumPy" in n for n in q.notes)
+    assert q.computation["fit_backend"] == "torch" and "torch" in q.computation["summary"][0]
+    assert "torch" in res.environment
+    jsonschema.validate(json.loads(res.to_json()), SCHEMA)
+
+
+def test_a_candidate_without_the_backend_keeps_its_default(monkeypatch):
+    pytest.importorskip("torch")
+    import dataclasses
+
+    softmax, ovr = CANDIDATES["multiclass"][:2]
+    monkeypatch.setitem(CANDIDATES, "multiclass",
+                        [softmax, dataclasses.replace(ovr, backends=("numpy",))])
+    placed = []
+    real_fit = compare_mod._fit
+
+    def spy(est, X, y):
+        placed.append((type(est).__name__, est.backend))
+        return real_fit(est, X, y)
+
+    monkeypatch.setattr(compare_mod, "_fit", spy)
+    X, y = _data("multiclass", n=90)
+    p = compare(X, y, quick=True, sections=["performance"],
+                estimator_params={"backend": "torch"}).problems[0]
+    assert {b for n, b in placed if n == "SoftmaxRegression"} == {"torch"}
+    assert {b for n, b in placed if n == "OneVsRestLogistic"} == {"auto"}
+    notes = {c.name: c.notes for c in p.candidates}
+    assert any("default backend, not 'torch'" in n for n in notes["ovr"])
+    assert not any("default backend" in n for n in notes["softmax"])
+
+
+@pytest.mark.parametrize("params,msg", [
+    ({"C": 2.0}, r"takes only 'backend' and 'device'.*got 'C'"),
+    ({"backend": "gpu"}, "Unknown backend 'gpu'"),
+    ({"backend": "numpy", "device": "cuda"}, "only applies to backend='torch'"),
+    ("torch", "must be a dict"),
+])
+def test_bad_estimator_params(params, msg):
+    X, y = _data("binary", n=40)
+    with pytest.raises(ValueError, match=msg) as err:
+        compare(X, y, quick=True, estimator_params=params)
+    assert "\n" not in str(err.value)

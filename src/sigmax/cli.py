@@ -155,6 +155,40 @@ def data_options(f: Callable) -> Callable:
     return f
 
 
+_backend_options = [
+    click.option("--backend", default="auto", show_default=True,
+                 type=click.Choice(["auto", "numpy", "torch", "dask"]),
+                 help="Where the products with X run (see docs/scaling.md)."),
+    click.option("--device", default=None, metavar="DEVICE",
+                 help="torch device for --backend torch: cpu, cuda, cuda:1."),
+    click.option("--scheduler", default=None, metavar="ADDRESS",
+                 help="dask.distributed scheduler to fit on (tcp://host:8786), with "
+                      "--backend dask; without it dask uses this machine's threads."),
+]
+
+
+def backend_options(f: Callable) -> Callable:
+    """``--backend``, ``--device``, ``--scheduler``; check them with :func:`_check_backend`."""
+    for opt in reversed(_backend_options):
+        f = opt(f)
+    return f
+
+
+def _check_backend(backend: str, device: str | None, scheduler: str | None) -> None:
+    """Fail early, in one line, on a backend choice that cannot run (before any data load)."""
+    if scheduler is not None and backend != "dask":
+        raise click.UsageError("--scheduler is the address of a dask cluster: use it with "
+                               "--backend dask.")
+    import numpy as np
+
+    from .backends import resolve_backend
+
+    try:  # the CLI's data are NumPy: "auto" is NumPy, or torch for a GPU --device
+        resolve_backend(backend, np.empty((1, 1)), device)
+    except ImportError as exc:
+        raise click.ClickException(_one_line(exc)) from None
+
+
 # -- compare ----------------------------------------------------------------------------------
 @main.command()
 @click.argument("data", nargs=-1, metavar="[DATA]...")
@@ -169,9 +203,11 @@ def data_options(f: Callable) -> Callable:
 @click.option("--quick", is_flag=True, help="Fewer folds and smaller sweeps: a fast look.")
 @click.option("--no-plots", is_flag=True, help="Tables only (no figures): faster.")
 @click.option("--no-report", is_flag=True, help="Terminal summary only; write no folder.")
+@backend_options
 def compare(data: tuple[str, ...], targets: tuple[str, ...], drop: tuple[str, ...],
             dropna: bool, seed: int, max_rows: int | None, out: Path, cv: int | None,
-            C: float, quick: bool, no_plots: bool, no_report: bool) -> None:
+            C: float, quick: bool, no_plots: bool, no_report: bool, backend: str,
+            device: str | None, scheduler: str | None) -> None:
     """Fit logistic, softmax, one-vs-rest and multi-label models side by side.
 
     DATA is a CSV / Parquet file (with --target) or built-in dataset names (see
@@ -179,6 +215,10 @@ def compare(data: tuple[str, ...], targets: tuple[str, ...], drop: tuple[str, ..
     (binary), digits (10 classes), movies (7 non-exclusive genres) and iris (3
     classes). It prints a summary, then writes OUT/index.html, OUT/results.json and
     OUT/figures/.
+
+    --backend / --device / --scheduler place every fit of the candidates (on all
+    rows and in cross-validation); the diagnostics on small subproblems (K sweep,
+    derivative checks, minima, K=2, PCA regions) run on NumPy.
     """
     from .datasets import DEFAULT_SUITE
     from .study.render import TerminalRenderer, write_report
@@ -187,17 +227,28 @@ def compare(data: tuple[str, ...], targets: tuple[str, ...], drop: tuple[str, ..
     if targets and not data:
         raise click.UsageError("--target needs a DATA file: sigmax compare data.csv "
                                "--target COLUMN.")
+    _check_backend(backend, device, scheduler)
     if not no_report:
         _check_out(out)
     console = _stdout_console()
     datasets = [_load(s, targets, seed=seed, max_rows=max_rows, drop=drop, dropna=dropna)
                 for s in sources]
-    with progress_bars() as callback:
-        result = run_compare(datasets, cv=cv, C=C, seed=seed, quick=quick, callback=callback)
+    # Default options keep the estimators' own defaults (no estimator_params at all).
+    params = ({"backend": backend, "device": device}
+              if backend != "auto" or device is not None else None)
+    with progress_bars() as callback, _dask_client(scheduler):
+        result = run_compare(datasets, cv=cv, C=C, seed=seed, quick=quick, callback=callback,
+                             estimator_params=params)
         path = None
         if not no_report:
             path = write_report(result, out, plots=not no_plots, callback=callback)
     TerminalRenderer(console).render(result)
+    where = result.settings.get("backend", "numpy")
+    if where != "numpy":
+        extra = result.settings.get("device") or result.settings.get("scheduler")
+        console.print(f"[dim]Candidate fits ran on the {where} backend"
+                      f"{f' ({extra})' if extra else ''}; the timings per gradient, the K "
+                      "sweep and the other diagnostics on small subproblems ran on NumPy.[/]")
     if path is not None:
         console.print(f"Report: [bold]{path}[/]  (open it in a browser; results.json and "
                       f"figures/ beside it)")
@@ -214,8 +265,12 @@ def _check_out(out: Path) -> None:
 
 def run_compare(datasets: Sequence[Any], *, cv: int | None = None, C: float = 1.0,
                 seed: int = 0, quick: bool = False,
-                callback: Callable[[str, int, int], None] | None = None) -> Any:
-    """Run :func:`sigmax.study.compare.compare` on each dataset; one combined result."""
+                callback: Callable[[str, int, int], None] | None = None,
+                estimator_params: dict[str, Any] | None = None) -> Any:
+    """Run :func:`sigmax.study.compare.compare` on each dataset; one combined result.
+
+    ``estimator_params`` (``backend``, ``device``) places the candidate fits.
+    """
     from .study.compare import compare as compare_one
     from .study.result import CompareResult
 
@@ -224,7 +279,7 @@ def run_compare(datasets: Sequence[Any], *, cv: int | None = None, C: float = 1.
         results.append(compare_one(
             ds.X, ds.y, name=ds.name, description=ds.description, notes=ds.notes,
             cv=5 if cv is None else cv, C=C, random_state=seed, quick=quick,
-            progress=callback))
+            progress=callback, estimator_params=estimator_params))
     return CompareResult.combine(results)
 
 
@@ -280,14 +335,7 @@ def advise(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: b
 @click.option("--no-standardize", is_flag=True,
               help="Fit on the raw feature scale (default: standardize, then store "
                    "coefficients for raw features).")
-@click.option("--backend", default="auto", show_default=True,
-              type=click.Choice(["auto", "numpy", "torch", "dask"]),
-              help="Where the products with X run (see docs/scaling.md).")
-@click.option("--device", default=None, metavar="DEVICE",
-              help="torch device for --backend torch: cpu, cuda, cuda:1.")
-@click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="dask.distributed scheduler to fit on (tcp://host:8786), with "
-                   "--backend dask; without it dask uses this machine's threads.")
+@backend_options
 def fit(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: bool, seed: int,
         max_rows: int | None, model: str, output: Path, C: float, penalty: str,
         l1_ratio: float | None, max_iter: int, no_standardize: bool, backend: str,
@@ -302,9 +350,7 @@ def fit(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: bool
 
     if not targets and Path(data).exists():
         raise click.UsageError("Say which column to predict: --target COLUMN.")
-    if scheduler is not None and backend != "dask":
-        raise click.UsageError("--scheduler is the address of a dask cluster: use it with "
-                               "--backend dask.")
+    _check_backend(backend, device, scheduler)
     ds = _load(data, targets, seed=seed, max_rows=max_rows, drop=drop, dropna=dropna)
     with warnings.catch_warnings(record=True) as caught, _dask_client(scheduler):
         warnings.simplefilter("always")

@@ -54,12 +54,16 @@ Result keys (everything :func:`compare` fills)
 ----------------------------------------------
 ``CompareResult.settings``: ``cv``, ``repeats``, ``C``, ``random_state``,
 ``sections`` (list), ``quick``, ``threads``, ``max_samples``,
-``preprocessing`` (sentence), ``budget`` (the sizes used by the sections:
-dict of numbers/lists).
+``preprocessing`` (sentence), ``backend``, ``device`` and ``scheduler`` (where the
+candidate fits ran: ``estimator_params``; ``device`` for torch, ``scheduler``
+for dask, else None), ``budget`` (the sizes used by the sections: dict of
+numbers/lists).
 
 ``CompareResult.environment``: ``python``, ``platform``, ``cpu_count``,
 ``sigmax``, ``numpy``, ``scipy``, ``scikit-learn``, ``blas`` (list of
-``{"library", "version", "threads"}``).
+``{"library", "version", "threads"}``); with ``backend="torch"`` also ``torch``
+(and ``gpu``, the device name, on CUDA), with ``"dask"`` ``dask`` and
+``distributed``.
 
 ``ProblemResult``: ``dataset``, ``task``, ``n_samples``, ``n_features``,
 ``n_classes``, ``class_names``, ``description``, ``feature_names``, ``notes``
@@ -80,7 +84,8 @@ coefficient matrix); ``metrics``: metric key -> one value per fold (keys of
 ``predict_proba`` on the test rows), ``n_iter``, ``n_grad_evals``,
 ``n_hessp_evals`` (medians over folds; Hessian builds of Newton-Cholesky count
 as Hessian evaluations), ``full_fit_seconds``, ``full_fit_n_iter``,
-``peak_memory_bytes`` (tracemalloc, full-data fit), and with the
+``peak_memory_bytes`` (tracemalloc, full-data fit), ``peak_device_memory_bytes``
+(torch on CUDA only: ``torch.cuda.max_memory_allocated`` in that fit), and with the
 ``computation`` section ``grad_eval_seconds`` (median time of one
 value-and-gradient evaluation on all rows), ``flops_per_grad_eval``,
 ``transcendentals_per_grad_eval``, ``flops_per_hessp``, ``flops_per_hessian``,
@@ -98,7 +103,8 @@ fold), ``metrics`` (list of metric registry entries: ``name``, ``title``,
 ``{"mean", "std", "min", "max"}``), ``best`` (metric -> candidate with the
 best mean).
 
-``ProblemResult.computation``: ``threads``, ``timer``, ``memory_method``,
+``ProblemResult.computation``: ``threads``, ``timer``, ``fit_backend`` (backend of
+the candidate fits; gradient timings and the K sweep are always NumPy), ``memory_method``,
 ``flops_model`` (dict: ``gradient``, ``hessp``, ``hessian``, ``notes``:
 formulas as text), ``summary`` (sentences with the measured numbers),
 ``k_sweep``: ``ks``, ``n_rows``, ``n_features``, ``solver``, ``C``, ``labels``
@@ -175,7 +181,7 @@ import statistics
 import time
 import tracemalloc
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -187,6 +193,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from .. import diagnostics as diag
+from ..backends import to_numpy
 from ..estimators import (
     LinearClassifierBase,
     LogisticRegression,
@@ -261,6 +268,10 @@ class CandidateSpec:
     convex: bool = True
     #: ``applies(target, quick) -> str | None``: None to run, else why it is left out.
     applies: Callable[[Target, bool], str | None] | None = None
+    #: The backends (:data:`sigmax.backends.BACKENDS`) the estimator fits on; with
+    #: another one in ``compare(estimator_params=...)`` it keeps its default and a
+    #: note says so.
+    backends: tuple[str, ...] = ("numpy", "torch", "dask")
 
     def make(self, C: float, **params: Any) -> LinearClassifierBase:
         return self.estimator(C=C * self.C_factor, **{**dict(self.params), **params})
@@ -332,12 +343,12 @@ CANDIDATES: dict[str, list[CandidateSpec]] = {
                       applies=_powerset_applies),
         CandidateSpec("mixed", "Mixed heads: softmax per exclusive group + sigmoids ({K} "
                       "outputs)", MultiLabelHeads, "indicator", "sigmoid", 1.0, _SAME_C,
-                      applies=_mixed_applies),
+                      applies=_mixed_applies, backends=("numpy",)),
         CandidateSpec("multitask", "Multitask: shared trunk (64 units) + heads ({K} outputs)",
                       MultiLabelHeads, "indicator", "sigmoid", 1.0,
                       "same C: weight decay 1/2 ||W||^2 on every layer",
                       params=(("hidden", (64,)), ("random_state", 0)), convex=False,
-                      applies=_multitask_applies),
+                      applies=_multitask_applies, backends=("torch",)),
     ],
 }
 
@@ -531,26 +542,28 @@ def _predict(spec: CandidateSpec, est: Any, X: np.ndarray, target: Target) -> di
     ``log_p1``, ``log_p0`` (n, L) marginal log-probabilities and ``pred_set``
     (n, L), the most probable label set.
     """
+    # NumPy X gives NumPy predictions on every backend (sigmax.backends.route_by_input);
+    # to_numpy keeps the study's arithmetic on the host whatever an estimator returns.
     if target.task != "multilabel":
         K = target.n_classes
         lp = np.full((X.shape[0], K), -np.inf)
-        lp[:, np.asarray(est.classes_, dtype=np.intp)] = est.predict_log_proba(X)
-        return {"log_proba": lp, "pred": np.asarray(est.predict(X), dtype=np.intp)}
+        lp[:, np.asarray(est.classes_, dtype=np.intp)] = to_numpy(est.predict_log_proba(X))
+        return {"log_proba": lp, "pred": to_numpy(est.predict(X)).astype(np.intp)}
     if spec.target == "indicator":
-        P = np.asarray(est.predict_proba(X), dtype=np.float64)
+        P = to_numpy(est.predict_proba(X)).astype(np.float64)
         if hasattr(est, "decision_function"):
-            Z = np.asarray(est.decision_function(X), dtype=np.float64)
+            Z = to_numpy(est.decision_function(X)).astype(np.float64)
             l1, l0 = log_expit(Z), log_expit(-Z)
         else:
             with np.errstate(divide="ignore"):
                 l1, l0 = np.log(P), np.log1p(-P)
-        pred = np.asarray(est.predict(X))
+        pred = to_numpy(est.predict(X))
         return {"log_p1": l1, "log_p0": l0, "pred_set": pred}
-    lp = est.predict_log_proba(X)
+    lp = to_numpy(est.predict_log_proba(X))
     M = target.set_matrix[np.asarray(est.classes_, dtype=np.intp)].astype(bool)
     l1 = np.column_stack([_masked_logsumexp(lp, M[:, j]) for j in range(M.shape[1])])
     l0 = np.column_stack([_masked_logsumexp(lp, ~M[:, j]) for j in range(M.shape[1])])
-    pred = target.set_matrix[np.asarray(est.predict(X), dtype=np.intp)]
+    pred = target.set_matrix[to_numpy(est.predict(X)).astype(np.intp)]
     return {"log_p1": l1, "log_p0": l0, "pred_set": pred}
 
 
@@ -652,11 +665,22 @@ class _Run:
     progress: Callable[[str], None]
     problem: ProblemResult
     threads: int = 1
+    #: ``backend`` / ``device`` of the candidate fits (see :func:`_check_estimator_params`).
+    estimator_params: dict[str, Any] = field(default_factory=dict)
     full: dict[str, Any] = field(default_factory=dict)     # name -> estimator fit on all rows
     oof: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def cand(self, name: str) -> CandidateResult:
         return next(c for c in self.problem.candidates if c.name == name)
+
+    def placed(self, spec: CandidateSpec) -> bool:
+        """True when ``spec``'s fits run on the requested backend (else on its default)."""
+        return self.estimator_params.get("backend", "numpy") in spec.backends
+
+    def make(self, spec: CandidateSpec, **params: Any) -> LinearClassifierBase:
+        """``spec``'s estimator at the study's ``C``, on the requested backend if it takes it."""
+        placement = self.estimator_params if self.placed(spec) else {}
+        return spec.make(self.C, **{**placement, **params})
 
 
 def _warning_notes(records: dict[str, list[int]], n_runs: int, where: str) -> list[str]:
@@ -673,21 +697,61 @@ def _record(records: dict[str, list[int]], caught: list[Any], run: int) -> None:
         records.setdefault(f"{w.category.__name__}: {text}", []).append(run)
 
 
+def _cuda_device(params: dict[str, Any]) -> Any:
+    """The CUDA device of a torch placement (``estimator_params``), else None."""
+    if params.get("backend") != "torch":
+        return None
+    from ..backends.torch_backend import _torch_device
+
+    dev = _torch_device(params.get("device"), None)
+    return dev if dev.type == "cuda" else None
+
+
+def _warm_up(run: _Run) -> None:
+    """One untimed fit per candidate on a few rows, on a backend other than NumPy.
+
+    The first torch or dask fit in a process pays one-time costs (imports, the
+    CUDA context, kernel loading, the dask client's first graph) that are not
+    part of fitting the data; without this they would land in the first
+    candidate's timed fit.
+    """
+    if run.estimator_params.get("backend", "numpy") == "numpy":
+        return
+    idx = _cover_subsample(run.target.strata, 64, run.seed)
+    sub = run.target.subset(idx)
+    for spec in _convex(run.specs):
+        if run.placed(spec):
+            try:
+                _fit(run.make(spec, max_iter=5), run.Xs[idx], _y_for(spec, sub))
+            except ValueError:  # a subsample the model refuses: the real fits report errors
+                pass
+
+
 def _full_fits(run: _Run) -> None:
     """Fit every candidate on all rows: solver, history, memory, and the models for later."""
     for spec in run.specs:
         y = _y_for(spec, run.target)
-        est, seconds, caught = _fit(spec.make(run.C), run.Xs, y)
+        est, seconds, caught = _fit(run.make(spec), run.Xs, y)
         # Memory in a second fit: tracemalloc slows allocation-heavy code, so the timed fit
         # above runs without it. Every iteration allocates the same buffers and L-BFGS
         # stores at most 30 pairs, so the peak is reached within MEMORY_FIT_MAX_ITER
-        # iterations: the memory fit stops there.
+        # iterations: the memory fit stops there. tracemalloc sees Python and NumPy
+        # buffers only; on a CUDA device torch's own counter gives the device memory.
+        dev = _cuda_device(run.estimator_params) if run.placed(spec) else None
+        if dev is not None:
+            import torch
+
+            torch.cuda.synchronize(dev)
+            torch.cuda.reset_peak_memory_stats(dev)
+            base = torch.cuda.memory_allocated(dev)
         tracemalloc.start()
         try:
-            _fit(spec.make(run.C, max_iter=MEMORY_FIT_MAX_ITER), run.Xs, y)
+            _fit(run.make(spec, max_iter=MEMORY_FIT_MAX_ITER), run.Xs, y)
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
+        device_peak = ({"peak_device_memory_bytes": int(torch.cuda.max_memory_allocated(dev)
+                                                        - base)} if dev is not None else {})
         run.full[spec.name] = est
         rec = est.fit_record_
         k = _n_outputs(est)
@@ -702,12 +766,16 @@ def _full_fits(run: _Run) -> None:
                      "full_fit_n_iter": int(rec.n_iter), "peak_memory_bytes": int(peak),
                      "fit_seconds": seconds, "n_iter": int(rec.n_iter),
                      "n_grad_evals": int(rec.n_grad_evals),
-                     "n_hessp_evals": int(rec.n_hessp_evals)},
+                     "n_hessp_evals": int(rec.n_hessp_evals), **device_peak},
             history={k_: list(v) for k_, v in rec.history.items()},
         )
         records: dict[str, list[int]] = {}
         _record(records, caught, 0)
         cand.notes += _warning_notes(records, 1, "fits on all rows")
+        backend = run.estimator_params.get("backend", "numpy")
+        if not run.placed(spec) and backend != "numpy":
+            cand.notes.append(f"fitted on its default backend, not {backend!r}: this model "
+                              f"fits on {' / '.join(spec.backends)} only")
         run.problem.candidates.append(cand)
         run.progress(f"fit on all rows: {spec.name}")
 
@@ -742,10 +810,10 @@ def _performance(run: _Run, cv: int, repeats: int) -> None:
         ttr, tte = target.subset(tr), target.subset(te)
         for spec in run.specs:
             p = per[spec.name]
-            est, seconds, caught = _fit(spec.make(run.C), Xtr, _y_for(spec, ttr))
+            est, seconds, caught = _fit(run.make(spec), Xtr, _y_for(spec, ttr))
             _record(p["records"], caught, f)
             t0 = time.perf_counter()
-            est.predict_proba(Xte)
+            to_numpy(est.predict_proba(Xte))
             p["predict"].append(time.perf_counter() - t0)
             pred = _predict(spec, est, Xte, tte)
             for key, val in _scores(pred, tte).items():
@@ -834,14 +902,28 @@ def _computation(run: _Run) -> None:
             f"{t * 1e6:.3g} us each ({fl['flops_per_grad_eval']:.3g} flops), peak memory "
             f"{cand.compute['peak_memory_bytes'] / 2**20:.3g} MiB.")
         run.progress(f"computation: {spec.name}")
+    memory = (f"tracemalloc peak during one fit on all rows capped at {MEMORY_FIT_MAX_ITER} "
+              "iterations, by which every per-iteration buffer and L-BFGS's 30 stored pairs "
+              "exist (Python and NumPy buffers allocated by the fit; X itself excluded)")
+    backend = run.estimator_params.get("backend", "numpy")
+    if backend != "numpy":
+        # Fit times come from the chosen backend, gradient timings from NumPy: say so,
+        # so that nobody divides one by the other.
+        where = _placement_text(run.estimator_params)
+        summary.insert(0, f"Fit times, iterations and memory are of {where}; gradient-"
+                          "evaluation times, flop rates and the K sweep are NumPy on this "
+                          "machine's CPU.")
+        memory += (f"; on the {backend} backend tracemalloc sees only the host's Python and "
+                   "NumPy buffers, not " + ("torch's tensors" if backend == "torch" else
+                                           "the memory of dask's workers")
+                   + (" (peak_device_memory_bytes: torch.cuda.max_memory_allocated during "
+                      "that fit)" if _cuda_device(run.estimator_params) is not None else ""))
     sweep = _k_sweep(run)
     run.problem.computation = {
         "threads": run.threads,
         "timer": "time.perf_counter wall time",
-        "memory_method": (f"tracemalloc peak during one fit on all rows capped at "
-                          f"{MEMORY_FIT_MAX_ITER} iterations, by which every per-iteration "
-                          "buffer and L-BFGS's 30 stored pairs exist (Python and NumPy "
-                          "buffers allocated by the fit; X itself excluded)"),
+        "fit_backend": backend,
+        "memory_method": memory,
         "flops_model": {
             "gradient": "4 n d k + 2 n k + c n k (+ 2n for softmax); c = 5 softmax, 11 sigmoid",
             "hessp": "4 n d k + 2 n k + (4 softmax | 2 sigmoid) n k",
@@ -1494,7 +1576,7 @@ def _pca(run: _Run) -> dict[str, Any]:
 
 
 # -- public API ------------------------------------------------------------------------------
-def _environment(threads: int) -> dict[str, Any]:
+def _environment(threads: int, placement: dict[str, Any] | None = None) -> dict[str, Any]:
     import os
     import sys
 
@@ -1503,6 +1585,20 @@ def _environment(threads: int) -> dict[str, Any]:
 
     from .. import __version__
 
+    backend = (placement or {}).get("backend", "numpy")
+    extra: dict[str, Any] = {}
+    if backend == "torch":
+        import torch
+
+        extra["torch"] = torch.__version__
+        dev = _cuda_device(placement or {})
+        if dev is not None:
+            extra["gpu"] = torch.cuda.get_device_name(dev)
+    elif backend == "dask":
+        import dask
+        import distributed
+
+        extra.update({"dask": dask.__version__, "distributed": distributed.__version__})
     return {
         "python": sys.version.split()[0], "platform": platform.platform(),
         "cpu_count": os.cpu_count(), "sigmax": __version__, "numpy": np.__version__,
@@ -1510,6 +1606,7 @@ def _environment(threads: int) -> dict[str, Any]:
         "blas": [{"library": i.get("internal_api"), "version": i.get("version"),
                   "threads": min(i.get("num_threads", 1), threads)} for i in threadpool_info()
                  if i.get("user_api") == "blas"],
+        **extra,
     }
 
 
@@ -1526,6 +1623,79 @@ def _sections(sections: Sequence[str] | str | None) -> list[str]:
                              "(or 'k2').")
         out.append(key)
     return [s for s in SECTIONS if s in out]
+
+
+#: Keys of ``compare(estimator_params=...)``: where the candidate fits run.
+ESTIMATOR_PARAMS: tuple[str, ...] = ("backend", "device")
+
+#: What stays on NumPy whatever the backend (named in the notes).
+_NUMPY_SECTIONS = ("gradient timings and the K sweep, derivative checks, minima and Hessian "
+                   "spectrum, separation, K=2 equivalence, PCA decision regions")
+
+
+def _check_estimator_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``estimator_params`` checked: ``{"backend": name}`` plus the torch ``"device"``.
+
+    The study's arrays are NumPy, so ``backend="auto"`` is NumPy, or torch when
+    ``device`` names an accelerator (:func:`sigmax.backends.infer_backend`). The
+    torch device is resolved (``"auto"`` -> ``"cuda"`` or ``"cpu"``). ``None``
+    gives ``{}``: every candidate on its default backend (NumPy).
+
+    Raises
+    ------
+    ValueError
+        A key other than ``backend`` / ``device``, an unknown backend, or a
+        device the backend cannot use (a GPU that torch does not see).
+    ImportError
+        The backend's library is not installed (the message says what to install).
+    """
+    if params is None:
+        return {}
+    if not isinstance(params, Mapping):
+        raise ValueError(f"estimator_params must be a dict such as {{'backend': 'torch', "
+                         f"'device': 'cuda'}}; got {type(params).__name__}.")
+    bad = [str(k) for k in params if k not in ESTIMATOR_PARAMS]
+    if bad:
+        raise ValueError(
+            f"estimator_params takes only 'backend' and 'device' (where the candidate fits "
+            f"run); got {', '.join(map(repr, bad))}. The study sets every other parameter "
+            "itself so that the candidates are fitted alike (the penalty: compare(C=...)).")
+    backend, device = params.get("backend", "auto"), params.get("device")
+    if not isinstance(backend, str):
+        raise ValueError(f"estimator_params['backend'] must be a backend name ('auto', "
+                         f"'numpy', 'torch', 'dask'); got {backend!r}.")
+    if device is not None and not isinstance(device, str):
+        raise ValueError(f"estimator_params['device'] must be None or a device name such as "
+                         f"'cpu', 'cuda' or 'cuda:1'; got {device!r}.")
+    from ..backends import resolve_backend
+
+    name = resolve_backend(backend, np.empty((1, 1)), device).name
+    out: dict[str, Any] = {"backend": name}
+    if name == "torch":
+        from ..backends.torch_backend import _torch_device
+
+        out["device"] = str(_torch_device(device, None))
+    return out
+
+
+def _placement(params: dict[str, Any]) -> dict[str, Any]:
+    """``backend``, ``device`` and ``scheduler`` of the candidate fits, for the settings."""
+    backend = params.get("backend", "numpy")
+    scheduler = None
+    if backend == "dask":
+        from ..backends.dask_backend import _client
+
+        client = _client()
+        scheduler = (client.scheduler.address if client is not None
+                     else "local threads (no dask.distributed client)")
+    return {"backend": backend, "device": params.get("device"), "scheduler": scheduler}
+
+
+def _placement_text(params: dict[str, Any]) -> str:
+    where = _placement(params)
+    extra = (f" (device {where['device']})" if where["device"] else
+             f" (scheduler {where['scheduler']})" if where["scheduler"] else "")
+    return f"the {where['backend']} backend{extra}"
 
 
 def _check_options(cv: int, repeats: int, C: float, threads: int,
@@ -1552,9 +1722,11 @@ def compare_problem(X: Any, y: Any, *, name: str = "data", description: str = ""
                     sections: Sequence[str] | str | None = None, quick: bool = False,
                     progress: ProgressCallback | None = None, threads: int = 1,
                     max_samples: int | None = None, feature_names: Sequence[str] | None = None,
-                    notes: Sequence[str] = ()) -> ProblemResult:
+                    notes: Sequence[str] = (),
+                    estimator_params: Mapping[str, Any] | None = None) -> ProblemResult:
     """Study one dataset; see :func:`compare` (which wraps this in a :class:`CompareResult`)."""
     _check_options(cv, repeats, C, threads, max_samples)
+    placement = _check_estimator_params(estimator_params)
     secs = _sections(sections)
     try:
         y_len = int(y.shape[0]) if hasattr(y, "shape") else (None if y is None else len(y))
@@ -1596,6 +1768,10 @@ def compare_problem(X: Any, y: Any, *, name: str = "data", description: str = ""
             specs.append(spec)
         elif why not in all_notes:
             all_notes.append(why)
+    if placement.get("backend", "numpy") != "numpy":
+        all_notes.append(f"candidate fits (on all rows and in cross-validation) ran on "
+                         f"{_placement_text(placement)}; the diagnostics on small "
+                         f"subproblems ran on NumPy ({_NUMPY_SECTIONS})")
     problem = ProblemResult(
         dataset=name, task=target.task, n_samples=int(Xa.shape[0]),
         n_features=int(Xa.shape[1]), n_classes=target.n_classes, class_names=target.names,
@@ -1618,7 +1794,9 @@ def compare_problem(X: Any, y: Any, *, name: str = "data", description: str = ""
         scaler = StandardScaler().fit(Xa)
         run = _Run(name=name, X=Xa, Xs=scaler.transform(Xa), target=target,
                    feature_names=names, specs=specs, C=float(C), budget=budget, seed=seed,
-                   progress=tick, problem=problem, threads=threads)
+                   progress=tick, problem=problem, threads=threads,
+                   estimator_params=placement)
+        _warm_up(run)
         t0 = time.perf_counter()
         _full_fits(run)
         problem.seconds["full_fits"] = time.perf_counter() - t0
@@ -1656,7 +1834,8 @@ def compare(X: Any, y: Any, *, name: str = "data", description: str = "", cv: in
             sections: Sequence[str] | str | None = None, quick: bool = False,
             progress: ProgressCallback | None = None, threads: int = 1,
             max_samples: int | None = None, feature_names: Sequence[str] | None = None,
-            notes: Sequence[str] = ()) -> CompareResult:
+            notes: Sequence[str] = (),
+            estimator_params: Mapping[str, Any] | None = None) -> CompareResult:
     """Fit logistic, softmax, one-vs-rest and multi-label models side by side and measure.
 
     Parameters
@@ -1698,6 +1877,16 @@ def compare(X: Any, y: Any, *, name: str = "data", description: str = "", cv: in
         Overrides the names of ``X``'s columns.
     notes : sequence of str
         What was done to the data before (shown in the report).
+    estimator_params : dict, optional
+        Where the candidate fits run: ``{"backend": "torch", "device": "cuda"}``,
+        ``{"backend": "dask"}`` (on the connected ``dask.distributed`` client,
+        else on local threads), ``{"backend": "numpy"}``; no other keys. Used
+        for every fit of a candidate, on all rows and in cross-validation;
+        a candidate that cannot use the backend keeps its default and says so
+        in its notes. The diagnostics on small subproblems (gradient timings,
+        K sweep, derivative checks, minima, separation, K=2, PCA regions) run
+        on NumPy. ``settings`` records ``backend``, ``device`` and
+        ``scheduler``.
 
     Returns
     -------
@@ -1710,6 +1899,8 @@ def compare(X: Any, y: Any, *, name: str = "data", description: str = "", cv: in
         One line saying what is wrong and how to fix it: non-numeric
         features (which columns), missing values (how many, where),
         mismatched lengths, one class, a continuous target, bad options.
+    ImportError
+        ``estimator_params`` names a backend whose library is not installed.
 
     Examples
     --------
@@ -1720,11 +1911,13 @@ def compare(X: Any, y: Any, *, name: str = "data", description: str = "", cv: in
     >>> res.problems[0].advice["model"]
     'softmax'
     """
+    placement = _check_estimator_params(estimator_params)
     problem = compare_problem(X, y, name=name, description=description, cv=cv,
                               repeats=repeats, C=C, random_state=random_state,
                               sections=sections, quick=quick, progress=progress,
                               threads=threads, max_samples=max_samples,
-                              feature_names=feature_names, notes=notes)
+                              feature_names=feature_names, notes=notes,
+                              estimator_params=placement or None)
     budget = _QUICK if quick else _FULL
     settings = {
         "cv": int(min(cv, budget.max_folds) if budget.max_folds else cv),
@@ -1732,7 +1925,8 @@ def compare(X: Any, y: Any, *, name: str = "data", description: str = "", cv: in
         "sections": _sections(sections), "quick": bool(quick), "threads": int(threads),
         "max_samples": max_samples,
         "preprocessing": "StandardScaler fitted on the training rows of each fold",
+        **_placement(placement),
         "budget": budget.to_dict(),
     }
     return CompareResult(problems=[problem], settings=settings,
-                         environment=_environment(threads))
+                         environment=_environment(threads, placement))
