@@ -336,7 +336,13 @@ class LinearObjective:
             self._cache_w, self._cache_Z = w.copy(), Z
             loss, G = self.loss.value_and_grad(Z, self.Y, self.weights)
             grad = self._pack_grad(G, W)
-        value = loss * self.scale
+        return self._add_smooth_penalty(loss * self.scale, grad, W)
+
+    def _add_smooth_penalty(self, value: float, grad: np.ndarray, W: np.ndarray
+                            ) -> tuple[float, np.ndarray]:
+        """Add the penalty's smooth (L2) part to the scaled data term and its
+        ``(n_rows, k)`` gradient; return ``(value, flat gradient)``. Shared with
+        the remote objectives of :mod:`sigmax.backends`."""
         if self.alpha:
             pv, pg = self.penalty.smooth_value_and_grad(W)
             value += self.alpha * pv

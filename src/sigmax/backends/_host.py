@@ -89,27 +89,11 @@ class RemoteObjective(LinearObjective):
         loss, grad = self._data_value_and_grad(w)
         grad = np.array(grad, dtype=np.float64).reshape(self.n_rows, self.k)
         grad *= self.scale
-        value = loss * self.scale
-        if self.alpha:
-            pv, pg = self.penalty.smooth_value_and_grad(W)
-            value += self.alpha * pv
-            if pg is not None:
-                grad[: self.n_features] += self.alpha * pg
-        return value, grad.ravel()
+        return self._add_smooth_penalty(loss * self.scale, grad, W)
 
-    def value(self, w: np.ndarray) -> float:
-        """Smooth part of ``f`` only."""
-        self.n_value_evals += 1
-        W, _ = self.unpack(w)
-        value = self._data_value(w) * self.scale
-        if self.alpha:
-            value += self.alpha * self.penalty.smooth_value_and_grad(W)[0]
-        return value
-
-    def objective(self, w: np.ndarray) -> float:
-        """The full objective ``f(w)``, non-smooth part included."""
-        W, _ = self.unpack(w)
-        return self._data_value(w) * self.scale + self.alpha * self.penalty.value(W)
+    def _loss_sum(self, w: np.ndarray) -> float:
+        # LinearObjective.value / .objective add the penalty to this data term.
+        return self._data_value(w)
 
     def hessp(self, w: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Hessian of the smooth part at ``w`` applied to ``v``."""
