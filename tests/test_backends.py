@@ -171,3 +171,16 @@ def test_minibatch_reaches_the_same_optimum(penalty):
     assert "mini-batch steps" in rec.message
     np.testing.assert_allclose(mb.coef_, ref.coef_, atol=1e-4)
     assert rec.objective == pytest.approx(ref.fit_record_.objective, rel=1e-8)
+
+
+def test_input_kind_with_torch_import_blocked(monkeypatch):
+    """A module entry set to None (import blocked) means "not available", not a crash."""
+    from sigmax.backends import input_kind
+
+    monkeypatch.setitem(sys.modules, "torch", None)
+    monkeypatch.setitem(sys.modules, "dask", None)
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    assert input_kind(X) == "numpy"
+    y = (X[:, 0] + 0.5 * np.random.default_rng(1).normal(size=30) > 0).astype(int)
+    clf = LogisticRegression().fit(X, y)
+    assert clf.predict(X).shape == (30,)

@@ -121,16 +121,14 @@ def input_kind(X: Any) -> str:
     Looks only at modules that are already imported: an object cannot be a
     tensor if torch was never imported, so this never imports torch or dask.
     """
-    if "dask" in sys.modules:
-        import dask
-
-        if dask.is_dask_collection(X):
-            return "dask"
-    if "torch" in sys.modules:
-        import torch
-
-        if isinstance(X, torch.Tensor):
-            return "torch"
+    # sys.modules.get: an entry set to None (an import blocked on purpose)
+    # means the module is not usable, not that it is imported.
+    dask = sys.modules.get("dask")
+    if dask is not None and dask.is_dask_collection(X):
+        return "dask"
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(X, torch.Tensor):
+        return "torch"
     return "numpy"
 
 
