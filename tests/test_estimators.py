@@ -588,9 +588,9 @@ def test_fit_record(Est):
     assert rec.seconds > 0
     assert rec.objective == pytest.approx(rec.history["objective"][-1])
     assert rec.objective < rec.history["objective"][0]
-    # auto: few parameters and many rows -> Newton-Cholesky; L1 -> proximal.
+    # auto: few parameters and many rows -> Newton-Cholesky; with L1 -> proximal Newton.
     assert rec.solver == "newton-cholesky"
-    assert Est(penalty="l1").fit(X, y).solver_ == "proximal"
+    assert Est(penalty="l1").fit(X, y).solver_ == "proximal-newton"
 
 
 @pytest.mark.parametrize("solver", sorted(SOLVERS))

@@ -180,8 +180,11 @@ def test_smooth_solvers_refuse_l1_with_the_fix(solver, penalty):
 
 
 def test_choose_solver():
-    assert choose_solver(make_objective("multinomial", "l1")) == "proximal"
-    assert choose_solver(make_objective("multinomial", "elasticnet")) == "proximal"
+    # L1 / elastic net: proximal Newton where the Hessian is small, else FISTA.
+    assert choose_solver(make_objective("multinomial", "l1")) == "proximal-newton"
+    assert choose_solver(make_objective("multinomial", "elasticnet")) == "proximal-newton"
+    wide_l1 = make_objective("multinomial", "l1", n=300, d=NEWTON_CHOLESKY_MAX_PARAMS)
+    assert choose_solver(wide_l1) == "proximal"
     small = make_objective("multinomial", "l2", n=100, d=4)
     assert small.n_params <= NEWTON_CHOLESKY_MAX_PARAMS
     assert choose_solver(small) == "newton-cholesky"

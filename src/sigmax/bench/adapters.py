@@ -72,7 +72,7 @@ class SigmaxAdapter(Adapter):
         if dtype == "float32":
             return ["auto"]
         if data.problem.penalty == "l1":
-            return ["auto", "proximal"]
+            return ["auto", "proximal", "proximal-newton"]
         out = ["auto", "lbfgs", "newton-cg"]
         if data.n_params <= 400 and not sp.issparse(data.X):
             out.append("newton-cholesky")

@@ -146,7 +146,7 @@ def reference_optimum(data: ProblemData) -> dict[str, Any]:
     """
     adapter = ADAPTERS["sigmax"]
     if data.problem.penalty == "l1":
-        candidates = ["proximal"]
+        candidates = ["proximal", "proximal-newton"]
     elif data.n_params <= 400 and not sp.issparse(data.X):
         candidates = ["newton-cholesky", "newton-cg"]
     else:

@@ -170,7 +170,9 @@ def choose_solver(objective: LinearObjective) -> str:
     Chosen from the benchmark's measurements (``sigmax bench``, see
     ``docs/benchmarks.md``):
 
-    - L1 or elastic net: ``"proximal"`` (the only one that handles the kink at 0).
+    - L1 or elastic net: ``"proximal-newton"`` under the same small-problem
+      rule as Newton-Cholesky (breast_cancer L1: 12 Hessians instead of 536
+      FISTA steps, 2.7x faster), else ``"proximal"`` (FISTA).
     - Few parameters (``p <= 400``, ``k <= 10``, ``n >= 2p``) and either a
       cheap Hessian (``n p^2 <= 5e7``) or badly scaled columns:
       ``"newton-cholesky"`` (quadratic convergence; a few Hessians).
@@ -180,13 +182,14 @@ def choose_solver(objective: LinearObjective) -> str:
     - Otherwise ``"lbfgs"``: one pass over ``X`` per iteration, memory
       ``O(p)``; on well-scaled dense data it needs the fewest passes.
     """
-    if objective.alpha and not objective.penalty.smooth:
-        return "proximal"
     X = objective.X
     p = objective.n_params
-    if (p <= NEWTON_CHOLESKY_MAX_PARAMS
-            and objective.n_samples >= 2 * p and objective.k <= 10
-            and (objective.n_samples * p * p <= NEWTON_CHOLESKY_CHEAP or _badly_scaled(X))):
+    small = (p <= NEWTON_CHOLESKY_MAX_PARAMS
+             and objective.n_samples >= 2 * p and objective.k <= 10
+             and (objective.n_samples * p * p <= NEWTON_CHOLESKY_CHEAP or _badly_scaled(X)))
+    if objective.alpha and not objective.penalty.smooth:
+        return "proximal-newton" if small else "proximal"
+    if small:
         return "newton-cholesky"
     if sp.issparse(X) and X.nnz >= SPARSE_NEWTON_MIN_NNZ:
         return "newton-cg"
