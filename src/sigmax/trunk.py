@@ -44,6 +44,9 @@ from typing import Any
 
 import numpy as np
 
+# One device resolver for the whole package: the torch backend owns it.
+from .backends.torch_backend import resolve_device
+
 __all__ = ["ACTIVATIONS", "INSTALL_HINT", "Activation", "TrunkConfig", "TrunkFitRecord",
            "TrunkState", "fit_trunk", "forward", "require_torch", "resolve_device"]
 
@@ -187,27 +190,6 @@ class TrunkFitRecord:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready copy."""
         return asdict(self)
-
-
-def resolve_device(torch: Any, name: str) -> Any:
-    """The ``torch.device`` for ``name``; ``'auto'`` is CUDA when available, else CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except (RuntimeError, TypeError):
-        raise ValueError(f"device={name!r} is not a torch device; use 'cpu', 'cuda', 'cuda:0', "
-                         "'mps' or 'auto'.") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={name!r} was asked but torch sees no CUDA GPU (torch "
-            f"{torch.__version__}, torch.cuda.is_available() is False). Use device='cpu' (or "
-            "'auto'), or install a CUDA build of torch.")
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise ValueError(f"device={name!r}: only {torch.cuda.device_count()} CUDA device(s).")
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device={name!r} was asked but MPS is not available; use 'cpu'.")
-    return dev
 
 
 def forward(state: TrunkState, X: np.ndarray, activation: str) -> np.ndarray:

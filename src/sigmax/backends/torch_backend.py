@@ -21,25 +21,40 @@ from .base import Backend, PrecomputedLogits, register_backend, to_numpy
 __all__ = ["TorchBackend"]
 
 
+def resolve_device(torch: Any, name: str) -> Any:
+    """The ``torch.device`` for ``name``; ``'auto'`` is CUDA when available, else CPU.
+
+    The one place sigmax turns a device name into a device (the backend, the
+    shared trunk and the study all call it), so every misuse gets the same
+    message with the fix.
+    """
+    if str(name) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device={name!r} is not a torch device; use 'cpu', 'cuda', 'cuda:0', "
+                         "'mps' or 'auto' (a GPU when there is one).") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={name!r} was asked but torch sees no CUDA GPU (torch "
+            f"{torch.__version__}, torch.cuda.is_available() is False; a '+cpu' build never "
+            "does). Use device='cpu' (or 'auto'), or install a CUDA build of torch on a "
+            "machine with a GPU.")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device={name!r}: only {torch.cuda.device_count()} CUDA device(s).")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device={name!r} was asked but MPS is not available; use 'cpu'.")
+    return dev
+
+
 def _torch_device(device: Any, X: Any) -> Any:
     """The torch device to fit on: ``device`` if given, else ``X``'s (CPU for non-tensors)."""
     import torch
 
     if device is None:
         return X.device if isinstance(X, torch.Tensor) else torch.device("cpu")
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device={device!r} is not a torch device; use 'cpu', 'cuda', "
-                         "'cuda:N' or 'auto' (a GPU when there is one).") from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} but torch.cuda.is_available() is False (torch "
-            f"{torch.__version__} sees no CUDA GPU; a '+cpu' build never does). Use "
-            "device='cpu', or install a CUDA build of torch on a machine with a GPU.")
-    return dev
+    return resolve_device(torch, device)
 
 
 def _nonfinite_message(X: Any) -> str | None:
