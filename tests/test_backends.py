@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+from backend_cases import assert_same_objective
 from sklearn.base import clone
 
 from sigmax import LogisticRegression, SoftmaxRegression
@@ -123,14 +124,7 @@ def test_array_objective_matches_linear_objective(name, fit_intercept):
     gen = ArrayObjective(loss, X, Y, weights, k, C=0.7, penalty=pen,
                          fit_intercept=fit_intercept)
     w, v = rng.normal(size=ref.n_params), rng.normal(size=ref.n_params)
-    f_ref, g_ref = ref.value_and_grad(w)
-    f_gen, g_gen = gen.value_and_grad(w)
-    assert f_gen == pytest.approx(f_ref, rel=1e-12)
-    np.testing.assert_allclose(g_gen, g_ref, rtol=1e-10, atol=1e-13)
-    np.testing.assert_allclose(gen.hessp(w, v), ref.hessp(w, v), rtol=1e-10, atol=1e-13)
-    np.testing.assert_allclose(gen.hessian(w), ref.hessian(w), rtol=1e-10, atol=1e-13)
-    assert gen.objective(w) == pytest.approx(ref.objective(w), rel=1e-12)
-    assert gen.optimality(w, g_gen) == pytest.approx(ref.optimality(w, g_ref), rel=1e-9)
+    assert_same_objective(ref, gen, w, v)
 
 
 # -- mini-batches and the mini-batch solver --------------------------------------------

@@ -8,12 +8,19 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import warnings
 
 import numpy as np
 import pytest
+from backend_cases import (
+    CASES,
+    PENALTIES,
+    assert_same_objective,
+    backend_data,
+    quiet_fit,
+    target,
+)
 
-from sigmax import LogisticRegression, MultiLabelLogistic, OneVsRestLogistic, SoftmaxRegression
+from sigmax import LogisticRegression, SoftmaxRegression
 from sigmax.losses import LOSSES
 from sigmax.objective import LinearObjective
 from sigmax.penalties import make_penalty
@@ -25,7 +32,6 @@ distributed = pytest.importorskip("distributed")
 from sigmax.backends import dask_backend  # noqa: E402
 from sigmax.backends.dask_backend import ChunkedObjective, WorkerLostError  # noqa: E402
 
-PENALTIES = [("none", {}), ("l2", {}), ("l1", {}), ("elasticnet", {"l1_ratio": 0.5})]
 CHUNK = 60  # 240 rows -> 4 chunks: every test input spans several chunks
 
 
@@ -38,53 +44,33 @@ def client():
     cluster.close()
 
 
-def _data(seed: int = 0, n: int = 240, d: int = 4):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, d))
-    W = rng.normal(size=(d, 3))
-    y3 = np.argmax(X @ W + rng.gumbel(size=(n, 3)), axis=1)
-    Yml = (X @ W + rng.logistic(size=(n, 3)) > 0).astype(int)
-    return X, y3, Yml
 
 
-CASES = {
-    "logistic": (LogisticRegression, {}, "binary"),
-    "softmax": (SoftmaxRegression, {}, "classes"),
-    "softmax-reference": (SoftmaxRegression, {"parameterization": "reference"}, "classes"),
-    "ovr": (OneVsRestLogistic, {}, "classes"),
-    "multilabel": (MultiLabelLogistic, {}, "labels"),
-}
 
 
-def _target(kind, y3, Yml):
-    return {"binary": (y3 == 0).astype(int), "classes": y3, "labels": Yml}[kind]
 
 
-def _fit(est, X, y, **kw):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # separable / convergence warnings are not the point
-        return est.fit(X, y, **kw)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize(("penalty", "extra"), PENALTIES)
 def test_numpy_torch_dask_give_the_same_coefficients(client, case, penalty, extra):
     Est, kw, kind = CASES[case]
-    X, y3, Yml = _data()
-    y = _target(kind, y3, Yml)
+    X, y3, Yml = backend_data()
+    y = target(kind, y3, Yml)
     # The solvers are deterministic and the three backends compute the same
     # numbers to rounding, so they follow the same path to the same optimum.
     params = dict(penalty=None if penalty == "none" else penalty, C=0.1, tol=1e-7,
                   max_iter=3000, **kw, **extra)
-    ref = _fit(Est(**params), X, y)
+    ref = quiet_fit(Est(**params), X, y)
     assert ref.fit_record_.converged
     Xd = da.from_array(X, chunks=(CHUNK, -1))
     assert Xd.numblocks[0] == 4
-    fits = {"dask": _fit(Est(**params), Xd, da.from_array(y, chunks=CHUNK))}
+    fits = {"dask": quiet_fit(Est(**params), Xd, da.from_array(y, chunks=CHUNK))}
     try:
         import torch
 
-        fits["torch"] = _fit(Est(**params), torch.from_numpy(X), y)
+        fits["torch"] = quiet_fit(Est(**params), torch.from_numpy(X), y)
     except ImportError:
         pass
     for name, got in fits.items():
@@ -95,7 +81,7 @@ def test_numpy_torch_dask_give_the_same_coefficients(client, case, penalty, extr
 
 @pytest.mark.parametrize("solver", ["lbfgs", "newton-cg"])
 def test_lbfgs_and_newton_cg_on_dask(client, solver):
-    X, y3, _ = _data(1)
+    X, y3, _ = backend_data(1)
     ref = SoftmaxRegression(C=0.5, solver=solver, tol=1e-8).fit(X, y3)
     got = SoftmaxRegression(C=0.5, solver=solver, tol=1e-8).fit(
         da.from_array(X, chunks=(CHUNK, -1)), y3)
@@ -106,7 +92,7 @@ def test_lbfgs_and_newton_cg_on_dask(client, solver):
 def test_chunked_objective_is_the_numpy_objective(client):
     """Value, gradient, Hessian products and Hessian equal the in-memory ones."""
     rng = np.random.default_rng(2)
-    X, y3, _ = _data(2)
+    X, y3, _ = backend_data(2)
     weights = rng.uniform(0.5, 2.0, len(y3))
     weights[:CHUNK] = 0.0  # a chunk whose rows all have weight 0 contributes nothing
     loss, pen = LOSSES["multinomial"], make_penalty("l2")
@@ -114,19 +100,13 @@ def test_chunked_objective_is_the_numpy_objective(client):
     got = ChunkedObjective(loss, da.from_array(X, chunks=(CHUNK, -1)), y3, weights, 3, C=0.3,
                            penalty=pen, persist=False)
     w, v = rng.normal(size=ref.n_params), rng.normal(size=ref.n_params)
-    f_ref, g_ref = ref.value_and_grad(w)
-    f_got, g_got = got.value_and_grad(w)
-    assert f_got == pytest.approx(f_ref, rel=1e-12)
-    np.testing.assert_allclose(g_got, g_ref, rtol=1e-10, atol=1e-13)
-    np.testing.assert_allclose(got.hessp(w, v), ref.hessp(w, v), rtol=1e-10, atol=1e-13)
-    np.testing.assert_allclose(got.hessian(w), ref.hessian(w), rtol=1e-10, atol=1e-13)
-    assert got.value(w) == pytest.approx(ref.value(w), rel=1e-12)
+    assert_same_objective(ref, got, w, v)
     assert got.n_batches == 4 and got.persisted is False
 
 
 def test_dataframe_in_lazy_arrays_out(client):
     pd = pytest.importorskip("pandas")
-    X, y3, _ = _data(3)
+    X, y3, _ = backend_data(3)
     names = np.array(["cat", "dog", "eel"])[y3]
     frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
     frame["label"] = names
@@ -152,7 +132,7 @@ def test_parquet_streamed_out_of_core(client, tmp_path, monkeypatch):
     """Data not persisted (as when larger than the cluster): every pass reads Parquet."""
     pd = pytest.importorskip("pandas")
     pytest.importorskip("pyarrow")
-    X, y3, _ = _data(4)
+    X, y3, _ = backend_data(4)
     frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
     frame["y"] = (y3 == 1).astype(int)
     for i in range(4):
@@ -165,7 +145,7 @@ def test_parquet_streamed_out_of_core(client, tmp_path, monkeypatch):
 
 
 def test_minibatch_solver_on_chunks(client):
-    X, y3, _ = _data(5, n=480)
+    X, y3, _ = backend_data(5, n=480)
     ref = LogisticRegression(C=0.5, tol=1e-9).fit(X, y3 == 0)
     est = LogisticRegression(C=0.5, solver="minibatch", tol=1e-6, max_iter=500).fit(
         da.from_array(X, chunks=(CHUNK, -1)), y3 == 0)
@@ -176,7 +156,7 @@ def test_minibatch_solver_on_chunks(client):
 
 
 def test_bad_input_errors(client):
-    X, y3, _ = _data(6)
+    X, y3, _ = backend_data(6)
     Xbad = X.copy()
     Xbad[130, 2] = np.inf
     with pytest.raises(ValueError, match=r"1 infinite value\(s\), at \(row 130, column 2\)"):
@@ -190,7 +170,7 @@ def test_bad_input_errors(client):
 def test_unrecoverable_cluster_failure_is_a_clear_error(client, monkeypatch):
     import dask
 
-    X, y3, _ = _data(7)
+    X, y3, _ = backend_data(7)
 
     compute, calls = dask.compute, {"n": 0}
 
@@ -215,7 +195,7 @@ def test_worker_killed_mid_fit_does_not_lose_the_fit(client, monkeypatch):
     The fit must then give the same model as without the failure, or stop with
     WorkerLostError; a model fitted on part of the data is never returned.
     """
-    X, y3, _ = _data(8, n=480)
+    X, y3, _ = backend_data(8, n=480)
     ref = SoftmaxRegression(C=0.1, solver="lbfgs", tol=1e-9).fit(X, y3)
     pids = sorted(client.run(os.getpid).values())
     assert len(pids) == 2

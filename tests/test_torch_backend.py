@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
+from backend_cases import CASES, PENALTIES, backend_data, quiet_fit, target
 
-from sigmax import LogisticRegression, MultiLabelLogistic, OneVsRestLogistic, SoftmaxRegression
+from sigmax import LogisticRegression, SoftmaxRegression
 from sigmax.backends.array import ArrayObjective
 from sigmax.backends.kernels import KERNELS
 from sigmax.losses import LOSSES
@@ -17,47 +16,26 @@ from sigmax.penalties import make_penalty
 torch = pytest.importorskip("torch")
 pytest.importorskip("array_api_compat")
 
-PENALTIES = [("none", {}), ("l2", {}), ("l1", {}), ("elasticnet", {"l1_ratio": 0.5})]
 
 
-def _data(seed: int = 0, n: int = 240, d: int = 4):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, d))
-    W = rng.normal(size=(d, 3))
-    y3 = np.argmax(X @ W + rng.gumbel(size=(n, 3)), axis=1)
-    Yml = (X @ W + rng.logistic(size=(n, 3)) > 0).astype(int)
-    return X, y3, Yml
 
 
-CASES = {
-    "logistic": (LogisticRegression, {}, "binary"),
-    "softmax": (SoftmaxRegression, {}, "classes"),
-    "softmax-reference": (SoftmaxRegression, {"parameterization": "reference"}, "classes"),
-    "ovr": (OneVsRestLogistic, {}, "classes"),
-    "multilabel": (MultiLabelLogistic, {}, "labels"),
-}
 
 
-def _target(kind: str, y3: np.ndarray, Yml: np.ndarray) -> np.ndarray:
-    return {"binary": (y3 == 0).astype(int), "classes": y3, "labels": Yml}[kind]
 
 
-def _fit(est, X, y):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # separable / convergence warnings are not the point
-        return est.fit(X, y)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize(("penalty", "extra"), PENALTIES)
 def test_torch_cpu_gives_the_numpy_coefficients(case, penalty, extra):
     Est, kw, kind = CASES[case]
-    X, y3, Yml = _data()
-    y = _target(kind, y3, Yml)
+    X, y3, Yml = backend_data()
+    y = target(kind, y3, Yml)
     params = dict(penalty=None if penalty == "none" else penalty, C=0.1, tol=1e-9,
                   max_iter=3000, **kw, **extra)
-    ref = _fit(Est(**params), X, y)
-    got = _fit(Est(**params), torch.from_numpy(X), torch.from_numpy(y))
+    ref = quiet_fit(Est(**params), X, y)
+    got = quiet_fit(Est(**params), torch.from_numpy(X), torch.from_numpy(y))
     assert got.solver_ == ref.solver_
     np.testing.assert_allclose(got.coef_, ref.coef_, atol=1e-6)
     np.testing.assert_allclose(got.intercept_, ref.intercept_, atol=1e-6)
@@ -66,7 +44,7 @@ def test_torch_cpu_gives_the_numpy_coefficients(case, penalty, extra):
 
 @pytest.mark.parametrize("solver", ["lbfgs", "newton-cg", "newton-cholesky", "minibatch"])
 def test_every_solver_runs_on_torch(solver):
-    X, y3, _ = _data(1)
+    X, y3, _ = backend_data(1)
     ref = SoftmaxRegression(C=1.0, solver=solver, tol=1e-8, max_iter=3000).fit(X, y3)
     got = SoftmaxRegression(C=1.0, solver=solver, tol=1e-8, max_iter=3000).fit(
         torch.from_numpy(X), y3)
@@ -75,7 +53,7 @@ def test_every_solver_runs_on_torch(solver):
 
 
 def test_tensors_in_tensors_out():
-    X, y3, _ = _data(2)
+    X, y3, _ = backend_data(2)
     Xt = torch.from_numpy(X)
     ref = SoftmaxRegression(C=1.0).fit(X, y3)
     est = SoftmaxRegression(C=1.0).fit(Xt, torch.from_numpy(y3))
@@ -90,7 +68,7 @@ def test_tensors_in_tensors_out():
 
 
 def test_string_labels_come_back_as_numpy():
-    X, y3, _ = _data(3)
+    X, y3, _ = backend_data(3)
     names = np.array(["cat", "dog", "eel"])[y3]
     est = SoftmaxRegression().fit(torch.from_numpy(X), names)
     pred = est.predict(torch.from_numpy(X))
@@ -99,7 +77,7 @@ def test_string_labels_come_back_as_numpy():
 
 
 def test_float32_is_first_class():
-    X, y3, _ = _data(4)
+    X, y3, _ = backend_data(4)
     X32 = torch.from_numpy(X.astype(np.float32))
     est = SoftmaxRegression(C=1.0, dtype="float32").fit(X32, y3)
     ref = SoftmaxRegression(C=1.0).fit(X, y3)
@@ -110,14 +88,14 @@ def test_float32_is_first_class():
 
 
 def test_numpy_input_with_backend_torch():
-    X, y3, _ = _data(5)
+    X, y3, _ = backend_data(5)
     ref = LogisticRegression().fit(X, y3 == 0)
     est = LogisticRegression(backend="torch", device="cpu").fit(X, y3 == 0)
     np.testing.assert_allclose(est.coef_, ref.coef_, atol=1e-8)
 
 
 def test_bad_tensors_get_clear_errors():
-    X, y3, _ = _data(6)
+    X, y3, _ = backend_data(6)
     Xt = torch.from_numpy(X.copy())
     Xt[3, 1] = float("nan")
     with pytest.raises(ValueError, match=r"1 NaN value\(s\), at \(row 3, column 1\)"):
@@ -131,7 +109,7 @@ def test_bad_tensors_get_clear_errors():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
 def test_cuda_without_gpu_says_so():
-    X, y3, _ = _data(7)
+    X, y3, _ = backend_data(7)
     with pytest.raises(ValueError, match=r"torch.cuda.is_available\(\) is False"):
         LogisticRegression(backend="torch", device="cuda").fit(X, y3 == 0)
 
