@@ -88,6 +88,16 @@ class History:
     def elapsed(self) -> float:
         return time.perf_counter() - self.start
 
+    def result(self, objective: Any, coef: np.ndarray, value: float, grad_norm: float,
+               n_iter: int, converged: bool, message: str) -> FitResult:
+        """The :class:`FitResult` of a finished solve: counters from ``objective``,
+        time and history from this record."""
+        return FitResult(coef=coef, objective=float(value), grad_norm=float(grad_norm),
+                         n_iter=int(n_iter), n_grad_evals=objective.n_grad_evals,
+                         n_hessp_evals=objective.n_hessp_evals, converged=bool(converged),
+                         seconds=self.elapsed(), solver=self.solver, message=message,
+                         history=self.rows)
+
 
 class Solver:
     """Base class: subclasses set the class attributes and implement :meth:`solve`."""

@@ -57,8 +57,4 @@ class LBFGS(Solver):
         # (float32 objectives reach this well above a tight tol).
         stalled = res.status == 2 and gnorm <= STALL_EPS * working_eps(objective)
         converged = res.status == 0 or gnorm <= tol or stalled
-        return FitResult(coef=w, objective=f, grad_norm=gnorm, n_iter=int(res.nit),
-                         n_grad_evals=objective.n_grad_evals,
-                         n_hessp_evals=objective.n_hessp_evals, converged=bool(converged),
-                         seconds=hist.elapsed(), solver=self.name, message=str(res.message),
-                         history=hist.rows)
+        return hist.result(objective, w, f, gnorm, res.nit, converged, str(res.message))

@@ -152,11 +152,7 @@ class MiniBatch(Solver):
         if not message:
             message = "converged" if converged else f"reached max_iter={max_iter} epochs"
         message += f" ({m} batches, {q} per step, {n_steps} mini-batch steps)"
-        return FitResult(coef=snap, objective=float(F), grad_norm=float(opt), n_iter=epoch,
-                         n_grad_evals=objective.n_grad_evals,
-                         n_hessp_evals=objective.n_hessp_evals, converged=bool(converged),
-                         seconds=hist.elapsed(), solver=self.name, message=message,
-                         history=hist.rows)
+        return hist.result(objective, snap, F, opt, epoch, converged, message)
 
     @staticmethod
     def _probe(data, objective: LinearObjective, w: np.ndarray, grad: np.ndarray,

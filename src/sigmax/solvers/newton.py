@@ -81,11 +81,7 @@ class _Newton(Solver):
             converged = gnorm <= tol
         if not message:
             message = "converged" if converged else f"reached max_iter={max_iter}"
-        return FitResult(coef=w, objective=float(f), grad_norm=gnorm, n_iter=it,
-                         n_grad_evals=objective.n_grad_evals,
-                         n_hessp_evals=objective.n_hessp_evals, converged=bool(converged),
-                         seconds=hist.elapsed(), solver=self.name, message=message,
-                         history=hist.rows)
+        return hist.result(objective, w, f, gnorm, it, converged, message)
 
 
 @register_solver

@@ -71,12 +71,8 @@ class Proximal(Solver):
             opt = objective.optimality(x, gx)
             hist.add(it, fx + _l1_part(objective, x), opt)
             converged = opt <= tol
-        return FitResult(coef=x, objective=float(fx + _l1_part(objective, x)),
-                         grad_norm=opt, n_iter=it, n_grad_evals=objective.n_grad_evals,
-                         n_hessp_evals=objective.n_hessp_evals, converged=bool(converged),
-                         seconds=hist.elapsed(), solver=self.name,
-                         message="converged" if converged else f"reached max_iter={max_iter}",
-                         history=hist.rows)
+        message = "converged" if converged else f"reached max_iter={max_iter}"
+        return hist.result(objective, x, fx + _l1_part(objective, x), opt, it, converged, message)
 
 
 @register_solver
@@ -168,8 +164,4 @@ class ProximalNewton(Solver):
             converged = opt <= tol
         if not message:
             message = "converged" if converged else f"reached max_iter={max_iter}"
-        return FitResult(coef=w, objective=float(F), grad_norm=opt, n_iter=it,
-                         n_grad_evals=objective.n_grad_evals,
-                         n_hessp_evals=objective.n_hessp_evals, converged=bool(converged),
-                         seconds=hist.elapsed(), solver=self.name, message=message,
-                         history=hist.rows)
+        return hist.result(objective, w, F, opt, it, converged, message)
