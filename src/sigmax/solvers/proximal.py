@@ -21,6 +21,16 @@ def _l1_part(objective: LinearObjective, w: np.ndarray) -> float:
     return objective.alpha * objective.penalty.l1 * float(np.abs(W).sum(dtype=np.float64))
 
 
+def _momentum(x_new: np.ndarray, x: np.ndarray, y: np.ndarray, t: float
+              ) -> tuple[np.ndarray, float]:
+    """FISTA's extrapolation from ``x`` to ``x_new`` (taken from ``y``), with the
+    O'Donoghue-Candes restart: momentum is dropped when it points uphill."""
+    if float((y - x_new) @ (x_new - x)) > 0:
+        t = 1.0
+    t_new = 0.5 * (1 + np.sqrt(1 + 4 * t * t))
+    return x_new + ((t - 1) / t_new) * (x_new - x), t_new
+
+
 @register_solver
 class Proximal(Solver):
     """FISTA (Beck & Teboulle 2009) with the O'Donoghue-Candes gradient restart.
@@ -58,12 +68,8 @@ class Proximal(Solver):
                         + rel_slack * max(1.0, abs(fy))):
                     break
                 L *= 2.0
-            # Restart momentum when it points uphill (gradient-based restart).
-            if float((y - x_new) @ (x_new - x)) > 0:
-                t = 1.0
-            t_new = 0.5 * (1 + np.sqrt(1 + 4 * t * t))
-            y = x_new + ((t - 1) / t_new) * (x_new - x)
-            x, fx, gx, t = x_new, f_new, g_new, t_new
+            y, t = _momentum(x_new, x, y, t)
+            x, fx, gx = x_new, f_new, g_new
             if np.array_equal(y, x):
                 fy, gy = fx, gx
             else:
@@ -122,11 +128,8 @@ class ProximalNewton(Solver):
             for inner in range(1, self.max_inner + 1):
                 gq = g + H @ (y_ - w)
                 u_new = objective.prox(y_ - gq / L, 1.0 / L)
-                if float((y_ - u_new) @ (u_new - u)) > 0:
-                    t = 1.0
-                t_new = 0.5 * (1 + np.sqrt(1 + 4 * t * t))
-                y_ = u_new + ((t - 1) / t_new) * (u_new - u)
-                u, t = u_new, t_new
+                y_, t = _momentum(u_new, u, y_, t)
+                u = u_new
                 # The optimality test costs as much as a step: test every 5th.
                 if inner % 5 == 0 and objective.optimality(u, g + H @ (u - w)) <= inner_tol:
                     break
