@@ -182,7 +182,8 @@ def choose_solver(objective: LinearObjective) -> str:
 
     - L1 or elastic net: ``"proximal-newton"`` under the same small-problem
       rule as Newton-Cholesky (breast_cancer L1: 12 Hessians instead of 536
-      FISTA steps, 2.7x faster), else ``"proximal"`` (FISTA).
+      FISTA steps; ``sigmax bench breast_cancer_l1``: 8.6 ms where FISTA took
+      24.9 ms in the full run), else ``"proximal"`` (FISTA).
     - Few parameters (``p <= 400``, ``k <= 10``, ``n >= 2p``) and either a
       cheap Hessian (``n p^2 <= 5e7``) or badly scaled columns:
       ``"newton-cholesky"`` (quadratic convergence; a few Hessians).

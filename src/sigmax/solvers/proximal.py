@@ -136,13 +136,15 @@ class ProximalNewton(Solver):
             d = u - w
             # Predicted decrease of F along d (negative unless at the optimum).
             delta = float(g @ d) + _l1_part(objective, u) - _l1_part(objective, w)
-            accepted = False
+            accepted, full = False, None
             if delta < 0:
                 step = 1.0
                 for _ in range(40):
                     w_new = w + step * d
                     f_new, g_new = objective.value_and_grad(w_new)
                     F_new = f_new + _l1_part(objective, w_new)
+                    if full is None:
+                        full = (w_new, f_new, g_new, F_new)
                     # Slack at the rounding level of F: below it no decrease is measurable.
                     if F_new <= F + 1e-4 * step * delta + rel_slack * max(1.0, abs(F)):
                         accepted = True
@@ -152,9 +154,10 @@ class ProximalNewton(Solver):
                 # At the rounding level of F neither the predicted nor the actual
                 # decrease can be seen; the full step still counts as progress
                 # when it lowers the optimality measure without raising F.
-                w_new = u
-                f_new, g_new = objective.value_and_grad(w_new)
-                F_new = f_new + _l1_part(objective, w_new)
+                if full is None:  # the full step u was not evaluated yet
+                    f_u, g_u = objective.value_and_grad(u)
+                    full = (u, f_u, g_u, f_u + _l1_part(objective, u))
+                w_new, f_new, g_new, F_new = full
                 accepted = (F_new <= F + rel_slack * max(1.0, abs(F))
                             and objective.optimality(w_new, g_new) < opt)
             if not accepted:
