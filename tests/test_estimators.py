@@ -623,3 +623,48 @@ def test_docstring_examples_run(module):
     mod = importlib.import_module(f"sigmax.estimators.{module}")
     result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+# -- memory-lean target encoding (issue 4): same results as the plain NumPy forms ----------------
+@pytest.mark.parametrize("y", [
+    np.array([3, -1, 3, 7, -1]), np.array([-128, 127, 0, -128], dtype=np.int8),
+    np.array([5, 200, 5], dtype=np.uint8), np.array([2**64 - 1, 3], dtype=np.uint64),
+    np.array([10**12, -(10**12), 0]), np.array([0.5, -2.0, 0.5]), np.array(["b", "a", "b"]),
+    np.array([True, False, True]), np.arange(200_000) % 3])
+@pytest.mark.parametrize("code_dtype", [np.intp, np.int8])
+def test_unique_inverse_equals_numpy_unique(y, code_dtype):
+    from sigmax.estimators._base import _unique_inverse
+
+    classes, codes = _unique_inverse(y, code_dtype)
+    ref_classes, ref_codes = np.unique(y, return_inverse=True)
+    np.testing.assert_array_equal(classes, ref_classes)
+    assert classes.dtype == ref_classes.dtype
+    np.testing.assert_array_equal(codes, ref_codes)
+    assert codes.dtype in (np.dtype(code_dtype), np.dtype(np.intp))
+
+
+@pytest.mark.parametrize("Est", [LogisticRegression, SoftmaxRegression, MultiLabelLogistic])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_no_sample_weight_equals_unit_sample_weight(Est, dtype):
+    """No sample weights (unit weights as a broadcast view, the fast kernels) and explicit
+    weights of one give the same model."""
+    if Est is MultiLabelLogistic:
+        X, y = make_multilabel_data(n=120)
+    else:
+        X, y = make_classification_data(n=120, k=2 if Est is LogisticRegression else 3)
+    a = Est(dtype=dtype, tol=1e-8).fit(X, y)
+    b = Est(dtype=dtype, tol=1e-8).fit(X, y, sample_weight=np.ones(len(X)))
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(a.intercept_, b.intercept_, rtol=1e-6, atol=1e-7)
+
+
+def test_multilabel_unknown_entries_and_bad_values_with_lean_checks():
+    X, Y = make_multilabel_data(n=60)
+    Yn = Y.astype(float)
+    Yn[0, 0] = np.nan
+    m = MultiLabelLogistic(dtype="float32").fit(X, Yn)
+    assert m.coef_.shape == (Y.shape[1], X.shape[1])
+    Yb = Y.astype(float)
+    Yb[3, 1] = 2.0
+    with pytest.raises(ValueError, match=r"entries in \{0, 1\}.*\[2\.0\]"):
+        MultiLabelLogistic().fit(X, Yb)

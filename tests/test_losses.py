@@ -281,3 +281,124 @@ def test_softmax_loss_is_shift_invariant(c, seed):
     vc, Gc = loss.value_and_grad(Z + c, Y, w)
     assert vc == pytest.approx(v, rel=1e-9, abs=1e-9 * (1 + abs(c)))
     np.testing.assert_allclose(Gc, G, atol=1e-9 * (1 + abs(c)))
+
+
+# -- partition kernels (loss = a(z) + d(y).z, the dense objective's fast path) -----------------
+partitioned = pytest.mark.parametrize(
+    "name", sorted(n for n, loss in LOSSES.items() if loss.partition_scale is not None))
+
+
+def partition_parts(loss, Z, Y, w, with_state=True, targets=True):
+    """Value, full gradient (n, k) and state from the partition kernel plus the
+    constant gradient of the linear part (what LinearObjective assembles)."""
+    s = loss.partition_scale
+    k = Z.shape[1]
+    Ut = (Z.T * Z.dtype.type(s)).copy()
+    St = np.empty_like(Ut) if with_state else None
+    value, G = loss.partition_t(Ut, w, St, None,
+                                loss.value_targets(Y, k) if targets else None)
+    D = loss.linear_targets_t(Y, k)
+    wt = np.ones(len(Z)) if w is None else (w.T if w.ndim == 2 else w)
+    wt = np.asarray(wt, dtype=np.float64)
+    G = G.T.astype(np.float64) * s + (wt * D).T
+    return value, G, St
+
+
+@partitioned
+@pytest.mark.parametrize("scale", [2.0, 1e4])
+@pytest.mark.parametrize("weights", ["row", "entry", "unit"])
+def test_partition_kernel_matches_value_grad_t(name, scale, weights):
+    loss = LOSSES[name]
+    if weights == "entry" and not isinstance(loss, MultilabelLoss):
+        pytest.skip("entry weights are for the multilabel loss only")
+    Z, Y, w = make_problem(loss, n=50, scale=scale, entry_weights=weights == "entry")
+    if weights == "unit":
+        w = np.ones(len(Z))
+    Zt, St_ref = Z.T.copy(), np.empty((Z.shape[1], len(Z)))
+    expected = loss.value_grad_t(Zt, Y, w, St_ref)
+    value, G, St = partition_parts(loss, Z, Y, None if weights == "unit" else w)
+    assert value == pytest.approx(expected, rel=1e-12, abs=1e-12)
+    np.testing.assert_allclose(G, Zt.T, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(St, St_ref, rtol=1e-12, atol=1e-300)
+    # Without targets: the log-partition sum, i.e. the loss minus its linear part.
+    a_sum, G2, _ = partition_parts(loss, Z, Y, None if weights == "unit" else w,
+                                   targets=False)
+    wt = w.T if w.ndim == 2 else w
+    linear = float(np.sum(wt * loss.linear_targets_t(Y, Z.shape[1]) * Z.T))
+    assert a_sum + linear == pytest.approx(expected, rel=1e-9, abs=1e-9)
+    np.testing.assert_array_equal(G2, G)
+
+
+@pytest.mark.parametrize("name", ["binomial", "multilabel"])
+def test_partition_value_is_exact_for_confident_right_answers(name):
+    """Entries with large logits of the right sign: the loss is exp(-|z|), tiny,
+    and the value keeps it (the parts |z|/2 and (1/2 - y) z cancel entry by entry)."""
+    loss = LOSSES[name]
+    z = np.array([30.0, -30.0, 40.0, -45.0, 0.5])
+    y = np.array([1.0, 0.0, 1.0, 0.0, 1.0])
+    Z, Y = z[:, None], (y if name == "binomial" else y[:, None])
+    expected = float(np.sum(np.log1p(np.exp(-np.abs(z)))))
+    for targets in ("int8", "float"):
+        T = loss.value_targets(Y, 1)
+        if targets == "float":
+            T = T.astype(np.float64)
+        value, _ = loss.partition_t((Z.T * 0.5).copy(), None, None, None, T)
+        assert value == pytest.approx(expected, rel=1e-14)
+
+
+@partitioned
+def test_partition_unit_weights_equal_explicit_ones(name):
+    """``weights=None`` (the objective's unit-weight fast path) equals weights of one."""
+    loss = LOSSES[name]
+    Z, Y, _ = make_problem(loss, n=300)  # more than one product group of _sum_log
+    v1, G1, S1 = partition_parts(loss, Z, Y, None)
+    v2, G2, S2 = partition_parts(loss, Z, Y, np.ones(len(Z)))
+    assert v1 == pytest.approx(v2, rel=1e-13)
+    np.testing.assert_allclose(G1, G2, rtol=1e-13, atol=1e-15)
+    np.testing.assert_array_equal(S1, S2)
+
+
+@partitioned
+@pytest.mark.parametrize("weights", ["unit", "row"])
+def test_partition_kernel_float32(name, weights):
+    loss = LOSSES[name]
+    Z, Y, w = make_problem(loss, n=200, dtype=np.float32)
+    w = None if weights == "unit" else w
+    v32, G32, S32 = partition_parts(loss, Z, Y, w)
+    v64, G64, S64 = partition_parts(loss, Z.astype(np.float64), Y,
+                                    None if w is None else w.astype(np.float64))
+    assert S32.dtype == np.float32
+    assert v32 == pytest.approx(v64, rel=1e-6)
+    np.testing.assert_allclose(G32, G64, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(S32, S64, rtol=1e-5, atol=1e-7)
+
+
+@partitioned
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_partition_kernel_extreme_logits_finite_and_silent(name, dtype):
+    loss = LOSSES[name]
+    big = np.finfo(dtype).max / 256  # the sum of the 18 k huge terms stays representable
+    k = loss.n_outputs(N_CLASSES)
+    row = np.array([big, -big, 0.0, 1e-30, -1e4, 1e4, 40.0], dtype=dtype)
+    Ut = np.resize(row, (k, 7 * 9)).astype(dtype)  # 63 columns: groups and a tail
+    Zt = Ut / dtype(loss.partition_scale)
+    St = np.empty_like(Ut)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        w = np.zeros(Ut.shape[1], dtype=dtype)
+        w[2:5] = 1.0  # the moderate columns only: their sum is representable
+        n = Ut.shape[1]
+        labels = np.arange(n) % (N_CLASSES if isinstance(loss, MultinomialLoss) else 2)
+        if isinstance(loss, MultilabelLoss):
+            labels = np.tile(labels[:, None], (1, k)).astype(float)
+        T = loss.value_targets(labels, k)
+        value = loss.partition_t(Ut.copy(), w, St.copy(), None, T)[0]
+        value_all, out = loss.partition_t(Ut.copy(), None, St, None, T)
+    assert np.isfinite(value) and np.all(np.isfinite(out)) and np.all(np.isfinite(St))
+    assert np.all(St >= 0)
+    assert np.isfinite(value_all)
+    if isinstance(loss, MultinomialLoss):  # probabilities (of the k free classes)
+        assert np.all(out >= 0) and np.all(out.sum(axis=0) <= 1 + 1e-6)
+    else:  # tanh(u) in [-1, 1]; one term per entry of the huge ones is about |z| / 2
+        assert np.all(np.abs(out) <= 1)
+        assert value_all >= 0.5 * float(np.abs(Zt.astype(np.float64)).max())

@@ -4,6 +4,8 @@ sparse X, with and without intercept, with sample weights."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -257,3 +259,115 @@ def test_zero_total_weight_is_an_error():
     with pytest.raises(ValueError, match="sample weights sum to zero"):
         LinearObjective(LOSSES["binomial"], np.ones((3, 2)), np.array([0.0, 1, 0]),
                         np.zeros(3), 1, C=1.0, penalty=make_penalty("l2"))
+
+
+def pairwise_hessian(obj, X, Y, sw, w):
+    """Independent Hessian: every output pair from the loss's row-major weights."""
+    P = w.reshape(obj.n_rows, obj.k)
+    Z = X @ P[: obj.n_features] + (P[obj.n_features] if obj.fit_intercept else 0.0)
+    state = obj.loss.hessian_state(Z, Y, sw)
+    Xt = np.hstack([X, np.ones((len(X), 1))]) if obj.fit_intercept else X
+    D, k = obj.n_rows, obj.k
+    H = np.zeros((D, k, D, k))
+    for a in range(k):
+        for c in range(k):
+            h = obj.loss.hessian_weights(state, min(a, c), max(a, c))
+            if h is not None:
+                H[:, a, :, c] = Xt.T @ (Xt * np.asarray(h)[:, None])
+    H = H.reshape(D * k, D * k) / sw.sum()
+    idx = np.arange(obj.n_features * k)
+    H[idx, idx] += obj.alpha * obj.penalty.l2
+    return H
+
+
+@loss_names
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
+@intercepts
+@pytest.mark.parametrize("many_blocks", [False, True])
+def test_structured_hessian_equals_pairwise(loss_name, fmt, intercept, many_blocks,
+                                            monkeypatch):
+    """The structured Hessian (diagonal blocks; softmax Gram minus B^T B) equals the
+    pair-by-pair one, over one or many row blocks; hessian_blocks are its diagonal
+    blocks and, for losses with diagonal_hessian, everything else is zero."""
+    if many_blocks:
+        monkeypatch.setattr(objective_module, "BLOCK_BYTES", 1024)
+        monkeypatch.setattr(objective_module, "_SOFTMAX_ROWS", 7)
+    obj, X, Y, sw, w = build(loss_name, "elasticnet", fmt, intercept, n=300, d=4)
+    if many_blocks:
+        assert len(obj._blocks.bounds) > 1
+    H = obj.hessian(w.copy())
+    expected = pairwise_hessian(obj, X, Y, sw, w)
+    np.testing.assert_allclose(H, expected, rtol=1e-11, atol=1e-13)
+    blocks = obj.hessian_blocks(w.copy())
+    if not obj.loss.diagonal_hessian:
+        assert blocks is None
+        return
+    D, k = obj.n_rows, obj.k
+    assert blocks.shape == (k, D, D)
+    H4 = expected.reshape(D, k, D, k)
+    for a in range(k):
+        np.testing.assert_allclose(blocks[a], H4[:, a, :, a], rtol=1e-11, atol=1e-13)
+        for c in range(k):
+            if c != a:
+                assert not H4[:, a, :, c].any()
+
+
+# -- dense partition path (loss = a(z) + d(y).z; linear part summed once) -----------------------
+@loss_names
+@pytest.mark.parametrize("weights", ["ones", "random"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_partition_path_equals_per_entry_kernels(loss_name, weights, dtype, monkeypatch):
+    """Several blocks on two workers: value, gradient, loss-only value and Newton state
+    of the partition path equal the per-entry kernels (which see the targets)."""
+    monkeypatch.setattr(objective_module, "BLOCK_BYTES", 1024)
+    monkeypatch.setattr(objective_module, "PARALLEL_MIN_WORK", 0)
+    obj, X, Y, sw, w = build(loss_name, "l2", "dense", True, n=700, d=3, dtype=dtype,
+                             weights=weights)
+    if not obj._partition:
+        pytest.skip("this loss has no partition kernel")
+    assert obj._unit_weights == (weights == "ones")
+    assert len(obj._blocks.bounds) > 1
+    W, b = obj.unpack(w)
+    exp_value, exp_grad = obj._fused_targets(W, b, None)
+    value, grad = obj._fused_value_and_grad(w, None)
+    tol = 1e-12 if dtype == np.float64 else 2e-6
+    assert value == pytest.approx(exp_value, rel=tol)
+    np.testing.assert_allclose(grad, exp_grad, rtol=tol, atol=tol * np.abs(exp_grad).max())
+    assert obj._loss_sum(w) == pytest.approx(exp_value, rel=tol)
+    St_ref = np.empty((obj.k, obj.n_samples), dtype=dtype)
+    obj._fused_targets(W, b, St_ref)
+    St = np.empty_like(St_ref)
+    obj._fused_value_and_grad(w, St)
+    np.testing.assert_allclose(St, St_ref, rtol=tol, atol=1e-30)
+    smooth_ref, _, _ = reference(obj, X, Y, sw, w)
+    assert obj.value_and_grad(w)[0] == pytest.approx(smooth_ref, rel=1e-11 if tol < 1e-9 else 1e-5)
+
+
+def test_partition_path_without_intercept_matches_reference():
+    for loss_name in sorted(LOSSES):
+        obj, X, Y, sw, w = build(loss_name, "l2", "dense", False, n=60)
+        smooth_ref, _, _ = reference(obj, X, Y, sw, w)
+        value, grad = obj.value_and_grad(w.copy())
+        assert value == pytest.approx(smooth_ref, rel=1e-12)
+        np.testing.assert_allclose(grad, fd_grad(obj.value, w), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("loss_name", ["binomial", "multilabel"])
+def test_partition_path_falls_back_when_its_parts_overflow(loss_name):
+    """Huge logits of the right sign: each loss is ~0 but its two parts (|z|/2 and
+    -(y - 1/2) z) overflow when summed separately; the value stays finite."""
+    loss = LOSSES[loss_name]
+    X = np.array([[1.5e308], [1.5e308], [-1.5e308], [-1.5e308]])
+    y = np.array([1.0, 1.0, 0.0, 0.0])
+    Y = y if loss_name == "binomial" else y[:, None]
+    obj = LinearObjective(loss, X, Y, np.ones(4), 1, C=np.inf, penalty=make_penalty("none"),
+                          fit_intercept=True)
+    assert obj._partition
+    w = np.array([1.0, 0.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # silent as well as finite
+        value, grad = obj.value_and_grad(w)
+        loss_only = obj.value(w)
+    assert value == pytest.approx(0.0, abs=1e-300)
+    assert loss_only == pytest.approx(0.0, abs=1e-300)
+    assert np.all(np.isfinite(grad))

@@ -194,3 +194,73 @@ def test_choose_solver():
     assert choose_solver(few_rows) == "lbfgs"
     # An L1 penalty with C = inf is no penalty: any solver works.
     assert choose_solver(make_objective("binomial", "l1", C=np.inf)) != "proximal"
+
+
+def test_choose_solver_costs_block_diagonal_hessians_per_block():
+    """Multi-label / one-vs-rest Hessians are k blocks of D = d + 1: Newton-Cholesky
+    stays in reach where D k is above the block limit but each block is small."""
+    from sigmax.solvers.base import hessian_cost
+
+    r = np.random.default_rng(0)
+    X = r.normal(size=(400, 40))
+    Y = (r.random((400, 15)) < 0.4).astype(float)
+    obj = LinearObjective(LOSSES["multilabel"], X, Y, np.ones(400), 15, C=1.0,
+                          penalty=make_penalty("l2"))
+    assert obj.n_params > NEWTON_CHOLESKY_MAX_PARAMS
+    block, cost = hessian_cost(obj)
+    assert block == obj.n_rows and cost == 400 * 41 * 41 * 15
+    assert choose_solver(obj) == "newton-cholesky"
+    soft = make_objective("multinomial", "l2", n=400, d=40)
+    block, cost = hessian_cost(soft)
+    assert block == soft.n_params and cost > 400 * soft.n_rows ** 2 * soft.k
+
+
+@pytest.mark.parametrize("singular", [False, True])
+def test_l1_quadratic_reaches_the_kkt_point(singular):
+    """The proximal-Newton inner solver (feature-sign active set) ends at the exact
+    minimizer of c.u + u.H u / 2 + sum lam |u| (as a step from any start u0), H PSD
+    (singular with c in its range), some lam = 0 (intercepts)."""
+    from sigmax.solvers.proximal import l1_quadratic
+
+    r = np.random.default_rng(3 + singular)
+    for _ in range(60):
+        p = int(r.integers(1, 15))
+        m = max(1, p - 2) if singular else p + 3
+        A = r.normal(size=(m, p)) * r.uniform(0.1, 10, size=p)
+        H, c = A.T @ A, A.T @ r.normal(size=m) * 3
+        lam = np.abs(r.normal(size=p)) * r.choice([0.01, 1.0, 10.0])
+        lam[r.random(p) < 0.2] = 0.0
+        u0 = r.normal(size=p) * (r.random(p) < 0.5)
+        u = u0 + l1_quadratic(H, c + H @ u0, lam, u0, tol=1e-10, max_iter=10_000)[0]
+        grad = c + H @ u
+        res = np.where(u != 0, np.abs(grad + lam * np.sign(u)),
+                       np.maximum(np.abs(grad) - lam, 0))
+        assert res.max() <= 1e-7 * max(1.0, np.abs(c).max())
+        q_u, q_u0 = (c @ v + 0.5 * v @ H @ v + lam @ np.abs(v) for v in (u, u0))
+        assert q_u <= q_u0 + 1e-12
+
+
+def test_lbfgs_compact_form_equals_two_loop_recursion():
+    """L-BFGS's compact inverse-Hessian product equals the classic two-loop
+    recursion over the same m most recent pairs (also after the memory is full)."""
+    from sigmax.solvers.lbfgs import _Memory
+
+    r = np.random.default_rng(0)
+    p, m = 12, 4
+    A = r.normal(size=(p, p))
+    Hs = A @ A.T + np.eye(p)
+    mem, pairs = _Memory(m, p), []
+    for _ in range(7):
+        s = r.normal(size=p)
+        y = Hs @ s
+        mem.push(s, y)
+        pairs = [*pairs, (s, y)][-m:]
+        g = r.normal(size=p)
+        q, alphas = g.copy(), []
+        for s_, y_ in reversed(pairs):
+            alphas.append((s_ @ q) / (s_ @ y_))
+            q -= alphas[-1] * y_
+        q *= (pairs[-1][0] @ pairs[-1][1]) / (pairs[-1][1] @ pairs[-1][1])
+        for (s_, y_), a in zip(pairs, reversed(alphas)):
+            q += (a - (y_ @ q) / (s_ @ y_)) * s_
+        np.testing.assert_allclose(mem.apply(g), q, rtol=1e-10, atol=1e-12)

@@ -42,6 +42,30 @@ logits stay in cache, and hands the loss the *transposed* block ``Zt`` of shape
 
 The base class implements them through the row-major methods, so a new loss
 works unchanged; the built-in losses override them with one-pass kernels.
+
+Partition kernels (the faster path, dense ``X``)
+------------------------------------------------
+Every built-in loss has the form :math:`\ell(z, y) = a(z) + d(y)^\top z`
+(canonical link): a *log-partition* ``a`` that does not see the target, plus
+a term linear in the logits. Its gradient :math:`\nabla a(z) + d(y)` has a
+constant part, so the objective sums :math:`X^\top (s \circ D)` once and the
+per-block gradient kernel needs no targets (no scatter into the block, no
+strided reads of ``Y``). The *value* is still formed entry by entry from the
+block's logits (``targets``): summed separately, the two parts of a small
+loss would cancel and lose digits that line searches need.
+
+- ``partition_scale``: the kernel sees ``Ut = partition_scale * Zt`` (the
+  objective scales ``W`` and ``b``, which is exact for a power of two) and the
+  objective multiplies the block gradient by it.
+- ``partition_t(Ut, weights, St=None, work=None, targets=None)`` returns
+  ``(value, G)``: with ``targets`` (a block of ``value_targets(Y)``, sliced
+  ``[..., lo:hi]``) the weighted loss sum :math:`\sum_i s_i \ell_i`, without
+  them :math:`\sum_i s_i a(z_i)`; both float64. ``G`` (``Ut`` or ``work``) holds
+  :math:`s_i \, \partial a / \partial u`. ``weights`` may be ``None`` (unit
+  weights, the fastest path); ``St`` as in ``value_grad_t``; ``work`` is an
+  optional scratch array shaped like ``Ut``.
+- ``linear_targets_t(Y, k)``: the ``(k, b)`` float64 block of :math:`d(y_i)`.
+- ``value_targets(Y, k)``: the targets in the layout the kernel reads.
 """
 
 from __future__ import annotations
@@ -52,6 +76,11 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .numerics import expit, log_expit, log_softmax, softmax
+
+try:  # BLAS sum of |x| in float64: one read, no temporary
+    from scipy.linalg.blas import dasum as _dasum
+except ImportError:  # pragma: no cover - SciPy without its BLAS wrappers
+    _dasum = None
 
 __all__ = ["LOSSES", "BinomialLoss", "Loss", "MultilabelLoss", "MultinomialLoss"]
 
@@ -64,6 +93,44 @@ def _weighted_sum(values: np.ndarray, weights: np.ndarray) -> float:
     # Per-row weights, (n,) or (n, 1), against (n, k) values.
     return float(weights.astype(np.float64, copy=False).reshape(-1)
                  @ values.astype(np.float64, copy=False).sum(axis=1))
+
+
+_LN2 = float(np.log(2.0))
+#: Rows multiplied together before one log in :func:`_sum_log`: each factor
+#: lies in [1, 2], so a product stays below 2**32 (finite in float32 too).
+_LOG_GROUP = 32
+
+
+def _sum_log(A: np.ndarray) -> float:
+    """``sum(log(A))`` for a C-contiguous ``A`` with entries in [1, 2], in float64.
+
+    Products of :data:`_LOG_GROUP` contiguous slices first (a vectorized
+    multiply over rows), then one log per product: 1/32 of the logarithms
+    of an entrywise ``log``. The rounding error (about ``32 eps`` per product,
+    absolute in the log) is of the order of rounding ``A`` itself.
+    """
+    flat = A.reshape(-1)
+    m = flat.size // _LOG_GROUP
+    total = 0.0
+    if m:
+        prod = np.multiply.reduce(flat[: _LOG_GROUP * m].reshape(_LOG_GROUP, m), axis=0)
+        total += float(np.log(prod, out=prod).sum(dtype=np.float64))
+    tail = flat[_LOG_GROUP * m:]
+    if tail.size:
+        total += float(np.log(tail).sum(dtype=np.float64))
+    return total
+
+
+def _column_log(A: np.ndarray) -> np.ndarray:
+    """``log(A).sum(axis=0)`` in float64 for ``A`` (k, b) with entries in [1, 2].
+
+    Products over at most 64 rows at a time (below 2**64: finite in float32).
+    """
+    out = np.zeros(A.shape[1])
+    for lo in range(0, A.shape[0], 64):
+        prod = np.multiply.reduce(A[lo:lo + 64], axis=0)
+        out += np.log(prod, out=prod)
+    return out
 
 
 def _sigmoid_parts(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -89,6 +156,10 @@ class Loss:
     name: ClassVar[str]
     #: True when the per-row Hessian is diagonal across outputs.
     diagonal_hessian: ClassVar[bool]
+    #: True when the per-row Hessian is ``s (diag(p) - p p^T)`` with ``p`` the
+    #: block state of ``value_grad_t`` (lets the objective build the full
+    #: Hessian from ``k`` Gram matrices and one symmetric product).
+    softmax_hessian: ClassVar[bool] = False
 
     def n_outputs(self, n_classes: int) -> int:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -148,6 +219,26 @@ class Loss:
         """``(k, b)`` diagonal Hessian weights ``h_{aa}`` of a block (for preconditioning)."""
         return np.stack([np.asarray(self.hessian_weights_t(St, Y, weights, a, a))
                          for a in range(St.shape[0])])
+
+    # -- partition kernels (see the module docstring) -------------------------------
+    #: Scale of the logits the partition kernel sees; ``None``: the loss has no
+    #: partition kernel (the objective then uses ``value_grad_t``).
+    partition_scale: ClassVar[float | None] = None
+
+    def partition_t(self, Ut: np.ndarray, weights: np.ndarray | None,
+                    St: np.ndarray | None = None, work: np.ndarray | None = None,
+                    targets: np.ndarray | None = None
+                    ) -> tuple[float, np.ndarray]:  # pragma: no cover - abstract
+        """Loss (or log-partition) sum of a block and its log-partition gradient block."""
+        raise NotImplementedError
+
+    def value_targets(self, Y: np.ndarray, k: int) -> np.ndarray:  # pragma: no cover
+        """The targets as ``partition_t`` reads them (sliced ``[..., lo:hi]`` per block)."""
+        raise NotImplementedError
+
+    def linear_targets_t(self, Y: np.ndarray, k: int) -> np.ndarray:  # pragma: no cover
+        """``(k, b)`` float64 coefficients ``d(y_i)`` of the part linear in the logits."""
+        raise NotImplementedError
 
 
 def _rows(A: np.ndarray, k: int) -> np.ndarray:
@@ -245,6 +336,84 @@ class BinomialLoss(Loss):
         Zt *= w
         return value
 
+    partition_scale: ClassVar[float | None] = 0.5
+
+    def linear_targets_t(self, Y, k):
+        # log(1 + e^z) - y z = log(2 cosh(z/2)) + (1/2 - y) z.
+        return np.subtract(0.5, np.asarray(Y, dtype=np.float64).reshape(len(Y), -1).T)
+
+    def value_targets(self, Y, k):
+        # c = 1 - 2y, (k, n): int8 (exact) for 0/1 labels, float64 otherwise.
+        # Chunks of rows: no (n, k) temporaries.
+        Yk = np.asarray(Y).reshape(len(Y), -1)
+        step = max(1, (1 << 16) // Yk.shape[1])
+        binary = all(bool(np.all((Yk[a:a + step] == 0) | (Yk[a:a + step] == 1)))
+                     for a in range(0, len(Yk), step))
+        C = np.empty((Yk.shape[1], Yk.shape[0]), dtype=np.int8 if binary else np.float64)
+        for a in range(0, len(Yk), step):
+            C[:, a:a + step] = 1 - 2 * Yk[a:a + step].T
+        return C
+
+    def partition_t(self, Ut, weights, St=None, work=None, targets=None):
+        # Ut = z/2. With T = tanh(u) (never overflows; SIMD in NumPy):
+        #   a(z)  = log(2 cosh u) = |u| + log 2 - log(1 + |T|)
+        #           [1 + |T| = 2 / (1 + e^{-2|u|}): the last two terms are
+        #            log(1 + e^{-|z|}), in [0, log 2]; nothing is exponentiated]
+        #   da/dz = T / 2     (= sigmoid(z) - 1/2; the 1/2 is in d(y))
+        # The loss adds (1/2 - y) z = c u (c = 1 - 2y): per entry
+        #   r = |u| + c u >= 0   (= c u + |c u| for 0/1 labels, exact),
+        # formed entry by entry so that nothing cancels in the sum.
+        # The logs are taken of products of 32 factors in [1, 2] (_sum_log).
+        k = Ut.shape[0]
+        A = np.empty_like(Ut) if work is None else work
+        w = None if weights is None else _rows(weights, k)
+        if St is not None:
+            # p (1 - p) = e / (1 + e)^2 with e = exp(-|z|) = exp(-2|u|) in (0, 1]:
+            # no cancellation in 1 - p.
+            np.abs(Ut, out=St)
+            St *= -2
+            np.exp(St, out=St)
+            np.add(St, 1, out=A)
+            St /= A
+            St /= A
+            if w is not None:
+                St *= w
+        # T into A, the linear part in Ut, then the roles swap: G = A.
+        np.tanh(Ut, out=A)
+        if targets is None:
+            np.abs(Ut, out=Ut)
+        elif targets.dtype == np.int8:
+            # 2 max(v, 0) = v + |v| with v = c u (np.maximum is 3x slower than abs + add).
+            np.multiply(Ut, targets, out=Ut)
+            Ut += np.abs(Ut)
+        else:
+            c = np.asarray(targets, dtype=Ut.dtype)
+            t = np.abs(Ut)
+            Ut *= c
+            Ut += t
+        if w is None:
+            # Entries >= 0 here: float64 sums by BLAS (one read, no temporary).
+            total = (float(_dasum(Ut.reshape(-1))) if Ut.dtype == np.float64 and _dasum
+                     else float(Ut.sum(dtype=np.float64)))
+            value = total + _LN2 * Ut.size
+        elif w.ndim == 1:
+            w64 = w.astype(np.float64, copy=False)
+            value = float(w64 @ Ut.sum(axis=0, dtype=np.float64)) + _LN2 * k * float(w64.sum())
+        else:
+            value = _dot64(w, Ut) + _LN2 * float(w.sum(dtype=np.float64))
+        np.abs(A, out=Ut)
+        Ut += 1
+        if w is None:
+            value -= _sum_log(Ut)
+        elif w.ndim == 1:
+            value -= float(w.astype(np.float64, copy=False) @ _column_log(Ut))
+        else:
+            np.log(Ut, out=Ut)
+            value -= _dot64(w, Ut)
+        if w is not None:
+            A *= w
+        return value, A
+
     def hessp_t(self, St, Y, weights, Vt):
         Vt *= St
 
@@ -307,6 +476,7 @@ class MultinomialLoss(Loss):
     reference: bool = False
     name: ClassVar[str] = "multinomial"
     diagonal_hessian: ClassVar[bool] = False
+    softmax_hessian: ClassVar[bool] = True
 
     def n_outputs(self, n_classes: int) -> int:
         return n_classes - 1 if self.reference else n_classes
@@ -410,6 +580,70 @@ class MultinomialLoss(Loss):
         else:
             Zt[Y, cols] -= weights
         return value
+
+    partition_scale: ClassVar[float | None] = 1.0
+
+    def linear_targets_t(self, Y, k):
+        # lse(z) - z_y: d(y) = -e_y (no column for class 0 when reference).
+        Y = np.asarray(Y)
+        D = np.zeros((k, len(Y)))
+        cols = np.arange(len(Y))
+        if self.reference:
+            known = Y > 0
+            D[Y[known] - 1, cols[known]] = -1.0
+        else:
+            D[Y, cols] = -1.0
+        return D
+
+    def value_targets(self, Y, k):
+        return np.asarray(Y)
+
+    def partition_t(self, Zt, weights, St=None, work=None, targets=None):
+        # a(z) = log sum_k e^{z_k} = m + log sum_k e^{z_k - m}, m the column
+        # max (with the fixed logit 0 in the reference parameterization): every
+        # exponent <= 0 and the largest term is 1. One exp per entry gives both
+        # the value and softmax(z) = da/dz (gradient). With the labels, the
+        # value per sample is log(s) - (z_y - m): small numbers, as in
+        # value_grad_t (m + log(s) and z_y apart would cancel).
+        b = Zt.shape[1]
+        m = Zt.max(axis=0)
+        if self.reference:
+            np.maximum(m, 0, out=m)
+        Zt -= m
+        if targets is not None:
+            Y = np.asarray(targets)
+            idx = Y.astype(np.intp) * b if not self.reference else (Y.astype(np.intp) - 1) * b
+            idx += np.arange(b)
+            if self.reference:
+                known = Y > 0
+                z_true = np.where(known, np.take(Zt.reshape(-1), np.where(known, idx, 0)), -m)
+            else:
+                z_true = np.take(Zt.reshape(-1), idx)
+        np.exp(Zt, out=Zt)
+        s = Zt.sum(axis=0)
+        if self.reference:
+            s += np.exp(-m)
+        per = np.log(s.astype(np.float64))
+        if targets is not None:
+            per -= z_true
+        else:
+            per += m
+        if weights is None:
+            value = float(per.sum())
+        else:
+            value = float(weights.astype(np.float64, copy=False) @ per)
+        np.reciprocal(s, out=s)
+        if St is not None:
+            np.multiply(Zt, s, out=St)  # probabilities
+            if weights is None:
+                Zt[...] = St
+            else:
+                np.multiply(St, weights, out=Zt)
+        else:
+            if weights is not None:
+                s *= weights
+            Zt *= s
+        return value, Zt
 
     def hessp_t(self, St, Y, weights, Vt):
         # (diag(p) - p p^T) v = p * (v - <p, v>), weighted per sample.

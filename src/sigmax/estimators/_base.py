@@ -246,7 +246,11 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
             raise ValueError("X must be 2-D of shape (n_samples, n_features).")
         Y, classes, k = self._encode_targets(y, n_samples=X.shape[0])
         self.classes_ = classes
-        sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        if sample_weight is None and (isinstance(X, np.ndarray) or sp.issparse(X)):
+            # Unit weights as a broadcast view: no (n,) array of ones during the fit.
+            sw = np.broadcast_to(np.float64(1.0), (X.shape[0],))
+        else:
+            sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
         if np.any(sw < 0):
             raise ValueError("sample_weight has negative values; weights must be >= 0.")
         cw = self._sample_class_weights(Y)
@@ -379,10 +383,12 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
 
 
 def encode_single_label(est: BaseEstimator, y: Any, n_samples: int,
-                        alternatives: str) -> tuple[np.ndarray, np.ndarray]:
+                        alternatives: str, code_dtype: Any = np.intp
+                        ) -> tuple[np.ndarray, np.ndarray]:
     """Validate a 1-D class label vector; return ``(codes, classes_)``.
 
-    ``alternatives`` names the estimators to use instead when ``y`` is 2-D.
+    ``alternatives`` names the estimators to use instead when ``y`` is 2-D;
+    ``code_dtype`` is the dtype of the codes.
     """
     from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import column_or_1d
@@ -409,13 +415,54 @@ def encode_single_label(est: BaseEstimator, y: Any, n_samples: int,
             f"Input y contains {len(bad)} NaN or infinite value(s), at rows "
             f"{bad[:5].tolist()}{more}: every sample needs a class label. Drop those rows "
             "(or label them) before fitting.")
-    check_classification_targets(y_arr)
-    classes, codes = np.unique(y_arr, return_inverse=True)
+    if y_arr.dtype.kind not in "iub":
+        # Integer and boolean labels are always classes (scikit-learn's target
+        # check, which costs more than a small fit, can only object to others).
+        check_classification_targets(y_arr)
+    classes, codes = _unique_inverse(y_arr, code_dtype)
     if len(classes) < 2:
         raise ValueError(
             f"y contains only one class ({classes[0]!r}): a classifier needs samples of at "
             "least 2 classes to learn to tell them apart.")
-    return codes.astype(np.intp), classes
+    return codes.astype(code_dtype, copy=False), classes
+
+
+#: Labels encoded per chunk of this many rows by :func:`_unique_inverse`.
+_LABEL_CHUNK = 1 << 16
+
+
+def _unique_inverse(y: np.ndarray, code_dtype: Any = np.intp) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(y, return_inverse=True)`` with little extra memory.
+
+    The inverse (codes) comes as ``code_dtype`` when every code fits in it,
+    as intp otherwise.
+
+    ``np.unique`` sorts copies of ``y`` (five ``(n,)`` temporaries of 8 bytes).
+    Integer labels of a moderate range are counted instead (``bincount``) and
+    mapped through a lookup table chunk by chunk: the codes are the one
+    full-length array formed.
+    """
+    n = y.shape[0]
+    if y.dtype.kind not in "iu" or n == 0:
+        classes, codes = np.unique(y, return_inverse=True)
+        return classes, codes.reshape(-1).astype(np.intp, copy=False)
+    lo, hi = int(y.min()), int(y.max())
+    if hi - lo > max(1 << 16, n) or lo < -(1 << 62) or hi > (1 << 62):
+        classes, codes = np.unique(y, return_inverse=True)
+        return classes, codes.reshape(-1).astype(np.intp, copy=False)
+    counts = np.zeros(hi - lo + 1, dtype=np.intp)
+    for a in range(0, n, _LABEL_CHUNK):
+        counts += np.bincount(y[a:a + _LABEL_CHUNK].astype(np.intp) - lo,
+                              minlength=hi - lo + 1)
+    present = np.flatnonzero(counts)
+    if np.iinfo(code_dtype).max < len(present) - 1:
+        code_dtype = np.intp
+    table = np.zeros(hi - lo + 1, dtype=code_dtype)
+    table[present] = np.arange(len(present))
+    codes = np.empty(n, dtype=code_dtype)
+    for a in range(0, n, _LABEL_CHUNK):
+        np.take(table, y[a:a + _LABEL_CHUNK].astype(np.intp) - lo, out=codes[a:a + _LABEL_CHUNK])
+    return (present + lo).astype(y.dtype), codes
 
 
 def class_weights_per_sample(class_weight: Any, codes: np.ndarray, classes: np.ndarray

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..numerics import expit, log_expit
-from ._base import LinearClassifierBase, class_weights_per_sample, encode_single_label
+from ._base import _DTYPES, LinearClassifierBase, class_weights_per_sample, encode_single_label
 
 
 class LogisticRegression(LinearClassifierBase):
@@ -80,8 +80,10 @@ default='auto'
     _loss_name = "binomial"
 
     def _encode_targets(self, y: Any, n_samples: int):
+        # int8 codes, then 0/1 targets in the working dtype: the fewest bytes
+        # per sample held during the fit (0/1 is exact in float32).
         codes, classes = encode_single_label(
-            self, y, n_samples, "MultiLabelLogistic")
+            self, y, n_samples, "MultiLabelLogistic", code_dtype=np.int8)
         if len(classes) > 2:
             raise ValueError(
                 "Only binary classification is supported by LogisticRegression, but y has"
@@ -90,9 +92,11 @@ default='auto'
                 "SoftmaxRegression for mutually exclusive classes, OneVsRestLogistic for one "
                 "binary model per class, or MultiLabelLogistic when a sample can carry several "
                 "labels.")
-        return codes.astype(np.float64), classes, 1
+        return codes.astype(_DTYPES.get(self.dtype, np.float64)), classes, 1
 
     def _sample_class_weights(self, Y):
+        if self.class_weight is None:
+            return None
         return class_weights_per_sample(self.class_weight, Y.astype(np.intp), self.classes_)
 
     def __sklearn_tags__(self):

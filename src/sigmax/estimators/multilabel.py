@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..numerics import expit, log_expit
-from ._base import LinearClassifierBase
+from ._base import _DTYPES, LinearClassifierBase
 
 
 def _is_label_sets(y: Any) -> bool:
@@ -88,7 +88,7 @@ class MultiLabelLogistic(LinearClassifierBase):
             from sklearn.preprocessing import MultiLabelBinarizer
 
             mlb = MultiLabelBinarizer()
-            Y = mlb.fit_transform(list(y)).astype(np.float64)
+            Y = mlb.fit_transform(list(y)).astype(_DTYPES.get(self.dtype, np.float64))
             names = mlb.classes_
         else:
             if hasattr(y, "columns"):
@@ -106,7 +106,9 @@ class MultiLabelLogistic(LinearClassifierBase):
                     "For one label per sample use LogisticRegression (2 classes) or "
                     "SoftmaxRegression (K exclusive classes).")
             try:
-                Y = Y.astype(np.float64)
+                # A copy (modified below) in the working dtype: 0/1 and NaN are
+                # exact in float32, and the fit holds fewer bytes per entry.
+                Y = Y.astype(_DTYPES.get(self.dtype, np.float64))
             except (TypeError, ValueError) as exc:
                 raise ValueError("MultiLabelLogistic needs a numeric 0/1 indicator matrix y "
                                  "(or a list of label sets).") from exc
@@ -114,7 +116,10 @@ class MultiLabelLogistic(LinearClassifierBase):
             raise ValueError(f"X has {n_samples} samples but y has {Y.shape[0]}; they must "
                              "have the same number of samples.")
         known = ~np.isnan(Y)
-        if not np.all(np.isin(Y[known], (0.0, 1.0))):
+        # Entrywise tests (boolean temporaries), not Y[known]: no float copy of Y.
+        invalid = (Y != 0) & (Y != 1)
+        invalid &= known
+        if invalid.any():
             bad = np.unique(Y[known][~np.isin(Y[known], (0.0, 1.0))])[:5]
             raise ValueError(
                 f"MultiLabelLogistic needs y entries in {{0, 1}} (or NaN for unknown); found "
@@ -130,8 +135,10 @@ class MultiLabelLogistic(LinearClassifierBase):
                     f"Label {label!r} has fewer than two classes in y (its known values: "
                     f"{vals.tolist()}), i.e. one class only: every label needs both positive "
                     "(1) and negative (0) samples to be learned. Drop that column.")
+        del invalid
         self._mask = None if known.all() else known.astype(np.float64)
-        Y = np.where(known, Y, 0.0)
+        if self._mask is not None:
+            Y[~known] = 0.0  # Y is this method's own copy
         classes = names if names is not None else np.arange(Y.shape[1])
         return Y, np.asarray(classes), Y.shape[1]
 

@@ -149,13 +149,16 @@ def register_solver(cls: type[Solver]) -> type[Solver]:
     return cls
 
 
-#: Above this many parameters the full Hessian (p^2 memory, p^3 Cholesky,
-#: n p^2 to build) costs more than the iterations it saves over L-BFGS.
+#: Above this many parameters in one Hessian block (``D = d + 1`` per output
+#: for losses with a block-diagonal Hessian, all ``D k`` for the softmax) the
+#: block (``b^2`` memory, ``b^3`` Cholesky) costs more than the iterations it
+#: saves over L-BFGS.
 NEWTON_CHOLESKY_MAX_PARAMS = 400
-#: Below this many multiply-adds (n p^2) one Hessian costs a few milliseconds:
-#: Newton-Cholesky's few iterations then beat L-BFGS at any conditioning.
-#: Above it, on well-scaled features, L-BFGS wins (measured on the benchmark's
-#: dense_binary, n=50k p=51: L-BFGS 0.025 s, Newton-Cholesky 0.118 s).
+#: Below this many multiply-adds per Hessian (:func:`hessian_cost`) one
+#: Hessian costs a few milliseconds: Newton-Cholesky's few iterations then
+#: beat L-BFGS at any conditioning. Above it, on well-scaled features, L-BFGS
+#: wins (measured on the benchmark's dense_binary, n=50k p=51: L-BFGS
+#: 0.025 s, Newton-Cholesky 0.118 s).
 NEWTON_CHOLESKY_CHEAP = 5e7
 #: Sparse inputs with fewer stored values solve in milliseconds either way;
 #: L-BFGS (which also stops on a float64-level decrease) is kept there.
@@ -174,31 +177,62 @@ def _badly_scaled(X) -> bool:
     return bool(sd.size) and float(sd.max()) > BADLY_SCALED * float(sd.min())
 
 
+def hessian_cost(objective: LinearObjective) -> tuple[int, float]:
+    """Size of the largest block of the full Hessian and multiply-adds to build it.
+
+    With ``D = d (+1)`` rows per output: a loss whose per-row Hessian is
+    diagonal across outputs (binomial, multi-label) has ``k`` blocks of size
+    ``D``, built in ``n D^2 k``; the softmax's single block of size ``D k``
+    costs ``n D^2 k`` (its diagonal blocks) plus ``n (D k)^2 / 2`` (one
+    symmetric product), see :meth:`LinearObjective.hessian`.
+    """
+    n, D, k = objective.n_samples, objective.n_rows, objective.k
+    if objective.loss.diagonal_hessian:
+        return D, float(n) * D * D * k
+    return D * k, float(n) * D * D * k * (1 + k / 2)
+
+
 def choose_solver(objective: LinearObjective) -> str:
     """The solver that ``solver="auto"`` picks for this objective.
 
     Chosen from the benchmark's measurements (``sigmax bench``, see
     ``docs/benchmarks.md``):
 
-    - L1 or elastic net: ``"proximal-newton"`` under the same small-problem
-      rule as Newton-Cholesky (breast_cancer L1: 12 Hessians instead of 536
-      FISTA steps; ``sigmax bench breast_cancer_l1``: 8.6 ms where FISTA took
-      24.9 ms in the full run), else ``"proximal"`` (FISTA).
-    - Few parameters (``p <= 400``, ``k <= 10``, ``n >= 2p``) and either a
-      cheap Hessian (``n p^2 <= 5e7``) or badly scaled columns:
-      ``"newton-cholesky"`` (quadratic convergence; a few Hessians).
+    - L1 or elastic net: ``"proximal-newton"`` when the full Hessian is small
+      (``p <= 400``, ``n >= 2p``, cheap to build or badly scaled columns;
+      ``sigmax bench breast_cancer_l1``: 8 Newton steps, 4 ms, where FISTA
+      needed 276 iterations and 25 ms to the 1e-6 gap), else ``"proximal"``
+      (FISTA).
+    - A small Hessian block (:func:`hessian_cost`: ``D <= 400`` per output for
+      binomial / multi-label, ``p = D k <= 400`` with ``k <= 10`` for the
+      softmax), ``n`` at least twice the block, and either a cheap Hessian
+      (``<= 5e7`` multiply-adds) or badly scaled columns:
+      ``"newton-cholesky"`` (quadratic convergence; a few Hessians). On
+      movies (multi-label, n=4000, D=20, k=7: 1.1e7) it needs 7 Hessians and
+      8 evaluations where L-BFGS needs 72 evaluations, and takes 10-14 ms
+      against L-BFGS's 24 ms (``sigmax bench movies``); on digits (softmax,
+      D=65, K=10: 4.6e8) one Hessian costs about as much as a whole L-BFGS
+      solve.
     - Sparse ``X`` with at least 1e5 stored values: ``"newton-cg"``. Text-like
       features (Zipf frequencies) are ill-conditioned: L-BFGS needed 74 passes
-      over ``X`` where Newton-CG needed 39 (sparse_text at 20% scale).
+      over ``X`` where Newton-CG needed 39 (sparse_text at 20% scale). At
+      full size (n=100k, d=50k) Newton-CG's Jacobi preconditioner switches on
+      (see ``NewtonCG``): 39 passes to a 1e-6 gap instead of 58; L-BFGS did
+      not get there in 20 s; scikit-learn's fastest, SAG, took 14 epochs.
     - Otherwise ``"lbfgs"``: one pass over ``X`` per iteration, memory
       ``O(p)``; on well-scaled dense data it needs the fewest passes.
     """
     X = objective.X
-    p = objective.n_params
-    small = (p <= NEWTON_CHOLESKY_MAX_PARAMS
-             and objective.n_samples >= 2 * p and objective.k <= 10
-             and (objective.n_samples * p * p <= NEWTON_CHOLESKY_CHEAP or _badly_scaled(X)))
-    if objective.alpha and not objective.penalty.smooth:
+    n, p = objective.n_samples, objective.n_params
+    nonsmooth = bool(objective.alpha) and not objective.penalty.smooth
+    block, cost = hessian_cost(objective)
+    if nonsmooth:
+        block = p  # proximal Newton's inner solve works on the full p x p model
+    if not objective.loss.diagonal_hessian and objective.k > 10:
+        block = NEWTON_CHOLESKY_MAX_PARAMS + 1  # the softmax block grows as k^2
+    small = (block <= NEWTON_CHOLESKY_MAX_PARAMS and n >= 2 * block
+             and (cost <= NEWTON_CHOLESKY_CHEAP or _badly_scaled(X)))
+    if nonsmooth:
         return "proximal-newton" if small else "proximal"
     if small:
         return "newton-cholesky"
