@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 
 import numpy as np
 import pytest
@@ -254,3 +255,42 @@ def test_blas_threads_restored_after_a_pass():
     with threadpool_limits(1):
         assert _parallel.blas_threads() == 1
         assert obj._blocks.workers() == 1
+
+
+def test_serial_blas_keeps_the_pass_workers_and_restores_the_blas():
+    from threadpoolctl import threadpool_limits
+
+    from sigmax import _parallel
+
+    def counts():
+        return [lib.num_threads for lib in _parallel._numpy_blas()]
+
+    with threadpool_limits(2, user_api="blas"):
+        before, budget = counts(), _parallel.blas_threads()
+        assert budget == 2
+        with _parallel.serial_blas():
+            # The solver's own BLAS calls run on one thread...
+            assert set(counts()) == {1}
+            # ...while the fused passes still get the budget from before.
+            assert _parallel.blas_threads() == budget
+            with _parallel.serial_blas():  # nested: still held, same budget
+                assert set(counts()) == {1} and _parallel.blas_threads() == budget
+            assert set(counts()) == {1}
+            X = np.random.default_rng(0).standard_normal((20_000, 20))
+            obj = LinearObjective(LOSSES["binomial"], X, (X[:, 0] > 0).astype(float),
+                                  np.ones(20_000), 1, C=1.0, penalty=make_penalty("l2"))
+            assert obj._blocks.workers() == min(budget, os.cpu_count() or 1)
+            obj.value_and_grad(obj.zeros())
+            assert set(counts()) == {1}  # a pass inside restores the held count
+        assert counts() == before
+
+
+def test_a_fit_leaves_the_blas_thread_count_alone():
+    from sigmax import SoftmaxRegression, _parallel
+
+    X = np.random.default_rng(1).standard_normal((3000, 5))
+    y = np.argmax(X[:, :3], axis=1)
+    before = [lib.num_threads for lib in _parallel._numpy_blas()]
+    SoftmaxRegression().fit(X, y)
+    assert [lib.num_threads for lib in _parallel._numpy_blas()] == before
+    assert _parallel._budget is None

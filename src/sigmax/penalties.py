@@ -25,7 +25,6 @@ import numpy as np
 __all__ = ["PENALTIES", "Penalty", "make_penalty"]
 
 
-
 def _sumsq(W: np.ndarray) -> float:
     """Sum of squares of ``W`` without BLAS.
 
@@ -35,6 +34,7 @@ def _sumsq(W: np.ndarray) -> float:
     with vdot against 44 ms with einsum at default threads on 2 vCPUs).
     """
     return float(np.einsum("ij,ij->", W, W) if W.ndim == 2 else np.einsum("i,i->", W, W))
+
 
 @dataclass(frozen=True)
 class Penalty:

@@ -20,6 +20,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from .. import _parallel
 from ..backends import BACKENDS, PrecomputedLogits, resolve_backend, route_by_input, to_numpy
 from ..losses import LOSSES, Loss
 from ..objective import LinearObjective
@@ -284,8 +285,11 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
         # A float32 gradient is exact to about 1e-7 relative: a tighter
         # tolerance than that cannot be met, only chased.
         tol = max(float(self.tol), 50 * eps) if self.dtype == "float32" else float(self.tol)
-        result = solver.solve(objective, w0, tol=tol, max_iter=int(self.max_iter),
-                              verbose=int(self.verbose))
+        # One thread pool does the heavy products (the fused passes); the
+        # solver's vector work runs on one BLAS thread (see serial_blas).
+        with _parallel.serial_blas():
+            result = solver.solve(objective, w0, tol=tol, max_iter=int(self.max_iter),
+                                  verbose=int(self.verbose))
         self._unpack(objective, result if not shift else dataclasses.replace(
             result, coef=_scale_rows(result.coef, objective.n_features, k, -shift)))
         if not result.converged:
