@@ -3,7 +3,8 @@
 #
 #   bash benchmarks/gpu_check.sh OUTDIR
 #
-# Runs the CUDA tests (tests/test_cuda.py: same coefficients as NumPy for every
+# Runs the torch tests on the GPU (tests/test_torch_backend.py, tests/test_trunk.py:
+# the device-parametrized ones: same coefficients as NumPy for every
 # estimator x penalty, extreme logits, every solver, float32, the shared trunk),
 # then benchmarks/torch_gradient.py on the GPU (float32 and float64, 200k and 2M
 # rows), then `sigmax compare digits` with every fit on the GPU. Wheels missing
@@ -17,7 +18,7 @@ if compgen -G ".whl/*.whl" >/dev/null; then
 fi
 export PYTHONPATH=src MPLBACKEND=Agg
 nvidia-smi -L | tee "$out/gpu.txt"
-python3 -m pytest tests/test_cuda.py tests/test_torch_backend.py -q -p no:cacheprovider \
+python3 -m pytest tests/test_torch_backend.py tests/test_trunk.py -q -p no:cacheprovider \
   2>&1 | tail -15 | tee "$out/tests.txt" || true  # report failures, measure anyway
 for rows in 200000 2000000; do
   for dtype in float32 float64; do

@@ -16,6 +16,10 @@ from sigmax.penalties import make_penalty
 torch = pytest.importorskip("torch")
 pytest.importorskip("array_api_compat")
 
+#: Every test taking ``device`` also runs on a CUDA GPU where one is present
+#: (``bash benchmarks/gpu_check.sh`` on a GPU machine); CI has none.
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA GPU here"))]
 
 
 
@@ -26,28 +30,35 @@ pytest.importorskip("array_api_compat")
 
 
 
+
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize(("penalty", "extra"), PENALTIES)
-def test_torch_cpu_gives_the_numpy_coefficients(case, penalty, extra):
+def test_torch_gives_the_numpy_coefficients(case, penalty, extra, device):
     Est, kw, kind = CASES[case]
     X, y3, Yml = backend_data()
     y = target(kind, y3, Yml)
     params = dict(penalty=None if penalty == "none" else penalty, C=0.1, tol=1e-9,
                   max_iter=3000, **kw, **extra)
     ref = quiet_fit(Est(**params), X, y)
-    got = quiet_fit(Est(**params), torch.from_numpy(X), torch.from_numpy(y))
+    Xt = torch.from_numpy(X).to(device)
+    got = quiet_fit(Est(**params), Xt, torch.from_numpy(y).to(device))
     assert got.solver_ == ref.solver_
     np.testing.assert_allclose(got.coef_, ref.coef_, atol=1e-6)
     np.testing.assert_allclose(got.intercept_, ref.intercept_, atol=1e-6)
     np.testing.assert_array_equal(got.classes_, ref.classes_)
+    out = got.predict_proba(Xt)  # stays on the device of X
+    assert isinstance(out, torch.Tensor) and out.device == Xt.device
+    np.testing.assert_allclose(out.cpu().numpy(), ref.predict_proba(X), atol=1e-6)
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("solver", ["lbfgs", "newton-cg", "newton-cholesky", "minibatch"])
-def test_every_solver_runs_on_torch(solver):
+def test_every_solver_runs_on_torch(solver, device):
     X, y3, _ = backend_data(1)
     ref = SoftmaxRegression(C=1.0, solver=solver, tol=1e-8, max_iter=3000).fit(X, y3)
     got = SoftmaxRegression(C=1.0, solver=solver, tol=1e-8, max_iter=3000).fit(
-        torch.from_numpy(X), y3)
+        torch.from_numpy(X).to(device), y3)
     assert got.fit_record_.converged
     np.testing.assert_allclose(got.coef_, ref.coef_, atol=1e-6)
 
@@ -76,13 +87,14 @@ def test_string_labels_come_back_as_numpy():
     assert isinstance(est.predict_proba(torch.from_numpy(X)), torch.Tensor)
 
 
-def test_float32_is_first_class():
+@pytest.mark.parametrize("device", DEVICES)
+def test_float32_is_first_class(device):
     X, y3, _ = backend_data(4)
-    X32 = torch.from_numpy(X.astype(np.float32))
+    X32 = torch.from_numpy(X.astype(np.float32)).to(device)
     est = SoftmaxRegression(C=1.0, dtype="float32").fit(X32, y3)
     ref = SoftmaxRegression(C=1.0).fit(X, y3)
     proba = est.predict_proba(X32)
-    assert proba.dtype == torch.float32
+    assert proba.dtype == torch.float32 and proba.device == X32.device
     assert est.fit_record_.converged
     np.testing.assert_allclose(est.coef_, ref.coef_, atol=1e-4)
 
@@ -114,8 +126,9 @@ def test_cuda_without_gpu_says_so():
         LogisticRegression(backend="torch", device="cuda").fit(X, y3 == 0)
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name", sorted(KERNELS))
-def test_torch_objective_matches_numpy_objective(name):
+def test_torch_objective_matches_numpy_objective(name, device):
     rng = np.random.default_rng(8)
     loss = LOSSES[name]
     n, d, K = 150, 5, 3
@@ -126,7 +139,8 @@ def test_torch_objective_matches_numpy_objective(name):
     weights, k = rng.uniform(0.5, 2, n), loss.n_outputs(K)
     pen = make_penalty("l2")
     ref = LinearObjective(loss, X, Y, weights, k, C=2.0, penalty=pen)
-    got = ArrayObjective(loss, torch.from_numpy(X), Y, weights, k, C=2.0, penalty=pen)
+    got = ArrayObjective(loss, torch.from_numpy(X).to(device), Y, weights, k, C=2.0,
+                         penalty=pen)
     # Logits far beyond exp's overflow stay finite (shifted / |z| tricks).
     w = 300 * rng.normal(size=ref.n_params)
     v = rng.normal(size=ref.n_params)

@@ -160,3 +160,14 @@ def test_require_torch_message_names_the_install_command(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)
     with pytest.raises(ImportError, match=INSTALL_HINT.replace("[", r"\[").replace("]", r"\]")):
         require_torch()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")
+def test_shared_trunk_trains_on_cuda(data):
+    (X, y), (Xt, yt) = data
+    gpu = MultiHeadClassifier(heads=HEADS, hidden=(32,), device="cuda", random_state=0).fit(X, y)
+    # Same seed and data as on the CPU: the GPU learns the nonlinear heads as
+    # well (not bitwise equal: cuBLAS and the CPU sum in different orders).
+    linear = MultiHeadClassifier(heads=HEADS).fit(X, y)
+    assert gpu.score(Xt, yt) > linear.score(Xt, yt) + 0.2
+    assert gpu.predict_proba(Xt)["ring"].shape == (len(Xt), 3)

@@ -37,12 +37,19 @@ _pool: ThreadPoolExecutor | None = None
 _blas: list[Any] | None = None
 # Set in the workers of a fused pass: a nested pass (from a callback) then runs serially.
 _inside = threading.local()
-_depth = 0
-_saved: list[int] = []
 # serial_blas: the BLAS thread count the passes may use while it holds the BLAS at 1.
 _budget: int | None = None
-_serial_depth = 0
-_serial_saved: list[int] = []
+
+
+class _Hold:
+    """Who holds NumPy's BLAS at one thread: nesting depth and the counts to restore."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.saved: list[int] = []
+
+
+_PASSES, _SOLVES = _Hold(), _Hold()
 
 
 def _numpy_blas() -> list[Any]:
@@ -90,24 +97,46 @@ def serial_blas() -> Iterator[None]:
     so the passes over ``X`` run on that many workers, each with a one-thread
     BLAS, as always. Nested and concurrent uses share one saved state.
     """
-    global _budget, _serial_depth, _serial_saved
+    def first() -> None:
+        global _budget
+        _budget = blas_threads()
+
+    def last() -> None:
+        global _budget
+        _budget = None
+
+    with _one_blas_thread(_SOLVES, first, last):
+        yield
+
+
+@contextmanager
+def _one_blas_thread(hold: _Hold, first: Callable[[], None] | None = None,
+                     last: Callable[[], None] | None = None) -> Iterator[None]:
+    """NumPy's BLAS at one thread while any holder of ``hold`` is inside.
+
+    Uses from several user threads may overlap: the first one in saves the
+    BLAS thread counts (after calling ``first``) and the last one out
+    restores them (then calls ``last``).
+    """
     libs = _numpy_blas()
     with _lock:
-        if _serial_depth == 0:
-            _budget = blas_threads()
-            _serial_saved = [lib.num_threads for lib in libs]
+        if hold.depth == 0:
+            if first is not None:
+                first()
+            hold.saved = [lib.num_threads for lib in libs]
             for lib in libs:
                 lib.set_num_threads(1)
-        _serial_depth += 1
+        hold.depth += 1
     try:
         yield
     finally:
         with _lock:
-            _serial_depth -= 1
-            if _serial_depth == 0:
-                for lib, count in zip(libs, _serial_saved):
+            hold.depth -= 1
+            if hold.depth == 0:
+                for lib, count in zip(libs, hold.saved):
                     lib.set_num_threads(count)
-                _budget = None
+                if last is not None:
+                    last()
 
 
 def _get_pool(n: int) -> ThreadPoolExecutor:
@@ -132,8 +161,6 @@ def run_blocks(work: Callable[[Iterable[int]], T], n_blocks: int, n_workers: int
     n_workers = max(1, min(n_workers, n_blocks))
     if getattr(_inside, "active", False):
         return [work(range(n_blocks))]
-    libs = _numpy_blas()
-
     counter = itertools.count()
 
     def blocks():
@@ -148,16 +175,7 @@ def run_blocks(work: Callable[[Iterable[int]], T], n_blocks: int, n_workers: int
         finally:
             _inside.active = False
 
-    global _depth, _saved
-    # Passes from several user threads may overlap: the first one in saves the
-    # BLAS thread counts and the last one out restores them.
-    with _lock:
-        if _depth == 0:
-            _saved = [lib.num_threads for lib in libs]
-            for lib in libs:
-                lib.set_num_threads(1)
-        _depth += 1
-    try:
+    with _one_blas_thread(_PASSES):
         if n_workers == 1:
             # Still one BLAS thread: a block is a few MB, too small for a
             # second BLAS thread to pay for waking it (measured up to 7x
@@ -167,9 +185,3 @@ def run_blocks(work: Callable[[Iterable[int]], T], n_blocks: int, n_workers: int
         futures = [pool.submit(task, j) for j in range(1, n_workers)]
         first = task(0)
         return [first, *(f.result() for f in futures)]
-    finally:
-        with _lock:
-            _depth -= 1
-            if _depth == 0:
-                for lib, count in zip(libs, _saved):
-                    lib.set_num_threads(count)
