@@ -231,6 +231,15 @@ def _sign_step(H, S, scale, g, lam, pen, w, d, u, sign, q_d, grad, zero, enter):
     if float(vals[best]) < q_d or (best != idx.size and float(vals[best])
                                    <= q_d + 1e-13 * max(1.0, abs(q_d))):
         return True, Dm[best], float(vals[best])
+    # No entry crosses zero and the entering ones take their guessed signs:
+    # the full step is the exact minimizer of q on the closed orthant of
+    # these signs, which holds the current point, so q
+    # cannot rise, even where its decrease (about g^2/h near the optimum) is
+    # below the rounding of q's value (dominated by lam.|u|). Taking it lets
+    # proximal Newton finish its quadratic convergence (seen: an outer step
+    # at a 2e-9 gradient with a model decrease of 1e-18 against q = 0.1).
+    if idx.size == 0 and np.any(delta) and bool(np.all(theta[act] * target[act] >= 0)):
+        return True, Dm[-2], min(q_d, float(vals[-2]))
     return False, d, q_d
 
 
