@@ -16,10 +16,10 @@ from __future__ import annotations
 import copy
 
 import numpy as np
-import scipy.linalg as la
 import scipy.sparse as sp
 
 from ..objective import LinearObjective
+from ._linalg import jacobi_scaled, newton_step
 from .base import STALL_EPS, FitResult, History, Solver, register_solver, working_eps
 
 #: Armijo sufficient-decrease constant.
@@ -93,32 +93,6 @@ class _Newton(Solver):
         return hist.result(objective, w, f, gnorm, it, converged, message)
 
 
-def _cholesky_step(H: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """The Newton step ``-H^-1 g`` by a Jacobi-scaled Cholesky solve (least squares if singular)."""
-    # Solve in the Jacobi-scaled system D^-1/2 H D^-1/2 (D = diag H): its
-    # diagonal is 1 whatever the feature scales, so the ridge below is
-    # relative to each parameter's own curvature. A ridge relative to the
-    # largest diagonal entry would swamp the intercept (curvature ~ 1) when
-    # a feature takes values ~1e6 (curvature ~ 1e12) and stall Newton.
-    dscale = np.sqrt(np.diag(H).copy())
-    dscale[~(dscale > 0)] = 1.0  # all-zero feature columns: g is 0 there
-    S = H / dscale[:, None]
-    S /= dscale[None, :]
-    # A relative ridge of 1e-12 keeps Cholesky defined on the flat
-    # directions of the softmax (an unpenalized intercept shift): the
-    # gradient has no component there, so the step is unchanged elsewhere.
-    S[np.diag_indices_from(S)] += 1e-12
-    rhs = g / dscale
-    try:
-        x = la.cho_solve(la.cho_factor(S, lower=False, check_finite=False), rhs,
-                         check_finite=False)
-    except la.LinAlgError:
-        # Singular (flat directions of the unpenalized softmax, or collinear
-        # features): the minimum-norm Newton step stays in the row space.
-        x = la.lstsq(S, rhs, cond=1e-12, check_finite=False)[0]
-    return -x / dscale
-
-
 @register_solver
 class NewtonCholesky(_Newton):
     """Newton's method with the full Hessian and a Cholesky solve.
@@ -136,29 +110,26 @@ class NewtonCholesky(_Newton):
         blocks = blocks_of(w) if blocks_of is not None else None
         if blocks is not None:
             return _block_steps(blocks, g.reshape(-1, blocks.shape[0])).ravel()
-        return _cholesky_step(objective.hessian(w), g)
+        return newton_step(objective.hessian(w), g)
 
 
 def _block_steps(blocks: np.ndarray, G: np.ndarray) -> np.ndarray:
     """Newton steps ``-H_a^-1 g_a`` for ``k`` blocks ``(k, D, D)``; ``G`` is ``(D, k)``.
 
-    All blocks in one stacked factorization (the per-call overhead of ``k``
-    small solves would dominate at small ``D``), with the scaling and ridge of
-    :func:`_cholesky_step`; a block that is not positive definite falls back
-    to it one block at a time.
+    All blocks in one stacked solve of their Jacobi-scaled systems (the
+    per-call overhead of ``k`` small solves would dominate at small ``D``); a
+    block that is not positive definite falls back to :func:`newton_step` one
+    block at a time.
     """
-    k, D, _ = blocks.shape
-    dscale = np.sqrt(np.einsum("kii->ki", blocks))
-    dscale[~(dscale > 0)] = 1.0
-    S = blocks / dscale[:, :, None]
-    S /= dscale[:, None, :]
-    S[:, np.arange(D), np.arange(D)] += 1e-12
-    rhs = G.T / dscale
+    k = blocks.shape[0]
+    S, scale = jacobi_scaled(blocks)
     try:
         np.linalg.cholesky(S)  # raises unless every block is positive definite
     except np.linalg.LinAlgError:
-        return np.stack([_cholesky_step(blocks[a], G[:, a]) for a in range(k)], axis=1)
-    return -(np.linalg.solve(S, rhs[:, :, None])[:, :, 0] / dscale).T
+        return np.stack([newton_step(blocks[a], G[:, a]) for a in range(k)], axis=1)
+    # NumPy has no stacked Cholesky solve; its stacked LU solve costs about
+    # the same at these sizes (D of a few hundred at most).
+    return -(np.linalg.solve(S, (G.T / scale)[:, :, None])[:, :, 0] / scale).T
 
 
 @register_solver

@@ -8,9 +8,9 @@ minimum-norm subgradient (zero exactly at a KKT point) is ``<= tol``.
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import lapack
 
 from ..objective import LinearObjective
+from ._linalg import jacobi_scaled, solve_scaled
 from .base import STALL_EPS, FitResult, History, Solver, register_solver, working_eps
 
 
@@ -90,29 +90,6 @@ def _l1_weights(objective: LinearObjective) -> np.ndarray:
     return lam.ravel()
 
 
-def _jacobi(H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(S, scale)``: ``S = D^-1/2 H D^-1/2`` with ``D = diag H`` (unit diagonal), as
-    Newton-Cholesky scales its systems, so a tiny ridge is relative to each entry."""
-    scale = np.sqrt(H.diagonal())
-    scale[~(scale > 0)] = 1.0  # all-zero feature columns: their gradient is 0 too
-    return H / np.multiply.outer(scale, scale), scale
-
-
-def _solve_scaled(S: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``S^-1 b`` for a small Jacobi-scaled positive semi-definite ``S`` (overwritten)."""
-    # As in Newton-Cholesky: a relative ridge keeps flat directions (the
-    # softmax's unpenalized intercept shift) solvable; b has no part there.
-    S.flat[:: S.shape[0] + 1] += 1e-12
-    # LAPACK directly: these systems are tiny and solved often, so the
-    # wrappers' checks would cost more than the factorization.
-    factor, info = lapack.dpotrf(S, lower=0, clean=0, overwrite_a=0)
-    if info == 0:
-        x, info = lapack.dpotrs(factor, b, lower=0)
-    if info != 0:
-        x = np.linalg.lstsq(S, b, rcond=1e-12)[0]
-    return x
-
-
 def _model_values(Dm: np.ndarray, g: np.ndarray, H: np.ndarray, lam: np.ndarray,
                   w: np.ndarray) -> np.ndarray:
     """``q(d) = g.d + d.H d / 2 + lam.|w + d|`` for each row ``d`` of ``Dm``."""
@@ -143,7 +120,7 @@ def l1_quadratic(H: np.ndarray, g: np.ndarray, lam: np.ndarray, w: np.ndarray, *
     """
     d = np.zeros_like(w)
     pen = lam > 0
-    S, scale = _jacobi(H)
+    S, scale = jacobi_scaled(H)
     q_d = float(np.abs(w) @ lam)
     solves = 0
     while solves < max_iter:
@@ -191,7 +168,7 @@ def l1_quadratic(H: np.ndarray, g: np.ndarray, lam: np.ndarray, w: np.ndarray, *
 def _sign_step(H, S, scale, g, lam, pen, w, d, u, sign, q_d, grad, zero, enter):
     """One feature-sign step of :func:`l1_quadratic`: ``(decreased, d_new, q(d_new))``.
 
-    ``S`` and ``scale`` are the Jacobi-scaled ``H`` and its scale (:func:`_jacobi`);
+    ``S`` and ``scale`` are the Jacobi-scaled ``H`` and its scale (:func:`jacobi_scaled`);
     ``enter`` marks the zero entries let in (``None``: none).
     """
     theta = sign
@@ -204,10 +181,10 @@ def _sign_step(H, S, scale, g, lam, pen, w, d, u, sign, q_d, grad, zero, enter):
     # (theta is 0 on unpenalized entries, where lam is 0 too).
     rhs = (grad + lam * theta) / scale
     if act.all():
-        delta = -_solve_scaled(S.copy(), rhs) / scale
+        delta = -solve_scaled(S, rhs) / scale
     else:
         delta = np.zeros(d.size)
-        delta[act] = -_solve_scaled(S[np.ix_(act, act)], rhs[act]) / scale[act]
+        delta[act] = -solve_scaled(S[np.ix_(act, act)], rhs[act]) / scale[act]
     target = u + delta
     # Candidate points: the full step and every zero crossing of an entry
     # that is nonzero now (entering entries start at 0: no crossing).
