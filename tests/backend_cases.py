@@ -42,6 +42,15 @@ def quiet_fit(est, X, y, **kw):
         return est.fit(X, y, **kw)
 
 
+def reference_fit(case: str, penalty: str, extra: dict, tol: float):
+    """A case fitted on NumPy: ``(Est, params, X, y, ref)``, ``params`` to refit on a backend."""
+    Est, kw, kind = CASES[case]
+    X, y3, Yml = backend_data()
+    y = target(kind, y3, Yml)
+    params = dict(penalty=None if penalty == "none" else penalty, C=0.1, tol=tol,
+                  max_iter=3000, **kw, **extra)
+    return Est, params, X, y, quiet_fit(Est(**params), X, y)
+
 def assert_same_objective(ref, got, w: np.ndarray, v: np.ndarray) -> None:
     """``got`` (a backend's objective) equals ``ref`` (LinearObjective) at ``w``, along ``v``."""
     f_ref, g_ref = ref.value_and_grad(w)

@@ -17,7 +17,7 @@ from backend_cases import (
     assert_same_objective,
     backend_data,
     quiet_fit,
-    target,
+    reference_fit,
 )
 
 from sigmax import LogisticRegression, SoftmaxRegression
@@ -44,25 +44,12 @@ def client():
     cluster.close()
 
 
-
-
-
-
-
-
-
-
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize(("penalty", "extra"), PENALTIES)
 def test_numpy_torch_dask_give_the_same_coefficients(client, case, penalty, extra):
-    Est, kw, kind = CASES[case]
-    X, y3, Yml = backend_data()
-    y = target(kind, y3, Yml)
     # The solvers are deterministic and the three backends compute the same
     # numbers to rounding, so they follow the same path to the same optimum.
-    params = dict(penalty=None if penalty == "none" else penalty, C=0.1, tol=1e-7,
-                  max_iter=3000, **kw, **extra)
-    ref = quiet_fit(Est(**params), X, y)
+    Est, params, X, y, ref = reference_fit(case, penalty, extra, tol=1e-7)
     assert ref.fit_record_.converged
     Xd = da.from_array(X, chunks=(CHUNK, -1))
     assert Xd.numblocks[0] == 4

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from backend_cases import CASES, PENALTIES, backend_data, quiet_fit, target
+from backend_cases import CASES, PENALTIES, backend_data, quiet_fit, reference_fit
 
 from sigmax import LogisticRegression, SoftmaxRegression
 from sigmax.backends.array import ArrayObjective
@@ -22,25 +22,11 @@ DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
     not torch.cuda.is_available(), reason="no CUDA GPU here"))]
 
 
-
-
-
-
-
-
-
-
-
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize(("penalty", "extra"), PENALTIES)
 def test_torch_gives_the_numpy_coefficients(case, penalty, extra, device):
-    Est, kw, kind = CASES[case]
-    X, y3, Yml = backend_data()
-    y = target(kind, y3, Yml)
-    params = dict(penalty=None if penalty == "none" else penalty, C=0.1, tol=1e-9,
-                  max_iter=3000, **kw, **extra)
-    ref = quiet_fit(Est(**params), X, y)
+    Est, params, X, y, ref = reference_fit(case, penalty, extra, tol=1e-9)
     Xt = torch.from_numpy(X).to(device)
     got = quiet_fit(Est(**params), Xt, torch.from_numpy(y).to(device))
     assert got.solver_ == ref.solver_
