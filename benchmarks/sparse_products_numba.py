@@ -25,12 +25,11 @@ numba, 2 threads 17.3     18.1      35.4
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from sigmax.bench.problems import PROBLEMS
+from sigmax.bench.runner import _best_time
 
 
 def main() -> None:
@@ -74,14 +73,8 @@ def main() -> None:
     rng = np.random.default_rng(0)
     W, G, Z = rng.standard_normal((d, k)), rng.standard_normal((n, k)), np.empty((n, k))
 
-    def best(f, repeats=7):
-        f()
-        out = float("inf")
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            f()
-            out = min(out, time.perf_counter() - t0)
-        return out * 1e3
+    def best(f):
+        return _best_time(f) * 1e3  # milliseconds
 
     for threads in (1, 2):
         numba.set_num_threads(threads)
