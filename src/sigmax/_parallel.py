@@ -90,9 +90,10 @@ def serial_blas() -> Iterator[None]:
     A solver's own vector work between passes (L-BFGS's products with its
     stored pairs, CG's dot products: vectors of ``p`` parameters) is memory
     bound. A multi-threaded BLAS call there wakes threads that then spin,
-    fighting the next pass's workers for the cores: measured on 2 vCPUs,
-    an L-BFGS fit of many_classes (50,000 x 200, K=100) at default threads
-    took 4.93 s where its 68 evaluations alone take 2.96 s. Inside this
+    fighting the next pass's workers for the cores. On 2 vCPUs an L-BFGS fit
+    of many_classes (50,000 x 200, K=100) at default threads takes 3.03 s
+    with this context and 4.52 s without, where its 68 evaluations alone
+    take 2.93 s (``python benchmarks/solver_overhead.py``). Inside this
     context :func:`blas_threads` still reports the thread count from before,
     so the passes over ``X`` run on that many workers, each with a one-thread
     BLAS, as always. Nested and concurrent uses share one saved state.

@@ -30,8 +30,9 @@ def _sumsq(W: np.ndarray) -> float:
 
     ``np.vdot`` calls the BLAS, whose dot product starts its thread pool on
     long vectors; right after a fused pass that pool would wake and spin
-    against the pass's own workers (measured: many_classes evaluation 55 ms
-    with vdot against 44 ms with einsum at default threads on 2 vCPUs).
+    against the pass's own workers (the reason for
+    :func:`sigmax._parallel.serial_blas`; this sum also runs outside a solve,
+    e.g. in a bare objective evaluation).
     """
     return float(np.einsum("ij,ij->", W, W) if W.ndim == 2 else np.einsum("i,i->", W, W))
 
