@@ -15,6 +15,7 @@ import pytest
 import scipy.sparse as sp
 from click.testing import CliRunner
 
+from sigmax import _csr
 from sigmax import objective as objective_mod
 from sigmax.bench import (
     ADAPTERS,
@@ -183,19 +184,31 @@ def _case(loss_name, dtype, sparse, rng, n=1500, d=6, K=4):
     return loss, X, Y, sw, k
 
 
+SPARSE_KERNELS = ["scipy", "compiled"] if _csr.available() else ["scipy"]
+
+
 @pytest.mark.parametrize("loss_name,dtype,sparse", list(itertools.product(
     ["binomial", "multinomial", "multinomial_reference", "multilabel"],
-    [np.float64, np.float32], [False, True])))
+    [np.float64, np.float32], [False, *SPARSE_KERNELS])))
 def test_fused_pass_equals_plain_path(loss_name, dtype, sparse, monkeypatch):
-    """Many small blocks on two threads give the plain path's value, gradient and Hessian."""
+    """Many small blocks on two threads give the plain path's value, gradient and Hessian.
+
+    ``sparse``: CSR ``X`` on SciPy's kernels (one thread) or on the compiled
+    ones (sigmax._csr, both threads; int64 indices to cover that signature too).
+    """
     monkeypatch.setattr(objective_mod, "BLOCK_BYTES", 2048)
     monkeypatch.setattr(objective_mod, "PARALLEL_MIN_WORK", 1)
     monkeypatch.setattr("sigmax._parallel.blas_threads", lambda: 2)
+    monkeypatch.setattr(_csr, "MIN_NNZ", 1 if sparse == "compiled" else 1 << 62)
     rng = np.random.default_rng(3)
-    loss, X, Y, sw, k = _case(loss_name, dtype, sparse, rng)
+    loss, X, Y, sw, k = _case(loss_name, dtype, bool(sparse), rng)
+    if sparse == "compiled":
+        X.indices, X.indptr = X.indices.astype(np.int64), X.indptr.astype(np.int64)
     kw = dict(C=0.7, penalty=make_penalty("l2"), fit_intercept=True)
     fused, plain = LinearObjective(loss, X, Y, sw, k, **kw), _Plain(loss, X, Y, sw, k, **kw)
     assert fused._blocks is not None and len(fused._blocks.bounds) > 4
+    assert fused._blocks.compiled == (sparse == "compiled")
+    assert fused._blocks.workers() == (1 if sparse == "scipy" else 2)
     assert plain._blocks is None
     w = rng.standard_normal(fused.n_params) * 0.5
     v = rng.standard_normal(fused.n_params)
@@ -294,3 +307,23 @@ def test_a_fit_leaves_the_blas_thread_count_alone():
     SoftmaxRegression().fit(X, y)
     assert [lib.num_threads for lib in _parallel._numpy_blas()] == before
     assert _parallel._budget is None
+
+
+def test_passes_inside_serial_blas_do_not_reset_the_blas(monkeypatch):
+    """Inside serial_blas the BLAS is already at one thread: a pass run there
+    does not set it again (two threadpoolctl calls per pass), and still runs."""
+    from sigmax import _parallel
+
+    with _parallel.serial_blas():
+        def refuse(*a, **k):
+            raise AssertionError("the BLAS was set again inside serial_blas")
+
+        monkeypatch.setattr(_parallel, "_one_blas_thread", refuse)
+        assert _parallel.run_blocks(lambda idx: sum(idx), 4, 1) == [6]
+    monkeypatch.undo()
+    seen = []
+    real = _parallel._one_blas_thread
+    monkeypatch.setattr(_parallel, "_one_blas_thread",
+                        lambda hold, *a: seen.append(hold) or real(hold, *a))
+    assert _parallel.run_blocks(lambda idx: sum(idx), 4, 1) == [6]
+    assert seen == [_parallel._PASSES]  # outside a solve the pass holds the BLAS itself

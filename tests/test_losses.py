@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sigmax import losses as losses_module
 from sigmax.losses import LOSSES, BinomialLoss, MultilabelLoss, MultinomialLoss
 
 N_CLASSES = 4
@@ -402,3 +403,91 @@ def test_partition_kernel_extreme_logits_finite_and_silent(name, dtype):
     else:  # tanh(u) in [-1, 1]; one term per entry of the huge ones is about |z| / 2
         assert np.all(np.abs(out) <= 1)
         assert value_all >= 0.5 * float(np.abs(Zt.astype(np.float64)).max())
+
+
+# -- the compiled pass of the binomial partition kernel (numba, large blocks) --------------------
+@pytest.fixture(params=["numpy", "compiled"])
+def binomial_path(request, monkeypatch):
+    """The binomial partition kernel on NumPy only, or with its compiled pass at any block size."""
+    if request.param == "compiled":
+        if losses_module._binomial_kernel() is None:  # pragma: no cover - numba is a dependency
+            pytest.skip("numba is not installed")
+        monkeypatch.setattr(losses_module, "_COMPILED_MIN", 0)
+    else:
+        monkeypatch.setattr(losses_module, "_COMPILED_MIN", 1 << 62)
+    return request.param
+
+
+def binomial_block(k, b, dtype, seed=0):
+    """Scaled logits ``(k, b)`` with extreme entries, 0/1 labels ``(b, k)`` and the
+    targets ``(k, b + 5)`` whose columns 3:3+b are the strided slice the objective passes."""
+    r = np.random.default_rng(seed)
+    U = (4 * r.normal(size=(k, b))).astype(dtype)
+    special = np.array([0.0, 1e-30, -1e-30, 40.0, -40.0, 1e4, -1e4, 0.5], dtype=dtype)
+    flat = U.reshape(-1)
+    flat[: min(flat.size, special.size)] = special[: flat.size]
+    Y = r.integers(0, 2, size=(b, k)).astype(np.float64)
+    loss = LOSSES["multilabel"]
+    wide = loss.value_targets(np.vstack([Y[:3], Y, Y[:2]]), k)  # (k, b + 5)
+    return U, Y, wide
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(1, 5), (3, 40), (4, 25), (7, 33), (20, 937), (33, 65)])
+@pytest.mark.parametrize("targets", ["int8", "float"])
+def test_binomial_compiled_pass_equals_numpy_and_per_entry_kernel(dtype, shape, targets,
+                                                                 monkeypatch):
+    """Same value (float64 sums, another order) and the same gradient block as the NumPy
+    passes, and the per-entry kernel's loss; shapes with odd product groups and tails."""
+    loss = LOSSES["multilabel"]
+    U, Y, wide = binomial_block(*shape, dtype)
+    if targets == "float":
+        wide = wide.astype(np.float64)
+    T = wide[:, 3:3 + shape[1]]
+    assert not T.flags.c_contiguous or shape[0] == 1
+    calls = []
+    kernel = losses_module._binomial_kernel()
+
+    def spy():
+        calls.append(1)
+        return kernel
+
+    monkeypatch.setattr(losses_module, "_COMPILED_MIN", 1 << 62)
+    v_np, G_np = loss.partition_t(U.copy(), None, None, None, T)
+    monkeypatch.setattr(losses_module, "_COMPILED_MIN", 0)
+    monkeypatch.setattr(losses_module, "_binomial_kernel", spy)
+    v_c, G_c = loss.partition_t(U.copy(), None, None, None, T)
+    assert calls, "the compiled pass did not run"
+    np.testing.assert_array_equal(G_c, G_np)
+    rel = 1e-13 if dtype == np.float64 else 1e-6
+    assert v_c == pytest.approx(v_np, rel=rel)
+    # The per-entry kernel on the same (float64) logits z = 2u.
+    Zt = 2 * U.astype(np.float64)
+    expected = loss.value_grad_t(Zt, Y, np.ones(shape[1]))
+    assert v_c == pytest.approx(expected, rel=1e-12 if dtype == np.float64 else 1e-6)
+
+
+def test_binomial_compiled_pass_is_exact_for_confident_right_answers(binomial_path):
+    """Large logits of the right sign: the loss exp(-|z|) per entry survives (no cancellation)."""
+    loss = LOSSES["multilabel"]
+    z = np.resize(np.array([30.0, -30.0, 40.0, -45.0, 0.5]), 64)
+    y = (z > 0).astype(np.float64)
+    Y = np.tile(y[:, None], (1, 3))
+    expected = 3 * float(np.sum(np.log1p(np.exp(-np.abs(z)))))
+    for T in (loss.value_targets(Y, 3), loss.value_targets(Y, 3).astype(np.float64)):
+        value, _ = loss.partition_t(np.tile(0.5 * z, (3, 1)), None, None, None, T)
+        assert value == pytest.approx(expected, rel=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_binomial_compiled_pass_huge_logits_finite_and_silent(binomial_path, dtype):
+    loss = LOSSES["multilabel"]
+    big = np.finfo(dtype).max / 256
+    row = np.array([big, -big, 0.0, 1e-30, -1e4, 1e4, 40.0], dtype=dtype)
+    Ut = np.resize(row, (5, 7 * 9)).astype(dtype)
+    labels = np.tile((np.arange(Ut.shape[1]) % 2)[:, None], (1, 5)).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value, G = loss.partition_t(Ut.copy(), None, None, None, loss.value_targets(labels, 5))
+    assert np.isfinite(value) and np.all(np.isfinite(G)) and np.all(np.abs(G) <= 1)
+    assert value >= float(np.abs(Ut.astype(np.float64)).max())

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from sigmax import losses as losses_module
 from sigmax import objective as objective_module
 from sigmax.losses import LOSSES, MultilabelLoss, MultinomialLoss
 from sigmax.objective import LinearObjective
@@ -316,9 +317,12 @@ def test_structured_hessian_equals_pairwise(loss_name, fmt, intercept, many_bloc
 @loss_names
 @pytest.mark.parametrize("weights", ["ones", "random"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_partition_path_equals_per_entry_kernels(loss_name, weights, dtype, monkeypatch):
+@pytest.mark.parametrize("compiled", [False, True])
+def test_partition_path_equals_per_entry_kernels(loss_name, weights, dtype, compiled, monkeypatch):
     """Several blocks on two workers: value, gradient, loss-only value and Newton state
-    of the partition path equal the per-entry kernels (which see the targets)."""
+    of the partition path equal the per-entry kernels (which see the targets).
+    ``compiled``: the binomial kernel's compiled pass at any block size."""
+    monkeypatch.setattr(losses_module, "_COMPILED_MIN", 0 if compiled else 1 << 62)
     monkeypatch.setattr(objective_module, "BLOCK_BYTES", 1024)
     monkeypatch.setattr(objective_module, "PARALLEL_MIN_WORK", 0)
     obj, X, Y, sw, w = build(loss_name, "l2", "dense", True, n=700, d=3, dtype=dtype,
@@ -371,3 +375,32 @@ def test_partition_path_falls_back_when_its_parts_overflow(loss_name):
     assert value == pytest.approx(0.0, abs=1e-300)
     assert loss_only == pytest.approx(0.0, abs=1e-300)
     assert np.all(np.isfinite(grad))
+
+
+@pytest.mark.parametrize("loss_name", ["binomial", "multilabel"])
+def test_float32_hessian_blocks_match_float64(loss_name):
+    """A float32 objective's diagonal Hessian blocks (built from float32 products)
+    agree with the float64 ones to float32 rounding, and come back in float64."""
+    obj64, *_, w = build(loss_name, "l2", n=300, d=5)
+    obj32, *_ = build(loss_name, "l2", n=300, d=5, dtype=np.float32)
+    B64, B32 = obj64.hessian_blocks(w), obj32.hessian_blocks(w)
+    assert B32.dtype == np.float64
+    np.testing.assert_allclose(B32, B64, rtol=2e-5, atol=1e-6 * np.abs(B64).max())
+
+
+@pytest.mark.parametrize("loss_name", ["binomial", "multilabel", "multinomial"])
+def test_tracked_second_order_state_saves_the_extra_pass(loss_name, monkeypatch):
+    """After track_second_order(), the evaluation at w leaves the Hessian state:
+    hessian(w) makes no pass of its own, and equals the untracked Hessian."""
+    ref, *_, w = build(loss_name, "l2")
+    H_ref = ref.hessian(w.copy())
+    obj, *_ = build(loss_name, "l2")
+    obj.track_second_order()
+    obj.value_and_grad(w.copy())
+    passes = []
+    real = LinearObjective._fused_value_and_grad
+    monkeypatch.setattr(LinearObjective, "_fused_value_and_grad",
+                        lambda self, *a: passes.append(1) or real(self, *a))
+    H = obj.hessian(w.copy())
+    assert passes == []
+    np.testing.assert_allclose(H, H_ref, rtol=1e-12, atol=1e-14)

@@ -267,6 +267,38 @@ def test_lbfgs_compact_form_equals_two_loop_recursion():
         np.testing.assert_allclose(mem.apply(g), q, rtol=1e-10, atol=1e-12)
 
 
+def _two_loop(pairs, g):
+    q, alphas = g.copy(), []
+    for s_, y_ in reversed(pairs):
+        alphas.append((s_ @ q) / (s_ @ y_))
+        q -= alphas[-1] * y_
+    q *= (pairs[-1][0] @ pairs[-1][1]) / (pairs[-1][1] @ pairs[-1][1])
+    for (s_, y_), a in zip(pairs, reversed(alphas)):
+        q += (a - (y_ @ q) / (s_ @ y_)) * s_
+    return q
+
+
+def test_lbfgs_ring_memory_after_wraps_and_a_reset():
+    """The ring of stored pairs gives the two-loop recursion's product after it
+    has wrapped several times, and again after a restart (reset) mid-ring."""
+    from sigmax.solvers.lbfgs import _Memory
+
+    r = np.random.default_rng(1)
+    p, m = 9, 3
+    A = r.normal(size=(p, p))
+    Hs = A @ A.T + np.eye(p)
+    mem, pairs = _Memory(m, p), []
+    for step in range(17):
+        if step == 11:
+            mem.reset()
+            pairs = []
+        s = r.normal(size=p)
+        mem.push(s, Hs @ s)
+        pairs = [*pairs, (s, Hs @ s)][-m:]
+        g = r.normal(size=p)
+        np.testing.assert_allclose(mem.apply(g), _two_loop(pairs, g), rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("C", [0.01, 0.05, 0.2, 1.0])
 def test_proximal_newton_reaches_a_tight_tol_without_warnings(C):
     # Near the optimum the local model's decrease (~ g^2 / h) is far below

@@ -181,7 +181,11 @@ def test_warm_start_and_determinism():
     res = SOLVERS["newton-cg"].solve(obj, shifted.ravel(), tol=TOL, max_iter=100)
     tight = SOLVERS["newton-cg"].solve(obj, obj.zeros(), tol=TOL, max_iter=100)
     assert res.converged
-    np.testing.assert_allclose(centered(obj, res.coef), centered(obj, tight.coef), atol=1e-6)
+    # Same optimum: objective to round-off, coefficients as far as the flat
+    # directions of rare features allow at this gradient tolerance (which
+    # BLAS kernel the machine picks moves them by ~1e-6).
+    assert obj.objective(res.coef) == pytest.approx(obj.objective(tight.coef), rel=1e-12)
+    np.testing.assert_allclose(centered(obj, res.coef), centered(obj, tight.coef), atol=1e-5)
 
 
 @pytest.mark.parametrize("loss_name", ["multinomial", "multilabel"])

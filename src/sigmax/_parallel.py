@@ -22,7 +22,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any, TypeVar
 
 import numpy as np
@@ -39,6 +39,9 @@ _blas: list[Any] | None = None
 _inside = threading.local()
 # serial_blas: the BLAS thread count the passes may use while it holds the BLAS at 1.
 _budget: int | None = None
+# serial_blas depth of this thread: while it is > 0 the BLAS is already at one
+# thread for this thread's passes, which then need not set it again.
+_serial = threading.local()
 
 
 class _Hold:
@@ -50,6 +53,7 @@ class _Hold:
 
 
 _PASSES, _SOLVES = _Hold(), _Hold()
+_NO_HOLD = nullcontext()
 
 
 def _numpy_blas() -> list[Any]:
@@ -107,7 +111,11 @@ def serial_blas() -> Iterator[None]:
         _budget = None
 
     with _one_blas_thread(_SOLVES, first, last):
-        yield
+        _serial.depth = getattr(_serial, "depth", 0) + 1
+        try:
+            yield
+        finally:
+            _serial.depth -= 1
 
 
 @contextmanager
@@ -176,7 +184,11 @@ def run_blocks(work: Callable[[Iterable[int]], T], n_blocks: int, n_workers: int
         finally:
             _inside.active = False
 
-    with _one_blas_thread(_PASSES):
+    # Inside serial_blas (a solve) the BLAS is already held at one thread:
+    # setting it again costs two threadpoolctl calls per pass (~20 us each,
+    # the whole products of a small problem's pass; measured on digits).
+    hold = _NO_HOLD if getattr(_serial, "depth", 0) else _one_blas_thread(_PASSES)
+    with hold:
         if n_workers == 1:
             # Still one BLAS thread: a block is a few MB, too small for a
             # second BLAS thread to pay for waking it (measured up to 7x

@@ -70,6 +70,7 @@ loss would cancel and lose digits that line searches need.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -131,6 +132,65 @@ def _column_log(A: np.ndarray) -> np.ndarray:
         prod = np.multiply.reduce(A[lo:lo + 64], axis=0)
         out += np.log(prod, out=prod)
     return out
+
+
+#: Entries of a block from which the binomial partition kernel finishes in one
+#: compiled pass (:func:`_binomial_kernel`); smaller blocks (small problems,
+#: where numba's import and first compile, about 0.4 s from its disk cache,
+#: would outweigh the fit) stay on NumPy. A dense block of ``BLOCK_BYTES`` holds
+#: this many when ``d <= 14 k`` (float64): where the kernel, not the products, matters.
+_COMPILED_MIN = 1 << 15
+
+
+@functools.cache
+def _binomial_kernel() -> Any:
+    r"""The compiled pass of the binomial partition kernel, or None without numba.
+
+    ``kernel(U, C, T, P)`` with ``U``, ``C`` of shape ``(k, b)`` (the scaled
+    logits ``u`` and the targets ``c = 1 - 2y``, any strides) and ``T`` the
+    C-contiguous ``tanh(U)``: returns :math:`\sum |u| + c u` accumulated in
+    float64 and fills ``P`` (``(m,)``, ``m = max(k b // 32, 1)``) with
+    products of the factors ``1 + |T|`` of the flat ``T`` taken ``m`` apart
+    (at most 64 factors in [1, 2], finite in float32). One read of the three
+    blocks instead of the five NumPy passes (product with the targets, its
+    absolute value and sum, ``|T|``, ``+ 1``) that cost more than ``tanh``
+    itself. ``tanh`` stays in NumPy, which has SIMD transcendental functions
+    (numba's calls libm one entry at a time).
+    """
+    try:
+        from numba import njit
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return None
+
+    # reassoc: the sums and products may be vectorized (reordered); no
+    # assumption of finite values (huge logits give inf, which the objective checks).
+    @njit(nogil=True, cache=True, boundscheck=False, fastmath={"reassoc", "nsz", "contract"})
+    def kernel(U, C, T, P):  # pragma: no cover - compiled
+        k, b = U.shape
+        total = 0.0
+        for r in range(k):
+            part = 0.0
+            for j in range(b):
+                u = U[r, j]
+                part += abs(u) + C[r, j] * u
+            total += part
+        flat = T.reshape(-1)
+        m = P.size
+        groups = flat.size // m
+        for j in range(m):
+            P[j] = 1.0
+        # Two groups per sweep over P: half the loads and stores of P
+        # (measured 0.28 against 0.48 ns per entry for one group per sweep).
+        for g in range(0, groups - 1, 2):
+            base = g * m
+            for j in range(m):
+                P[j] *= (1.0 + abs(flat[base + j])) * (1.0 + abs(flat[base + m + j]))
+        base = (groups - groups % 2) * m
+        for j in range(flat.size - base):  # an odd group, then the tail (< m entries)
+            P[j % m] *= 1.0 + abs(flat[base + j])
+        return total
+
+    return kernel
 
 
 def _sigmoid_parts(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -380,6 +440,14 @@ class BinomialLoss(Loss):
                 St *= w
         # T into A, the linear part in Ut, then the roles swap: G = A.
         np.tanh(Ut, out=A)
+        if (w is None and targets is not None and Ut.size >= _COMPILED_MIN
+                and (kernel := _binomial_kernel()) is not None):
+            # The same sums in one compiled pass over Ut, targets and T.
+            prod = np.empty(max(Ut.size // _LOG_GROUP, 1), dtype=Ut.dtype)
+            total = kernel(Ut, targets, A, prod)
+            value = float(total) + _LN2 * Ut.size
+            value -= float(np.log(prod, out=prod).sum(dtype=np.float64))
+            return value, A
         if targets is None:
             np.abs(Ut, out=Ut)
         elif targets.dtype == np.int8:

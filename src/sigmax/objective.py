@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from . import _parallel
+from . import _csr, _parallel
 from .losses import Loss
 from .penalties import Penalty
 
@@ -75,15 +75,23 @@ class _Blocks:
             self.csr = [(ip[lo:hi + 1] - ip[lo]).astype(idx, copy=False) for lo, hi in self.bounds]
             self.cols = [(X.indices[ip[lo]:ip[hi]], X.data[ip[lo]:ip[hi]])
                          for lo, hi in self.bounds]
+            # Compiled kernels (sigmax._csr) release the GIL, so the blocks can
+            # share the cores; SciPy's serve small matrices (no compile time).
+            self.compiled = self.work >= _csr.MIN_NNZ and _csr.available()
+            if self.compiled:  # compile (or load) once here, not in a worker thread
+                _csr.prepare(X.data.dtype, X.indices.dtype)
         else:
+            self.compiled = False
             self.work = n * d
             rows = int(np.clip(BLOCK_BYTES // (max(d + 2 * k, 1) * item), 256, 16384))
             self.bounds = [(lo, min(lo + rows, n)) for lo in range(0, n, rows)]
 
     def workers(self) -> int:
         # SciPy's sparse kernels hold the GIL: a second thread would only wait
-        # for it (measured slower than one), so CSR passes stay on one thread.
-        if self.sparse or self.work < PARALLEL_MIN_WORK or len(self.bounds) < 2:
+        # for it (measured slower than one), so CSR passes on SciPy's kernels
+        # stay on one thread; the compiled ones run on every core.
+        if ((self.sparse and not self.compiled) or self.work < PARALLEL_MIN_WORK
+                or len(self.bounds) < 2):
             return 1
         return min(_parallel.blas_threads(), os.cpu_count() or 1, len(self.bounds))
 
@@ -169,6 +177,7 @@ class LinearObjective:
         # Per-thread scratch blocks of the dense passes, reused across blocks
         # and calls (fresh temporaries per block cost page faults).
         self._bufs: dict[tuple[int, str], np.ndarray] = {}
+        self._ones_vec: np.ndarray | None = None
 
     # -- layout -----------------------------------------------------------------
     def unpack(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -213,6 +222,18 @@ class LinearObjective:
         """Return a scratch array taken by :meth:`_take` for the next block of this thread."""
         self._bufs[(threading.get_ident(), key)] = buf
 
+    def _block_weights(self, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(Wt, Wc)``: ``W`` as the dense (``(k, d)``) or CSR (``(d, k)``) block products read it.
+
+        One copy of ``W`` either way (on text data ``W`` is half an (n, k)
+        buffer); the layout the other kind would read is not formed.
+        """
+        if self._blocks.sparse:
+            Wc = np.ascontiguousarray(W, dtype=self.dtype)
+            return Wc, Wc
+        Wt = np.ascontiguousarray(W.T, dtype=self.dtype)
+        return Wt, Wt
+
     def _block_logits(self, i: int, Wt: np.ndarray, Wc: np.ndarray,
                       b: np.ndarray | None, out: np.ndarray | None = None) -> np.ndarray:
         """``Zt = (X_i @ W + b).T``, shape (k, rows of block i), C-contiguous.
@@ -221,12 +242,24 @@ class LinearObjective:
         dtype, ``k * rows`` entries or more) when given.
         """
         lo, hi = self._blocks.bounds[i]
+        if self._blocks.compiled:
+            ind, data = self._blocks.cols[i]
+            Zt = (np.empty((self.k, hi - lo), dtype=self.dtype) if out is None
+                  else out[: self.k * (hi - lo)].reshape(self.k, hi - lo))
+            _csr.kernels()[0](self._blocks.csr[i], ind, data, Wc, Zt)
+            if b is not None:
+                Zt += b[:, None]
+            return Zt
         if out is not None and not self._blocks.sparse:
             Zt = out[: self.k * (hi - lo)].reshape(self.k, hi - lo)
             if self.k == 1:
                 np.dot(self.X[lo:hi], Wt[0], out=Zt[0])
             else:
-                np.dot(Wt, self.X[lo:hi].T, out=Zt)
+                # X_b @ W written through the (b, k) view of Zt: BLAS gets the
+                # transposed output directly. Never slower than Wt @ X_b.T and
+                # 0.55x its time at few features (movies: 4000 x 19, k=7);
+                # the gufunc releases the GIL like np.dot.
+                np.matmul(self.X[lo:hi], Wt.T, out=Zt.T)
             if b is not None:
                 Zt += b[:, None]
             return Zt
@@ -255,7 +288,11 @@ class LinearObjective:
 
         ``acc`` is (k, d) float64 for dense ``X``, (d, k) in the dtype of ``X`` for CSR.
         """
-        if self._blocks.sparse:
+        if self._blocks.compiled:
+            ind, data = self._blocks.cols[i]
+            _csr.kernels()[1](self._blocks.csr[i], ind, data, Gt if transposed else Gt.T,
+                              acc, False)
+        elif self._blocks.sparse:
             lo, hi = self._blocks.bounds[i]
             ind, data = self._blocks.cols[i]
             G = np.ascontiguousarray(Gt.T if transposed else Gt)
@@ -272,6 +309,13 @@ class LinearObjective:
             lo, hi = self._blocks.bounds[i]
             acc += np.dot(Gt, self.X[lo:hi])
 
+    def _ones(self, size: int) -> np.ndarray:
+        """A cached vector of ``size`` ones in the working dtype (read only)."""
+        ones = self._ones_vec
+        if ones is None or ones.size < size:
+            ones = self._ones_vec = np.ones(size, dtype=self.dtype)
+        return ones[:size]
+
     def _new_acc(self) -> np.ndarray:
         if self._blocks.sparse:
             # SciPy's kernel accumulates in the dtype of X.
@@ -287,29 +331,33 @@ class LinearObjective:
         (dense ``X``: or ``(float, G)`` with ``G`` the result block, shaped like ``Zt``).
         ``quiet``: no overflow warnings in the dense pass (the caller checks the result).
         """
-        Wt = np.ascontiguousarray(W.T, dtype=self.dtype)
-        Wc = np.ascontiguousarray(W, dtype=self.dtype) if self._blocks.sparse else Wt
+        Wt, Wc = self._block_weights(W)
         bb = None if b is None else b.astype(self.dtype)
 
         n_blocks, n_workers = len(self._blocks.bounds), self._blocks.workers()
-        if self._blocks.sparse:
-            # Sparse: two passes. Fused, the gathers from W (d, k) and the
-            # scatters into X.T G (d, k) would share the cache and both slow
-            # down (measured 1.45x the two separate products on text data);
-            # the (n, k) gradient in between is the one buffer this costs.
+        if self._blocks.sparse and not self._blocks.compiled:
+            # Sparse on SciPy's kernels: two passes. Fused, the gathers from
+            # W (d, k) and the scatters into X.T G (d, k) would share the cache
+            # and both slow down (measured 1.45x the two separate products on
+            # text data); the (n, k) gradient in between is the one buffer this
+            # costs. The compiled kernels take the one-pass path below.
             if self._G is None:
                 self._G = np.empty((self.n_samples, self.k), dtype=self.dtype)
             G = self._G
 
+            rows = max(hi - lo for lo, hi in self._blocks.bounds)
+
             def first(blocks):
                 gsum, total = np.zeros(self.k), 0.0
+                buf = self._take("Z", self.k * rows)
                 for i in blocks:
                     lo, hi = self._blocks.bounds[i]
-                    Zt = self._block_logits(i, Wt, Wc, bb)
+                    Zt = self._block_logits(i, Wt, Wc, bb, out=buf)
                     total += block_op(i, lo, hi, Zt)
                     G[lo:hi] = Zt.T
                     if b is not None:
                         gsum += Zt.sum(axis=1, dtype=np.float64)
+                self._give("Z", buf)
                 return total, None, gsum
 
             def second(blocks):
@@ -327,7 +375,7 @@ class LinearObjective:
             # Row sums of G (intercept gradient) as a BLAS matrix-vector
             # product: 2-7x faster than a NumPy reduction, same accumulation as
             # the X_b.T @ G_b product next to it.
-            ones = np.ones(rows, dtype=self.dtype) if b is not None else None
+            ones = self._ones(rows) if b is not None else None
 
             def work(blocks):
                 with np.errstate(over="ignore", invalid="ignore") if quiet else _NO_CONTEXT:
@@ -387,7 +435,10 @@ class LinearObjective:
                 if scale != 1.0:
                     out *= scale
                 out = self._add_linear_part(out, b)
-            if np.isfinite(total) and np.all(np.isfinite(out)):
+                # One sum instead of an elementwise test: finite exactly when
+                # every entry is (or it overflows, and the path below decides).
+                finite = np.isfinite(total + float(out.sum()))
+            if finite:
                 return total, out
             # Logits near the float range: the two parts of the gradient
             # (X^T (s da/dz) and the constant X^T (s D)) can overflow where
@@ -540,8 +591,7 @@ class LinearObjective:
         W, b = self.unpack(w)
         if self._partition:
             return self._partition_value(W, b)
-        Wt = np.ascontiguousarray(W.T, dtype=self.dtype)
-        Wc = np.ascontiguousarray(W, dtype=self.dtype) if self._blocks.sparse else Wt
+        Wt, Wc = self._block_weights(W)
         bb = None if b is None else b.astype(self.dtype)
         Y, sw, loss = self.Y, self.weights, self.loss
 
@@ -581,6 +631,18 @@ class LinearObjective:
         return float(np.max(np.abs(sub)))
 
     # -- second order -----------------------------------------------------------
+    def track_second_order(self) -> None:
+        """Keep the Hessian's per-sample state current from the next evaluation on.
+
+        A second-order solver calls this before its first ``value_and_grad``:
+        that pass then also leaves the state its first Hessian needs, instead
+        of a separate pass at the same point (one pass in nine on the
+        benchmark's small problems).
+        """
+        # Other backends (subclasses without the row-block layout) keep their own state.
+        if getattr(self, "_blocks", None) is not None:
+            self._track_state = True
+
     def _state_buffer(self) -> np.ndarray:
         if self._St is None:
             self._St = np.empty((self.k, self.n_samples), dtype=self.dtype)
@@ -648,6 +710,9 @@ class LinearObjective:
                 isum += Hd.sum(axis=1, dtype=np.float64)
                 if blocks.sparse:
                     ind, data = blocks.cols[i]
+                    if blocks.compiled:  # squares formed on the fly
+                        _csr.kernels()[1](blocks.csr[i], ind, data, Hd, acc, True)
+                        continue
                     G = np.ascontiguousarray(Hd.T)
                     sq = np.square(data)
                     if _sparsetools is not None:
@@ -690,6 +755,8 @@ class LinearObjective:
         D, k, d = self.n_rows, self.k, self.n_features
         if getattr(self.loss, "diagonal_hessian", False):
             blocks = self.hessian_blocks(w)
+            if k == 1:
+                return blocks[0]
             H = np.zeros((D, k, D, k))
             for a in range(k):
                 H[:, a, :, a] = blocks[a]
@@ -735,8 +802,11 @@ class LinearObjective:
             B[:, idx, idx] += self.alpha * self.penalty.l2
         return B
 
-    def _block_design(self, i: int) -> Any:
-        """Row block ``i`` of ``[X, 1]`` in float64 (CSR for sparse ``X``)."""
+    def _block_design(self, i: int, dtype: Any = np.float64) -> Any:
+        """Row block ``i`` of ``[X, 1]`` in float64 (CSR for sparse ``X``).
+
+        Dense ``X``: in ``dtype`` (float64 unless asked otherwise).
+        """
         blocks, d = self._blocks, self.n_features
         lo, hi = blocks.bounds[i]
         if blocks.sparse:
@@ -745,7 +815,7 @@ class LinearObjective:
             if self.fit_intercept:
                 Xb = sp.hstack([Xb, np.ones((hi - lo, 1))], format="csr")
             return Xb
-        Xb = np.empty((hi - lo, self.n_rows))
+        Xb = np.empty((hi - lo, self.n_rows), dtype=dtype)
         Xb[:, :d] = self.X[lo:hi]
         if self.fit_intercept:
             Xb[:, d] = 1.0
@@ -760,15 +830,21 @@ class LinearObjective:
         D, k = self.n_rows, self.k
         Y, sw, loss, blocks = self.Y, self.weights, self.loss, self._blocks
         softmax = getattr(loss, "softmax_hessian", False) and not blocks.sparse
+        # The diagonal blocks of a float32 fit come from float32 products
+        # (summed in float64 per row chunk): their 1e-7 relative rounding is
+        # far below what a Newton step needs, while the gradient, which
+        # decides convergence, is untouched. Half the time of the products
+        # (movies: 4000 x 20, k=7: 0.9 ms instead of 1.6 ms per Hessian).
+        gram = self.dtype if diagonal and self.dtype == np.float32 else np.float64
 
         def work(idx):
             H = np.zeros((k, D, D)) if diagonal else np.zeros((D, k, D, k))
             for i in idx:
                 lo, hi = blocks.bounds[i]
-                Xb = self._block_design(i)
+                Xb = self._block_design(i, gram)
                 if diagonal:
                     h = np.asarray(loss.hessian_diag_t(St[:, lo:hi], Y[lo:hi], sw[lo:hi]),
-                                   dtype=np.float64).reshape(k, hi - lo)
+                                   dtype=gram).reshape(k, hi - lo)
                     _add_weighted_grams(Xb, h, H)
                 elif softmax:
                     _softmax_hessian_block(Xb, St[:, lo:hi], sw[lo:hi], H)

@@ -34,6 +34,13 @@ MAX_HALVINGS = 40
 JACOBI_MIN_SPREAD = 4.5
 
 
+def _track_second_order(objective: LinearObjective) -> None:
+    """Ask ``objective`` to keep its Hessian state from the first evaluation on (when it can)."""
+    track = getattr(objective, "track_second_order", None)
+    if track is not None:
+        track()
+
+
 class _Newton(Solver):
     needs_hessian = True
 
@@ -46,6 +53,7 @@ class _Newton(Solver):
         self.check(objective)
         hist = History(self.name, verbose)
         w = np.array(w0, dtype=float)
+        _track_second_order(objective)
         f, g = objective.value_and_grad(w)
         gnorm = float(np.max(np.abs(g))) if g.size else 0.0
         hist.add(0, f, gnorm)
@@ -235,10 +243,13 @@ class NewtonCG(_Newton):
         # (centering r); CG then adds the rest.
         x = split.solve_means(r) if split is not None else np.zeros_like(g)
         cg_steps = 0
+        # In-place updates on preallocated vectors: on text data each is half
+        # an (n, k) buffer, and a fresh one per step costs its page faults.
         z = r * inv if inv is not None else r
         if split is not None:
             split.center(z)
         p = z.copy()
+        tmp = np.empty_like(p)
         rz = float(r @ z)
         stop = (eta * np.linalg.norm(g)) ** 2
         enough = self.tol_share * getattr(self, "_tol", 0.0)
@@ -254,9 +265,10 @@ class NewtonCG(_Newton):
                 break
             cg_steps += 1
             a = rz / curv
-            x += a * p
-            r -= a * Hp
-            z = r * inv if inv is not None else r
+            x += np.multiply(p, a, out=tmp)
+            r -= np.multiply(Hp, a, out=Hp)
+            if inv is not None:
+                np.multiply(r, inv, out=z)
             if split is not None:
                 split.center(z)
             rz_new = float(r @ z)
