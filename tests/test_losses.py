@@ -407,15 +407,11 @@ def test_partition_kernel_extreme_logits_finite_and_silent(name, dtype):
 
 # -- the compiled pass of the binomial partition kernel (numba, large blocks) --------------------
 @pytest.fixture(params=["numpy", "compiled"])
-def binomial_path(request, monkeypatch):
-    """The binomial partition kernel on NumPy only, or with its compiled pass at any block size."""
-    if request.param == "compiled":
-        if losses_module._binomial_kernel() is None:  # pragma: no cover - numba is a dependency
-            pytest.skip("numba is not installed")
-        monkeypatch.setattr(losses_module, "_COMPILED_MIN", 0)
-    else:
-        monkeypatch.setattr(losses_module, "_COMPILED_MIN", 1 << 62)
-    return request.param
+def binomial_path(request):
+    """``compiled`` argument of the partition kernel: NumPy only, or with its compiled pass."""
+    if request.param == "compiled" and losses_module._binomial_kernel() is None:
+        pytest.skip("numba is not installed")  # pragma: no cover - numba is a dependency
+    return request.param == "compiled"
 
 
 def binomial_block(k, b, dtype, seed=0):
@@ -452,11 +448,10 @@ def test_binomial_compiled_pass_equals_numpy_and_per_entry_kernel(dtype, shape, 
         calls.append(1)
         return kernel
 
-    monkeypatch.setattr(losses_module, "_COMPILED_MIN", 1 << 62)
-    v_np, G_np = loss.partition_t(U.copy(), None, None, None, T)
-    monkeypatch.setattr(losses_module, "_COMPILED_MIN", 0)
     monkeypatch.setattr(losses_module, "_binomial_kernel", spy)
-    v_c, G_c = loss.partition_t(U.copy(), None, None, None, T)
+    v_np, G_np = loss.partition_t(U.copy(), None, None, None, T)
+    assert not calls, "the compiled pass ran without compiled=True"
+    v_c, G_c = loss.partition_t(U.copy(), None, None, None, T, compiled=True)
     assert calls, "the compiled pass did not run"
     np.testing.assert_array_equal(G_c, G_np)
     rel = 1e-13 if dtype == np.float64 else 1e-6
@@ -475,7 +470,8 @@ def test_binomial_compiled_pass_is_exact_for_confident_right_answers(binomial_pa
     Y = np.tile(y[:, None], (1, 3))
     expected = 3 * float(np.sum(np.log1p(np.exp(-np.abs(z)))))
     for T in (loss.value_targets(Y, 3), loss.value_targets(Y, 3).astype(np.float64)):
-        value, _ = loss.partition_t(np.tile(0.5 * z, (3, 1)), None, None, None, T)
+        value, _ = loss.partition_t(np.tile(0.5 * z, (3, 1)), None, None, None, T,
+                                    compiled=binomial_path)
         assert value == pytest.approx(expected, rel=1e-14)
 
 
@@ -488,6 +484,83 @@ def test_binomial_compiled_pass_huge_logits_finite_and_silent(binomial_path, dty
     labels = np.tile((np.arange(Ut.shape[1]) % 2)[:, None], (1, 5)).astype(float)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        value, G = loss.partition_t(Ut.copy(), None, None, None, loss.value_targets(labels, 5))
+        value, G = loss.partition_t(Ut.copy(), None, None, None, loss.value_targets(labels, 5),
+                                    compiled=binomial_path)
     assert np.isfinite(value) and np.all(np.isfinite(G)) and np.all(np.abs(G) <= 1)
     assert value >= float(np.abs(Ut.astype(np.float64)).max())
+
+
+# -- the compiled float32 softmax partition kernel (numba, large problems) ----------------------
+def softmax_block(k, b, seed=0, scale=4.0):
+    """float32 logits ``(k, b)`` with special entries and labels ``(b,)`` in ``0..k``."""
+    r = np.random.default_rng(seed)
+    Z = (scale * r.normal(size=(k, b))).astype(np.float32)
+    special = np.array([0.0, 1e-30, -1e-30, 40.0, -40.0, 1e4, -1e4, 0.5, -95.0], dtype=np.float32)
+    flat = Z.reshape(-1)
+    flat[: min(flat.size, special.size)] = special[: flat.size]
+    return Z, r.integers(0, k + 1, size=b), r.random(b).astype(np.float32)
+
+
+@pytest.mark.parametrize("reference", [False, True])
+@pytest.mark.parametrize("shape", [(1, 5), (2, 40), (3, 1030), (10, 2111), (100, 333), (700, 70)])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("targets", [True, False])
+def test_softmax_compiled_pass_equals_numpy(reference, shape, weighted, targets):
+    """Value, gradient block and Newton state of the compiled pass equal the NumPy
+    passes (strips of columns with tails, one class, many classes, reference variant)."""
+    if losses_module._softmax_kernel() is None:  # pragma: no cover - numba is a dependency
+        pytest.skip("numba is not installed")
+    k, b = shape
+    loss = MultinomialLoss(reference=reference)
+    Z, y, w = softmax_block(k, b)
+    if not reference:
+        y = np.minimum(y, k - 1)
+    w = w if weighted else None
+    T = y if targets else None
+    S_np = np.zeros((k, b + 3), dtype=np.float32)[:, 1:b + 1]  # strided, as in a pass
+    S_c = S_np.copy()
+    v_np, G_np = loss.partition_t(Z.copy(), w, S_np, None, T)
+    v_c, G_c = loss.partition_t(Z.copy(), w, S_c, None, T, compiled=True)
+    assert np.all(np.isfinite(G_c)) and np.all(G_c >= 0)
+    # exp below e^-87 is about 1.6e-38 instead of a subnormal or 0.
+    np.testing.assert_allclose(G_c, G_np, rtol=2e-6, atol=2e-38)
+    np.testing.assert_allclose(S_c, S_np, rtol=2e-6, atol=2e-38)
+    assert v_c == pytest.approx(v_np, rel=2e-6, abs=1e-6 * b)
+    v_c2, G_c2 = loss.partition_t(Z.copy(), w, None, None, T, compiled=True)
+    assert v_c2 == v_c
+    np.testing.assert_allclose(G_c2, G_c, rtol=3e-7, atol=2e-38)  # weights applied in another order
+
+
+def test_softmax_compiled_pass_value_against_float64():
+    """With labels the value is a float64 sum of small nonnegative terms: close to the
+    exact float64 loss of the same float32 logits."""
+    if losses_module._softmax_kernel() is None:  # pragma: no cover
+        pytest.skip("numba is not installed")
+    loss = LOSSES["multinomial"]
+    Z, y, _ = softmax_block(10, 5000, seed=3)
+    y = np.minimum(y, 9)
+    Z64 = Z.astype(np.float64)
+    expected = float(np.sum(np.log(np.exp(Z64 - Z64.max(axis=0)).sum(axis=0))
+                            + Z64.max(axis=0) - Z64[y, np.arange(5000)]))
+    value, _ = loss.partition_t(Z.copy(), None, None, None, y, compiled=True)
+    assert value == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("reference", [False, True])
+def test_softmax_compiled_pass_huge_logits_finite_and_silent(reference):
+    if losses_module._softmax_kernel() is None:  # pragma: no cover
+        pytest.skip("numba is not installed")
+    loss = MultinomialLoss(reference=reference)
+    big = np.finfo(np.float32).max / 4
+    row = np.array([big, -big, 0.0, 1e-30, -1e4, 1e4, 40.0], dtype=np.float32)
+    Zt = np.resize(row, (5, 64)).astype(np.float32)  # columns: 5 of the 7 in turn
+    y = np.arange(Zt.shape[1]) % 5
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value, G = loss.partition_t(Zt.copy(), None, None, None, y, compiled=True)
+    assert np.isfinite(value) and np.all(np.isfinite(G))
+    assert np.all(G >= 0) and np.all(G.sum(axis=0) <= 1 + 1e-6)
+    expected, G_np = loss.partition_t(Zt.copy(), None, None, None, y)
+    assert value == pytest.approx(expected, rel=1e-6)
+    assert value >= float(big)  # some column has max `big` and its label elsewhere
+    np.testing.assert_allclose(G, G_np, rtol=2e-6, atol=2e-38)

@@ -321,8 +321,8 @@ def test_structured_hessian_equals_pairwise(loss_name, fmt, intercept, many_bloc
 def test_partition_path_equals_per_entry_kernels(loss_name, weights, dtype, compiled, monkeypatch):
     """Several blocks on two workers: value, gradient, loss-only value and Newton state
     of the partition path equal the per-entry kernels (which see the targets).
-    ``compiled``: the binomial kernel's compiled pass at any block size."""
-    monkeypatch.setattr(losses_module, "_COMPILED_MIN", 0 if compiled else 1 << 62)
+    ``compiled``: the losses' compiled partition passes (numba) at any size."""
+    monkeypatch.setattr(objective_module, "COMPILED_MIN_LOGITS", 0 if compiled else 1 << 62)
     monkeypatch.setattr(objective_module, "BLOCK_BYTES", 1024)
     monkeypatch.setattr(objective_module, "PARALLEL_MIN_WORK", 0)
     obj, X, Y, sw, w = build(loss_name, "l2", "dense", True, n=700, d=3, dtype=dtype,
@@ -404,3 +404,31 @@ def test_tracked_second_order_state_saves_the_extra_pass(loss_name, monkeypatch)
     H = obj.hessian(w.copy())
     assert passes == []
     np.testing.assert_allclose(H, H_ref, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("loss_name", ["multinomial", "multilabel"])
+def test_compiled_partition_passes_only_for_large_problems(loss_name, monkeypatch):
+    """The objective decides from n * k whether the losses' compiled passes (numba)
+    run; below COMPILED_MIN_LOGITS they are never called."""
+    calls = []
+    for name in ("_softmax_kernel", "_binomial_kernel"):
+        kernel = getattr(losses_module, name)
+
+        def spy(kernel=kernel):
+            calls.append(1)
+            return kernel()
+
+        monkeypatch.setattr(losses_module, name, spy)
+    obj, *_, w = build(loss_name, "l2", "dense", True, n=300, d=3, dtype=np.float32,
+                       weights="ones")
+    assert obj.n_samples * obj.k < objective_module.COMPILED_MIN_LOGITS
+    assert not obj._compiled
+    obj.value_and_grad(w)
+    assert not calls
+    monkeypatch.setattr(objective_module, "COMPILED_MIN_LOGITS", obj.n_samples * obj.k)
+    obj, *_, w = build(loss_name, "l2", "dense", True, n=300, d=3, dtype=np.float32,
+                       weights="ones")
+    assert obj._compiled
+    calls.clear()
+    obj.value_and_grad(w)
+    assert calls

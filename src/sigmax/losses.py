@@ -63,7 +63,10 @@ loss would cancel and lose digits that line searches need.
   them :math:`\sum_i s_i a(z_i)`; both float64. ``G`` (``Ut`` or ``work``) holds
   :math:`s_i \, \partial a / \partial u`. ``weights`` may be ``None`` (unit
   weights, the fastest path); ``St`` as in ``value_grad_t``; ``work`` is an
-  optional scratch array shaped like ``Ut``.
+  optional scratch array shaped like ``Ut``. ``compiled=True`` allows the
+  loss's compiled (numba) pass where it has one: the objective decides, from
+  the size of the problem, whether loading numba pays (see
+  :data:`sigmax.objective.COMPILED_MIN_LOGITS`); same results either way.
 - ``linear_targets_t(Y, k)``: the ``(k, b)`` float64 block of :math:`d(y_i)`.
 - ``value_targets(Y, k)``: the targets in the layout the kernel reads.
 """
@@ -97,6 +100,7 @@ def _weighted_sum(values: np.ndarray, weights: np.ndarray) -> float:
 
 
 _LN2 = float(np.log(2.0))
+_EMPTY32 = np.empty(0, dtype=np.float32)
 #: Rows multiplied together before one log in :func:`_sum_log`: each factor
 #: lies in [1, 2], so a product stays below 2**32 (finite in float32 too).
 _LOG_GROUP = 32
@@ -132,14 +136,6 @@ def _column_log(A: np.ndarray) -> np.ndarray:
         prod = np.multiply.reduce(A[lo:lo + 64], axis=0)
         out += np.log(prod, out=prod)
     return out
-
-
-#: Entries of a block from which the binomial partition kernel finishes in one
-#: compiled pass (:func:`_binomial_kernel`); smaller blocks (small problems,
-#: where numba's import and first compile, about 0.4 s from its disk cache,
-#: would outweigh the fit) stay on NumPy. A dense block of ``BLOCK_BYTES`` holds
-#: this many when ``d <= 14 k`` (float64): where the kernel, not the products, matters.
-_COMPILED_MIN = 1 << 15
 
 
 @functools.cache
@@ -191,6 +187,17 @@ def _binomial_kernel() -> Any:
         return total
 
     return kernel
+
+
+@functools.cache
+def _softmax_kernel() -> Any:
+    """The compiled float32 softmax partition pass
+    (:func:`sigmax._partition_kernels.softmax_partition`), or None without numba."""
+    try:
+        from ._partition_kernels import softmax_partition
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return None
+    return softmax_partition
 
 
 def _sigmoid_parts(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -287,7 +294,7 @@ class Loss:
 
     def partition_t(self, Ut: np.ndarray, weights: np.ndarray | None,
                     St: np.ndarray | None = None, work: np.ndarray | None = None,
-                    targets: np.ndarray | None = None
+                    targets: np.ndarray | None = None, compiled: bool = False
                     ) -> tuple[float, np.ndarray]:  # pragma: no cover - abstract
         """Loss (or log-partition) sum of a block and its log-partition gradient block."""
         raise NotImplementedError
@@ -414,7 +421,7 @@ class BinomialLoss(Loss):
             C[:, a:a + step] = 1 - 2 * Yk[a:a + step].T
         return C
 
-    def partition_t(self, Ut, weights, St=None, work=None, targets=None):
+    def partition_t(self, Ut, weights, St=None, work=None, targets=None, compiled=False):
         # Ut = z/2. With T = tanh(u) (never overflows; SIMD in NumPy):
         #   a(z)  = log(2 cosh u) = |u| + log 2 - log(1 + |T|)
         #           [1 + |T| = 2 / (1 + e^{-2|u|}): the last two terms are
@@ -440,7 +447,7 @@ class BinomialLoss(Loss):
                 St *= w
         # T into A, the linear part in Ut, then the roles swap: G = A.
         np.tanh(Ut, out=A)
-        if (w is None and targets is not None and Ut.size >= _COMPILED_MIN
+        if (compiled and w is None and targets is not None
                 and (kernel := _binomial_kernel()) is not None):
             # The same sums in one compiled pass over Ut, targets and T.
             prod = np.empty(max(Ut.size // _LOG_GROUP, 1), dtype=Ut.dtype)
@@ -666,7 +673,17 @@ class MultinomialLoss(Loss):
     def value_targets(self, Y, k):
         return np.asarray(Y)
 
-    def partition_t(self, Zt, weights, St=None, work=None, targets=None):
+    def partition_t(self, Zt, weights, St=None, work=None, targets=None, compiled=False):
+        if (compiled and Zt.dtype == np.float32 and Zt.flags.c_contiguous
+                and (kernel := _softmax_kernel()) is not None):
+            # The same, in one compiled pass over L1-sized strips of the block.
+            s = np.empty(Zt.shape[1]) if weights is not None else np.empty(0)
+            value = kernel(Zt, np.empty(0, dtype=np.intp) if targets is None else targets,
+                           _EMPTY32 if weights is None else weights,
+                           _EMPTY32.reshape(0, 0) if St is None else St, s, self.reference)
+            if weights is not None:
+                value += float(weights.astype(np.float64, copy=False) @ np.log(s, out=s))
+            return float(value), Zt
         # a(z) = log sum_k e^{z_k} = m + log sum_k e^{z_k - m}, m the column
         # max (with the fixed logit 0 in the reference parameterization): every
         # exponent <= 0 and the largest term is 1. One exp per entry gives both

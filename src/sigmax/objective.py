@@ -46,6 +46,12 @@ _NO_CONTEXT = contextlib.nullcontext()
 #: measured best at 3-6 MB (4096-8192 rows of d=100 float64) on a 2 MB-L2,
 #: 32 MB-L3 machine; smaller blocks pay NumPy's per-call overhead.
 BLOCK_BYTES = 4 << 20
+#: Logits (``n * k``) from which a dense problem uses the losses' compiled
+#: (numba) partition passes. Loading numba costs 0.2-1 s once per process
+#: (import and disk cache), and the passes save about 0.5 ns per logit and
+#: evaluation: below this (digits, movies, breast_cancer: fits of a few ms)
+#: numba is never imported. As :data:`sigmax._csr.MIN_NNZ` for CSR products.
+COMPILED_MIN_LOGITS = 1 << 18
 #: Fewer entries (or stored values) of ``X`` than this: one thread (a pass is
 #: then shorter than the cost of waking a second one).
 PARALLEL_MIN_WORK = 1 << 17
@@ -174,6 +180,10 @@ class LinearObjective:
                            and getattr(loss, "partition_scale", None) is not None)
         self._lin: tuple[np.ndarray, np.ndarray] | None = None
         self._vt: np.ndarray | None = None
+        # Large problems: the losses' compiled partition passes (numba).
+        self._compiled = self._partition and self.n_samples * self.k >= COMPILED_MIN_LOGITS
+        if self._compiled:
+            self._prepare_compiled()
         # Per-thread scratch blocks of the dense passes, reused across blocks
         # and calls (fresh temporaries per block cost page faults).
         self._bufs: dict[tuple[int, str], np.ndarray] = {}
@@ -427,7 +437,8 @@ class LinearObjective:
                     work = self._bufs[key] = np.empty(work_size, dtype=self.dtype)
                 return loss.partition_t(Ut, None if unit else sw[lo:hi],
                                         None if St is None else St[:, lo:hi],
-                                        work[: Ut.size].reshape(Ut.shape), T[..., lo:hi])
+                                        work[: Ut.size].reshape(Ut.shape), T[..., lo:hi],
+                                        compiled=self._compiled)
 
             total, out = self._fused(W * scale, None if b is None else b * scale, pop,
                                      quiet=True)
@@ -490,6 +501,22 @@ class LinearObjective:
             self._lin = (np.ascontiguousarray(B.T), bsum)
         return self._lin
 
+    def _prepare_compiled(self) -> None:
+        """Compile (or load) the loss's compiled partition passes here, not in a worker.
+
+        Runs the kernel once on a two-sample block for each variant a pass may
+        use (without and with the Newton state, a strided view as in a pass).
+        Where the loss has no compiled pass (or numba is missing) its NumPy
+        passes serve: same results.
+        """
+        k, n = self.k, min(2, self.n_samples)
+        T = self._value_targets()[..., :n]
+        w = None if self._unit_weights else self.weights[:n]
+        for state in (False, True):
+            St = np.zeros((k, 2 * n), dtype=self.dtype)[:, :n] if state else None
+            self.loss.partition_t(np.zeros((k, n), dtype=self.dtype), w, St,
+                                  np.zeros((k, n), dtype=self.dtype), T, compiled=True)
+
     def _value_targets(self) -> np.ndarray:
         """The targets in the partition kernel's layout (``loss.value_targets``), cached."""
         if self._vt is None:
@@ -520,7 +547,8 @@ class LinearObjective:
                 lo, hi = self._blocks.bounds[i]
                 Ut = self._block_logits(i, Wt, Wt, bb, out=buf)
                 total += loss.partition_t(Ut, None if unit else sw[lo:hi], None,
-                                          tmp[: Ut.size].reshape(Ut.shape), T[..., lo:hi])[0]
+                                          tmp[: Ut.size].reshape(Ut.shape), T[..., lo:hi],
+                                          compiled=self._compiled)[0]
             self._give("Z", buf)
             self._give("V", tmp)
             return total
