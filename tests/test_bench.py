@@ -209,6 +209,9 @@ def test_fused_pass_equals_plain_path(loss_name, dtype, sparse, monkeypatch):
     assert fused._blocks is not None and len(fused._blocks.bounds) > 4
     assert fused._blocks.compiled == (sparse == "compiled")
     assert fused._blocks.workers() == (1 if sparse == "scipy" else 2)
+    # The compiled kernels serve passes on two workers; SciPy's a pass on one.
+    assert fused._blocks.uses_compiled(2) == (sparse == "compiled")
+    assert not fused._blocks.uses_compiled(1)
     assert plain._blocks is None
     w = rng.standard_normal(fused.n_params) * 0.5
     v = rng.standard_normal(fused.n_params)

@@ -18,8 +18,10 @@ rows and ``d`` columns):
 
 Products accumulate in the dtype of ``W`` / ``G`` (float32 data in float32),
 as SciPy's do. Measured on the sparse_text benchmark matrix (100k x 50k,
-10M stored values, k=20, ``benchmarks/sparse_products_numba.py``): both
-products in 65 ms on one thread against SciPy's 81 ms, 35 ms on two.
+9.1M stored values, k=20, ``python benchmarks/sparse_products.py``, 2-vCPU
+Intel Xeon): both products in 184 ms on one worker against SciPy's 174 ms,
+104 ms on two workers. The gain is the second core, which SciPy's kernels
+cannot use.
 
 numba is imported on first use (its import costs about half a second), and
 each signature compiles once (cached on disk where the package is writable).

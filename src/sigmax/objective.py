@@ -82,7 +82,8 @@ class _Blocks:
             self.cols = [(X.indices[ip[lo]:ip[hi]], X.data[ip[lo]:ip[hi]])
                          for lo, hi in self.bounds]
             # Compiled kernels (sigmax._csr) release the GIL, so the blocks can
-            # share the cores; SciPy's serve small matrices (no compile time).
+            # share the cores; SciPy's serve small matrices (no compile time)
+            # and passes on one thread (see uses_compiled).
             self.compiled = self.work >= _csr.MIN_NNZ and _csr.available()
             if self.compiled:  # compile (or load) once here, not in a worker thread
                 _csr.prepare(X.data.dtype, X.indices.dtype)
@@ -91,6 +92,15 @@ class _Blocks:
             self.work = n * d
             rows = int(np.clip(BLOCK_BYTES // (max(d + 2 * k, 1) * item), 256, 16384))
             self.bounds = [(lo, min(lo + rows, n)) for lo in range(0, n, rows)]
+
+    def uses_compiled(self, n_workers: int) -> bool:
+        """Whether a CSR pass on ``n_workers`` threads runs on the compiled kernels.
+
+        Only on two or more: on one, SciPy's kernels were as fast or faster
+        (sparse_text, one thread: 214 vs 203 ms per evaluation in float64,
+        125 vs 142 ms in float32); the gain is the second core.
+        """
+        return self.compiled and n_workers > 1
 
     def workers(self) -> int:
         # SciPy's sparse kernels hold the GIL: a second thread would only wait
@@ -245,14 +255,16 @@ class LinearObjective:
         return Wt, Wt
 
     def _block_logits(self, i: int, Wt: np.ndarray, Wc: np.ndarray,
-                      b: np.ndarray | None, out: np.ndarray | None = None) -> np.ndarray:
+                      b: np.ndarray | None, out: np.ndarray | None = None,
+                      compiled: bool = False) -> np.ndarray:
         """``Zt = (X_i @ W + b).T``, shape (k, rows of block i), C-contiguous.
 
-        Dense ``X``: written into ``out`` (a flat scratch array of the working
-        dtype, ``k * rows`` entries or more) when given.
+        Dense ``X``, or CSR on the compiled kernels (``compiled``): written into
+        ``out`` (a flat scratch array of the working dtype, ``k * rows`` entries
+        or more) when given.
         """
         lo, hi = self._blocks.bounds[i]
-        if self._blocks.compiled:
+        if compiled:
             ind, data = self._blocks.cols[i]
             Zt = (np.empty((self.k, hi - lo), dtype=self.dtype) if out is None
                   else out[: self.k * (hi - lo)].reshape(self.k, hi - lo))
@@ -293,12 +305,13 @@ class LinearObjective:
         return Zt
 
     def _block_rmatmul(self, i: int, Gt: np.ndarray, acc: np.ndarray,
-                       transposed: bool = True) -> None:
+                       transposed: bool = True, compiled: bool = False) -> None:
         """``acc += X_i.T @ G_i`` (``Gt`` is ``G_i.T`` unless ``transposed=False``).
 
         ``acc`` is (k, d) float64 for dense ``X``, (d, k) in the dtype of ``X`` for CSR.
+        ``compiled``: CSR on the compiled kernels.
         """
-        if self._blocks.compiled:
+        if compiled:
             ind, data = self._blocks.cols[i]
             _csr.kernels()[1](self._blocks.csr[i], ind, data, Gt if transposed else Gt.T,
                               acc, False)
@@ -345,12 +358,13 @@ class LinearObjective:
         bb = None if b is None else b.astype(self.dtype)
 
         n_blocks, n_workers = len(self._blocks.bounds), self._blocks.workers()
-        if self._blocks.sparse and not self._blocks.compiled:
-            # Sparse on SciPy's kernels: two passes. Fused, the gathers from
-            # W (d, k) and the scatters into X.T G (d, k) would share the cache
-            # and both slow down (measured 1.45x the two separate products on
-            # text data); the (n, k) gradient in between is the one buffer this
-            # costs. The compiled kernels take the one-pass path below.
+        if self._blocks.sparse:
+            # Sparse: two passes. Fused, the gathers from W (d, k) and the
+            # scatters into X.T G (d, k) share the cache and both slow down
+            # (SciPy's kernels: 1.45x the two separate products on text data;
+            # the compiled ones: 1.07-1.16x, sparse_text at one and two threads); the
+            # (n, k) gradient in between is the one buffer this costs.
+            compiled = self._blocks.uses_compiled(n_workers)
             if self._G is None:
                 self._G = np.empty((self.n_samples, self.k), dtype=self.dtype)
             G = self._G
@@ -362,7 +376,7 @@ class LinearObjective:
                 buf = self._take("Z", self.k * rows)
                 for i in blocks:
                     lo, hi = self._blocks.bounds[i]
-                    Zt = self._block_logits(i, Wt, Wc, bb, out=buf)
+                    Zt = self._block_logits(i, Wt, Wc, bb, out=buf, compiled=compiled)
                     total += block_op(i, lo, hi, Zt)
                     G[lo:hi] = Zt.T
                     if b is not None:
@@ -374,7 +388,7 @@ class LinearObjective:
                 acc = self._new_acc()
                 for i in blocks:
                     lo, hi = self._blocks.bounds[i]
-                    self._block_rmatmul(i, G[lo:hi], acc, transposed=False)
+                    self._block_rmatmul(i, G[lo:hi], acc, transposed=False, compiled=compiled)
                 return acc
 
             parts = _parallel.run_blocks(first, n_blocks, n_workers)
@@ -623,15 +637,18 @@ class LinearObjective:
         bb = None if b is None else b.astype(self.dtype)
         Y, sw, loss = self.Y, self.weights, self.loss
 
+        n_workers = self._blocks.workers()
+        compiled = self._blocks.uses_compiled(n_workers)
+
         def work(blocks):
             total = 0.0
             for i in blocks:
                 lo, hi = self._blocks.bounds[i]
-                Zt = self._block_logits(i, Wt, Wc, bb)
+                Zt = self._block_logits(i, Wt, Wc, bb, compiled=compiled)
                 total += loss.value_grad_t(Zt, Y[lo:hi], sw[lo:hi])
             return total
 
-        parts = _parallel.run_blocks(work, len(self._blocks.bounds), self._blocks.workers())
+        parts = _parallel.run_blocks(work, len(self._blocks.bounds), n_workers)
         return float(sum(parts))
 
     def sklearn_objective(self, w: np.ndarray) -> float:
@@ -728,6 +745,8 @@ class LinearObjective:
             return None
         St = self._state(w)
         Y, sw, loss, blocks, d = self.Y, self.weights, self.loss, self._blocks, self.n_features
+        n_workers = blocks.workers()
+        compiled = blocks.uses_compiled(n_workers)
 
         def work(idx):
             acc, isum = self._new_acc(), np.zeros(self.k)
@@ -738,7 +757,7 @@ class LinearObjective:
                 isum += Hd.sum(axis=1, dtype=np.float64)
                 if blocks.sparse:
                     ind, data = blocks.cols[i]
-                    if blocks.compiled:  # squares formed on the fly
+                    if compiled:  # squares formed on the fly
                         _csr.kernels()[1](blocks.csr[i], ind, data, Hd, acc, True)
                         continue
                     G = np.ascontiguousarray(Hd.T)
@@ -753,7 +772,7 @@ class LinearObjective:
                     acc += np.dot(Hd, np.square(self.X[lo:hi]))
             return acc, isum
 
-        parts = _parallel.run_blocks(work, len(blocks.bounds), blocks.workers())
+        parts = _parallel.run_blocks(work, len(blocks.bounds), n_workers)
         acc = parts[0][0].astype(np.float64, copy=True)
         for part in parts[1:]:
             acc += part[0]
