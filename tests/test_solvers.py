@@ -241,32 +241,6 @@ def test_l1_quadratic_reaches_the_kkt_point(singular):
         assert q_u <= q_u0 + 1e-12
 
 
-def test_lbfgs_compact_form_equals_two_loop_recursion():
-    """L-BFGS's compact inverse-Hessian product equals the classic two-loop
-    recursion over the same m most recent pairs (also after the memory is full)."""
-    from sigmax.solvers.lbfgs import _Memory
-
-    r = np.random.default_rng(0)
-    p, m = 12, 4
-    A = r.normal(size=(p, p))
-    Hs = A @ A.T + np.eye(p)
-    mem, pairs = _Memory(m, p), []
-    for _ in range(7):
-        s = r.normal(size=p)
-        y = Hs @ s
-        mem.push(s, y)
-        pairs = [*pairs, (s, y)][-m:]
-        g = r.normal(size=p)
-        q, alphas = g.copy(), []
-        for s_, y_ in reversed(pairs):
-            alphas.append((s_ @ q) / (s_ @ y_))
-            q -= alphas[-1] * y_
-        q *= (pairs[-1][0] @ pairs[-1][1]) / (pairs[-1][1] @ pairs[-1][1])
-        for (s_, y_), a in zip(pairs, reversed(alphas)):
-            q += (a - (y_ @ q) / (s_ @ y_)) * s_
-        np.testing.assert_allclose(mem.apply(g), q, rtol=1e-10, atol=1e-12)
-
-
 def _two_loop(pairs, g):
     q, alphas = g.copy(), []
     for s_, y_ in reversed(pairs):
@@ -278,18 +252,20 @@ def _two_loop(pairs, g):
     return q
 
 
-def test_lbfgs_ring_memory_after_wraps_and_a_reset():
-    """The ring of stored pairs gives the two-loop recursion's product after it
-    has wrapped several times, and again after a restart (reset) mid-ring."""
+@pytest.mark.parametrize("seed,p,m,steps,reset_at", [(0, 12, 4, 7, None), (1, 9, 3, 17, 11)])
+def test_lbfgs_compact_form_equals_two_loop_recursion(seed, p, m, steps, reset_at):
+    """L-BFGS's compact inverse-Hessian product equals the classic two-loop
+    recursion over the same m most recent pairs: while the memory fills, after
+    its ring of stored pairs has wrapped several times, and after a restart
+    (reset) mid-ring."""
     from sigmax.solvers.lbfgs import _Memory
 
-    r = np.random.default_rng(1)
-    p, m = 9, 3
+    r = np.random.default_rng(seed)
     A = r.normal(size=(p, p))
     Hs = A @ A.T + np.eye(p)
     mem, pairs = _Memory(m, p), []
-    for step in range(17):
-        if step == 11:
+    for step in range(steps):
+        if step == reset_at:
             mem.reset()
             pairs = []
         s = r.normal(size=p)
