@@ -96,9 +96,10 @@ class _Blocks:
     def uses_compiled(self, n_workers: int) -> bool:
         """Whether a CSR pass on ``n_workers`` threads runs on the compiled kernels.
 
-        Only on two or more: on one, SciPy's kernels were as fast or faster
-        (sparse_text, one thread: 214 vs 203 ms per evaluation in float64,
-        125 vs 142 ms in float32); the gain is the second core.
+        Only on two or more: on one, SciPy's kernels were about as fast
+        (sparse_text, one thread, per evaluation: SciPy 214 ms, compiled
+        203 ms in float64; 125 vs 142 ms in float32); the gain is the second
+        core.
         """
         return self.compiled and n_workers > 1
 
