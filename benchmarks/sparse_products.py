@@ -4,7 +4,11 @@ Times one objective pass's two products, ``X @ W`` and ``X.T @ G``, on the
 benchmark's sparse_text matrix (n=100k, d=50k, k=20, ~9M stored values) by
 row blocks as ``LinearObjective`` runs them: SciPy's kernels (they hold the
 GIL: one thread), and the compiled ones (numba, ``nogil``) on one and two
-workers of sigmax's pool. Checks that all give the same products.
+workers of sigmax's pool. Checks that all give the same products. Then one
+objective evaluation (value and gradient, the benchmark's objective) on each
+kind of kernel, float64 and float32, at one thread and at default threads:
+the figures behind ``_Blocks.uses_compiled`` (SciPy's kernels on one thread,
+the compiled ones on two or more).
 
 Run::
 
@@ -22,7 +26,7 @@ from threadpoolctl import threadpool_limits
 
 from sigmax import _csr, _parallel
 from sigmax.bench.problems import PROBLEMS
-from sigmax.bench.runner import _best_time
+from sigmax.bench.runner import _best_time, _sigmax_objective, thread_limit
 from sigmax.objective import _Blocks, _sparsetools
 
 
@@ -32,7 +36,8 @@ def main() -> None:
     args = parser.parse_args()
     if not _csr.available():
         raise SystemExit("numba is not importable here: the compiled kernels are unavailable")
-    X = PROBLEMS["sparse_text"].load(args.scale).X.tocsr()
+    data = PROBLEMS["sparse_text"].load(args.scale)
+    X = data.X.tocsr()
     n, d = X.shape
     k = 20
     rng = np.random.default_rng(0)
@@ -90,6 +95,29 @@ def main() -> None:
     for got in (sum(_parallel.run_blocks(compiled_rm, nb, 2)), scipy_rm(range(nb))):
         np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-9)
     print("same products as SciPy")
+    evaluations(data)
+
+
+def evaluations(data) -> None:
+    """Milliseconds of one value+gradient per kernel choice, dtype and thread setting.
+
+    "sigmax" is what a fit does (compiled kernels on two or more workers,
+    SciPy's on one); "compiled always" forces the compiled kernels on one too.
+    """
+    for dtype in ("float64", "float32"):
+        objectives = {}
+        for kind, min_nnz in (("SciPy", 1 << 62), ("sigmax", 1), ("compiled always", 1)):
+            _csr.MIN_NNZ = min_nnz  # the kernels are chosen when the objective is built
+            objectives[kind] = _sigmax_objective(data, dtype)
+        forced = objectives["compiled always"]._blocks
+        forced.uses_compiled = lambda n_workers, b=forced: b.compiled
+        w = np.random.default_rng(1).standard_normal(objectives["SciPy"].n_params) * 0.01
+        for setting in ("1", "default"):
+            with thread_limit(setting):
+                ms = {kind: _best_time(lambda o=o, w=w: o.value_and_grad(w), 5) * 1e3
+                      for kind, o in objectives.items()}
+            print(f"evaluation {dtype}, {setting:7s} threads: "
+                  + "   ".join(f"{kind} {t:6.1f} ms" for kind, t in ms.items()))
 
 
 if __name__ == "__main__":

@@ -19,9 +19,10 @@ exp, sum, reciprocal, scale), each from L2. Here the block is processed in
 strips of columns that stay in L1, with a branch-free ``exp`` that LLVM
 vectorizes (Cephes' single-precision polynomial, error below 1 ulp;
 arguments below -87 give about 1.6e-38 instead of a subnormal or 0, an
-absolute error far below any sum it enters): 1.45 -> 0.9 ns per entry
-for k=10 and 1.1 -> 0.67 for k=100 on an Emerald Rapids core (in cache).
-float32 only: a float64 ``exp`` to 1e-16 in LLVM was 6x slower than NumPy's.
+absolute error far below any sum it enters). With it one float32
+evaluation of dense_multinomial costs 1.03x the two bare products at
+default threads (``sigmax bench``, docs/benchmarks.md). float32 only: a
+float64 ``exp`` to 1e-16 in LLVM was far slower than NumPy's SIMD one.
 The sums of logs are taken as logs of products of float64 column sums
 (each in [1, k + 1]): one scalar ``log`` per strip and ``group`` strips.
 

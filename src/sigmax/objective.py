@@ -93,13 +93,19 @@ class _Blocks:
             rows = int(np.clip(BLOCK_BYTES // (max(d + 2 * k, 1) * item), 256, 16384))
             self.bounds = [(lo, min(lo + rows, n)) for lo in range(0, n, rows)]
 
+    def plan(self) -> tuple[int, bool]:
+        """``(workers, compiled)`` of a pass started now: its threads, and whether
+        a CSR pass runs on the compiled kernels (:meth:`uses_compiled`)."""
+        n_workers = self.workers()
+        return n_workers, self.uses_compiled(n_workers)
+
     def uses_compiled(self, n_workers: int) -> bool:
         """Whether a CSR pass on ``n_workers`` threads runs on the compiled kernels.
 
-        Only on two or more: on one, SciPy's kernels were about as fast
-        (sparse_text, one thread, per evaluation: SciPy 214 ms, compiled
-        203 ms in float64; 125 vs 142 ms in float32); the gain is the second
-        core.
+        Only on two or more: on one, neither wins (sparse_text, one thread,
+        per evaluation: SciPy 191 ms, compiled 177 ms in float64; 115 vs
+        144 ms in float32; ``python benchmarks/sparse_products.py``); the
+        gain is the second core.
         """
         return self.compiled and n_workers > 1
 
@@ -243,22 +249,21 @@ class LinearObjective:
         """Return a scratch array taken by :meth:`_take` for the next block of this thread."""
         self._bufs[(threading.get_ident(), key)] = buf
 
-    def _block_weights(self, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(Wt, Wc)``: ``W`` as the dense (``(k, d)``) or CSR (``(d, k)``) block products read it.
+    def _block_weights(self, W: np.ndarray) -> np.ndarray:
+        """``W`` as the block products read it: ``(k, d)`` for dense ``X``, ``(d, k)`` for CSR.
 
-        One copy of ``W`` either way (on text data ``W`` is half an (n, k)
-        buffer); the layout the other kind would read is not formed.
+        One contiguous copy in the working dtype (on text data ``W`` is half an
+        (n, k) buffer); the layout the other kind would read is not formed.
         """
         if self._blocks.sparse:
-            Wc = np.ascontiguousarray(W, dtype=self.dtype)
-            return Wc, Wc
-        Wt = np.ascontiguousarray(W.T, dtype=self.dtype)
-        return Wt, Wt
+            return np.ascontiguousarray(W, dtype=self.dtype)
+        return np.ascontiguousarray(W.T, dtype=self.dtype)
 
-    def _block_logits(self, i: int, Wt: np.ndarray, Wc: np.ndarray,
-                      b: np.ndarray | None, out: np.ndarray | None = None,
-                      compiled: bool = False) -> np.ndarray:
+    def _block_logits(self, i: int, Wb: np.ndarray, b: np.ndarray | None,
+                      out: np.ndarray | None = None, compiled: bool = False) -> np.ndarray:
         """``Zt = (X_i @ W + b).T``, shape (k, rows of block i), C-contiguous.
+
+        ``Wb``: ``W`` from :meth:`_block_weights` (``W.T`` for dense ``X``).
 
         Dense ``X``, or CSR on the compiled kernels (``compiled``): written into
         ``out`` (a flat scratch array of the working dtype, ``k * rows`` entries
@@ -269,20 +274,20 @@ class LinearObjective:
             ind, data = self._blocks.cols[i]
             Zt = (np.empty((self.k, hi - lo), dtype=self.dtype) if out is None
                   else out[: self.k * (hi - lo)].reshape(self.k, hi - lo))
-            _csr.kernels()[0](self._blocks.csr[i], ind, data, Wc, Zt)
+            _csr.kernels()[0](self._blocks.csr[i], ind, data, Wb, Zt)
             if b is not None:
                 Zt += b[:, None]
             return Zt
         if out is not None and not self._blocks.sparse:
             Zt = out[: self.k * (hi - lo)].reshape(self.k, hi - lo)
             if self.k == 1:
-                np.dot(self.X[lo:hi], Wt[0], out=Zt[0])
+                np.dot(self.X[lo:hi], Wb[0], out=Zt[0])
             else:
                 # X_b @ W written through the (b, k) view of Zt: BLAS gets the
-                # transposed output directly. Never slower than Wt @ X_b.T and
+                # transposed output directly. Never slower than W.T @ X_b.T and
                 # 0.55x its time at few features (movies: 4000 x 19, k=7);
                 # the gufunc releases the GIL like np.dot.
-                np.matmul(self.X[lo:hi], Wt.T, out=Zt.T)
+                np.matmul(self.X[lo:hi], Wb.T, out=Zt.T)
             if b is not None:
                 Zt += b[:, None]
             return Zt
@@ -291,16 +296,16 @@ class LinearObjective:
             if _sparsetools is not None:
                 Z = np.zeros((hi - lo, self.k), dtype=self.dtype)
                 _sparsetools.csr_matvecs(hi - lo, self.n_features, self.k, self._blocks.csr[i],
-                                         ind, data, Wc.ravel(), Z.ravel())
+                                         ind, data, Wb.ravel(), Z.ravel())
             else:  # pragma: no cover
                 Z = sp.csr_matrix((data, ind, self._blocks.csr[i]),
-                                  shape=(hi - lo, self.n_features)) @ Wc
+                                  shape=(hi - lo, self.n_features)) @ Wb
             Zt = np.ascontiguousarray(Z.T)
         elif self.k == 1:
-            Zt = np.dot(self.X[lo:hi], Wt[0])[None, :]
+            Zt = np.dot(self.X[lo:hi], Wb[0])[None, :]
         else:
             # np.dot, not @: it releases the GIL around the BLAS call.
-            Zt = np.dot(Wt, self.X[lo:hi].T)
+            Zt = np.dot(Wb, self.X[lo:hi].T)
         if b is not None:
             Zt += b[:, None]
         return Zt
@@ -355,17 +360,18 @@ class LinearObjective:
         (dense ``X``: or ``(float, G)`` with ``G`` the result block, shaped like ``Zt``).
         ``quiet``: no overflow warnings in the dense pass (the caller checks the result).
         """
-        Wt, Wc = self._block_weights(W)
+        Wb = self._block_weights(W)
         bb = None if b is None else b.astype(self.dtype)
 
-        n_blocks, n_workers = len(self._blocks.bounds), self._blocks.workers()
+        n_blocks = len(self._blocks.bounds)
+        n_workers, compiled = self._blocks.plan()
         if self._blocks.sparse:
             # Sparse: two passes. Fused, the gathers from W (d, k) and the
             # scatters into X.T G (d, k) share the cache and both slow down
             # (SciPy's kernels: 1.45x the two separate products on text data;
-            # the compiled ones: 1.07-1.16x, sparse_text at one and two threads); the
+            # the compiled ones: 1.07-1.16x per evaluation, sparse_text at one
+            # and two threads, measured when this variant was tried); the
             # (n, k) gradient in between is the one buffer this costs.
-            compiled = self._blocks.uses_compiled(n_workers)
             if self._G is None:
                 self._G = np.empty((self.n_samples, self.k), dtype=self.dtype)
             G = self._G
@@ -377,7 +383,7 @@ class LinearObjective:
                 buf = self._take("Z", self.k * rows)
                 for i in blocks:
                     lo, hi = self._blocks.bounds[i]
-                    Zt = self._block_logits(i, Wt, Wc, bb, out=buf, compiled=compiled)
+                    Zt = self._block_logits(i, Wb, bb, out=buf, compiled=compiled)
                     total += block_op(i, lo, hi, Zt)
                     G[lo:hi] = Zt.T
                     if b is not None:
@@ -411,7 +417,7 @@ class LinearObjective:
                 buf = self._take("Z", self.k * rows)
                 for i in blocks:
                     lo, hi = self._blocks.bounds[i]
-                    Zt = self._block_logits(i, Wt, Wc, bb, out=buf)
+                    Zt = self._block_logits(i, Wb, bb, out=buf)
                     value = block_op(i, lo, hi, Zt)
                     if isinstance(value, tuple):  # (value, block holding the result)
                         value, Zt = value
@@ -560,7 +566,7 @@ class LinearObjective:
             buf, tmp = self._take("Z", size), self._take("V", size)
             for i in blocks:
                 lo, hi = self._blocks.bounds[i]
-                Ut = self._block_logits(i, Wt, Wt, bb, out=buf)
+                Ut = self._block_logits(i, Wt, bb, out=buf)
                 total += loss.partition_t(Ut, None if unit else sw[lo:hi], None,
                                           tmp[: Ut.size].reshape(Ut.shape), T[..., lo:hi],
                                           compiled=self._compiled)[0]
@@ -634,18 +640,17 @@ class LinearObjective:
         W, b = self.unpack(w)
         if self._partition:
             return self._partition_value(W, b)
-        Wt, Wc = self._block_weights(W)
+        Wb = self._block_weights(W)
         bb = None if b is None else b.astype(self.dtype)
         Y, sw, loss = self.Y, self.weights, self.loss
 
-        n_workers = self._blocks.workers()
-        compiled = self._blocks.uses_compiled(n_workers)
+        n_workers, compiled = self._blocks.plan()
 
         def work(blocks):
             total = 0.0
             for i in blocks:
                 lo, hi = self._blocks.bounds[i]
-                Zt = self._block_logits(i, Wt, Wc, bb, compiled=compiled)
+                Zt = self._block_logits(i, Wb, bb, compiled=compiled)
                 total += loss.value_grad_t(Zt, Y[lo:hi], sw[lo:hi])
             return total
 
@@ -746,8 +751,7 @@ class LinearObjective:
             return None
         St = self._state(w)
         Y, sw, loss, blocks, d = self.Y, self.weights, self.loss, self._blocks, self.n_features
-        n_workers = blocks.workers()
-        compiled = blocks.uses_compiled(n_workers)
+        n_workers, compiled = blocks.plan()
 
         def work(idx):
             acc, isum = self._new_acc(), np.zeros(self.k)

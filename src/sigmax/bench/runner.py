@@ -295,7 +295,7 @@ def measure_eval(data: ProblemData, dtype: str, threads: Iterable[str] = THREAD_
         # A fresh objective per setting, its value+gradient timed before any
         # Hessian product: after one, evaluations also keep the Newton state
         # current (what a Newton solver wants, not a plain evaluation; it made
-        # float32 many_classes read 1.69x the floor instead of 1.26x).
+        # float32 many_classes read 1.69x the floor instead of 1.24x).
         obj = _sigmax_objective(data, dtype)
         w = np.random.default_rng(1).standard_normal(obj.n_params) * 0.01
         with thread_limit(setting):
