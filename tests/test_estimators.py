@@ -668,3 +668,49 @@ def test_multilabel_unknown_entries_and_bad_values_with_lean_checks():
     Yb[3, 1] = 2.0
     with pytest.raises(ValueError, match=r"entries in \{0, 1\}.*\[2\.0\]"):
         MultiLabelLogistic().fit(X, Yb)
+
+
+# -- the one pass over X that validates it and sizes it ------------------------------
+
+def test_value_range_is_min_and_max_of_every_layout():
+    from sigmax.estimators._base import _RANGE_CHUNK, _value_range
+
+    r = np.random.default_rng(0)
+    X = r.normal(size=(3 * _RANGE_CHUNK // 40 + 7, 40))  # several chunks and a partial one
+    X[-1, -1] = 9.0  # the extremes in the last, partial chunk
+    X[-2, 3] = -11.0
+    for A in (X, np.asfortranarray(X), X[:, ::2], X.astype(np.float32), sp.csr_matrix(X)):
+        data = A.data if sp.issparse(A) else A
+        assert _value_range(A) == (float(np.min(data)), float(np.max(data)))
+    assert _value_range(np.empty((0, 3))) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nonfinite_value_past_the_first_chunk_is_found(bad):
+    from sigmax.estimators._base import _RANGE_CHUNK
+
+    X, y = make_classification_data(n=2 * _RANGE_CHUNK // 4, d=4, k=2, seed=1)
+    X = X.copy()
+    X[-3, 2] = bad
+    kind = "NaN" if np.isnan(bad) else "infinite"
+    with pytest.raises(ValueError, match=rf"1 {kind} value\(s\), at \(row {len(X) - 3}, column 2"):
+        LogisticRegression().fit(X, y)
+
+
+def test_huge_x_over_several_chunks_is_rescaled_like_a_small_one():
+    # The fit sizes X from the range measured when it was validated; over
+    # several chunks the maximum must still be found, or X * 1e200 would be
+    # squared unscaled and overflow in the Hessian.
+    from sigmax.estimators._base import _RANGE_CHUNK
+
+    X, y = make_classification_data(n=2 * _RANGE_CHUNK // 4, d=4, k=2, seed=2)
+    X = X / np.abs(X).max()
+    X[-1, 0] = 1.0  # the largest entry in the last chunk
+    scale = 1e200
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        big = LogisticRegression(solver="newton-cholesky", tol=1e-9).fit(X * scale, y)
+    ref = LogisticRegression(solver="newton-cholesky", tol=1e-9, C=np.inf).fit(X, y)
+    assert np.all(np.isfinite(big.coef_))
+    np.testing.assert_allclose(big.coef_ * scale, ref.coef_, rtol=1e-4, atol=1e-6)

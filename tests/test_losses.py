@@ -442,18 +442,25 @@ def test_binomial_compiled_pass_equals_numpy_and_per_entry_kernel(dtype, shape, 
     T = wide[:, 3:3 + shape[1]]
     assert not T.flags.c_contiguous or shape[0] == 1
     calls = []
-    kernel = losses_module._binomial_kernel()
+    kernel, kernels = losses_module._binomial_kernel(), losses_module._partition_kernels()
 
-    def spy():
-        calls.append(1)
-        return kernel
+    def spy(result):
+        def get():
+            calls.append(1)
+            return result
+        return get
 
-    monkeypatch.setattr(losses_module, "_binomial_kernel", spy)
+    monkeypatch.setattr(losses_module, "_binomial_kernel", spy(kernel))
+    monkeypatch.setattr(losses_module, "_partition_kernels", spy(kernels))
     v_np, G_np = loss.partition_t(U.copy(), None, None, None, T)
     assert not calls, "the compiled pass ran without compiled=True"
     v_c, G_c = loss.partition_t(U.copy(), None, None, None, T, compiled=True)
     assert calls, "the compiled pass did not run"
-    np.testing.assert_array_equal(G_c, G_np)
+    if dtype == np.float32 and T.flags.c_contiguous:
+        # binomial_partition: its own tanh (from one exp), within 2 ulp of NumPy's.
+        np.testing.assert_allclose(G_c, G_np, rtol=0, atol=1.2e-7)
+    else:
+        np.testing.assert_array_equal(G_c, G_np)
     rel = 1e-13 if dtype == np.float64 else 1e-6
     assert v_c == pytest.approx(v_np, rel=rel)
     # The per-entry kernel on the same (float64) logits z = 2u.
@@ -490,6 +497,43 @@ def test_binomial_compiled_pass_huge_logits_finite_and_silent(binomial_path, dty
     assert value >= float(np.abs(Ut.astype(np.float64)).max())
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(3, 40), (20, 937)])
+@pytest.mark.parametrize("state", [False, True])
+@pytest.mark.parametrize("biased", [False, True])
+def test_binomial_partition_rowmajor_block_equals_kernel_layout(binomial_path, dtype, shape,
+                                                                state, biased):
+    """A block stored as (b, k) rows (``Ut`` F-contiguous, targets alike, Newton state in
+    its (k, b) layout; partition_rowmajor) gives the value, gradient block and state of
+    the C-contiguous block, extreme logits included; ``bias`` as if added beforehand."""
+    loss = LOSSES["multilabel"]
+    assert loss.partition_rowmajor
+    k, b = shape
+    U, _, wide = binomial_block(k, b, dtype)
+    U.reshape(-1)[-4:] = np.array([1e30, -1e30, 3e4, -3e4], dtype=dtype)
+    T = wide[:, 3:3 + b]
+    bias = np.linspace(-3, 2, k).astype(dtype) if biased else None
+    S_c = np.zeros((k, b + 4), dtype=dtype)[:, 2:2 + b] if state else None
+    v_c, G_c = loss.partition_t(U + (0 if bias is None else bias[:, None]), None, S_c, None, T,
+                                compiled=binomial_path)
+    Uf, Tf = np.asfortranarray(U), np.asfortranarray(T)
+    assert Uf.flags.f_contiguous and not Uf.flags.c_contiguous
+    S_f = np.zeros((k, b + 4), dtype=dtype)[:, 2:2 + b] if state else None
+    work = np.asfortranarray(np.empty_like(U))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        v_f, G_f = loss.partition_t(Uf, None, S_f, work, Tf, compiled=binomial_path, bias=bias)
+    # float32, compiled: binomial_partition on the rows (its tanh and exp within
+    # 2 ulp of NumPy's); otherwise the very same operations.
+    exact = dtype == np.float64 or not binomial_path
+    np.testing.assert_allclose(G_f, G_c, rtol=0, atol=0 if exact else 1.2e-7)
+    assert np.isfinite(v_f) and v_f == pytest.approx(v_c, rel=1e-13 if dtype == np.float64
+                                                     else 1e-6)
+    if state:
+        # (expneg: about 1.6e-38 below e^-87 where NumPy gives 0 or a subnormal.)
+        np.testing.assert_allclose(S_f, S_c, rtol=0 if exact else 6e-7, atol=0 if exact else 2e-38)
+
+
 # -- the compiled float32 softmax partition kernel (numba, large problems) ----------------------
 def softmax_block(k, b, seed=0, scale=4.0):
     """float32 logits ``(k, b)`` with special entries and labels ``(b,)`` in ``0..k``."""
@@ -505,9 +549,11 @@ def softmax_block(k, b, seed=0, scale=4.0):
 @pytest.mark.parametrize("shape", [(1, 5), (2, 40), (3, 1030), (10, 2111), (100, 333), (700, 70)])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("targets", [True, False])
-def test_softmax_compiled_pass_equals_numpy(reference, shape, weighted, targets):
+@pytest.mark.parametrize("rows", [False, True])
+def test_softmax_compiled_pass_equals_numpy(reference, shape, weighted, targets, rows):
     """Value, gradient block and Newton state of the compiled pass equal the NumPy
-    passes (strips of columns with tails, one class, many classes, reference variant)."""
+    passes (strips of columns with tails, one class, many classes, reference variant).
+    ``rows``: the block stored as (b, k) rows (softmax_partition_rows), with ``bias``."""
     if losses_module._softmax_kernel() is None:  # pragma: no cover - numba is a dependency
         pytest.skip("numba is not installed")
     k, b = shape
@@ -519,14 +565,22 @@ def test_softmax_compiled_pass_equals_numpy(reference, shape, weighted, targets)
     T = y if targets else None
     S_np = np.zeros((k, b + 3), dtype=np.float32)[:, 1:b + 1]  # strided, as in a pass
     S_c = S_np.copy()
-    v_np, G_np = loss.partition_t(Z.copy(), w, S_np, None, T)
-    v_c, G_c = loss.partition_t(Z.copy(), w, S_c, None, T, compiled=True)
+    bias = np.linspace(-5, 3, k).astype(np.float32) if rows else None
+    v_np, G_np = loss.partition_t(Z + (0 if bias is None else bias[:, None]), w, S_np, None, T)
+    def layout(A):  # a fresh copy: the pass overwrites its block
+        return np.asfortranarray(A.copy()) if rows else A.copy()
+
+    v_c, G_c = loss.partition_t(layout(Z), w, S_c, None, T, compiled=True, bias=bias)
+    assert G_c.flags.f_contiguous if rows else G_c.flags.c_contiguous
     assert np.all(np.isfinite(G_c)) and np.all(G_c >= 0)
-    # exp below e^-87 is about 1.6e-38 instead of a subnormal or 0.
-    np.testing.assert_allclose(G_c, G_np, rtol=2e-6, atol=2e-38)
-    np.testing.assert_allclose(S_c, S_np, rtol=2e-6, atol=2e-38)
+    # exp below e^-87 is about 1.6e-38 instead of a subnormal or 0. With the bias
+    # added in the pass, z + bias - max may round differently (reassociated): the
+    # exp of an argument down to -87 then differs by up to 87 eps.
+    rtol = 6e-6 if rows else 2e-6
+    np.testing.assert_allclose(G_c, G_np, rtol=rtol, atol=2e-38)
+    np.testing.assert_allclose(S_c, S_np, rtol=rtol, atol=2e-38)
     assert v_c == pytest.approx(v_np, rel=2e-6, abs=1e-6 * b)
-    v_c2, G_c2 = loss.partition_t(Z.copy(), w, None, None, T, compiled=True)
+    v_c2, G_c2 = loss.partition_t(layout(Z), w, None, None, T, compiled=True, bias=bias)
     assert v_c2 == v_c
     np.testing.assert_allclose(G_c2, G_c, rtol=3e-7, atol=2e-38)  # weights applied in another order
 
@@ -547,7 +601,8 @@ def test_softmax_compiled_pass_value_against_float64():
 
 
 @pytest.mark.parametrize("reference", [False, True])
-def test_softmax_compiled_pass_huge_logits_finite_and_silent(reference):
+@pytest.mark.parametrize("rows", [False, True])
+def test_softmax_compiled_pass_huge_logits_finite_and_silent(reference, rows):
     if losses_module._softmax_kernel() is None:  # pragma: no cover
         pytest.skip("numba is not installed")
     loss = MultinomialLoss(reference=reference)
@@ -557,7 +612,8 @@ def test_softmax_compiled_pass_huge_logits_finite_and_silent(reference):
     y = np.arange(Zt.shape[1]) % 5
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        value, G = loss.partition_t(Zt.copy(), None, None, None, y, compiled=True)
+        value, G = loss.partition_t(np.asfortranarray(Zt) if rows else Zt.copy(), None, None,
+                                    None, y, compiled=True)
     assert np.isfinite(value) and np.all(np.isfinite(G))
     assert np.all(G >= 0) and np.all(G.sum(axis=0) <= 1 + 1e-6)
     expected, G_np = loss.partition_t(Zt.copy(), None, None, None, y)

@@ -347,6 +347,64 @@ def test_partition_path_equals_per_entry_kernels(loss_name, weights, dtype, comp
     assert obj.value_and_grad(w)[0] == pytest.approx(smooth_ref, rel=1e-11 if tol < 1e-9 else 1e-5)
 
 
+@pytest.mark.parametrize("loss_name", ["multilabel", "multinomial", "binomial"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_rowmajor_blocks_only_for_float32_unit_weights(loss_name, dtype, monkeypatch):
+    """(b, k) blocks (the faster sgemm layout) serve float32 problems of k > 1 outputs
+    with unit weights; value, gradient, loss-only value and Newton state equal the
+    (k, b) layout's."""
+    monkeypatch.setattr(objective_module, "COMPILED_MIN_LOGITS", 0)
+    monkeypatch.setattr(objective_module, "BLOCK_BYTES", 2048)
+    for weights in ("random", "ones"):
+        obj, _, _, _, w = build(loss_name, "l2", "dense", True, n=500, d=4, dtype=dtype,
+                                weights=weights)
+        expected = weights == "ones" and dtype == np.float32 and loss_name != "binomial"
+        assert obj._rowmajor == expected
+    if not expected:
+        return
+    assert obj._value_targets().flags.f_contiguous
+    value, grad = obj.value_and_grad(w.copy())
+    plain = build(loss_name, "l2", "dense", True, n=500, d=4, dtype=dtype, weights="ones")[0]
+    plain._rowmajor, plain._vt = False, None
+    value_c, grad_c = plain.value_and_grad(w.copy())
+    assert value == pytest.approx(value_c, rel=1e-6)
+    np.testing.assert_allclose(grad, grad_c, rtol=1e-5, atol=1e-5 * np.abs(grad_c).max())
+    assert obj.value(w.copy()) == pytest.approx(plain.value(w.copy()), rel=1e-6)
+    St, St_c = (np.empty((obj.k, obj.n_samples), dtype=dtype) for _ in range(2))
+    obj._fused_value_and_grad(w.copy(), St)
+    plain._fused_value_and_grad(w.copy(), St_c)
+    np.testing.assert_allclose(St, St_c, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("loss_name", ["multilabel", "multinomial"])
+def test_rowmajor_blocks_huge_logits_finite(loss_name, monkeypatch):
+    """float32 (b, k) blocks with logits near the float32 range (+-1e38, right and wrong
+    labels, intercepts): finite, silent, and equal to the float64 evaluation."""
+    monkeypatch.setattr(objective_module, "COMPILED_MIN_LOGITS", 0)
+    X = np.array([[1.0, 0.5], [1.0, -2.0], [-1.0, 0.0], [-1.0, 1.0], [0.5, 0.5]]) * 1e30
+    if loss_name == "multilabel":
+        loss, k = LOSSES["multilabel"], 3
+        Y = np.array([[1, 0, 1], [1, 1, 0], [0, 0, 1], [0, 1, 1], [1, 0, 0]], dtype=float)
+    else:
+        loss, k = LOSSES["multinomial"], 3
+        Y = np.array([0, 1, 2, 0, 1])
+    w = np.array([1e8, -3e7, 2e7, 1e8, 0.0, -1e8, 0.5, -2.0, 1.0])  # (d + 1) x k
+    values = []
+    for dtype in (np.float32, np.float64):
+        obj = LinearObjective(loss, X.astype(dtype), Y, np.ones(5), k, C=np.inf,
+                              penalty=make_penalty("none"), fit_intercept=True)
+        assert obj._rowmajor == (dtype == np.float32)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            value, grad = obj.value_and_grad(w.copy())
+            assert obj.value(w.copy()) == pytest.approx(value, rel=1e-6)
+        assert np.isfinite(value) and np.all(np.isfinite(grad))
+        values.append((value, grad))
+    assert values[0][0] == pytest.approx(values[1][0], rel=1e-5)
+    np.testing.assert_allclose(values[0][1], values[1][1], rtol=1e-5,
+                               atol=1e-5 * np.abs(values[1][1]).max())
+
+
 def test_partition_path_without_intercept_matches_reference():
     for loss_name in sorted(LOSSES):
         obj, X, Y, sw, w = build(loss_name, "l2", "dense", False, n=60)
@@ -411,7 +469,7 @@ def test_compiled_partition_passes_only_for_large_problems(loss_name, monkeypatc
     """The objective decides from n * k whether the losses' compiled passes (numba)
     run; below COMPILED_MIN_LOGITS they are never called."""
     calls = []
-    for name in ("_softmax_kernel", "_binomial_kernel"):
+    for name in ("_softmax_kernel", "_binomial_kernel", "_partition_kernels"):
         kernel = getattr(losses_module, name)
 
         def spy(kernel=kernel):
@@ -432,3 +490,43 @@ def test_compiled_partition_passes_only_for_large_problems(loss_name, monkeypatc
     calls.clear()
     obj.value_and_grad(w)
     assert calls
+
+
+@pytest.mark.parametrize("loss_name", ["binomial", "multinomial", "multilabel"])
+def test_float32_linear_part_matches_float64(loss_name, monkeypatch):
+    # float32 products of LINEAR_F32_ROWS rows, summed in float64: close to
+    # the float64 sum at the float32 rounding of X, over many such products.
+    n = 5 * objective_module.LINEAR_F32_ROWS + 123
+    o64, X, Y, sw, _ = build(loss_name, "l2", "dense", True, n=n, d=6, dtype=np.float64)
+    monkeypatch.setattr(objective_module, "LINEAR_F32_MIN_WORK", 0)  # the large-X path
+    o32 = LinearObjective(o64.loss, X.astype(np.float32), Y, sw, o64.k, C=C,
+                          penalty=o64.penalty)
+    if not o32._partition:
+        pytest.skip("no partition path for this loss")
+    o64x = LinearObjective(o64.loss, X.astype(np.float32).astype(np.float64), Y, sw, o64.k,
+                           C=C, penalty=o64.penalty)
+    (B32, b32), (B64, b64) = o32._linear_part(), o64x._linear_part()
+    assert B32.dtype == np.float64
+    np.testing.assert_allclose(B32, B64, rtol=1e-5, atol=1e-6 * np.abs(B64).max())
+    np.testing.assert_allclose(b32, b64, rtol=1e-6)  # float32 weights: rounded once
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("loss_name", ["binomial", "multilabel", "multinomial"])
+@pytest.mark.parametrize("weights", ["random", "ones"])
+def test_value_and_grad_at_zero_skips_the_pass_only_where_it_is_exact(
+        loss_name, dtype, weights, monkeypatch):
+    obj, *_ = build(loss_name, "l2", "dense", True, n=40, d=3, dtype=dtype, weights=weights)
+    zero = obj.zeros()
+    ref_value, ref_grad = obj._fused_value_and_grad(zero, None)
+    passes = []
+    fused = obj._fused
+    monkeypatch.setattr(obj, "_fused", lambda *a, **k: passes.append(1) or fused(*a, **k))
+    value, grad = obj.value_and_grad(zero)
+    # binomial / multi-label: tanh(0) = 0, no pass; the softmax's gradient at 0 needs one.
+    assert bool(passes) == (loss_name == "multinomial")
+    assert value == pytest.approx(ref_value * obj.scale, rel=1e-14)
+    np.testing.assert_allclose(grad, ref_grad.ravel() * obj.scale + 0.0, rtol=1e-14, atol=0)
+    passes.clear()
+    obj.value_and_grad(np.full_like(zero, 1e-3))  # anywhere else: the pass
+    assert passes

@@ -26,6 +26,11 @@ float64 ``exp`` to 1e-16 in LLVM was far slower than NumPy's SIMD one.
 The sums of logs are taken as logs of products of float64 column sums
 (each in [1, k + 1]): one scalar ``log`` per strip and ``group`` strips.
 
+``softmax_partition_rows`` and ``binomial_partition`` serve float32 blocks
+stored as ``(b, k)`` rows, the layout in which OpenBLAS's sgemm forms
+``X_b @ W`` fastest (see :class:`sigmax.objective.LinearObjective`); the
+binomial pass also serves the ``(k, b)`` layout.
+
 Module-level functions (not closures), so that numba's disk cache finds them
 again in a new process; imported by :mod:`sigmax.losses` on first use only.
 """
@@ -37,7 +42,7 @@ import numpy as np
 from llvmlite import ir
 from numba.extending import intrinsic
 
-__all__ = ["softmax_partition"]
+__all__ = ["binomial_partition", "softmax_partition", "softmax_partition_rows"]
 
 f32 = np.float32
 
@@ -52,6 +57,26 @@ def _as_float32(typingctx, bits):  # pragma: no cover - compiled
         return builder.bitcast(args[0], ir.FloatType())
 
     return numba.types.float32(numba.types.int32), codegen
+
+
+@intrinsic
+def _maxnum(typingctx, a, b):  # pragma: no cover - compiled
+    """``max(a, b)`` of two float32 as LLVM's ``maxnum`` with no-NaN flags.
+
+    The one form of a max reduction that LLVM vectorizes here (numba's
+    ``max`` or a select: a scalar loop, 0.55 instead of 0.06 ns per entry).
+    Finite logits have no NaN; a NaN (from an overflowed product) still
+    reaches the ``exp`` pass and the result.
+    """
+    if a != numba.types.float32 or b != numba.types.float32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        fnty = ir.FunctionType(ir.FloatType(), [ir.FloatType(), ir.FloatType()])
+        fn = builder.module.declare_intrinsic("llvm.maxnum", [ir.FloatType()], fnty)
+        return builder.call(fn, args, fastmath=("nnan", "nsz", "reassoc"))
+
+    return numba.types.float32(numba.types.float32, numba.types.float32), codegen
 
 
 @numba.njit(inline="always", fastmath={"nsz", "contract"})
@@ -153,3 +178,190 @@ def softmax_partition(Z, y, w, S, s64, reference):  # pragma: no cover - compile
                     zr[j] *= inv[j]
     return total
 
+
+
+# error_model="numpy" below: no zero-division check, a branch that kept LLVM
+# from vectorizing the loops (3.8 instead of 0.5 ns per entry); the divisors
+# are >= 1.
+@numba.njit(nogil=True, cache=True, boundscheck=False, error_model="numpy",
+            fastmath={"nsz", "contract", "reassoc"})
+def binomial_partition(U, C, G, S, bias):  # pragma: no cover - compiled
+    r"""The binomial partition pass over a float32 block, in either layout.
+
+    ``U`` (the scaled logits :math:`u = z/2`), ``C`` (the targets :math:`c =
+    1 - 2y`, int8 or float64) and ``G`` (may be ``U``) are C-contiguous
+    ``(m, cols)`` arrays (the ``(k, b)`` block or its ``(b, k)`` transpose, all
+    three alike); ``S``
+    is ``(m, cols)`` with any strides, or ``(0, 0)``; ``bias`` (float32,
+    ``(cols,)`` or empty) is added to every row of ``U`` first (the scaled
+    intercepts of a ``(b, k)`` block; ``U`` itself is left as is). Writes
+    :math:`G = \tanh u
+    = 2\sigma(z) - 1` (and :math:`S = e/(1+e)^2 = \sigma(z)(1 - \sigma(z))`)
+    and returns, accumulated in float64, the loss sum
+    :math:`\sum |u| + c u + \log(1 + e)` with :math:`e = e^{-|z|} = e^{-2|u|}
+    \in (0, 1]`: one ``exp`` of a non-positive number per entry, so any finite
+    ``u`` gives finite results, and no term is negative (``c`` in [-1, 1]):
+    nothing cancels (:math:`(|u| + cu)/2` is exact for 0/1 labels and never
+    overflows). The logs are
+    taken of float64 products of the factors :math:`1 + e \in [1, 2]` (``e``
+    kept even below float32's epsilon), ``lanes`` products side by side, each
+    of at most 1000 factors: one ``log`` per 16 entries or fewer.
+
+    One flat stream over the three blocks in chunks that stay in L1; with
+    the state, chunks of whole rows, written to ``S`` by columns (the
+    objective's state keeps the ``(k, b)`` layout). The float64 sums run in
+    loops of their own: mixed with the float32 ones, LLVM vectorized neither.
+    About 0.85 ns per entry against 1.1 for ``tanh`` in NumPy plus the
+    compiled pass of :func:`sigmax.losses._binomial_kernel`.
+    """
+    m, cols = U.shape
+    state = S.size > 0
+    biased = bias.size > 0
+    # Chunks of whole rows when they are written to S by columns, or when
+    # the bias repeats along the stream (a tiled copy: a vectorized add).
+    rows = max(1, 512 // cols) if state or biased else 0
+    size = rows * cols if state or biased else 512
+    B = np.zeros(size, np.float32)
+    if biased:
+        for t in range(rows):
+            B[t * cols:(t + 1) * cols] = bias
+    lanes = max(16, min(512, (m * cols) // 16))
+    P = np.ones(lanes)
+    V = np.empty(size, np.float32)
+    E = np.empty(size, np.float32)
+    H = np.empty(size, np.float32)
+    Q = np.empty(size, np.float32)
+    u1 = U.reshape(-1)
+    c1 = C.reshape(-1)
+    g1 = G.reshape(-1)
+    pos = 0
+    rounds = 0
+    total = 0.0
+    for j0 in range(0, u1.size, size):
+        n = min(size, u1.size - j0)
+        ur = u1[j0:j0 + n]
+        cr = c1[j0:j0 + n]
+        gr = g1[j0:j0 + n]
+        if state:
+            for j in range(n):
+                u = ur[j] + B[j]
+                a = abs(u)
+                e = expneg(f32(-2.0) * a)
+                q = f32(1.0) / (f32(1.0) + e)
+                Q[j] = np.copysign((f32(1.0) - e) * q, u)
+                H[j] = e * q * q
+                V[j] = f32(0.5) * a + f32(0.5) * (f32(cr[j]) * u)
+                E[j] = e
+            r0 = j0 // cols
+            for r in range(cols):
+                sc = S[r0:r0 + n // cols, r]
+                for t in range(n // cols):
+                    sc[t] = H[t * cols + r]
+        else:
+            for j in range(n):
+                u = ur[j] + B[j]
+                a = abs(u)
+                e = expneg(f32(-2.0) * a)
+                Q[j] = np.copysign((f32(1.0) - e) / (f32(1.0) + e), u)
+                V[j] = f32(0.5) * a + f32(0.5) * (f32(cr[j]) * u)
+                E[j] = e
+        # G through L1: G may be U itself (the gradient in place of the logits,
+        # one block less in cache); a loop that reads and writes one array is
+        # not vectorized (LLVM cannot rule out overlap), a copy is.
+        for j in range(n):
+            gr[j] = Q[j]
+        part = 0.0
+        for j in range(n):
+            part += np.float64(V[j])
+        total += 2.0 * part
+        for c0 in range(0, n, lanes):
+            nn = min(lanes, n - c0)
+            if pos + nn > lanes:
+                pos = 0
+                rounds += 1
+                if rounds == 1000:  # 2**1000 < 1e308
+                    lg = 0.0
+                    for j in range(lanes):
+                        lg += np.log(P[j])
+                        P[j] = 1.0
+                    total += lg
+                    rounds = 0
+            pr = P[pos:pos + nn]
+            er = E[c0:c0 + nn]
+            for j in range(nn):
+                pr[j] *= 1.0 + np.float64(er[j])
+            pos += nn
+    lg = 0.0
+    for j in range(lanes):
+        lg += np.log(P[j])
+    return total + lg
+
+
+@numba.njit(nogil=True, cache=True, boundscheck=False, error_model="numpy",
+            fastmath={"nsz", "contract", "reassoc"})
+def softmax_partition_rows(Z, y, w, S, s64, reference, bias):  # pragma: no cover - compiled
+    r""":func:`softmax_partition` for the block stored as ``(b, k)`` rows.
+
+    ``Z`` is the C-contiguous ``(b, k)`` block (one sample per row); ``S``
+    keeps the ``(k, b)`` layout of the Newton state (any strides) or is
+    empty; ``bias`` (float32 ``(k,)`` or empty) is added to every row first
+    (the intercepts); ``y``, ``w``, ``s64``, ``reference`` and the result as
+    in :func:`softmax_partition`. Every per-sample reduction runs along a
+    contiguous row (the max as :func:`_maxnum`: vectorized); the state is
+    written from strips of 16 rows, by rows of ``S``.
+    """
+    b, k = Z.shape
+    targets, weighted, state = y.size > 0, w.size > 0, S.size > 0
+    group = max(1, int(690.0 / np.log(k + 2.0)))  # products of sums <= k + 1 stay < 1e300
+    held = 0
+    prod = 1.0
+    total = 0.0
+    strip = 16
+    B = np.zeros(k, np.float32)
+    if bias.size > 0:
+        B[:] = bias
+    for i0 in range(0, b, strip):
+        t = min(strip, b - i0)
+        for i in range(i0, i0 + t):
+            zr = Z[i]
+            mx = f32(0.0) if reference else zr[0] + B[0]
+            for r in range(k):
+                mx = _maxnum(mx, zr[r] + B[r])
+            d = np.float64(mx)
+            if targets:
+                c = y[i] - 1 if reference else y[i]
+                if c >= 0:
+                    d = np.float64(mx - (zr[c] + B[c]))
+            s = expneg(-mx) if reference else f32(0.0)
+            for r in range(k):
+                e = expneg(zr[r] + B[r] - mx)
+                zr[r] = e
+                s += e
+            if weighted:
+                total += d * w[i]
+                s64[i] = s
+            else:
+                total += d
+                prod *= np.float64(s)
+                held += 1
+                if held == group:
+                    total += np.log(prod)
+                    prod = 1.0
+                    held = 0
+            inv = f32(1.0) / s
+            if weighted and not state:
+                inv = f32(inv * w[i])
+            for r in range(k):
+                zr[r] *= inv
+        if state:
+            for r in range(k):
+                sr = S[r, i0:i0 + t]
+                for j in range(t):
+                    sr[j] = Z[i0 + j, r]
+            if weighted:
+                for i in range(i0, i0 + t):
+                    zr = Z[i]
+                    wi = f32(w[i])
+                    for r in range(k):
+                        zr[r] *= wi
+    return total + np.log(prod)

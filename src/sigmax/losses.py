@@ -67,6 +67,9 @@ loss would cancel and lose digits that line searches need.
   loss's compiled (numba) pass where it has one: the objective decides, from
   the size of the problem, whether loading numba pays (see
   :data:`sigmax.objective.COMPILED_MIN_LOGITS`); same results either way.
+  ``bias`` (``(k,)`` in the dtype of ``Ut``, or None): added to the logits of
+  every sample first (the scaled intercepts; the compiled passes add them on
+  the fly, which saves a sweep over the block).
 - ``linear_targets_t(Y, k)``: the ``(k, b)`` float64 block of :math:`d(y_i)`.
 - ``value_targets(Y, k)``: the targets in the layout the kernel reads.
 """
@@ -190,6 +193,16 @@ def _binomial_kernel() -> Any:
 
 
 @functools.cache
+def _partition_kernels() -> Any:
+    """The module :mod:`sigmax._partition_kernels` (numba), or None without numba."""
+    try:
+        from . import _partition_kernels
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return None
+    return _partition_kernels
+
+
+@functools.cache
 def _softmax_kernel() -> Any:
     """The compiled float32 softmax partition pass
     (:func:`sigmax._partition_kernels.softmax_partition`), or None without numba."""
@@ -291,10 +304,16 @@ class Loss:
     #: Scale of the logits the partition kernel sees; ``None``: the loss has no
     #: partition kernel (the objective then uses ``value_grad_t``).
     partition_scale: ClassVar[float | None] = None
+    #: True when ``partition_t`` (float32, ``compiled``, unit weights) also
+    #: takes blocks stored as ``(b, k)`` rows, i.e. ``Ut`` F-contiguous (``St``
+    #: keeps its layout; ``targets`` come in the block's layout): the objective
+    #: then forms float32 blocks that way, the faster one for sgemm's ``X_b @ W``.
+    partition_rowmajor: ClassVar[bool] = False
 
     def partition_t(self, Ut: np.ndarray, weights: np.ndarray | None,
                     St: np.ndarray | None = None, work: np.ndarray | None = None,
-                    targets: np.ndarray | None = None, compiled: bool = False
+                    targets: np.ndarray | None = None, compiled: bool = False,
+                    bias: np.ndarray | None = None
                     ) -> tuple[float, np.ndarray]:  # pragma: no cover - abstract
         """Loss (or log-partition) sum of a block and its log-partition gradient block."""
         raise NotImplementedError
@@ -404,6 +423,8 @@ class BinomialLoss(Loss):
         return value
 
     partition_scale: ClassVar[float | None] = 0.5
+    # Elementwise: a (b, k) block is the same pass on the transposed views.
+    partition_rowmajor: ClassVar[bool] = True
 
     def linear_targets_t(self, Y, k):
         # log(1 + e^z) - y z = log(2 cosh(z/2)) + (1/2 - y) z.
@@ -421,7 +442,8 @@ class BinomialLoss(Loss):
             C[:, a:a + step] = 1 - 2 * Yk[a:a + step].T
         return C
 
-    def partition_t(self, Ut, weights, St=None, work=None, targets=None, compiled=False):
+    def partition_t(self, Ut, weights, St=None, work=None, targets=None, compiled=False,
+                    bias=None):
         # Ut = z/2. With T = tanh(u) (never overflows; SIMD in NumPy):
         #   a(z)  = log(2 cosh u) = |u| + log 2 - log(1 + |T|)
         #           [1 + |T| = 2 / (1 + e^{-2|u|}): the last two terms are
@@ -431,9 +453,38 @@ class BinomialLoss(Loss):
         #   r = |u| + c u >= 0   (= c u + |c u| for 0/1 labels, exact),
         # formed entry by entry so that nothing cancels in the sum.
         # The logs are taken of products of 32 factors in [1, 2] (_sum_log).
+        if weights is None and Ut.flags.f_contiguous and not Ut.flags.c_contiguous:
+            # A block stored as (b, k) rows (partition_rowmajor): everything
+            # below is elementwise, so it runs on the C-contiguous transposes.
+            Ub, Tb = Ut.T, None if targets is None else targets.T
+            if (compiled and Ub.dtype == np.float32 and Tb is not None
+                    and Tb.flags.c_contiguous and (mod := _partition_kernels()) is not None):
+                # One compiled float32 pass (exp of -2|u|, see binomial_partition),
+                # the intercepts added on the fly, the gradient in place (one
+                # block less in cache: 3-4% of an evaluation, multilabel);
+                # St may have any strides.
+                value = mod.binomial_partition(
+                    Ub, Tb, Ub, _EMPTY32.reshape(0, 0) if St is None else St.T,
+                    _EMPTY32 if bias is None else bias)
+                return float(value), Ut
+            A = np.empty_like(Ub) if work is None else work.T
+            if bias is not None:
+                Ub += bias
+            value, G = self.partition_t(Ub, None, None if St is None else St.T, A, Tb, compiled)
+            return value, G.T
+        if bias is not None:
+            Ut += bias[:, None]
         k = Ut.shape[0]
         A = np.empty_like(Ut) if work is None else work
         w = None if weights is None else _rows(weights, k)
+        if (compiled and w is None and targets is not None and Ut.dtype == np.float32
+                and Ut.flags.c_contiguous and targets.flags.c_contiguous
+                and (mod := _partition_kernels()) is not None):
+            # The same, in one compiled float32 pass (exp of -2|u|, see
+            # binomial_partition), the gradient in place; St may have any strides.
+            value = mod.binomial_partition(Ut, targets, Ut,
+                                           _EMPTY32.reshape(0, 0) if St is None else St, _EMPTY32)
+            return float(value), Ut
         if St is not None:
             # p (1 - p) = e / (1 + e)^2 with e = exp(-|z|) = exp(-2|u|) in (0, 1]:
             # no cancellation in 1 - p.
@@ -673,7 +724,26 @@ class MultinomialLoss(Loss):
     def value_targets(self, Y, k):
         return np.asarray(Y)
 
-    def partition_t(self, Zt, weights, St=None, work=None, targets=None, compiled=False):
+    # Per-sample reductions along the rows of a (b, k) block: softmax_partition_rows.
+    partition_rowmajor: ClassVar[bool] = True
+
+    def partition_t(self, Zt, weights, St=None, work=None, targets=None, compiled=False,
+                    bias=None):
+        if (compiled and Zt.dtype == np.float32 and Zt.flags.f_contiguous
+                and not Zt.flags.c_contiguous and (mod := _partition_kernels()) is not None):
+            # A block stored as (b, k) rows (partition_rowmajor), the
+            # intercepts added on the fly.
+            s = np.empty(Zt.shape[1]) if weights is not None else np.empty(0)
+            value = mod.softmax_partition_rows(
+                Zt.T, np.empty(0, dtype=np.intp) if targets is None else targets,
+                _EMPTY32 if weights is None else weights,
+                _EMPTY32.reshape(0, 0) if St is None else St, s, self.reference,
+                _EMPTY32 if bias is None else bias)
+            if weights is not None:
+                value += float(weights.astype(np.float64, copy=False) @ np.log(s, out=s))
+            return float(value), Zt
+        if bias is not None:
+            Zt += bias[:, None]
         if (compiled and Zt.dtype == np.float32 and Zt.flags.c_contiguous
                 and (kernel := _softmax_kernel()) is not None):
             # The same, in one compiled pass over L1-sized strips of the block.

@@ -11,7 +11,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import numbers
+import threading
 import warnings
+import weakref
 from typing import Any, ClassVar
 
 import numpy as np
@@ -44,19 +46,61 @@ def _check_param(est: BaseEstimator, name: str, ok: bool, expected: str) -> None
             f"Got {getattr(est, name)!r} instead.")
 
 
-def _describe_nonfinite(X: Any, what: str = "X", names: Any = None) -> str | None:
+#: Entries per chunk of :func:`_value_range`: a chunk read for its maximum is
+#: still in cache for its minimum (256 kB of float32).
+_RANGE_CHUNK = 1 << 16
+
+
+def _value_range(X: Any) -> tuple[float, float]:
+    """``(min, max)`` of the stored values of dense or sparse ``X``, from one read.
+
+    NaN propagates through both and an infinity shows in one of them, so the
+    values are all finite exactly when both ends are. Chunk by chunk, each in
+    cache for its second reduction: one pass over ``X`` instead of three (a
+    sum for finiteness, then a max and a min for the scale). On dense_binary
+    (500k x 50 float32) 10 ms instead of 25 ms, where the whole float32 fit
+    takes about 100 ms (float64: 21 ms instead of 50 ms).
+    """
+    data = X.data if sp.issparse(X) else X
+    if data.size == 0:
+        return 0.0, 0.0
+    flat = data.ravel(order="K") if data.flags.forc else None
+    if flat is None or flat.size <= _RANGE_CHUNK:  # a strided view: no flat copy of X
+        return float(np.min(data)), float(np.max(data))
+    lo, hi = np.inf, -np.inf
+    for a in range(0, flat.size, _RANGE_CHUNK):
+        chunk = flat[a:a + _RANGE_CHUNK]
+        c_lo, c_hi = float(chunk.min()), float(chunk.max())
+        if c_lo != c_lo or c_hi != c_hi:  # NaN (Python's min/max would drop it)
+            return np.nan, np.nan
+        lo, hi = min(lo, c_lo), max(hi, c_hi)
+    return lo, hi
+
+
+#: The last ``X`` validated for a fit by this thread (a weak reference) and its
+#: :func:`_value_range`, which ``fit`` then reuses (see :func:`_checked_range`).
+_checked = threading.local()
+
+
+def _checked_range(X: Any) -> tuple[float, float] | None:
+    """The value range recorded by ``_check_X`` for this very ``X`` (then forgotten), or None."""
+    entry, _checked.entry = getattr(_checked, "entry", None), None
+    return entry[1] if entry is not None and entry[0]() is X else None
+
+
+def _describe_nonfinite(X: Any, what: str = "X", names: Any = None,
+                        value_range: tuple[float, float] | None = None) -> str | None:
     """Say how many entries of ``X`` are NaN or infinite and where (None when all finite).
 
     ``names`` (the feature names, when ``X`` came from a DataFrame) label the columns.
+    ``value_range``: ``(min, max)`` of ``X`` (:func:`_value_range`) when already known.
     """
     data = X.data if sp.issparse(X) else X
-    # Fast path without an (n, d) temporary: a sum is finite when every entry
-    # is (it can also overflow on finite data; then the full check decides).
-    with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(data.sum()):
-            return None
+    lo, hi = _value_range(X) if value_range is None else value_range
+    if np.isfinite(lo) and np.isfinite(hi):
+        return None
     bad = ~np.isfinite(data)
-    if not bad.any():
+    if not bad.any():  # pragma: no cover - the range says otherwise
         return None
     n_nan = int(np.isnan(data).sum())
     n_inf = int(bad.sum()) - n_nan
@@ -78,7 +122,7 @@ def _describe_nonfinite(X: Any, what: str = "X", names: Any = None) -> str | Non
             "which imputes the same way at fit and at predict).")
 
 
-def _power_of_two_shift(X: Any) -> int:
+def _power_of_two_shift(X: Any, value_range: tuple[float, float] | None = None) -> int:
     """Exponent ``s`` such that ``X * 2**-s`` is safe to square in the working dtype.
 
     Second-order passes form ``X^T diag(h) X`` and ``X^T (h * (X v))``, whose
@@ -87,7 +131,8 @@ def _power_of_two_shift(X: Any) -> int:
     of two (exact: only the exponent changes) and the penalty is rescaled to
     match, so the problem solved is the same one. Ordinary data are left
     alone: a global scale would loosen the stopping rule for the coefficients
-    of small-valued features.
+    of small-valued features. ``value_range``: ``(min, max)`` of ``X`` when
+    already known (:func:`_value_range`).
     """
     if not (isinstance(X, np.ndarray) or sp.issparse(X)):
         return 0  # other backends hold X elsewhere; they see X as is
@@ -95,7 +140,8 @@ def _power_of_two_shift(X: Any) -> int:
     if data.size == 0:
         return 0
     # max and -min, not max(abs(X)): abs would copy X (the fit must not).
-    top = max(float(np.max(data)), -float(np.min(data)))
+    lo, hi = _value_range(X) if value_range is None else value_range
+    top = max(hi, -lo)
     if not top > 2.0 ** (np.finfo(X.dtype).maxexp // 4):
         return 0
     return int(np.frexp(top)[1])
@@ -216,9 +262,13 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
     def _check_X(self, X: Any, *, reset: bool) -> Any:
         X = validate_data(self, X, accept_sparse="csr", dtype=_DTYPES[self.dtype],
                           ensure_all_finite=False, reset=reset)
-        msg = _describe_nonfinite(X, names=getattr(self, "feature_names_in_", None))
+        value_range = _value_range(X)
+        msg = _describe_nonfinite(X, names=getattr(self, "feature_names_in_", None),
+                                  value_range=value_range)
         if msg:
             raise ValueError(msg)
+        if reset:  # fit reads it for the scale of X (_power_of_two_shift): no second pass
+            _checked.entry = (weakref.ref(X), value_range)
         return X
 
     # -- fit -------------------------------------------------------------------------
@@ -242,7 +292,9 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
         # The backend validates X where it lives and brings y and sample_weight
         # to the host (sigmax.backends); NumPy input takes the _check_X path.
         backend = resolve_backend(self.backend, X, self.device)
+        _checked.entry = None
         X, y, sample_weight = backend.prepare_fit(self, X, y, sample_weight, self.device)
+        value_range = _checked_range(X)
         if X.ndim != 2:  # pragma: no cover - validate_data guarantees it
             raise ValueError("X must be 2-D of shape (n_samples, n_features).")
         Y, classes, k = self._encode_targets(y, n_samples=X.shape[0])
@@ -261,7 +313,7 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
         penalty = self._effective_penalty()
         # Huge X: solve for V = 2^shift W on X 2^-shift, the same logits, with
         # r(W) = l1 2^-shift |V|_1 + l2/2 4^-shift |V|^2 (see _power_of_two_shift).
-        shift = _power_of_two_shift(X)
+        shift = _power_of_two_shift(X, value_range)
         solved_penalty = penalty
         if shift:
             if sp.issparse(X):
