@@ -29,7 +29,7 @@ from sigmax.bench import (
     sklearn_objective,
     time_to_gap,
 )
-from sigmax.bench.runner import _sigmax_objective, measure_floor, reference_optimum
+from sigmax.bench.runner import _sigmax_objective, measure_floor, n_runs, reference_optimum
 from sigmax.losses import LOSSES
 from sigmax.objective import LinearObjective
 from sigmax.penalties import make_penalty
@@ -96,7 +96,7 @@ class _EarlyStop(Adapter):
 
 def test_gap_check_rejects_a_solver_that_stops_early(tiny_binary):
     ref = reference_optimum(tiny_binary)["objective"]
-    cfg = BenchConfig(scale=TINY, repeats=1, budget_s=30)
+    cfg = BenchConfig(scale=TINY, repeats=1, budget_s=30, min_timed_s=0)
     rec = time_to_gap(_EarlyStop(), tiny_binary, tiny_binary.X, solver="lbfgs",
                       dtype="float64", reference=ref, target=TARGET_GAP["float64"], cfg=cfg)
     assert not rec["reached"] and rec["seconds"] is None
@@ -111,10 +111,31 @@ def test_gap_check_rejects_a_solver_that_stops_early(tiny_binary):
     assert not check_gap(float("nan"), ref, 1e-6)
 
 
+def test_slack_stop_spares_short_fits(tiny_binary):
+    ref = reference_optimum(tiny_binary)["objective"]
+    kw = dict(solver="lbfgs", dtype="float64", reference=ref, target=TARGET_GAP["float64"],
+              give_up_after=1e-9)  # every run is "slower than 3x the fastest"
+    short = BenchConfig(scale=TINY, repeats=1, min_timed_s=0)  # slack_min_s = 1 s
+    rec = time_to_gap(ADAPTERS["sklearn"], tiny_binary, tiny_binary.X, cfg=short, **kw)
+    assert rec["reached"]  # millisecond fits walk on down the ladder
+    strict = BenchConfig(scale=TINY, repeats=1, min_timed_s=0, slack_min_s=0.0)
+    rec = time_to_gap(ADAPTERS["sklearn"], tiny_binary, tiny_binary.X, cfg=strict, **kw)
+    assert not rec["reached"] and rec["note"].startswith("stopped: one run")
+
+
+def test_short_fits_get_more_timed_runs():
+    cfg = BenchConfig(repeats=3, min_timed_s=0.5, max_repeats=25)
+    assert n_runs(cfg, 2.0) == 3  # long fits: the configured repeats
+    assert n_runs(cfg, 0.05) == 10  # enough runs for about half a second
+    assert n_runs(cfg, 0.001) == 25  # capped
+    assert n_runs(cfg, 0.0) == 3 and n_runs(cfg, float("nan")) == 3
+    assert n_runs(BenchConfig(repeats=5, min_timed_s=0.0), 0.001) == 5
+
+
 def test_runner_writes_json_table_and_plot(tmp_path, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
     result = run(["dense_binary"], scale=TINY, repeats=1, libraries=["sigmax", "sklearn"],
-                 threads=["1"], out_dir=tmp_path, memory=True, verbose=False)
+                 threads=["1"], out_dir=tmp_path, memory=True, verbose=False, min_timed_s=0)
     p = result["problems"][0]
     recs = p["results"]["1"]
     auto = [r for r in recs if r["library"] == "sigmax" and r["solver"] == "auto"]
@@ -145,7 +166,8 @@ def test_cli_bench(tmp_path):
     from sigmax.cli import main
 
     res = CliRunner().invoke(main, ["bench", "dense_binary", "--scale", "0.001",
-                                    "--repeats", "1", "--library", "sigmax", "--threads", "1",
+                                    "--repeats", "1", "--min-time", "0", "--library", "sigmax",
+                                    "--threads", "1",
                                     "--no-memory", "--out", str(tmp_path)])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "bench-scale0.001.md").exists()

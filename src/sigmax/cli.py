@@ -450,6 +450,10 @@ def datasets_cmd() -> None:
               show_default=True, help="Share of each problem's rows to keep (0.05: quick check).")
 @click.option("--repeats", type=click.IntRange(1), default=3, show_default=True,
               help="Timed runs after the warm-up (median reported).")
+@click.option("--min-time", "min_timed_s", type=click.FloatRange(0), default=0.5,
+              show_default=True,
+              help="Short fits get more timed runs (at most 25), enough for about this "
+                   "many seconds; 0: always --repeats.")
 @click.option("--library", "libraries", multiple=True,
               help="Only these libraries (sigmax, sklearn, statsmodels, torch); repeatable.")
 @click.option("--threads", multiple=True, type=click.Choice(["1", "default"]),
@@ -457,7 +461,7 @@ def datasets_cmd() -> None:
 @click.option("--out", type=click.Path(file_okay=False), default="benchmarks/results",
               show_default=True, help="Folder for the JSON, markdown table and plots.")
 @click.option("--no-memory", is_flag=True, help="Skip the peak-memory runs.")
-def bench_cmd(problems: tuple[str, ...], scale: float, repeats: int,
+def bench_cmd(problems: tuple[str, ...], scale: float, repeats: int, min_timed_s: float,
               libraries: tuple[str, ...], threads: tuple[str, ...], out: str,
               no_memory: bool) -> None:
     """Time sigmax against scikit-learn (and others) to a checked optimum.
@@ -467,7 +471,7 @@ def bench_cmd(problems: tuple[str, ...], scale: float, repeats: int,
     """
     from .bench import run as run_bench
 
-    run_bench(list(problems) or None, scale=scale, repeats=repeats,
+    run_bench(list(problems) or None, scale=scale, repeats=repeats, min_timed_s=min_timed_s,
               libraries=list(libraries) or None, threads=threads or ("1", "default"),
               out_dir=out, memory=not no_memory)
 

@@ -35,8 +35,10 @@ def render_markdown(result: dict[str, Any]) -> str:
     m, cfg = result["machine"], result["config"]
     lines = ["# sigmax benchmark", ""]
     cmd = "sigmax bench" + ("" if cfg["scale"] == 1 else f" --scale {cfg['scale']:g}")
+    more = (f" (short fits: enough runs for {cfg['min_timed_s']:g} s, at most "
+            f"{cfg['max_repeats']})" if "min_timed_s" in cfg else "")
     lines += [f"Command: `{cmd}` (same as `python benchmarks/run.py`), "
-              f"{cfg['repeats']} timed runs after a warm-up, median.", ""]
+              f"{cfg['repeats']} timed runs after a warm-up{more}, median.", ""]
     blas = sorted({f"{t.get('internal_api')} {t.get('version')} ({t.get('architecture', '')}, "
                    f"{t.get('threading_layer', '')})" for t in m.get("threadpools", [])
                    if t.get("user_api") == "blas"})
@@ -53,6 +55,8 @@ def render_markdown(result: dict[str, Any]) -> str:
                      else "")
                   + f" (on {m.get('cpu_count')} CPUs: above that, other processes shared "
                   "the cores during the run).", ""]
+    if cfg.get("rerun"):  # problems replaced by a later run of the same code (merged JSON)
+        lines += [f"Re-run: {', '.join(cfg['rerun']['problems'])}: {cfg['rerun']['note']}.", ""]
     lines += ["Targets: relative objective gap (F - F*) / |F*| <= "
               f"{cfg['target_gap']['float64']:g} (float64) and "
               f"{cfg['target_gap']['float32']:g} (float32), checked on every timed run with "

@@ -11,7 +11,8 @@ For each problem:
    (``1e-2, 1e-3, ...``) until the relative gap ``(F - F*) / |F*|`` of the
    returned coefficients, evaluated by :func:`~sigmax.bench.problems.sklearn_objective`,
    is at most the target (1e-6 in float64, 1e-5 in float32). The ladder runs
-   are the warm-up; then ``repeats`` more runs at that tolerance are timed and
+   are the warm-up; then ``repeats`` more runs at that tolerance are timed
+   (more for fits shorter than a fraction of a second: :func:`n_runs`) and
    the median is reported. Every timed run is checked again: a run that
    misses the target marks the result as not reached. Nothing is assumed from
    a library's convergence flag.
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import gc
 import json
+import math
 import os
 import platform
 import statistics
@@ -66,6 +68,12 @@ class BenchConfig:
         Share of each synthetic problem's rows to keep (1 = full size).
     repeats : int
         Timed runs after the warm-up; the median is reported.
+    min_timed_s : float
+        Short fits get more timed runs, up to ``max_repeats``: enough for about
+        this many seconds in all (see :func:`n_runs`). A median of three fits of
+        a few milliseconds moves with every hiccup of a shared machine (movies,
+        float32: 16.4 / 12.5 / 15.9 ms in one run).
+    max_repeats : int
     budget_s : float
         Most seconds spent on one library x solver x dtype x thread setting;
         past it the solver is reported as not reaching the target.
@@ -73,19 +81,38 @@ class BenchConfig:
         A scikit-learn (or other non-sigmax) solver is dropped once one of its
         runs, still short of the target, takes ``slack`` times the fastest
         time already found for that problem: it cannot be the fastest.
+    slack_min_s : float
+        ... unless that run took less than this: walking on down the ladder is
+        then cheap, and one slow run of a millisecond fit (a hiccup of a shared
+        machine) must not drop a solver (it once dropped scikit-learn's
+        newton-cg, the fastest on digits, after a 0.22 s run).
     max_iter : int
     """
 
     scale: float = 1.0
     repeats: int = 3
+    min_timed_s: float = 0.5
+    max_repeats: int = 25
     budget_s: float = 120.0
     slack: float = 3.0
+    slack_min_s: float = 1.0
     max_iter: int = 100_000
     threads: tuple[str, ...] = THREAD_SETTINGS
     memory: bool = True
 
 
 # -- helpers --------------------------------------------------------------------------------------
+def n_runs(cfg: BenchConfig, seconds: float) -> int:
+    """Timed runs for a fit of about ``seconds``: ``repeats``, more for short fits.
+
+    At least ``cfg.repeats``; short fits get enough runs for about
+    ``cfg.min_timed_s`` seconds in all, at most ``cfg.max_repeats``.
+    """
+    if not seconds > 0:
+        return cfg.repeats
+    return max(cfg.repeats, min(cfg.max_repeats, math.ceil(cfg.min_timed_s / seconds)))
+
+
 @contextmanager
 def thread_limit(setting: str):
     """Limit every BLAS/OpenMP pool (and PyTorch's) to one thread, or leave the defaults."""
@@ -191,7 +218,7 @@ def time_to_gap(adapter: Adapter, data: ProblemData, prepared: Any, *, solver: s
         if check_gap(value, reference, target):
             found = tol
             break
-        if give_up_after is not None and seconds > give_up_after:
+        if give_up_after is not None and seconds > max(give_up_after, cfg.slack_min_s):
             rec["note"] = (f"stopped: one run ({seconds:.3g} s) took longer than {cfg.slack:g}x "
                            "the fastest time found, still short of the target")
             break
@@ -205,7 +232,7 @@ def time_to_gap(adapter: Adapter, data: ProblemData, prepared: Any, *, solver: s
         return rec
     rec["tol"] = found
     rec["solver_used"] = last_fit.solver_used if last_fit else solver
-    for _ in range(cfg.repeats):
+    for _ in range(n_runs(cfg, rec["ladder"][-1]["seconds"])):
         seconds, fit = _timed_fit(adapter, prepared, data, solver, found, cfg.max_iter, dtype)
         value = _score(data, fit)
         rec["runs"].append({"seconds": seconds, "gap": gap(value, reference),
@@ -520,7 +547,8 @@ def _head_to_head(data: ProblemData, records: list[dict[str, Any]], cfg: BenchCo
         return {}
     prepared = {r["dtype"]: None for r in picks}
     timings: dict[str, list[dict[str, float]]] = {}
-    for _ in range(cfg.repeats):
+    # Rounds sized by the shortest fit: every pick gets the same number of runs.
+    for _ in range(n_runs(cfg, min(r["seconds"] for r in picks))):
         for r in picks:
             adapter = ADAPTERS[r["library"]]
             if prepared.get((r["library"], r["dtype"])) is None:
@@ -661,7 +689,8 @@ def machine_info() -> dict[str, Any]:
 def run(problems: Sequence[str] | None = None, *, scale: float = 1.0, repeats: int = 3,
         libraries: Sequence[str] | None = None, threads: Sequence[str] = THREAD_SETTINGS,
         out_dir: str | os.PathLike | None = "benchmarks/results", budget_s: float | None = None,
-        memory: bool = True, plots: bool = True, verbose: bool = True) -> dict[str, Any]:
+        memory: bool = True, plots: bool = True, verbose: bool = True,
+        min_timed_s: float = 0.5) -> dict[str, Any]:
     """Run the benchmark and write ``bench-<tag>.json``, ``bench-<tag>.md`` and plots.
 
     Parameters
@@ -672,6 +701,9 @@ def run(problems: Sequence[str] | None = None, *, scale: float = 1.0, repeats: i
         Share of the rows of each synthetic problem to keep (1 = full size).
     repeats : int
         Timed runs after the warm-up (median reported).
+    min_timed_s : float
+        Short fits get more timed runs (at most 25): enough for about this many
+        seconds (0: always ``repeats``).
     libraries : list of str, optional
         Names from :data:`~sigmax.bench.adapters.ADAPTERS` (default: all installed).
     threads : list of {"1", "default"}
@@ -698,7 +730,8 @@ def run(problems: Sequence[str] | None = None, *, scale: float = 1.0, repeats: i
         if missing:
             raise ValueError(f"Unknown library adapter(s) {missing}; choose from "
                              f"{list(ADAPTERS)}.")
-    cfg = BenchConfig(scale=scale, repeats=repeats, threads=tuple(threads), memory=memory,
+    cfg = BenchConfig(scale=scale, repeats=repeats, min_timed_s=min_timed_s,
+                      threads=tuple(threads), memory=memory,
                       budget_s=budget_s if budget_s is not None else max(10.0, 120.0 * scale))
     result: dict[str, Any] = {"machine": machine_info(),
                               "config": {**cfg.__dict__, "threads": list(cfg.threads),
