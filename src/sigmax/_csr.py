@@ -19,8 +19,8 @@ rows and ``d`` columns):
 Products accumulate in the dtype of ``W`` / ``G`` (float32 data in float32),
 as SciPy's do. Measured on the sparse_text benchmark matrix (100k x 50k,
 9.1M stored values, k=20, ``python benchmarks/sparse_products.py``, 2-vCPU
-Intel Xeon): both products in 160 ms on one worker against SciPy's 168 ms,
-81 ms on two workers. The gain is the second core, which SciPy's kernels
+Intel Xeon): both products in 163 ms on one worker against SciPy's 174 ms,
+89 ms on two workers. The gain is the second core, which SciPy's kernels
 cannot use.
 
 numba is imported on first use (its import costs about half a second), and
