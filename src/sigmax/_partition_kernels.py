@@ -79,6 +79,16 @@ def _maxnum(typingctx, a, b):  # pragma: no cover - compiled
     return numba.types.float32(numba.types.float32, numba.types.float32), codegen
 
 
+@numba.njit(inline="always")
+def _take_logs(P, n):  # pragma: no cover - compiled
+    """Sum of ``log(P[:n])``, resetting those products to 1 (a float64 product-of-factors flush)."""
+    lg = 0.0
+    for j in range(n):
+        lg += np.log(P[j])
+        P[j] = 1.0
+    return lg
+
+
 @numba.njit(inline="always", fastmath={"nsz", "contract"})
 def expneg(x):  # pragma: no cover - compiled
     # e^x for x <= 0 (float32): x = n ln2 + r, |r| <= ln2 / 2 (ln2 in two
@@ -152,11 +162,7 @@ def softmax_partition(Z, y, w, S, s64, reference):  # pragma: no cover - compile
                 prod[j] *= np.float64(s[j])
             held += 1
             if held == group or j0 + ch >= b:
-                lg = 0.0
-                for j in range(ch):
-                    lg += np.log(prod[j])
-                    prod[j] = 1.0
-                total += lg
+                total += _take_logs(prod, ch)
                 held = 0
         for j in range(n):
             inv[j] = 1 / s[j]
@@ -280,21 +286,14 @@ def binomial_partition(U, C, G, S, bias):  # pragma: no cover - compiled
                 pos = 0
                 rounds += 1
                 if rounds == 1000:  # 2**1000 < 1e308
-                    lg = 0.0
-                    for j in range(lanes):
-                        lg += np.log(P[j])
-                        P[j] = 1.0
-                    total += lg
+                    total += _take_logs(P, lanes)
                     rounds = 0
             pr = P[pos:pos + nn]
             er = E[c0:c0 + nn]
             for j in range(nn):
                 pr[j] *= 1.0 + np.float64(er[j])
             pos += nn
-    lg = 0.0
-    for j in range(lanes):
-        lg += np.log(P[j])
-    return total + lg
+    return total + _take_logs(P, lanes)
 
 
 @numba.njit(nogil=True, cache=True, boundscheck=False, error_model="numpy",
