@@ -31,6 +31,8 @@ from typing import Any
 
 import click
 
+from .penalties import PENALTIES
+
 __all__ = ["main"]
 
 #: Exceptions raised by the library for bad input: shown as one line, no traceback.
@@ -328,7 +330,7 @@ def advise(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: b
 @click.option("--C", "C", default=1.0, show_default=True,
               type=click.FloatRange(min=0, min_open=True), help="Inverse L2 penalty strength.")
 @click.option("--penalty", default="l2", show_default=True,
-              type=click.Choice(["l2", "l1", "elasticnet", "none"]))
+              type=click.Choice(list(PENALTIES)))
 @click.option("--l1-ratio", type=click.FloatRange(0, 1), default=None,
               help="Elastic-net mixing (with --penalty elasticnet).")
 @click.option("--max-iter", default=1000, show_default=True, type=click.IntRange(min=1))

@@ -26,7 +26,7 @@ from .. import _parallel
 from ..backends import BACKENDS, PrecomputedLogits, resolve_backend, route_by_input, to_numpy
 from ..losses import LOSSES, Loss
 from ..objective import LinearObjective
-from ..penalties import PENALTIES, Penalty, make_penalty
+from ..penalties import PENALTIES, make_penalty
 from ..solvers import SOLVERS, FitResult, choose_solver
 
 __all__ = ["LinearClassifierBase", "SeparableWarning"]
@@ -250,9 +250,8 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
                      f"'auto' or one of {sorted(BACKENDS)}")
         _check_param(self, "device", self.device is None or isinstance(self.device, str),
                      "None or a device name such as 'cpu', 'cuda' or 'cuda:1'")
-        if self.penalty == "elasticnet" and self.l1_ratio is None:
-            raise ValueError("penalty='elasticnet' needs l1_ratio in [0, 1]; for example "
-                             "l1_ratio=0.5.")
+        if self.penalty is not None:
+            make_penalty(self.penalty, self.l1_ratio)  # its own checks (elasticnet: l1_ratio)
 
     def _effective_penalty(self):
         if self.penalty is None or np.isinf(self.C):
@@ -312,7 +311,7 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
         loss = self._loss()
         penalty = self._effective_penalty()
         # Huge X: solve for V = 2^shift W on X 2^-shift, the same logits, with
-        # r(W) = l1 2^-shift |V|_1 + l2/2 4^-shift |V|^2 (see _power_of_two_shift).
+        # the penalty r(2^-shift V) (see _power_of_two_shift and Penalty.rescaled).
         shift = _power_of_two_shift(X, value_range)
         solved_penalty = penalty
         if shift:
@@ -321,8 +320,7 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
                 X.data = np.ldexp(X.data, -shift).astype(X.dtype, copy=False)
             else:
                 X = np.ldexp(X, -shift).astype(X.dtype, copy=False)
-            solved_penalty = Penalty(penalty.name, float(np.ldexp(penalty.l1, -shift)),
-                                     float(np.ldexp(penalty.l2, -2 * shift)))
+            solved_penalty = penalty.rescaled(shift)
         objective = backend.objective(loss, X, Y, weights, k, C=float(self.C),
                                       penalty=solved_penalty,
                                       fit_intercept=self.fit_intercept)
@@ -348,7 +346,7 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
             # Only solvers that can take this penalty are worth suggesting.
             others = [s for s in ("newton-cholesky", "newton-cg")
                       if s != name and s in SOLVERS
-                      and (solved_penalty.smooth or SOLVERS[s].supports_nonsmooth)]
+                      and not SOLVERS[s].missing(objective.penalty_term)]
             also = f", or try solver={' / '.join(map(repr, others))}" if others else ""
             warnings.warn(
                 f"solver={name!r} did not converge: {result.message}; the gradient norm is "
