@@ -118,7 +118,12 @@ class Penalty(ABC):
 
     def smooth_hessian_diag(self, W: np.ndarray) -> float | np.ndarray | None:
         """Diagonal of the smooth part's Hessian at ``W``: a float when isotropic,
-        an array of the shape of ``W`` otherwise, None when zero."""
+        an array of the shape of ``W`` otherwise, None when zero.
+
+        The objective's full Hessian (Newton-Cholesky, proximal Newton) adds
+        this diagonal only: a smooth part with curvature across entries would
+        need its own block there.
+        """
         return None
 
     # -- non-smooth part ------------------------------------------------------------
