@@ -46,15 +46,50 @@ def _one_line(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
+def _os_error_line(exc: OSError) -> str:
+    """``[Errno 28] No space left on device: 'x'`` as "x: no space left on device"."""
+    why = (exc.strerror or _one_line(exc)).rstrip(".")
+    where = exc.filename if exc.filename is not None else ""
+    text = f"{where}: {why[:1].lower()}{why[1:]}" if where else why
+    hint = _OS_ERROR_HINTS.get(exc.errno or -1, "")
+    return f"{text}{'; ' + hint if hint else ''}."
+
+
+#: What to do about the file-system errors a user can fix.
+_OS_ERROR_HINTS = {
+    28: "free some space or write elsewhere",
+    30: "the file system is read-only; write elsewhere",
+    36: "choose a shorter file name",
+    13: "choose a path you can write to",
+    20: "a part of the path is a file, not a folder",
+}
+
+
+class _RefusedPath(click.ClickException):
+    """A refused output path: one line and exit status 2, like a usage error."""
+
+    exit_code = 2
+
+
 class SigmaxGroup(click.Group):
     """A click group that turns the library's input errors into one-line messages."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from .outputs import OutputPathError
+
         try:
             return super().invoke(ctx)
-        except USER_ERRORS as exc:
+        except (*USER_ERRORS, OSError, RecursionError) as exc:
             if os.environ.get("SIGMAX_DEBUG"):
                 raise
+            if isinstance(exc, OutputPathError):
+                raise _RefusedPath(_one_line(exc)) from None
+            if isinstance(exc, RecursionError):
+                raise click.ClickException(
+                    "the input is nested too deeply to read (a damaged or hostile file?)"
+                ) from None
+            if isinstance(exc, OSError) and exc.strerror:
+                raise click.ClickException(_os_error_line(exc)) from None
             raise click.ClickException(_one_line(exc)) from None
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
@@ -229,7 +264,7 @@ def compare(data: tuple[str, ...], targets: tuple[str, ...], drop: tuple[str, ..
                                "--target COLUMN.")
     _check_backend(backend, device, scheduler)
     if not no_report:
-        _check_out(out)
+        _check_out(out, data)
     console = _stdout_console()
     datasets = [_load(s, targets, seed=seed, max_rows=max_rows, drop=drop, dropna=dropna)
                 for s in sources]
@@ -254,9 +289,11 @@ def compare(data: tuple[str, ...], targets: tuple[str, ...], drop: tuple[str, ..
                       f"figures/ beside it)")
 
 
-def _check_out(out: Path) -> None:
+def _check_out(out: Path, inputs: Sequence[str] = ()) -> None:
+    from .outputs import check_output_dir
     from .study.render import _is_replaceable
 
+    check_output_dir(out, inputs, what="--out")
     if not _is_replaceable(out):
         raise click.UsageError(
             f"--out {out} exists and is not a sigmax report; choose a new or empty folder "
@@ -323,7 +360,7 @@ def advise(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: b
 @click.option("-m", "--model", default="auto", show_default=True, metavar="NAME",
               help="logistic, softmax, ovr, multilabel, or auto (what `sigmax advise` "
                    "recommends).")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("-o", "--output", required=True, metavar="FILE",
               help="Model file to write (.safetensors).")
 @click.option("--C", "C", default=1.0, show_default=True,
               type=click.FloatRange(min=0, min_open=True), help="Inverse L2 penalty strength.")
@@ -337,7 +374,7 @@ def advise(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: b
                    "coefficients for raw features).")
 @backend_options
 def fit(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: bool, seed: int,
-        max_rows: int | None, model: str, output: Path, C: float, penalty: str,
+        max_rows: int | None, model: str, output: str, C: float, penalty: str,
         l1_ratio: float | None, max_iter: int, no_standardize: bool, backend: str,
         device: str | None, scheduler: str | None) -> None:
     """Fit one model on DATA and save it (safetensors, no pickle).
@@ -347,10 +384,12 @@ def fit(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: bool
     """
     from .datasets import fit_dataset
     from .io import save
+    from .outputs import check_output_file
 
     if not targets and Path(data).exists():
         raise click.UsageError("Say which column to predict: --target COLUMN.")
     _check_backend(backend, device, scheduler)
+    output = check_output_file(output, [data], what="--output")
     ds = _load(data, targets, seed=seed, max_rows=max_rows, drop=drop, dropna=dropna)
     with warnings.catch_warnings(record=True) as caught, _dask_client(scheduler):
         warnings.simplefilter("always")
@@ -394,11 +433,11 @@ def _dask_client(address: str | None) -> Iterator[None]:
 @main.command()
 @click.argument("model_file", metavar="MODEL", type=click.Path(path_type=Path))
 @click.argument("data")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("-o", "--output", default=None, metavar="FILE",
               help="CSV to write [default: stdout].")
 @click.option("--keep", multiple=True, metavar="COL",
               help="Copy this input column into the output (an id). Repeatable.")
-def predict(model_file: Path, data: str, output: Path | None, keep: tuple[str, ...]) -> None:
+def predict(model_file: Path, data: str, output: str | None, keep: tuple[str, ...]) -> None:
     """Apply a saved MODEL to the rows of DATA (CSV / Parquet); write a CSV.
 
     Columns: the --keep columns, `predicted` (or `predicted:<label>` per label), and
@@ -406,7 +445,10 @@ def predict(model_file: Path, data: str, output: Path | None, keep: tuple[str, .
     """
     from .datasets import predict_table, read_table
     from .io import atomic_write_text, load
+    from .outputs import check_output_file
 
+    if output is not None:
+        check_output_file(output, [model_file, data], what="--output")
     est = load(model_file)
     df = read_table(data)
     table = predict_table(est, df, what=str(data), keep=keep)

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from .outputs import check_output_file, name_max, temporary_name
+
 __all__ = ["FORMAT_VERSION", "atomic_path", "atomic_write_text", "load", "save"]
 
 #: Bumped when the file layout changes; files of a newer version are refused.
@@ -35,10 +37,13 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     atomic rename: readers see the old file or the new one, never half of one,
     and a crash leaves no partial file behind.
     """
-    target = Path(path)
+    # A symbolic link is written through (its target is replaced, the link
+    # stays); a pipe, a device or a folder is refused before anything is made.
+    target = check_output_file(path, what="output")
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or ".tmp",
-                               dir=target.parent)
+    suffix = suffix or ".tmp"
+    fd, tmp = tempfile.mkstemp(prefix=temporary_name(target, suffix, name_max(target.parent)),
+                               suffix=suffix, dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
