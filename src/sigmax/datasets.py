@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .preprocessing import StableScaler
+
 __all__ = ["DATASETS", "DEFAULT_SUITE", "MODEL_NAMES", "BuiltinDataset", "Dataset",
            "encode_like", "fit_dataset", "from_frame", "load_dataset", "load_suite",
            "predict_table", "read_table"]
@@ -524,13 +526,12 @@ def fit_dataset(ds: Dataset, model: str = "auto", *, standardize: bool = True,
     est = cls(**params)
     X = ds.X
     if standardize:
-        mu = X.mean(axis=0).to_numpy()
-        sd = X.std(axis=0, ddof=0).to_numpy()
-        sd = np.where(sd > 0, sd, 1.0)  # a constant column stays as is
-        est.fit((X - mu) / sd, ds.y)
-        coef = np.asarray(est.coef_, dtype=np.float64) / sd
-        est.intercept_ = np.asarray(est.intercept_, dtype=np.float64) - coef @ mu
-        est.coef_ = coef
+        # Overflow-free: a column near 1e300 is standardized, not turned into NaN.
+        scaler = StableScaler().fit(X.to_numpy(dtype=np.float64))
+        Xs = pd.DataFrame(scaler.transform(X.to_numpy(dtype=np.float64)), columns=X.columns,
+                          index=X.index)
+        est.fit(Xs, ds.y)
+        est.coef_, est.intercept_ = scaler.raw_coefficients(est.coef_, est.intercept_)
     else:
         est.fit(X, ds.y)
     return est
