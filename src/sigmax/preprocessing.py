@@ -46,8 +46,8 @@ class StableScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     >>> X = np.array([[1e300, 1.0], [3e300, 2.0], [2e300, 3.0]])
     >>> np.round(StableScaler().fit_transform(X), 6)
     array([[-1.224745, -1.224745],
-           [ 1.224745,  1.224745],
-           [ 0.      ,  0.      ]])
+           [ 1.224745,  0.      ],
+           [ 0.      ,  1.224745]])
     """
 
     def fit(self, X: Any, y: Any = None) -> StableScaler:
