@@ -114,6 +114,23 @@ def main() -> None:
 
 
 # -- shared pieces ----------------------------------------------------------------------------
+class PositiveFloat(click.FloatRange):
+    """A float in (0, inf]: click's range lets NaN through (every comparison with it is False)."""
+
+    name = "positive float"
+
+    def __init__(self) -> None:
+        super().__init__(min=0, min_open=True)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> Any:
+        out = super().convert(value, param, ctx)
+        if out != out:  # NaN
+            self.fail(f"{value!r} is not a number; give a float > 0 (inf: no penalty).",
+                      param, ctx)
+        return out
+
+
 def _stdout_console():
     from rich.console import Console
 
@@ -233,8 +250,8 @@ def _check_backend(backend: str, device: str | None, scheduler: str | None) -> N
               help="Report folder (index.html, results.json, figures/).")
 @click.option("--cv", default=None, type=click.IntRange(min=2),
               help="Cross-validation folds [default: 5, 3 with --quick].")
-@click.option("--C", "C", default=1.0, show_default=True, type=click.FloatRange(min=0,
-              min_open=True), help="Inverse L2 penalty strength of every model.")
+@click.option("--C", "C", default=1.0, show_default=True, type=PositiveFloat(),
+              help="Inverse L2 penalty strength of every model.")
 @click.option("--quick", is_flag=True, help="Fewer folds and smaller sweeps: a fast look.")
 @click.option("--no-plots", is_flag=True, help="Tables only (no figures): faster.")
 @click.option("--no-report", is_flag=True, help="Terminal summary only; write no folder.")
@@ -363,7 +380,7 @@ def advise(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: b
 @click.option("-o", "--output", required=True, metavar="FILE",
               help="Model file to write (.safetensors).")
 @click.option("--C", "C", default=1.0, show_default=True,
-              type=click.FloatRange(min=0, min_open=True), help="Inverse L2 penalty strength.")
+              type=PositiveFloat(), help="Inverse L2 penalty strength.")
 @click.option("--penalty", default="l2", show_default=True,
               type=click.Choice(["l2", "l1", "elasticnet", "none"]))
 @click.option("--l1-ratio", type=click.FloatRange(0, 1), default=None,

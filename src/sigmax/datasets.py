@@ -609,12 +609,20 @@ def predict_table(model, df: pd.DataFrame, *, what: str = "the data",
     proba = np.asarray(model.predict_proba(X))
     pred = np.asarray(model.predict(X))
     classes = [str(c) for c in model.classes_]
-    out = df[list(keep)].reset_index(drop=True).copy()
+    columns: dict[str, np.ndarray] = {}
     if pred.ndim == 2:
         for j, c in enumerate(classes):
-            out[f"predicted:{c}"] = pred[:, j]
+            columns[f"predicted:{c}"] = pred[:, j]
     else:
-        out["predicted"] = pred
+        columns["predicted"] = pred
     for j, c in enumerate(classes):
-        out[f"p:{c}"] = proba[:, j]
+        columns[f"p:{c}"] = proba[:, j]
+    clash = [c for c in keep if c in columns]
+    if clash:  # a kept column would be overwritten by an output of the same name
+        raise ValueError(
+            f"--keep column(s) {clash} of {what} have the name of an output column "
+            f"({', '.join(columns)}); rename them in the table, or leave them out of --keep.")
+    out = df[list(keep)].reset_index(drop=True).copy()
+    for name, values in columns.items():
+        out[name] = values
     return out
