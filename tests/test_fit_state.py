@@ -133,3 +133,15 @@ def test_warnings_point_at_the_callers_fit():
     with pytest.warns(UserWarning) as rec:
         LogisticRegression(l1_ratio=0.5).fit(X, y)
     assert rec[0].filename == __file__
+
+
+@pytest.mark.parametrize("Est", [*ESTIMATORS, MultiLabelLogistic])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_coef_dtype_follows_the_working_dtype(Est, dtype):
+    X, y = _data(k=2 if Est is LogisticRegression else 3)
+    if Est is MultiLabelLogistic:
+        y = np.c_[y == 0, y == 1].astype(int)
+    m = Est(dtype=dtype).fit(X, y)
+    assert m.coef_.dtype == np.dtype(dtype)
+    assert m.intercept_.dtype == np.dtype(dtype)
+    assert m.predict_proba(X).dtype in (np.float32, np.float64)

@@ -389,9 +389,14 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
         return np.asarray(self.intercept_, dtype=np.float64)
 
     def _set_coef(self, W: np.ndarray, b: np.ndarray) -> None:
-        """Store the ``(d, k)`` coefficients and ``(k,)`` intercepts as attributes."""
-        self.coef_ = np.ascontiguousarray(W.T)
-        self.intercept_ = b.copy()
+        """Store the ``(d, k)`` coefficients and ``(k,)`` intercepts as attributes.
+
+        In the working dtype, as scikit-learn does: a float32 fit keeps float32
+        coefficients (the solver's float64 iterate carries no more accuracy).
+        """
+        dtype = _DTYPES[self.dtype]
+        self.coef_ = np.ascontiguousarray(W.T, dtype=dtype)
+        self.intercept_ = np.array(b, dtype=dtype)
 
     def _unpack(self, objective: LinearObjective, result: FitResult) -> None:
         W, b = objective.unpack(result.coef)
