@@ -18,6 +18,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from .. import _parallel
+
 __all__ = ["guarded_fit"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -48,7 +50,7 @@ def guarded_fit(fit: F) -> F:
 
     @functools.wraps(fit)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        with _lock_for(self):
+        with _lock_for(self), _parallel.fit_scope():
             before = _state(self)
             try:
                 return fit(self, *args, **kwargs)
