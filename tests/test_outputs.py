@@ -218,3 +218,29 @@ def test_signal_between_the_renames_is_delivered_after(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         outputs.replace_folder(new, out)
     assert (out / "index.html").read_text() == "new"  # the swap finished first
+
+
+def test_predict_with_a_multihead_model(table, tmp_path):
+    m = tmp_path / "mh.safetensors"
+    res = _invoke(["fit", table, "-t", "label", "-m", "MultiHeadClassifier", "-o", m])
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "pred.csv"
+    res = _invoke(["predict", m, table, "-o", out])
+    assert res.exit_code == 0, res.output
+    pred = pd.read_csv(out)
+    assert list(pred.columns) == ["predicted:label", "p:label:no", "p:label:yes"]
+    np.testing.assert_allclose(pred[["p:label:no", "p:label:yes"]].sum(axis=1), 1.0)
+
+
+def test_keep_column_named_like_an_output_is_refused(model, tmp_path):
+    df = pd.DataFrame({"x1": [0.1, 0.2], "x2": [1.0, 2.0], "predicted": ["a", "b"]})
+    path = tmp_path / "new.csv"
+    df.to_csv(path, index=False)
+    res = _invoke(["predict", model, path, "--keep", "predicted"])
+    _refused(res, "'predicted'", "rename", code=1)
+
+
+def test_C_nan_is_a_usage_error(table, tmp_path):
+    res = _invoke(["fit", table, "-t", "label", "--C", "nan", "-o", tmp_path / "m.st"])
+    assert res.exit_code == 2
+    assert "not a number" in res.output

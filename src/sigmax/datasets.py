@@ -599,24 +599,15 @@ def predict_table(model, df: pd.DataFrame, *, what: str = "the data",
     DataFrame
         The ``keep`` columns of ``df``, then ``predicted`` (single-label) or
         ``predicted:<label>`` 0/1 columns (multi-label), then one
-        ``p:<class>`` column per class / label.
+        ``p:<class>`` column per class / label. A multi-head model gives
+        ``predicted:<head>`` and ``p:<head>:<class>`` per head.
     """
     X = encode_like(model, df, what=what)
     unknown = [c for c in keep if c not in df.columns]
     if unknown:
         raise ValueError(f"--keep column(s) {unknown} not in {what}; available columns: "
                          f"{', '.join(map(str, df.columns))}.")
-    proba = np.asarray(model.predict_proba(X))
-    pred = np.asarray(model.predict(X))
-    classes = [str(c) for c in model.classes_]
-    columns: dict[str, np.ndarray] = {}
-    if pred.ndim == 2:
-        for j, c in enumerate(classes):
-            columns[f"predicted:{c}"] = pred[:, j]
-    else:
-        columns["predicted"] = pred
-    for j, c in enumerate(classes):
-        columns[f"p:{c}"] = proba[:, j]
+    columns = _prediction_columns(model, X)
     clash = [c for c in keep if c in columns]
     if clash:  # a kept column would be overwritten by an output of the same name
         raise ValueError(
@@ -626,3 +617,29 @@ def predict_table(model, df: pd.DataFrame, *, what: str = "the data",
     for name, values in columns.items():
         out[name] = values
     return out
+
+
+def _prediction_columns(model, X: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Output columns of :func:`predict_table`, by name, in order."""
+    proba = model.predict_proba(X)
+    columns: dict[str, np.ndarray] = {}
+    if isinstance(proba, dict):
+        # MultiHeadClassifier: one prediction and one probability per class, per head.
+        pred = model.predict(X)
+        for head in proba:
+            columns[f"predicted:{head}"] = np.asarray(pred[head])
+        for head, P in proba.items():
+            for j, c in enumerate(model.classes_[head]):
+                columns[f"p:{head}:{c}"] = np.asarray(P)[:, j]
+        return columns
+    proba = np.asarray(proba)
+    pred = np.asarray(model.predict(X))
+    classes = [str(c) for c in model.classes_]
+    if pred.ndim == 2:
+        for j, c in enumerate(classes):
+            columns[f"predicted:{c}"] = pred[:, j]
+    else:
+        columns["predicted"] = pred
+    for j, c in enumerate(classes):
+        columns[f"p:{c}"] = proba[:, j]
+    return columns
