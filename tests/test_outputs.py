@@ -244,3 +244,15 @@ def test_C_nan_is_a_usage_error(table, tmp_path):
     res = _invoke(["fit", table, "-t", "label", "--C", "nan", "-o", tmp_path / "m.st"])
     assert res.exit_code == 2
     assert "not a number" in res.output
+
+
+def test_many_small_classes_are_a_target_but_an_id_is_not(tmp_path):
+    from sigmax.datasets import from_frame
+
+    r = np.random.default_rng(0)
+    y = np.repeat(np.arange(100), 3)
+    df = pd.DataFrame({"x": r.normal(size=300), "label": y, "row": np.arange(300)})
+    ds = from_frame(df, "label", drop=["row"])
+    assert ds.y.nunique() == 100
+    with pytest.raises(ValueError, match="id or a continuous quantity.*more than half"):
+        from_frame(df, "row", drop=["label"])

@@ -334,12 +334,24 @@ def _check_target(y: pd.Series, what: str, *, multilabel: bool) -> pd.Series:
                 "distinct values): it looks continuous, but sigmax does classification. Pick "
                 "a column of class labels, or bin this one into classes first.")
         y = y.astype(np.int64)
-    if len(values) > max(50, len(y) // 5):
+    counts = y.value_counts(dropna=True)
+    singletons = int((counts == 1).sum())
+    if len(counts) > ID_MIN_VALUES and singletons > len(y) // 2:
+        # The documented rule (docs/cli.md, "Targets"): more than 50 distinct
+        # values and more than half of the rows with a value of their own. A
+        # class needs rows to learn from; 100 classes of 3 rows each pass.
         raise ValueError(
-            f"Target column {y.name!r} of {what} has {len(values)} distinct values for "
-            f"{len(y)} rows: that is an id or a continuous quantity, not class labels. Pick a "
-            "column of class labels.")
+            f"Target column {y.name!r} of {what} has {len(counts)} distinct values for "
+            f"{len(y)} rows, and {singletons} rows carry a value no other row has: that is an "
+            "id or a continuous quantity, not class labels (rule: more than "
+            f"{ID_MIN_VALUES} values and more than half of the rows unique). Pick a column "
+            "of class labels, or bin this one into classes first.")
     return y
+
+
+#: A target with more distinct values than this, most of them on one row each,
+#: is refused as an id or a quantity (see :func:`_check_target`).
+ID_MIN_VALUES = 50
 
 
 def from_frame(df: pd.DataFrame, target: str | Sequence[str], *, name: str = "data",
