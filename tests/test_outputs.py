@@ -254,5 +254,5 @@ def test_many_small_classes_are_a_target_but_an_id_is_not(tmp_path):
     df = pd.DataFrame({"x": r.normal(size=300), "label": y, "row": np.arange(300)})
     ds = from_frame(df, "label", drop=["row"])
     assert ds.y.nunique() == 100
-    with pytest.raises(ValueError, match="id or a continuous quantity.*more than half"):
+    with pytest.raises(ValueError, match=r"id or a continuous quantity.*more than half"):
         from_frame(df, "row", drop=["label"])
