@@ -179,11 +179,20 @@ def progress_bars(enabled: bool = True) -> Iterator[Callable[[str, int, int], No
 
 
 def _load(data: str, targets: Sequence[str], *, seed: int, max_rows: int | None,
-          drop: Sequence[str], dropna: bool):
+          drop: Sequence[str], dropna: bool, missing: str = "error",
+          groups: str | None = None, reference: bool = False, targets_only: bool = False):
+    import warnings as _warnings
+
     from .datasets import load_dataset
 
-    return load_dataset(data, list(targets) or None, seed=seed, max_rows=max_rows, drop=drop,
-                        dropna=dropna)
+    with _warnings.catch_warnings(record=True) as caught:
+        _warnings.simplefilter("always", UserWarning)
+        ds = load_dataset(data, list(targets) or None, seed=seed, max_rows=max_rows,
+                          drop=drop, dropna=dropna, missing=missing, groups=groups,
+                          reference=reference, targets_only=targets_only)
+    for w in caught:  # e.g. "dropping rows removes 75% of the table"
+        click.echo(f"Warning: {_one_line(w.message)}", err=True)
+    return ds
 
 
 _data_options = [
@@ -192,8 +201,16 @@ _data_options = [
                       "(a multi-label problem)."),
     click.option("--drop", multiple=True, metavar="COL",
                  help="Leave this column out of the features (ids, free text). Repeatable."),
-    click.option("--dropna", is_flag=True,
-                 help="Drop rows with missing values instead of stopping."),
+    click.option("--missing", default="error", show_default=True,
+                 type=click.Choice(["error", "drop", "indicator"]),
+                 help="Missing values: stop and name them (error), leave those rows out "
+                      "(drop), or impute numbers with a missing flag and give text a "
+                      "'(missing)' level (indicator; stored with the model)."),
+    click.option("--dropna", is_flag=True, hidden=True,
+                 help="Same as --missing drop (older scripts)."),
+    click.option("--groups", default=None, metavar="COL",
+                 help="Column of group labels (a person, a site): folds keep each group "
+                      "together, and the column is not a feature."),
     click.option("--seed", default=0, show_default=True, type=int,
                  help="Seed of subsampling, folds and random starts."),
     click.option("--max-rows", type=click.IntRange(min=10), default=None,
@@ -257,7 +274,8 @@ def _check_backend(backend: str, device: str | None, scheduler: str | None) -> N
 @click.option("--no-report", is_flag=True, help="Terminal summary only; write no folder.")
 @backend_options
 def compare(data: tuple[str, ...], targets: tuple[str, ...], drop: tuple[str, ...],
-            dropna: bool, seed: int, max_rows: int | None, out: Path, cv: int | None,
+            dropna: bool, missing: str, groups: str | None, seed: int,
+            max_rows: int | None, out: Path, cv: int | None,
             C: float, quick: bool, no_plots: bool, no_report: bool, backend: str,
             device: str | None, scheduler: str | None) -> None:
     """Fit logistic, softmax, one-vs-rest and multi-label models side by side.
@@ -283,7 +301,8 @@ def compare(data: tuple[str, ...], targets: tuple[str, ...], drop: tuple[str, ..
     if not no_report:
         _check_out(out, data)
     console = _stdout_console()
-    datasets = [_load(s, targets, seed=seed, max_rows=max_rows, drop=drop, dropna=dropna)
+    datasets = [_load(s, targets, seed=seed, max_rows=max_rows, drop=drop, dropna=dropna,
+                      missing=missing, groups=groups)
                 for s in sources]
     # Default options keep the estimators' own defaults (no estimator_params at all).
     params = ({"backend": backend, "device": device}
@@ -342,6 +361,7 @@ def run_compare(datasets: Sequence[Any], *, cv: int | None = None, C: float = 1.
 @click.argument("data")
 @data_options
 def advise(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: bool,
+           missing: str, groups: str | None,
            seed: int, max_rows: int | None) -> None:
     """Which model fits the label structure of DATA, and why (no fitting).
 
@@ -350,7 +370,10 @@ def advise(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: b
     """
     from .study.advise import advise as advise_fn
 
-    ds = _load(data, targets, seed=seed, max_rows=max_rows, drop=drop, dropna=dropna)
+    # Only the target columns are read: the label structure decides the advice,
+    # and a problem in a feature column is no reason to refuse it.
+    ds = _load(data, targets, seed=seed, max_rows=max_rows, drop=drop, dropna=dropna,
+               missing=missing, targets_only=True)
     a = advise_fn(ds.y)
     console = _stdout_console()
     from rich.markup import escape
@@ -359,8 +382,10 @@ def advise(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: b
     body = [f"[bold green]{escape(a.summary)}[/]", ""]
     body += [f"• {escape(r)}" for r in a.reasons]
     s = a.label_structure
-    facts = [f"{ds.name}: {len(ds.X):,} rows, {ds.X.shape[1]} features, task {ds.task}, "
+    features = f"{ds.X.shape[1]} features, " if ds.X.shape[1] else ""
+    facts = [f"{ds.name}: {len(ds.X):,} rows, {features}task {ds.task}, "
              f"{s.get('n_classes')} {'labels' if ds.task == 'multilabel' else 'classes'}"]
+    facts += ds.notes
     if "counts" in s:
         facts.append("rows per " + ("label" if ds.task == "multilabel" else "class") + ": "
                      + ", ".join(f"{n}={c}" for n, c in zip(s["names"], s["counts"])))
@@ -390,7 +415,8 @@ def advise(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: b
               help="Fit on the raw feature scale (default: standardize, then store "
                    "coefficients for raw features).")
 @backend_options
-def fit(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: bool, seed: int,
+def fit(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: bool,
+        missing: str, groups: str | None, seed: int,
         max_rows: int | None, model: str, output: str, C: float, penalty: str,
         l1_ratio: float | None, max_iter: int, no_standardize: bool, backend: str,
         device: str | None, scheduler: str | None) -> None:
@@ -407,7 +433,10 @@ def fit(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: bool
         raise click.UsageError("Say which column to predict: --target COLUMN.")
     _check_backend(backend, device, scheduler)
     output = check_output_file(output, [data], what="--output")
-    ds = _load(data, targets, seed=seed, max_rows=max_rows, drop=drop, dropna=dropna)
+    # Without a penalty a full one-hot block plus the intercept is rank deficient
+    # (a flat direction, no unique optimum): one reference level per text column.
+    ds = _load(data, targets, seed=seed, max_rows=max_rows, drop=drop, dropna=dropna,
+               missing=missing, groups=groups, reference=penalty == "none")
     with warnings.catch_warnings(record=True) as caught, _dask_client(scheduler):
         warnings.simplefilter("always")
         est = fit_dataset(ds, model, standardize=not no_standardize, C=C,
@@ -454,7 +483,12 @@ def _dask_client(address: str | None) -> Iterator[None]:
               help="CSV to write [default: stdout].")
 @click.option("--keep", multiple=True, metavar="COL",
               help="Copy this input column into the output (an id). Repeatable.")
-def predict(model_file: Path, data: str, output: str | None, keep: tuple[str, ...]) -> None:
+@click.option("--missing", default="error", show_default=True,
+              type=click.Choice(["error", "drop"]),
+              help="Rows with missing values: stop and name them, or leave them out of the "
+                   "output. A model fitted with --missing indicator imputes them itself.")
+def predict(model_file: Path, data: str, output: str | None, keep: tuple[str, ...],
+            missing: str) -> None:
     """Apply a saved MODEL to the rows of DATA (CSV / Parquet); write a CSV.
 
     Columns: the --keep columns, `predicted` (or `predicted:<label>` per label), and
@@ -468,7 +502,11 @@ def predict(model_file: Path, data: str, output: str | None, keep: tuple[str, ..
         check_output_file(output, [model_file, data], what="--output")
     est = load(model_file)
     df = read_table(data)
-    table = predict_table(est, df, what=str(data), keep=keep)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        table = predict_table(est, df, what=str(data), keep=keep, missing=missing)
+    for w in caught:
+        click.echo(f"Warning: {_one_line(w.message)}", err=True)
     text = table.to_csv(index=False)
     if output is None:
         click.echo(text, nl=False)
