@@ -382,14 +382,22 @@ def separation(X: Any, y: np.ndarray, *, time_limit: float = 10.0,
 
     from scipy.optimize import linprog
 
-    Xt = _design(X)
-    D = Xt.shape[1]
     y = np.asarray(y, dtype=np.intp)
     K = int(y.max()) + 1
     classes = np.unique(y)
     if len(classes) < 2:
         return {"separated": True, "kind": "complete", "lp_value": None, "n_constraints": 0,
                 "n_variables": 0, "seconds": 0.0, "method": "one class only: trivially separated"}
+    # Decide from the sizes before allocating anything: every row gives one
+    # constraint per class other than its own.
+    D = X.shape[1] + 1
+    n_cons, n_vars = len(y) * (len(classes) - 1), D * K
+    if n_cons * n_vars > max_size:
+        return {"separated": None, "kind": None, "lp_value": None, "n_constraints": n_cons,
+                "n_variables": n_vars, "seconds": 0.0,
+                "method": f"undecided (size limit): the linear program ({n_cons} constraints "
+                          f"x {n_vars} variables) is too large to solve here"}
+    Xt = _design(X)
     # Margin m_ik = x_i (v_{y_i} - v_k) for k != y_i; variables V (D, K) in C order.
     rows, cols, vals = [], [], []
     r = 0
@@ -405,12 +413,6 @@ def separation(X: Any, y: np.ndarray, *, time_limit: float = 10.0,
         cols += [j * K + np.repeat(y[idx], D), j * K + k]
         vals += [xv, -xv]
         r += nr
-    n_cons, n_vars = r, D * K
-    if n_cons * n_vars > max_size:
-        return {"separated": None, "kind": None, "lp_value": None, "n_constraints": n_cons,
-                "n_variables": n_vars, "seconds": 0.0,
-                "method": f"not decided: the linear program ({n_cons} constraints x {n_vars} "
-                          "variables) is too large to solve here"}
     M = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                       shape=(n_cons, n_vars))
     c = -np.asarray(M.sum(axis=0)).ravel()
@@ -419,9 +421,12 @@ def separation(X: Any, y: np.ndarray, *, time_limit: float = 10.0,
                   options={"time_limit": float(time_limit)})
     seconds = time.perf_counter() - t0
     if res.status != 0:
+        # scipy's status 1 is an iteration or time limit; the solver's own text
+        # ("HiGHS Status 13 ...") means nothing to a reader of the report.
+        why = (f"time limit of {time_limit:g} s" if res.status == 1
+               else "the linear program could not be solved")
         return {"separated": None, "kind": None, "lp_value": None, "n_constraints": n_cons,
-                "n_variables": n_vars, "seconds": seconds,
-                "method": f"not decided: the linear program stopped ({res.message.strip()})"}
+                "n_variables": n_vars, "seconds": seconds, "method": f"undecided ({why})"}
     value = float(-res.fun)
     # The objective scales with the data: compare with the size of the margins' coefficients.
     scale = float(np.abs(c).sum()) + 1.0
