@@ -20,7 +20,6 @@ docs with the command that printed them.
 from __future__ import annotations
 
 import argparse
-import resource
 import subprocess
 import sys
 import tempfile
@@ -57,17 +56,23 @@ def _wide(folder: Path) -> list[str]:
 CASES = {"film": _film, "wide450k": _wide, "builtin": lambda folder: []}
 
 
+#: Runs a command and prints its own children's peak RSS (kB) last on stderr: a fresh
+#: process per case, since RUSAGE_CHILDREN keeps the largest child seen so far.
+_PEAK = ("import resource, subprocess, sys; rc = subprocess.call(sys.argv[1:]); "
+         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
+         "sys.exit(rc)")
+
+
 def _run(args: list[str], out: Path) -> tuple[float, float, int]:
     cmd = [sys.executable, "-m", "sigmax.cli", "compare", *args, "--no-plots", "-o", str(out)]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
-    rc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    rc = subprocess.run([sys.executable, "-c", _PEAK, *cmd], stdout=subprocess.DEVNULL,
+                        stderr=subprocess.PIPE, text=True)
     seconds = time.perf_counter() - t0
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    lines = rc.stderr.strip().splitlines()
     if rc.returncode:
-        print(rc.stderr[-2000:], file=sys.stderr)
-    # ru_maxrss of the children is the largest child so far: runs go largest first
-    return seconds, max(peak_kb, before) / 1024, rc.returncode
+        print("\n".join(lines[-20:]), file=sys.stderr)
+    return seconds, float(lines[-1]) / 1024 if lines else float("nan"), rc.returncode
 
 
 def main() -> None:
