@@ -147,7 +147,15 @@ class TorchBackend(Backend):
         coef = torch.as_tensor(np.asarray(est.coef_), dtype=Xt.dtype, device=Xt.device)
         b = torch.as_tensor(np.asarray(est.intercept_), dtype=Xt.dtype, device=Xt.device)
         Z = Xt @ coef.T + b
-        out = np.asarray(method(est, PrecomputedLogits(to_numpy(Z))))
+        Zn = to_numpy(Z)
+        bad = ~np.isfinite(Zn).all(axis=1)
+        if bad.any():  # overflowed rows: rescaled on the host (see estimators._logits)
+            from ..estimators._logits import finite_logits
+
+            rows = torch.as_tensor(np.flatnonzero(bad), device=Xt.device)
+            Zn[bad] = finite_logits(to_numpy(Xt[rows]), np.asarray(est.coef_),
+                                    np.asarray(est.intercept_))
+        out = np.asarray(method(est, PrecomputedLogits(Zn)))
         if out.dtype.kind not in "biuf":
             return out
         return torch.from_numpy(np.ascontiguousarray(out)).to(Xt.device)

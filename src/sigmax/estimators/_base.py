@@ -138,7 +138,11 @@ def _power_of_two_shift(X: Any, value_range: tuple[float, float] | None = None) 
     already known (:func:`_value_range`).
     """
     if not (isinstance(X, np.ndarray) or sp.issparse(X)):
-        return 0  # other backends hold X elsewhere; they see X as is
+        # A tensor or a dask array: its range where it lives (one reduction).
+        lo, hi = _remote_range(X)
+        maxexp = 128 if "float32" in str(X.dtype) else 1024
+        top = max(hi, -lo)
+        return int(np.frexp(top)[1]) if top > 2.0 ** (maxexp // 4) else 0
     data = X.data if sp.issparse(X) else X
     if data.size == 0:
         return 0
@@ -148,6 +152,21 @@ def _power_of_two_shift(X: Any, value_range: tuple[float, float] | None = None) 
     if not top > 2.0 ** (np.finfo(X.dtype).maxexp // 4):
         return 0
     return int(np.frexp(top)[1])
+
+
+def _remote_range(X: Any) -> tuple[float, float]:
+    """``(min, max)`` of a torch tensor or a dask array, computed where it lives."""
+    if hasattr(X, "dask"):
+        import dask
+
+        lo, hi = dask.compute(X.min(), X.max())
+        return float(lo), float(hi)
+    if getattr(X, "numel", lambda: 1)() == 0:
+        return 0.0, 0.0
+    import torch
+
+    lo, hi = torch.aminmax(X)
+    return float(lo), float(hi)
 
 
 def _scale_rows(w: np.ndarray, n_features: int, k: int, shift: int) -> np.ndarray:
@@ -328,8 +347,10 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
             if sp.issparse(X):
                 X = X.copy()
                 X.data = np.ldexp(X.data, -shift).astype(X.dtype, copy=False)
-            else:
+            elif isinstance(X, np.ndarray):
                 X = np.ldexp(X, -shift).astype(X.dtype, copy=False)
+            else:  # tensor or dask array: a power of two is exact in any float dtype
+                X = X * (2.0 ** -shift)
             solved_penalty = penalty.rescaled(shift)
         objective = backend.objective(loss, X, Y, weights, k, C=float(self.C),
                                       penalty=solved_penalty,
