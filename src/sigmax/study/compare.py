@@ -55,12 +55,21 @@ from .placement import (
     placement,
     placement_text,
 )
-from .result import CandidateResult, CompareResult, ProblemResult
+from .result import (
+    CandidateCompute,
+    CandidateParams,
+    CandidateResult,
+    CompareResult,
+    ProblemResult,
+)
 from .run import StudyRun
 from .section import SECTIONS
 
 __all__ = ["CANDIDATES", "SECTIONS", "CandidateSpec", "compare", "compare_problem",
            "register_candidate"]
+
+#: ``CandidateParams.target``: what each kind of candidate is fitted on, in words.
+_TARGET_WORDS = {"codes": "classes", "indicator": "indicator", "sets": "label sets"}
 
 #: ``progress(step, done, total)``: called after each unit of work.
 ProgressCallback = Callable[[str, int, int], None]
@@ -109,23 +118,23 @@ def _full_fits(run: StudyRun) -> None:
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
-        device_peak = ({"peak_device_memory_bytes": int(torch.cuda.max_memory_allocated(dev)
-                                                        - base)} if dev is not None else {})
+        device_peak = (int(torch.cuda.max_memory_allocated(dev) - base) if dev is not None
+                       else None)
         run.full[spec.name] = est
         rec = est.fit_record_
         k = n_outputs(est)
         cand = CandidateResult(
             name=spec.name, label=spec.title.format(K=k), estimator=type(est).__name__,
-            params={"C": float(est.C), "C_note": spec.C_note, "penalty": est.penalty,
-                    "solver": rec.solver, "tol": float(est.tol), "target": {
-                        "codes": "classes", "indicator": "indicator",
-                        "sets": "label sets"}[spec.target],
-                    "family": spec.family, "n_outputs": k},
-            compute={"n_params": n_params(est), "full_fit_seconds": seconds,
-                     "full_fit_n_iter": int(rec.n_iter), "peak_memory_bytes": int(peak),
-                     "fit_seconds": seconds, "n_iter": int(rec.n_iter),
-                     "n_grad_evals": int(rec.n_grad_evals),
-                     "n_hessp_evals": int(rec.n_hessp_evals), **device_peak},
+            params=CandidateParams(
+                C=float(est.C), C_note=spec.C_note, penalty=est.penalty, solver=rec.solver,
+                tol=float(est.tol), target=_TARGET_WORDS[spec.target], family=spec.family,
+                n_outputs=k),
+            compute=CandidateCompute(
+                n_params=n_params(est), full_fit_seconds=seconds,
+                full_fit_n_iter=int(rec.n_iter), peak_memory_bytes=int(peak),
+                fit_seconds=seconds, n_iter=int(rec.n_iter),
+                n_grad_evals=int(rec.n_grad_evals), n_hessp_evals=int(rec.n_hessp_evals),
+                peak_device_memory_bytes=device_peak),
             history={k_: list(v) for k_, v in rec.history.items()},
         )
         records: dict[str, list[int]] = {}

@@ -16,8 +16,10 @@ A section
   theory in one paragraph.
 - ``result_type``: a :class:`~sigmax.study.record.Record` dataclass; the
   schema is generated from it.
-- ``depends_on``: ids whose results ``compute`` reads (they run first when
-  chosen).
+- ``depends_on``: ids whose results ``compute`` reads when they ran; they must
+  be registered first, so they also run first. Choosing a section does not
+  choose what it depends on (``sections=["advice"]`` advises from the labels
+  alone).
 - ``compute(run) -> result``; ``units(run)``: progress steps it reports.
 - ``render_html(result, problem) -> str``; ``intro_html(compare_result)``
   (once per report, e.g. the formulas); ``render_terminal(result, problem)``

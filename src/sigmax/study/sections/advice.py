@@ -40,13 +40,13 @@ def _advice_html(a: AdviceResult, p: ProblemResult) -> str:
     if not a:
         return ""
     out = []
-    if a.get("summary"):
-        out.append(f"<p class='verdict'><b>{esc(a['summary'])}</b></p>")
-    out.append(sentences(a.get("reasons")))
-    if a.get("structural_choice") and a.get("model") and a["structural_choice"] != a["model"]:
-        out.append(f"<p>The label structure alone suggests {esc(a['structural_choice'])}; the "
+    if a.summary:
+        out.append(f"<p class='verdict'><b>{esc(a.summary)}</b></p>")
+    out.append(sentences(a.reasons))
+    if a.structural_choice and a.model and a.structural_choice != a.model:
+        out.append(f"<p>The label structure alone suggests {esc(a.structural_choice)}; the "
                    "measurements changed the choice.</p>")
-    ev = a.get("evidence") or []
+    ev = a.evidence or []
     if ev:
         out.append("<details><summary>Evidence used</summary>" + sentences(
             [e.get("verdict", "") for e in ev if isinstance(e, Mapping)]) + "</details>")

@@ -9,7 +9,6 @@ cost grows with K.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -289,29 +288,28 @@ def _compute_html(comp: ComputationResult, p: ProblemResult) -> str:
 def draw_k_sweep(problem: ProblemResult) -> Figure:
     """Time per gradient evaluation and per fit against the number of classes K.
 
-    Reads ``computation["k_sweep"]``: ``ks`` and ``models`` -> model ->
-    ``grad_seconds`` / ``fit_seconds`` (one value per K).
+    Reads ``problem.computation.k_sweep`` (:class:`KSweep`): ``ks`` and ``models``
+    -> model -> ``grad_seconds`` / ``fit_seconds`` (one value per K).
     """
-    sweep = problem.computation.get("k_sweep")
-    if not isinstance(sweep, Mapping) or len(sweep.get("ks") or []) < 2:
+    sweep = problem.computation.k_sweep
+    if sweep is None or len(sweep.ks or []) < 2:
         raise Skip("no K sweep in this result (it needs at least two values of K)")
-    K = np.asarray(sweep["ks"], dtype=np.float64)
-    models = sweep.get("models") or {}
+    K = np.asarray(sweep.ks, dtype=np.float64)
+    models = sweep.models or {}
     names = {"softmax": "softmax (one K-way model)", "ovr": "one-vs-rest (K sigmoids)"}
     fig = new_figure(7.6, 3.4)
     ax1, ax2 = fig.subplots(1, 2)
     for i, (model, r) in enumerate(models.items()):
         color = model_color(model, i)
-        g = series(r.get("grad_seconds")) * 1e3
-        f = series(r.get("fit_seconds")) * 1e3
+        g = series(r.grad_seconds) * 1e3
+        f = series(r.fit_seconds) * 1e3
         ax1.plot(K[: len(g)], g, marker="o", ms=3.5, lw=1.6, color=color,
                  label=names.get(model, model))
         ax2.plot(K[: len(f)], f, marker="o", ms=3.5, lw=1.6, color=color,
                  label=names.get(model, model))
     # A guide through the first point, proportional to K: linear cost is a straight
     # line through the origin on these linear axes.
-    g0 = [(series(r.get("grad_seconds")) * 1e3)[0] for r in models.values()
-          if r.get("grad_seconds")]
+    g0 = [(series(r.grad_seconds) * 1e3)[0] for r in models.values() if r.grad_seconds]
     if g0 and np.isfinite(g0[0]):
         ax1.plot(K, g0[0] * K / K[0], ls=":", color="#888", lw=1, label="∝ K")
     for ax in (ax1, ax2):
@@ -320,7 +318,7 @@ def draw_k_sweep(problem: ProblemResult) -> Figure:
         ax.set_xlim(0, K[-1] * 1.05)
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
-    n, d = sweep.get("n_rows"), sweep.get("n_features")
+    n, d = sweep.n_rows, sweep.n_features
     ax1.set_ylabel("ms per value + gradient")
     ax1.set_title(f"One gradient evaluation (n={n}, d={d})")
     ax2.set_ylabel("ms per fit (L-BFGS)")
@@ -358,7 +356,7 @@ def draw_loss_curves(problem: ProblemResult) -> Figure:
         floor = max(np.finfo(np.float64).eps * max(abs(best), 1.0), 1e-300)
         gap = np.maximum(obj - best, floor)
         color = model_color(c.name, i)
-        solver = c.params.get("solver")
+        solver = c.params.solver
         label = f"{c.label}" + (f" [{solver}]" if solver else "")
         # Identical models give identical curves (binary: logistic = softmax at C/2):
         # distinct dashes keep each visible.

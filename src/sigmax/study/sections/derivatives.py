@@ -157,16 +157,16 @@ def _deriv_html(d: DerivativesResult, p: ProblemResult) -> str:
     if cands:
         rows = []
         for name, c in cands.items():
-            chk = c.get("check") or {}
-            p2 = c.get("n_params", 0) ** 2
-            nnz = c.get("hessian_nonzero_entries")
+            chk = c.check or {}
+            p2 = c.n_params ** 2
+            nnz = c.hessian_nonzero_entries
             share = f" ({nnz / p2:.0%})" if is_num(nnz) and p2 else ""
             rows.append([
                 (esc(cand_label(p, name)), ""),
-                num_cell(c.get("n_params"), "n_params"),
+                num_cell(c.n_params, "n_params"),
                 (esc(f"{fmt_value(nnz)}{share}"), "num"),
-                num_cell(c.get("hessian_bytes"), "hessian_bytes"),
-                num_cell(c.get("flops_per_hessian")),
+                num_cell(c.hessian_bytes, "hessian_bytes"),
+                num_cell(c.flops_per_hessian),
                 num_cell(chk.get("grad_max_rel_error")) if "grad_max_rel_error" in chk
                 else (esc(chk.get("skipped", "–")), ""),
                 num_cell(chk.get("hessp_max_rel_error")) if "hessp_max_rel_error" in chk

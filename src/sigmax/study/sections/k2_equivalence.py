@@ -12,7 +12,6 @@ report anchors); ``"k2"`` is accepted as an alias on input.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,15 +140,16 @@ _K2_TITLES = {
 def _k2_html(k: K2Result, p: ProblemResult) -> str:
     if not k:
         return ""
-    out = [sentences(k.get("summary"))]
-    rows = [[(esc(_K2_TITLES[key]), ""), num_cell(k[key])] for key in _K2_KEYS if key in k]
-    if isinstance(k.get("ovr_per_label"), Mapping):
+    out = [sentences(k.summary)]
+    rows = [[(esc(_K2_TITLES[key]), ""), num_cell(getattr(k, key))] for key in _K2_KEYS
+            if getattr(k, key) is not None]
+    if k.ovr_per_label:
         for key, title in (("max_abs_coef_diff", "max |Δ coefficient|, L logistic fits vs "
                             "independent sigmoids"),
                            ("max_abs_prob_diff", "max |Δ probability|, L logistic fits vs "
                             "independent sigmoids")):
-            if key in k["ovr_per_label"]:
-                rows.append([(esc(title), ""), num_cell(k["ovr_per_label"][key])])
+            if key in k.ovr_per_label:
+                rows.append([(esc(title), ""), num_cell(k.ovr_per_label[key])])
     if rows:
         out.append(html_table(["quantity", "measured"], rows))
     return "".join(out)

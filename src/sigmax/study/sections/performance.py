@@ -252,7 +252,7 @@ def draw_confusion(problem: ProblemResult) -> Figure:
     if problem.task == "multilabel":
         raise Skip("multi-label problems have no single confusion matrix: see the per-label "
                    "F1 and Brier bars instead")
-    mats = per_model(problem.visualization.get("confusion"), "confusion-matrix")
+    mats = per_model(problem.visualization.confusion, "confusion-matrix")
     names = problem.class_names
     k = len(names)
     if problem.task == "binary" and len(mats) > 1:
@@ -306,7 +306,7 @@ def draw_reliability(problem: ProblemResult) -> Figure:
     Reads ``visualization["reliability"]``: candidate -> reliability bins
     (``edges``, ``count``, ``mean_confidence``, ``frequency``).
     """
-    curves = per_model(problem.visualization.get("reliability"), "calibration")
+    curves = per_model(problem.visualization.reliability, "calibration")
     fig = new_figure(7.4, 3.9)
     ax, axh = fig.subplots(1, 2, width_ratios=[1.15, 1])
     ax.plot([0, 1], [0, 1], ls="--", color="#888", lw=1, label="perfectly calibrated")

@@ -195,7 +195,7 @@ def _pca(run: StudyRun) -> dict[str, Any]:
 
 def _viz_html(v: VisualizationResult, p: ProblemResult) -> str:
     out = []
-    labels = v.get("labels") or {}
+    labels = v.labels or {}
     sets = labels.get("top_label_sets") or []
     if sets:
         rows = [[(esc(" & ".join(s.get("labels") or []) or "(no label)"), ""),
@@ -219,17 +219,17 @@ def draw_decision_regions(problem: ProblemResult) -> Figure:
     ``{"class", "confidence"}`` (g x g) or ``{"proba": label -> g x g}``,
     ``fit_score``), ``explained_variance_ratio``.
     """
-    pca = problem.visualization.get("pca")
-    if not isinstance(pca, Mapping) or "grid" not in pca or "points" not in pca:
+    pca = problem.visualization.pca
+    if pca is None or not pca.grid or not pca.points:
         raise Skip("no 2-D projection in this result")
-    grid = pca["grid"]
+    grid = pca.grid
     preds = {k: v for k, v in (grid.get("predictions") or {}).items()
              if isinstance(v, Mapping) and ("class" in v or "proba" in v)}
     if not preds:
         raise Skip("no decision-region predictions in this result")
     gx, gy = series(grid["x"]), series(grid["y"])
-    px, py = series(pca["points"]["x"]), series(pca["points"]["y"])
-    evr = series(pca.get("explained_variance_ratio"))
+    px, py = series(pca.points["x"]), series(pca.points["y"])
+    evr = series(pca.explained_variance_ratio)
     names = problem.class_names
     k = len(names)
     colors = class_colors(k)
@@ -254,7 +254,7 @@ def draw_decision_regions(problem: ProblemResult) -> Figure:
             for c_ in np.unique(cls):
                 ax.contour(gx, gy, (cls == c_).astype(float), levels=[0.5], colors="#333",
                            linewidths=0.6)
-            lab = np.asarray(pca["points"].get("label", []), dtype=np.intp)
+            lab = np.asarray(pca.points.get("label", []), dtype=np.intp)
             c = [colors[v] for v in lab] if len(lab) == len(px) else "#333"
             ax.scatter(px, py, c=c, s=7, edgecolors="white", linewidths=0.3)
         else:
@@ -290,7 +290,7 @@ def draw_simplex(problem: ProblemResult) -> Figure:
     ``conditional`` (K > 3: rows of 3 classes, renormalized), ``candidates``
     -> ``{"p": [[p0, p1, p2], ...], "y": [...]}``.
     """
-    simplex = problem.visualization.get("simplex")
+    simplex = problem.visualization.simplex
     if not isinstance(simplex, Mapping) or not simplex.get("candidates"):
         if problem.task == "multilabel":
             raise Skip("label probabilities of a multi-label model do not sum to one, so "
@@ -342,10 +342,10 @@ def draw_cooccurrence(problem: ProblemResult) -> Figure:
     """
     if problem.task != "multilabel":
         raise Skip("the classes are exclusive: no two co-occur", quiet=True)
-    labels_info = problem.visualization.get("labels") or {}
+    labels_info = problem.visualization.labels or {}
     co = labels_info.get("cooccurrence")
     if co is None:
-        co = (problem.advice.get("label_structure") or {}).get("cooccurrence")
+        co = (problem.advice.label_structure or {}).get("cooccurrence")
     if co is None:
         raise Skip("no co-occurrence data in this result")
     counts = np.asarray(co, dtype=np.float64)
