@@ -157,3 +157,47 @@ def test_unregistered_section_is_gone(toy):
         assert "toy" not in FIGURES
     finally:
         register_section(Toy)
+
+
+def test_study_modules_are_small_and_acyclic():
+    """Every study module under 800 lines, every class under 400, no import cycle
+    between the study's modules (imports inside functions counted)."""
+    import ast
+    from pathlib import Path
+
+    import sigmax.study as study
+
+    root = Path(study.__file__).parent
+    graph: dict[str, set[str]] = {}
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root).with_suffix("")
+        name = ".".join(("sigmax", "study", *rel.parts)).removesuffix(".__init__")
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        assert len(path.read_text(encoding="utf-8").splitlines()) < 800, path
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        deps = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                assert node.end_lineno - node.lineno < 400, (path, node.name)
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                mod = f"{base}.{node.module}" if node.module else base
+                for alias in node.names:  # "from . import x" names a module
+                    deps.add(f"{mod}.{alias.name}" if not node.module else mod)
+        graph[name] = {d for d in deps if d.startswith("sigmax.study")}
+    graph = {k: {d for d in v if d in graph and d != k} for k, v in graph.items()}
+    # A package's __init__ may import its own modules (it is their index), not the reverse.
+    state: dict[str, int] = {}
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        for dep in graph[node]:
+            if state.get(dep) == 1:
+                raise AssertionError("import cycle: " + " -> ".join([*stack, node, dep]))
+            if dep not in state:
+                visit(dep, [*stack, node])
+        state[node] = 2
+
+    for node in graph:
+        if node not in state:
+            visit(node, [])

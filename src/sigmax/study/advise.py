@@ -21,7 +21,7 @@ label-name groups`` (groups of >= 2 labels that never co-occur, or ``[]``);
 by default :func:`sigmax.labels.exclusive_groups`, which only groups labels
 whose never co-occurring is significant (see :mod:`sigmax.labels`).
 :func:`advise` then recommends the candidate named :data:`MIXED_CANDIDATE`
-(registered in :data:`sigmax.study.compare.CANDIDATES`) when groups exist and,
+(registered in :data:`sigmax.study.candidates.CANDIDATES`) when groups exist and,
 with measured numbers, when it is not measurably worse. ``label_structure``
 also reports the suggested head layout and its evidence (``head_layout``).
 Set the hook to ``None`` to report never-co-occurring pairs as facts only.

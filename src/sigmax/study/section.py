@@ -31,12 +31,9 @@ A section
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from .record import Record
-
-if TYPE_CHECKING:  # annotations only: no import at run time, so no cycle
-    from .figure import FigureSpec
 
 __all__ = ["SECTIONS", "Section", "SectionRegistry", "register_section"]
 
@@ -51,7 +48,9 @@ class Section:
     result_type: ClassVar[type[Record]]
     aliases: ClassVar[tuple[str, ...]] = ()
     depends_on: ClassVar[tuple[str, ...]] = ()
-    figures: ClassVar[tuple[FigureSpec, ...]] = ()
+    #: :class:`~sigmax.study.figure.FigureSpec` entries (typed ``Any`` here: the figure
+    #: module draws from results, so this leaf module does not import it).
+    figures: ClassVar[tuple[Any, ...]] = ()
 
     def units(self, run: Any) -> int:
         """Progress steps :meth:`compute` reports through ``run.progress``."""
