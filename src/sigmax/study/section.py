@@ -26,6 +26,33 @@ A section
   -> rich renderables or strings.
 - ``figures``: :class:`~sigmax.study.figure.FigureSpec` entries drawn from the
   problem.
+
+Adding one
+----------
+``sections/tuning.py``::
+
+    @dataclass(eq=False)
+    class TuningResult(Record):
+        C_selected: dict[str, float] | None = None   # None: absent (section not run)
+        summary: list[str] | None = None
+
+    class Tuning(Section):
+        id, title, question, lead = "tuning", "Tuning", "Which C?", "..."
+        result_type = TuningResult
+        depends_on = ("performance",)
+
+        def compute(self, run):          # run: sigmax.study.run.StudyRun
+            ...
+            return TuningResult(C_selected=..., summary=[...])
+
+        def render_html(self, result, problem):
+            return sentences(result.summary)
+
+and ``register_section(Tuning)`` in ``sections/__init__.py`` at the place it
+should run. ``problem.tuning`` is then a ``TuningResult``, ``results.json``
+has a ``"tuning"`` key, and ``python -m sigmax.study.schema >
+src/sigmax/study/schema.json`` regenerates the schema (a test fails until it
+is).
 """
 
 from __future__ import annotations
