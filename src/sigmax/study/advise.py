@@ -586,14 +586,13 @@ def _measured(result: Any, choice: str) -> tuple[str, list[str], list[dict[str, 
     if cost:
         reasons.append(f"Cost relative to {chosen.label} (median fit over the folds): "
                        + "; ".join(cost) + ".")
-    k2 = result.k2_equivalence or {}
-    if result.task == "binary" and "max_abs_prob_diff" in k2:
+    k2 = result.k2_equivalence
+    if result.task == "binary" and k2.max_abs_prob_diff is not None:
         reasons.append(
             f"Two-class softmax gave the same probabilities as logistic regression to "
-            f"{k2['max_abs_prob_diff']:.1e} (coefficients w = w1 - w0 to "
-            f"{k2['max_abs_coef_diff']:.1e}, with C_softmax = C/2): it only doubles the work.")
-    mins = result.minima or {}
-    for m in mins.get("models", []):
+            f"{k2.max_abs_prob_diff:.1e} (coefficients w = w1 - w0 to "
+            f"{k2.max_abs_coef_diff:.1e}, with C_softmax = C/2): it only doubles the work.")
+    for m in result.minima.models or []:
         if m.get("model") == "softmax" and m.get("penalty") == "none" and "n_flat" in m:
             reasons.append(
                 f"Softmax's minimum is not unique without a penalty ({m['n_flat']} flat "
