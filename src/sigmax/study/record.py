@@ -8,8 +8,9 @@ writer and the reader cannot disagree.
 
 A field whose value is ``None`` is *absent*: it is left out of ``to_dict`` (a
 section that was not run is ``{}``; a key measured only in some runs, such as
-the K sweep's growth exponents, is there only when measured). A value that is
-really ``null`` in JSON lives inside a plain ``dict`` field. Records also
+the K sweep's growth exponents, is there only when measured). A field made
+with :func:`nullable` may be JSON ``null``: there ``None`` is written as
+``null``, and a field never set (its default, :data:`ABSENT`) is left out. Records also
 answer ``record["key"]``, ``record.get("key")``, ``"key" in record`` and
 ``record == {...}``, so code written against the former dicts keeps working.
 """
@@ -22,9 +23,30 @@ import typing
 from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
 
-__all__ = ["Record", "from_value"]
+__all__ = ["ABSENT", "Record", "from_value", "nullable"]
 
 R = TypeVar("R", bound="Record")
+
+
+class _Absent:
+    """The value of a :func:`nullable` field that was never set (falsy, left out of JSON)."""
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+#: Default of a :func:`nullable` field: not measured, so not in the JSON.
+ABSENT: Any = _Absent()
+
+
+def nullable(doc: str = "") -> Any:
+    """A record field whose value may be ``None`` (JSON ``null``); unset, it is absent."""
+    return dataclasses.field(default=ABSENT, metadata={"nullable": True, "doc": doc})
 
 
 @dataclasses.dataclass(eq=False)
@@ -34,26 +56,36 @@ class Record:
     # -- JSON --------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready dict: fields in declaration order, ``None`` fields left out."""
-        return {f.name: _plain(v) for f in dataclasses.fields(self)
-                if (v := getattr(self, f.name)) is not None}
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)
+                if _is_set(f, getattr(self, f.name))}
 
     @classmethod
-    def from_dict(cls: type[R], data: Mapping[str, Any] | None) -> R:
-        """Rebuild from :meth:`to_dict` output (unknown keys, from other versions, dropped)."""
+    def from_dict(cls: type[R], data: Mapping[str, Any] | None, *, strict: bool = False) -> R:
+        """Rebuild from :meth:`to_dict` output.
+
+        ``strict=False`` (reading a file) drops keys this version does not know;
+        ``strict=True`` (a section building its result) raises on them, so that a
+        measured key without a field cannot vanish from the results.
+        """
         if isinstance(data, cls):
             return data
         hints = field_types(cls)
         data = dict(data or {})
-        kw = {f.name: from_value(hints[f.name], data[f.name])
+        if strict:
+            unknown = [k for k in data if k not in _names(cls)]
+            if unknown:
+                raise KeyError(f"{cls.__name__} has no field for {', '.join(unknown)}: add "
+                               f"the field(s) to {cls.__name__} (and regenerate schema.json).")
+        kw = {f.name: from_value(hints[f.name], data[f.name], strict=strict)
               for f in dataclasses.fields(cls) if f.init and f.name in data}
         return cls(**kw)
 
     # -- read like a dict ---------------------------------------------------------------------
     def __getitem__(self, key: str) -> Any:
-        value = getattr(self, key, None) if key in _names(type(self)) else None
-        if value is None:
+        f = _fields(type(self)).get(key)
+        if f is None or not _is_set(f, getattr(self, key)):
             raise KeyError(key)
-        return value
+        return getattr(self, key)
 
     def __setitem__(self, key: str, value: Any) -> None:
         if key not in _names(type(self)):
@@ -62,8 +94,8 @@ class Record:
         setattr(self, key, value)
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and key in _names(type(self)) \
-            and getattr(self, key) is not None
+        f = _fields(type(self)).get(key) if isinstance(key, str) else None
+        return f is not None and _is_set(f, getattr(self, f.name))
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.keys())
@@ -89,7 +121,7 @@ class Record:
             return default
 
     def keys(self) -> list[str]:
-        return [n for n in _names(type(self)) if getattr(self, n) is not None]
+        return [n for n, f in _fields(type(self)).items() if _is_set(f, getattr(self, n))]
 
     def items(self) -> list[tuple[str, Any]]:
         return [(k, getattr(self, k)) for k in self.keys()]
@@ -101,6 +133,17 @@ class Record:
 
 def _names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls))
+
+
+def _fields(cls: type) -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(cls)}
+
+
+def _is_set(f: dataclasses.Field, value: Any) -> bool:
+    """Is the field's value in the JSON? (None is absent unless the field is nullable.)"""
+    if value is ABSENT:
+        return False
+    return value is not None or bool(f.metadata.get("nullable"))
 
 
 _TYPES: dict[type, dict[str, Any]] = {}
@@ -123,14 +166,14 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def from_value(tp: Any, value: Any) -> Any:
+def from_value(tp: Any, value: Any, *, strict: bool = False) -> Any:
     """``value`` (plain JSON data) as type ``tp``: records rebuilt, containers walked."""
     if value is None:
         return None
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if isinstance(tp, type) and issubclass(tp, Record):
-        return tp.from_dict(value) if isinstance(value, Mapping) else value
+        return tp.from_dict(value, strict=strict) if isinstance(value, Mapping) else value
     if origin in (typing.Union, types.UnionType):
         for arg in args:
             if arg is type(None):
@@ -138,11 +181,11 @@ def from_value(tp: Any, value: Any) -> Any:
             if isinstance(arg, type) and issubclass(arg, Record) and not isinstance(value,
                                                                                     Mapping):
                 continue
-            return from_value(arg, value)
+            return from_value(arg, value, strict=strict)
         return value
     if origin is list and args and isinstance(value, list):
-        return [from_value(args[0], v) for v in value]
+        return [from_value(args[0], v, strict=strict) for v in value]
     if origin is dict and len(args) == 2 and isinstance(value, Mapping):
-        return {k: from_value(args[1], v) for k, v in value.items()}
+        return {k: from_value(args[1], v, strict=strict) for k, v in value.items()}
     return value
 Mapping.register(Record)  # isinstance(record, Mapping): code written for the former dicts

@@ -210,7 +210,7 @@ class ProblemResult(Record):
         return {**head, **secs, **plain}
 
     @classmethod
-    def from_dict(cls, data: Any) -> ProblemResult:
+    def from_dict(cls, data: Any, *, strict: bool = False) -> ProblemResult:
         if isinstance(data, cls):
             return data
         data = dict(data)
@@ -218,7 +218,8 @@ class ProblemResult(Record):
         names = _FIELD_NAMES - {"sections"}
         problem = cls(**{k: v for k, v in data.items() if k in names})
         for sid, value in secs.items():
-            setattr(problem, sid, value)
+            problem.sections[sid] = from_value(SECTIONS[sid].result_type, value,
+                                               strict=strict) or SECTIONS[sid].result_type()
         return problem
 
 

@@ -21,7 +21,7 @@ import types
 import typing
 from typing import Any
 
-from .record import Record, field_types
+from .record import ABSENT, Record, field_types
 from .result import CompareResult, ProblemResult
 from .section import SECTIONS
 
@@ -69,8 +69,9 @@ def _record_schema(cls: type[Record]) -> dict[str, Any]:
             continue
         tp = hints[f.name]
         args = typing.get_args(tp)
-        optional = type(None) in args
-        if optional:  # None means "absent" on a record: the key is optional, never null
+        optional = type(None) in args or f.default is ABSENT
+        if optional and not f.metadata.get("nullable"):
+            # None means "absent" on a record: the key is optional, never null.
             rest = tuple(a for a in args if a is not type(None))
             tp = rest[0] if len(rest) == 1 else typing.Union[rest]  # noqa: UP007
         s = schema_of(tp)

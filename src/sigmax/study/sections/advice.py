@@ -66,7 +66,8 @@ class AdviceSection(Section):
     depends_on = ("performance", "minima", "k2_equivalence")
 
     def compute(self, run: StudyRun) -> AdviceResult:
-        result = AdviceResult.from_dict(advise(run.target, result=run.problem).to_dict())
+        advice = advise(run.target, result=run.problem)
+        result = AdviceResult.from_dict(advice.to_dict(), strict=True)
         run.progress("advice")
         return result
 

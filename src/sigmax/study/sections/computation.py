@@ -167,7 +167,7 @@ def _computation(run: StudyRun) -> ComputationResult:
         "flops_model": FLOPS_MODEL,
         "summary": summary + sweep.pop("summary"),
         "k_sweep": sweep,
-    })
+    }, strict=True)
 
 
 def _planted_labels(X: np.ndarray, K: int, rng: np.random.Generator) -> np.ndarray:

@@ -144,7 +144,7 @@ def _derivatives(run: StudyRun) -> DerivativesResult:
                 f"({'dense K x K blocks' if spec.family == 'softmax' else 'block diagonal'}), "
                 f"{fl['flops_per_hessian']:.3g} flops to build on all rows.")
         run.progress(f"derivatives: {spec.name}")
-    return DerivativesResult.from_dict(out)
+    return DerivativesResult.from_dict(out, strict=True)
 
 
 _FORMULA_ROWS = (("loss", "loss"), ("gradient", "gradient"), ("hessian", "Hessian"),

@@ -118,7 +118,7 @@ def _k2(run: StudyRun) -> K2Result:
             f"sigmoids: coefficients agree to {out['ovr_per_label']['max_abs_coef_diff']:.1e}.")
     out["summary"] = summary
     run.progress("K=2 equivalence")
-    return K2Result.from_dict(out)
+    return K2Result.from_dict(out, strict=True)
 
 
 _K2_KEYS = ("C_logistic", "C_softmax", "max_abs_prob_diff", "max_abs_coef_diff",

@@ -46,28 +46,124 @@ from ..formatting import (
     summary_line,
 )
 from ..inputs import subsample
-from ..record import Record
+from ..record import Record, nullable
 from ..result import ProblemResult
 from ..run import StudyRun
 from ..section import Section
 
 
 @dataclass(eq=False)
+class MinimaFit(Record):
+    """The solver's record of a fit on the subproblem."""
+
+    converged: bool
+    grad_norm: float
+    n_iter: int
+    objective: float
+
+
+@dataclass(eq=False)
+class RandomStarts(Record):
+    """:func:`sigmax.diagnostics.random_starts`: minima reached from random starts."""
+
+    n_starts: int
+    solver: str
+    scale: float
+    objectives: list[float]
+    objective_spread: float
+    coef_spread: float
+    coef_norm: float
+    centered_coef_spread: float
+    intercept_spread: float
+    centered_intercept_spread: float
+    max_prob_diff: float
+    converged: list[bool]
+    n_iter: list[int]
+
+
+@dataclass(eq=False)
+class MinimaModel(Record):
+    """One model x penalty on the subproblem: theory, the measured spectrum, random starts.
+
+    The spectrum keys are those of :func:`sigmax.diagnostics.flat_directions`
+    (``null_basis`` left out); ``skipped`` replaces them when the unpenalized
+    model has no finite minimum.
+    """
+
+    model: str = field(metadata={"doc": "softmax, logistic, ovr or multilabel"})
+    parameterization: str | None = nullable("symmetric or reference (softmax), else null")
+    penalty: str | None = None
+    C: float | None = nullable("null without a penalty")
+    expected_n_flat: int | None = None
+    expected_why: str | None = None
+    skipped: str | None = None
+    separable_warning: bool | None = field(default=None, metadata={
+        "doc": "the fit raised sigmax.SeparableWarning"})
+    eigenvalues: list[float] | None = None
+    threshold: float | None = None
+    n_params: int | None = None
+    n_flat: int | None = None
+    n_flat_coef: int | None = None
+    n_flat_intercept: int | None = None
+    smallest_nonzero_eigenvalue: float | None = nullable()
+    largest_eigenvalue: float | None = None
+    largest_zero_eigenvalue: float | None = nullable()
+    condition_number: float | None = nullable()
+    spectral_gap: float | None = nullable()
+    max_prob_change: float | None = None
+    max_objective_change: float | None = None
+    matches_theory: bool | None = field(default=None, metadata={
+        "doc": "n_flat == expected_n_flat (L2 softmax: 1, the intercept shift)"})
+    fit: MinimaFit | None = None
+    random_starts: RandomStarts | None = field(default=None, metadata={
+        "doc": "symmetric softmax and the sigmoid model"})
+
+
+@dataclass(eq=False)
+class Subproblem(Record):
+    """The small full-rank problem on which the Hessians are formed."""
+
+    n_rows: int
+    n_features: int
+    features: list[str]
+    classes: list[str]
+    rank_full: bool
+    separated: bool | None = nullable("linear program on the subproblem; null: undecided")
+    how: str | None = None
+
+
+@dataclass(eq=False)
+class UnpenalizedFit(Record):
+    """A candidate fitted without a penalty on all rows."""
+
+    separable_warning: bool
+    converged: bool
+    n_iter: int
+    coef_max_abs: float
+
+
+@dataclass(eq=False)
+class Separation(Record):
+    """Is a candidate's training problem on all rows linearly separated?"""
+
+    separated: bool | None = nullable("null: undecided in the time budget")
+    kind: str | None = nullable("complete, quasi-complete or null")
+    how: str | None = None
+    outputs_separated: list[str] | None = field(default=None, metadata={
+        "doc": "sigmoid models: outputs whose binary problem is separated"})
+    outputs_undecided: int | None = None
+    unpenalized_fit: UnpenalizedFit | None = None
+
+
+@dataclass(eq=False)
 class MinimaResult(Record):
     """Flat directions and spectra on a subproblem, separation on all rows."""
 
-    models: list[dict[str, Any]] | None = field(default=None, metadata={"doc": (
-        "one per model x penalty: model, parameterization, penalty, C, expected_n_flat, "
-        "expected_why, the keys of sigmax.diagnostics.flat_directions except null_basis, "
-        "matches_theory, separable_warning, fit (converged, grad_norm, n_iter, objective), "
-        "random_starts; or skipped (sentence) when there is no finite minimum")})
+    models: list[MinimaModel] | None = None
     summary: list[str] | None = None
-    separation: dict[str, dict[str, Any]] | None = field(default=None, metadata={"doc": (
-        "candidate -> separated (bool or null), kind, how, outputs_separated, "
-        "outputs_undecided (sigmoid models), unpenalized_fit")})
-    subproblem: dict[str, Any] | None = field(default=None, metadata={"doc": (
-        "n_rows, n_features, features, classes, rank_full, separated, how")})
-
+    separation: dict[str, Separation] | None = field(default=None, metadata={
+        "doc": "candidate -> separation of its training problem on all rows"})
+    subproblem: Subproblem | None = None
 
 
 def _minima(run: StudyRun) -> MinimaResult:
@@ -156,7 +252,7 @@ def _minima(run: StudyRun) -> MinimaResult:
         out["models"].append(entry)
         run.progress(f"minima: {model} {entry['penalty']}")
     out["summary"] = _minima_summary(out, dm)
-    return MinimaResult.from_dict(out)
+    return MinimaResult.from_dict(out, strict=True)
 
 
 def _minima_features(run: StudyRun, Xr: np.ndarray, y: np.ndarray

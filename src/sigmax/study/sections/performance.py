@@ -190,7 +190,7 @@ def _performance(run: StudyRun) -> PerformanceResult:
         "test_train_ratio": ratio, "fold_sizes": [len(te) for _, te in folds[:n_splits]],
         "metrics": [m.to_dict() for m in registry.values()],
         "summary": summary, "best": best,
-    })
+    }, strict=True)
 
 
 def _perf_html(perf: PerformanceResult, p: ProblemResult) -> str:

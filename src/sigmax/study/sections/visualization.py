@@ -140,7 +140,7 @@ def _visualization(run: StudyRun) -> VisualizationResult:
             "f1": {c.name: [float(np.mean(c.metrics[f"f1:{lab}"])) for lab in t.names]
                    for c in run.problem.candidates if f"f1:{t.names[0]}" in c.metrics},
         }
-    return VisualizationResult.from_dict(out)
+    return VisualizationResult.from_dict(out, strict=True)
 
 
 def _pca(run: StudyRun) -> dict[str, Any]:
