@@ -593,11 +593,11 @@ def _measured(result: Any, choice: str) -> tuple[str, list[str], list[dict[str, 
             f"{k2.max_abs_prob_diff:.1e} (coefficients w = w1 - w0 to "
             f"{k2.max_abs_coef_diff:.1e}, with C_softmax = C/2): it only doubles the work.")
     for m in result.minima.models or []:
-        if m.get("model") == "softmax" and m.get("penalty") == "none" and "n_flat" in m:
+        if m.model == "softmax" and m.penalty == "none" and m.n_flat is not None:
             reasons.append(
-                f"Softmax's minimum is not unique without a penalty ({m['n_flat']} flat "
+                f"Softmax's minimum is not unique without a penalty ({m.n_flat} flat "
                 f"directions measured at the optimum) but these change no prediction (max "
-                f"probability change {m['max_prob_change']:.1e}); with L2 the coefficients "
+                f"probability change {m.max_prob_change:.1e}); with L2 the coefficients "
                 "are unique. It is no reason to avoid softmax.")
             break
     return choice, reasons, evidence

@@ -465,68 +465,61 @@ def _minima_html(m: MinimaResult, p: ProblemResult) -> str:
         rows = []
         for e in models:
             name = {"ovr": "one-vs-rest", "multilabel": "independent sigmoids"}.get(
-                e.get("model"), e.get("model"))
-            par = e.get("parameterization")
-            what = f"{name}" + (f" ({par})" if par else "")
-            pen = "none" if e.get("penalty") in (None, "none") else (
-                f"L2, C={fmt_value(e.get('C'))}")
-            if "skipped" in e:
-                rows.append([(esc(what), ""), (esc(pen), ""),
-                             num_cell(e.get("expected_n_flat")),
-                             (esc("not analysed: " + str(e["skipped"])), "")]
-                            + [("", "")] * 4)
+                e.model, e.model)
+            what = f"{name}" + (f" ({e.parameterization})" if e.parameterization else "")
+            pen = "none" if e.penalty in (None, "none") else f"L2, C={fmt_value(e.C)}"
+            if e.skipped is not None:
+                rows.append([(esc(what), ""), (esc(pen), ""), num_cell(e.expected_n_flat),
+                             (esc("not analysed: " + e.skipped), "")] + [("", "")] * 4)
                 continue
-            rs = e.get("random_starts") or {}
-            ok = e.get("matches_theory")
+            rs = e.random_starts
+            ok = e.matches_theory
             rows.append([
-                (esc(what), ""), (esc(pen), ""), num_cell(e.get("expected_n_flat")),
-                (esc(f"{e.get('n_flat')}" + ("  ✓" if ok else "  ✗" if ok is False else "")),
-                 "num"),
+                (esc(what), ""), (esc(pen), ""), num_cell(e.expected_n_flat),
+                (esc(f"{e.n_flat}" + ("  ✓" if ok else "  ✗" if ok is False else "")), "num"),
+                # nullable: .get gives None both for null and for absent
                 num_cell(e.get("smallest_nonzero_eigenvalue")),
-                num_cell(e.get("max_prob_change")),
-                num_cell(rs.get("coef_spread")) if rs else ("–", ""),
-                num_cell(rs.get("objective_spread")) if rs else ("–", "")])
+                num_cell(e.max_prob_change),
+                num_cell(rs.coef_spread) if rs else ("–", ""),
+                num_cell(rs.objective_spread) if rs else ("–", "")])
         out.append(html_table(
             ["model", "penalty", "flat dims: theory", "measured", "smallest λ > 0",
              "max Δp on flat dims", "starts: Δ coef", "starts: Δ f"], rows))
-    sub = m.subproblem or {}
-    if sub.get("how"):
-        out.append(f"<p class='sub'>Hessians computed on {esc(sub['how'])}.</p>")
-    sep = m.separation or {}
-    if sep:
+    if m.subproblem is not None and m.subproblem.how:
+        out.append(f"<p class='sub'>Hessians computed on {esc(m.subproblem.how)}.</p>")
+    if m.separation:
         rows = []
-        for name, e in sep.items():
-            state = e.get("separated")
-            word = ("yes" + (f" ({e['kind']})" if e.get("kind") else "") if state
+        for name, e in m.separation.items():
+            state, kind = e.get("separated"), e.get("kind")
+            word = ("yes" + (f" ({kind})" if kind else "") if state
                     else "no" if state is False else "not decided")
-            outs = e.get("outputs_separated")
-            if outs:
-                word += f": {len(outs)} output(s)"
+            if e.outputs_separated:
+                word += f": {len(e.outputs_separated)} output(s)"
             rows.append([(esc(cand_label(p, name)), ""), (esc(word), ""),
-                         (esc(e.get("how", "")), "")])
+                         (esc(e.how or ""), "")])
         out.append("<h4>Are the training data separable (no finite minimum without a "
                    "penalty)?</h4>" + html_table(["model", "separated", "how we know"], rows))
     return "".join(out)
 
 
-def _minima_label(m: dict[str, Any]) -> str:
-    name = {"ovr": "one-vs-rest", "multilabel": "sigmoids"}.get(m.get("model"), m.get("model"))
-    par = m.get("parameterization")
+def _minima_label(m: MinimaModel) -> str:
+    name = {"ovr": "one-vs-rest", "multilabel": "sigmoids"}.get(m.model, m.model)
+    par = m.parameterization
     par = f", {par}" if par and par != "symmetric" else ""
-    pen = "no penalty" if m.get("penalty") in (None, "none") else f"L2, C={m.get('C'):g}"
+    pen = "no penalty" if m.penalty in (None, "none") else f"L2, C={m.C:g}"
     return f"{name}{par} ({pen})"
 
 
 def draw_hessian_spectrum(problem: ProblemResult) -> Figure:
     """Sorted eigenvalues of the Hessian at the optimum of each model x penalty.
 
-    Reads ``minima["models"]``: entries with ``model``, ``parameterization``,
-    ``penalty``, ``eigenvalues``, ``threshold``, ``n_flat``.
+    Reads ``problem.minima.models`` (:class:`MinimaModel`): ``model``,
+    ``parameterization``, ``penalty``, ``eigenvalues``, ``threshold``, ``n_flat``.
     """
-    models = [m for m in problem.minima.models or [] if m.get("eigenvalues")]
+    all_models = problem.minima.models or []
+    models = [m for m in all_models if m.eigenvalues]
     if not models:
-        skipped = [m.get("skipped") for m in problem.minima.models or []
-                   if m.get("skipped")]
+        skipped = [m.skipped for m in all_models if m.skipped]
         raise Skip(skipped[0] if skipped else "no Hessian spectrum in this result")
     fig = new_figure(7.6, 3.6)
     ax = fig.subplots()
@@ -537,18 +530,19 @@ def draw_hessian_spectrum(problem: ProblemResult) -> Figure:
     eps = np.finfo(np.float64).eps
     thr = []
     for m in models:
-        ev = np.sort(np.abs(series(m["eigenvalues"])))
-        fam = "softmax" if m.get("model") == "softmax" else "other"
+        ev = np.sort(np.abs(series(m.eigenvalues)))
+        fam = "softmax" if m.model == "softmax" else "other"
         color = palette[fam][used[fam] % 3]
         used[fam] += 1
-        ls = styles.get(m.get("parameterization"), "-")
-        if m.get("penalty") not in (None, "none"):
+        ls = styles.get(m.parameterization, "-")
+        if m.penalty not in (None, "none"):
             ls = ":"
         idx = np.arange(1, len(ev) + 1)
+        n_flat = "?" if m.n_flat is None else m.n_flat
         ax.plot(idx, np.maximum(ev, eps * 1e-2), ls=ls, marker="o", ms=3, lw=1.3, color=color,
-                label=f"{_minima_label(m)}: {m.get('n_flat', '?')} flat")
-        if m.get("threshold"):
-            thr.append(float(m["threshold"]))
+                label=f"{_minima_label(m)}: {n_flat} flat")
+        if m.threshold:
+            thr.append(float(m.threshold))
     if thr:
         t = max(thr)
         ax.axhspan(eps * 1e-3, t, color="#f3e0d6", alpha=0.6, lw=0)
@@ -558,10 +552,9 @@ def draw_hessian_spectrum(problem: ProblemResult) -> Figure:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("eigenvalue index (sorted)")
     ax.set_ylabel("|eigenvalue| of the Hessian")
-    sub = problem.minima.get("subproblem") or {}
-    nf = sub.get("n_features")
-    where = (f" ({sub.get('n_rows')} rows, {nf} feature{'s' if nf != 1 else ''})"
-             if sub.get("n_rows") else "")
+    sub = problem.minima.subproblem
+    where = (f" ({sub.n_rows} rows, {sub.n_features} feature"
+             f"{'s' if sub.n_features != 1 else ''})" if sub is not None else "")
     ax.set_title(f"Hessian spectrum at the minimum{where}")
     ax.grid(alpha=0.3, which="major")
     ax.legend(frameon=False, fontsize=7, loc="lower right")
