@@ -10,6 +10,7 @@ import pytest
 
 import sigmax
 from sigmax.study import compare as compare_mod
+from sigmax.study import fitting
 from sigmax.study.compare import CANDIDATES, SECTIONS, CandidateSpec, compare, register_candidate
 from sigmax.study.result import CompareResult
 
@@ -248,13 +249,13 @@ def test_a_candidate_without_the_backend_keeps_its_default(monkeypatch):
     monkeypatch.setitem(CANDIDATES, "multiclass",
                         [softmax, dataclasses.replace(ovr, backends=("numpy",))])
     placed = []
-    real_fit = compare_mod._fit
+    real_fit = fitting.fit
 
     def spy(est, X, y):
         placed.append((type(est).__name__, est.backend))
         return real_fit(est, X, y)
 
-    monkeypatch.setattr(compare_mod, "_fit", spy)
+    monkeypatch.setattr(fitting, "fit", spy)
     X, y = _data("multiclass", n=90)
     p = compare(X, y, quick=True, sections=["performance"],
                 estimator_params={"backend": "torch"}).problems[0]

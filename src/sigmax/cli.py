@@ -260,6 +260,20 @@ def _check_backend(backend: str, device: str | None, scheduler: str | None) -> N
         raise click.ClickException(_one_line(exc)) from None
 
 
+def _check_sections(ctx: click.Context, param: click.Parameter, value: str | None
+                    ) -> list[str] | None:
+    """``--sections`` as section ids, checked against the registry (read when used, so
+    the CLI starts without importing the study)."""
+    if value is None:
+        return None
+    from .study.section import SECTIONS
+
+    try:
+        return SECTIONS.resolve(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 # -- compare ----------------------------------------------------------------------------------
 @main.command()
 @click.argument("data", nargs=-1, metavar="[DATA]...")
@@ -274,12 +288,16 @@ def _check_backend(backend: str, device: str | None, scheduler: str | None) -> N
 @click.option("--quick", is_flag=True, help="Fewer folds and smaller sweeps: a fast look.")
 @click.option("--no-plots", is_flag=True, help="Tables only (no figures): faster.")
 @click.option("--no-report", is_flag=True, help="Terminal summary only; write no folder.")
+@click.option("--sections", default=None, metavar="ID[,ID...]", callback=_check_sections,
+              help="Run only these study sections (comma-separated; default all). An unknown "
+                   "id lists the choices, which come from sigmax.study.section.SECTIONS.")
 @backend_options
 def compare(data: tuple[str, ...], targets: tuple[str, ...], drop: tuple[str, ...],
             dropna: bool, missing: str, groups: str | None, seed: int,
             max_rows: int | None, out: Path, cv: int | None,
-            C: float, quick: bool, no_plots: bool, no_report: bool, backend: str,
-            device: str | None, scheduler: str | None) -> None:
+            C: float, quick: bool, no_plots: bool, no_report: bool,
+            sections: list[str] | None, backend: str, device: str | None,
+            scheduler: str | None) -> None:
     """Fit logistic, softmax, one-vs-rest and multi-label models side by side.
 
     DATA is a CSV / Parquet file (with --target) or built-in dataset names (see
@@ -311,7 +329,7 @@ def compare(data: tuple[str, ...], targets: tuple[str, ...], drop: tuple[str, ..
               if backend != "auto" or device is not None else None)
     with progress_bars() as callback, _dask_client(scheduler):
         result = run_compare(datasets, cv=cv, C=C, seed=seed, quick=quick, callback=callback,
-                             estimator_params=params)
+                             estimator_params=params, sections=sections)
         path = None
         if not no_report:
             path = write_report(result, out, plots=not no_plots, callback=callback)
@@ -341,10 +359,12 @@ def _check_out(out: Path, inputs: Sequence[str] = ()) -> None:
 def run_compare(datasets: Sequence[Any], *, cv: int | None = None, C: float = 1.0,
                 seed: int = 0, quick: bool = False,
                 callback: Callable[[str, int, int], None] | None = None,
-                estimator_params: dict[str, Any] | None = None) -> Any:
+                estimator_params: dict[str, Any] | None = None,
+                sections: Sequence[str] | None = None) -> Any:
     """Run :func:`sigmax.study.compare.compare` on each dataset; one combined result.
 
-    ``estimator_params`` (``backend``, ``device``) places the candidate fits.
+    ``estimator_params`` (``backend``, ``device``) places the candidate fits;
+    ``sections`` picks section ids of :data:`sigmax.study.section.SECTIONS` (None: all).
     """
     from .study.compare import compare as compare_one
     from .study.result import CompareResult
@@ -354,7 +374,7 @@ def run_compare(datasets: Sequence[Any], *, cv: int | None = None, C: float = 1.
         results.append(compare_one(
             ds.X, ds.y, name=ds.name, description=ds.description, notes=ds.notes,
             cv=5 if cv is None else cv, C=C, random_state=seed, quick=quick,
-            progress=callback, estimator_params=estimator_params))
+            progress=callback, estimator_params=estimator_params, sections=sections))
     return CompareResult.combine(results)
 
 

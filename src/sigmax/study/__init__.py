@@ -5,6 +5,7 @@ the advice :func:`sigmax.study.advise.advise` (also ``sigmax.advise``); the
 submodules carry those names, so the functions are not re-exported here.
 """
 
+from . import sections as _sections  # noqa: F401  (fills the SECTIONS registry)
 from .result import CandidateResult, CompareResult, Comparison, ProblemResult
 
 __all__ = ["CandidateResult", "CompareResult", "Comparison", "ProblemResult"]

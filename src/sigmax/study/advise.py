@@ -21,7 +21,7 @@ label-name groups`` (groups of >= 2 labels that never co-occur, or ``[]``);
 by default :func:`sigmax.labels.exclusive_groups`, which only groups labels
 whose never co-occurring is significant (see :mod:`sigmax.labels`).
 :func:`advise` then recommends the candidate named :data:`MIXED_CANDIDATE`
-(registered in :data:`sigmax.study.compare.CANDIDATES`) when groups exist and,
+(registered in :data:`sigmax.study.candidates.CANDIDATES`) when groups exist and,
 with measured numbers, when it is not measurably worse. ``label_structure``
 also reports the suggested head layout and its evidence (``head_layout``).
 Set the hook to ``None`` to report never-co-occurring pairs as facts only.
@@ -586,19 +586,18 @@ def _measured(result: Any, choice: str) -> tuple[str, list[str], list[dict[str, 
     if cost:
         reasons.append(f"Cost relative to {chosen.label} (median fit over the folds): "
                        + "; ".join(cost) + ".")
-    k2 = result.k2_equivalence or {}
-    if result.task == "binary" and "max_abs_prob_diff" in k2:
+    k2 = result.k2_equivalence
+    if result.task == "binary" and k2.max_abs_prob_diff is not None:
         reasons.append(
             f"Two-class softmax gave the same probabilities as logistic regression to "
-            f"{k2['max_abs_prob_diff']:.1e} (coefficients w = w1 - w0 to "
-            f"{k2['max_abs_coef_diff']:.1e}, with C_softmax = C/2): it only doubles the work.")
-    mins = result.minima or {}
-    for m in mins.get("models", []):
-        if m.get("model") == "softmax" and m.get("penalty") == "none" and "n_flat" in m:
+            f"{k2.max_abs_prob_diff:.1e} (coefficients w = w1 - w0 to "
+            f"{k2.max_abs_coef_diff:.1e}, with C_softmax = C/2): it only doubles the work.")
+    for m in result.minima.models or []:
+        if m.model == "softmax" and m.penalty == "none" and m.n_flat is not None:
             reasons.append(
-                f"Softmax's minimum is not unique without a penalty ({m['n_flat']} flat "
+                f"Softmax's minimum is not unique without a penalty ({m.n_flat} flat "
                 f"directions measured at the optimum) but these change no prediction (max "
-                f"probability change {m['max_prob_change']:.1e}); with L2 the coefficients "
+                f"probability change {m.max_prob_change:.1e}); with L2 the coefficients "
                 "are unique. It is no reason to avoid softmax.")
             break
     return choice, reasons, evidence

@@ -18,23 +18,31 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-import html
-import math
 import os
-import re
 import shutil
-import struct
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
 from ..io import atomic_write_bytes, atomic_write_text
+from .formatting import (
+    cand_label,
+    esc,
+    fmt_value,
+    html_table,
+    key_verdicts,
+    png_size,
+    pretty_key,
+    slug,
+)
 from .result import CompareResult, ProblemResult
+from .section import SECTIONS as _REGISTRY
+from .section import Section
 
 __all__ = ["RENDERERS", "SECTIONS", "HtmlRenderer", "JsonRenderer", "Renderer", "Section",
-           "TerminalRenderer", "write_report"]
+           "TerminalRenderer", "fmt_value", "key_verdicts", "png_size", "pretty_key",
+           "write_report"]
 
 #: Name of the marker file that identifies a folder as a sigmax report (and so
 #: safe to replace as a whole).
@@ -43,169 +51,10 @@ REPORT_MARKER = ".sigmax-report"
 Progress = Callable[[str, int, int], None]
 
 
-@dataclass(frozen=True)
-class Section:
-    """One report section: one user question."""
-
-    id: str
-    title: str
-    question: str
-    lead: str
-    result_key: str | None  # ProblemResult attribute with this section's data
-
-
-#: The report's sections, in order: one per question the study answers.
-SECTIONS: tuple[Section, ...] = (
-    Section("performance", "Performance",
-            "Which model predicts better?",
-            "Held-out scores on the same cross-validation folds for every model, and a paired "
-            "test of each difference: a gap smaller than the fold-to-fold noise is no gap.",
-            "performance"),
-    Section("computation", "Computational requirements",
-            "What does each model cost to fit and to use?",
-            "Both models cost one product X·W per gradient evaluation, O(n·d·K) work: softmax "
-            "couples the K outputs through one normalization, one-vs-rest and multi-label "
-            "logistic keep them independent. Measured: parameters, time, iterations, memory.",
-            "computation"),
-    Section("derivatives", "Derivatives",
-            "How hard are the derivatives?",
-            "Both gradients have the same shape, Xᵀ(P − Y): predicted probabilities minus "
-            "targets. Logistic's Hessian is Xᵀ diag(p(1 − p)) X; softmax's couples classes, "
-            "with blocks Xᵀ diag(p_k([k = l] − p_l)) X. Both are checked here against finite "
-            "differences.", "derivatives"),
-    Section("minima", "Minima",
-            "Does the convex cost have one minimum or many?",
-            "The softmax loss only sees differences of logits: adding the same vector to every "
-            "class's weights changes no probability. Without a penalty its cost is convex but "
-            "not strictly convex, with a flat valley of minima; logistic regression (one "
-            "weight vector per binary problem) has a unique minimum on non-separable, "
-            "full-rank data. An L2 penalty, or fixing one class as reference, picks one point.",
-            "minima"),
-    Section("k2", "K=2 equivalence",
-            "Are they the same model for two classes?",
-            "For K = 2, softmax gives p(class 1) = σ(z₁ − z₀): logistic regression on "
-            "w = w₁ − w₀. With an L2 penalty the optimum has w₀ = −w₁, so softmax at C equals "
-            "logistic at 2C.", "k2_equivalence"),
-    Section("visualization", "Visualization",
-            "What do the models look like?",
-            "A logistic model is one hyperplane where p = 1/2; softmax splits space into K "
-            "convex regions and puts each sample in a probability simplex; independent "
-            "sigmoids for non-exclusive labels give one boundary per label, which may overlap.",
-            "visualization"),
-    Section("advice", "Advice",
-            "Which should I implement?",
-            "Binary → logistic regression. Mutually exclusive classes → softmax regression. "
-            "Labels that can co-occur → one logistic output per label (multi-label), or "
-            "softmax heads for the groups of labels that exclude each other.", "advice"),
-)
-_SECTION_BY_ID = {s.id: s for s in SECTIONS}
-
-
-# -- formatting helpers ------------------------------------------------------------------------
-def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def fmt_value(v: Any, key: str = "") -> str:
-    """A number or value as a short string (units from the key name)."""
-    if v is None:
-        return "–"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if _is_num(v):
-        x = float(v)
-        if not math.isfinite(x):
-            return str(x)
-        k = key.lower()
-        if k.endswith("bytes"):
-            for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-                if abs(x) >= scale:
-                    return f"{x / scale:.1f} {unit}"
-            return f"{int(x)} B"
-        if k.endswith("seconds") or k.endswith("_s") or k == "seconds":
-            if x == 0:
-                return "0 s"
-            if abs(x) < 1e-3:
-                return f"{x * 1e6:.0f} µs"
-            if abs(x) < 1:
-                return f"{x * 1e3:.1f} ms"
-            return f"{x:.2f} s"
-        if isinstance(v, int) or (x.is_integer() and abs(x) < 1e15 and ("n_" in k or
-                                                                        k.startswith("n"))):
-            return f"{int(x):,}"
-        if x == 0:
-            return "0"
-        if abs(x) >= 1e6 or abs(x) < 1e-3:
-            return f"{x:.3g}" if abs(x) >= 1e6 else f"{x:.2e}"
-        if abs(x) >= 1e3:
-            return f"{x:,.0f}"
-        return f"{x:.4g}"
-    if isinstance(v, str):
-        return v
-    if isinstance(v, (list, tuple)):
-        if len(v) <= 6 and all(_is_num(t) or isinstance(t, str) for t in v):
-            return ", ".join(fmt_value(t, key) for t in v)
-        return f"[{len(v)} values]"
-    return str(v)
-
-
-def pretty_key(key: str) -> str:
-    """``"n_grad_evals"`` -> ``"grad evals"``: a readable column title."""
-    special = {"n_params": "parameters", "n_iter": "iterations", "n_grad_evals": "gradient evals",
-               "fit_seconds": "fit time", "predict_seconds": "predict time",
-               "peak_memory_bytes": "peak memory", "flops_per_grad_eval": "flops / gradient",
-               "n_flat": "flat directions", "k2": "K=2"}
-    if key in special:
-        return special[key]
-    k = re.sub(r"^n_", "number of ", key)
-    return k.replace("_", " ")
-
-
-def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
-    vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
-    if not vals:
-        return float("nan"), float("nan")
-    m = sum(vals) / len(vals)
-    sd = math.sqrt(sum((v - m) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1 else 0.0
-    return m, sd
-
-
-def _metric_meta(name: str) -> tuple[str, bool | None, str]:
-    """(title, higher_is_better or None, description) of a metric key."""
-    try:
-        from .metrics import metric_info
-
-        info = metric_info(name)
-        return info.title, info.higher_is_better, info.description
-    except (ImportError, KeyError):
-        return pretty_key(name), None, ""
-
-
-def _headline_metrics(problem: ProblemResult) -> list[str]:
-    """Overall metric keys in the order the candidates report them (per-label ones left out)."""
-    keys: list[str] = []
-    for c in problem.candidates:
-        for k in c.metrics:
-            if ":" not in k and k not in keys:
-                keys.append(k)
-    return keys
-
-
-def _best(problem: ProblemResult, metric: str) -> set[str]:
-    _, hib, _ = _metric_meta(metric)
-    if hib is None:
-        return set()
-    means = {c.name: _mean_sd(c.metrics.get(metric, []))[0] for c in problem.candidates}
-    means = {k: v for k, v in means.items() if math.isfinite(v)}
-    if len(means) < 2:
-        return set()
-    target = max(means.values()) if hib else min(means.values())
-    return {k for k, v in means.items() if abs(v - target) <= 1e-12 * max(1.0, abs(target))}
-
-
-def _slug(text: str) -> str:
-    s = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.")
-    return s or "data"
+#: The report's sections, in order (a live view of the registry
+#: :data:`sigmax.study.section.SECTIONS`: each item is a Section, with ``id``,
+#: ``title``, ``question``, ``lead``, ``render_html`` and ``figures``).
+SECTIONS = _REGISTRY.values()
 
 
 # -- renderer protocol -------------------------------------------------------------------------
@@ -261,52 +110,13 @@ class TerminalRenderer:
         return ""
 
     def _problem(self, console: Any, p: ProblemResult) -> None:
-        from rich import box
         from rich.rule import Rule
-        from rich.table import Table
 
         console.print(Rule(f"[bold]{_escape_rich(p.dataset)}[/] · {_task_words(p)} · "
                            f"{p.n_samples:,} rows × {p.n_features} features", style="cyan"))
-        metrics = [m for m in _headline_metrics(p) if m in _TERMINAL_METRICS]
-        if metrics and p.candidates:
-            n_folds = max((len(v) for c in p.candidates for v in c.metrics.values()), default=0)
-            t = Table(title=f"Performance: held-out, mean ± sd over {n_folds} folds",
-                      box=box.SIMPLE_HEAD, title_justify="left", title_style="bold")
-            t.add_column("model")
-            for m in metrics:
-                title, hib, _ = _metric_meta(m)
-                t.add_column(title + ("" if hib is None else (" ↑" if hib else " ↓")),
-                             justify="right")
-            best = {m: _best(p, m) for m in metrics}
-            for c in p.candidates:
-                cells = []
-                for m in metrics:
-                    mean, sd = _mean_sd(c.metrics.get(m, []))
-                    cell = "–" if not math.isfinite(mean) else f"{mean:.4f} ±{sd:.3f}"
-                    cells.append(f"[bold green]{cell}[/]" if c.name in best[m] else cell)
-                t.add_row(_escape_rich(c.label or c.name), *cells)
-            console.print(t)
-        for line in key_verdicts(p, ("log_loss", "accuracy", "subset_accuracy")):
-            console.print(f"  • {_escape_rich(line)}")
-        keys = [k for k in ("n_params", "fit_seconds", "n_iter", "n_grad_evals",
-                            "grad_eval_seconds", "peak_memory_bytes")
-                if any(k in c.compute for c in p.candidates)]
-        if keys:
-            t = Table(title="Computational requirements (median over folds)",
-                      box=box.SIMPLE_HEAD, title_justify="left", title_style="bold")
-            t.add_column("model")
-            titles = {"fit_seconds": "fit time", "grad_eval_seconds": "time / gradient"}
-            for k in keys:
-                t.add_column(titles.get(k, pretty_key(k)), justify="right")
-            for c in p.candidates:
-                t.add_row(_escape_rich(c.label or c.name),
-                          *[fmt_value(c.compute.get(k), k) for k in keys])
-            console.print(t)
-        for title, items in (("Derivatives", p.derivatives.get("summary")),
-                             ("Minima", p.minima.get("summary")),
-                             ("K=2", p.k2_equivalence.get("summary"))):
-            if items:
-                console.print(f"[bold]{title}:[/] {_escape_rich(items[0])}")
+        for sid, section in _REGISTRY.items():
+            for item in section.render_terminal(getattr(p, sid), p):
+                console.print(item)
         console.print()
 
     def _advice(self, console: Any, result: CompareResult) -> None:
@@ -314,22 +124,17 @@ class TerminalRenderer:
 
         parts = []
         for p in result.problems:
-            a = p.advice or {}
-            if not a.get("summary"):
+            a = p.advice
+            if not a.summary:
                 continue
             if parts:
                 parts.append("")
             parts.append(f"[bold]{_escape_rich(p.dataset)}[/] ({_task_words(p)}): "
-                         f"[bold green]{_escape_rich(a['summary'])}[/]")
-            parts.extend(f"  – {_escape_rich(r)}" for r in (a.get("reasons") or [])[:2])
+                         f"[bold green]{_escape_rich(a.summary)}[/]")
+            parts.extend(f"  – {_escape_rich(r)}" for r in (a.reasons or [])[:2])
         if parts:
             console.print(Panel("\n".join(parts), title="[bold]Advice[/]", border_style="green",
                                 expand=True))
-
-
-#: Metrics in the terminal table (the HTML report shows them all).
-_TERMINAL_METRICS = ("accuracy", "log_loss", "ece", "macro_f1", "subset_accuracy",
-                     "hamming_loss")
 
 
 def _escape_rich(text: Any) -> str:
@@ -412,339 +217,6 @@ padding-top:10px}
 """
 
 
-def _e(text: Any) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def png_size(data: bytes) -> tuple[int, int]:
-    """(width, height) in pixels of a PNG, read from its IHDR chunk."""
-    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
-        raise ValueError("not a PNG")
-    return struct.unpack(">II", data[16:24])
-
-
-def _html_table(headers: Sequence[str], rows: Iterable[Sequence[tuple[str, str]]]) -> str:
-    """``rows``: sequences of ``(html, css class)`` cells."""
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f'<td class="{cls}">{cell}</td>' if cls else
-                                     f"<td>{cell}</td>" for cell, cls in row) + "</tr>"
-                   for row in rows)
-    return (f'<div class="tablewrap"><table><thead><tr>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table></div>")
-
-
-def _sentences(items: Any) -> str:
-    if isinstance(items, str):
-        items = [items]
-    items = [str(t) for t in (items or []) if t]
-    if not items:
-        return ""
-    return "<ul class='verdicts'>" + "".join(f"<li>{_e(t)}</li>" for t in items) + "</ul>"
-
-
-def _num_cell(v: Any, key: str = "") -> tuple[str, str]:
-    return _e(fmt_value(v, key)), "num" if _is_num(v) else ""
-
-
-def _cand_label(p: ProblemResult, name: str) -> str:
-    return next((c.label for c in p.candidates if c.name == name and c.label), name)
-
-
-#: Metrics whose paired verdicts are shown in the text (the rest under "all comparisons").
-_KEY_METRICS = ("log_loss", "accuracy", "subset_accuracy", "macro_f1")
-
-
-def key_verdicts(p: ProblemResult, metrics: Sequence[str] = _KEY_METRICS) -> list[str]:
-    """The paired verdicts worth reading, as sentences.
-
-    Pairs that are identical on every fold for every key metric (the binary
-    candidates: one model in three parameterizations) are merged into one
-    sentence instead of one per metric and pair.
-    """
-    key = [c for c in p.comparisons if c.metric in metrics]
-    pairs: dict[tuple[str, str], list[Any]] = {}
-    for c in key:
-        pairs.setdefault((c.a, c.b), []).append(c)
-    same = [ab for ab, cs in pairs.items() if all(c.conclusion == "identical" for c in cs)]
-    lines = []
-    if same:
-        names = list(dict.fromkeys(n for ab in same for n in ab))
-        titles = [_metric_meta(m)[0] for m in dict.fromkeys(c.metric for c in key)]
-        who = ", ".join(_cand_label(p, n) for n in names[:-1]) + " and " + _cand_label(
-            p, names[-1])
-        lines.append(f"{who} score the same {', '.join(titles)} on every fold (differences "
-                     "below 1e-6): the same predictions, so the same model.")
-    for c in key:
-        if (c.a, c.b) not in same:
-            lines.append(c.verdict)
-    return lines
-
-
-def _perf_html(p: ProblemResult) -> str:
-    perf = p.performance or {}
-    metrics = [m["name"] for m in perf.get("metrics", []) if isinstance(m, dict)
-               and "name" in m] or _headline_metrics(p)
-    metrics = [m for m in metrics if any(m in c.metrics for c in p.candidates)]
-    if not metrics:
-        return ""
-    heads = ["model"]
-    for m in metrics:
-        title, hib, _ = _metric_meta(m)
-        heads.append(title + ("" if hib is None else (" ↑" if hib else " ↓")))
-    best = {m: _best(p, m) for m in metrics}
-    rows = []
-    for c in p.candidates:
-        row = [(_e(c.label or c.name), "")]
-        for m in metrics:
-            mean, sd = _mean_sd(c.metrics.get(m, []))
-            cell = ("–" if not math.isfinite(mean)
-                    else f"{mean:.4f} <span class='sd'>± {sd:.4f}</span>")
-            row.append((cell, "num best" if c.name in best[m] else "num"))
-        rows.append(row)
-    out = []
-    if perf.get("folds"):
-        out.append(f"<p>{_e(perf['folds'])}. Mean ± standard deviation over the folds; "
-                   "↑ higher is better, ↓ lower is better; best in green.</p>")
-    out.append(_html_table(heads, rows))
-    lines = key_verdicts(p)
-    if lines:
-        out.append("<h4>Is the difference real?</h4>" + _sentences(lines))
-    if p.comparisons:
-        crow = [[(_e(_metric_meta(c.metric)[0]), ""),
-                 (_e(f"{_cand_label(p, c.a)} − {_cand_label(p, c.b)}"), ""),
-                 _num_cell(c.diff), (_e(f"[{fmt_value(c.ci_low)}, {fmt_value(c.ci_high)}]"),
-                                     "num"),
-                 _num_cell(c.p_value), (_e((c.conclusion or "").replace("_", " ")), "")]
-                for c in p.comparisons]
-        method = p.comparisons[0].method
-        out.append(f"<details><summary>All {len(p.comparisons)} paired comparisons</summary>"
-                   f"<p class='sub'>{_e(method)}.</p>"
-                   + _html_table(["metric", "difference of", "mean", "95% CI", "p", "verdict"],
-                                 crow) + "</details>")
-    described = [(_metric_meta(m)[0], _metric_meta(m)[2]) for m in metrics]
-    if any(d for _, d in described):
-        out.append("<details><summary>Metric definitions</summary><ul>" + "".join(
-            f"<li><b>{_e(t)}</b>: {_e(d)}</li>" for t, d in described if d) + "</ul></details>")
-    notes = [f"{c.label}: {n}" for c in p.candidates for n in c.notes]
-    if notes:
-        out.append("<details><summary>Warnings during the fits</summary>"
-                   + _sentences(notes) + "</details>")
-    return "".join(out)
-
-
-#: Columns of the compute table, in order (those present are shown).
-_COMPUTE_COLUMNS = ("n_params", "fit_seconds", "n_iter", "n_grad_evals", "grad_eval_seconds",
-                    "flops_per_grad_eval", "gflops_per_second", "peak_memory_bytes",
-                    "predict_seconds")
-
-
-def _compute_html(p: ProblemResult) -> str:
-    comp = p.computation or {}
-    out = [_sentences(comp.get("summary"))]
-    keys = [k for k in _COMPUTE_COLUMNS if any(k in c.compute for c in p.candidates)]
-    if keys:
-        rows = [[(_e(c.label or c.name), "")] + [_num_cell(c.compute.get(k), k) for k in keys]
-                for c in p.candidates]
-        titles = {"fit_seconds": "fit time", "grad_eval_seconds": "time / gradient",
-                  "gflops_per_second": "GFLOP/s"}
-        out.append(_html_table(["model"] + [titles.get(k, pretty_key(k)) for k in keys], rows))
-    sweep = comp.get("k_sweep") or {}
-    if sweep.get("labels"):
-        out.append(f"<p class='sub'>K sweep data: {_e(sweep['labels'])}.</p>")
-    fm = comp.get("flops_model") or {}
-    how = [f"{k}: {comp[k]}" for k in ("timer", "memory_method") if comp.get(k)]
-    if comp.get("threads"):
-        how.append(f"BLAS threads: {comp['threads']}")
-    if fm or how:
-        rows = [[(_e(k), ""), (f"<code>{_e(v)}</code>", "")] for k, v in fm.items()
-                if k != "notes" and isinstance(v, str)]
-        out.append("<details><summary>How this is measured (flops model, timer, memory)"
-                   "</summary>" + (_html_table(["count per evaluation", "formula"], rows)
-                                   if rows else "")
-                   + (f"<p>{_e(fm['notes'])}</p>" if fm.get("notes") else "")
-                   + _sentences(how) + "</details>")
-    return "".join(out)
-
-
-_FORMULA_ROWS = (("loss", "loss"), ("gradient", "gradient"), ("hessian", "Hessian"),
-                 ("hessp", "Hessian-vector product"), ("hessian_structure", "structure"))
-
-
-def _deriv_html(p: ProblemResult) -> str:
-    d = p.derivatives or {}
-    out = [_sentences(d.get("summary"))]
-    cands = d.get("candidates") or {}
-    if cands:
-        rows = []
-        for name, c in cands.items():
-            chk = c.get("check") or {}
-            p2 = c.get("n_params", 0) ** 2
-            nnz = c.get("hessian_nonzero_entries")
-            share = f" ({nnz / p2:.0%})" if _is_num(nnz) and p2 else ""
-            rows.append([
-                (_e(_cand_label(p, name)), ""),
-                _num_cell(c.get("n_params"), "n_params"),
-                (_e(f"{fmt_value(nnz)}{share}"), "num"),
-                _num_cell(c.get("hessian_bytes"), "hessian_bytes"),
-                _num_cell(c.get("flops_per_hessian")),
-                _num_cell(chk.get("grad_max_rel_error")) if "grad_max_rel_error" in chk
-                else (_e(chk.get("skipped", "–")), ""),
-                _num_cell(chk.get("hessp_max_rel_error")) if "hessp_max_rel_error" in chk
-                else ("–", "")])
-        out.append("<h4>Measured</h4>" + _html_table(
-            ["model", "parameters", "Hessian nonzeros", "dense Hessian", "flops to build it",
-             "∇f vs finite diff.", "Hv vs finite diff."], rows))
-    if d.get("check_point"):
-        out.append(f"<p class='sub'>Finite differences: {_e(d['check_point'])}.</p>")
-    return "".join(out)
-
-
-def formulas_html(result: CompareResult) -> str:
-    """The derivative formulas of each loss family, once for the whole report."""
-    formulas: dict[str, Any] = {}
-    for p in result.problems:
-        for fam, f in ((p.derivatives or {}).get("formulas") or {}).items():
-            formulas.setdefault(fam, f)
-    if not formulas:
-        return ""
-    titles = {"sigmoid": "sigmoid (logistic, one-vs-rest, multi-label)", "softmax": "softmax"}
-    rows = []
-    for key, title in _FORMULA_ROWS:
-        cells = [(f"<code>{_e(f.get(f'{key}_text', f.get(key, '')))}</code>", "")
-                 for f in formulas.values()]
-        rows.append([(_e(title), ""), *cells])
-    return _html_table([""] + [titles.get(f, f) for f in formulas], rows)
-
-
-def _minima_html(p: ProblemResult) -> str:
-    m = p.minima or {}
-    out = [_sentences(m.get("summary"))]
-    models = m.get("models") or []
-    if models:
-        rows = []
-        for e in models:
-            name = {"ovr": "one-vs-rest", "multilabel": "independent sigmoids"}.get(
-                e.get("model"), e.get("model"))
-            par = e.get("parameterization")
-            what = f"{name}" + (f" ({par})" if par else "")
-            pen = "none" if e.get("penalty") in (None, "none") else (
-                f"L2, C={fmt_value(e.get('C'))}")
-            if "skipped" in e:
-                rows.append([(_e(what), ""), (_e(pen), ""),
-                             _num_cell(e.get("expected_n_flat")),
-                             (_e("not analysed: " + str(e["skipped"])), "")]
-                            + [("", "")] * 4)
-                continue
-            rs = e.get("random_starts") or {}
-            ok = e.get("matches_theory")
-            rows.append([
-                (_e(what), ""), (_e(pen), ""), _num_cell(e.get("expected_n_flat")),
-                (_e(f"{e.get('n_flat')}" + ("  ✓" if ok else "  ✗" if ok is False else "")),
-                 "num"),
-                _num_cell(e.get("smallest_nonzero_eigenvalue")),
-                _num_cell(e.get("max_prob_change")),
-                _num_cell(rs.get("coef_spread")) if rs else ("–", ""),
-                _num_cell(rs.get("objective_spread")) if rs else ("–", "")])
-        out.append(_html_table(
-            ["model", "penalty", "flat dims: theory", "measured", "smallest λ > 0",
-             "max Δp on flat dims", "starts: Δ coef", "starts: Δ f"], rows))
-    sub = m.get("subproblem") or {}
-    if sub.get("how"):
-        out.append(f"<p class='sub'>Hessians computed on {_e(sub['how'])}.</p>")
-    sep = m.get("separation") or {}
-    if sep:
-        rows = []
-        for name, e in sep.items():
-            state = e.get("separated")
-            word = ("yes" + (f" ({e['kind']})" if e.get("kind") else "") if state
-                    else "no" if state is False else "not decided")
-            outs = e.get("outputs_separated")
-            if outs:
-                word += f": {len(outs)} output(s)"
-            rows.append([(_e(_cand_label(p, name)), ""), (_e(word), ""),
-                         (_e(e.get("how", "")), "")])
-        out.append("<h4>Are the training data separable (no finite minimum without a "
-                   "penalty)?</h4>" + _html_table(["model", "separated", "how we know"], rows))
-    return "".join(out)
-
-
-_K2_KEYS = ("C_logistic", "C_softmax", "max_abs_prob_diff", "max_abs_coef_diff",
-            "abs_intercept_diff", "max_abs_symmetry", "same_C_max_abs_prob_diff",
-            "ovr_max_abs_prob_diff")
-_K2_TITLES = {
-    "C_logistic": "C of logistic regression", "C_softmax": "C of 2-class softmax",
-    "max_abs_prob_diff": "max |Δ probability|, logistic vs softmax",
-    "max_abs_coef_diff": "max |w_logistic − (w₁ − w₀)|",
-    "abs_intercept_diff": "|b_logistic − (b₁ − b₀)|",
-    "max_abs_symmetry": "max |w₀ + w₁| (softmax rows opposite)",
-    "same_C_max_abs_prob_diff": "max |Δ probability| with the same C (no mapping)",
-    "ovr_max_abs_prob_diff": "max |Δ probability|, logistic vs one-vs-rest",
-}
-
-
-def _k2_html(p: ProblemResult) -> str:
-    k = p.k2_equivalence or {}
-    if not k:
-        return ""
-    out = [_sentences(k.get("summary"))]
-    rows = [[(_e(_K2_TITLES[key]), ""), _num_cell(k[key])] for key in _K2_KEYS if key in k]
-    if isinstance(k.get("ovr_per_label"), dict):
-        for key, title in (("max_abs_coef_diff", "max |Δ coefficient|, L logistic fits vs "
-                            "independent sigmoids"),
-                           ("max_abs_prob_diff", "max |Δ probability|, L logistic fits vs "
-                            "independent sigmoids")):
-            if key in k["ovr_per_label"]:
-                rows.append([(_e(title), ""), _num_cell(k["ovr_per_label"][key])])
-    if rows:
-        out.append(_html_table(["quantity", "measured"], rows))
-    return "".join(out)
-
-
-def _viz_html(p: ProblemResult) -> str:
-    v = p.visualization or {}
-    out = []
-    labels = v.get("labels") or {}
-    sets = labels.get("top_label_sets") or []
-    if sets:
-        rows = [[(_e(" & ".join(s.get("labels") or []) or "(no label)"), ""),
-                 _num_cell(s.get("count"), "n_rows")] for s in sets]
-        card = labels.get("cardinality") or []
-        text = ""
-        if card:
-            total = sum(card) or 1
-            text = ("Labels per row: " + ", ".join(f"{i}: {c / total:.0%}"
-                                                   for i, c in enumerate(card) if c) + ". ")
-        out.append(f"<p>{_e(text)}The most frequent label sets:</p>"
-                   + _html_table(["label set", "rows"], rows))
-    return "".join(out)
-
-
-def _advice_html(p: ProblemResult) -> str:
-    a = p.advice or {}
-    if not a:
-        return ""
-    out = []
-    if a.get("summary"):
-        out.append(f"<p class='verdict'><b>{_e(a['summary'])}</b></p>")
-    out.append(_sentences(a.get("reasons")))
-    if a.get("structural_choice") and a.get("model") and a["structural_choice"] != a["model"]:
-        out.append(f"<p>The label structure alone suggests {_e(a['structural_choice'])}; the "
-                   "measurements changed the choice.</p>")
-    ev = a.get("evidence") or []
-    if ev:
-        out.append("<details><summary>Evidence used</summary>" + _sentences(
-            [e.get("verdict", "") for e in ev if isinstance(e, dict)]) + "</details>")
-    return "".join(out)
-
-
-#: One HTML renderer per section id.
-SECTION_HTML: dict[str, Callable[[ProblemResult], str]] = {
-    "performance": _perf_html, "computation": _compute_html, "derivatives": _deriv_html,
-    "minima": _minima_html, "k2": _k2_html, "visualization": _viz_html,
-    "advice": _advice_html,
-}
-
-
 class HtmlRenderer:
     """One self-contained HTML page: inline CSS, figures as base64 PNG data URIs.
 
@@ -758,23 +230,23 @@ class HtmlRenderer:
         figures = figures or {}
         toc = ["<nav class='toc' aria-label='Contents'><div class='toc-title'>Contents</div>"
                "<ol><li><a href='#answer'>In short</a></li>"]
-        for s in SECTIONS:
-            toc.append(f"<li><a href='#{s.id}'>{_e(s.title)}</a>")
+        for s in _REGISTRY.values():
+            toc.append(f"<li><a href='#{s.id}'>{esc(s.title)}</a>")
             if len(result.problems) > 1:
                 toc.append("<ol class='sub-toc'>" + "".join(
-                    f"<li><a href='#{s.id}-{_slug(p.dataset)}'>{_e(p.dataset)}</a></li>"
+                    f"<li><a href='#{s.id}-{slug(p.dataset)}'>{esc(p.dataset)}</a></li>"
                     for p in result.problems) + "</ol>")
             toc.append("</li>")
         toc.append("<li><a href='#setup'>Setup</a></li></ol></nav>")
         body = [self._header(result), self._answer(result)]
-        for s in SECTIONS:
+        for s in _REGISTRY.values():
             body.append(self._section(s, result, figures))
         body.append(self._setup(result))
         title = "sigmax: logistic or softmax regression?"
         return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
                 "<meta name='viewport' content='width=device-width,initial-scale=1'>"
                 "<meta name='generator' content='sigmax compare'>"
-                f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
+                f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>"
                 f"<div class='page'>{''.join(toc)}<main>{''.join(body)}</main></div>"
                 "</body></html>\n")
 
@@ -783,49 +255,48 @@ class HtmlRenderer:
         names = ", ".join(p.dataset for p in result.problems) or "no data"
         when = result.environment.get("report_written", "")
         cards = "".join(
-            f"<a class='card' href='#performance-{_slug(p.dataset)}'><b>{_e(p.dataset)}"
-            f"<span class='badge'>{_e(p.task)}</span></b><span>{p.n_samples:,} rows · "
+            f"<a class='card' href='#performance-{slug(p.dataset)}'><b>{esc(p.dataset)}"
+            f"<span class='badge'>{esc(p.task)}</span></b><span>{p.n_samples:,} rows · "
             f"{p.n_features} features · K = {p.n_classes}</span></a>"
             for p in result.problems)
         return ("<header><h1>Logistic or softmax regression? Measured on your data</h1>"
-                f"<p class='sub'>sigmax compare on {_e(names)}"
-                f"{' · ' + _e(when) if when else ''}</p>"
+                f"<p class='sub'>sigmax compare on {esc(names)}"
+                f"{' · ' + esc(when) if when else ''}</p>"
                 f"<div class='cards'>{cards}</div></header>")
 
     def _answer(self, result: CompareResult) -> str:
         items = []
         for p in result.problems:
-            a = p.advice or {}
-            est = a.get("estimator") or a.get("model") or ""
-            label = _cand_label(p, a.get("model", "")) if a.get("model") else ""
+            a = p.advice
+            est = a.estimator or a.model or ""
+            label = cand_label(p, a.model) if a.model else ""
             if not est:
                 continue
             why = short_why(p)
-            items.append(f"<li><b>{_e(p.dataset)}</b> ({_e(_task_words(p))}): "
-                         f"<b>{_e(label)}</b> <code>{_e(est)}</code>"
-                         + (f" — {_e(why)}" if why else "") + "</li>")
-        short = _SECTION_BY_ID["advice"].lead
+            items.append(f"<li><b>{esc(p.dataset)}</b> ({esc(_task_words(p))}): "
+                         f"<b>{esc(label)}</b> <code>{esc(est)}</code>"
+                         + (f" — {esc(why)}" if why else "") + "</li>")
+        short = _REGISTRY["advice"].lead if "advice" in _REGISTRY else ""
         return ("<section class='answer' id='answer'><h2>In short</h2>"
                 + (f"<ul>{''.join(items)}</ul>" if items else "")
-                + f"<p class='sub'>{_e(short)} Each section below answers one question with "
+                + f"<p class='sub'>{esc(short)} Each section below answers one question with "
                   "numbers measured in this run.</p></section>")
 
     def _section(self, s: Section, result: CompareResult, figures: Mapping[Any, Any]) -> str:
-        out = [f"<section id='{s.id}'><h2>{_e(s.title)}</h2><p class='q'>{_e(s.question)}</p>"
-               f"<p class='lead'>{_e(s.lead)}</p>"]
-        if s.id == "derivatives":
-            out.append(formulas_html(result))
+        out = [f"<section id='{s.id}'><h2>{esc(s.title)}</h2><p class='q'>{esc(s.question)}</p>"
+               f"<p class='lead'>{esc(s.lead)}</p>"]
+        out.append(s.intro_html(result))
         for i, p in enumerate(result.problems):
             block = self._problem_block(s, p, i, figures)
-            out.append(f"<div class='problem' id='{s.id}-{_slug(p.dataset)}'>"
-                       f"<h3>{_e(p.dataset)}<span class='badge'>{_e(_task_words(p))}</span>"
+            out.append(f"<div class='problem' id='{s.id}-{slug(p.dataset)}'>"
+                       f"<h3>{esc(p.dataset)}<span class='badge'>{esc(_task_words(p))}</span>"
                        f"</h3>{block}</div>")
         out.append("</section>")
         return "".join(out)
 
     def _problem_block(self, s: Section, p: ProblemResult, index: int,
                        figures: Mapping[Any, Any]) -> str:
-        parts = [SECTION_HTML[s.id](p)] if s.id in SECTION_HTML else []
+        parts = [s.render_html(getattr(p, s.id), p)]
         for (pi, _fid), fig in figures.items():
             if pi == index and fig.spec.section == s.id:
                 parts.append(_figure_html(fig))
@@ -834,14 +305,14 @@ class HtmlRenderer:
 
     def _setup(self, result: CompareResult) -> str:
         settings = {k: v for k, v in result.settings.items() if k not in ("budget",)}
-        rows = [[(_e(pretty_key(k)), ""), (_e(fmt_value(v, k)), "")]
+        rows = [[(esc(pretty_key(k)), ""), (esc(fmt_value(v, k)), "")]
                 for k, v in {**settings, **result.environment}.items()
                 if not isinstance(v, (dict, list)) or (isinstance(v, list) and len(v) <= 8
                                                        and not any(isinstance(t, dict)
                                                                    for t in v))]
         blas = result.environment.get("blas") or []
         if blas:
-            rows.append([("BLAS", ""), (_e("; ".join(
+            rows.append([("BLAS", ""), (esc("; ".join(
                 f"{b.get('library')} {b.get('version')} ({b.get('threads')} thread(s))"
                 for b in blas if isinstance(b, dict))), "")])
         data = []
@@ -850,11 +321,11 @@ class HtmlRenderer:
             secs = p.seconds.get("total")
             if secs:
                 bits.append(f"study time {secs:.1f} s")
-            data.append(f"<li><b>{_e(p.dataset)}</b>: {_e('; '.join(b for b in bits if b))}"
+            data.append(f"<li><b>{esc(p.dataset)}</b>: {esc('; '.join(b for b in bits if b))}"
                         "</li>")
         return ("<section id='setup'><h2>Setup</h2>"
                 + (f"<h4>Data</h4><ul>{''.join(data)}</ul>" if data else "")
-                + (_html_table(["setting", "value"], rows) if rows else "")
+                + (html_table(["setting", "value"], rows) if rows else "")
                 + "<footer>Made by <code>sigmax compare</code>. Every number on this page "
                   "was measured in this run; <code>results.json</code> beside this file holds "
                   "them all, and <code>figures/</code> the figures.</footer></section>")
@@ -862,8 +333,8 @@ class HtmlRenderer:
 
 def short_why(p: ProblemResult) -> str:
     """One clause: why the advised model, from the label structure and the log-loss test."""
-    a = p.advice or {}
-    s = a.get("label_structure") or {}
+    a = p.advice
+    s = a.label_structure or {}
     bits = []
     if p.task == "binary":
         bits.append("two classes: logistic is 2-class softmax with half the parameters")
@@ -873,12 +344,12 @@ def short_why(p: ProblemResult) -> str:
         share = s.get("share_multi")
         bits.append("labels co-occur" + (f" ({share:.0%} of rows carry 2 or more)"
                                          if isinstance(share, (int, float)) else ""))
-    choice = a.get("model")
+    choice = a.model
     groups: dict[str, list[str]] = {}
     for c in p.comparisons:
         if c.metric != "log_loss" or choice not in (c.a, c.b):
             continue
-        other = _cand_label(p, c.b if c.a == choice else c.a)
+        other = cand_label(p, c.b if c.a == choice else c.a)
         if c.conclusion in ("a_better", "b_better"):
             won = (c.conclusion == "a_better") == (c.a == choice)
             groups.setdefault("better" if won else "worse", []).append(other)
@@ -904,17 +375,17 @@ def _figure_html(fig: Any) -> str:
     if fig.png is None and fig.quiet:
         return ""
     if fig.png is None:
-        return (f"<figure><h4>{_e(spec.title)}</h4>"
-                f"<p class='skip'>Not drawn: {_e(fig.skipped)}.</p></figure>")
-    from .plots import DPI
+        return (f"<figure><h4>{esc(spec.title)}</h4>"
+                f"<p class='skip'>Not drawn: {esc(fig.skipped)}.</p></figure>")
+    from .figure import DPI
 
     w, h = png_size(fig.png)
     # Show the figure at its physical size (96 CSS px per inch), never wider than the page.
     cw, ch = round(w * 96 / DPI), round(h * 96 / DPI)
     b64 = base64.b64encode(fig.png).decode("ascii")
-    return (f"<figure><h4>{_e(spec.title)}</h4><img alt='{_e(spec.title)}' width='{cw}' "
+    return (f"<figure><h4>{esc(spec.title)}</h4><img alt='{esc(spec.title)}' width='{cw}' "
             f"height='{ch}' src='data:image/png;base64,{b64}'>"
-            f"<figcaption>{_e(spec.caption)}</figcaption></figure>")
+            f"<figcaption>{esc(spec.caption)}</figcaption></figure>")
 
 
 #: Registry of renderers by format name.
@@ -976,7 +447,7 @@ def write_report(result: CompareResult, out: str | os.PathLike, *, plots: bool =
             for fig in draw_figures(p):
                 rendered[(i, fig.spec.id)] = fig
                 if fig.png is not None:
-                    p.figures[fig.spec.id] = f"figures/{_slug(p.dataset)}-{fig.spec.id}.png"
+                    p.figures[fig.spec.id] = f"figures/{slug(p.dataset)}-{fig.spec.id}.png"
                 done += 1
                 if callback:
                     callback("drawing figures", done, total)

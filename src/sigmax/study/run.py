@@ -1,0 +1,76 @@
+"""The state one study of one dataset shares between its sections (:class:`StudyRun`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..estimators import LinearClassifierBase
+from .advise import Target
+from .budget import Budget
+from .candidates import CandidateSpec
+from .result import CandidateResult, ProblemResult
+
+__all__ = ["StudyRun"]
+
+
+@dataclass
+class StudyRun:
+    """What the sections of one problem share: the data, the candidates and their fits.
+
+    A section's ``compute(run)`` reads these and returns its result; the
+    orchestrator (:func:`sigmax.study.compare.compare_problem`) stores it in
+    ``problem``. Sections that need what an earlier one measured name it in
+    ``depends_on`` and read it from ``problem`` (``performance`` also leaves
+    the out-of-fold predictions in ``oof``).
+    """
+
+    name: str
+    X: np.ndarray
+    Xs: np.ndarray  # standardized on all rows (full-data fits and diagnostics)
+    target: Target
+    feature_names: list[str]
+    specs: list[CandidateSpec]
+    C: float
+    budget: Budget
+    seed: int
+    progress: Callable[[str], None]
+    problem: ProblemResult
+    threads: int = 1
+    #: ``backend`` / ``device`` of the candidate fits (see
+    #: :func:`sigmax.study.placement.check_estimator_params`).
+    estimator_params: dict[str, Any] = field(default_factory=dict)
+    #: Folds and repeats of the cross-validation (the ``performance`` section).
+    n_folds: int = 5
+    repeats: int = 1
+    full: dict[str, Any] = field(default_factory=dict)     # name -> estimator fit on all rows
+    oof: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def cand(self, name: str) -> CandidateResult:
+        return next(c for c in self.problem.candidates if c.name == name)
+
+    def placed(self, spec: CandidateSpec) -> bool:
+        """True when ``spec``'s fits run on the requested backend (else on its default)."""
+        return self.estimator_params.get("backend", "numpy") in spec.backends
+
+    def make(self, spec: CandidateSpec, **params: Any) -> LinearClassifierBase:
+        """``spec``'s estimator at the study's ``C``, on the requested backend if it takes it."""
+        placement = self.estimator_params if self.placed(spec) else {}
+        return spec.make(self.C, **{**placement, **params})
+
+    @property
+    def convex_specs(self) -> list[CandidateSpec]:
+        """The candidates with a convex linear objective (the diagnostics need one)."""
+        return [s for s in self.specs if s.convex]
+
+    @property
+    def sigmoid_spec(self) -> CandidateSpec | None:
+        return next((s for s in self.specs if s.family == "sigmoid" and s.target != "sets"),
+                    None)
+
+    @property
+    def softmax_spec(self) -> CandidateSpec | None:
+        return next((s for s in self.specs if s.family == "softmax"), None)
