@@ -30,7 +30,7 @@ class Comp:
 CANDS = [Cand("softmax", "Softmax", {"log_loss": [0.5, 0.52]}),
          Cand("ovr", "One-vs-rest", {"log_loss": [0.55, 0.56]}),
          Cand("powerset", "Powerset softmax", {"log_loss": [0.4, 0.41]}),
-         Cand(BASELINE, "Class frequencies", {"log_loss": [1.0, 1.0]})]
+         Cand(BASELINE, "Baseline: class frequencies", {"log_loss": [1.0, 1.0]})]
 BUILDS = {"softmax", "ovr", "logistic", "multilabel"}.__contains__
 
 

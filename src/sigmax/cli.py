@@ -371,11 +371,45 @@ def run_compare(datasets: Sequence[Any], *, cv: int | None = None, C: float = 1.
 
     results = []
     for ds in datasets:
-        results.append(compare_one(
+        res = compare_one(
             ds.X, ds.y, name=ds.name, description=ds.description, notes=ds.notes,
             cv=5 if cv is None else cv, C=C, random_state=seed, quick=quick,
-            progress=callback, estimator_params=estimator_params, sections=sections))
+            progress=callback, estimator_params=estimator_params, sections=sections,
+            groups=None if getattr(ds, "groups", None) is None else ds.groups.to_numpy())
+        for p in res.problems:
+            if p.advice and p.advice.model:
+                p.advice.fit_command = fit_command_for(ds, p.advice.model, C=C)
+        results.append(res)
     return CompareResult.combine(results)
+
+
+def fit_command_for(ds: Any, model: str, *, C: float = 1.0) -> str | None:
+    """The ``sigmax fit`` command that builds candidate ``model`` from ``ds``'s table.
+
+    None for a candidate ``sigmax fit`` cannot build.
+    """
+    import shlex
+
+    from .study.advise import FIT_MODEL
+
+    if model not in FIT_MODEL:
+        return None
+    is_file = bool(ds.source) and Path(str(ds.source)).is_file()
+    args = ["sigmax", "fit", str(ds.source) if is_file else ds.name]
+    if is_file:  # a built-in dataset brings its own target
+        names = list(ds.y.columns) if hasattr(ds.y, "columns") else [ds.y.name]
+        for t in names:
+            args += ["-t", str(t)]
+    args += ["-m", FIT_MODEL[model]]
+    if C != 1.0:
+        args += ["--C", f"{C:g}"]
+    enc = getattr(ds, "encoding", None)
+    if enc is not None and enc.missing != "error":
+        args += ["--missing", enc.missing]
+    if getattr(ds, "groups", None) is not None:
+        args += ["--groups", str(ds.groups.name)]
+    args += ["-o", "model.safetensors"]
+    return " ".join(shlex.quote(a) for a in args)
 
 
 # -- advise -----------------------------------------------------------------------------------

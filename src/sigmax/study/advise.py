@@ -38,6 +38,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..labels import discover_heads, exclusive_groups
+from .verdict import BASELINE, decide
 
 __all__ = ["LABEL_GROUPS_HOOK", "MIXED_CANDIDATE", "Advice", "Target", "advise",
            "encode_target", "label_structure"]
@@ -54,6 +55,10 @@ STRUCTURAL_CHOICE: dict[str, str] = {
     "multilabel": "multilabel",
     "exclusive_labels": "softmax",
 }
+
+#: Candidate name -> ``sigmax fit --model`` name: the models the advice may recommend.
+FIT_MODEL: dict[str, str] = {"logistic": "logistic", "softmax": "softmax", "ovr": "ovr",
+                             "multilabel": "multilabel"}
 
 #: Estimator class of each candidate name the advice can name.
 ESTIMATOR_OF: dict[str, str] = {
@@ -371,6 +376,16 @@ class Advice:
     structural_choice: str = ""
     label_structure: dict[str, Any] = field(default_factory=dict)
     evidence: list[dict[str, Any]] = field(default_factory=list)
+    #: How the measurements bear on the choice (sigmax.study.verdict): "agree",
+    #: "mixed", "no_difference", "overturned" or "not_measured".
+    status: str = "not_measured"
+    #: Paired tests in the Holm-corrected family.
+    n_tests: int = 0
+    #: Whether the choice beats the class-frequency baseline on log-loss (None: not measured).
+    beats_baseline: bool | None = None
+    #: The ``sigmax fit`` command that builds the recommendation from the same table
+    #: (set by the command line, which knows the file; None from Python).
+    fit_command: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -459,10 +474,27 @@ def advise(y: Any, result: Any = None) -> Advice:
     s = label_structure(y)
     choice, reasons = _structural(s)
     structural = choice
+    verdict = None
     evidence: list[dict[str, Any]] = []
     if result is not None and result.candidates:
-        choice, more, evidence = _measured(result, choice)
-        reasons += more
+        cands = {c.name for c in result.candidates}
+        if choice == "softmax" and choice not in cands and "powerset" in cands:
+            # Exclusive labels: the powerset softmax is the softmax over the labels.
+            choice = structural = "powerset"
+        if choice not in FIT_MODEL and "multilabel" in cands and s["task"] == "multilabel":
+            reasons.append(
+                f"`sigmax fit` cannot build the {choice} model from a table (it is measured "
+                "here, and available from Python); the independent sigmoids are the model "
+                "the command line builds for these labels.")
+            choice = structural = "multilabel"
+        if choice not in cands:
+            choice = structural = next(c.name for c in result.candidates
+                                       if c.name != BASELINE)
+        verdict = decide(choice, result.candidates, result.comparisons,
+                         buildable=FIT_MODEL.__contains__)
+        choice = verdict.model
+        evidence = verdict.significant
+        reasons += _measured(result, choice)
     est = ESTIMATOR_OF.get(choice, "")
     if result is not None:
         for c in result.candidates:
@@ -470,16 +502,15 @@ def advise(y: Any, result: Any = None) -> Advice:
                 est = c.estimator
     title = {c.name: c.label for c in result.candidates} if result is not None else {}
     what = title.get(choice, choice)
-    if choice == structural:
-        summary = f"Use {what} ({est})" + (
-            ": the label structure calls for it and the measurements agree."
-            if result is not None and result.candidates else
-            ": the label structure calls for it.")
+    if verdict is not None:
+        summary = " ".join(verdict.sentences)
     else:
-        summary = (f"Use {what} ({est}): the label structure suggests {structural}, but on "
-                   "this data it is measurably better.")
+        summary = f"Use {what} ({est}): the label structure calls for it."
     return Advice(model=choice, estimator=est, summary=summary, reasons=reasons,
-                  structural_choice=structural, label_structure=s, evidence=evidence)
+                  structural_choice=structural, label_structure=s, evidence=evidence,
+                  status=verdict.status if verdict else "not_measured",
+                  n_tests=verdict.n_tests if verdict else 0,
+                  beats_baseline=verdict.beats_baseline if verdict else None)
 
 
 def _comparison(result: Any, metric: str, a: str, b: str) -> tuple[Any, float] | None:
@@ -508,67 +539,17 @@ def _mean(values: list[float]) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
-def _measured(result: Any, choice: str) -> tuple[str, list[str], list[dict[str, Any]]]:
+def _measured(result: Any, choice: str) -> list[str]:
+    """Sentences quoting the measurements of ``choice`` against the others (no decision:
+    :func:`sigmax.study.verdict.decide` made it)."""
     cands = {c.name: c for c in result.candidates}
-    if choice == "softmax" and choice not in cands and "powerset" in cands:
-        # Exclusive labels: the powerset softmax is the softmax over the labels (+ "none").
-        choice = "powerset"
-    if choice not in cands:
-        # The structural choice was not fitted (e.g. a hook candidate not registered).
-        choice = result.candidates[0].name
-    acc_metric = "subset_accuracy" if result.task == "multilabel" else "accuracy"
     reasons: list[str] = []
-    evidence: list[dict[str, Any]] = []
-    switch = None
-    for other in cands:
-        if other == choice:
-            continue
-        for metric in ("log_loss", acc_metric):
-            found = _comparison(result, metric, other, choice)
-            if found:
-                evidence.append({"metric": metric, "against": other,
-                                 "verdict": found[0].verdict})
-        ll = _comparison(result, "log_loss", other, choice)
-        acc = _comparison(result, acc_metric, other, choice)
-        if ll is None:
-            continue
-        ll_better = _better(ll[0], ll[1])
-        acc_better = _better(acc[0], acc[1]) if acc else None
-        if ll_better and acc_better is not False:
-            gain = -ll[1] * ll[0].diff
-            if switch is None or gain > switch[1]:
-                switch = (other, gain, ll[0])
     base = cands[choice]
-    if switch is not None:
-        other, gain, comp = switch
-        reasons.append(
-            f"Measured on this data, {cands[other].label} has a lower cross-validated "
-            f"log-loss than {base.label} by {gain:.4g} nats ({comp.method}: {comp.verdict}) "
-            "and is not less accurate, so it is recommended instead.")
-        choice = other
-    else:
-        within = [cands[o].label for o in cands if o != choice and
-                  (c := _comparison(result, "log_loss", o, choice)) is not None
-                  and _better(c[0], c[1]) is None]
-        worse = [cands[o].label for o in cands if o != choice and
-                 (c := _comparison(result, "log_loss", o, choice)) is not None
-                 and _better(c[0], c[1]) is False]
-        ll_base = _mean(base.metrics.get("log_loss", []))
-        bits = [f"{base.label} has cross-validated log-loss {ll_base:.4g}"]
-        if within:
-            bits.append(f"{', '.join(within)} within fold noise of it")
-        if worse:
-            bits.append(f"{', '.join(worse)} measurably worse")
-        reasons.append("Measured: " + "; ".join(bits) + ".")
-    chosen = cands[choice]
-    for o in cands:
-        if o == choice:
-            continue
-        acc = _comparison(result, acc_metric, o, choice)
-        if acc is not None and _better(acc[0], acc[1]):
-            reasons.append(
-                f"{cands[o].label} is more accurate on {acc_metric.replace('_', ' ')} "
-                f"({acc[0].verdict}); prefer it if that decision metric is what matters.")
+    ll = {n: _mean(c.metrics.get("log_loss", [])) for n, c in cands.items()}
+    reasons.append(
+        "Cross-validated log-loss (lower is better): "
+        + ", ".join(f"{c.label} {ll[n]:.4g}" for n, c in cands.items()) + ".")
+    chosen = base
     # Calibration and cost, quoted for the chosen model against the others.
     ece = {n: _mean(c.metrics.get("ece", [])) for n, c in cands.items()}
     if all(np.isfinite(v) for v in ece.values()):
@@ -576,7 +557,7 @@ def _measured(result: Any, choice: str) -> tuple[str, list[str], list[dict[str, 
             f"{cands[n].label} {v:.3f}" for n, v in ece.items()) + ".")
     cost = []
     for n, c in cands.items():
-        if n == choice:
+        if n in (choice, BASELINE):
             continue
         fit_a, fit_b = chosen.compute.get("fit_seconds"), c.compute.get("fit_seconds")
         pa, pb = chosen.compute.get("n_params"), c.compute.get("n_params")
@@ -600,4 +581,4 @@ def _measured(result: Any, choice: str) -> tuple[str, list[str], list[dict[str, 
                 f"probability change {m.max_prob_change:.1e}); with L2 the coefficients "
                 "are unique. It is no reason to avoid softmax.")
             break
-    return choice, reasons, evidence
+    return reasons

@@ -90,7 +90,12 @@ class CandidateSpec:
     backends: tuple[str, ...] = ("numpy", "torch", "dask")
 
     def make(self, C: float, **params: Any) -> LinearClassifierBase:
-        return self.estimator(C=C * self.C_factor, **{**dict(self.params), **params})
+        merged = {**dict(self.params), **params}
+        # Study-wide settings (max_iter, tol, backend...) go to the estimators that
+        # have them; the baseline has no solver and takes none of them.
+        accepted = set(self.estimator().get_params())
+        return self.estimator(C=C * self.C_factor,
+                              **{k: v for k, v in merged.items() if k in accepted})
 
 
 _SAME_C = "one C for all candidates: both penalize every coefficient row by 1/2 ||W||^2"
@@ -167,6 +172,22 @@ CANDIDATES: dict[str, list[CandidateSpec]] = {
                       applies=_multitask_applies, backends=("torch",)),
     ],
 }
+
+
+def _baseline_spec(title: str, target: str) -> CandidateSpec:
+    from .baseline import FrequencyBaseline
+
+    # Not convex-linear in the study's sense (no coefficients): performance,
+    # the full fits and the visualization only.
+    return CandidateSpec("baseline", title, FrequencyBaseline, target, "softmax", 1.0,
+                         "no penalty: it has no coefficients", convex=False,
+                         backends=("numpy",))
+
+
+for _task, _title, _target in (("binary", "Baseline: class frequencies", "codes"),
+                               ("multiclass", "Baseline: class frequencies", "codes"),
+                               ("multilabel", "Baseline: label frequencies", "indicator")):
+    CANDIDATES[_task].append(_baseline_spec(_title, _target))
 
 
 def register_candidate(task: str, spec: CandidateSpec) -> None:

@@ -32,6 +32,7 @@ import tracemalloc
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..preprocessing import StableScaler
@@ -155,7 +156,8 @@ def compare_problem(X: Any, y: Any, *, name: str = "data", description: str = ""
                     progress: ProgressCallback | None = None, threads: int = 1,
                     max_samples: int | None = None, feature_names: Sequence[str] | None = None,
                     notes: Sequence[str] = (),
-                    estimator_params: Mapping[str, Any] | None = None) -> ProblemResult:
+                    estimator_params: Mapping[str, Any] | None = None,
+                    groups: Any = None) -> ProblemResult:
     """Study one dataset; see :func:`compare` (which wraps this in a :class:`CompareResult`)."""
     check_options(cv, repeats, C, threads, max_samples)
     where = check_estimator_params(estimator_params)
@@ -165,6 +167,11 @@ def compare_problem(X: Any, y: Any, *, name: str = "data", description: str = ""
     except TypeError:
         y_len = None
     Xa, names, x_notes = check_X(X, y_len)
+    if groups is not None:
+        groups = np.asarray(groups)
+        if groups.shape != (Xa.shape[0],):
+            raise ValueError(f"groups has shape {groups.shape}; it needs one group label per "
+                             f"row ({Xa.shape[0]},).")
     target = encode_target(y, n_samples=Xa.shape[0], min_per_class=2)
     if feature_names is not None:
         names = [str(f) for f in feature_names]
@@ -178,6 +185,7 @@ def compare_problem(X: Any, y: Any, *, name: str = "data", description: str = ""
         all_notes.append(f"subsampled {max_samples} of {Xa.shape[0]} rows (stratified, "
                          f"seed {seed})")
         Xa = Xa[idx]
+        groups = None if groups is None else groups[idx]
         target = encode_target(restore_target(target, idx), n_samples=len(idx), min_per_class=2)
     n_folds = min(cv, budget.max_folds) if budget.max_folds else cv
     if Xa.shape[0] < 2 * n_folds:
@@ -221,7 +229,8 @@ def compare_problem(X: Any, y: Any, *, name: str = "data", description: str = ""
         run = StudyRun(name=name, X=Xa, Xs=scaler.transform(Xa), target=target,
                        feature_names=names, specs=specs, C=float(C), budget=budget,
                        seed=seed, progress=tick, problem=problem, threads=threads,
-                       estimator_params=where, n_folds=n_folds, repeats=repeats)
+                       estimator_params=where, n_folds=n_folds, repeats=repeats,
+                       groups=groups)
         total = state["total"] = len(specs) + sum(SECTIONS[s].units(run) for s in secs)
         if progress is not None:
             progress(f"{name}: start", 0, total)
@@ -245,7 +254,8 @@ def compare(X: Any, y: Any, *, name: str = "data", description: str = "", cv: in
             progress: ProgressCallback | None = None, threads: int = 1,
             max_samples: int | None = None, feature_names: Sequence[str] | None = None,
             notes: Sequence[str] = (),
-            estimator_params: Mapping[str, Any] | None = None) -> CompareResult:
+            estimator_params: Mapping[str, Any] | None = None,
+            groups: Any = None) -> CompareResult:
     """Fit logistic, softmax, one-vs-rest and multi-label models side by side and measure.
 
     Parameters
@@ -297,6 +307,10 @@ def compare(X: Any, y: Any, *, name: str = "data", description: str = "", cv: in
         K sweep, derivative checks, minima, separation, K=2, PCA regions) run
         on NumPy. ``settings`` records ``backend``, ``device`` and
         ``scheduler``.
+    groups : array-like of shape (n_samples,), optional
+        Group labels (a person measured in several years, a site): the
+        cross-validation folds keep each group whole (``StratifiedGroupKFold``),
+        so no group sits in both a training and a test fold.
 
     Returns
     -------
@@ -327,7 +341,7 @@ def compare(X: Any, y: Any, *, name: str = "data", description: str = "", cv: in
                               sections=sections, quick=quick, progress=progress,
                               threads=threads, max_samples=max_samples,
                               feature_names=feature_names, notes=notes,
-                              estimator_params=where or None)
+                              estimator_params=where or None, groups=groups)
     budget = budget_for(quick)
     settings = {
         "cv": int(min(cv, budget.max_folds) if budget.max_folds else cv),

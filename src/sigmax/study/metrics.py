@@ -412,3 +412,32 @@ def paired_comparison(metric: str, a: str, b: str, values_a: list[float], values
     return Comparison(metric=metric, a=a, b=b, diff=float(mean), ci_low=float(lo),
                       ci_high=float(hi), p_value=float(p), method=method, verdict=verdict,
                       conclusion=conclusion)
+
+
+def correct_family(comparisons: list[Comparison], alpha: float = 0.05,
+                   describe: Callable[[str], str] | None = None) -> None:
+    """Holm-correct a family of paired comparisons in place.
+
+    Sets ``p_adjusted`` on each; a comparison whose interval excluded 0 but whose
+    adjusted p-value is not below ``alpha`` becomes ``"no_difference"`` with a
+    verdict that says so, so that no table or sentence claims a difference the
+    family-wise test does not support (see :mod:`sigmax.study.verdict`).
+    """
+    from .verdict import holm
+
+    adjusted = holm([c.p_value for c in comparisons])
+    m = int(np.isfinite(adjusted).sum())
+    name = describe or (lambda s: s)
+    for c, pa in zip(comparisons, adjusted):
+        c.p_adjusted = float(pa)
+        if c.conclusion in ("a_better", "b_better") and not pa < alpha:
+            try:
+                title = metric_info(c.metric).title
+            except KeyError:
+                title = c.metric
+            c.conclusion = "no_difference"
+            c.verdict = (f"no real difference in {title} between {name(c.a)} and "
+                         f"{name(c.b)} once the {m} tests are corrected together: the "
+                         f"difference {_fmt(c.diff)} has p={c.p_value:.2g}, Holm-adjusted "
+                         f"{pa:.2g}")
+

@@ -131,6 +131,8 @@ class TerminalRenderer:
                 parts.append("")
             parts.append(f"[bold]{_escape_rich(p.dataset)}[/] ({_task_words(p)}): "
                          f"[bold green]{_escape_rich(a.summary)}[/]")
+            if a.fit_command:
+                parts.append(f"  [dim]build it:[/] {_escape_rich(a.fit_command)}")
             parts.extend(f"  – {_escape_rich(r)}" for r in (a.reasons or [])[:2])
         if parts:
             console.print(Panel("\n".join(parts), title="[bold]Advice[/]", border_style="green",

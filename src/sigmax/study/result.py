@@ -142,6 +142,9 @@ class Comparison(Record):
     method: str
     verdict: str
     conclusion: Literal["", "identical", "no_difference", "a_better", "b_better"] = ""
+    p_adjusted: float | None = field(default=None, metadata=_doc(
+        "Holm-adjusted p-value over every paired test of the problem "
+        "(sigmax.study.metrics.correct_family)", minimum=0, maximum=1))
 
 
 #: Problem fields that come before the sections in results.json, and after them.

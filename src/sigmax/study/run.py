@@ -46,6 +46,8 @@ class StudyRun:
     #: Folds and repeats of the cross-validation (the ``performance`` section).
     n_folds: int = 5
     repeats: int = 1
+    #: Group label per row (``compare(groups=...)``): the folds keep groups whole.
+    groups: Any = None
     full: dict[str, Any] = field(default_factory=dict)     # name -> estimator fit on all rows
     oof: dict[str, dict[str, Any]] = field(default_factory=dict)
 

@@ -163,7 +163,8 @@ def decide(structural: str, candidates: Sequence[Any], comparisons: Sequence[Any
                  and BASELINE not in (s["better"], s["worse"])]
     favour = [s for s in involving if s["better"] == choice]
     against = [s for s in involving if s["worse"] == choice]
-    what = labels.get(choice, choice)
+    est = next((getattr(c, "estimator", "") for c in candidates if c.name == choice), "")
+    what = labels.get(choice, choice) + (f" ({est})" if est else "")
     fam = f"Holm-corrected over the {n_tests} paired tests shown, alpha = {alpha:g}"
     sentences: list[str] = []
     if choice != structural:
@@ -215,18 +216,19 @@ def decide(structural: str, candidates: Sequence[Any], comparisons: Sequence[Any
               and {s["better"], s["worse"]} == {choice, BASELINE}]
         beats = bool(vs and vs[0]["better"] == choice)
         base_ll = float(np.mean(_metric(candidates, BASELINE, "log_loss")))
+        freq = labels.get(BASELINE, "the frequencies").split(": ")[-1]
         own_ll = float(np.mean(_metric(candidates, choice, "log_loss")))
         if vs and vs[0]["better"] == BASELINE:
             sentences.append(
-                f"Warning: {what} predicts worse than the class frequencies alone "
+                f"Warning: {what} predicts worse than the {freq} alone "
                 f"(cross-validated log-loss {own_ll:.4g} against {base_ll:.4g} for the "
                 "baseline, significantly): the features carry no usable signal for this "
                 "model as fitted; a stronger penalty (smaller C) moves it toward the baseline.")
         elif not beats:
             sentences.append(
-                f"Caution: {what} is not measurably better than predicting the class "
-                f"frequencies (cross-validated log-loss {own_ll:.4g} against {base_ll:.4g} "
-                "for the baseline).")
+                f"Caution: {what} is not measurably better than predicting the {freq} "
+                f"(cross-validated log-loss {own_ll:.4g} against {base_ll:.4g} for the "
+                f"baseline; {fam}).")
     return Verdict(choice, structural, status, sentences, involving, n_tests, beats,
                    fit_command(choice) if fit_command else None)
 

@@ -33,6 +33,10 @@ class AdviceResult(Record):
     structural_choice: str | None = None
     label_structure: dict[str, Any] | None = None
     evidence: list[dict[str, Any]] | None = None
+    status: str | None = None
+    n_tests: int | None = None
+    beats_baseline: bool | None = None
+    fit_command: str | None = None
 
 
 
@@ -42,7 +46,18 @@ def _advice_html(a: AdviceResult, p: ProblemResult) -> str:
     out = []
     if a.summary:
         out.append(f"<p class='verdict'><b>{esc(a.summary)}</b></p>")
+    if a.fit_command:
+        out.append("<p>Build it from the same table:</p>"
+                   f"<pre><code>{esc(a.fit_command)}</code></pre>")
     out.append(sentences(a.reasons))
+    if a.status and a.status != "not_measured":
+        out.append(
+            "<p class='note'>The rule (docs/advice.md in the sigmax sources): the label "
+            "structure proposes; the paired tests shown are corrected together (Holm, "
+            f"{a.n_tests or 0} tests); another model replaces the proposal only if "
+            "<code>sigmax fit</code> builds it and it is significantly better on log-loss "
+            "and significantly worse on nothing; every model is also compared with "
+            "predicting the class frequencies.</p>")
     if a.structural_choice and a.model and a.structural_choice != a.model:
         out.append(f"<p>The label structure alone suggests {esc(a.structural_choice)}; the "
                    "measurements changed the choice.</p>")

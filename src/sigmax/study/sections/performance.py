@@ -21,7 +21,11 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator, NullFormatter, PercentFormatter
-from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
+from sklearn.model_selection import (
+    RepeatedKFold,
+    RepeatedStratifiedKFold,
+    StratifiedGroupKFold,
+)
 
 from ...backends import to_numpy
 from ...preprocessing import StableScaler
@@ -59,7 +63,12 @@ from ..formatting import (
     sentences,
 )
 from ..inputs import fold_strata
-from ..metrics import MULTILABEL_METRICS, SINGLE_LABEL_METRICS, paired_comparison
+from ..metrics import (
+    MULTILABEL_METRICS,
+    SINGLE_LABEL_METRICS,
+    correct_family,
+    paired_comparison,
+)
 from ..record import Record
 from ..result import ProblemResult
 from ..run import StudyRun
@@ -105,17 +114,38 @@ class PerformanceResult(Record):
 
 
 
+def _grouped_folds(run: StudyRun, strata: Any, n_splits: int, repeats: int
+                   ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Folds that keep each group whole, stratified where possible, ``repeats`` times."""
+    n_groups = len(np.unique(run.groups))
+    if n_groups < n_splits:
+        raise ValueError(f"groups has {n_groups} distinct values, fewer than the {n_splits} "
+                         "folds; use a smaller --cv or a coarser grouping.")
+    y = strata if strata is not None else np.zeros(len(run.groups), dtype=np.intp)
+    folds = []
+    for r in range(repeats):
+        split = StratifiedGroupKFold(n_splits=n_splits, shuffle=True,
+                                     random_state=run.seed + r)
+        folds += list(split.split(run.X, y, run.groups))
+    return folds
+
+
 def _performance(run: StudyRun) -> PerformanceResult:
     target, X = run.target, run.X
     n_splits, repeats = run.n_folds, run.repeats
     strata, how = fold_strata(target, n_splits)
     stratified = strata is not None
-    splitter = (RepeatedStratifiedKFold(n_splits=n_splits, n_repeats=repeats,
-                                        random_state=run.seed) if stratified else
-                RepeatedKFold(n_splits=n_splits, n_repeats=repeats, random_state=run.seed))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "least populated class" notices
-        folds = list(splitter.split(X, strata if stratified else None))
+        if run.groups is not None:
+            folds = _grouped_folds(run, strata, n_splits, repeats)
+            how = f"grouped ({len(np.unique(run.groups))} groups kept whole), " + how
+        else:
+            splitter = (RepeatedStratifiedKFold(n_splits=n_splits, n_repeats=repeats,
+                                                random_state=run.seed) if stratified else
+                        RepeatedKFold(n_splits=n_splits, n_repeats=repeats,
+                                      random_state=run.seed))
+            folds = list(splitter.split(X, strata if stratified else None))
     n_runs = len(folds)
     per = {s.name: {"metrics": {}, "fit": [], "predict": [], "iter": [], "grad": [],
                     "hessp": [], "records": {}} for s in run.specs}
@@ -174,6 +204,8 @@ def _performance(run: StudyRun) -> PerformanceResult:
                 run.problem.comparisons.append(paired_comparison(
                     metric, a, b, run.cand(a).metrics[metric], run.cand(b).metrics[metric],
                     test_train_ratio=ratio, describe=lambda s: titles.get(s, s)))
+    # One family: with dozens of tests some p-values fall below 0.05 by chance.
+    correct_family(run.problem.comparisons, describe=lambda s: titles.get(s, s))
     summary, best = {}, {}
     for c in run.problem.candidates:
         summary[c.name] = {m: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)),
@@ -185,8 +217,8 @@ def _performance(run: StudyRun) -> PerformanceResult:
     return PerformanceResult.from_dict({
         "folds": (f"{n_splits}-fold cross-validation"
                   + (f" repeated {repeats} times" if repeats > 1 else "")
-                  + f", {how}, shuffled with seed {run.seed}; a StandardScaler fitted on the "
-                  "training rows of each fold"),
+                  + f", {how}, shuffled with seed {run.seed}; a StableScaler (overflow-free) "
+                  "fitted on the training rows of each fold"),
         "n_folds": n_splits, "repeats": repeats, "stratified": stratified,
         "test_train_ratio": ratio, "fold_sizes": [len(te) for _, te in folds[:n_splits]],
         "metrics": [m.to_dict() for m in registry.values()],
@@ -226,13 +258,16 @@ def _perf_html(perf: PerformanceResult, p: ProblemResult) -> str:
                  (esc(f"{cand_label(p, c.a)} − {cand_label(p, c.b)}"), ""),
                  num_cell(c.diff), (esc(f"[{fmt_value(c.ci_low)}, {fmt_value(c.ci_high)}]"),
                                      "num"),
-                 num_cell(c.p_value), (esc((c.conclusion or "").replace("_", " ")), "")]
+                 num_cell(c.p_value), num_cell(c.p_adjusted),
+                 (esc((c.conclusion or "").replace("_", " ")), "")]
                 for c in p.comparisons]
         method = p.comparisons[0].method
         out.append(f"<details><summary>All {len(p.comparisons)} paired comparisons</summary>"
-                   f"<p class='sub'>{esc(method)}.</p>"
-                   + html_table(["metric", "difference of", "mean", "95% CI", "p", "verdict"],
-                                 crow) + "</details>")
+                   f"<p class='sub'>{esc(method)}; Holm's correction over all "
+                   f"{len(p.comparisons)} tests gives the adjusted p, and a difference is "
+                   "called real only when the adjusted p is below 0.05.</p>"
+                   + html_table(["metric", "difference of", "mean", "95% CI", "p",
+                                 "Holm p", "verdict"], crow) + "</details>")
     described = [(metric_meta(m)[0], metric_meta(m)[2]) for m in metrics]
     if any(d for _, d in described):
         out.append("<details><summary>Metric definitions</summary><ul>" + "".join(
