@@ -139,7 +139,7 @@ def test_batch_sums_add_up_to_the_full_data_term(name):
     rng = np.random.default_rng(3)
     loss, X, Y, weights, k = _problem(name, rng, n=200)
     obj = LinearObjective(loss, X, Y, weights, k, C=1.0, penalty=make_penalty("none"))
-    batches = RowBatches(obj)
+    batches = RowBatches(obj.data)
     w = rng.normal(size=obj.n_params)
     (value, grad), = batches.batch_sums([w], range(batches.n_batches))
     f, g = obj.value_and_grad(w)

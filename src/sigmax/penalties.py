@@ -60,6 +60,18 @@ class Penalty:
         """True when the penalty has no L1 part (a gradient exists everywhere)."""
         return self.l1 == 0
 
+    def scaled(self, factor: float) -> Penalty:
+        """This penalty times ``factor`` (how it enters the objective: ``factor = alpha``)."""
+        return Penalty(self.name, self.l1 * factor, self.l2 * factor)
+
+    def smooth_hessp(self, W: np.ndarray, V: np.ndarray) -> np.ndarray | None:
+        """Hessian of the smooth (L2) part times ``V`` (shape ``(d, k)``); None when zero."""
+        return self.l2 * V if self.l2 else None
+
+    def smooth_hessian_diag(self, W: np.ndarray) -> float | None:
+        """Diagonal of the smooth part's Hessian: the float ``l2`` (isotropic); None when zero."""
+        return self.l2 if self.l2 else None
+
     def value(self, W: np.ndarray) -> float:
         """Full penalty value at ``W`` (shape ``(d, k)``)."""
         out = 0.0
