@@ -16,8 +16,6 @@ import scipy.sparse as sp
 from click.testing import CliRunner
 
 from sigmax import _csr
-from sigmax.dataterms import GenericData
-from sigmax.dataterms import tuning as objective_mod
 from sigmax.bench import (
     ADAPTERS,
     PROBLEMS,
@@ -31,6 +29,8 @@ from sigmax.bench import (
     time_to_gap,
 )
 from sigmax.bench.runner import _sigmax_objective, measure_floor, n_runs, reference_optimum
+from sigmax.dataterms import GenericData
+from sigmax.dataterms import tuning as objective_mod
 from sigmax.losses import LOSSES
 from sigmax.objective import LinearObjective, Objective
 from sigmax.penalties import make_penalty
