@@ -14,8 +14,9 @@ from sigmax import LogisticRegression, SoftmaxRegression
 from sigmax.backends import BACKENDS, infer_backend, resolve_backend
 from sigmax.backends.array import ArrayObjective
 from sigmax.backends.batches import RowBatches, default_batch_count
-from sigmax.backends.kernels import KERNELS, kernel_for
 from sigmax.losses import LOSSES
+from sigmax.losses import LOSSES as KERNELS
+from sigmax.losses import array_definition as kernel_for
 from sigmax.objective import LinearObjective
 from sigmax.penalties import make_penalty
 from sigmax.solvers import SOLVERS

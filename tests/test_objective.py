@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from sigmax import losses as losses_module
 from sigmax.dataterms import NumpyData
 from sigmax.dataterms import tuning as objective_module
 from sigmax.losses import LOSSES, MultilabelLoss, MultinomialLoss
+from sigmax.losses import _compiled as losses_module
 from sigmax.objective import LinearObjective
 from sigmax.penalties import PENALTIES, make_penalty
 

@@ -14,11 +14,10 @@ from typing import Any
 import numpy as np
 
 from ..dataterms.base import DataTerm, total_weight
-from ..losses import Loss
+from ..losses import Loss, array_definition
 from ..objective import Objective
 from ..penalties import Penalty
 from .base import to_numpy
-from .kernels import kernel_for
 
 __all__ = ["ArrayData", "ArrayObjective", "numpy_dtype"]
 
@@ -37,7 +36,7 @@ class ArrayData(DataTerm):
     Parameters
     ----------
     loss : Loss
-        Must have a kernel in :data:`sigmax.backends.kernels.KERNELS`.
+        Written against the array namespace (``loss.array_api``; every core loss is).
     X : array of shape (n, d)
         NumPy array or torch tensor (any device), float32 or float64; never copied.
     Y : ndarray
@@ -56,7 +55,7 @@ class ArrayData(DataTerm):
         self.xp = xp
         self.device = device(X)
         self.X = X
-        self.kernel = kernel_for(loss)
+        self.kernel = array_definition(loss)
         if isinstance(Y, np.ndarray):  # host targets (a row slice passes device views)
             Y = xp.asarray(Y.astype(np.int64) if Y.dtype.kind in "iu" else Y, device=self.device)
         self.Y = Y
