@@ -11,7 +11,7 @@ import pytest
 import scipy.sparse as sp
 
 from sigmax.dataterms import DataTerm, GenericData, NumpyData, RowBatches, in_memory
-from sigmax.losses import LOSSES
+from sigmax.losses import LOSSES, BinomialLoss, Loss
 from sigmax.objective import Objective
 from sigmax.penalties import make_penalty
 
@@ -167,3 +167,36 @@ def test_zero_weight_total_is_an_error_of_the_objective():
     assert term.weight_total == 0
     with pytest.raises(ValueError, match="sum to zero"):
         Objective(term, C=1.0, penalty=make_penalty("l2"))
+
+
+class _DefinitionOnlyBinomial(BinomialLoss):
+    """The binomial loss with only its array-namespace definition (no NumPy kernels)."""
+
+    value_grad_t = Loss.value_grad_t
+    hessp_t = Loss.hessp_t
+    hessian_weights_t = Loss.hessian_weights_t
+    hessian_diag_t = Loss.hessian_diag_t
+    partition_scale = None
+
+
+@pytest.mark.parametrize("sparse_X", [False, True])
+def test_a_loss_written_once_runs_on_the_row_block_engine(sparse_X):
+    """A loss that only writes its definition gets the base class's block kernels:
+    the same numbers as the built-in loss's one-pass NumPy overrides."""
+    _, X, Y, weights, k = _problem("binomial")
+    X = sp.csr_matrix(X) if sparse_X else X
+    plain = NumpyData(_DefinitionOnlyBinomial(), X, Y, weights, k, True)
+    fast = NumpyData(LOSSES["binomial"], X, Y, weights, k, True)
+    assert not plain._partition
+    rng = np.random.default_rng(5)
+    w, v = rng.normal(size=fast.n_params), rng.normal(size=fast.n_params)
+    f, g = plain.value_and_grad(w.copy())
+    f_ref, g_ref = fast.value_and_grad(w.copy())
+    assert f == pytest.approx(f_ref, rel=1e-12)
+    np.testing.assert_allclose(g, g_ref, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(plain.hessp(w.copy(), v), fast.hessp(w.copy(), v), rtol=1e-10,
+                               atol=1e-12)
+    np.testing.assert_allclose(plain.hessian_blocks(w.copy()), fast.hessian_blocks(w.copy()),
+                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(plain.hessian_diag(w.copy()), fast.hessian_diag(w.copy()),
+                               rtol=1e-10, atol=1e-12)

@@ -30,10 +30,13 @@ Each loss writes its maths once, in the row-major methods above, against the
 array namespace of ``Z`` (:func:`namespace`: NumPy, torch on any device, any
 array-API library): the torch backend and the generic NumPy path run that
 code. The block and partition kernels below are NumPy overrides of the same
-definition, for speed (in-place, one pass, compiled); the base class's
-versions go through the row-major definition, so a new loss that writes only
-that works everywhere, and an override falls back to it through ``super()``
-where its fast path does not apply (arrays that are not NumPy).
+definition, for speed (in-place, one pass, compiled), called only by the NumPy
+data term; the base class's versions go through the row-major definition, so
+a new loss that writes only that works on every data term, and a built-in
+loss overrides the block kernels together (their Hessian state is its own).
+Inside an override a faster variant falls back to the plain NumPy one (the
+compiled partition passes when numba or the layout is missing); the tests
+check every override against the definition.
 
 Block kernels (the fast path)
 -----------------------------

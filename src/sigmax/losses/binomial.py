@@ -84,8 +84,6 @@ class BinomialLoss(Loss):
 
     # -- NumPy block kernels: overrides of the definition above, one pass each ----------
     def value_grad_t(self, Zt, Y, weights, St=None):
-        if not isinstance(Zt, np.ndarray):
-            return super().value_grad_t(Zt, Y, weights, St)
         # With e = exp(-|z|) in (0, 1] (never overflows), one exp gives all:
         #   loss   = log1p(e) + |z|/2 + z (1/2 - y)   (= log(1 + e^z) - y z)
         #   p      = num / (1 + e),  num = 1 if z >= 0 else e

@@ -102,8 +102,6 @@ class MultinomialLoss(Loss):
 
     # -- NumPy block kernels: overrides of the definition above, one pass each ----------
     def value_grad_t(self, Zt, Y, weights, St=None):
-        if not isinstance(Zt, np.ndarray):
-            return super().value_grad_t(Zt, Y, weights, St)
         # Shift every column (sample) by its max logit so each exponent is
         # <= 0 and the largest term is 1 (see numerics.logsumexp); one exp per
         # entry then gives log-sum-exp (value) and softmax (gradient). In the
