@@ -121,7 +121,7 @@ def run_cluster(path: Path, features: int, n_workers: int, memory_limit: str,
             obj = dask_backend.ChunkedObjective(
                 LOSSES["binomial"], X, np.asarray(y, dtype=float), np.ones(len(y)), 1,
                 C=1.0, penalty=make_penalty("l2"))
-            out["persisted"] = obj.persisted
+            out["persisted"] = obj.data.persisted
             out["data_bytes"] = int(X.nbytes)
             out["chunks"] = int(X.numblocks[0])
             w = np.zeros(obj.n_params)

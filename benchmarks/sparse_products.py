@@ -7,7 +7,7 @@ GIL: one thread), and the compiled ones (numba, ``nogil``) on one and two
 workers of sigmax's pool. Checks that all give the same products. Then one
 objective evaluation (value and gradient, the benchmark's objective) on each
 kind of kernel, float64 and float32, at one thread and at default threads:
-the figures behind ``_Blocks.uses_compiled`` (SciPy's kernels on one thread,
+the figures behind ``BlockPlan.uses_compiled`` (SciPy's kernels on one thread,
 the compiled ones on two or more).
 
 Run::
@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits
 from sigmax import _csr, _parallel
 from sigmax.bench.problems import PROBLEMS
 from sigmax.bench.runner import _best_time, _sigmax_objective, thread_limit
-from sigmax.objective import _Blocks, _sparsetools
+from sigmax.dataterms.blocks import BlockPlan, _sparsetools
 
 
 def main() -> None:
@@ -44,7 +44,7 @@ def main() -> None:
     W = rng.standard_normal((d, k))
     Gt = np.ascontiguousarray(rng.standard_normal((k, n)))
     G = np.ascontiguousarray(Gt.T)
-    blocks = _Blocks(X, k)
+    blocks = BlockPlan(X, k)
     _csr.prepare(X.data.dtype, X.indices.dtype)
     logits_t, rmatmul_acc = _csr.kernels()
     nb = len(blocks.bounds)
@@ -109,7 +109,7 @@ def evaluations(data) -> None:
         for kind, min_nnz in (("SciPy", 1 << 62), ("sigmax", 1), ("compiled always", 1)):
             _csr.MIN_NNZ = min_nnz  # the kernels are chosen when the objective is built
             objectives[kind] = _sigmax_objective(data, dtype)
-        forced = objectives["compiled always"]._blocks
+        forced = objectives["compiled always"].data._blocks
         forced.uses_compiled = lambda n_workers, b=forced: b.compiled
         w = np.random.default_rng(1).standard_normal(objectives["SciPy"].n_params) * 0.01
         for setting in ("1", "default"):

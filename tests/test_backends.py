@@ -14,8 +14,9 @@ from sigmax import LogisticRegression, SoftmaxRegression
 from sigmax.backends import BACKENDS, infer_backend, resolve_backend
 from sigmax.backends.array import ArrayObjective
 from sigmax.backends.batches import RowBatches, default_batch_count
-from sigmax.backends.kernels import KERNELS, kernel_for
 from sigmax.losses import LOSSES
+from sigmax.losses import LOSSES as KERNELS
+from sigmax.losses import array_definition as kernel_for
 from sigmax.objective import LinearObjective
 from sigmax.penalties import make_penalty
 from sigmax.solvers import SOLVERS
@@ -139,7 +140,7 @@ def test_batch_sums_add_up_to_the_full_data_term(name):
     rng = np.random.default_rng(3)
     loss, X, Y, weights, k = _problem(name, rng, n=200)
     obj = LinearObjective(loss, X, Y, weights, k, C=1.0, penalty=make_penalty("none"))
-    batches = RowBatches(obj)
+    batches = RowBatches(obj.data)
     w = rng.normal(size=obj.n_params)
     (value, grad), = batches.batch_sums([w], range(batches.n_batches))
     f, g = obj.value_and_grad(w)

@@ -16,7 +16,6 @@ import scipy.sparse as sp
 from click.testing import CliRunner
 
 from sigmax import _csr
-from sigmax import objective as objective_mod
 from sigmax.bench import (
     ADAPTERS,
     PROBLEMS,
@@ -30,8 +29,10 @@ from sigmax.bench import (
     time_to_gap,
 )
 from sigmax.bench.runner import _sigmax_objective, measure_floor, n_runs, reference_optimum
+from sigmax.dataterms import GenericData
+from sigmax.dataterms import tuning as objective_mod
 from sigmax.losses import LOSSES
-from sigmax.objective import LinearObjective
+from sigmax.objective import LinearObjective, Objective
 from sigmax.penalties import make_penalty
 
 TINY = 0.001  # dense_binary: 500 rows
@@ -181,11 +182,9 @@ def test_floor_is_measured_per_thread_setting(tiny_binary):
 
 
 # -- the fused row-block pass ------------------------------------------------------------
-class _Plain(LinearObjective):
-    """The generic path: overriding _matmul switches the fused row blocks off."""
-
-    def _matmul(self, W):
-        return np.asarray(self.X @ W.astype(self.dtype, copy=False))
+def _Plain(loss, X, Y, sw, k, *, C, penalty, fit_intercept):
+    """The generic path: the objective on the generic data term (no row blocks)."""
+    return Objective(GenericData(loss, X, Y, sw, k, fit_intercept), C=C, penalty=penalty)
 
 
 def _case(loss_name, dtype, sparse, rng, n=1500, d=6, K=4):
@@ -228,13 +227,13 @@ def test_fused_pass_equals_plain_path(loss_name, dtype, sparse, monkeypatch):
         X.indices, X.indptr = X.indices.astype(np.int64), X.indptr.astype(np.int64)
     kw = dict(C=0.7, penalty=make_penalty("l2"), fit_intercept=True)
     fused, plain = LinearObjective(loss, X, Y, sw, k, **kw), _Plain(loss, X, Y, sw, k, **kw)
-    assert fused._blocks is not None and len(fused._blocks.bounds) > 4
-    assert fused._blocks.compiled == (sparse == "compiled")
-    assert fused._blocks.workers() == (1 if sparse == "scipy" else 2)
+    assert fused.data._blocks is not None and len(fused.data._blocks.bounds) > 4
+    assert fused.data._blocks.compiled == (sparse == "compiled")
+    assert fused.data._blocks.workers() == (1 if sparse == "scipy" else 2)
     # The compiled kernels serve passes on two workers; SciPy's a pass on one.
-    assert fused._blocks.uses_compiled(2) == (sparse == "compiled")
-    assert not fused._blocks.uses_compiled(1)
-    assert plain._blocks is None
+    assert fused.data._blocks.uses_compiled(2) == (sparse == "compiled")
+    assert not fused.data._blocks.uses_compiled(1)
+    assert isinstance(plain.data, GenericData)
     w = rng.standard_normal(fused.n_params) * 0.5
     v = rng.standard_normal(fused.n_params)
     tol = 2e-5 if dtype == np.float32 else 1e-10
@@ -292,7 +291,7 @@ def test_blas_threads_restored_after_a_pass():
     assert [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"] == before
     with threadpool_limits(1):
         assert _parallel.blas_threads() == 1
-        assert obj._blocks.workers() == 1
+        assert obj.data._blocks.workers() == 1
 
 
 def test_serial_blas_keeps_the_pass_workers_and_restores_the_blas():
@@ -317,7 +316,7 @@ def test_serial_blas_keeps_the_pass_workers_and_restores_the_blas():
             X = np.random.default_rng(0).standard_normal((20_000, 20))
             obj = LinearObjective(LOSSES["binomial"], X, (X[:, 0] > 0).astype(float),
                                   np.ones(20_000), 1, C=1.0, penalty=make_penalty("l2"))
-            assert obj._blocks.workers() == min(budget, os.cpu_count() or 1)
+            assert obj.data._blocks.workers() == min(budget, os.cpu_count() or 1)
             obj.value_and_grad(obj.zeros())
             assert set(counts()) == {1}  # a pass inside restores the held count
         assert counts() == before

@@ -9,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 
 from sigmax import _csr, _parallel
-from sigmax import objective as objective_mod
+from sigmax.dataterms import tuning as objective_mod
 from sigmax.losses import LOSSES
 from sigmax.objective import LinearObjective
 from sigmax.penalties import make_penalty
@@ -72,11 +72,11 @@ def test_small_matrices_and_a_missing_numba_use_scipy(monkeypatch):
     monkeypatch.setattr(objective_mod, "BLOCK_BYTES", 512)
     monkeypatch.setattr("sigmax._parallel.blas_threads", lambda: 2)
     small = _objective(X)  # far below MIN_NNZ
-    assert not small._blocks.compiled and small._blocks.workers() == 1
+    assert not small.data._blocks.compiled and small.data._blocks.workers() == 1
     monkeypatch.setattr(_csr, "MIN_NNZ", 1)
     monkeypatch.setattr(_csr, "available", lambda: False)
     without = _objective(X)
-    assert not without._blocks.compiled and without._blocks.workers() == 1
+    assert not without.data._blocks.compiled and without.data._blocks.workers() == 1
     w = np.random.default_rng(0).standard_normal(without.n_params)
     f1, g1 = small.value_and_grad(w)
     f2, g2 = without.value_and_grad(w)

@@ -30,7 +30,11 @@ dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 
 from sigmax.backends import dask_backend  # noqa: E402
-from sigmax.backends.dask_backend import ChunkedObjective, WorkerLostError  # noqa: E402
+from sigmax.backends.dask_backend import (  # noqa: E402
+    ChunkedData,
+    ChunkedObjective,
+    WorkerLostError,
+)
 
 CHUNK = 60  # 240 rows -> 4 chunks: every test input spans several chunks
 
@@ -88,7 +92,7 @@ def test_chunked_objective_is_the_numpy_objective(client):
                            penalty=pen, persist=False)
     w, v = rng.normal(size=ref.n_params), rng.normal(size=ref.n_params)
     assert_same_objective(ref, got, w, v)
-    assert got.n_batches == 4 and got.persisted is False
+    assert got.data.n_batches == 4 and got.data.persisted is False
 
 
 def test_dataframe_in_lazy_arrays_out(client):
@@ -187,7 +191,7 @@ def test_worker_killed_mid_fit_does_not_lose_the_fit(client, monkeypatch):
     pids = sorted(client.run(os.getpid).values())
     assert len(pids) == 2
     calls = {"n": 0}
-    evaluate = ChunkedObjective._data_value_and_grad
+    evaluate = ChunkedData.value_and_grad
 
     def evaluate_and_kill(self, w):
         calls["n"] += 1
@@ -195,7 +199,7 @@ def test_worker_killed_mid_fit_does_not_lose_the_fit(client, monkeypatch):
             os.kill(pids[0], signal.SIGKILL)
         return evaluate(self, w)
 
-    monkeypatch.setattr(ChunkedObjective, "_data_value_and_grad", evaluate_and_kill)
+    monkeypatch.setattr(ChunkedData, "value_and_grad", evaluate_and_kill)
     try:
         est = SoftmaxRegression(C=0.1, solver="lbfgs", tol=1e-9).fit(
             da.from_array(X, chunks=(CHUNK, -1)), y3)

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from sigmax import losses as losses_module
-from sigmax import objective as objective_module
+from sigmax.dataterms import NumpyData
+from sigmax.dataterms import tuning as objective_module
 from sigmax.losses import LOSSES, MultilabelLoss, MultinomialLoss
+from sigmax.losses import _compiled as losses_module
 from sigmax.objective import LinearObjective
 from sigmax.penalties import PENALTIES, make_penalty
 
@@ -157,8 +158,8 @@ def test_many_blocks_and_threads_match_one_pass(loss_name, monkeypatch):
         monkeypatch.setattr(objective_module, "PARALLEL_MIN_WORK", 0)
     for fmt in ("dense", "csr"):
         obj, X, Y, sw, w = build(loss_name, "l2", fmt, True, n=700, d=3)
-        if getattr(obj, "_blocks", None) is not None:
-            assert len(obj._blocks.bounds) > 1
+        if getattr(obj.data, "_blocks", None) is not None:
+            assert len(obj.data._blocks.bounds) > 1
         smooth_ref, _, _ = reference(obj, X, Y, sw, w)
         value, grad = obj.value_and_grad(w.copy())
         assert value == pytest.approx(smooth_ref, rel=1e-11)
@@ -296,7 +297,7 @@ def test_structured_hessian_equals_pairwise(loss_name, fmt, intercept, many_bloc
         monkeypatch.setattr(objective_module, "_SOFTMAX_ROWS", 7)
     obj, X, Y, sw, w = build(loss_name, "elasticnet", fmt, intercept, n=300, d=4)
     if many_blocks:
-        assert len(obj._blocks.bounds) > 1
+        assert len(obj.data._blocks.bounds) > 1
     H = obj.hessian(w.copy())
     expected = pairwise_hessian(obj, X, Y, sw, w)
     np.testing.assert_allclose(H, expected, rtol=1e-11, atol=1e-13)
@@ -328,21 +329,21 @@ def test_partition_path_equals_per_entry_kernels(loss_name, weights, dtype, comp
     monkeypatch.setattr(objective_module, "PARALLEL_MIN_WORK", 0)
     obj, X, Y, sw, w = build(loss_name, "l2", "dense", True, n=700, d=3, dtype=dtype,
                              weights=weights)
-    if not obj._partition:
+    if not obj.data._partition:
         pytest.skip("this loss has no partition kernel")
-    assert obj._unit_weights == (weights == "ones")
-    assert len(obj._blocks.bounds) > 1
+    assert obj.data._unit_weights == (weights == "ones")
+    assert len(obj.data._blocks.bounds) > 1
     W, b = obj.unpack(w)
-    exp_value, exp_grad = obj._fused_targets(W, b, None)
-    value, grad = obj._fused_value_and_grad(w, None)
+    exp_value, exp_grad = obj.data._fused_targets(W, b, None)
+    value, grad = obj.data._fused_value_and_grad(w, None)
     tol = 1e-12 if dtype == np.float64 else 2e-6
     assert value == pytest.approx(exp_value, rel=tol)
     np.testing.assert_allclose(grad, exp_grad, rtol=tol, atol=tol * np.abs(exp_grad).max())
-    assert obj._loss_sum(w) == pytest.approx(exp_value, rel=tol)
+    assert obj.data._loss_sum(w) == pytest.approx(exp_value, rel=tol)
     St_ref = np.empty((obj.k, obj.n_samples), dtype=dtype)
-    obj._fused_targets(W, b, St_ref)
+    obj.data._fused_targets(W, b, St_ref)
     St = np.empty_like(St_ref)
-    obj._fused_value_and_grad(w, St)
+    obj.data._fused_value_and_grad(w, St)
     np.testing.assert_allclose(St, St_ref, rtol=tol, atol=1e-30)
     smooth_ref, _, _ = reference(obj, X, Y, sw, w)
     assert obj.value_and_grad(w)[0] == pytest.approx(smooth_ref, rel=1e-11 if tol < 1e-9 else 1e-5)
@@ -360,20 +361,20 @@ def test_rowmajor_blocks_only_for_float32_unit_weights(loss_name, dtype, monkeyp
         obj, _, _, _, w = build(loss_name, "l2", "dense", True, n=500, d=4, dtype=dtype,
                                 weights=weights)
         expected = weights == "ones" and dtype == np.float32 and loss_name != "binomial"
-        assert obj._rowmajor == expected
+        assert obj.data._rowmajor == expected
     if not expected:
         return
-    assert obj._value_targets().flags.f_contiguous
+    assert obj.data._value_targets().flags.f_contiguous
     value, grad = obj.value_and_grad(w.copy())
     plain = build(loss_name, "l2", "dense", True, n=500, d=4, dtype=dtype, weights="ones")[0]
-    plain._rowmajor, plain._vt = False, None
+    plain.data._rowmajor, plain.data._vt = False, None
     value_c, grad_c = plain.value_and_grad(w.copy())
     assert value == pytest.approx(value_c, rel=1e-6)
     np.testing.assert_allclose(grad, grad_c, rtol=1e-5, atol=1e-5 * np.abs(grad_c).max())
     assert obj.value(w.copy()) == pytest.approx(plain.value(w.copy()), rel=1e-6)
     St, St_c = (np.empty((obj.k, obj.n_samples), dtype=dtype) for _ in range(2))
-    obj._fused_value_and_grad(w.copy(), St)
-    plain._fused_value_and_grad(w.copy(), St_c)
+    obj.data._fused_value_and_grad(w.copy(), St)
+    plain.data._fused_value_and_grad(w.copy(), St_c)
     np.testing.assert_allclose(St, St_c, rtol=1e-5, atol=1e-7)
 
 
@@ -394,7 +395,7 @@ def test_rowmajor_blocks_huge_logits_finite(loss_name, monkeypatch):
     for dtype in (np.float32, np.float64):
         obj = LinearObjective(loss, X.astype(dtype), Y, np.ones(5), k, C=np.inf,
                               penalty=make_penalty("none"), fit_intercept=True)
-        assert obj._rowmajor == (dtype == np.float32)
+        assert obj.data._rowmajor == (dtype == np.float32)
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             value, grad = obj.value_and_grad(w.copy())
@@ -425,7 +426,7 @@ def test_partition_path_falls_back_when_its_parts_overflow(loss_name):
     Y = y if loss_name == "binomial" else y[:, None]
     obj = LinearObjective(loss, X, Y, np.ones(4), 1, C=np.inf, penalty=make_penalty("none"),
                           fit_intercept=True)
-    assert obj._partition
+    assert obj.data._partition
     w = np.array([1.0, 0.0])
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # silent as well as finite
@@ -457,8 +458,8 @@ def test_tracked_second_order_state_saves_the_extra_pass(loss_name, monkeypatch)
     obj.track_second_order()
     obj.value_and_grad(w.copy())
     passes = []
-    real = LinearObjective._fused_value_and_grad
-    monkeypatch.setattr(LinearObjective, "_fused_value_and_grad",
+    real = NumpyData._fused_value_and_grad
+    monkeypatch.setattr(NumpyData, "_fused_value_and_grad",
                         lambda self, *a: passes.append(1) or real(self, *a))
     H = obj.hessian(w.copy())
     assert passes == []
@@ -481,13 +482,13 @@ def test_compiled_partition_passes_only_for_large_problems(loss_name, monkeypatc
     obj, *_, w = build(loss_name, "l2", "dense", True, n=300, d=3, dtype=np.float32,
                        weights="ones")
     assert obj.n_samples * obj.k < objective_module.COMPILED_MIN_LOGITS
-    assert not obj._compiled
+    assert not obj.data._compiled
     obj.value_and_grad(w)
     assert not calls
     monkeypatch.setattr(objective_module, "COMPILED_MIN_LOGITS", obj.n_samples * obj.k)
     obj, *_, w = build(loss_name, "l2", "dense", True, n=300, d=3, dtype=np.float32,
                        weights="ones")
-    assert obj._compiled
+    assert obj.data._compiled
     calls.clear()
     obj.value_and_grad(w)
     assert calls
@@ -502,11 +503,11 @@ def test_float32_linear_part_matches_float64(loss_name, monkeypatch):
     monkeypatch.setattr(objective_module, "LINEAR_F32_MIN_WORK", 0)  # the large-X path
     o32 = LinearObjective(o64.loss, X.astype(np.float32), Y, sw, o64.k, C=C,
                           penalty=o64.penalty)
-    if not o32._partition:
+    if not o32.data._partition:
         pytest.skip("no partition path for this loss")
     o64x = LinearObjective(o64.loss, X.astype(np.float32).astype(np.float64), Y, sw, o64.k,
                            C=C, penalty=o64.penalty)
-    (B32, b32), (B64, b64) = o32._linear_part(), o64x._linear_part()
+    (B32, b32), (B64, b64) = o32.data._linear_part(), o64x.data._linear_part()
     assert B32.dtype == np.float64
     np.testing.assert_allclose(B32, B64, rtol=1e-5, atol=1e-6 * np.abs(B64).max())
     np.testing.assert_allclose(b32, b64, rtol=1e-6)  # float32 weights: rounded once
@@ -519,10 +520,10 @@ def test_value_and_grad_at_zero_skips_the_pass_only_where_it_is_exact(
         loss_name, dtype, weights, monkeypatch):
     obj, *_ = build(loss_name, "l2", "dense", True, n=40, d=3, dtype=dtype, weights=weights)
     zero = obj.zeros()
-    ref_value, ref_grad = obj._fused_value_and_grad(zero, None)
+    ref_value, ref_grad = obj.data._fused_value_and_grad(zero, None)
     passes = []
-    fused = obj._fused
-    monkeypatch.setattr(obj, "_fused", lambda *a, **k: passes.append(1) or fused(*a, **k))
+    fused = obj.data._fused
+    monkeypatch.setattr(obj.data, "_fused", lambda *a, **k: passes.append(1) or fused(*a, **k))
     value, grad = obj.value_and_grad(zero)
     # binomial / multi-label: tanh(0) = 0, no pass; the softmax's gradient at 0 needs one.
     assert bool(passes) == (loss_name == "multinomial")

@@ -8,8 +8,8 @@ from backend_cases import CASES, PENALTIES, backend_data, quiet_fit, reference_f
 
 from sigmax import LogisticRegression, SoftmaxRegression
 from sigmax.backends.array import ArrayObjective
-from sigmax.backends.kernels import KERNELS
 from sigmax.losses import LOSSES
+from sigmax.losses import LOSSES as KERNELS
 from sigmax.objective import LinearObjective
 from sigmax.penalties import make_penalty
 

@@ -13,13 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from ..losses import Loss
+from ..dataterms.base import DataTerm, total_weight
+from ..losses import Loss, array_definition
+from ..objective import Objective
 from ..penalties import Penalty
-from ._host import RemoteObjective
 from .base import to_numpy
-from .kernels import kernel_for
 
-__all__ = ["ArrayObjective", "numpy_dtype"]
+__all__ = ["ArrayData", "ArrayObjective", "numpy_dtype"]
 
 
 def numpy_dtype(dtype: Any) -> np.dtype:
@@ -30,13 +30,13 @@ def numpy_dtype(dtype: Any) -> np.dtype:
         return np.dtype(str(dtype).rsplit(".", 1)[-1])
 
 
-class ArrayObjective(RemoteObjective):
-    """:class:`~sigmax.objective.LinearObjective` for any array-API array ``X``.
+class ArrayData(DataTerm):
+    """Data term of any array-API array ``X`` (NumPy, torch on any device).
 
     Parameters
     ----------
     loss : Loss
-        Must have a kernel in :data:`sigmax.backends.kernels.KERNELS`.
+        Written against the array namespace (``loss.array_api``; every core loss is).
     X : array of shape (n, d)
         NumPy array or torch tensor (any device), float32 or float64; never copied.
     Y : ndarray
@@ -44,49 +44,34 @@ class ArrayObjective(RemoteObjective):
     weights : ndarray of shape (n,) or (n, k)
         Host NumPy; copied once to ``X``'s device in ``X``'s dtype.
     k : int
-    C : float
-    penalty : Penalty
     fit_intercept : bool
     """
 
-    def __init__(self, loss: Loss, X: Any, Y: np.ndarray, weights: np.ndarray, k: int, *,
-                 C: float, penalty: Penalty, fit_intercept: bool = True) -> None:
+    def __init__(self, loss: Loss, X: Any, Y: Any, weights: Any, k: int,
+                 fit_intercept: bool = True) -> None:
         from array_api_compat import array_namespace, device
 
         xp = array_namespace(X)
-        weights = np.asarray(weights, dtype=np.float64)
-        total = float(weights.sum())
-        if weights.ndim == 2:
-            total /= weights.shape[1]
-        n, d = X.shape
-        self._init_host(loss, n, d, k, numpy_dtype(X.dtype), total, C=C, penalty=penalty,
-                        fit_intercept=fit_intercept)
         self.xp = xp
         self.device = device(X)
         self.X = X
-        self.kernel = kernel_for(loss)
-        Y = np.asarray(Y)
-        self.Y = xp.asarray(Y.astype(np.int64) if Y.dtype.kind in "iu" else Y,
-                            device=self.device)
+        self.kernel = array_definition(loss)
+        if isinstance(Y, np.ndarray):  # host targets (a row slice passes device views)
+            Y = xp.asarray(Y.astype(np.int64) if Y.dtype.kind in "iu" else Y, device=self.device)
+        self.Y = Y
         self.weights = xp.asarray(weights, dtype=X.dtype, device=self.device)
+        n, d = X.shape
+        total = total_weight(to_numpy(weights).astype(np.float64))
+        super().__init__(loss, n, d, k, numpy_dtype(X.dtype), total, fit_intercept)
         self._cache_w: np.ndarray | None = None
         self._cache_Z: Any = None
         self._hess_w: np.ndarray | None = None
         self._hess_state: Any = None
 
-    def row_slice(self, lo: int, hi: int) -> ArrayObjective:
-        """The unpenalized objective of rows ``lo:hi`` (views: nothing is copied)."""
-        from ..penalties import make_penalty
-
-        sub = object.__new__(type(self))
-        w = to_numpy(self.weights[lo:hi]).astype(np.float64)
-        total = float(w.sum()) / (w.shape[1] if w.ndim == 2 else 1)
-        sub._init_host(self.loss, hi - lo, self.n_features, self.k, self.dtype, total,
-                       C=np.inf, penalty=make_penalty("none"), fit_intercept=self.fit_intercept)
-        sub.xp, sub.device, sub.kernel = self.xp, self.device, self.kernel
-        sub.X, sub.Y, sub.weights = self.X[lo:hi], self.Y[lo:hi], self.weights[lo:hi]
-        sub._cache_w = sub._cache_Z = sub._hess_w = sub._hess_state = None
-        return sub
+    def row_slice(self, lo: int, hi: int) -> ArrayData:
+        """The data term of rows ``lo:hi`` (views: nothing is copied)."""
+        return ArrayData(self.loss, self.X[lo:hi], self.Y[lo:hi], self.weights[lo:hi], self.k,
+                         self.fit_intercept)
 
     def _to_device(self, A: np.ndarray) -> Any:
         return self.xp.asarray(np.ascontiguousarray(A), dtype=self.X.dtype, device=self.device)
@@ -109,7 +94,7 @@ class ArrayObjective(RemoteObjective):
             out[self.n_features] = to_numpy(xp.sum(xp.astype(G, xp.float64, copy=False), axis=0))
         return out
 
-    def _data_value_and_grad(self, w):
+    def value_and_grad(self, w: np.ndarray) -> tuple[float, np.ndarray]:
         Z = self.logits(w)
         self._cache_w, self._cache_Z = w.copy(), Z
         value, G = self.kernel.value_and_grad(Z, self.Y, self.weights)
@@ -125,11 +110,10 @@ class ArrayObjective(RemoteObjective):
             self._hess_w = w.copy()
         return self._hess_state
 
-    def _data_hessp(self, w, v):
-        state = self._state(w)
-        return self._pack(self.kernel.hessp(state, self.logits(v)))
+    def hessp(self, w: np.ndarray, v: np.ndarray) -> np.ndarray:
+        return self._pack(self.kernel.hessp(self._state(w), self.logits(v)))
 
-    def _data_hessian(self, w):
+    def hessian(self, w: np.ndarray) -> np.ndarray:
         xp = self.xp
         state = self._state(w)
         D, k, d = self.n_rows, self.k, self.n_features
@@ -152,3 +136,14 @@ class ArrayObjective(RemoteObjective):
                 if a != b:
                     H[:, b, :, a] = block.T
         return H.reshape(D * k, D * k)
+
+
+class ArrayObjective(Objective):
+    """:class:`~sigmax.objective.Objective` of an array-API ``X``: the :class:`ArrayData` term.
+
+    Parameters as :class:`ArrayData`, plus ``C`` and ``penalty``.
+    """
+
+    def __init__(self, loss: Loss, X: Any, Y: np.ndarray, weights: np.ndarray, k: int, *,
+                 C: float, penalty: Penalty, fit_intercept: bool = True) -> None:
+        super().__init__(ArrayData(loss, X, Y, weights, k, fit_intercept), C=C, penalty=penalty)

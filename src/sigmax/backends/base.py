@@ -8,7 +8,8 @@ host in NumPy; a backend only supplies the pieces whose cost grows with ``n``:
   feature names) and bring the *labels* and sample weights to the host, where
   the estimators encode them with their own code (so the same ``y`` gives the
   same classes, the same errors and the same class weights on every backend);
-- ``objective``: a :class:`~sigmax.objective.LinearObjective` whose
+- ``objective``: an :class:`~sigmax.objective.Objective` over the backend's
+  data term (:mod:`sigmax.dataterms`), whose
   ``value_and_grad``, ``hessp`` and ``hessian`` evaluate ``X @ W``,
   ``X.T @ G`` and the Hessian products where ``X`` lives, and return float64
   NumPy results of size ``d * k`` (or ``(d k)^2`` for the full Hessian);
@@ -96,7 +97,7 @@ class Backend:
     def objective(self, loss: Any, X: Any, Y: np.ndarray, weights: np.ndarray, k: int, *,
                   C: float, penalty: Any, fit_intercept: bool
                   ) -> Any:  # pragma: no cover - abstract
-        """The :class:`~sigmax.objective.LinearObjective` for this backend."""
+        """The :class:`~sigmax.objective.Objective` for this backend (its data term)."""
         raise NotImplementedError
 
     def predict(self, est: Any, method: Callable[..., Any], X: Any

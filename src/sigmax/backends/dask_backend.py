@@ -4,8 +4,8 @@ Cost model of one evaluation of ``f`` and its gradient (``b`` row chunks,
 ``P = (d+1) k`` parameters):
 
 - one dask graph, one ``compute``: every chunk task evaluates its rows with the
-  NumPy code of :class:`~sigmax.objective.LinearObjective` (the same kernels as
-  an in-memory fit) and returns ``1 + P`` float64 numbers (its loss sum and the
+  NumPy data term (:mod:`sigmax.dataterms`, the same kernels as an in-memory
+  fit) and returns ``1 + P`` float64 numbers (its loss sum and the
   gradient of that sum); a tree reduction adds them on the workers, and ``1 + P``
   numbers reach the client;
 - data read: ``n d`` numbers (from worker memory when ``X`` is persisted, from
@@ -39,13 +39,13 @@ from typing import Any
 
 import numpy as np
 
+from ..dataterms import DataTerm, in_memory, total_weight
 from ..losses import Loss
-from ..objective import LinearObjective
-from ..penalties import Penalty, make_penalty
-from ._host import RemoteObjective
+from ..objective import Objective
+from ..penalties import Penalty
 from .base import Backend, register_backend
 
-__all__ = ["ChunkedObjective", "DaskBackend", "WorkerLostError"]
+__all__ = ["ChunkedData", "ChunkedObjective", "DaskBackend", "WorkerLostError"]
 
 #: Persist ``X`` when it takes at most this fraction of the memory the workers have
 #: left under their limits.
@@ -71,48 +71,45 @@ class _Spec:
     n_params: int
 
 
-_NO_PENALTY = make_penalty("none")
-
-
-def _chunk_objective(spec: _Spec, X_b: np.ndarray, Y_b: np.ndarray, S_b: np.ndarray
-                     ) -> LinearObjective | None:
-    """The unpenalized objective of one chunk's rows (None when their weights sum to 0)."""
+def _chunk_data(spec: _Spec, X_b: np.ndarray, Y_b: np.ndarray, S_b: np.ndarray
+                ) -> DataTerm | None:
+    """The NumPy data term of one chunk's rows (None when their weights sum to 0)."""
     Y = Y_b[:, 0] if spec.y_1d else Y_b
     S = S_b[:, 0] if spec.s_1d else S_b
     if X_b.shape[0] == 0 or not float(S.sum(dtype=np.float64)) > 0:
         return None
-    return LinearObjective(spec.loss, X_b, Y, S, spec.k, C=np.inf, penalty=_NO_PENALTY,
-                           fit_intercept=spec.fit_intercept)
+    return in_memory(spec.loss, X_b, Y, S, spec.k, spec.fit_intercept)
 
 
 def _task_value_and_grad(X_b, Y_b, S_b, *, spec: _Spec, ws: tuple[np.ndarray, ...],
                          with_grad: bool = True) -> np.ndarray:
     """``[D_b(w), dD_b/dw]`` for each ``w`` in ``ws``, concatenated, shape ``(1, ...)``.
 
-    ``D_b`` is the chunk's *unscaled* loss sum: the chunk objective is
-    normalized by its own weight total, which dividing by its ``scale`` undoes.
+    ``D_b`` is the chunk's *unscaled* loss sum (its data term's).
     """
     width = 1 + (spec.n_params if with_grad else 0)
     out = np.zeros((1, len(ws) * width))
-    obj = _chunk_objective(spec, X_b, Y_b, S_b)
-    if obj is None:
+    data = _chunk_data(spec, X_b, Y_b, S_b)
+    if data is None:
         return out
     for j, w in enumerate(ws):
         if with_grad:
-            value, grad = obj.value_and_grad(w)
-            out[0, j * width + 1:(j + 1) * width] = grad / obj.scale
+            value, grad = data.value_and_grad(w)
+            out[0, j * width + 1:(j + 1) * width] = grad.ravel()
         else:
-            value = obj.value(w)
-        out[0, j * width] = value / obj.scale
+            value = data.value(w)
+        out[0, j * width] = value
     return out
 
 
-def _task_hessian(X_b, Y_b, S_b, *, spec: _Spec, w: np.ndarray) -> np.ndarray:
-    P = spec.n_params
-    obj = _chunk_objective(spec, X_b, Y_b, S_b)
-    if obj is None:
-        return np.zeros((1, P * P))
-    return (obj.hessian(w) / obj.scale).reshape(1, P * P)
+def _task_hessian(X_b, Y_b, S_b, *, spec: _Spec, w: np.ndarray, blocks: bool) -> np.ndarray:
+    """The chunk's Hessian (``blocks``: its ``k`` diagonal blocks), flat, shape ``(1, ...)``."""
+    size = spec.k * (spec.n_params // spec.k) ** 2 if blocks else spec.n_params ** 2
+    data = _chunk_data(spec, X_b, Y_b, S_b)
+    if data is None:
+        return np.zeros((1, size))
+    H = data.hessian_blocks(w) if blocks else data.hessian(w)
+    return np.asarray(H, dtype=np.float64).reshape(1, size)
 
 
 def _task_logits(X_b, *, W: np.ndarray, b: np.ndarray | None) -> np.ndarray:
@@ -225,8 +222,8 @@ def compute(*collections: Any, what: str = "the objective") -> tuple[Any, ...]:
         raise
 
 
-class ChunkedObjective(RemoteObjective):
-    """:class:`~sigmax.objective.LinearObjective` of a dask array ``X``, chunk by chunk.
+class ChunkedData(DataTerm):
+    """Data term of a dask array ``X``: the sum of the NumPy data terms of its row chunks.
 
     Parameters
     ----------
@@ -237,8 +234,6 @@ class ChunkedObjective(RemoteObjective):
         Encoded targets on the host; sent once to the workers in ``X``'s row chunks.
     weights : ndarray of shape (n,) or (n, k)
     k : int
-    C : float
-    penalty : Penalty
     fit_intercept : bool
     persist : bool or None, default=None
         Keep ``X`` in the workers' memory (one read of the source); ``None``
@@ -248,12 +243,11 @@ class ChunkedObjective(RemoteObjective):
 
     Notes
     -----
-    The objective counts the passes over ``X`` in :attr:`n_passes`.
+    The data term counts the passes over ``X`` in :attr:`n_passes`.
     """
 
-    def __init__(self, loss: Loss, X: Any, Y: np.ndarray, weights: np.ndarray, k: int, *,
-                 C: float, penalty: Penalty, fit_intercept: bool = True,
-                 persist: bool | None = None) -> None:
+    def __init__(self, loss: Loss, X: Any, Y: np.ndarray, weights: np.ndarray, k: int,
+                 fit_intercept: bool = True, persist: bool | None = None) -> None:
         import dask.array as da
 
         if any(np.isnan(c) for c in X.chunks[0]):
@@ -263,12 +257,8 @@ class ChunkedObjective(RemoteObjective):
             X = X.rechunk({1: -1})
         dtype = np.dtype(X.dtype)
         weights = np.asarray(weights, dtype=np.float64)
-        total = float(weights.astype(dtype).sum(dtype=np.float64))
-        if weights.ndim == 2:
-            total /= weights.shape[1]
         n, d = X.shape
-        self._init_host(loss, n, d, k, dtype, total, C=C, penalty=penalty,
-                        fit_intercept=fit_intercept)
+        super().__init__(loss, n, d, k, dtype, total_weight(weights, dtype), fit_intercept)
         if persist is None:
             persist = X.nbytes <= PERSIST_FRACTION * _memory_budget()
         self.persisted = bool(persist)
@@ -321,12 +311,16 @@ class ChunkedObjective(RemoteObjective):
         (total,) = compute(parts.sum(axis=0), what="the objective")
         return np.asarray(total)
 
-    def _data_value_and_grad(self, w):
+    def value_and_grad(self, w: np.ndarray) -> tuple[float, np.ndarray]:
         total = self._parts([w])
         return float(total[0]), total[1:].reshape(self.n_rows, self.k)
 
-    def _data_value(self, w):
+    def value(self, w: np.ndarray) -> float:
         return float(self._parts([w], with_grad=False)[0])
+
+    def batches(self) -> ChunkedData:
+        """The row chunks are the mini-batches: this data term serves them itself."""
+        return self
 
     def batch_sums(self, ws: Sequence[np.ndarray], blocks: Sequence[int]
                    ) -> list[tuple[float, np.ndarray]]:
@@ -355,7 +349,7 @@ class ChunkedObjective(RemoteObjective):
             self.n_passes += 1
         return self._hess_Z
 
-    def _data_hessp(self, w, v):
+    def hessp(self, w: np.ndarray, v: np.ndarray) -> np.ndarray:
         import dask.array as da
 
         Z = self._logits_at(w)
@@ -369,16 +363,38 @@ class ChunkedObjective(RemoteObjective):
         (total,) = compute(parts.sum(axis=0), what="a Hessian-vector product")
         return np.asarray(total).reshape(self.n_rows, self.k)
 
-    def _data_hessian(self, w):
+    def _hessian_sum(self, w: np.ndarray, blocks: bool) -> np.ndarray:
         import dask.array as da
 
-        P = self.n_params
+        D, k = self.n_rows, self.k
+        size = k * D * D if blocks else (D * k) ** 2
         parts = da.map_blocks(_task_hessian, self.X, self.Y, self.weights, spec=self._spec,
-                              w=np.asarray(w, dtype=np.float64), dtype=np.float64,
-                              chunks=((1,) * self.X.numblocks[0], (P * P,)))
+                              w=np.asarray(w, dtype=np.float64), blocks=blocks,
+                              dtype=np.float64, chunks=((1,) * self.X.numblocks[0], (size,)))
         self.n_passes += 1
         (total,) = compute(parts.sum(axis=0), what="the Hessian")
-        return np.asarray(total).reshape(P, P)
+        return np.asarray(total)
+
+    def hessian(self, w: np.ndarray) -> np.ndarray:
+        return self._hessian_sum(w, blocks=False).reshape(self.n_params, self.n_params)
+
+    def hessian_blocks(self, w: np.ndarray) -> np.ndarray | None:
+        if not self.loss.diagonal_hessian:
+            return None
+        return self._hessian_sum(w, blocks=True).reshape(self.k, self.n_rows, self.n_rows)
+
+
+class ChunkedObjective(Objective):
+    """:class:`~sigmax.objective.Objective` of a dask array ``X``: the :class:`ChunkedData` term.
+
+    Parameters as :class:`ChunkedData`, plus ``C`` and ``penalty``.
+    """
+
+    def __init__(self, loss: Loss, X: Any, Y: np.ndarray, weights: np.ndarray, k: int, *,
+                 C: float, penalty: Penalty, fit_intercept: bool = True,
+                 persist: bool | None = None) -> None:
+        super().__init__(ChunkedData(loss, X, Y, weights, k, fit_intercept, persist=persist),
+                         C=C, penalty=penalty)
 
 
 def _persist(*collections: Any) -> tuple[Any, ...]:

@@ -3,9 +3,10 @@
 The data-heavy products run on ``X``'s device in the estimator's working dtype
 (``dtype="float32"`` is the natural choice on a GPU); the optimizer's parameter
 vector stays float64 NumPy on the host, and each evaluation moves only
-``(d+1) k`` numbers each way. The loss math is the array-namespace code of
-:mod:`sigmax.backends.kernels`, with the same stability rules as the NumPy
-losses (shift before ``exp``; softplus and sigmoid from ``exp(-|z|)``).
+``(d+1) k`` numbers each way. The loss maths is the losses' own definition,
+written against the array namespace (:mod:`sigmax.losses`), with the same
+stability rules on every device (shift before ``exp``; softplus and sigmoid
+from ``exp(-|z|)``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,135 @@
+r"""The data term of a linear model: the unscaled, unpenalized loss sum.
+
+.. math:: D(w) = \sum_i s_i \, \ell(z_i, y_i), \qquad Z = X W + b,
+
+with the parameters in the layout of :class:`sigmax.objective.Objective` (a
+flat float64 vector, the C-order ravel of ``P`` of shape ``(d [+ 1], k)``).
+A data term is where ``X`` lives and is read; the objective on top of it only
+scales, adds the penalty and counts. Implementations:
+
+- :class:`~sigmax.dataterms.numpy_term.NumpyData`: NumPy / SciPy CSR in row
+  blocks (fused and partition passes, compiled kernels);
+- :class:`~sigmax.dataterms.generic.GenericData`: any other in-memory ``X``
+  (the loss's row-major methods on the full ``(n, k)`` logits);
+- :class:`~sigmax.backends.array.ArrayData`: an array-API ``X`` (torch, GPU);
+- :class:`~sigmax.backends.dask_backend.ChunkedData`: a dask array, a sum of
+  the NumPy data terms of its row chunks.
+
+Every method returns float64 NumPy results on the host: a float, or an
+``(n_rows, k)`` array that the caller may modify (a fresh array each call).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..losses import Loss
+
+__all__ = ["DataTerm", "total_weight"]
+
+
+def total_weight(weights: np.ndarray, dtype: Any = np.float64) -> float:
+    r""":math:`S = \sum_i s_i` in float64 (per-entry weights: divided by ``k``).
+
+    ``dtype``: the precision the weights are used in (summed after rounding to it).
+    """
+    w = np.asarray(weights)
+    total = float(w.astype(dtype, copy=False).sum(dtype=np.float64))
+    return total / w.shape[1] if w.ndim == 2 else total
+
+
+class DataTerm:
+    """Base class and protocol of the data terms (see the module docstring).
+
+    Parameters
+    ----------
+    loss : Loss
+    n_samples, n_features, k : int
+        Shape of ``X`` and number of outputs (columns of ``Z``).
+    dtype : numpy dtype
+        Working precision of the products with ``X``.
+    weight_total : float
+        :math:`S = \\sum_i s_i` (divided by ``k`` for per-entry weights).
+    fit_intercept : bool
+
+    Subclasses set ``X``, ``Y`` and ``weights`` (where the data live) and
+    implement :meth:`value_and_grad`, :meth:`logits`, :meth:`hessp` and
+    :meth:`hessian`; the others have defaults.
+    """
+
+    X: Any
+    Y: Any
+    weights: Any
+
+    def __init__(self, loss: Loss, n_samples: int, n_features: int, k: int, dtype: Any,
+                 weight_total: float, fit_intercept: bool) -> None:
+        self.loss = loss
+        self.n_samples, self.n_features = int(n_samples), int(n_features)
+        self.k = int(k)
+        self.dtype = np.dtype(dtype)
+        self.weight_total = float(weight_total)
+        self.fit_intercept = bool(fit_intercept)
+        self.n_rows = self.n_features + int(self.fit_intercept)
+        self.n_params = self.n_rows * self.k
+
+    def unpack(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Split ``w`` into ``(W (d, k), b (k,) or None)`` views."""
+        P = w.reshape(self.n_rows, self.k)
+        return P[: self.n_features], (P[self.n_features] if self.fit_intercept else None)
+
+    # -- first order -------------------------------------------------------------------
+    def value_and_grad(self, w: np.ndarray) -> tuple[float, np.ndarray]:
+        """``(D(w), dD/dP)``: the gradient as a fresh float64 ``(n_rows, k)`` array."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def value(self, w: np.ndarray) -> float:
+        """``D(w)`` only (implementations skip the ``X^T`` product)."""
+        return self.value_and_grad(w)[0]
+
+    def logits(self, w: np.ndarray) -> Any:
+        """``Z = X @ W + b`` of shape ``(n, k)``, where the data live, in the working dtype."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    # -- second order --------------------------------------------------------------------
+    def track_second_order(self) -> None:
+        """Keep the Hessian's per-sample state current from the next evaluation on.
+
+        A data term that can leave that state during :meth:`value_and_grad`
+        saves the separate pass of the first Hessian at each point; others
+        ignore the request.
+        """
+
+    def hessp(self, w: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """``(nabla^2 D(w)) v`` as a float64 ``(n_rows, k)`` array."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def hessian(self, w: np.ndarray) -> np.ndarray:
+        """Full Hessian of ``D`` at ``w``, float64 ``(n_params, n_params)``."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def hessian_blocks(self, w: np.ndarray) -> np.ndarray | None:
+        """The ``k`` diagonal ``(D, D)`` blocks of a block-diagonal Hessian, or None.
+
+        Only for losses with ``diagonal_hessian``; None where this data term
+        does not form them (the objective then uses :meth:`hessian`).
+        """
+        return None
+
+    def hessian_diag(self, w: np.ndarray) -> np.ndarray | None:
+        """Diagonal of the Hessian as ``(n_rows, k)`` float64, or None if unavailable."""
+        return None
+
+    # -- rows ----------------------------------------------------------------------------
+    def row_slice(self, lo: int, hi: int) -> DataTerm:
+        """The data term of rows ``lo:hi`` (views where possible)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot be cut into row batches; use solver='lbfgs' "
+            "or another full-batch solver.")
+
+    def batches(self) -> Any:
+        """The mini-batch view of ``solver="minibatch"`` (:mod:`sigmax.dataterms.batches`)."""
+        from .batches import RowBatches
+
+        return RowBatches(self)

@@ -1,0 +1,337 @@
+r"""Row blocks of an in-memory ``X`` and the fused passes over them.
+
+:class:`BlockPlan` cuts a dense or CSR ``X`` into row blocks (views, never a
+copy) and decides the threads of a pass; :class:`BlockProducts` forms a
+block's logits and accumulates ``X_b^T G_b``, and :meth:`BlockProducts.run`
+is the fused pass: per block (in cache) ``Z_b = X_b W + b``, a block
+operation (a loss kernel) turns ``Z_b`` into ``G_b`` in place, and
+``X_b^T G_b`` is accumulated; blocks are shared among the threads NumPy's BLAS
+may use. No ``(n, k)`` array is formed for dense ``X``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from .. import _csr, _parallel
+from . import tuning
+
+try:  # SciPy's compiled sparse kernels: products that accumulate into our buffers.
+    from scipy.sparse import _sparsetools
+except ImportError:  # pragma: no cover - a future SciPy without them: public API
+    _sparsetools = None
+
+__all__ = ["BlockPlan", "BlockProducts"]
+
+_NO_CONTEXT = contextlib.nullcontext()
+
+
+class BlockPlan:
+    """Row blocks of a dense or CSR ``X``, views only (``X`` is never copied)."""
+
+    def __init__(self, X: Any, k: int) -> None:
+        n, d = X.shape
+        item = X.dtype.itemsize
+        self.sparse = sp.issparse(X)
+        if self.sparse:
+            ip = X.indptr
+            self.work = int(ip[-1])
+            # Blocks of about equal stored values (rows of text data vary a lot).
+            per_block = max(1, tuning.BLOCK_BYTES // (item + X.indices.dtype.itemsize))
+            cuts = np.searchsorted(ip, np.arange(per_block, self.work, per_block))
+            edges = np.unique(np.concatenate([[0], cuts, [n]]))
+            # Keep the (b, k) logits of a block small too.
+            max_rows = max(256, tuning.BLOCK_BYTES // (2 * item * max(k, 1)))
+            bounds = []
+            for lo, hi in itertools.pairwise(edges):
+                bounds.extend((a, min(a + max_rows, hi)) for a in range(lo, hi, max_rows))
+            self.bounds = [(int(a), int(b)) for a, b in bounds]
+            idx = X.indices.dtype
+            self.csr = [(ip[lo:hi + 1] - ip[lo]).astype(idx, copy=False) for lo, hi in self.bounds]
+            self.cols = [(X.indices[ip[lo]:ip[hi]], X.data[ip[lo]:ip[hi]])
+                         for lo, hi in self.bounds]
+            # Compiled kernels (sigmax._csr) release the GIL, so the blocks can
+            # share the cores; SciPy's serve small matrices (no compile time)
+            # and passes on one thread (see uses_compiled).
+            self.compiled = self.work >= _csr.MIN_NNZ and _csr.available()
+            if self.compiled:  # compile (or load) once here, not in a worker thread
+                _csr.prepare(X.data.dtype, X.indices.dtype)
+        else:
+            self.compiled = False
+            self.work = n * d
+            rows = int(np.clip(tuning.BLOCK_BYTES // (max(d + 2 * k, 1) * item), 256, 16384))
+            self.bounds = [(lo, min(lo + rows, n)) for lo in range(0, n, rows)]
+
+    def plan(self) -> tuple[int, bool]:
+        """``(workers, compiled)`` of a pass started now: its threads, and whether
+        a CSR pass runs on the compiled kernels (:meth:`uses_compiled`)."""
+        n_workers = self.workers()
+        return n_workers, self.uses_compiled(n_workers)
+
+    def uses_compiled(self, n_workers: int) -> bool:
+        """Whether a CSR pass on ``n_workers`` threads runs on the compiled kernels.
+
+        Only on two or more: on one, neither wins (sparse_text, one thread,
+        per evaluation: SciPy 191 ms, compiled 177 ms in float64; 115 vs
+        144 ms in float32; ``python benchmarks/sparse_products.py``); the
+        gain is the second core.
+        """
+        return self.compiled and n_workers > 1
+
+    def workers(self) -> int:
+        # SciPy's sparse kernels hold the GIL: a second thread would only wait
+        # for it (measured slower than one), so CSR passes on SciPy's kernels
+        # stay on one thread; the compiled ones run on every core.
+        if ((self.sparse and not self.compiled) or self.work < tuning.PARALLEL_MIN_WORK
+                or len(self.bounds) < 2):
+            return 1
+        return min(_parallel.blas_threads(), os.cpu_count() or 1, len(self.bounds))
+
+
+class BlockProducts:
+    """Products of the row blocks of ``X`` with ``W`` and with gradient blocks.
+
+    Parameters
+    ----------
+    X : ndarray or scipy.sparse CSR matrix of shape (n, d)
+        float32 or float64; never copied.
+    k : int
+        Number of outputs.
+    """
+
+    def __init__(self, X: Any, k: int) -> None:
+        self.X = X
+        self.k = int(k)
+        self.dtype = X.dtype
+        self.n_samples, self.n_features = X.shape
+        self.plan = BlockPlan(X, self.k)
+        # Per-thread scratch blocks of the dense passes, reused across blocks
+        # and calls (fresh temporaries per block cost page faults).
+        self.bufs: dict[tuple[int, str], np.ndarray] = {}
+        self._ones_vec: np.ndarray | None = None
+        self._G: np.ndarray | None = None  # (n, k) gradient buffer of the sparse path
+
+    @property
+    def max_rows(self) -> int:
+        """Rows of the largest block."""
+        return max(hi - lo for lo, hi in self.plan.bounds)
+
+    def take(self, key: str, size: int) -> np.ndarray:
+        """A flat scratch array of this thread (``size`` entries or more), see :meth:`give`."""
+        buf = self.bufs.pop((threading.get_ident(), key), None)
+        if buf is None or buf.size < size:
+            buf = np.empty(size, dtype=self.dtype)
+        return buf
+
+    def give(self, key: str, buf: np.ndarray) -> None:
+        """Return a scratch array taken by :meth:`take` for the next block of this thread."""
+        self.bufs[(threading.get_ident(), key)] = buf
+
+    def block_weights(self, W: np.ndarray) -> np.ndarray:
+        """``W`` as the block products read it: ``(k, d)`` for dense ``X``, ``(d, k)`` for CSR.
+
+        One contiguous copy in the working dtype (on text data ``W`` is half an
+        (n, k) buffer); the layout the other kind would read is not formed.
+        """
+        if self.plan.sparse:
+            return np.ascontiguousarray(W, dtype=self.dtype)
+        return np.ascontiguousarray(W.T, dtype=self.dtype)
+
+    def block_logits(self, i: int, Wb: np.ndarray, b: np.ndarray | None,
+                      out: np.ndarray | None = None, compiled: bool = False,
+                      rowmajor: bool = False) -> np.ndarray:
+        """``Zt = (X_i @ W + b).T``, shape (k, rows of block i), C-contiguous.
+
+        ``Wb``: ``W`` from :meth:`block_weights` (``W.T`` for dense ``X``).
+
+        Dense ``X``, or CSR on the compiled kernels (``compiled``): written into
+        ``out`` (a flat scratch array of the working dtype, ``k * rows`` entries
+        or more) when given. ``rowmajor`` (dense, with ``out``): stored as the
+        C-contiguous ``(b, k)`` product, ``Zt`` its F-contiguous transpose.
+        """
+        lo, hi = self.plan.bounds[i]
+        if compiled:
+            ind, data = self.plan.cols[i]
+            Zt = (np.empty((self.k, hi - lo), dtype=self.dtype) if out is None
+                  else out[: self.k * (hi - lo)].reshape(self.k, hi - lo))
+            _csr.kernels()[0](self.plan.csr[i], ind, data, Wb, Zt)
+            if b is not None:
+                Zt += b[:, None]
+            return Zt
+        if out is not None and not self.plan.sparse:
+            if rowmajor:
+                Z = out[: self.k * (hi - lo)].reshape(hi - lo, self.k)
+                np.matmul(self.X[lo:hi], Wb.T, out=Z)
+                if b is not None:
+                    Z += b
+                return Z.T
+            Zt = out[: self.k * (hi - lo)].reshape(self.k, hi - lo)
+            if self.k == 1:
+                np.dot(self.X[lo:hi], Wb[0], out=Zt[0])
+            else:
+                # X_b @ W written through the (b, k) view of Zt: BLAS gets the
+                # transposed output directly. Never slower than W.T @ X_b.T and
+                # 0.55x its time at few features (movies: 4000 x 19, k=7);
+                # the gufunc releases the GIL like np.dot.
+                np.matmul(self.X[lo:hi], Wb.T, out=Zt.T)
+            if b is not None:
+                Zt += b[:, None]
+            return Zt
+        if self.plan.sparse:
+            ind, data = self.plan.cols[i]
+            if _sparsetools is not None:
+                Z = np.zeros((hi - lo, self.k), dtype=self.dtype)
+                _sparsetools.csr_matvecs(hi - lo, self.n_features, self.k, self.plan.csr[i],
+                                         ind, data, Wb.ravel(), Z.ravel())
+            else:  # pragma: no cover
+                Z = sp.csr_matrix((data, ind, self.plan.csr[i]),
+                                  shape=(hi - lo, self.n_features)) @ Wb
+            Zt = np.ascontiguousarray(Z.T)
+        elif self.k == 1:
+            Zt = np.dot(self.X[lo:hi], Wb[0])[None, :]
+        else:
+            # np.dot, not @: it releases the GIL around the BLAS call.
+            Zt = np.dot(Wb, self.X[lo:hi].T)
+        if b is not None:
+            Zt += b[:, None]
+        return Zt
+
+    def block_rmatmul(self, i: int, Gt: np.ndarray, acc: np.ndarray,
+                       transposed: bool = True, compiled: bool = False) -> None:
+        """``acc += X_i.T @ G_i`` (``Gt`` is ``G_i.T`` unless ``transposed=False``).
+
+        ``acc`` is (k, d) float64 for dense ``X``, (d, k) in the dtype of ``X`` for CSR.
+        ``compiled``: CSR on the compiled kernels.
+        """
+        if compiled:
+            ind, data = self.plan.cols[i]
+            _csr.kernels()[1](self.plan.csr[i], ind, data, Gt if transposed else Gt.T,
+                              acc, False)
+        elif self.plan.sparse:
+            lo, hi = self.plan.bounds[i]
+            ind, data = self.plan.cols[i]
+            G = np.ascontiguousarray(Gt.T if transposed else Gt)
+            if _sparsetools is not None:
+                _sparsetools.csc_matvecs(self.n_features, hi - lo, self.k, self.plan.csr[i],
+                                         ind, data, G.ravel(), acc.ravel())
+            else:  # pragma: no cover
+                acc += sp.csr_matrix((data, ind, self.plan.csr[i]),
+                                     shape=(hi - lo, self.n_features)).T @ G
+        elif self.k == 1:
+            lo, hi = self.plan.bounds[i]
+            acc[0] += np.dot(Gt[0], self.X[lo:hi])
+        else:
+            lo, hi = self.plan.bounds[i]
+            acc += np.dot(Gt, self.X[lo:hi])
+
+    def ones(self, size: int) -> np.ndarray:
+        """A cached vector of ``size`` ones in the working dtype (read only)."""
+        ones = self._ones_vec
+        if ones is None or ones.size < size:
+            ones = self._ones_vec = np.ones(size, dtype=self.dtype)
+        return ones[:size]
+
+    def new_acc(self) -> np.ndarray:
+        if self.plan.sparse:
+            # SciPy's kernel accumulates in the dtype of X.
+            return np.zeros((self.n_features, self.k), dtype=self.dtype)
+        return np.zeros((self.k, self.n_features))
+
+    def run(self, W: np.ndarray, b: np.ndarray | None, block_op: Callable[..., Any],
+            quiet: bool = False, rowmajor: bool = False) -> tuple[float, np.ndarray]:
+        """One pass over ``X``: per block, logits -> ``block_op`` -> ``X_b.T @ result``.
+
+        Returns the summed values and the ``(d [+1], k)`` float64 gradient rows
+        (unscaled). ``block_op(i, lo, hi, Zt)`` overwrites ``Zt`` and returns a float
+        (dense ``X``: or ``(float, G)`` with ``G`` the result block, shaped like ``Zt``).
+        ``quiet``: no overflow warnings in the dense pass (the caller checks the result).
+        ``rowmajor``: dense blocks in the ``(b, k)`` layout (see :meth:`block_logits`),
+        without the intercepts: ``block_op`` adds them (the compiled passes, on the fly).
+        """
+        Wb = self.block_weights(W)
+        bb = None if b is None else b.astype(self.dtype)
+
+        n_blocks = len(self.plan.bounds)
+        n_workers, compiled = self.plan.plan()
+        if self.plan.sparse:
+            # Sparse: two passes. Fused, the gathers from W (d, k) and the
+            # scatters into X.T G (d, k) share the cache and both slow down
+            # (SciPy's kernels: 1.45x the two separate products on text data;
+            # the compiled ones: 1.07-1.16x per evaluation, sparse_text at one
+            # and two threads, measured when this variant was tried); the
+            # (n, k) gradient in between is the one buffer this costs.
+            if self._G is None:
+                self._G = np.empty((self.n_samples, self.k), dtype=self.dtype)
+            G = self._G
+
+            rows = max(hi - lo for lo, hi in self.plan.bounds)
+
+            def first(blocks):
+                gsum, total = np.zeros(self.k), 0.0
+                buf = self.take("Z", self.k * rows)
+                for i in blocks:
+                    lo, hi = self.plan.bounds[i]
+                    Zt = self.block_logits(i, Wb, bb, out=buf, compiled=compiled)
+                    total += block_op(i, lo, hi, Zt)
+                    G[lo:hi] = Zt.T
+                    if b is not None:
+                        gsum += Zt.sum(axis=1, dtype=np.float64)
+                self.give("Z", buf)
+                return total, None, gsum
+
+            def second(blocks):
+                acc = self.new_acc()
+                for i in blocks:
+                    lo, hi = self.plan.bounds[i]
+                    self.block_rmatmul(i, G[lo:hi], acc, transposed=False, compiled=compiled)
+                return acc
+
+            parts = _parallel.run_blocks(first, n_blocks, n_workers)
+            accs = _parallel.run_blocks(second, n_blocks, n_workers)
+            parts = [(p[0], a, p[2]) for p, a in zip(parts, accs)]
+        else:
+            rows = max(hi - lo for lo, hi in self.plan.bounds)
+            # Row sums of G (intercept gradient) as a BLAS matrix-vector
+            # product: 2-7x faster than a NumPy reduction, same accumulation as
+            # the X_b.T @ G_b product next to it.
+            ones = self.ones(rows) if b is not None else None
+
+            def work(blocks):
+                with np.errstate(over="ignore", invalid="ignore") if quiet else _NO_CONTEXT:
+                    return dense_work(blocks)
+
+            def dense_work(blocks):
+                acc, gsum, total = self.new_acc(), np.zeros(self.k), 0.0
+                buf = self.take("Z", self.k * rows)
+                for i in blocks:
+                    lo, hi = self.plan.bounds[i]
+                    Zt = self.block_logits(i, Wb, None if rowmajor else bb, out=buf,
+                                            rowmajor=rowmajor)
+                    value = block_op(i, lo, hi, Zt)
+                    if isinstance(value, tuple):  # (value, block holding the result)
+                        value, Zt = value
+                    total += value
+                    self.block_rmatmul(i, Zt, acc)
+                    if b is not None:
+                        gsum += np.dot(Zt, ones[: hi - lo])
+                self.give("Z", buf)
+                return total, acc, gsum
+
+            parts = _parallel.run_blocks(work, n_blocks, n_workers)
+        out = np.empty((self.n_features + int(b is not None), self.k))
+        # parts[0][1] is this call's own accumulator: no copy when already float64.
+        acc = parts[0][1].astype(np.float64, copy=False)
+        for part in parts[1:]:
+            acc += part[1]
+        out[: self.n_features] = acc if self.plan.sparse else acc.T
+        if b is not None:
+            out[self.n_features] = sum(part[2] for part in parts)
+        return sum(part[0] for part in parts), out

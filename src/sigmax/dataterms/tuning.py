@@ -1,0 +1,38 @@
+"""Measured constants of the NumPy data term (row blocks, threads, compiled passes).
+
+One module, read at call time (``tuning.BLOCK_BYTES``), so that a test or a
+benchmark can change a constant in one place for every module of the engine.
+"""
+
+from __future__ import annotations
+
+#: Bytes of one row block of ``X`` (with its logits). A block read from memory
+#: for ``X_b @ W`` must still be in the core's cache for ``X_b.T @ G_b``:
+#: measured best at 3-6 MB (4096-8192 rows of d=100 float64) on a 2 MB-L2,
+#: 32 MB-L3 machine; smaller blocks pay NumPy's per-call overhead.
+BLOCK_BYTES = 4 << 20
+#: Logits (``n * k``) from which a dense problem uses the losses' compiled
+#: (numba) partition passes. Loading numba costs 0.2-1 s once per process
+#: (import and disk cache), and the passes save about 0.5 ns per logit and
+#: evaluation: below this (digits, movies, breast_cancer: fits of a few ms)
+#: numba is never imported. As :data:`sigmax._csr.MIN_NNZ` for CSR products.
+COMPILED_MIN_LOGITS = 1 << 18
+#: Fewer entries (or stored values) of ``X`` than this: one thread (a pass is
+#: then shorter than the cost of waking a second one).
+PARALLEL_MIN_WORK = 1 << 17
+#: Entries of a float32 ``X`` from which the constant linear-part gradient
+#: (``NumpyData._linear_part``) comes from float32 products of
+#: ``LINEAR_F32_ROWS`` rows (summed in float64) instead of float64 copies of
+#: ``X``: 5.6 ms instead of 15 ms on dense_binary (500k x 50). Smaller ``X``
+#: keeps the exact float64 sums, which cost under a millisecond there; a
+#: 1e-7 change of this constant alone moved where digits' float32 L-BFGS
+#: (54 iterations) met tol=1e-5: 50 iterations at a 1.9e-5 gap.
+LINEAR_F32_MIN_WORK = 1 << 22
+#: Rows per float32 product of the linear part: its float32 sums stay this short.
+LINEAR_F32_ROWS = 4096
+#: Values of the scaled row copies formed at a time by
+#: :func:`sigmax.dataterms.hessian.add_weighted_grams`.
+_GRAM_CHUNK = 1 << 17
+#: Rows of the softmax factor ``B`` formed at a time: bounds its memory by
+#: this many rows of ``D k`` values (the Hessian itself holds ``(D k)^2``).
+_SOFTMAX_ROWS = 512

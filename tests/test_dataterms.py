@@ -1,0 +1,202 @@
+"""The DataTerm protocol: every implementation gives the NumPy data term's numbers.
+
+A data term is the unscaled loss sum D(w) = sum_i s_i l(z_i, y_i) and its
+derivatives; the objective only scales it and adds the penalty.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from sigmax.dataterms import DataTerm, GenericData, NumpyData, RowBatches, in_memory
+from sigmax.losses import LOSSES, BinomialLoss, Loss
+from sigmax.objective import Objective
+from sigmax.penalties import make_penalty
+
+
+def _problem(name: str, n: int = 120, d: int = 4, K: int = 3, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    loss = LOSSES[name]
+    k = loss.n_outputs(K)
+    X = rng.normal(size=(n, d))
+    X[rng.random((n, d)) < 0.3] = 0.0
+    if name == "binomial":
+        Y = rng.integers(0, 2, n).astype(float)
+    elif name == "multilabel":
+        Y = rng.integers(0, 2, (n, k)).astype(float)
+    else:
+        Y = rng.integers(0, K, n)
+    weights = rng.uniform(0.5, 2.0, n)
+    return loss, X, Y, weights, k
+
+
+def _terms(name: str, fit_intercept: bool) -> dict[str, DataTerm]:
+    """Every data term available here, on the same data."""
+    loss, X, Y, weights, k = _problem(name)
+    terms: dict[str, DataTerm] = {
+        "numpy": NumpyData(loss, X, Y, weights, k, fit_intercept),
+        "csr": NumpyData(loss, sp.csr_matrix(X), Y, weights, k, fit_intercept),
+        "generic": GenericData(loss, X, Y, weights, k, fit_intercept),
+    }
+    try:
+        import array_api_compat  # noqa: F401
+    except ImportError:  # pragma: no cover - the torch extra
+        pass
+    else:
+        from sigmax.backends.array import ArrayData
+
+        terms["array"] = ArrayData(loss, X, Y, weights, k, fit_intercept)
+        try:
+            import torch
+        except ImportError:  # pragma: no cover
+            pass
+        else:
+            terms["torch"] = ArrayData(loss, torch.from_numpy(X), Y, weights, k, fit_intercept)
+    try:
+        import dask.array as da
+    except ImportError:  # pragma: no cover
+        pass
+    else:
+        from sigmax.backends.dask_backend import ChunkedData
+
+        terms["dask"] = ChunkedData(loss, da.from_array(X, chunks=(50, -1)), Y, weights, k,
+                                    fit_intercept, persist=False)
+    return terms
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_every_data_term_equals_the_numpy_one(name, fit_intercept):
+    terms = _terms(name, fit_intercept)
+    ref = terms.pop("numpy")
+    rng = np.random.default_rng(1)
+    w, v = rng.normal(size=ref.n_params), rng.normal(size=ref.n_params)
+    f_ref, g_ref = ref.value_and_grad(w.copy())
+    hv_ref = ref.hessp(w.copy(), v)
+    H_ref = ref.hessian(w.copy())
+    assert g_ref.shape == (ref.n_rows, ref.k) and g_ref.dtype == np.float64
+    assert H_ref.shape == (ref.n_params, ref.n_params)
+    for kind, term in terms.items():
+        assert (term.n_rows, term.k, term.n_params) == (ref.n_rows, ref.k, ref.n_params), kind
+        assert term.weight_total == pytest.approx(ref.weight_total, rel=1e-12), kind
+        f, g = term.value_and_grad(w.copy())
+        assert f == pytest.approx(f_ref, rel=1e-10), kind
+        assert term.value(w.copy()) == pytest.approx(f_ref, rel=1e-10), kind
+        np.testing.assert_allclose(g, g_ref, rtol=1e-9, atol=1e-10, err_msg=kind)
+        np.testing.assert_allclose(term.hessp(w.copy(), v), hv_ref, rtol=1e-9, atol=1e-10,
+                                   err_msg=kind)
+        np.testing.assert_allclose(term.hessian(w.copy()), H_ref, rtol=1e-9, atol=1e-10,
+                                   err_msg=kind)
+        blocks = term.hessian_blocks(w.copy())
+        if blocks is not None:
+            H4 = H_ref.reshape(ref.n_rows, ref.k, ref.n_rows, ref.k)
+            for a in range(ref.k):
+                np.testing.assert_allclose(blocks[a], H4[:, a, :, a], rtol=1e-9, atol=1e-10,
+                                           err_msg=kind)
+        diag = term.hessian_diag(w.copy())
+        if diag is not None:
+            np.testing.assert_allclose(diag.ravel(), np.diag(H_ref), rtol=1e-9, atol=1e-10,
+                                       err_msg=kind)
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_numpy_data_term_finite_differences(name):
+    loss, X, Y, weights, k = _problem(name, n=60)
+    term = NumpyData(loss, X, Y, weights, k, True)
+    rng = np.random.default_rng(2)
+    w, v = rng.normal(size=term.n_params), rng.normal(size=term.n_params)
+    h = 1e-6
+    _, g = term.value_and_grad(w.copy())
+    fd = (term.value(w + h * v) - term.value(w - h * v)) / (2 * h)
+    assert fd == pytest.approx(float(g.ravel() @ v), rel=1e-6, abs=1e-8)
+    gp, gm = term.value_and_grad(w + h * v)[1], term.value_and_grad(w - h * v)[1]
+    np.testing.assert_allclose(term.hessp(w.copy(), v).ravel(), (gp - gm).ravel() / (2 * h),
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["binomial", "multinomial"])
+def test_objective_is_scaled_data_term_plus_penalty(name):
+    loss, X, Y, weights, k = _problem(name)
+    term = in_memory(loss, X, Y, weights, k, True)
+    pen = make_penalty("l2")
+    obj = Objective(term, C=0.5, penalty=pen)
+    rng = np.random.default_rng(3)
+    w, v = rng.normal(size=obj.n_params), rng.normal(size=obj.n_params)
+    W, _ = obj.unpack(w)
+    S = weights.sum()
+    f, g = obj.value_and_grad(w.copy())
+    f_d, g_d = term.value_and_grad(w.copy())
+    alpha = 1.0 / (0.5 * S)
+    assert obj.alpha == pytest.approx(alpha, rel=1e-14)
+    assert f == pytest.approx(f_d / S + alpha * 0.5 * (W**2).sum(), rel=1e-12)
+    expected = g_d / S
+    expected[: obj.n_features] += alpha * W
+    np.testing.assert_allclose(g, expected.ravel(), rtol=1e-12, atol=1e-15)
+    hv = term.hessp(w.copy(), v) / S
+    hv[: obj.n_features] += alpha * obj.unpack(v)[0]
+    np.testing.assert_allclose(obj.hessp(w.copy(), v), hv.ravel(), rtol=1e-12, atol=1e-15)
+    assert (obj.n_grad_evals, obj.n_hessp_evals) == (1, 1)
+
+
+def test_in_memory_picks_the_row_block_engine_for_dense_and_csr_floats():
+    loss, X, Y, weights, k = _problem("binomial")
+    assert isinstance(in_memory(loss, X, Y, weights, k), NumpyData)
+    assert isinstance(in_memory(loss, sp.csr_matrix(X), Y, weights, k), NumpyData)
+    assert isinstance(in_memory(loss, sp.csc_matrix(X), Y, weights, k), GenericData)
+
+
+@pytest.mark.parametrize("name", ["multinomial", "multilabel"])
+def test_row_batches_of_every_in_memory_term_add_up(name):
+    loss, X, Y, weights, k = _problem(name)
+    for term in (NumpyData(loss, X, Y, weights, k, True),
+                 GenericData(loss, X, Y, weights, k, True)):
+        batches = term.batches()
+        assert isinstance(batches, RowBatches) and batches.n_batches > 1
+        w = np.random.default_rng(4).normal(size=term.n_params)
+        (value, grad), = batches.batch_sums([w], range(batches.n_batches))
+        f, g = term.value_and_grad(w.copy())
+        assert value == pytest.approx(f, rel=1e-12)
+        np.testing.assert_allclose(grad, g.ravel(), rtol=1e-10, atol=1e-12)
+
+
+def test_zero_weight_total_is_an_error_of_the_objective():
+    loss, X, Y, _, k = _problem("binomial")
+    term = NumpyData(loss, X, Y, np.zeros(len(Y)), k, True)
+    assert term.weight_total == 0
+    with pytest.raises(ValueError, match="sum to zero"):
+        Objective(term, C=1.0, penalty=make_penalty("l2"))
+
+
+class _DefinitionOnlyBinomial(BinomialLoss):
+    """The binomial loss with only its array-namespace definition (no NumPy kernels)."""
+
+    value_grad_t = Loss.value_grad_t
+    hessp_t = Loss.hessp_t
+    hessian_weights_t = Loss.hessian_weights_t
+    hessian_diag_t = Loss.hessian_diag_t
+    partition_scale = None
+
+
+@pytest.mark.parametrize("sparse_X", [False, True])
+def test_a_loss_written_once_runs_on_the_row_block_engine(sparse_X):
+    """A loss that only writes its definition gets the base class's block kernels:
+    the same numbers as the built-in loss's one-pass NumPy overrides."""
+    _, X, Y, weights, k = _problem("binomial")
+    X = sp.csr_matrix(X) if sparse_X else X
+    plain = NumpyData(_DefinitionOnlyBinomial(), X, Y, weights, k, True)
+    fast = NumpyData(LOSSES["binomial"], X, Y, weights, k, True)
+    assert not plain._partition
+    rng = np.random.default_rng(5)
+    w, v = rng.normal(size=fast.n_params), rng.normal(size=fast.n_params)
+    f, g = plain.value_and_grad(w.copy())
+    f_ref, g_ref = fast.value_and_grad(w.copy())
+    assert f == pytest.approx(f_ref, rel=1e-12)
+    np.testing.assert_allclose(g, g_ref, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(plain.hessp(w.copy(), v), fast.hessp(w.copy(), v), rtol=1e-10,
+                               atol=1e-12)
+    np.testing.assert_allclose(plain.hessian_blocks(w.copy()), fast.hessian_blocks(w.copy()),
+                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(plain.hessian_diag(w.copy()), fast.hessian_diag(w.copy()),
+                               rtol=1e-10, atol=1e-12)
