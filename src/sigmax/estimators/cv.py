@@ -29,12 +29,12 @@ from typing import Any, ClassVar
 import numpy as np
 from sklearn.base import clone
 from sklearn.metrics import check_scoring
-from sklearn.model_selection import check_cv
+from sklearn.model_selection import KFold, check_cv
 from sklearn.utils import _safe_indexing
-from sklearn.utils.validation import _check_sample_weight
+from sklearn.utils.validation import _check_sample_weight, indexable, validate_data
 
 from ..path import regularization_path
-from ._base import LinearClassifierBase
+from ._base import LinearClassifierBase, _describe_nonfinite
 from .logistic import LogisticRegression
 from .multilabel import MultiLabelLogistic
 from .ovr import OneVsRestLogistic
@@ -142,12 +142,19 @@ class _CVMixin:
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target "
                              "y is None.")
+        # X checked once here (NaN, shape, names); the fold fits see NumPy / CSR rows.
+        X = validate_data(self, X, accept_sparse="csr", dtype=(np.float64, np.float32),
+                          ensure_all_finite=False, reset=True)
+        msg = _describe_nonfinite(X, names=getattr(self, "feature_names_in_", None))
+        if msg:
+            raise ValueError(msg)
+        X, y = indexable(X, y)
         n = _num_samples(X)
         sw = None if sample_weight is None else _check_sample_weight(
             sample_weight, np.empty((n, 0)), dtype=np.float64)
         y = self._prepare_target(y)
         y_split = self._split_target(y)
-        cv = check_cv(self.cv, y_split, classifier=True)
+        cv = self._splitter(y_split)
         folds = list(cv.split(np.empty((n, 0)), y_split, groups))
         scorer = check_scoring(base, scoring=self.scoring)
 
@@ -186,6 +193,10 @@ class _CVMixin:
     def _split_target(self, y: Any) -> Any:
         """``y`` as the splitter sees it (stratified on class labels)."""
         return y
+
+    def _splitter(self, y: Any) -> Any:
+        """scikit-learn's rule: an int means ``StratifiedKFold(cv)`` for class labels."""
+        return check_cv(self.cv, y, classifier=True)
 
     def _set_scores(self, S: np.ndarray) -> None:
         self.scores_ = S[:, :, 0]
@@ -294,7 +305,9 @@ class MultiLabelLogisticCV(_CVMixin, MultiLabelLogistic):
     probabilities, ``[1 - p, p]``, on the rows where that label is known) and
     the score of a ``C`` is the mean over labels, so any binary scorer
     (``"neg_log_loss"``, ``"roc_auc"``...) reads as it does for one label.
-    The folds are ``KFold`` (labels are not stratified).
+    An int ``cv`` means ``KFold(cv, shuffle=True, random_state=0)``: labels
+    cannot be stratified, and unshuffled folds of rows sorted by a label would
+    leave that label constant in a training fold (which cannot be fitted).
 
     Parameters
     ----------
@@ -332,7 +345,15 @@ class MultiLabelLogisticCV(_CVMixin, MultiLabelLogistic):
         return pd.DataFrame(Y, columns=list(mlb.classes_))
 
     def _split_target(self, y: Any) -> Any:
-        return None  # KFold: check_cv stratifies class labels only
+        return None
+
+    def _splitter(self, y: Any) -> Any:
+        # Labels cannot be stratified, and plain KFold on rows sorted by a label
+        # (a common layout) leaves folds where that label never varies, which
+        # cannot be fitted: an int means KFold(cv) over shuffled rows (seed 0).
+        if isinstance(self.cv, numbers.Integral) and not isinstance(self.cv, bool):
+            return KFold(int(self.cv), shuffle=True, random_state=0)
+        return check_cv(self.cv, y, classifier=False)
 
     def _fold_scores(self, est, scorer, X, y, sw):
         probe = clone(est)
