@@ -223,6 +223,28 @@ class _CVMixin:
         self.coef_ = self.coefs_paths_[rows, best].mean(axis=0)
         self.intercept_ = self.intercepts_paths_[rows, best].mean(axis=0)
 
+    def to_estimator(self) -> LinearClassifierBase:
+        """The base estimator at ``C_`` holding this fit's coefficients (e.g. to save it).
+
+        Returns
+        -------
+        estimator
+            An instance of the base class (``LogisticRegression``...) with
+            ``C=C_``, the other parameters of this one, and its fitted attributes.
+        """
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self)
+        if np.ndim(self.C_) != 0:
+            raise ValueError("C_ holds one C per label (per_label=True); a base estimator "
+                             "takes one C. Refit with per_label=False to get one.")
+        est = self._base_estimator(float(self.C_))
+        for key, value in vars(self).items():
+            if key.endswith("_") and not key.startswith("__") and not key.endswith("paths_") \
+                    and not key.startswith(("scores", "Cs_", "C_")):
+                setattr(est, key, value)
+        return est
+
     def _take_fitted(self, est: Any) -> None:
         for key, value in vars(est).items():
             if key.endswith("_") and not key.startswith("__"):
