@@ -501,9 +501,16 @@ def bench_cmd(problems: tuple[str, ...], scale: float, repeats: int, min_timed_s
     """Time sigmax against scikit-learn (and others) to a checked optimum.
 
     PROBLEMS are names from sigmax.bench.PROBLEMS (default: all). Writes
-    bench-<tag>.json, bench-<tag>.md and plots/ under --out.
+    bench-<tag>.json, bench-<tag>.md and plots/ under --out. `sigmax bench paths
+    [PROBLEMS]` runs the cross-validated-C group instead (sigmax.bench.paths).
     """
+    from .bench import GROUPS
     from .bench import run as run_bench
+
+    if problems and problems[0] in GROUPS:  # a group: its own problems and report
+        GROUPS[problems[0]](list(problems[1:]) or None, scale=scale, repeats=repeats,
+                            libraries=list(libraries) or None, out_dir=out)
+        return
 
     run_bench(list(problems) or None, scale=scale, repeats=repeats, min_timed_s=min_timed_s,
               libraries=list(libraries) or None, threads=threads or ("1", "default"),
