@@ -138,3 +138,23 @@ def test_screening_needs_an_l1_part():
     X, y = make_classification_data(k=2)
     with pytest.raises(ValueError, match="screening=True needs"):
         regularization_path(LogisticRegression(), X, y, [1.0], screening=True)
+
+
+def test_bench_paths_group_checks_every_point(tmp_path):
+    from click.testing import CliRunner
+
+    from sigmax.bench.paths import run
+    from sigmax.cli import main
+
+    out = run(["breast_cancer_l1"], scale=0.3, n_folds=2, Cs=[0.1, 1.0], repeats=1,
+              libraries=["sigmax"], out_dir=tmp_path, verbose=False)
+    rec = out["problems"][0]["results"][0]
+    assert rec["reached"] and rec["max_gap"] <= 1e-6
+    assert (tmp_path / "paths-scale0.3.md").read_text().startswith("| problem")
+    res = CliRunner().invoke(main, ["bench", "paths", "breast_cancer_l1", "--scale", "0.3",
+                                    "--library", "sigmax", "--repeats", "1",
+                                    "--out", str(tmp_path / "cli")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "cli" / "paths-scale0.3.json").is_file()
+    with pytest.raises(ValueError, match="Unknown paths problem"):
+        run(["sparse_text"], out_dir=None, verbose=False)
