@@ -177,3 +177,19 @@ def test_cli_fit_with_cross_validated_C(tmp_path):
     bad = CliRunner().invoke(main, ["fit", str(path), "-t", "label", "--C", "often",
                                     "-o", str(model)])
     assert bad.exit_code == 2 and "neither a positive number nor 'cv'" in bad.output
+
+
+def test_multilabel_cv_with_unknown_labels_and_sparse_X():
+    import scipy.sparse as sp
+
+    Xm, Y = make_multilabel_data(n=120, d=5, n_labels=3, seed=2)
+    Yn = Y.astype(float)
+    Yn[5:15, 1] = np.nan  # label 1 unknown on ten rows: masked in fits and in scoring
+    folds = list(KFold(3, shuffle=True, random_state=1).split(Xm))
+    cv = MultiLabelLogisticCV(Cs=CS, cv=folds, tol=1e-10).fit(sp.csr_matrix(Xm), Yn)
+    known = ~np.isnan(Yn[:, 1])
+    pos = np.cumsum(known) - 1  # row index -> index among the known rows
+    sub = [(pos[tr[known[tr]]], pos[te[known[te]]]) for tr, te in folds]
+    single = LogisticRegressionCV(Cs=CS, tol=1e-10, cv=sub).fit(Xm[known], Y[known, 1])
+    np.testing.assert_allclose(cv.scores_per_label_[:, :, 1], single.scores_, atol=1e-6)
+    assert cv.predict(Xm).shape == Y.shape
