@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, clone
-from sklearn.utils.validation import check_array
+from sklearn.utils.validation import _num_samples, check_array
 
 from .objective import LinearObjective
 from .penalties import make_penalty
@@ -117,8 +117,9 @@ class _DataTerm:
     """
 
     def __init__(self, model: BaseEstimator, X: Any, y: Any, sample_weight: Any) -> None:
+        # X is only read (as NumPy / CSR) when the gradient is asked for: screening.
         helper = clone(model)
-        n = X.shape[0]
+        n = _num_samples(X)
         Y, classes, k = helper._encode_targets(y, n_samples=n)
         helper.classes_ = classes
         sw = (np.ones(n) if sample_weight is None
@@ -126,11 +127,22 @@ class _DataTerm:
         cw = helper._sample_class_weights(Y)
         weights = sw if cw is None else cw * (sw if cw.ndim == 1 else sw[:, None])
         self.k = k
-        self.objective = LinearObjective(helper._loss(), X, Y, weights, k, C=1.0,
-                                         penalty=make_penalty("none"),
-                                         fit_intercept=bool(model.fit_intercept))
-        #: Total weight S: the estimators' normalized objective is F / (C S).
-        self.total = 1.0 / self.objective.scale
+        self._args = (helper._loss(), X, Y, weights, k, bool(model.fit_intercept))
+        self._objective: LinearObjective | None = None
+        w = np.asarray(weights)
+        #: Total weight S (as LinearObjective counts it): the estimators'
+        #: normalized objective is F / (C S).
+        self.total = float(w.sum(dtype=np.float64)) / (w.shape[1] if w.ndim == 2 else 1)
+
+    @property
+    def objective(self) -> LinearObjective:
+        """The data term as an objective (no penalty), built on first use."""
+        if self._objective is None:
+            loss, X, Y, weights, k, fit_intercept = self._args
+            self._objective = LinearObjective(loss, X, Y, weights, k, C=1.0,
+                                              penalty=make_penalty("none"),
+                                              fit_intercept=fit_intercept)
+        return self._objective
 
     def gradient(self, W: np.ndarray, b: np.ndarray | None) -> np.ndarray:
         """:math:`\\nabla_W L` of shape (d, k) at coefficients ``W`` (d, k), intercepts ``b``."""
@@ -237,14 +249,11 @@ def regularization_path(model: BaseEstimator, X: Any, y: Any, Cs: Sequence[float
     objective = np.full(n, np.nan)
     term = None
     if core and plain:
-        Xd = X if screening else check_array(X, accept_sparse="csr",
-                                             dtype=(np.float64, np.float32))
-        term = _DataTerm(model, Xd, y, sample_weight)
+        term = _DataTerm(model, X, y, sample_weight)
     if screening:
         _screened(est, X, y, sample_weight, Cs_arr, order, rho, term, coefs, intercepts,
-                  n_iter, n_active, n_viol, callback)
+                  n_iter, n_active, n_viol, objective, callback)
     else:
-        d = None
         for rank, i in enumerate(order):
             est.set_params(C=float(Cs_arr[i]))
             if rank == 1:
@@ -253,35 +262,19 @@ def regularization_path(model: BaseEstimator, X: Any, y: Any, Cs: Sequence[float
             coefs[i] = np.array(est.coef_, dtype=np.float64)
             intercepts[i] = np.array(est.intercept_, dtype=np.float64)
             n_iter[i] = int(est.fit_record_.n_iter)
-            d = est.n_features_in_
-            n_active[i] = d
+            objective[i] = float(est.fit_record_.objective)
+            n_active[i] = est.n_features_in_
             if callback is not None:
                 callback(int(i), est)
-    if term is not None:
-        probe = clone(est)
-        for i in range(n):
-            probe.coef_, probe.intercept_ = coefs[i], intercepts[i]
-            objective[i] = _objective(term, probe, Cs_arr[i], model)
+    # The fits report the normalized objective F / (C S); S is the total weight.
+    objective = objective * Cs_arr * (term.total if term is not None else np.nan)
     return RegularizationPath(Cs=Cs_arr.copy(), coefs=np.stack(coefs),
                               intercepts=np.stack(intercepts), n_iter=n_iter,
                               objective=objective, n_active=n_active, n_violations=n_viol)
 
 
-def _objective(term: _DataTerm, probe: BaseEstimator, C: float, model: BaseEstimator) -> float:
-    """scikit-learn's :math:`C L(W) + r(W)` at ``probe.coef_`` / ``probe.intercept_``."""
-    W, b = probe._coef_matrix(), probe._intercept_vector()
-    obj = term.objective
-    P = np.zeros((obj.n_rows, obj.k))
-    P[: obj.n_features] = W
-    if obj.fit_intercept:
-        P[obj.n_features] = b
-    data = obj.value(P.ravel()) * term.total
-    pen = make_penalty(model.penalty, model.l1_ratio).value(W) if model.penalty else 0.0
-    return float(C * data + pen)
-
-
 def _screened(est, X, y, sample_weight, Cs, order, rho, term, coefs, intercepts, n_iter,
-              n_active, n_viol, callback) -> None:
+              n_active, n_viol, objective, callback) -> None:
     """The path with sequential strong rules and KKT checks (module docstring)."""
     d = X.shape[1]
     # A discarded feature violates the KKT condition when its gradient passes
@@ -325,6 +318,7 @@ def _screened(est, X, y, sample_weight, Cs, order, rho, term, coefs, intercepts,
             violations += int(add.sum())
             keep |= add
         coefs[i], intercepts[i] = full_coef, prev_int.copy()
+        objective[i] = float(est.fit_record_.objective)  # zero columns add nothing
         n_iter[i], n_active[i], n_viol[i] = total_iter, len(cols), violations
         active_prev = np.any(W != 0, axis=1)
         lam_prev = lam
