@@ -68,6 +68,11 @@ def load_case(name: str, scale: float = 1.0, n_folds: int = 5,
     from sklearn.model_selection import StratifiedKFold
 
     data = PROBLEMS[name].load(PATH_PROBLEMS[name] * scale)
+    counts = np.bincount(data.y)
+    if counts.min() < n_folds:
+        raise ValueError(f"{name} at scale {scale:g} has a class with {counts.min()} rows, "
+                         f"fewer than the {n_folds} folds (each fold must see every class, "
+                         "or the libraries fit different problems); use a larger scale.")
     folds = list(StratifiedKFold(n_folds).split(np.empty((len(data.y), 0)), data.y))
     return PathCase(data, folds, np.asarray(Cs, dtype=np.float64))
 
@@ -279,10 +284,16 @@ def run(problems: Sequence[str] | None = None, *, scale: float = 1.0, n_folds: i
     if bad:
         raise ValueError(f"The paths group compares {list(LIBRARIES)}; got {bad}.")
     budget = budget_s if budget_s is not None else max(10.0, 300.0 * scale)
-    result = {"group": "paths", "scale": scale, "target_gap": TARGET_GAP, "threads": "default",
-              "problems": [run_problem(n, scale=scale, n_folds=n_folds, Cs=Cs, repeats=repeats,
-                                       libraries=libs, budget_s=budget, verbose=verbose)
-                           for n in names]}
+    result: dict[str, Any] = {"group": "paths", "scale": scale, "target_gap": TARGET_GAP,
+                              "threads": "default", "problems": [], "skipped": {}}
+    for n in names:
+        try:
+            result["problems"].append(run_problem(
+                n, scale=scale, n_folds=n_folds, Cs=Cs, repeats=repeats, libraries=libs,
+                budget_s=budget, verbose=verbose))
+        except ValueError as exc:  # too few rows at this scale: said, not fatal
+            result["skipped"][n] = str(exc)
+            _log(f"{n}: skipped: {exc}", verbose)
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -310,6 +321,7 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(f"| {p['problem']} ({p['penalty']}) | {p['rows']} x {p['features']}, "
                      f"{p['outputs']} | {p['folds']} x {len(p['Cs'])} | {fmt(s['sigmax_s'])} "
                      f"| {sk} | {ratio} | {'yes' if ok else 'no'} |")
+    lines += [f"\n{name}: skipped ({why})" for name, why in result.get("skipped", {}).items()]
     return "\n".join(lines) + "\n"
 
 
