@@ -193,3 +193,19 @@ def test_multilabel_cv_with_unknown_labels_and_sparse_X():
     single = LogisticRegressionCV(Cs=CS, tol=1e-10, cv=sub).fit(Xm[known], Y[known, 1])
     np.testing.assert_allclose(cv.scores_per_label_[:, :, 1], single.scores_, atol=1e-6)
     assert cv.predict(Xm).shape == Y.shape
+
+
+def test_save_writes_the_plain_model_at_C_(tmp_path):
+    from sigmax import load
+
+    X, y = make_classification_data(n=90, d=4, k=3, seed=10)
+    cv = SoftmaxRegressionCV(Cs=[0.1, 1.0], cv=KFold(3, shuffle=True, random_state=0)).fit(X, y)
+    cv.save(tmp_path / "m.safetensors")
+    est = load(tmp_path / "m.safetensors")
+    assert type(est) is SoftmaxRegression and est.C == cv.C_
+    np.testing.assert_allclose(est.predict_proba(X), cv.predict_proba(X))
+    per = MultiLabelLogisticCV(Cs=[0.1, 1.0], cv=3, per_label=True).fit(
+        *make_multilabel_data(n=90, d=4, n_labels=2, seed=3))
+    if np.ndim(per.C_) and len(set(per.C_.tolist())) > 1:
+        with pytest.raises(ValueError, match="one C per label"):
+            per.save(tmp_path / "p.safetensors")

@@ -133,11 +133,9 @@ class _CVMixin:
         -------
         self
         """
-        if not isinstance(self.refit, (bool, np.bool_)):
-            raise ValueError(f"refit must be True or False; got {self.refit!r}.")
+        self._validate_params()  # every parameter, before any split
         Cs = self._check_Cs()
         base = self._base_estimator()
-        base._validate_params()  # the base parameters, checked before any split
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target "
                              "y is None.")
@@ -243,6 +241,21 @@ class _CVMixin:
                     and not key.startswith(("scores", "Cs_", "C_")):
                 setattr(est, key, value)
         return est
+
+    def save(self, path: Any) -> None:
+        """Save :meth:`to_estimator` (the plain model at ``C_``; the CV results are not kept).
+
+        A splitter or a list of folds has no JSON form, and a model file is
+        for predicting: loading it gives the base estimator.
+        """
+        self.to_estimator().save(path)
+
+    def _validate_params(self) -> None:
+        """Check ``Cs``, ``refit`` and, through the base estimator, every other parameter."""
+        self._check_Cs()
+        if not isinstance(self.refit, (bool, np.bool_)):
+            raise ValueError(f"refit must be True or False; got {self.refit!r}.")
+        self._base_estimator()._validate_params()
 
     def _take_fitted(self, est: Any) -> None:
         for key, value in vars(est).items():
