@@ -120,9 +120,12 @@ def test_nan_features_counted_and_located(table):
     with pytest.raises(ValueError) as err:
         from_frame(table, "animal")
     msg = str(err.value)
-    assert "2 missing (NaN)" in msg and "1 infinite" in msg
-    assert "column 'a' at rows 3, 7" in msg and "column 'b' at row 5" in msg
-    assert "--dropna" in msg
+    # Issue 14: the user's own columns, cells counted once, and the options.
+    assert "2 missing value(s) in 1 column(s): 'a' (2 cells)" in msg
+    assert "rows 3, 7" in msg
+    assert "--missing drop" in msg and "--missing indicator" in msg
+    with pytest.raises(ValueError, match=r"1 infinite feature value\(s\): column 'b' at row 5"):
+        from_frame(table.fillna(0.0), "animal")
     ds = from_frame(table.replace(np.inf, np.nan), "animal", dropna=True)
     assert len(ds.X) == len(table) - 3
     assert any("dropped 3" in n for n in ds.notes)
@@ -145,10 +148,15 @@ def test_text_features_one_hot_or_refused(table):
     assert {"colour=red", "colour=blue"} <= set(ds.X.columns)
     assert ds.X["colour=red"].isin([0.0, 1.0]).all()
     assert ds.X["flag"].dtype == np.float64
-    table["name"] = [f"n{i}" for i in range(len(table))]
+    table["name"] = [f"n{i % 25}" for i in range(len(table))]  # 25 levels: too many
     with pytest.raises(ValueError, match="--drop name"):
         from_frame(table, "animal")
     assert "name" not in from_frame(table, "animal", drop=["name"]).X.columns
+    # Issue 14: text unique per row is an id, left out with a note (not refused).
+    table["name"] = [f"n{i}" for i in range(len(table))]
+    ds = from_frame(table, "animal")
+    assert "name" not in ds.X.columns
+    assert any("left out column 'name' as an identifier" in n for n in ds.notes)
 
 
 def test_multilabel_targets(table):
@@ -157,8 +165,14 @@ def test_multilabel_targets(table):
     ds = from_frame(table, ["x1", "x2"])
     assert ds.task == "multilabel" and list(ds.y.columns) == ["x1", "x2"]
     assert set(np.unique(ds.y.to_numpy())) == {0, 1}
-    with pytest.raises(ValueError, match="must be 0/1"):
+    with pytest.raises(ValueError, match="must take two values"):
         from_frame(table, ["x1", "animal"])
+    # Issue 14: any two-level column is a label (yes/no; else the second sorted value).
+    table["x3"] = np.where(table["a"] > 0, "yes", "no")
+    table["x4"] = np.where(table["b"] > 0, "high", "low")
+    ds = from_frame(table, ["x3", "x4"])
+    np.testing.assert_array_equal(ds.y["x3"], (table["a"] > 0).astype(int))
+    np.testing.assert_array_equal(ds.y["x4"], (table["b"] <= 0).astype(int))  # "low" > "high"
 
 
 # -- fit / predict on tables ------------------------------------------------------------------

@@ -237,10 +237,23 @@ def test_one_class_only(Est1):
 
 
 def test_multilabel_label_with_one_value():
+    # As scikit-learn's OneVsRestClassifier: a constant predictor and a warning
+    # (issue 16: refusing it broke cross-validation on rare labels).
     X, Y = make_multilabel_data()
     Y = Y.copy()
     Y[:, 1] = 1
-    with pytest.raises(ValueError, match=r"Label 1 .*one class.*Drop that column"):
+    with pytest.warns(UserWarning, match=r"Label\(s\) 1 \(always 1\).*one class only"):
+        m = MultiLabelLogistic().fit(X, Y)
+    P = m.predict_proba(X)
+    np.testing.assert_allclose(P[:, 1], 1.0)
+    assert np.all(m.predict(X)[:, 1] == 1)
+    assert np.all(m.coef_[1] == 0)
+    # the other labels are fitted as if the constant column were not there
+    ref = MultiLabelLogistic().fit(X, np.delete(Y, 1, axis=1))
+    np.testing.assert_allclose(np.delete(m.coef_, 1, axis=0), ref.coef_, rtol=1e-5, atol=1e-7)
+    Y[:, 0] = 0
+    Y[:, 2] = 0
+    with pytest.raises(ValueError, match="Every label has one class only"):
         MultiLabelLogistic().fit(X, Y)
 
 

@@ -52,7 +52,15 @@ class _Hold:
         self.saved: list[int] = []
 
 
-_PASSES, _SOLVES = _Hold(), _Hold()
+# One hold for every reason to keep the BLAS at one thread (a pass, a solve):
+# with two holds, a pass in one user thread and a solve in another saved each
+# other's "1" as the count to restore, and left the BLAS at one thread, or
+# restored it under a running pass (oversubscription: 0.24 s -> 2.9 s for two
+# threads fitting 50,000 x 30 logistic models, see tests/test_parallel.py).
+_HOLD = _Hold()
+_PASSES = _SOLVES = _HOLD
+# Fits running now, in any thread; from two on, each pass runs on one worker.
+_fits = 0
 _NO_HOLD = nullcontext()
 
 
@@ -74,17 +82,26 @@ def _numpy_blas() -> list[Any]:
     return _blas
 
 
+def _budget_outside() -> int:
+    """The BLAS thread count outside any hold (what the passes may use)."""
+    counts = [lib.num_threads for lib in _numpy_blas()]
+    counts = [c for c in counts if isinstance(c, int) and c > 0]
+    return max(counts) if counts else 1
+
+
 def blas_threads() -> int:
     """Threads NumPy's BLAS may use now (1 when unknown).
 
     Inside :func:`serial_blas` this is the count from before it (the budget
     of the fused passes), not the 1 the BLAS is held at.
     """
+    if _fits > 1:
+        # Fits in several user threads: each already keeps a core busy, and
+        # more workers per pass would only fight them for the cores.
+        return 1
     if _budget is not None:
         return _budget
-    counts = [lib.num_threads for lib in _numpy_blas()]
-    counts = [c for c in counts if isinstance(c, int) and c > 0]
-    return max(counts) if counts else 1
+    return _budget_outside()
 
 
 @contextmanager
@@ -102,15 +119,7 @@ def serial_blas() -> Iterator[None]:
     so the passes over ``X`` run on that many workers, each with a one-thread
     BLAS, as always. Nested and concurrent uses share one saved state.
     """
-    def first() -> None:
-        global _budget
-        _budget = blas_threads()
-
-    def last() -> None:
-        global _budget
-        _budget = None
-
-    with _one_blas_thread(_SOLVES, first, last):
+    with _one_blas_thread(_SOLVES):
         _serial.depth = getattr(_serial, "depth", 0) + 1
         try:
             yield
@@ -119,19 +128,40 @@ def serial_blas() -> Iterator[None]:
 
 
 @contextmanager
-def _one_blas_thread(hold: _Hold, first: Callable[[], None] | None = None,
-                     last: Callable[[], None] | None = None) -> Iterator[None]:
+def fit_scope() -> Iterator[None]:
+    """A fit runs: BLAS at one thread throughout; from two fits on, passes use one worker.
+
+    Two threads fitting separate estimators would otherwise each start a
+    pass on every core (4 busy threads on 2 cores).
+    """
+    global _fits
+    with _lock:
+        _fits += 1
+    try:
+        # The whole fit, not only its solve, holds the BLAS at one thread: a
+        # multi-threaded BLAS call made by one thread (validation, the linear
+        # part) while another thread's fit runs made OpenBLAS's workers spin
+        # against it (two 0.04 s fits took 2.2 s together).
+        with serial_blas():
+            yield
+    finally:
+        with _lock:
+            _fits -= 1
+
+
+@contextmanager
+def _one_blas_thread(hold: _Hold) -> Iterator[None]:
     """NumPy's BLAS at one thread while any holder of ``hold`` is inside.
 
     Uses from several user threads may overlap: the first one in saves the
-    BLAS thread counts (after calling ``first``) and the last one out
-    restores them (then calls ``last``).
+    BLAS thread counts and the pass budget (:func:`blas_threads` from before),
+    and the last one out restores them.
     """
+    global _budget
     libs = _numpy_blas()
     with _lock:
         if hold.depth == 0:
-            if first is not None:
-                first()
+            _budget = blas_threads() if _fits <= 1 else _budget_outside()
             hold.saved = [lib.num_threads for lib in libs]
             for lib in libs:
                 lib.set_num_threads(1)
@@ -144,8 +174,7 @@ def _one_blas_thread(hold: _Hold, first: Callable[[], None] | None = None,
             if hold.depth == 0:
                 for lib, count in zip(libs, hold.saved):
                     lib.set_num_threads(count)
-                if last is not None:
-                    last()
+                _budget = None
 
 
 def _get_pool(n: int) -> ThreadPoolExecutor:

@@ -31,6 +31,8 @@ from typing import Any
 
 import click
 
+from .penalties import PENALTIES
+
 __all__ = ["main"]
 
 #: Exceptions raised by the library for bad input: shown as one line, no traceback.
@@ -46,15 +48,50 @@ def _one_line(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
+def _os_error_line(exc: OSError) -> str:
+    """``[Errno 28] No space left on device: 'x'`` as "x: no space left on device"."""
+    why = (exc.strerror or _one_line(exc)).rstrip(".")
+    where = exc.filename if exc.filename is not None else ""
+    text = f"{where}: {why[:1].lower()}{why[1:]}" if where else why
+    hint = _OS_ERROR_HINTS.get(exc.errno or -1, "")
+    return f"{text}{'; ' + hint if hint else ''}."
+
+
+#: What to do about the file-system errors a user can fix.
+_OS_ERROR_HINTS = {
+    28: "free some space or write elsewhere",
+    30: "the file system is read-only; write elsewhere",
+    36: "choose a shorter file name",
+    13: "choose a path you can write to",
+    20: "a part of the path is a file, not a folder",
+}
+
+
+class _RefusedPath(click.ClickException):
+    """A refused output path: one line and exit status 2, like a usage error."""
+
+    exit_code = 2
+
+
 class SigmaxGroup(click.Group):
     """A click group that turns the library's input errors into one-line messages."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from .outputs import OutputPathError
+
         try:
             return super().invoke(ctx)
-        except USER_ERRORS as exc:
+        except (*USER_ERRORS, OSError, RecursionError) as exc:
             if os.environ.get("SIGMAX_DEBUG"):
                 raise
+            if isinstance(exc, OutputPathError):
+                raise _RefusedPath(_one_line(exc)) from None
+            if isinstance(exc, RecursionError):
+                raise click.ClickException(
+                    "the input is nested too deeply to read (a damaged or hostile file?)"
+                ) from None
+            if isinstance(exc, OSError) and exc.strerror:
+                raise click.ClickException(_os_error_line(exc)) from None
             raise click.ClickException(_one_line(exc)) from None
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
@@ -79,6 +116,23 @@ def main() -> None:
 
 
 # -- shared pieces ----------------------------------------------------------------------------
+class PositiveFloat(click.FloatRange):
+    """A float in (0, inf]: click's range lets NaN through (every comparison with it is False)."""
+
+    name = "positive float"
+
+    def __init__(self) -> None:
+        super().__init__(min=0, min_open=True)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> Any:
+        out = super().convert(value, param, ctx)
+        if out != out:  # NaN
+            self.fail(f"{value!r} is not a number; give a float > 0 (inf: no penalty).",
+                      param, ctx)
+        return out
+
+
 def _stdout_console():
     from rich.console import Console
 
@@ -127,11 +181,20 @@ def progress_bars(enabled: bool = True) -> Iterator[Callable[[str, int, int], No
 
 
 def _load(data: str, targets: Sequence[str], *, seed: int, max_rows: int | None,
-          drop: Sequence[str], dropna: bool):
+          drop: Sequence[str], dropna: bool, missing: str = "error",
+          groups: str | None = None, reference: bool = False, targets_only: bool = False):
+    import warnings as _warnings
+
     from .datasets import load_dataset
 
-    return load_dataset(data, list(targets) or None, seed=seed, max_rows=max_rows, drop=drop,
-                        dropna=dropna)
+    with _warnings.catch_warnings(record=True) as caught:
+        _warnings.simplefilter("always", UserWarning)
+        ds = load_dataset(data, list(targets) or None, seed=seed, max_rows=max_rows,
+                          drop=drop, dropna=dropna, missing=missing, groups=groups,
+                          reference=reference, targets_only=targets_only)
+    for w in caught:  # e.g. "dropping rows removes 75% of the table"
+        click.echo(f"Warning: {_one_line(w.message)}", err=True)
+    return ds
 
 
 _data_options = [
@@ -140,8 +203,16 @@ _data_options = [
                       "(a multi-label problem)."),
     click.option("--drop", multiple=True, metavar="COL",
                  help="Leave this column out of the features (ids, free text). Repeatable."),
-    click.option("--dropna", is_flag=True,
-                 help="Drop rows with missing values instead of stopping."),
+    click.option("--missing", default="error", show_default=True,
+                 type=click.Choice(["error", "drop", "indicator"]),
+                 help="Missing values: stop and name them (error), leave those rows out "
+                      "(drop), or impute numbers with a missing flag and give text a "
+                      "'(missing)' level (indicator; stored with the model)."),
+    click.option("--dropna", is_flag=True, hidden=True,
+                 help="Same as --missing drop (older scripts)."),
+    click.option("--groups", default=None, metavar="COL",
+                 help="Column of group labels (a person, a site): folds keep each group "
+                      "together, and the column is not a feature."),
     click.option("--seed", default=0, show_default=True, type=int,
                  help="Seed of subsampling, folds and random starts."),
     click.option("--max-rows", type=click.IntRange(min=10), default=None,
@@ -198,14 +269,15 @@ def _check_backend(backend: str, device: str | None, scheduler: str | None) -> N
               help="Report folder (index.html, results.json, figures/).")
 @click.option("--cv", default=None, type=click.IntRange(min=2),
               help="Cross-validation folds [default: 5, 3 with --quick].")
-@click.option("--C", "C", default=1.0, show_default=True, type=click.FloatRange(min=0,
-              min_open=True), help="Inverse L2 penalty strength of every model.")
+@click.option("--C", "C", default=1.0, show_default=True, type=PositiveFloat(),
+              help="Inverse L2 penalty strength of every model.")
 @click.option("--quick", is_flag=True, help="Fewer folds and smaller sweeps: a fast look.")
 @click.option("--no-plots", is_flag=True, help="Tables only (no figures): faster.")
 @click.option("--no-report", is_flag=True, help="Terminal summary only; write no folder.")
 @backend_options
 def compare(data: tuple[str, ...], targets: tuple[str, ...], drop: tuple[str, ...],
-            dropna: bool, seed: int, max_rows: int | None, out: Path, cv: int | None,
+            dropna: bool, missing: str, groups: str | None, seed: int,
+            max_rows: int | None, out: Path, cv: int | None,
             C: float, quick: bool, no_plots: bool, no_report: bool, backend: str,
             device: str | None, scheduler: str | None) -> None:
     """Fit logistic, softmax, one-vs-rest and multi-label models side by side.
@@ -229,9 +301,10 @@ def compare(data: tuple[str, ...], targets: tuple[str, ...], drop: tuple[str, ..
                                "--target COLUMN.")
     _check_backend(backend, device, scheduler)
     if not no_report:
-        _check_out(out)
+        _check_out(out, data)
     console = _stdout_console()
-    datasets = [_load(s, targets, seed=seed, max_rows=max_rows, drop=drop, dropna=dropna)
+    datasets = [_load(s, targets, seed=seed, max_rows=max_rows, drop=drop, dropna=dropna,
+                      missing=missing, groups=groups)
                 for s in sources]
     # Default options keep the estimators' own defaults (no estimator_params at all).
     params = ({"backend": backend, "device": device}
@@ -254,9 +327,11 @@ def compare(data: tuple[str, ...], targets: tuple[str, ...], drop: tuple[str, ..
                       f"figures/ beside it)")
 
 
-def _check_out(out: Path) -> None:
+def _check_out(out: Path, inputs: Sequence[str] = ()) -> None:
+    from .outputs import check_output_dir
     from .study.render import _is_replaceable
 
+    check_output_dir(out, inputs, what="--out")
     if not _is_replaceable(out):
         raise click.UsageError(
             f"--out {out} exists and is not a sigmax report; choose a new or empty folder "
@@ -288,6 +363,7 @@ def run_compare(datasets: Sequence[Any], *, cv: int | None = None, C: float = 1.
 @click.argument("data")
 @data_options
 def advise(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: bool,
+           missing: str, groups: str | None,
            seed: int, max_rows: int | None) -> None:
     """Which model fits the label structure of DATA, and why (no fitting).
 
@@ -296,7 +372,10 @@ def advise(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: b
     """
     from .study.advise import advise as advise_fn
 
-    ds = _load(data, targets, seed=seed, max_rows=max_rows, drop=drop, dropna=dropna)
+    # Only the target columns are read: the label structure decides the advice,
+    # and a problem in a feature column is no reason to refuse it.
+    ds = _load(data, targets, seed=seed, max_rows=max_rows, drop=drop, dropna=dropna,
+               missing=missing, targets_only=True)
     a = advise_fn(ds.y)
     console = _stdout_console()
     from rich.markup import escape
@@ -305,8 +384,10 @@ def advise(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: b
     body = [f"[bold green]{escape(a.summary)}[/]", ""]
     body += [f"• {escape(r)}" for r in a.reasons]
     s = a.label_structure
-    facts = [f"{ds.name}: {len(ds.X):,} rows, {ds.X.shape[1]} features, task {ds.task}, "
+    features = f"{ds.X.shape[1]} features, " if ds.X.shape[1] else ""
+    facts = [f"{ds.name}: {len(ds.X):,} rows, {features}task {ds.task}, "
              f"{s.get('n_classes')} {'labels' if ds.task == 'multilabel' else 'classes'}"]
+    facts += ds.notes
     if "counts" in s:
         facts.append("rows per " + ("label" if ds.task == "multilabel" else "class") + ": "
                      + ", ".join(f"{n}={c}" for n, c in zip(s["names"], s["counts"])))
@@ -323,7 +404,7 @@ def advise(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: b
 @click.option("-m", "--model", default="auto", show_default=True, metavar="NAME",
               help="logistic, softmax, ovr, multilabel, or auto (what `sigmax advise` "
                    "recommends).")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("-o", "--output", required=True, metavar="FILE",
               help="Model file to write (.safetensors).")
 @click.option("--C", "C", default="1.0", show_default=True, metavar="FLOAT|cv",
               help="Inverse penalty strength, or `cv` to choose it by cross-validation "
@@ -333,7 +414,7 @@ def advise(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: b
 @click.option("--cv", "cv", default=5, show_default=True, type=click.IntRange(min=2),
               help="With --C cv: number of folds (stratified for class labels).")
 @click.option("--penalty", default="l2", show_default=True,
-              type=click.Choice(["l2", "l1", "elasticnet", "none"]))
+              type=click.Choice(list(PENALTIES)))
 @click.option("--l1-ratio", type=click.FloatRange(0, 1), default=None,
               help="Elastic-net mixing (with --penalty elasticnet).")
 @click.option("--max-iter", default=1000, show_default=True, type=click.IntRange(min=1))
@@ -341,8 +422,9 @@ def advise(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: b
               help="Fit on the raw feature scale (default: standardize, then store "
                    "coefficients for raw features).")
 @backend_options
-def fit(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: bool, seed: int,
-        max_rows: int | None, model: str, output: Path, C: str, Cs: str, cv: int,
+def fit(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: bool,
+        missing: str, groups: str | None, seed: int,
+        max_rows: int | None, model: str, output: str, C: str, Cs: str, cv: int,
         penalty: str, l1_ratio: float | None, max_iter: int, no_standardize: bool,
         backend: str, device: str | None, scheduler: str | None) -> None:
     """Fit one model on DATA and save it (safetensors, no pickle).
@@ -352,12 +434,17 @@ def fit(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: bool
     """
     from .datasets import fit_dataset
     from .io import save
+    from .outputs import check_output_file
 
     if not targets and Path(data).exists():
         raise click.UsageError("Say which column to predict: --target COLUMN.")
     _check_backend(backend, device, scheduler)
     c_params = _c_options(C, Cs, cv)
-    ds = _load(data, targets, seed=seed, max_rows=max_rows, drop=drop, dropna=dropna)
+    output = check_output_file(output, [data], what="--output")
+    # Without a penalty a full one-hot block plus the intercept is rank deficient
+    # (a flat direction, no unique optimum): one reference level per text column.
+    ds = _load(data, targets, seed=seed, max_rows=max_rows, drop=drop, dropna=dropna,
+               missing=missing, groups=groups, reference=penalty == "none")
     if "Cs" in c_params:  # the cross-validated twin of the chosen model
         from .datasets import _auto_model, _estimator_class
 
@@ -428,11 +515,16 @@ def _dask_client(address: str | None) -> Iterator[None]:
 @main.command()
 @click.argument("model_file", metavar="MODEL", type=click.Path(path_type=Path))
 @click.argument("data")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("-o", "--output", default=None, metavar="FILE",
               help="CSV to write [default: stdout].")
 @click.option("--keep", multiple=True, metavar="COL",
               help="Copy this input column into the output (an id). Repeatable.")
-def predict(model_file: Path, data: str, output: Path | None, keep: tuple[str, ...]) -> None:
+@click.option("--missing", default="error", show_default=True,
+              type=click.Choice(["error", "drop"]),
+              help="Rows with missing values: stop and name them, or leave them out of the "
+                   "output. A model fitted with --missing indicator imputes them itself.")
+def predict(model_file: Path, data: str, output: str | None, keep: tuple[str, ...],
+            missing: str) -> None:
     """Apply a saved MODEL to the rows of DATA (CSV / Parquet); write a CSV.
 
     Columns: the --keep columns, `predicted` (or `predicted:<label>` per label), and
@@ -440,10 +532,17 @@ def predict(model_file: Path, data: str, output: Path | None, keep: tuple[str, .
     """
     from .datasets import predict_table, read_table
     from .io import atomic_write_text, load
+    from .outputs import check_output_file
 
+    if output is not None:
+        check_output_file(output, [model_file, data], what="--output")
     est = load(model_file)
     df = read_table(data)
-    table = predict_table(est, df, what=str(data), keep=keep)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        table = predict_table(est, df, what=str(data), keep=keep, missing=missing)
+    for w in caught:
+        click.echo(f"Warning: {_one_line(w.message)}", err=True)
     text = table.to_csv(index=False)
     if output is None:
         click.echo(text, nl=False)

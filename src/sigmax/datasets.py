@@ -20,6 +20,7 @@ Examples
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +28,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .encoding import (
+    MISSING_POLICIES,
+    TableEncoding,
+    describe_missing,
+    id_like_columns,
+    is_text,
+)
+from .preprocessing import StableScaler
+
 __all__ = ["DATASETS", "DEFAULT_SUITE", "MODEL_NAMES", "BuiltinDataset", "Dataset",
            "encode_like", "fit_dataset", "from_frame", "load_dataset", "load_suite",
            "predict_table", "read_table"]
 
-#: Text columns with at most this many distinct values are one-hot encoded.
-MAX_ONEHOT_LEVELS = 20
 #: The file suffixes :func:`read_table` understands.
 TABLE_READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
     ".csv": lambda p: pd.read_csv(p),
@@ -70,6 +78,10 @@ class Dataset:
     description: str = ""
     source: str = ""
     notes: list[str] = field(default_factory=list)
+    #: How the user's feature columns became ``X`` (None for arrays made in Python).
+    encoding: TableEncoding | None = None
+    #: Group labels of the rows (``--groups COL``): folds keep a group together.
+    groups: pd.Series | None = None
 
     @property
     def class_names(self) -> list[str]:
@@ -244,63 +256,20 @@ def _rows(index: np.ndarray, limit: int = 5) -> str:
     return f"row{'s' if len(index) > 1 else ''} {rows}{more}"
 
 
-def _is_text(s: pd.Series) -> bool:
-    return (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)
-            or isinstance(s.dtype, pd.CategoricalDtype))
-
-
-def _encode_features(X: pd.DataFrame, notes: list[str], what: str) -> pd.DataFrame:
-    """Numeric and boolean columns as float64; low-cardinality text one-hot encoded."""
-    parts = []
-    for col in X.columns:
-        s = X[col]
-        if pd.api.types.is_bool_dtype(s):
-            parts.append(s.astype(np.float64).rename(col))
-        elif pd.api.types.is_numeric_dtype(s):
-            parts.append(s.astype(np.float64).rename(col))
-        elif _is_text(s):
-            levels = s.dropna().astype(str).unique()
-            if len(levels) > MAX_ONEHOT_LEVELS:
-                raise ValueError(
-                    f"Feature column {col!r} of {what} is text with {len(levels)} distinct "
-                    f"values (more than {MAX_ONEHOT_LEVELS}, too many to one-hot encode); drop "
-                    f"it (--drop {col}) or encode it as numbers yourself.")
-            if s.isna().any():
-                # Kept as NaN so that the missing-value check below reports it.
-                dummies = pd.get_dummies(s.astype(object), prefix=col, prefix_sep="=",
-                                         dtype=np.float64)
-                dummies.loc[s.isna().to_numpy()] = np.nan
-            else:
-                dummies = pd.get_dummies(s.astype(str), prefix=col, prefix_sep="=",
-                                         dtype=np.float64)
-            notes.append(f"one-hot encoded text column {col!r} ({len(levels)} levels)")
-            parts.append(dummies)
-        else:
-            raise ValueError(
-                f"Feature column {col!r} of {what} has type {s.dtype}, which is not a number, "
-                f"a boolean or text; drop it (--drop {col}) or convert it to numbers.")
-    if not parts:
-        raise ValueError(f"{what} has no feature columns besides the target(s); add feature "
-                         "columns.")
-    return pd.concat(parts, axis=1)
-
-
 def _check_finite(X: pd.DataFrame, what: str) -> None:
+    """Refuse infinite feature values, naming the user's columns (missing ones are handled
+    by the missing-value policy before this)."""
     values = X.to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(values)
+    bad = np.isinf(values)
     if not bad.any():
         return
-    n_nan = int(np.isnan(values).sum())
-    n_inf = int(bad.sum()) - n_nan
-    kinds = " and ".join(s for s in (f"{n_nan} missing (NaN)" if n_nan else "",
-                                     f"{n_inf} infinite" if n_inf else "") if s)
     cols = [c for j, c in enumerate(X.columns) if bad[:, j].any()]
     where = "; ".join(f"column {c!r} at {_rows(np.flatnonzero(bad[:, X.columns.get_loc(c)]))}"
                       for c in cols[:3])
     more = f"; and {len(cols) - 3} more columns" if len(cols) > 3 else ""
     raise ValueError(
-        f"{what} has {kinds} feature value(s): {where}{more} (rows counted from 0). Drop "
-        "those rows (--dropna), or impute them before running sigmax.")
+        f"{what} has {int(bad.sum())} infinite feature value(s): {where}{more} (rows counted "
+        "from 0). Replace them with finite numbers or drop those rows.")
 
 
 def _check_target(y: pd.Series, what: str, *, multilabel: bool) -> pd.Series:
@@ -308,22 +277,15 @@ def _check_target(y: pd.Series, what: str, *, multilabel: bool) -> pd.Series:
     if len(missing):
         raise ValueError(
             f"Target column {y.name!r} of {what} has {len(missing)} missing value(s) at "
-            f"{_rows(missing)} (rows counted from 0); drop those rows (--dropna) or fill them.")
+            f"{_rows(missing)} (rows counted from 0); leave those rows out (--missing drop) "
+            "or fill them.")
     values = pd.unique(y)
     if len(values) < 2:
         raise ValueError(
             f"Target column {y.name!r} of {what} has only one class ({values[0]!r}): a "
             "classifier needs at least 2 classes. Pick another --target column.")
     if multilabel:
-        as_str = {str(v).strip().lower() for v in values}
-        if not (as_str <= {"0", "1", "0.0", "1.0", "true", "false"}):
-            raise ValueError(
-                f"With several --target columns each is one label of a multi-label problem "
-                f"and must be 0/1 (or true/false); column {y.name!r} of {what} has values "
-                f"{sorted(map(str, values))[:6]}. For one column with K classes pass a single "
-                "--target.")
-        return y.astype(str).str.strip().str.lower().isin(["1", "1.0", "true"]).astype(
-            np.int64)
+        return _two_level_indicator(y, values, what)
     if pd.api.types.is_float_dtype(y):
         v = y.to_numpy(dtype=np.float64)
         if np.any(v != np.round(v)):
@@ -332,30 +294,109 @@ def _check_target(y: pd.Series, what: str, *, multilabel: bool) -> pd.Series:
                 "distinct values): it looks continuous, but sigmax does classification. Pick "
                 "a column of class labels, or bin this one into classes first.")
         y = y.astype(np.int64)
-    if len(values) > max(50, len(y) // 5):
+    counts = y.value_counts(dropna=True)
+    singletons = int((counts == 1).sum())
+    if len(counts) > ID_MIN_VALUES and singletons > len(y) // 2:
+        # The documented rule (docs/cli.md, "Targets"): more than 50 distinct
+        # values and more than half of the rows with a value of their own. A
+        # class needs rows to learn from; 100 classes of 3 rows each pass.
         raise ValueError(
-            f"Target column {y.name!r} of {what} has {len(values)} distinct values for "
-            f"{len(y)} rows: that is an id or a continuous quantity, not class labels. Pick a "
-            "column of class labels.")
+            f"Target column {y.name!r} of {what} has {len(counts)} distinct values for "
+            f"{len(y)} rows, and {singletons} rows carry a value no other row has: that is an "
+            "id or a continuous quantity, not class labels (rule: more than "
+            f"{ID_MIN_VALUES} values and more than half of the rows unique). Pick a column "
+            "of class labels, or bin this one into classes first.")
     return y
 
 
+#: A target with more distinct values than this, most of them on one row each,
+#: is refused as an id or a quantity (see :func:`_check_target`).
+ID_MIN_VALUES = 50
+
+
+#: Two-level values read as "present" (1) in a multi-label target, lower-cased.
+_POSITIVE = ("1", "1.0", "true", "yes", "y", "t", "present", "positive", "pos")
+
+
+def _two_level_indicator(y: pd.Series, values: np.ndarray, what: str) -> pd.Series:
+    """A two-level column (0/1, true/false, yes/no, any two values) as a 0/1 label."""
+    if len(values) != 2:
+        raise ValueError(
+            f"With several --target columns each is one label of a multi-label problem and "
+            f"must take two values (0/1, yes/no, true/false...); column {y.name!r} of {what} "
+            f"has {len(values)}: {sorted(map(str, values))[:6]}. For one column with K "
+            "classes pass a single --target.")
+    text = {str(v).strip().lower(): v for v in values}
+    positive = [v for k, v in text.items() if k in _POSITIVE]
+    # Without a recognisable "yes", the second value in sorted order is "present".
+    pos = positive[0] if len(positive) == 1 else sorted(values, key=str)[1]
+    return (y == pos).astype(np.int64)
+
+
+def _leave_out_ids(df: pd.DataFrame, features: list[str], groups: str | None,
+                   notes: list[str]) -> list[str]:
+    """Features without id-like columns (each left out with a note)."""
+    ids = id_like_columns(df, features)
+    for col, why in ids.items():
+        repeated = df[col].nunique() < len(df)
+        hint = (f"; its values repeat ({df[col].nunique()} distinct for {len(df)} rows): if "
+                f"rows sharing a value are one unit measured repeatedly, use --groups {col} so "
+                "that no unit sits in both a training and a test fold"
+                if repeated and groups is None else "")
+        notes.append(f"left out column {col!r} as an identifier ({why}){hint}")
+    return [c for c in features if c not in ids]
+
+
+def _drop_missing_rows(df: pd.DataFrame, used: list[str], what: str, notes: list[str]
+                       ) -> pd.DataFrame:
+    keep = ~df[used].isna().any(axis=1).to_numpy()
+    if keep.all():
+        return df.reset_index(drop=True)
+    dropped = int((~keep).sum())
+    share = dropped / len(df)
+    notes.append(f"dropped {dropped} of {len(df)} rows with missing values ({share:.0%})")
+    if share > DROP_WARN_SHARE:
+        warnings.warn(
+            f"{what}: dropping rows with missing values removes {dropped} of {len(df)} rows "
+            f"({share:.0%}); --missing indicator keeps them (imputed numbers with a missing "
+            "flag, a missing level for text).", UserWarning, stacklevel=3)
+    if not keep.any():
+        raise ValueError(f"Every row of {what} has a missing value; nothing is left. Use "
+                         "--missing indicator to keep them.")
+    return df.loc[keep].reset_index(drop=True)
+
+
+#: Dropping more than this share of rows warns (terminal and report notes).
+DROP_WARN_SHARE = 0.2
+
+
 def from_frame(df: pd.DataFrame, target: str | Sequence[str], *, name: str = "data",
-               source: str = "", drop: Sequence[str] = (), dropna: bool = False) -> Dataset:
+               source: str = "", drop: Sequence[str] = (), dropna: bool = False,
+               missing: str = "error", reference: bool = False,
+               groups: str | None = None) -> Dataset:
     """Split a table into features and target(s), check and encode them.
 
     Parameters
     ----------
     df : DataFrame
     target : str or sequence of str
-        One column of class labels (binary or multiclass), or several 0/1
+        One column of class labels (binary or multiclass), or several two-level
         columns (one label each: a multi-label problem).
     name, source : str
         For messages and the report.
     drop : sequence of str
         Columns to leave out of the features (ids, free text).
     dropna : bool, default=False
-        Drop rows with a missing value in the used columns instead of failing.
+        Same as ``missing="drop"`` (kept for older scripts).
+    missing : {"error", "drop", "indicator"}, default="error"
+        What to do with missing values (see :mod:`sigmax.encoding`). Rows with
+        a missing target are refused under ``"error"`` and dropped otherwise.
+    reference : bool, default=False
+        Encode each text column with a reference level (no column for it), so
+        that an unpenalized model's design stays full rank.
+    groups : str, optional
+        A column of group labels (a person, a site): kept out of the features
+        and returned as ``Dataset.groups`` for grouped folds.
 
     Returns
     -------
@@ -370,6 +411,9 @@ def from_frame(df: pd.DataFrame, target: str | Sequence[str], *, name: str = "da
     """
     targets = [target] if isinstance(target, str) else list(target)
     what = source or name
+    missing = "drop" if dropna and missing == "error" else missing
+    if missing not in MISSING_POLICIES:
+        raise ValueError(f"missing={missing!r}; choose one of {', '.join(MISSING_POLICIES)}.")
     if not targets:
         raise ValueError(f"Say which column of {what} to predict with --target COLUMN; "
                          f"available columns: {', '.join(map(str, df.columns))}.")
@@ -377,26 +421,26 @@ def from_frame(df: pd.DataFrame, target: str | Sequence[str], *, name: str = "da
         raise ValueError(f"--target lists a column twice: {targets}.")
     cols = [str(c) for c in df.columns]
     df = df.set_axis(cols, axis=1)
-    unknown = [c for c in [*targets, *drop] if c not in cols]
+    extra = [groups] if groups is not None else []
+    unknown = [c for c in [*targets, *drop, *extra] if c not in cols]
     if unknown:
         raise ValueError(
             f"Column{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} not in "
             f"{what}; available columns: {', '.join(cols)}.")
     notes: list[str] = []
-    features = [c for c in cols if c not in targets and c not in drop]
-    if dropna:
-        used = df[features + targets]
-        keep = ~used.isna().any(axis=1).to_numpy()
-        if not keep.all():
-            notes.append(f"dropped {int((~keep).sum())} of {len(df)} rows with missing values")
-            df = df.loc[keep].reset_index(drop=True)
-        if len(df) == 0:
-            raise ValueError(f"Every row of {what} has a missing value; nothing is left.")
+    features = [c for c in cols if c not in targets and c not in drop and c not in extra]
+    features = _leave_out_ids(df, features, groups, notes)
+    if missing == "drop":
+        df = _drop_missing_rows(df, features + targets + extra, what, notes)
+    elif missing == "indicator":
+        df = _drop_missing_rows(df, targets + extra, what, notes)
     else:
         df = df.reset_index(drop=True)
     multilabel = len(targets) > 1
     ys = [_check_target(df[t], what, multilabel=multilabel) for t in targets]
-    X = _encode_features(df[features], notes, what)
+    encoding = TableEncoding.fit(df[features], missing=missing, reference=reference, what=what)
+    X = encoding.transform(df[features], what=what)
+    notes += encoding.notes()
     _check_finite(X, what)
     if multilabel:
         y: pd.Series | pd.DataFrame = pd.concat(ys, axis=1)
@@ -404,12 +448,28 @@ def from_frame(df: pd.DataFrame, target: str | Sequence[str], *, name: str = "da
     else:
         y = ys[0]
         task = "binary" if y.nunique() == 2 else "multiclass"
-    return Dataset(name=name, X=X, y=y, task=task, source=source or name, notes=notes)
+    return Dataset(name=name, X=X, y=y, task=task, source=source or name, notes=notes,
+                   encoding=encoding, groups=None if groups is None else df[groups])
+
+
+def _targets_dataset(df: pd.DataFrame, targets: list[str], *, name: str, source: str,
+                     missing: str) -> Dataset:
+    """The label structure alone (no features): what ``sigmax advise`` needs."""
+    notes: list[str] = []
+    if missing != "error":
+        df = _drop_missing_rows(df, targets, source, notes)
+    multilabel = len(targets) > 1
+    ys = [_check_target(df[t], source, multilabel=multilabel) for t in targets]
+    y = pd.concat(ys, axis=1) if multilabel else ys[0]
+    task = "multilabel" if multilabel else ("binary" if y.nunique() == 2 else "multiclass")
+    return Dataset(name=name, X=pd.DataFrame(index=df.index), y=y, task=task, source=source,
+                   notes=notes)
 
 
 def load_dataset(source: str | os.PathLike, target: str | Sequence[str] | None = None, *,
                  seed: int = 0, max_rows: int | None = None, drop: Sequence[str] = (),
-                 dropna: bool = False) -> Dataset:
+                 dropna: bool = False, missing: str = "error", reference: bool = False,
+                 groups: str | None = None, targets_only: bool = False) -> Dataset:
     """Load a built-in dataset by name, or a CSV / Parquet file with its target column(s).
 
     Parameters
@@ -423,8 +483,11 @@ def load_dataset(source: str | os.PathLike, target: str | Sequence[str] | None =
     max_rows : int, optional
         Subsample to at most this many rows (built-in datasets only; the
         ``movies`` dataset uses 4000 rows by default).
-    drop, dropna
+    drop, dropna, missing, reference, groups
         See :func:`from_frame`.
+    targets_only : bool, default=False
+        Read only the target column(s) (``sigmax advise``): the features are
+        neither checked nor encoded, and ``X`` has no columns.
 
     Returns
     -------
@@ -445,7 +508,17 @@ def load_dataset(source: str | os.PathLike, target: str | Sequence[str] | None =
     if not target:
         raise ValueError(f"Say which column of {path.name} to predict with --target COLUMN; "
                          f"available columns: {', '.join(map(str, df.columns))}.")
-    ds = from_frame(df, target, name=path.stem, source=str(path), drop=drop, dropna=dropna)
+    if targets_only:
+        wanted = [target] if isinstance(target, str) else list(target)
+        absent = [t for t in wanted if t not in map(str, df.columns)]
+        if absent:
+            raise ValueError(f"Column(s) {', '.join(map(repr, absent))} not in {path.name}; "
+                             f"available columns: {', '.join(map(str, df.columns))}.")
+        return _targets_dataset(df.set_axis([str(c) for c in df.columns], axis=1)[wanted],
+                                wanted, name=path.stem, source=str(path),
+                                missing="drop" if dropna else missing)
+    ds = from_frame(df, target, name=path.stem, source=str(path), drop=drop, dropna=dropna,
+                    missing=missing, reference=reference, groups=groups)
     if max_rows is not None and len(ds.X) > max_rows:
         X, y, notes = _subsample(ds.X, ds.y, seed, max_rows,
                                  stratify=not isinstance(ds.y, pd.DataFrame))
@@ -524,15 +597,16 @@ def fit_dataset(ds: Dataset, model: str = "auto", *, standardize: bool = True,
     est = cls(**params)
     X = ds.X
     if standardize:
-        mu = X.mean(axis=0).to_numpy()
-        sd = X.std(axis=0, ddof=0).to_numpy()
-        sd = np.where(sd > 0, sd, 1.0)  # a constant column stays as is
-        est.fit((X - mu) / sd, ds.y)
-        coef = np.asarray(est.coef_, dtype=np.float64) / sd
-        est.intercept_ = np.asarray(est.intercept_, dtype=np.float64) - coef @ mu
-        est.coef_ = coef
+        # Overflow-free: a column near 1e300 is standardized, not turned into NaN.
+        scaler = StableScaler().fit(X.to_numpy(dtype=np.float64))
+        Xs = pd.DataFrame(scaler.transform(X.to_numpy(dtype=np.float64)), columns=X.columns,
+                          index=X.index)
+        est.fit(Xs, ds.y)
+        est.coef_, est.intercept_ = scaler.raw_coefficients(est.coef_, est.intercept_)
     else:
         est.fit(X, ds.y)
+    if ds.encoding is not None:  # saved with the model: predict encodes new tables alike
+        est.encoding_ = ds.encoding.to_dict()
     return est
 
 
@@ -558,6 +632,12 @@ def encode_like(model, df: pd.DataFrame, *, what: str = "the data") -> pd.DataFr
         A feature the model needs is missing (named, with the available
         columns), or a value is missing / infinite.
     """
+    stored = getattr(model, "encoding_", None)
+    if stored is not None:  # the encoding fitted with the model (levels, fills, flags)
+        df = df.set_axis([str(c) for c in df.columns], axis=1).reset_index(drop=True)
+        X = TableEncoding.from_dict(stored).transform(df, what=what)
+        _check_finite(X, what)
+        return X[[str(n) for n in model.feature_names_in_]]
     names = getattr(model, "feature_names_in_", None)
     if names is None:
         raise ValueError("The model has no feature names (it was fitted on an array, not a "
@@ -574,7 +654,7 @@ def encode_like(model, df: pd.DataFrame, *, what: str = "the data") -> pd.DataFr
     for name, base in zip(names, needed):
         s = df[base]
         if name == base:
-            if _is_text(s):
+            if is_text(s):
                 raise ValueError(f"Feature column {name!r} of {what} holds text, but the model "
                                  "was fitted on numbers in that column.")
             cols[name] = s.astype(np.float64)
@@ -585,12 +665,15 @@ def encode_like(model, df: pd.DataFrame, *, what: str = "the data") -> pd.DataFr
             hit = (s.astype(str) == level).astype(np.float64)
             cols[name] = hit.where(s.notna(), np.nan)
     X = pd.DataFrame(cols, index=df.index)
+    msg = describe_missing(df[sorted(set(needed), key=needed.index)], what)
+    if msg:
+        raise ValueError(msg)
     _check_finite(X, what)
     return X
 
 
 def predict_table(model, df: pd.DataFrame, *, what: str = "the data",
-                  keep: Sequence[str] = ()) -> pd.DataFrame:
+                  keep: Sequence[str] = (), missing: str = "error") -> pd.DataFrame:
     """Predictions and probabilities of ``model`` for the rows of a raw table.
 
     Returns
@@ -598,22 +681,60 @@ def predict_table(model, df: pd.DataFrame, *, what: str = "the data",
     DataFrame
         The ``keep`` columns of ``df``, then ``predicted`` (single-label) or
         ``predicted:<label>`` 0/1 columns (multi-label), then one
-        ``p:<class>`` column per class / label.
+        ``p:<class>`` column per class / label. A multi-head model gives
+        ``predicted:<head>`` and ``p:<head>:<class>`` per head.
+
+    ``missing="drop"`` leaves out the rows with a missing value in a column the
+    model reads (a warning says how many); a model fitted with
+    ``missing="indicator"`` imputes them itself.
     """
+    if missing == "drop" and (getattr(model, "encoding_", None) or {}).get(
+            "missing") != "indicator":
+        used = sorted({str(n).split("=", 1)[0] for n in model.feature_names_in_}
+                      & set(map(str, df.columns)))
+        notes: list[str] = []
+        df = _drop_missing_rows(df.set_axis([str(c) for c in df.columns], axis=1), used, what,
+                                notes)
+        for note in notes:
+            warnings.warn(f"{what}: {note}", UserWarning, stacklevel=2)
     X = encode_like(model, df, what=what)
     unknown = [c for c in keep if c not in df.columns]
     if unknown:
         raise ValueError(f"--keep column(s) {unknown} not in {what}; available columns: "
                          f"{', '.join(map(str, df.columns))}.")
-    proba = np.asarray(model.predict_proba(X))
+    columns = _prediction_columns(model, X)
+    clash = [c for c in keep if c in columns]
+    if clash:  # a kept column would be overwritten by an output of the same name
+        raise ValueError(
+            f"--keep column(s) {clash} of {what} have the name of an output column "
+            f"({', '.join(columns)}); rename them in the table, or leave them out of --keep.")
+    out = df[list(keep)].reset_index(drop=True).copy()
+    for name, values in columns.items():
+        out[name] = values
+    return out
+
+
+def _prediction_columns(model, X: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Output columns of :func:`predict_table`, by name, in order."""
+    proba = model.predict_proba(X)
+    columns: dict[str, np.ndarray] = {}
+    if isinstance(proba, dict):
+        # MultiHeadClassifier: one prediction and one probability per class, per head.
+        pred = model.predict(X)
+        for head in proba:
+            columns[f"predicted:{head}"] = np.asarray(pred[head])
+        for head, P in proba.items():
+            for j, c in enumerate(model.classes_[head]):
+                columns[f"p:{head}:{c}"] = np.asarray(P)[:, j]
+        return columns
+    proba = np.asarray(proba)
     pred = np.asarray(model.predict(X))
     classes = [str(c) for c in model.classes_]
-    out = df[list(keep)].reset_index(drop=True).copy()
     if pred.ndim == 2:
         for j, c in enumerate(classes):
-            out[f"predicted:{c}"] = pred[:, j]
+            columns[f"predicted:{c}"] = pred[:, j]
     else:
-        out["predicted"] = pred
+        columns["predicted"] = pred
     for j, c in enumerate(classes):
-        out[f"p:{c}"] = proba[:, j]
-    return out
+        columns[f"p:{c}"] = proba[:, j]
+    return columns

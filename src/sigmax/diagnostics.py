@@ -30,6 +30,7 @@ shape ``(d + 1, k)``, coefficients in ``P[:d]`` and intercepts in ``P[d]``.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -382,14 +383,22 @@ def separation(X: Any, y: np.ndarray, *, time_limit: float = 10.0,
 
     from scipy.optimize import linprog
 
-    Xt = _design(X)
-    D = Xt.shape[1]
     y = np.asarray(y, dtype=np.intp)
     K = int(y.max()) + 1
     classes = np.unique(y)
     if len(classes) < 2:
         return {"separated": True, "kind": "complete", "lp_value": None, "n_constraints": 0,
                 "n_variables": 0, "seconds": 0.0, "method": "one class only: trivially separated"}
+    # Decide from the sizes before allocating anything: every row gives one
+    # constraint per class other than its own.
+    D = X.shape[1] + 1
+    n_cons, n_vars = len(y) * (len(classes) - 1), D * K
+    if n_cons * n_vars > max_size:
+        return {"separated": None, "kind": None, "lp_value": None, "n_constraints": n_cons,
+                "n_variables": n_vars, "seconds": 0.0,
+                "method": f"undecided (size limit): the linear program ({n_cons} constraints "
+                          f"x {n_vars} variables) is too large to solve here"}
+    Xt = _design(X)
     # Margin m_ik = x_i (v_{y_i} - v_k) for k != y_i; variables V (D, K) in C order.
     rows, cols, vals = [], [], []
     r = 0
@@ -405,12 +414,6 @@ def separation(X: Any, y: np.ndarray, *, time_limit: float = 10.0,
         cols += [j * K + np.repeat(y[idx], D), j * K + k]
         vals += [xv, -xv]
         r += nr
-    n_cons, n_vars = r, D * K
-    if n_cons * n_vars > max_size:
-        return {"separated": None, "kind": None, "lp_value": None, "n_constraints": n_cons,
-                "n_variables": n_vars, "seconds": 0.0,
-                "method": f"not decided: the linear program ({n_cons} constraints x {n_vars} "
-                          "variables) is too large to solve here"}
     M = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                       shape=(n_cons, n_vars))
     c = -np.asarray(M.sum(axis=0)).ravel()
@@ -419,9 +422,12 @@ def separation(X: Any, y: np.ndarray, *, time_limit: float = 10.0,
                   options={"time_limit": float(time_limit)})
     seconds = time.perf_counter() - t0
     if res.status != 0:
+        # scipy's status 1 is an iteration or time limit; the solver's own text
+        # ("HiGHS Status 13 ...") means nothing to a reader of the report.
+        why = (f"time limit of {time_limit:g} s" if res.status == 1
+               else "the linear program could not be solved")
         return {"separated": None, "kind": None, "lp_value": None, "n_constraints": n_cons,
-                "n_variables": n_vars, "seconds": seconds,
-                "method": f"not decided: the linear program stopped ({res.message.strip()})"}
+                "n_variables": n_vars, "seconds": seconds, "method": f"undecided ({why})"}
     value = float(-res.fun)
     # The objective scales with the data: compare with the size of the margins' coefficients.
     scale = float(np.abs(c).sum()) + 1.0
@@ -469,6 +475,97 @@ def full_rank_columns(X: Any, max_features: int | None = None, rtol: float = 1e-
     r = int(np.sum(diag > rtol * diag[0]))
     cols = [int(c) for c in piv[:r]]
     return cols if max_features is None else cols[:max_features]
+
+
+def design_dependencies(X: Any, names: Sequence[str] | None = None, *,
+                        fit_intercept: bool = True, rtol: float = 1e-9,
+                        max_rows: int = 20_000, seed: int = 0) -> dict[str, Any]:
+    r"""Rank of the design and the columns that are linearly dependent, by name.
+
+    The unpenalized likelihood of every model here depends on ``X`` only
+    through :math:`X W + \mathbf 1 b^\top`: a vector :math:`v` with
+    :math:`[X, \mathbf 1] v = 0` moves the coefficients without changing a
+    logit, so each such dependency is a flat direction of *every* output (for
+    logistic regression too, where the softmax's own flat direction does not
+    exist). The classic case: all one-hot levels of a text column next to the
+    intercept, :math:`\sum_\ell x_{\text{Home}=\ell} = 1`.
+
+    The null space comes from the SVD of the column-scaled design (rows
+    subsampled to ``max_rows`` when more, which can only hide a dependency
+    that the dropped rows break, never invent one: the result says how many
+    rows were used).
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+    names : sequence of str, optional
+        Column names (``x0``, ``x1``... when omitted).
+    fit_intercept : bool, default=True
+        Append the intercept column (named ``"intercept"``).
+
+    Returns
+    -------
+    dict
+        ``rank``, ``n_columns``, ``deficiency`` (= n_columns - rank),
+        ``dependencies`` (one list of column names per null vector, largest
+        coefficients first), ``rows_used``, ``n_rows``.
+    """
+    A = np.asarray(X.toarray() if sp.issparse(X) else X, dtype=np.float64)
+    n, d = A.shape
+    cols = [str(c) for c in names] if names is not None else [f"x{j}" for j in range(d)]
+    if n > max_rows:
+        A = A[np.random.default_rng(seed).choice(n, max_rows, replace=False)]
+    if fit_intercept:
+        A = np.hstack([A, np.ones((A.shape[0], 1))])
+        cols = [*cols, "intercept"]
+    # Scale columns to unit norm: a dependency is about directions, not units.
+    norms = np.linalg.norm(A, axis=0)
+    zero = norms == 0
+    A = A / np.where(zero, 1.0, norms)
+    _, sv, Vt = la.svd(A, full_matrices=True, lapack_driver="gesvd")
+    sv = np.concatenate([sv, np.zeros(A.shape[1] - len(sv))])
+    null = sv <= rtol * (sv[0] if len(sv) else 1.0)
+    deps = []
+    for v in Vt[null]:
+        big = np.flatnonzero(np.abs(v) > 1e-6 * np.abs(v).max())
+        order = big[np.argsort(-np.abs(v[big]))]
+        deps.append([cols[j] for j in order])
+    return {"rank": int((~null).sum()), "n_columns": len(cols), "deficiency": int(null.sum()),
+            "dependencies": deps, "rows_used": int(A.shape[0]), "n_rows": int(n)}
+
+
+def smallest_eigenvalues(objective: LinearObjective, w: np.ndarray, k: int = 6,
+                         tol: float = 1e-9, seed: int = 0) -> np.ndarray:
+    r"""The ``k`` smallest eigenvalues of the Hessian at ``w``, from Hessian-vector products.
+
+    For parameter counts where the dense Hessian (``objective.hessian``) is too
+    large. A block method (LOBPCG, with a block wider than ``k``) rather than
+    single-vector Lanczos: the smallest eigenvalue of an unpenalized softmax is
+    0 with multiplicity :math:`d + 1`, and a single Krylov sequence finds one
+    copy of a repeated eigenvalue, which would undercount the flat directions.
+    Returns them in ascending order.
+    """
+    from scipy.sparse.linalg import LinearOperator, lobpcg
+
+    w = np.asarray(w, dtype=np.float64)
+    p = int(objective.n_params)
+    k = min(k, p)
+
+    def matmat(V: np.ndarray) -> np.ndarray:
+        V = np.asarray(V).reshape(p, -1)
+        return np.column_stack([objective.hessp(w, V[:, j]) for j in range(V.shape[1])])
+
+    H = LinearOperator((p, p), matvec=lambda v: matmat(v).ravel(), matmat=matmat,
+                       dtype=np.float64)
+    block = min(p, k + max(4, k // 2))
+    if 5 * block >= p:  # LOBPCG needs a small block: assemble H column by column instead
+        dense = matmat(np.eye(p))
+        return la.eigvalsh(0.5 * (dense + dense.T))[:k]
+    X0 = np.random.default_rng(seed).normal(size=(p, block))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "did not converge to tol": checked by the caller
+        vals = lobpcg(H, X0, largest=False, tol=tol, maxiter=1000)[0]
+    return np.sort(vals)[:k]
 
 
 # -- K = 2 -----------------------------------------------------------------------------------

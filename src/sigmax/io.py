@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from .outputs import check_output_file, name_max, temporary_name
+
 __all__ = ["FORMAT_VERSION", "atomic_path", "atomic_write_text", "load", "save"]
 
 #: Bumped when the file layout changes; files of a newer version are refused.
@@ -35,10 +37,13 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     atomic rename: readers see the old file or the new one, never half of one,
     and a crash leaves no partial file behind.
     """
-    target = Path(path)
+    # A symbolic link is written through (its target is replaced, the link
+    # stays); a pipe, a device or a folder is refused before anything is made.
+    target = check_output_file(path, what="output")
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or ".tmp",
-                               dir=target.parent)
+    suffix = suffix or ".tmp"
+    fd, tmp = tempfile.mkstemp(prefix=temporary_name(target, suffix, name_max(target.parent)),
+                               suffix=suffix, dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -168,6 +173,8 @@ def save(model: Any, path: str | os.PathLike) -> None:
         "feature_names_in": (None if not hasattr(model, "feature_names_in_")
                              else [str(v) for v in model.feature_names_in_]),
         "fit_record": model.fit_record_.to_dict() if hasattr(model, "fit_record_") else None,
+        # How a table's columns became the features (sigmax fit on a table).
+        "encoding": getattr(model, "encoding_", None),
     }
     tensors = {
         "coef": np.ascontiguousarray(model.coef_, dtype=np.float64),
@@ -214,13 +221,16 @@ def load(path: str | os.PathLike) -> Any:
         meta = json.loads(header[_KEY])
     except json.JSONDecodeError:
         raise _bad(path, "the metadata is not valid JSON") from None
+    except RecursionError:  # a hostile header nested thousands deep
+        raise _bad(path, "the metadata is nested too deeply") from None
     if not isinstance(meta, dict) or meta.get("format") != "sigmax-model":
         raise _bad(path, "the metadata does not describe a sigmax model")
     version = meta.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
         raise _bad(path, f"format version {version!r}; this sigmax reads versions 1.."
                          f"{FORMAT_VERSION} (upgrade sigmax to read newer files)")
-    cls = ESTIMATORS.get(meta.get("estimator"))
+    name = meta.get("estimator")
+    cls = ESTIMATORS.get(name) if isinstance(name, str) else None
     if cls is None:
         raise _bad(path, f"unknown estimator {meta.get('estimator')!r}; known: "
                          f"{sorted(ESTIMATORS)}")
@@ -245,6 +255,11 @@ def load(path: str | os.PathLike) -> Any:
         classes = _labels_from_json(meta.get("classes"))
     except ValueError as exc:
         raise _bad(path, str(exc)) from None
+    n_classes = len(np.unique(classes)) if len(classes) else 0
+    needed = "exactly 2" if cls.__name__ == "LogisticRegression" else "at least 2"
+    if n_classes != len(classes) or n_classes < 2 or (needed == "exactly 2" and n_classes != 2):
+        raise _bad(path, f"{cls.__name__} needs {needed} distinct classes; the file lists "
+                         f"{len(classes)} ({n_classes} distinct)")
     n_features = meta.get("n_features_in")
     coef, intercept = tensors["coef"], tensors["intercept"]
     n_out = 1 if cls.__name__ == "LogisticRegression" else len(classes)
@@ -259,9 +274,21 @@ def load(path: str | os.PathLike) -> Any:
                 or not all(isinstance(v, str) for v in names)):
             raise _bad(path, "bad feature names")
         model.feature_names_in_ = np.array(names, dtype=object)
+    encoding = meta.get("encoding")
+    if encoding is not None:
+        from .encoding import TableEncoding
+
+        try:
+            spec = TableEncoding.from_dict(encoding)
+        except ValueError:
+            raise _bad(path, "malformed table encoding") from None
+        if names is None or spec.feature_names != list(names):
+            raise _bad(path, "the table encoding does not match the feature names")
+        model.encoding_ = spec.to_dict()
     model.classes_ = classes
-    model.coef_ = coef.copy()
-    model.intercept_ = intercept.copy()
+    dtype = np.float32 if params.get("dtype") == "float32" else np.float64
+    model.coef_ = coef.astype(dtype)
+    model.intercept_ = intercept.astype(dtype)
     model.n_features_in_ = n_features
     record = meta.get("fit_record")
     if isinstance(record, dict):

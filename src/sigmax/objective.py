@@ -176,6 +176,8 @@ class LinearObjective:
         self.scale = 1.0 / total
         # alpha multiplies the penalty after the objective is divided by C * S.
         self.alpha = 0.0 if (np.isinf(self.C) or penalty.name == "none") else self.scale / self.C
+        # The penalty exactly as it enters f: solvers and this class call only it.
+        self.penalty_term = penalty.scaled(self.alpha)
         self.n_rows = self.n_features + int(self.fit_intercept)
         self.n_params = self.n_rows * self.k
         self.n_grad_evals = 0
@@ -698,10 +700,10 @@ class LinearObjective:
         ``(n_rows, k)`` gradient; return ``(value, flat gradient)``. Shared with
         the remote objectives of :mod:`sigmax.backends`."""
         if self.alpha:
-            pv, pg = self.penalty.smooth_value_and_grad(W)
-            value += self.alpha * pv
+            pv, pg = self.penalty_term.smooth_value_and_grad(W)
+            value += pv
             if pg is not None:
-                grad[: self.n_features] += self.alpha * pg
+                grad[: self.n_features] += pg
         return value, grad.ravel()
 
     def value(self, w: np.ndarray) -> float:
@@ -710,14 +712,14 @@ class LinearObjective:
         W, _ = self.unpack(w)
         value = self._loss_sum(w) * self.scale
         if self.alpha:
-            value += self.alpha * self.penalty.smooth_value_and_grad(W)[0]
+            value += self.penalty_term.smooth_value_and_grad(W)[0]
         return value
 
     def objective(self, w: np.ndarray) -> float:
         """The full objective ``f(w)``, non-smooth part included."""
         W, _ = self.unpack(w)
         value = self._loss_sum(w) * self.scale
-        return value + self.alpha * self.penalty.value(W)
+        return value + self.penalty_term.value(W)
 
     def _loss_sum(self, w: np.ndarray) -> float:
         r""":math:`\sum_i s_i \ell_i` at ``w``: by row blocks when possible (no (n, k) array)."""
@@ -749,22 +751,21 @@ class LinearObjective:
 
     # -- non-smooth part --------------------------------------------------------
     def prox(self, w: np.ndarray, step: float) -> np.ndarray:
-        """Proximal step of the L1 part on the coefficient rows (intercept untouched)."""
-        if not self.alpha or self.penalty.smooth:
+        """Proximal step of the non-smooth part on the coefficient rows (intercept untouched)."""
+        if self.penalty_term.smooth:
             return w
         out = w.copy()
         P = out.reshape(self.n_rows, self.k)
-        P[: self.n_features] = self.penalty.prox(P[: self.n_features], step * self.alpha)
+        P[: self.n_features] = self.penalty_term.prox(P[: self.n_features], step)
         return out
 
     def optimality(self, w: np.ndarray, grad: np.ndarray) -> float:
         """Max-norm of the minimum-norm subgradient of ``f``: zero exactly at the optimum."""
-        if not self.alpha or self.penalty.smooth:
+        if self.penalty_term.smooth:
             return float(np.max(np.abs(grad))) if grad.size else 0.0
         sub = grad.copy().reshape(self.n_rows, self.k)
         W, _ = self.unpack(w)
-        scaled = Penalty(self.penalty.name, self.penalty.l1 * self.alpha, 0.0)
-        sub[: self.n_features] = scaled.min_norm_subgradient(W, sub[: self.n_features])
+        sub[: self.n_features] = self.penalty_term.min_norm_subgradient(W, sub[: self.n_features])
         return float(np.max(np.abs(sub)))
 
     # -- second order -----------------------------------------------------------
@@ -820,8 +821,9 @@ class LinearObjective:
         else:
             Zv = self.logits(v)
             out = self._pack_grad(self.loss.hessp(state, Zv), V)
-        if self.alpha and self.penalty.l2:
-            out[: self.n_features] += self.alpha * self.penalty.l2 * V
+        ph = self.penalty_term.smooth_hessp(self.unpack(w)[0], V)
+        if ph is not None:
+            out[: self.n_features] += ph
         return out.ravel()
 
     def hessian_diag(self, w: np.ndarray) -> np.ndarray | None:
@@ -872,8 +874,9 @@ class LinearObjective:
         if self.fit_intercept:
             out[d] = sum(part[1] for part in parts)
         out *= self.scale
-        if self.alpha and self.penalty.l2:
-            out[:d] += self.alpha * self.penalty.l2
+        pd = self.penalty_term.smooth_hessian_diag(self.unpack(w)[0])
+        if pd is not None:
+            out[:d] += pd
         return out.ravel()
 
     def hessian(self, w: np.ndarray) -> np.ndarray:
@@ -907,9 +910,10 @@ class LinearObjective:
             H = self._generic_hessian(state)
         H *= self.scale
         H = H.reshape(D * k, D * k)
-        if self.alpha and self.penalty.l2:
+        pd = self.penalty_term.smooth_hessian_diag(self.unpack(w)[0])
+        if pd is not None:
             idx = np.arange(d * k)
-            H[idx, idx] += self.alpha * self.penalty.l2
+            H[idx, idx] += np.ravel(pd) if np.ndim(pd) else pd
         return H
 
     def hessian_blocks(self, w: np.ndarray) -> np.ndarray | None:
@@ -935,9 +939,10 @@ class LinearObjective:
         else:
             B = self._generic_hessian(state, diagonal=True)
         B *= self.scale
-        if self.alpha and self.penalty.l2:
+        pd = self.penalty_term.smooth_hessian_diag(self.unpack(w)[0])
+        if pd is not None:
             idx = np.arange(d)
-            B[:, idx, idx] += self.alpha * self.penalty.l2
+            B[:, idx, idx] += np.transpose(pd) if np.ndim(pd) else pd
         return B
 
     def _block_design(self, i: int, dtype: Any = np.float64) -> Any:

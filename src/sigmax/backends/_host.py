@@ -59,6 +59,7 @@ class RemoteObjective(LinearObjective):
         self.scale = 1.0 / float(weight_total)
         # alpha multiplies the penalty after the objective is divided by C * S.
         self.alpha = 0.0 if (np.isinf(self.C) or penalty.name == "none") else self.scale / self.C
+        self.penalty_term = penalty.scaled(self.alpha)
         self.n_rows = self.n_features + int(self.fit_intercept)
         self.n_params = self.n_rows * self.k
         self.n_grad_evals = 0
@@ -101,8 +102,9 @@ class RemoteObjective(LinearObjective):
         V, _ = self.unpack(v)
         out = np.array(self._data_hessp(w, v), dtype=np.float64).reshape(self.n_rows, self.k)
         out *= self.scale
-        if self.alpha and self.penalty.l2:
-            out[: self.n_features] += self.alpha * self.penalty.l2 * V
+        ph = self.penalty_term.smooth_hessp(self.unpack(w)[0], V)
+        if ph is not None:
+            out[: self.n_features] += ph
         return out.ravel()
 
     def hessian(self, w: np.ndarray) -> np.ndarray:
@@ -110,7 +112,8 @@ class RemoteObjective(LinearObjective):
         self.n_hessp_evals += 1
         H = np.array(self._data_hessian(w), dtype=np.float64)
         H *= self.scale
-        if self.alpha and self.penalty.l2:
+        pd = self.penalty_term.smooth_hessian_diag(self.unpack(w)[0])
+        if pd is not None:
             idx = np.arange(self.n_features * self.k)
-            H[idx, idx] += self.alpha * self.penalty.l2
+            H[idx, idx] += np.ravel(pd) if np.ndim(pd) else pd
         return H

@@ -26,8 +26,11 @@ from .. import _parallel
 from ..backends import BACKENDS, PrecomputedLogits, resolve_backend, route_by_input, to_numpy
 from ..losses import LOSSES, Loss
 from ..objective import LinearObjective
-from ..penalties import PENALTIES, Penalty, make_penalty
+from ..penalties import PENALTIES, make_penalty
 from ..solvers import SOLVERS, FitResult, choose_solver
+from ._fit_guard import guarded_fit
+from ._logits import finite_logits
+from ._weights import check_class_weight_values, check_sample_weight_values
 
 __all__ = ["LinearClassifierBase", "SeparableWarning"]
 
@@ -209,6 +212,8 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
         for name in ("decision_function", "predict_proba", "predict_log_proba", "predict"):
             if name in cls.__dict__:
                 setattr(cls, name, route_by_input(cls.__dict__[name]))
+        if "fit" in cls.__dict__:  # a failed fit keeps the old model (see _fit_guard)
+            cls.fit = guarded_fit(cls.__dict__["fit"])
 
     # -- hooks for subclasses ------------------------------------------------------
     def _encode_targets(self, y: Any) -> tuple[np.ndarray, np.ndarray, int]:
@@ -236,8 +241,8 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
                      "a bool")
         _check_param(self, "solver", self.solver == "auto" or self.solver in SOLVERS,
                      f"'auto' or one of {sorted(SOLVERS)}")
-        _check_param(self, "tol", isinstance(self.tol, numbers.Real) and self.tol > 0,
-                     "a float in the range (0, inf)")
+        _check_param(self, "tol", isinstance(self.tol, numbers.Real) and 0 < self.tol < np.inf,
+                     "a finite float > 0")
         _check_param(self, "max_iter", isinstance(self.max_iter, numbers.Integral)
                      and not isinstance(self.max_iter, bool) and self.max_iter >= 1,
                      "an int in the range [1, inf)")
@@ -250,9 +255,13 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
                      f"'auto' or one of {sorted(BACKENDS)}")
         _check_param(self, "device", self.device is None or isinstance(self.device, str),
                      "None or a device name such as 'cpu', 'cuda' or 'cuda:1'")
-        if self.penalty == "elasticnet" and self.l1_ratio is None:
-            raise ValueError("penalty='elasticnet' needs l1_ratio in [0, 1]; for example "
-                             "l1_ratio=0.5.")
+        check_class_weight_values(self.class_weight)
+        if self.l1_ratio is not None and self.penalty != "elasticnet":
+            warnings.warn(f"l1_ratio={self.l1_ratio!r} is only used with penalty='elasticnet'; "
+                          f"it is ignored with penalty={self.penalty!r}.", UserWarning,
+                          stacklevel=5)  # user -> guard -> errstate wrapper -> fit -> here
+        if self.penalty is not None:
+            make_penalty(self.penalty, self.l1_ratio)  # its own checks (elasticnet: l1_ratio)
 
     def _effective_penalty(self):
         if self.penalty is None or np.isinf(self.C):
@@ -272,6 +281,7 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
         return X
 
     # -- fit -------------------------------------------------------------------------
+    @guarded_fit
     @_underflow_is_not_an_error
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LinearClassifierBase:
         """Fit the model by minimizing ``C * sum_i s_i * loss_i + penalty(W)``.
@@ -304,15 +314,14 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
             sw = np.broadcast_to(np.float64(1.0), (X.shape[0],))
         else:
             sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
-        if np.any(sw < 0):
-            raise ValueError("sample_weight has negative values; weights must be >= 0.")
+        check_sample_weight_values(sw)
         cw = self._sample_class_weights(Y)
         weights = sw if cw is None else (cw * (sw if cw.ndim == 1 else sw[:, None]))
 
         loss = self._loss()
         penalty = self._effective_penalty()
         # Huge X: solve for V = 2^shift W on X 2^-shift, the same logits, with
-        # r(W) = l1 2^-shift |V|_1 + l2/2 4^-shift |V|^2 (see _power_of_two_shift).
+        # the penalty r(2^-shift V) (see _power_of_two_shift and Penalty.rescaled).
         shift = _power_of_two_shift(X, value_range)
         solved_penalty = penalty
         if shift:
@@ -321,8 +330,7 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
                 X.data = np.ldexp(X.data, -shift).astype(X.dtype, copy=False)
             else:
                 X = np.ldexp(X, -shift).astype(X.dtype, copy=False)
-            solved_penalty = Penalty(penalty.name, float(np.ldexp(penalty.l1, -shift)),
-                                     float(np.ldexp(penalty.l2, -2 * shift)))
+            solved_penalty = penalty.rescaled(shift)
         objective = backend.objective(loss, X, Y, weights, k, C=float(self.C),
                                       penalty=solved_penalty,
                                       fit_intercept=self.fit_intercept)
@@ -348,14 +356,14 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
             # Only solvers that can take this penalty are worth suggesting.
             others = [s for s in ("newton-cholesky", "newton-cg")
                       if s != name and s in SOLVERS
-                      and (solved_penalty.smooth or SOLVERS[s].supports_nonsmooth)]
+                      and not SOLVERS[s].missing(objective.penalty_term)]
             also = f", or try solver={' / '.join(map(repr, others))}" if others else ""
             warnings.warn(
                 f"solver={name!r} did not converge: {result.message}; the gradient norm is "
                 f"{result.grad_norm:.2e} > tol={tol:.1e} after {result.n_iter} iterations. "
                 f"Increase max_iter (now {self.max_iter}), standardize the features "
                 f"(sklearn.preprocessing.StandardScaler){also}.",
-                ConvergenceWarning, stacklevel=3)  # past the errstate wrapper of fit
+                ConvergenceWarning, stacklevel=4)  # past the guard and errstate wrappers
         if penalty.name == "none":
             self._warn_if_separable(objective, result, Y, weights)
         return self
@@ -379,9 +387,14 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
         return np.asarray(self.intercept_, dtype=np.float64)
 
     def _set_coef(self, W: np.ndarray, b: np.ndarray) -> None:
-        """Store the ``(d, k)`` coefficients and ``(k,)`` intercepts as attributes."""
-        self.coef_ = np.ascontiguousarray(W.T)
-        self.intercept_ = b.copy()
+        """Store the ``(d, k)`` coefficients and ``(k,)`` intercepts as attributes.
+
+        In the working dtype, as scikit-learn does: a float32 fit keeps float32
+        coefficients (the solver's float64 iterate carries no more accuracy).
+        """
+        dtype = _DTYPES[self.dtype]
+        self.coef_ = np.ascontiguousarray(W.T, dtype=dtype)
+        self.intercept_ = np.array(b, dtype=dtype)
 
     def _unpack(self, objective: LinearObjective, result: FitResult) -> None:
         W, b = objective.unpack(result.coef)
@@ -412,7 +425,7 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
                 "goes to 0 as the coefficients grow and no finite optimum exists. The "
                 "returned coefficients are finite but their scale is arbitrary; use "
                 "penalty='l2' with a finite C for a unique finite solution.",
-                SeparableWarning, stacklevel=4)  # user code -> wrapper -> fit -> here
+                SeparableWarning, stacklevel=5)  # user -> guard -> wrapper -> fit -> here
 
     # -- predict -----------------------------------------------------------------------
     def _logits(self, X: Any) -> np.ndarray:
@@ -420,10 +433,9 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
         if isinstance(X, PrecomputedLogits):  # computed where the data live (GPU)
             return X.Z
         X = self._check_X(X, reset=False)
-        # Full logits from coef_ (K or 1 rows), whatever the parameterization.
-        Z = np.asarray(X @ np.asarray(self.coef_).T.astype(X.dtype, copy=False))
-        Z += np.asarray(self.intercept_).astype(X.dtype, copy=False)
-        return Z
+        # Full logits from coef_ (K or 1 rows), whatever the parameterization;
+        # rows that overflow are rescaled so probabilities stay finite.
+        return finite_logits(X, self.coef_, self.intercept_)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -471,6 +483,12 @@ def encode_single_label(est: BaseEstimator, y: Any, n_samples: int,
             f"Input y contains {len(bad)} NaN or infinite value(s), at rows "
             f"{bad[:5].tolist()}{more}: every sample needs a class label. Drop those rows "
             "(or label them) before fitting.")
+    if y_arr.dtype.kind == "O":
+        kinds = {("text" if isinstance(v, str) else "number") for v in y_arr[:1 << 16]}
+        if len(kinds) > 1:
+            raise ValueError(
+                "y mixes text and numeric labels (e.g. 1 and 'a'); make them one type, for "
+                "example y.astype(str), so that every class has one name.")
     if y_arr.dtype.kind not in "iub":
         # Integer and boolean labels are always classes (scikit-learn's target
         # check, which costs more than a small fit, can only object to others).

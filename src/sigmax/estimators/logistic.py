@@ -25,7 +25,10 @@ class LogisticRegression(LinearClassifierBase):
 
     Parameters
     ----------
-    penalty : {'l2', 'l1', 'elasticnet', 'none'} or None, default='l2'
+    penalty : {'l2', 'l1', 'elasticnet', 'group', 'none'} or None, default='l2'
+        A name of :data:`sigmax.penalties.PENALTIES`. ``'group'`` is glmnet's
+        grouped lasso :math:`\sum_j \|W_{j,:}\|_2` (a feature is kept or
+        dropped for all outputs at once; the L1 penalty when there is one output).
     C : float, default=1.0
         Inverse penalty strength (``np.inf`` means no penalty).
     l1_ratio : float in [0, 1], default=None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,12 @@ def _is_label_sets(y: Any) -> bool:
     if len({len(r) for r in rows}) != 1:
         return True
     return not all(isinstance(v, (numbers.Number, np.number)) for r in rows for v in r)
+
+
+#: Logit of a label seen with one value only: expit(40) = 1 - 4e-18 rounds to 1 in
+#: float64 (the unpenalized optimum is at infinity; a finite logit keeps the
+#: model file and every later product finite).
+_CONSTANT_LOGIT = 40.0
 
 
 class MultiLabelLogistic(LinearClassifierBase):
@@ -127,20 +134,43 @@ class MultiLabelLogistic(LinearClassifierBase):
                 "OneVsRestLogistic.")
         if Y.shape[1] < 1:
             raise ValueError("y has no label columns.")
+        classes = names if names is not None else np.arange(Y.shape[1])
+        constant = {}
         for j in range(Y.shape[1]):
             vals = np.unique(Y[known[:, j], j])
-            if len(vals) < 2:
-                label = names[j] if names is not None else j
+            if len(vals) == 0:
                 raise ValueError(
-                    f"Label {label!r} has fewer than two classes in y (its known values: "
-                    f"{vals.tolist()}), i.e. one class only: every label needs both positive "
-                    "(1) and negative (0) samples to be learned. Drop that column.")
+                    f"Label {classes[j]!r} has no known value in y (all NaN): nothing can be "
+                    "learned about it. Drop that column.")
+            if len(vals) < 2:
+                constant[j] = float(vals[0])
+        if len(constant) == Y.shape[1]:
+            raise ValueError(
+                "Every label has one class only in y (each column is all 0 or all 1): a "
+                "classifier needs both positive (1) and negative (0) samples of some label.")
+        if constant:
+            # As scikit-learn's OneVsRestClassifier: a label seen with one value only
+            # gets a constant predictor (masked out of the fit, see _unpack), and a
+            # warning, so that cross-validation on rare labels still runs.
+            warnings.warn(
+                "Label(s) " + ", ".join(f"{np.asarray(classes).tolist()[j]!r} (always {int(v)})"
+                                        for j, v in constant.items())
+                + " have one class only in the training rows: predicted as a constant. "
+                "Fit on more rows or drop the column for a learned model.",
+                UserWarning, stacklevel=5)
+            known[:, list(constant)] = False
+        self._constant = constant
         del invalid
         self._mask = None if known.all() else known.astype(np.float64)
         if self._mask is not None:
             Y[~known] = 0.0  # Y is this method's own copy
-        classes = names if names is not None else np.arange(Y.shape[1])
         return Y, np.asarray(classes), Y.shape[1]
+
+    def _unpack(self, objective, result) -> None:
+        super()._unpack(objective, result)
+        for j, value in self._constant.items():
+            self.coef_[j] = 0.0
+            self.intercept_[j] = _CONSTANT_LOGIT if value == 1 else -_CONSTANT_LOGIT
 
     def _sample_class_weights(self, Y):
         mask = self._mask

@@ -2,9 +2,11 @@
 
 A solver takes a :class:`~sigmax.objective.LinearObjective`, a starting point,
 a tolerance and an iteration cap, and returns a frozen :class:`FitResult`. It
-never touches an estimator. Each solver declares what it needs
-(``supports_nonsmooth``, ``needs_hessian``) so that a wrong pairing fails before
-any work, with the fix in the message.
+never touches an estimator. Each solver declares what it needs of the
+penalty (``requires``: capabilities of :mod:`sigmax.penalties.base`, such as
+``"smooth"`` or ``"separable"``) and whether it needs Hessians
+(``needs_hessian``), so that a wrong pairing fails before any work, with the
+fix in the message, and ``solver="auto"`` only picks solvers that fit.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..objective import LinearObjective
+from ..penalties import CAPABILITIES, Penalty
 
-__all__ = ["SOLVERS", "FitResult", "History", "Solver", "choose_solver", "register_solver",
-           "working_eps"]
+__all__ = ["SOLVERS", "FitResult", "History", "Solver", "choose_solver", "compatible_solvers",
+           "register_solver", "working_eps"]
 
 
 @dataclass(frozen=True)
@@ -100,19 +103,37 @@ class History:
 
 
 class Solver:
-    """Base class: subclasses set the class attributes and implement :meth:`solve`."""
+    """Base class: subclasses set the class attributes and implement :meth:`solve`.
+
+    ``requires`` lists the penalty capabilities the solver relies on (keys of
+    :data:`sigmax.penalties.CAPABILITIES`); they are checked against the
+    penalty as it enters the objective (``objective.penalty_term``: with
+    ``C = inf`` any penalty is absent, hence smooth).
+    """
 
     name: ClassVar[str]
-    supports_nonsmooth: ClassVar[bool] = False
+    requires: ClassVar[tuple[str, ...]] = ("smooth",)
     needs_hessian: ClassVar[bool] = False
+
+    @property
+    def supports_nonsmooth(self) -> bool:
+        """True when the solver does not need a smooth penalty."""
+        return "smooth" not in self.requires
+
+    def missing(self, penalty: Penalty) -> list[str]:
+        """The capabilities this solver needs that ``penalty`` lacks (empty: compatible)."""
+        have = penalty.capabilities
+        return [cap for cap in self.requires if cap not in have]
 
     def check(self, objective: LinearObjective) -> None:
         """Fail early, with the fix, when this solver cannot handle ``objective``."""
-        if objective.alpha and not objective.penalty.smooth and not self.supports_nonsmooth:
-            able = sorted(n for n, s in SOLVERS.items() if s.supports_nonsmooth)
+        lack = self.missing(objective.penalty_term)
+        if lack:
+            able = compatible_solvers(objective.penalty_term)
+            needs = " and ".join(CAPABILITIES.get(cap, cap) for cap in lack)
             raise ValueError(
-                f"solver={self.name!r} cannot take penalty={objective.penalty.name!r} (its L1 "
-                f"part has no gradient at 0); use solver='auto' or one of {able}.")
+                f"solver={self.name!r} cannot take penalty={objective.penalty.name!r} "
+                f"(needs {needs}); use solver='auto' or one of {able}.")
 
     def solve(self, objective: LinearObjective, w0: np.ndarray, *, tol: float,
               max_iter: int, verbose: int = 0) -> FitResult:  # pragma: no cover
@@ -145,8 +166,17 @@ SOLVERS: dict[str, Solver] = {}
 
 def register_solver(cls: type[Solver]) -> type[Solver]:
     """Class decorator: add one instance of ``cls`` to :data:`SOLVERS`."""
+    unknown = [cap for cap in cls.requires if cap not in CAPABILITIES]
+    if unknown:
+        raise ValueError(f"Solver {cls.name!r} requires unknown penalty capabilities "
+                         f"{unknown}; known: {sorted(CAPABILITIES)}.")
     SOLVERS[cls.name] = cls()
     return cls
+
+
+def compatible_solvers(penalty: Penalty) -> list[str]:
+    """Names of the registered solvers that can take ``penalty``, sorted."""
+    return sorted(n for n, s in SOLVERS.items() if not s.missing(penalty))
 
 
 #: Above this many parameters in one Hessian block (``D = d + 1`` per output
@@ -198,11 +228,15 @@ def choose_solver(objective: LinearObjective) -> str:
     Chosen from the benchmark's measurements (``sigmax bench``, see
     ``docs/benchmarks.md``):
 
-    - L1 or elastic net: ``"proximal-newton"`` when the full Hessian is small
-      (``p <= 400``, ``n >= 2p``, cheap to build or badly scaled columns;
-      ``sigmax bench breast_cancer_l1``: 8 Newton steps, 4 ms, where FISTA
-      needed 276 iterations and 25 ms to the 1e-6 gap), else ``"proximal"``
-      (FISTA).
+    The rules below give an order of preference; the first solver whose
+    ``requires`` the penalty meets is chosen (no rule names a penalty).
+
+    - A non-smooth penalty (L1, elastic net, grouped lasso): ``"proximal-newton"``
+      when the penalty is separable (L1, elastic net) and the full Hessian is
+      small (``p <= 400``, ``n >= 2p``, cheap to build or badly scaled
+      columns; ``sigmax bench breast_cancer_l1``: 8 Newton steps, 4 ms, where
+      FISTA needed 276 iterations and 25 ms to the 1e-6 gap), else
+      ``"proximal"`` (FISTA).
     - A small Hessian block (:func:`hessian_cost`: ``D <= 400`` per output for
       binomial / multi-label, ``p = D k <= 400`` with ``k <= 10`` for the
       softmax), ``n`` at least twice the block, and either a cheap Hessian
@@ -224,18 +258,27 @@ def choose_solver(objective: LinearObjective) -> str:
     """
     X = objective.X
     n, p = objective.n_samples, objective.n_params
-    nonsmooth = bool(objective.alpha) and not objective.penalty.smooth
     block, cost = hessian_cost(objective)
-    if nonsmooth:
-        block = p  # proximal Newton's inner solve works on the full p x p model
-    if not objective.loss.diagonal_hessian and objective.k > 10:
-        block = NEWTON_CHOLESKY_MAX_PARAMS + 1  # the softmax block grows as k^2
-    small = (block <= NEWTON_CHOLESKY_MAX_PARAMS and n >= 2 * block
-             and (cost <= NEWTON_CHOLESKY_CHEAP or _badly_scaled(X)))
-    if nonsmooth:
-        return "proximal-newton" if small else "proximal"
-    if small:
-        return "newton-cholesky"
-    if sp.issparse(X) and X.nnz >= SPARSE_NEWTON_MIN_NNZ:
-        return "newton-cg"
-    return "lbfgs"
+    too_many_classes = not objective.loss.diagonal_hessian and objective.k > 10
+
+    def small(size: int) -> bool:
+        if too_many_classes:
+            return False  # the softmax block grows as k^2
+        return (size <= NEWTON_CHOLESKY_MAX_PARAMS and n >= 2 * size
+                and (cost <= NEWTON_CHOLESKY_CHEAP or _badly_scaled(X)))
+
+    # In order of preference where they apply; the first that can take the
+    # penalty wins (proximal Newton's inner solve works on the full p x p model).
+    preferred = [("newton-cholesky", small(block)), ("proximal-newton", small(p)),
+                 ("newton-cg", sp.issparse(X) and X.nnz >= SPARSE_NEWTON_MIN_NNZ),
+                 ("lbfgs", True), ("proximal", True)]
+    penalty = objective.penalty_term
+    for name, applies in preferred:
+        if applies and name in SOLVERS and not SOLVERS[name].missing(penalty):
+            return name
+    able = compatible_solvers(penalty)
+    if able:
+        return able[0]
+    raise ValueError(f"No registered solver can take penalty={objective.penalty.name!r} "
+                     f"(it offers {sorted(penalty.capabilities)}); register one whose "
+                     "`requires` it meets.")

@@ -53,7 +53,7 @@ MAX_REJECTS = 12
 
 @register_solver
 class MiniBatch(Solver):
-    """Proximal SVRG over row batches (dask chunks); handles L1 and elastic net.
+    """Proximal SVRG over row batches (dask chunks); handles any penalty with a prox.
 
     Needs an objective that can evaluate row batches (see
     :mod:`sigmax.backends.batches`): dask objectives use their chunks, in-memory
@@ -63,7 +63,7 @@ class MiniBatch(Solver):
     """
 
     name = "minibatch"
-    supports_nonsmooth = True
+    requires = ("prox",)
     seed = 0
 
     def solve(self, objective: LinearObjective, w0: np.ndarray, *, tol: float,
@@ -76,22 +76,24 @@ class MiniBatch(Solver):
         q = max(1, min(int(data.batch_group), m))
         rng = np.random.default_rng(self.seed)
         hist = History(self.name, verbose)
-        pen = objective.penalty
-        lam = objective.alpha * pen.l2
+        pen = objective.penalty_term
+        # Curvature of the penalty's smooth part (the step size's lambda): its
+        # largest Hessian diagonal entry at the start.
+        diag = pen.smooth_hessian_diag(objective.unpack(np.asarray(w0, dtype=float))[0])
+        lam = 0.0 if diag is None else float(np.max(diag))
 
         def smooth_penalty_grad(w: np.ndarray) -> np.ndarray:
             g = np.zeros(objective.n_params)
-            if lam:
+            pg = pen.smooth_value_and_grad(objective.unpack(w)[0])[1]
+            if pg is not None:
                 G = g.reshape(objective.n_rows, objective.k)
-                G[: objective.n_features] = lam * objective.unpack(w)[0]
+                G[: objective.n_features] = pg
             return g
 
         def full(w: np.ndarray) -> tuple[float, np.ndarray]:
-            # f = smooth part (loss + L2) + the L1 part.
+            # f = smooth part (loss + the penalty's smooth part) + the non-smooth part.
             f, g = objective.value_and_grad(w)
-            if objective.alpha and pen.l1:
-                f += objective.alpha * pen.l1 * float(np.abs(objective.unpack(w)[0]).sum())
-            return f, g
+            return f + pen.nonsmooth_value(objective.unpack(w)[0]), g
 
         snap = np.array(w0, dtype=float)
         F, g = full(snap)

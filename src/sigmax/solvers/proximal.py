@@ -1,7 +1,9 @@
-"""Accelerated proximal gradient (FISTA) with backtracking and adaptive restart.
+"""Proximal solvers: FISTA with backtracking and adaptive restart, and proximal Newton.
 
-For L1 and elastic-net penalties. The smooth part (loss + L2) is handled by
-its gradient, the L1 part by soft-thresholding. Stops when the max-norm of the
+For penalties with a non-smooth part (L1, elastic net, grouped lasso). The
+smooth part (loss + the penalty's smooth part) is handled by its gradient, the
+non-smooth part by the penalty's proximal operator (soft-thresholding for L1,
+block soft-thresholding for the grouped lasso). Stops when the max-norm of the
 minimum-norm subgradient (zero exactly at a KKT point) is ``<= tol``.
 """
 
@@ -15,12 +17,10 @@ from .base import STALL_EPS, FitResult, History, Solver, register_solver, workin
 from .newton import _track_second_order
 
 
-def _l1_part(objective: LinearObjective, w: np.ndarray) -> float:
-    """The non-smooth (L1) part of ``f`` at ``w``; the L2 part is already in the smooth value."""
-    if not objective.alpha or not objective.penalty.l1:
-        return 0.0
+def _nonsmooth_part(objective: LinearObjective, w: np.ndarray) -> float:
+    """The non-smooth part of ``f`` at ``w``; the smooth part is already in the smooth value."""
     W, _ = objective.unpack(w)
-    return objective.alpha * objective.penalty.l1 * float(np.abs(W).sum(dtype=np.float64))
+    return objective.penalty_term.nonsmooth_value(W)
 
 
 def _momentum(x_new: np.ndarray, x: np.ndarray, y: np.ndarray, t: float
@@ -42,15 +42,16 @@ class Proximal(Solver):
     """
 
     name = "proximal"
-    supports_nonsmooth = True
+    requires = ("prox",)
 
     def solve(self, objective: LinearObjective, w0: np.ndarray, *, tol: float,
               max_iter: int, verbose: int = 0) -> FitResult:
+        self.check(objective)
         hist = History(self.name, verbose)
         x = np.array(w0, dtype=float)
         fx, gx = objective.value_and_grad(x)
         opt = objective.optimality(x, gx)
-        hist.add(0, fx + _l1_part(objective, x), opt)
+        hist.add(0, fx + _nonsmooth_part(objective, x), opt)
         # Initial curvature guess from the gradient at a nearby point.
         L = 1.0
         y, fy, gy = x, fx, gx
@@ -77,17 +78,20 @@ class Proximal(Solver):
             else:
                 fy, gy = objective.value_and_grad(y)
             opt = objective.optimality(x, gx)
-            hist.add(it, fx + _l1_part(objective, x), opt)
+            hist.add(it, fx + _nonsmooth_part(objective, x), opt)
             converged = opt <= tol
         message = "converged" if converged else f"reached max_iter={max_iter}"
-        return hist.result(objective, x, fx + _l1_part(objective, x), opt, it, converged, message)
+        return hist.result(objective, x, fx + _nonsmooth_part(objective, x), opt, it, converged,
+                           message)
 
 
 def _l1_weights(objective: LinearObjective) -> np.ndarray:
-    """Per-parameter L1 weight of ``f`` (flat layout): ``alpha l1``, 0 on the intercepts."""
+    """Per-parameter L1 weight of ``f`` (flat layout): the penalty's separable
+    weight on the coefficients, 0 on the intercepts."""
     lam = np.zeros((objective.n_rows, objective.k))
-    if objective.alpha and objective.penalty.l1:
-        lam[: objective.n_features] = objective.alpha * objective.penalty.l1
+    weight = objective.penalty_term.separable_weight
+    if weight:
+        lam[: objective.n_features] = weight
     return lam.ravel()
 
 
@@ -225,7 +229,7 @@ def _sign_step(H, S, scale, g, lam, pen, w, d, u, sign, q_d, grad, zero, enter):
 
 @register_solver
 class ProximalNewton(Solver):
-    r"""Proximal Newton for L1 / elastic net on problems with few parameters.
+    r"""Proximal Newton for L1 / elastic net (separable penalties) on problems with few parameters.
 
     Each outer step builds the full Hessian :math:`H` of the smooth part (one
     pass over ``X``, as Newton-Cholesky) and minimizes the local model
@@ -243,7 +247,8 @@ class ProximalNewton(Solver):
     """
 
     name = "proximal-newton"
-    supports_nonsmooth = True
+    #: The inner solver works coordinate by coordinate (signs of entries).
+    requires = ("prox", "separable")
     needs_hessian = True
     #: Cap on the inner solves per outer step. An inexact inner solution is
     #: still a descent direction (every inner step lowers the model), and an
@@ -255,11 +260,12 @@ class ProximalNewton(Solver):
 
     def solve(self, objective: LinearObjective, w0: np.ndarray, *, tol: float,
               max_iter: int, verbose: int = 0) -> FitResult:
+        self.check(objective)
         hist = History(self.name, verbose)
         w = np.array(w0, dtype=float)
         _track_second_order(objective)
         f, g = objective.value_and_grad(w)
-        F = f + _l1_part(objective, w)
+        F = f + _nonsmooth_part(objective, w)
         opt = objective.optimality(w, g)
         hist.add(0, F, opt)
         rel_slack = max(1e-15, 8 * working_eps(objective))
@@ -272,14 +278,14 @@ class ProximalNewton(Solver):
                                 max_iter=self.max_inner)
             u = w + d
             # Predicted decrease of F along d (negative unless at the optimum).
-            delta = float(g @ d) + _l1_part(objective, u) - _l1_part(objective, w)
+            delta = float(g @ d) + _nonsmooth_part(objective, u) - _nonsmooth_part(objective, w)
             accepted, full = False, None
             if delta < 0:
                 step = 1.0
                 for _ in range(40):
                     w_new = w + step * d
                     f_new, g_new = objective.value_and_grad(w_new)
-                    F_new = f_new + _l1_part(objective, w_new)
+                    F_new = f_new + _nonsmooth_part(objective, w_new)
                     if full is None:
                         full = (w_new, f_new, g_new, F_new)
                     # Slack at the rounding level of F: below it no decrease is measurable.
@@ -293,7 +299,7 @@ class ProximalNewton(Solver):
                 # when it lowers the optimality measure without raising F.
                 if full is None:  # the full step u was not evaluated yet
                     f_u, g_u = objective.value_and_grad(u)
-                    full = (u, f_u, g_u, f_u + _l1_part(objective, u))
+                    full = (u, f_u, g_u, f_u + _nonsmooth_part(objective, u))
                 w_new, f_new, g_new, F_new = full
                 accepted = (F_new <= F + rel_slack * max(1.0, abs(F))
                             and objective.optimality(w_new, g_new) < opt)

@@ -1013,18 +1013,7 @@ def write_report(result: CompareResult, out: str | os.PathLike, *, plots: bool =
 
 
 def _swap_in(tmp: Path, out: Path) -> None:
-    """Put the finished folder ``tmp`` at ``out``; an old report there is removed after."""
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(out, old)
-    try:
-        os.replace(tmp, out)
-    except OSError:
-        if old is not None:
-            os.replace(old, out)  # put the previous report back
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    """Put the finished folder ``tmp`` at ``out`` (old or new report under any interrupt)."""
+    from ..outputs import replace_folder
+
+    replace_folder(tmp, out)
