@@ -8,14 +8,19 @@ fits them side by side on your data and explains the choice.
 from .estimators import (
     ESTIMATORS,
     LogisticRegression,
+    LogisticRegressionCV,
     MultiHeadClassifier,
     MultiLabelHeads,
     MultiLabelLogistic,
+    MultiLabelLogisticCV,
     OneVsRestLogistic,
+    OneVsRestLogisticCV,
     SeparableWarning,
     SoftmaxRegression,
+    SoftmaxRegressionCV,
 )
 from .io import load
+from .path import RegularizationPath, regularization_path
 
 __version__ = "0.1.0"
 
@@ -36,14 +41,20 @@ def __getattr__(name: str):
 __all__ = [
     "ESTIMATORS",
     "LogisticRegression",
+    "LogisticRegressionCV",
     "MultiHeadClassifier",
     "MultiLabelHeads",
     "MultiLabelLogistic",
+    "MultiLabelLogisticCV",
     "OneVsRestLogistic",
+    "OneVsRestLogisticCV",
+    "RegularizationPath",
     "SeparableWarning",
     "SoftmaxRegression",
+    "SoftmaxRegressionCV",
     "__version__",
     "advise",
     "compare",
     "load",
+    "regularization_path",
 ]

@@ -460,8 +460,13 @@ def advise(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: b
                    "recommends).")
 @click.option("-o", "--output", required=True, metavar="FILE",
               help="Model file to write (.safetensors).")
-@click.option("--C", "C", default=1.0, show_default=True,
-              type=PositiveFloat(), help="Inverse L2 penalty strength.")
+@click.option("--C", "C", default="1.0", show_default=True, metavar="FLOAT|cv",
+              help="Inverse penalty strength, or `cv` to choose it by cross-validation "
+                   "(the *CV estimator over --Cs with --cv folds, scored by log-loss).")
+@click.option("--Cs", "Cs", default="10", show_default=True, metavar="N|C1,C2,...",
+              help="With --C cv: N values of np.logspace(-4, 4, N), or a comma list of C.")
+@click.option("--cv", "cv", default=5, show_default=True, type=click.IntRange(min=2),
+              help="With --C cv: number of folds (stratified for class labels).")
 @click.option("--penalty", default="l2", show_default=True,
               type=click.Choice(list(PENALTIES)))
 @click.option("--l1-ratio", type=click.FloatRange(0, 1), default=None,
@@ -473,9 +478,9 @@ def advise(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: b
 @backend_options
 def fit(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: bool,
         missing: str, groups: str | None, seed: int,
-        max_rows: int | None, model: str, output: str, C: float, penalty: str,
-        l1_ratio: float | None, max_iter: int, no_standardize: bool, backend: str,
-        device: str | None, scheduler: str | None) -> None:
+        max_rows: int | None, model: str, output: str, C: str, Cs: str, cv: int,
+        penalty: str, l1_ratio: float | None, max_iter: int, no_standardize: bool,
+        backend: str, device: str | None, scheduler: str | None) -> None:
     """Fit one model on DATA and save it (safetensors, no pickle).
 
     The file stores the encoded feature names: `sigmax predict` encodes a new
@@ -488,18 +493,27 @@ def fit(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: bool
     if not targets and Path(data).exists():
         raise click.UsageError("Say which column to predict: --target COLUMN.")
     _check_backend(backend, device, scheduler)
+    c_params = _c_options(C, Cs, cv)
     output = check_output_file(output, [data], what="--output")
     # Without a penalty a full one-hot block plus the intercept is rank deficient
     # (a flat direction, no unique optimum): one reference level per text column.
     ds = _load(data, targets, seed=seed, max_rows=max_rows, drop=drop, dropna=dropna,
                missing=missing, groups=groups, reference=penalty == "none")
+    if "Cs" in c_params:  # the cross-validated twin of the chosen model
+        from .datasets import _auto_model, _estimator_class
+
+        model = _estimator_class(_auto_model(ds) if model == "auto" else model).__name__ + "CV"
     with warnings.catch_warnings(record=True) as caught, _dask_client(scheduler):
         warnings.simplefilter("always")
-        est = fit_dataset(ds, model, standardize=not no_standardize, C=C,
+        est = fit_dataset(ds, model, standardize=not no_standardize,
                           penalty=None if penalty == "none" else penalty, l1_ratio=l1_ratio,
-                          max_iter=max_iter, backend=backend, device=device)
+                          max_iter=max_iter, backend=backend, device=device, **c_params)
     for w in caught:
         click.echo(f"Warning: {_one_line(w.message)}", err=True)
+    if "Cs" in c_params:
+        click.echo(f"Cross-validated C = {est.C_:.4g} (best mean {est.scoring} over "
+                   f"{est.scores_.shape[0]} folds, {len(est.Cs_)} values of C).")
+        est = est.to_estimator()  # the model file holds the plain model at C_
     save(est, output)
     rec = getattr(est, "fit_record_", None)
     console = _stdout_console()
@@ -510,6 +524,26 @@ def fit(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: bool
                   f"features{how}; training {'subset ' if ds.task == 'multilabel' else ''}"
                   f"accuracy {acc:.3f}.")
     console.print(f"Saved: [bold]{output}[/]")
+
+
+def _c_options(C: str, Cs: str, cv: int) -> dict[str, Any]:
+    """``--C`` / ``--Cs`` / ``--cv`` as estimator parameters (``C``, or ``Cs`` and ``cv``)."""
+    if C.strip().lower() == "cv":
+        try:
+            grid: Any = (int(Cs) if "," not in Cs
+                         else [float(v) for v in Cs.split(",") if v.strip()])
+        except ValueError:
+            raise click.BadParameter(f"{Cs!r} is not a number of values nor a comma list of C "
+                                     "(e.g. 10 or 0.01,0.1,1,10).", param_hint="--Cs") from None
+        return {"Cs": grid, "cv": cv}
+    try:
+        value = float(C)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise click.BadParameter(f"{C!r} is neither a positive number nor 'cv'.",
+                                 param_hint="--C")
+    return {"C": value}
 
 
 @contextmanager
@@ -620,9 +654,16 @@ def bench_cmd(problems: tuple[str, ...], scale: float, repeats: int, min_timed_s
     """Time sigmax against scikit-learn (and others) to a checked optimum.
 
     PROBLEMS are names from sigmax.bench.PROBLEMS (default: all). Writes
-    bench-<tag>.json, bench-<tag>.md and plots/ under --out.
+    bench-<tag>.json, bench-<tag>.md and plots/ under --out. `sigmax bench paths
+    [PROBLEMS]` runs the cross-validated-C group instead (sigmax.bench.paths).
     """
+    from .bench import GROUPS
     from .bench import run as run_bench
+
+    if problems and problems[0] in GROUPS:  # a group: its own problems and report
+        GROUPS[problems[0]](list(problems[1:]) or None, scale=scale, repeats=repeats,
+                            libraries=list(libraries) or None, out_dir=out)
+        return
 
     run_bench(list(problems) or None, scale=scale, repeats=repeats, min_timed_s=min_timed_s,
               libraries=list(libraries) or None, threads=threads or ("1", "default"),

@@ -1,6 +1,13 @@
 """The four estimators; :data:`ESTIMATORS` maps their names to the classes."""
 
 from ._base import LinearClassifierBase, SeparableWarning
+from .cv import (
+    CV_ESTIMATORS,
+    LogisticRegressionCV,
+    MultiLabelLogisticCV,
+    OneVsRestLogisticCV,
+    SoftmaxRegressionCV,
+)
 from .logistic import LogisticRegression
 from .multihead import MultiHeadClassifier, MultiLabelHeads
 from .multilabel import MultiLabelLogistic
@@ -13,7 +20,10 @@ ESTIMATORS: dict[str, type[LinearClassifierBase]] = {
     for cls in (LogisticRegression, SoftmaxRegression, OneVsRestLogistic, MultiLabelLogistic,
                 MultiHeadClassifier)
 }
+ESTIMATORS.update(CV_ESTIMATORS)
 
-__all__ = ["ESTIMATORS", "LinearClassifierBase", "LogisticRegression", "MultiHeadClassifier",
-           "MultiLabelHeads", "MultiLabelLogistic",
-           "OneVsRestLogistic", "SeparableWarning", "SoftmaxRegression"]
+__all__ = ["CV_ESTIMATORS", "ESTIMATORS", "LinearClassifierBase", "LogisticRegression",
+           "LogisticRegressionCV", "MultiHeadClassifier", "MultiLabelHeads",
+           "MultiLabelLogistic", "MultiLabelLogisticCV", "OneVsRestLogistic",
+           "OneVsRestLogisticCV", "SeparableWarning", "SoftmaxRegression",
+           "SoftmaxRegressionCV"]

@@ -1,0 +1,472 @@
+r"""Cross-validated ``C``: the four estimators with scikit-learn's ``*CV`` conventions.
+
+``LogisticRegressionCV(Cs=10, cv=5, scoring="neg_log_loss")`` splits the data
+into folds; on each fold's training rows it fits a warm-started
+:func:`~sigmax.path.regularization_path` over ``Cs`` and scores every point
+on the fold's held-out rows with the scorer, passing the held-out
+``sample_weight`` to it (weighted fits are scored by weighted metrics). The
+``C`` with the best mean score over folds is ``C_``; with ``refit=True`` the
+model is refitted on all rows at ``C_``. A fitted CV estimator is also a
+fitted base estimator (``coef_``, ``predict_proba``, ...).
+
+Folds run one after the other: each fit already uses the objective's one
+thread pool, so running folds in parallel would only oversubscribe the cores.
+
+The parameters are those of ``scikit-learn``'s ``LogisticRegressionCV``
+(``Cs``, ``cv``, ``scoring``, ``refit``) plus every parameter of the base
+estimator except ``C``, generated from the base class's signature (so the two
+never drift apart) as an explicit keyword-only signature, which is what
+scikit-learn's ``get_params`` / ``clone`` read.
+"""
+
+from __future__ import annotations
+
+import inspect
+import numbers
+import warnings
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import KFold, check_cv
+from sklearn.utils import _safe_indexing
+from sklearn.utils.validation import _check_sample_weight, indexable, validate_data
+
+from ..path import regularization_path
+from ._base import LinearClassifierBase, _describe_nonfinite
+from .logistic import LogisticRegression
+from .multilabel import MultiLabelLogistic
+from .ovr import OneVsRestLogistic
+from .softmax import SoftmaxRegression
+
+__all__ = ["CV_ESTIMATORS", "LogisticRegressionCV", "MultiLabelLogisticCV",
+           "OneVsRestLogisticCV", "SoftmaxRegressionCV"]
+
+#: The cross-validation parameters and their defaults (scikit-learn's, but for scoring).
+_CV_PARAMS: dict[str, Any] = {"Cs": 10, "cv": 5, "scoring": "neg_log_loss", "refit": True}
+
+
+def _make_init(base: type, extra: dict[str, Any]) -> Any:
+    """An ``__init__`` taking ``extra`` and the parameters of ``base`` (not ``C``), keyword-only.
+
+    Its ``__signature__`` lists every parameter with its default, as scikit-learn's
+    ``get_params`` requires; the body stores each one unchanged.
+    """
+    base_params = [p for name, p in inspect.signature(base.__init__).parameters.items()
+                   if name not in ("self", "C")]
+    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    params += [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v)
+               for k, v in extra.items()]
+    params += [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in base_params]
+    defaults = {p.name: p.default for p in params[1:]}
+
+    def __init__(self, **kwargs: Any) -> None:
+        unknown = sorted(set(kwargs) - set(defaults))
+        if unknown:
+            raise TypeError(f"{type(self).__name__}.__init__() got unexpected keyword "
+                            f"argument(s) {unknown}; it takes {sorted(defaults)}.")
+        for key, default in defaults.items():
+            setattr(self, key, kwargs.get(key, default))
+
+    __init__.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    __init__.__doc__ = f"Parameters: {', '.join(defaults)} (see the class docstring)."
+    return __init__
+
+
+class _CVMixin:
+    """``fit`` by cross-validated ``C`` for a sigmax estimator class (listed first in the bases).
+
+    Subclasses set ``_base`` to the estimator class; the constructor is
+    generated from it (:func:`_make_init`).
+    """
+
+    _base: ClassVar[type[LinearClassifierBase]]
+    _extra_params: ClassVar[dict[str, Any]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.__init__ = _make_init(cls._base, {**_CV_PARAMS, **cls._extra_params})
+
+    # -- pieces -----------------------------------------------------------------------
+    def _base_estimator(self, C: float = 1.0) -> LinearClassifierBase:
+        names = [n for n in inspect.signature(self._base.__init__).parameters
+                 if n not in ("self", "C")]
+        return self._base(C=C, **{n: getattr(self, n) for n in names})
+
+    def _check_Cs(self) -> np.ndarray:
+        Cs = self.Cs
+        if isinstance(Cs, numbers.Integral) and not isinstance(Cs, bool):
+            if Cs < 1:
+                raise ValueError(f"Cs={Cs!r}: an int Cs is the number of values in "
+                                 "np.logspace(-4, 4, Cs) and must be >= 1.")
+            return np.logspace(-4, 4, int(Cs))
+        arr = np.asarray(Cs, dtype=np.float64).reshape(-1) if not isinstance(Cs, str) \
+            else np.array([])
+        if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+            raise ValueError(f"Cs must be an int or a list of positive finite floats; got "
+                             f"{Cs!r}.")
+        return arr
+
+    def _fold_scores(self, est: Any, scorer: Any, X: Any, y: Any, sw: Any) -> np.ndarray:
+        """Score(s) of one fitted fold model on held-out rows: shape (1,) (or per label)."""
+        return np.array([_score(self.scoring, scorer, est, X, y, sw)])
+
+    def _choose(self, scores: np.ndarray, Cs: np.ndarray) -> Any:
+        """Index of the best ``C`` (mean over folds; the first, smallest index, on ties)."""
+        return int(np.argmax(scores.mean(axis=0)))
+
+    # -- fit --------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, groups: Any = None) -> Any:
+        """Choose ``C`` by cross-validation, then (``refit=True``) fit on all rows at ``C_``.
+
+        Parameters
+        ----------
+        X : array-like or sparse CSR of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) (or (n_samples, n_labels) for multi-label)
+        sample_weight : array-like of shape (n_samples,), optional
+            Used by every fit and by the scorer on the held-out rows.
+        groups : array-like of shape (n_samples,), optional
+            Group labels for group-aware splitters (``GroupKFold``...).
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()  # every parameter, before any split
+        Cs = self._check_Cs()
+        base = self._base_estimator()
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target "
+                             "y is None.")
+        # X checked once here (NaN, shape, names); the fold fits see NumPy / CSR rows.
+        X = validate_data(self, X, accept_sparse="csr", dtype=(np.float64, np.float32),
+                          ensure_all_finite=False, reset=True)
+        msg = _describe_nonfinite(X, names=getattr(self, "feature_names_in_", None))
+        if msg:
+            raise ValueError(msg)
+        X, y = indexable(X, y)
+        n = _num_samples(X)
+        sw = None if sample_weight is None else _check_sample_weight(
+            sample_weight, np.empty((n, 0)), dtype=np.float64)
+        y = self._prepare_target(y)
+        y_split = self._split_target(y)
+        cv = self._splitter(y_split)
+        folds = list(cv.split(np.empty((n, 0)), y_split, groups))
+        scorer = check_scoring(base, scoring=self.scoring)
+
+        n_folds, n_Cs = len(folds), len(Cs)
+        scores: list[np.ndarray] = []
+        coefs, intercepts = [], []
+        for train, test in folds:
+            X_tr, X_te = _safe_indexing(X, train), _safe_indexing(X, test)
+            y_tr, y_te = _safe_indexing(y, train), _safe_indexing(y, test)
+            sw_tr = None if sw is None else sw[train]
+            sw_te = None if sw is None else sw[test]
+            fold: list[Any] = [None] * n_Cs
+
+            def score(i: int, est: Any, X_te=X_te, y_te=y_te, sw_te=sw_te, fold=fold) -> None:
+                fold[i] = self._fold_scores(est, scorer, X_te, y_te, sw_te)
+
+            path = regularization_path(base, X_tr, y_tr, Cs, sw_tr, callback=score)
+            scores.append(np.stack(fold))
+            coefs.append(path.coefs)
+            intercepts.append(path.intercepts)
+        S = np.stack(scores)  # (n_folds, n_Cs, 1 or n_labels)
+        self.Cs_ = Cs
+        self.coefs_paths_ = np.stack(coefs)
+        self.intercepts_paths_ = np.stack(intercepts)
+        self._set_scores(S)
+        if self.refit:
+            self._refit(X, y, sample_weight, S, Cs)
+        else:
+            self._average_folds(X, y, sample_weight, S, Cs, n_folds)
+        return self
+
+    def _prepare_target(self, y: Any) -> Any:
+        """``y`` in a form that row indexing keeps consistent across folds."""
+        return y
+
+    def _split_target(self, y: Any) -> Any:
+        """``y`` as the splitter sees it (stratified on class labels)."""
+        return y
+
+    def _splitter(self, y: Any) -> Any:
+        """scikit-learn's rule: an int means ``StratifiedKFold(cv)`` for class labels."""
+        return check_cv(self.cv, y, classifier=True)
+
+    def _set_scores(self, S: np.ndarray) -> None:
+        self.scores_ = S[:, :, 0]
+
+    def _refit(self, X: Any, y: Any, sample_weight: Any, S: np.ndarray, Cs: np.ndarray) -> None:
+        best = self._choose(S[:, :, 0], Cs)
+        self.C_ = float(Cs[best])
+        est = self._base_estimator(self.C_).fit(X, y, sample_weight=sample_weight)
+        self._take_fitted(est)
+
+    def _average_folds(self, X: Any, y: Any, sample_weight: Any, S: np.ndarray,
+                       Cs: np.ndarray, n_folds: int) -> None:
+        """``refit=False`` (scikit-learn's rule): average each fold's best coefficients."""
+        best = np.argmax(S[:, :, 0], axis=1)
+        rows = np.arange(n_folds)
+        self.C_ = float(np.mean(Cs[best]))
+        # The fitted attributes other than the coefficients (classes_, names)
+        # from a cheap fit on all rows; then the averaged coefficients.
+        est = self._base_estimator(self.C_).set_params(max_iter=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est.fit(X, y, sample_weight=sample_weight)
+        self._take_fitted(est)
+        self.coef_ = self.coefs_paths_[rows, best].mean(axis=0)
+        self.intercept_ = self.intercepts_paths_[rows, best].mean(axis=0)
+
+    def to_estimator(self) -> LinearClassifierBase:
+        """The base estimator at ``C_`` holding this fit's coefficients (e.g. to save it).
+
+        Returns
+        -------
+        estimator
+            An instance of the base class (``LogisticRegression``...) with
+            ``C=C_``, the other parameters of this one, and its fitted attributes.
+        """
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self)
+        if np.ndim(self.C_) != 0:
+            raise ValueError("C_ holds one C per label (per_label=True); a base estimator "
+                             "takes one C. Refit with per_label=False to get one.")
+        est = self._base_estimator(float(self.C_))
+        for key, value in vars(self).items():
+            if key.endswith("_") and not key.startswith("__") and not key.endswith("paths_") \
+                    and not key.startswith(("scores", "Cs_", "C_")):
+                setattr(est, key, value)
+        return est
+
+    def save(self, path: Any) -> None:
+        """Save :meth:`to_estimator` (the plain model at ``C_``; the CV results are not kept).
+
+        A splitter or a list of folds has no JSON form, and a model file is
+        for predicting: loading it gives the base estimator.
+        """
+        self.to_estimator().save(path)
+
+    def _validate_params(self) -> None:
+        """Check ``Cs``, ``refit`` and, through the base estimator, every other parameter."""
+        self._check_Cs()
+        if not isinstance(self.refit, (bool, np.bool_)):
+            raise ValueError(f"refit must be True or False; got {self.refit!r}.")
+        self._base_estimator()._validate_params()
+
+    def _take_fitted(self, est: Any) -> None:
+        for key, value in vars(est).items():
+            if key.endswith("_") and not key.startswith("__"):
+                setattr(self, key, value)
+
+
+#: log of the smallest probability scikit-learn's log_loss lets through (it clips at eps).
+_LOG_EPS = float(np.log(np.finfo(np.float64).eps))
+
+
+def _score(scoring: Any, scorer: Any, est: Any, X: Any, y: Any, sw: Any) -> float:
+    """``scorer(est, X, y, sample_weight=sw)``; ``"neg_log_loss"`` computed directly.
+
+    The scorer's own checks (target type, label binarizing, probability
+    validation) cost about 15 ms a call, more than a warm-started fit of a
+    small fold: the default scoring reads the log-probabilities instead, the
+    same number as ``log_loss`` (whose clip at ``eps`` is the floor here).
+    """
+    if isinstance(scoring, str) and scoring == "neg_log_loss":
+        y_arr = np.asarray(y)
+        classes = est.classes_
+        codes = np.searchsorted(classes, y_arr)
+        if y_arr.ndim == 1 and np.all(codes < len(classes)) and np.all(classes[codes] == y_arr):
+            logp = np.asarray(est.predict_log_proba(X))
+            picked = np.maximum(logp[np.arange(len(codes)), codes], _LOG_EPS)
+            return float(np.average(picked, weights=sw))
+    kw = {} if sw is None else {"sample_weight": sw}
+    return float(scorer(est, X, y, **kw))
+
+
+def _num_samples(X: Any) -> int:
+    from sklearn.utils.validation import _num_samples as num
+
+    return int(num(X))
+
+
+class LogisticRegressionCV(_CVMixin, LogisticRegression):
+    """Binary logistic regression with ``C`` chosen by cross-validation.
+
+    Parameters
+    ----------
+    Cs : int or list of float, default=10
+        An int means ``np.logspace(-4, 4, Cs)`` (scikit-learn's grid).
+    cv : int, cross-validation splitter or iterable of (train, test), default=5
+        An int means ``StratifiedKFold(cv)`` (``KFold`` for multi-label ``y``).
+    scoring : str or callable, default='neg_log_loss'
+        A scikit-learn scorer name or ``scorer(estimator, X, y, sample_weight=...)``;
+        None scores by the estimator's ``score`` (accuracy).
+    refit : bool, default=True
+        Refit on all rows at ``C_``; False averages the folds' best coefficients.
+    penalty, l1_ratio, fit_intercept, solver, tol, max_iter, class_weight, warm_start,
+    dtype, verbose, backend, device
+        As in :class:`~sigmax.LogisticRegression`.
+
+    Attributes
+    ----------
+    C_ : float
+        The chosen ``C`` (the best mean score over folds).
+    Cs_ : ndarray of shape (n_Cs,)
+    scores_ : ndarray of shape (n_folds, n_Cs)
+        Held-out score of every fold at every ``C`` (higher is better).
+    coefs_paths_ : ndarray of shape (n_folds, n_Cs, *coef_.shape)
+    intercepts_paths_ : ndarray of shape (n_folds, n_Cs, *intercept_.shape)
+    coef_, intercept_, classes_, n_iter_, fit_record_, n_features_in_
+        As in the base estimator, from the refit at ``C_``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sigmax import LogisticRegressionCV
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> clf = LogisticRegressionCV(Cs=5, cv=3).fit(StandardScaler().fit_transform(X), y)
+    >>> clf.scores_.shape, clf.C_ in clf.Cs_
+    ((3, 5), True)
+    """
+
+    _base = LogisticRegression
+
+
+class SoftmaxRegressionCV(_CVMixin, SoftmaxRegression):
+    """Softmax regression with ``C`` chosen by cross-validation.
+
+    Parameters and attributes as in :class:`LogisticRegressionCV`, plus
+    ``parameterization`` (see :class:`~sigmax.SoftmaxRegression`).
+    """
+
+    _base = SoftmaxRegression
+
+
+class OneVsRestLogisticCV(_CVMixin, OneVsRestLogistic):
+    """One-vs-rest logistic regression with one ``C`` chosen by cross-validation.
+
+    Parameters and attributes as in :class:`LogisticRegressionCV`.
+    """
+
+    _base = OneVsRestLogistic
+
+
+class MultiLabelLogisticCV(_CVMixin, MultiLabelLogistic):
+    """Multi-label logistic regression with ``C`` chosen by cross-validation.
+
+    Every label is scored as a binary problem (the scorer sees one label's
+    probabilities, ``[1 - p, p]``, on the rows where that label is known) and
+    the score of a ``C`` is the mean over labels, so any binary scorer
+    (``"neg_log_loss"``, ``"roc_auc"``...) reads as it does for one label.
+    An int ``cv`` means ``KFold(cv, shuffle=True, random_state=0)``: labels
+    cannot be stratified, and unshuffled folds of rows sorted by a label would
+    leave that label constant in a training fold (which cannot be fitted).
+
+    Parameters
+    ----------
+    per_label : bool, default=False
+        Choose a ``C`` per label: the labels' objectives are separate (a sum
+        over labels, with an entrywise penalty), so label ``l`` at ``C_[l]``
+        is the column of the all-label fit at that ``C``; the refit is one
+        warm-started path over the ``Cs`` up to the largest chosen.
+    Cs, cv, scoring, refit, and the parameters of :class:`~sigmax.MultiLabelLogistic`
+        As in :class:`LogisticRegressionCV`.
+
+    Attributes
+    ----------
+    C_ : float, or ndarray of shape (n_labels,) with ``per_label=True``
+    scores_ : ndarray of shape (n_folds, n_Cs)
+        Mean over labels.
+    scores_per_label_ : ndarray of shape (n_folds, n_Cs, n_labels)
+    """
+
+    _base = MultiLabelLogistic
+    _extra_params: ClassVar[dict[str, Any]] = {"per_label": False}
+
+    def _prepare_target(self, y: Any) -> Any:
+        # Label sets become one indicator table for all folds: a fold that
+        # lacks a label must not renumber the others.
+        from .multilabel import _is_label_sets
+
+        if not _is_label_sets(y):
+            return y
+        import pandas as pd
+        from sklearn.preprocessing import MultiLabelBinarizer
+
+        mlb = MultiLabelBinarizer()
+        Y = mlb.fit_transform(list(y))
+        return pd.DataFrame(Y, columns=list(mlb.classes_))
+
+    def _split_target(self, y: Any) -> Any:
+        return None
+
+    def _splitter(self, y: Any) -> Any:
+        # Labels cannot be stratified, and plain KFold on rows sorted by a label
+        # (a common layout) leaves folds where that label never varies, which
+        # cannot be fitted: an int means KFold(cv) over shuffled rows (seed 0).
+        if isinstance(self.cv, numbers.Integral) and not isinstance(self.cv, bool):
+            return KFold(int(self.cv), shuffle=True, random_state=0)
+        return check_cv(self.cv, y, classifier=False)
+
+    def _fold_scores(self, est, scorer, X, y, sw):
+        probe = clone(est)
+        Y, _, L = probe._encode_targets(y, n_samples=_num_samples(X))
+        known = probe._mask
+        out = np.empty(L)
+        coef = np.asarray(est.coef_)
+        icpt = np.asarray(est.intercept_)
+        for lab in range(L):
+            rows = slice(None) if known is None else known[:, lab] > 0
+            one = LogisticRegression()
+            one.coef_, one.intercept_ = coef[lab:lab + 1], icpt[lab:lab + 1]
+            one.classes_ = np.array([0, 1])
+            one.n_features_in_ = est.n_features_in_
+            Xl = X if known is None else _safe_indexing(X, np.flatnonzero(rows))
+            out[lab] = _score(self.scoring, scorer, one, Xl, Y[rows, lab].astype(np.int64),
+                              None if sw is None else sw[rows])
+        return out
+
+    def _set_scores(self, S):
+        self.scores_per_label_ = S
+        self.scores_ = S.mean(axis=2)
+
+    def _refit(self, X, y, sample_weight, S, Cs):
+        if not self.per_label:
+            best = int(np.argmax(self.scores_.mean(axis=0)))
+            self.C_ = float(Cs[best])
+            est = self._base_estimator(self.C_).fit(X, y, sample_weight=sample_weight)
+            self._take_fitted(est)
+            return
+        best = np.argmax(S.mean(axis=0), axis=0)  # (n_labels,)
+        self.C_ = Cs[best]
+        upto = Cs <= self.C_.max()
+        idx = np.flatnonzero(upto)
+        last: dict[str, Any] = {}
+
+        def keep(i: int, est: Any) -> None:
+            last["est"] = est
+
+        path = regularization_path(self._base_estimator(), X, y, Cs[idx], sample_weight,
+                                   callback=keep)
+        self._take_fitted(last["est"])
+        where = {int(j): p for p, j in enumerate(idx)}
+        labels = np.arange(len(best))
+        self.coef_ = np.stack([path.coefs[where[int(b)]][lab] for lab, b in zip(labels, best)])
+        self.intercept_ = np.array([path.intercepts[where[int(b)]][lab]
+                                    for lab, b in zip(labels, best)])
+
+    def _average_folds(self, X, y, sample_weight, S, Cs, n_folds):
+        super()._average_folds(X, y, sample_weight, S[:, :, :].mean(axis=2, keepdims=True),
+                               Cs, n_folds)
+
+
+#: The CV estimators by class name.
+CV_ESTIMATORS: dict[str, type[LinearClassifierBase]] = {
+    cls.__name__: cls for cls in (LogisticRegressionCV, SoftmaxRegressionCV,
+                                  OneVsRestLogisticCV, MultiLabelLogisticCV)
+}
