@@ -116,6 +116,18 @@ def main() -> None:
 
 
 # -- shared pieces ----------------------------------------------------------------------------
+class CValue(click.ParamType):
+    """``cv`` or a float in (0, inf]."""
+
+    name = "cv|positive float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> Any:
+        if isinstance(value, str) and value.strip().lower() == "cv":
+            return "cv"
+        return PositiveFloat().convert(value, param, ctx)
+
+
 class PositiveFloat(click.FloatRange):
     """A float in (0, inf]: click's range lets NaN through (every comparison with it is False)."""
 
@@ -283,8 +295,10 @@ def _check_sections(ctx: click.Context, param: click.Parameter, value: str | Non
               help="Report folder (index.html, results.json, figures/).")
 @click.option("--cv", default=None, type=click.IntRange(min=2),
               help="Cross-validation folds [default: 5, 3 with --quick].")
-@click.option("--C", "C", default=1.0, show_default=True, type=PositiveFloat(),
-              help="Inverse L2 penalty strength of every model.")
+@click.option("--C", "C", default="cv", show_default=True, type=CValue(),
+              help="Inverse L2 penalty strength: `cv` (each model picks its own C by "
+                   "cross-validation inside each training fold) or one number for every "
+                   "model.")
 @click.option("--quick", is_flag=True, help="Fewer folds and smaller sweeps: a fast look.")
 @click.option("--no-plots", is_flag=True, help="Tables only (no figures): faster.")
 @click.option("--no-report", is_flag=True, help="Terminal summary only; write no folder.")
@@ -356,7 +370,7 @@ def _check_out(out: Path, inputs: Sequence[str] = ()) -> None:
             "(a report folder is replaced as a whole).")
 
 
-def run_compare(datasets: Sequence[Any], *, cv: int | None = None, C: float = 1.0,
+def run_compare(datasets: Sequence[Any], *, cv: int | None = None, C: float | str = 1.0,
                 seed: int = 0, quick: bool = False,
                 callback: Callable[[str, int, int], None] | None = None,
                 estimator_params: dict[str, Any] | None = None,
@@ -378,7 +392,11 @@ def run_compare(datasets: Sequence[Any], *, cv: int | None = None, C: float = 1.
             groups=None if getattr(ds, "groups", None) is None else ds.groups.to_numpy())
         for p in res.problems:
             if p.advice and p.advice.model:
-                p.advice.fit_command = fit_command_for(ds, p.advice.model, C=C)
+                chosen = next((c for c in p.candidates if c.name == p.advice.model), None)
+                tuned = chosen.params.C_selected if chosen is not None else None
+                p.advice.fit_command = fit_command_for(
+                    ds, p.advice.model, C=tuned if tuned is not None else
+                    (1.0 if C == "cv" else float(C)))
         results.append(res)
     return CompareResult.combine(results)
 

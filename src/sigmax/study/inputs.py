@@ -143,10 +143,12 @@ def check_options(cv: int, repeats: int, C: float, threads: int,
         raise ValueError(f"cv must be an integer >= 2 (the number of folds); got {cv!r}.")
     if bad_int(repeats, 1):
         raise ValueError(f"repeats must be an integer >= 1; got {repeats!r}.")
-    if isinstance(C, bool) or not isinstance(C, (int, float, np.floating)) or not C > 0 \
+    if isinstance(C, str) and C == "cv":
+        pass  # tuned comparison: every candidate picks its own C
+    elif isinstance(C, bool) or not isinstance(C, (int, float, np.floating)) or not C > 0 \
             or not np.isfinite(C):
-        raise ValueError(f"C must be a positive finite number (the inverse L2 strength); got "
-                         f"{C!r}.")
+        raise ValueError(f"C must be a positive finite number (the inverse L2 strength) or "
+                         f"'cv' (each model's own C by cross-validation); got {C!r}.")
     if bad_int(threads, 1):
         raise ValueError(f"threads must be an integer >= 1; got {threads!r}.")
     if max_samples is not None and bad_int(max_samples, 10):

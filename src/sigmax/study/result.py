@@ -48,6 +48,18 @@ class CandidateParams(Record):
     family: Literal["sigmoid", "softmax"] | None = None
     n_outputs: int | None = field(default=None, metadata=_doc(
         "columns of the coefficient matrix"))
+    C_selected: float | None = field(default=None, metadata=_doc(
+        "C chosen by cross-validation on all rows (tuned comparison, compare(C='cv'))"))
+    C_per_fold: list[float] | None = field(default=None, metadata=_doc(
+        "C chosen inside each outer training fold (nested cross-validation)"))
+    C_1se: float | None = field(default=None, metadata=_doc(
+        "the one-standard-error choice: the smallest C (strongest penalty) whose "
+        "validation log-loss is within one standard error of the best"))
+    Cs: list[float] | None = field(default=None, metadata=_doc("the grid of C searched"))
+    validation_log_loss: list[float] | None = field(default=None, metadata=_doc(
+        "mean validation log-loss per C (inner folds on all rows)"))
+    validation_se: list[float] | None = field(default=None, metadata=_doc(
+        "its standard error over the inner folds"))
 
 
 @dataclass(eq=False)

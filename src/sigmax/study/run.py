@@ -48,6 +48,13 @@ class StudyRun:
     repeats: int = 1
     #: Group label per row (``compare(groups=...)``): the folds keep groups whole.
     groups: Any = None
+    #: The C grid of the tuned comparison (``compare(C="cv")``); None: every
+    #: candidate at the fixed ``C``.
+    Cs: Any = None
+    #: Inner folds of the tuned comparison.
+    inner_cv: int = 3
+    #: Candidate name -> C chosen by cross-validation on all rows (tuned comparison).
+    tuned_C: dict[str, float] = field(default_factory=dict)
     full: dict[str, Any] = field(default_factory=dict)     # name -> estimator fit on all rows
     oof: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -59,9 +66,42 @@ class StudyRun:
         return self.estimator_params.get("backend", "numpy") in spec.backends
 
     def make(self, spec: CandidateSpec, **params: Any) -> LinearClassifierBase:
-        """``spec``'s estimator at the study's ``C``, on the requested backend if it takes it."""
+        """``spec``'s estimator at its C, on the requested backend if it takes it.
+
+        Its C is the study's ``C``, or in a tuned comparison the C it chose by
+        cross-validation on all rows (``tuned_C``, set by the full fits).
+        """
         placement = self.estimator_params if self.placed(spec) else {}
+        if spec.name in self.tuned_C:
+            return spec.make(self.tuned_C[spec.name] / spec.C_factor,
+                             **{**placement, **params})
         return spec.make(self.C, **{**placement, **params})
+
+    def make_tuned(self, spec: CandidateSpec, **params: Any) -> LinearClassifierBase:
+        """The estimator that picks its own C where it is fitted (tuned comparison).
+
+        A candidate with a cross-validated counterpart
+        (:data:`sigmax.estimators.CV_ESTIMATORS`) is that estimator: fitted on an
+        outer training fold, it chooses C inside it (nested), so the outer test
+        rows never choose C. Otherwise (fixed C, or no such counterpart) it is
+        :meth:`make`.
+        """
+        cv_class = self.tuned_class(spec)
+        if cv_class is None:
+            return self.make(spec, **params)
+        placement = self.estimator_params if self.placed(spec) else {}
+        merged = {**dict(spec.params), **placement, **params}
+        accepted = set(cv_class().get_params())
+        return cv_class(Cs=list(self.Cs), cv=self.inner_cv, scoring="neg_log_loss",
+                        **{k: v for k, v in merged.items() if k in accepted})
+
+    def tuned_class(self, spec: CandidateSpec) -> type | None:
+        """The cross-validated estimator class for ``spec`` in a tuned comparison, else None."""
+        if self.Cs is None or not spec.convex:
+            return None
+        from ..estimators import CV_ESTIMATORS
+
+        return CV_ESTIMATORS.get(spec.estimator.__name__ + "CV")
 
     @property
     def convex_specs(self) -> list[CandidateSpec]:
