@@ -31,6 +31,10 @@ def __getattr__(name: str):
         from .study.advise import advise
 
         return advise
+    if name == "inference":  # the package, callable: sigmax.inference(model, X, y)
+        import importlib
+
+        return importlib.import_module(".inference", __name__)
     raise AttributeError(f"module 'sigmax' has no attribute {name!r}")
 
 __all__ = [
@@ -45,5 +49,6 @@ __all__ = [
     "__version__",
     "advise",
     "compare",
+    "inference",
     "load",
 ]

@@ -1,0 +1,79 @@
+"""Is there a finite maximum-likelihood estimate to make inference about?
+
+Without a penalty the log-likelihood of separated data keeps rising as the
+coefficients grow: the fit stops somewhere arbitrary, and the information there
+is nearly zero, so standard errors come out as silent huge numbers. Two checks
+on the row sums (:class:`~sigmax.inference.information.RowSums`) catch it:
+
+- *complete separation*: every observation of an output has its observed
+  outcome on the right side of the decision boundary (a proof that the
+  likelihood has no maximum): a :class:`ValueError`;
+- *quasi-complete separation*: some observations are predicted with
+  probability 1 (within 1e-10) and the information is near singular (the
+  coefficients that separate them are drifting off): a
+  :class:`SeparationWarning`.
+
+With an L2 penalty the optimum is finite and neither applies.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .information import RowSums
+from .spec import ModelSpec
+
+__all__ = ["SeparationWarning", "check_separation", "condition_number"]
+
+#: Condition number (of the unit-diagonal bread) past which the information is near singular.
+NEAR_SINGULAR = 1e10
+
+
+class SeparationWarning(UserWarning):
+    """Some observations are perfectly predicted: the estimates may not be finite."""
+
+
+def condition_number(B: np.ndarray) -> float:
+    """Condition number of ``B`` scaled to unit diagonal (blind to the features' units)."""
+    s = 1.0 / np.sqrt(np.maximum(np.diag(B), np.finfo(float).tiny))
+    ev = np.linalg.eigvalsh(B * s[:, None] * s[None, :])
+    return float(ev[-1] / ev[0]) if ev[0] > 0 else np.inf
+
+
+def _which(spec: ModelSpec, idx: np.ndarray) -> str:
+    if spec.family == "multinomial" or len(spec.logit_outputs) == 1:
+        return "the data"
+    return "output(s) " + ", ".join(repr(spec.logit_outputs[i]) for i in idx)
+
+
+def check_separation(spec: ModelSpec, sums: RowSums, bread: np.ndarray) -> None:
+    """Raise on complete separation, warn on quasi-complete separation (unpenalized fits).
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    sums : RowSums
+    bread : ndarray
+        The bread on the free parameters (flat directions already filled in).
+    """
+    if spec.penalized:
+        return
+    fix = ("Without a penalty no finite maximum-likelihood estimate exists, so there are no "
+           "standard errors to report. Drop or merge the feature(s) that separate the "
+           "classes, or refit with penalty='l2' and a finite C (shrunk estimates, reported "
+           "with a 'penalized' warning).")
+    complete = np.flatnonzero((sums.wrong == 0) & (sums.count > 0))
+    if len(complete):
+        raise ValueError(f"Complete separation: for {_which(spec, complete)} the fitted model "
+                         f"classifies every observation correctly. {fix}")
+    cond = condition_number(bread)
+    if np.any(sums.certain > 0) and cond > NEAR_SINGULAR:
+        which = _which(spec, np.flatnonzero(sums.certain > 0))
+        warnings.warn(
+            f"Quasi-complete separation: for {which}, {int(sums.certain.sum())} observation(s) "
+            f"are predicted with probability 1 and the information matrix is near singular "
+            f"(condition number {cond:.1e}): the coefficients that separate them are not "
+            f"finite, and their standard errors are meaningless. {fix}",
+            SeparationWarning, stacklevel=3)
