@@ -30,7 +30,7 @@ def _make_callable() -> None:
     import types
 
     class _CallablePackage(types.ModuleType):
-        def __call__(self, *args, **kwargs):  # noqa: D401 - same as inference()
+        def __call__(self, *args, **kwargs):
             return inference(*args, **kwargs)
 
     sys.modules[__name__].__class__ = _CallablePackage

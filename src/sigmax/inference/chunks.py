@@ -21,6 +21,7 @@ arrays, moved to the chunk's device), ``xp`` the chunk's array namespace.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -113,7 +114,7 @@ def _dask_blocks(X: Any) -> tuple[Any, list[tuple[int, int]]]:
     if len(X.chunks[1]) > 1:
         X = X.rechunk({1: -1})
     bounds = np.concatenate([[0], np.cumsum(X.chunks[0])]).astype(int)
-    return X, [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+    return X, [(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
 
 
 def sum_over_rows(kernel: Kernel, X: Any, rows: Mapping[str, np.ndarray | None], *,

@@ -109,7 +109,7 @@ def get_cov_type(name: str) -> CovType:
 
 
 def bread(spec: ModelSpec, sums: RowSums) -> np.ndarray:
-    """:math:`B + c NN^\\top` on the free parameters: invertible whenever the model is identified."""
+    """:math:`B + c NN^\\top` on the free parameters (invertible when the model is identified)."""
     B = _free(sums.hessian, spec) + np.diag(spec.penalty)
     if spec.flat is not None:
         c = max(float(np.mean(np.diag(B))), np.finfo(float).tiny)

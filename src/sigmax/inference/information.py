@@ -69,6 +69,8 @@ class RowSums:
         Observations whose observed outcome does not have the largest logit margin.
     certain : ndarray of shape (k,) or (1,)
         Observations whose observed outcome has fitted probability above ``1 - 1e-10``.
+    feature_sd : ndarray of shape (P,)
+        Weighted standard deviation of each column of :math:`\\tilde X` (0 for the intercept).
     """
 
     hessian: np.ndarray
@@ -80,6 +82,7 @@ class RowSums:
     ysum: np.ndarray
     wrong: np.ndarray
     certain: np.ndarray
+    feature_sd: np.ndarray
 
 
 # -- stable elementwise pieces in any array namespace --------------------------------------
@@ -113,6 +116,9 @@ def _common(xp: Any, Xt: Any, G: Any, w: Any, out: dict[str, Any], *, meat: bool
             groups: Any, n_groups: int) -> None:
     """Score, meat and cluster sums from the residuals ``G`` (shared by both families)."""
     out["score"] = xp.reshape((Xt.T @ (w[:, None] * G)).T, (-1,))
+    wx = w[:, None] * Xt
+    out["moments"] = xp.stack([xp.sum(wx, axis=0), xp.sum(wx * Xt, axis=0)])
+    out["rows"] = xp.reshape(xp.sum(w), (1,))
     if meat:
         R = _kron_rows(xp, xp.sqrt(w)[:, None] * G, Xt)
         out["meat"] = R.T @ R
@@ -243,6 +249,9 @@ def row_sums(family: str, X: Any, Y: np.ndarray, Theta: np.ndarray, *, weights: 
     if "outer" in s:
         H -= s["outer"]
     H = 0.5 * (H + H.T)
+    n = max(float(s["rows"][0]), np.finfo(float).tiny)
+    mean, sq = s["moments"] / n
+    sd = np.sqrt(np.maximum(sq - mean ** 2, 0.0))
     return RowSums(hessian=H, meat=s.get("meat"), cluster=s.get("cluster"), score=s["score"],
                    llf=s["llf"], count=s["count"], ysum=s["ysum"], wrong=s["wrong"],
-                   certain=s["certain"])
+                   certain=s["certain"], feature_sd=sd)

@@ -219,7 +219,7 @@ class Inference:
     # -- renderers ------------------------------------------------------------------------
     def _title(self) -> str:
         if self._spec.family == "multinomial":
-            return f"{self.model_name}: log-odds of each class against {self.reference!r}"
+            return f"{self.model_name}: log-odds of each class against {self.reference}"
         return f"{self.model_name}: log-odds of each output"
 
     def summary(self) -> str:

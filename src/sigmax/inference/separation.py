@@ -9,9 +9,11 @@ on the row sums (:class:`~sigmax.inference.information.RowSums`) catch it:
   outcome on the right side of the decision boundary (a proof that the
   likelihood has no maximum): a :class:`ValueError`;
 - *quasi-complete separation*: some observations are predicted with
-  probability 1 (within 1e-10) and the information is near singular (the
-  coefficients that separate them are drifting off): a
-  :class:`SeparationWarning`.
+  probability 1 (within 1e-10) and a coefficient is implausibly large (one
+  standard deviation of its feature moves the log-odds by more than 20, an odds
+  ratio above 5e8) or the information is near singular: the coefficients that
+  separate those observations are drifting off, and their standard errors mean
+  nothing. A :class:`SeparationWarning`.
 
 With an L2 penalty the optimum is finite and neither applies.
 """
@@ -29,6 +31,9 @@ __all__ = ["SeparationWarning", "check_separation", "condition_number"]
 
 #: Condition number (of the unit-diagonal bread) past which the information is near singular.
 NEAR_SINGULAR = 1e10
+#: Change of the log-odds per standard deviation of a feature past which a coefficient
+#: is taken for one drifting off to infinity.
+HUGE_EFFECT = 20.0
 
 
 class SeparationWarning(UserWarning):
@@ -68,12 +73,17 @@ def check_separation(spec: ModelSpec, sums: RowSums, bread: np.ndarray) -> None:
     if len(complete):
         raise ValueError(f"Complete separation: for {_which(spec, complete)} the fitted model "
                          f"classifies every observation correctly. {fix}")
+    if not np.any(sums.certain > 0):
+        return
+    beta = (spec.table_map @ spec.Theta.T.reshape(-1)).reshape(-1, spec.n_terms)
+    effect = float(np.max(np.abs(beta) * sums.feature_sd[None, :]))
     cond = condition_number(bread)
-    if np.any(sums.certain > 0) and cond > NEAR_SINGULAR:
+    if effect > HUGE_EFFECT or cond > NEAR_SINGULAR:
         which = _which(spec, np.flatnonzero(sums.certain > 0))
         warnings.warn(
             f"Quasi-complete separation: for {which}, {int(sums.certain.sum())} observation(s) "
-            f"are predicted with probability 1 and the information matrix is near singular "
-            f"(condition number {cond:.1e}): the coefficients that separate them are not "
+            f"are predicted with probability 1, and a coefficient moves the log-odds by "
+            f"{effect:.3g} per standard deviation of its feature (information condition "
+            f"number {cond:.1e}): the coefficients that separate those observations are not "
             f"finite, and their standard errors are meaningless. {fix}",
             SeparationWarning, stacklevel=3)

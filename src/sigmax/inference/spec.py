@@ -39,7 +39,7 @@ __all__ = ["KINDS", "ModelSpec", "model_spec"]
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A fitted estimator seen as a likelihood (see the module docstring).
+    r"""A fitted estimator seen as a likelihood (see the module docstring).
 
     Attributes
     ----------
