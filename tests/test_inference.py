@@ -440,3 +440,16 @@ def test_sparse_equals_dense(spector, spector_fits):
     a = sigmax.inference(model, X.to_numpy(), y, cov_type="HC0")
     b = sigmax.inference(model, sp.csr_matrix(X.to_numpy()), y, cov_type="HC0")
     np.testing.assert_allclose(b.cov, a.cov, rtol=1e-12)
+
+
+def test_collinear_features_are_named():
+    rng = np.random.default_rng(2)
+    X = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
+    X["a_plus_b"] = X["a"] + X["b"]
+    y = (X["a"] + rng.logistic(size=200) > 0).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = LogisticRegression(penalty=None).fit(X, y)
+    with pytest.raises(ValueError, match="collinear") as err:
+        sigmax.inference(model, X, y)
+    assert "['a', 'a_plus_b', 'b']" in str(err.value)

@@ -9,7 +9,7 @@ sum over rows computed chunk by chunk (NumPy, dask, torch). See
 
 Modules, one concept each: :mod:`.chunks` (row-chunk sums on any backend),
 :mod:`.information` (log-likelihood, information, meat), :mod:`.spec` (a fitted
-estimator as a likelihood), :mod:`.covariance` (cov types), :mod:`.separation`,
+estimator as a likelihood), :mod:`.covariance` (cov types), :mod:`.identification` (separation, collinearity),
 :mod:`.margins` (marginal effects), :mod:`.result` (the :class:`Inference`
 object), :mod:`.estimate` (the entry point).
 """
@@ -17,7 +17,7 @@ object), :mod:`.estimate` (the entry point).
 from .covariance import COV_TYPES
 from .estimate import inference
 from .result import Inference, WaldTest
-from .separation import SeparationWarning
+from .identification import SeparationWarning
 
 __all__ = ["COV_TYPES", "Inference", "SeparationWarning", "WaldTest", "inference"]
 

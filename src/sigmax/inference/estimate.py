@@ -12,7 +12,7 @@ from .chunks import array_kind, n_rows
 from .covariance import bread, covariance, get_cov_type
 from .information import row_sums
 from .result import Inference
-from .separation import check_separation
+from .identification import check_collinearity, check_separation
 from .spec import model_spec
 
 __all__ = ["inference"]
@@ -139,7 +139,9 @@ def inference(model: Any, X: Any, y: Any, *, cov_type: str = "nonrobust", groups
                     n_groups=n_groups)
     if not np.isfinite(sums.llf).all() or not np.isfinite(sums.hessian).all():
         raise ValueError("X contains NaN or infinite values: remove or impute them first.")
-    check_separation(spec, sums, bread(spec, sums))
+    B = bread(spec, sums)
+    check_separation(spec, sums, B)
+    check_collinearity(spec, B)
     try:
         cov, _ = covariance(spec, sums, ct)
     except np.linalg.LinAlgError as exc:

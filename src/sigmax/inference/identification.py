@@ -1,4 +1,9 @@
-"""Is there a finite maximum-likelihood estimate to make inference about?
+"""Is there a finite, unique estimate to make inference about?
+
+Collinear features (a one-hot column with all its levels beside the
+intercept, a feature that is a sum of others) leave a direction in which the
+likelihood is flat: the information is singular, and
+:func:`check_collinearity` names the terms involved.
 
 Without a penalty the log-likelihood of separated data keeps rising as the
 coefficients grow: the fit stops somewhere arbitrary, and the information there
@@ -27,10 +32,12 @@ import numpy as np
 from .information import RowSums
 from .spec import ModelSpec
 
-__all__ = ["SeparationWarning", "check_separation", "condition_number"]
+__all__ = ["SeparationWarning", "check_collinearity", "check_separation", "condition_number"]
 
 #: Condition number (of the unit-diagonal bread) past which the information is near singular.
 NEAR_SINGULAR = 1e10
+#: Relative eigenvalue of the unit-diagonal bread below which it is taken as singular.
+SINGULAR = 1e-12
 #: Change of the log-odds per standard deviation of a feature past which a coefficient
 #: is taken for one drifting off to infinity.
 HUGE_EFFECT = 20.0
@@ -87,3 +94,19 @@ def check_separation(spec: ModelSpec, sums: RowSums, bread: np.ndarray) -> None:
             f"number {cond:.1e}): the coefficients that separate those observations are not "
             f"finite, and their standard errors are meaningless. {fix}",
             SeparationWarning, stacklevel=3)
+
+
+def check_collinearity(spec: ModelSpec, bread: np.ndarray) -> None:
+    """Raise a ValueError naming the terms of a flat direction of the bread, if any."""
+    s = 1.0 / np.sqrt(np.maximum(np.diag(bread), np.finfo(float).tiny))
+    ev, vecs = np.linalg.eigh(bread * s[:, None] * s[None, :])
+    if ev[0] > SINGULAR * ev[-1]:
+        return
+    v = vecs[:, 0]
+    P = spec.n_terms
+    involved = sorted({spec.terms[spec.free[i] % P] for i in np.flatnonzero(np.abs(v) > 0.1)})
+    raise ValueError(
+        "The information matrix is singular: a combination of the terms "
+        f"{involved[:8]} is constant (collinear features, e.g. every level of a one-hot "
+        "encoded column beside the intercept, or a constant column), so their coefficients "
+        "are not identified. Drop one of them (one level per text column) and refit.")
