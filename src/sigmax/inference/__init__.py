@@ -16,8 +16,8 @@ object), :mod:`.estimate` (the entry point).
 
 from .covariance import COV_TYPES
 from .estimate import inference
-from .result import Inference, WaldTest
 from .identification import SeparationWarning
+from .result import Inference, WaldTest
 
 __all__ = ["COV_TYPES", "Inference", "SeparationWarning", "WaldTest", "inference"]
 

@@ -10,9 +10,9 @@ import scipy.sparse as sp
 
 from .chunks import array_kind, n_rows
 from .covariance import bread, covariance, get_cov_type
+from .identification import check_collinearity, check_separation
 from .information import row_sums
 from .result import Inference
-from .identification import check_collinearity, check_separation
 from .spec import model_spec
 
 __all__ = ["inference"]
