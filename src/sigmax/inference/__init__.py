@@ -9,9 +9,9 @@ sum over rows computed chunk by chunk (NumPy, dask, torch). See
 
 Modules, one concept each: :mod:`.chunks` (row-chunk sums on any backend),
 :mod:`.information` (log-likelihood, information, meat), :mod:`.spec` (a fitted
-estimator as a likelihood), :mod:`.covariance` (cov types), :mod:`.identification` (separation, collinearity),
-:mod:`.margins` (marginal effects), :mod:`.result` (the :class:`Inference`
-object), :mod:`.estimate` (the entry point).
+estimator as a likelihood), :mod:`.covariance` (cov types), :mod:`.identification`
+(separation, collinearity), :mod:`.margins` (marginal effects), :mod:`.result`
+(the :class:`Inference` object), :mod:`.estimate` (the entry point).
 """
 
 from .covariance import COV_TYPES
