@@ -453,3 +453,58 @@ def test_collinear_features_are_named():
     with pytest.raises(ValueError, match="collinear") as err:
         sigmax.inference(model, X, y)
     assert "['a', 'a_plus_b', 'b']" in str(err.value)
+
+
+# -- command line ----------------------------------------------------------------------------
+def _cli(args):
+    from click.testing import CliRunner
+
+    from sigmax.cli import main
+
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture
+def spector_csv(tmp_path, spector):
+    X, y = spector
+    df = X.assign(GRADE=np.where(y == 1, "up", "same"), school=np.arange(len(y)) % 6)
+    path = tmp_path / "spector.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_cli_fit_summary_matches_statsmodels(tmp_path, spector, spector_csv):
+    X, y = spector
+    model = tmp_path / "m.safetensors"
+    res = _cli(["fit", spector_csv, "-t", "GRADE", "--model", "logistic", "--penalty", "none",
+                "--drop", "school", "-o", model, "--summary"])
+    assert res.exit_code == 0, res.stderr
+    ref = sm.Logit(y, sm.add_constant(X)).fit(disp=0)
+    assert f"{ref.bse['GPA']:.4g}" in res.stdout and "Pseudo R-sq." in res.stdout
+    # the saved model, clustered by school
+    res = _cli(["summary", model, spector_csv, "-t", "GRADE", "--cov-type", "cluster",
+                "--groups", "school"])
+    assert res.exit_code == 0, res.stderr
+    cl = sm.Logit(y, sm.add_constant(X)).fit(disp=0, cov_type="cluster",
+                                              cov_kwds={"groups": np.arange(len(y)) % 6})
+    assert f"{cl.bse['PSI']:.4g}" in res.stdout and "cluster" in res.stdout
+
+
+def test_cli_penalized_summary_warns(tmp_path, spector_csv):
+    res = _cli(["fit", spector_csv, "-t", "GRADE", "--model", "softmax", "--groups", "school",
+                "--cov-type", "cluster", "-o", tmp_path / "s.safetensors", "--summary"])
+    assert res.exit_code == 0, res.stderr
+    assert "Warning:" in res.stderr and "penalized" in res.stderr
+    assert "against same" in res.stdout
+
+
+def test_cli_summary_errors(tmp_path, spector_csv):
+    model = tmp_path / "l1.safetensors"
+    _cli(["fit", spector_csv, "-t", "GRADE", "--penalty", "l1", "--drop", "school", "-o", model])
+    res = _cli(["summary", model, spector_csv, "-t", "GRADE"])
+    assert res.exit_code != 0 and "post-selection" in res.stderr
+    assert "Traceback" not in res.stderr
+    res = _cli(["summary", model, spector_csv, "-t", "nope"])
+    assert res.exit_code != 0 and "nope" in res.stderr
+    res = _cli(["fit", spector_csv, "-t", "GRADE", "--groups", "school", "-o", model])
+    assert res.exit_code != 0 and "--summary" in res.stderr
