@@ -508,3 +508,29 @@ def test_cli_summary_errors(tmp_path, spector_csv):
     assert res.exit_code != 0 and "nope" in res.stderr
     res = _cli(["fit", spector_csv, "-t", "GRADE", "--groups", "school", "-o", model])
     assert res.exit_code != 0 and "--summary" in res.stderr
+
+
+def test_torch_softmax_equals_numpy(anes, anes_fits):
+    torch = pytest.importorskip("torch")
+    X, y = anes
+    model, _ = anes_fits
+    groups = np.arange(len(y)) % 30
+    a = sigmax.inference(model, X.to_numpy(), y, cov_type="cluster", groups=groups)
+    b = sigmax.inference(model, torch.tensor(X.to_numpy()), torch.tensor(y.to_numpy()),
+                         cov_type="cluster", groups=groups)
+    np.testing.assert_allclose(b.cov, a.cov, rtol=1e-9, atol=1e-14)
+    np.testing.assert_allclose(b.marginal_effects()["std_err"],
+                               a.marginal_effects()["std_err"], rtol=1e-9)
+
+
+def test_dask_dataframe_multilabel(anes):
+    dd = pytest.importorskip("dask.dataframe")
+    import dask
+
+    X, y = anes
+    Y = pd.DataFrame({"a": (y <= 2).astype(int), "b": (y >= 5).astype(int)})
+    model = MultiLabelLogistic(**TIGHT).fit(X, Y)
+    a = sigmax.inference(model, X, Y, cov_type="HC0")
+    with dask.config.set(scheduler="synchronous"):
+        b = sigmax.inference(model, dd.from_pandas(X, npartitions=4), Y, cov_type="HC0")
+    np.testing.assert_allclose(b.cov, a.cov, rtol=1e-8, atol=1e-14)
