@@ -6,8 +6,8 @@ information :math:`\sum_i w_i\, x_i x_i^\top \otimes (\ldots)`, the sandwich
 rows. :func:`sum_over_rows` evaluates one *kernel* per row chunk and adds the
 results, so no ``n x p`` temporary is ever formed:
 
-- NumPy (dense or CSR): a loop over chunks of ``rows_per_chunk`` rows (a CSR
-  chunk is densified on its own);
+- NumPy (dense or CSR) and pandas: a loop over chunks of ``rows_per_chunk``
+  rows (a CSR or pandas chunk is converted to a dense float64 array on its own);
 - dask arrays (and DataFrames): one task per row block of ``X``, all in one
   ``dask.compute`` (one pass over the data for every matrix at once);
 - torch tensors (CPU or GPU): the kernel runs on the tensor's device through
@@ -97,6 +97,8 @@ def _run_chunk(kernel: Kernel, Xb: Any, rows: Mapping[str, Any], fit_intercept: 
 
     if sp.issparse(Xb):
         Xb = Xb.toarray()
+    elif hasattr(Xb, "iloc"):  # a pandas chunk: converted here, never the whole frame
+        Xb = Xb.to_numpy(dtype=np.float64)
     xp = array_namespace(Xb)
     Xt = _with_intercept(xp, Xb, fit_intercept)
     dev = _device(xp, Xt)
@@ -153,10 +155,11 @@ def sum_over_rows(kernel: Kernel, X: Any, rows: Mapping[str, np.ndarray | None],
             total = _add(total, part)
         return total
     n = int(X.shape[0])
+    rows_of = X.iloc if hasattr(X, "iloc") else X
     total = None
     for a in range(0, max(n, 1), chunk_rows):
         b = min(a + chunk_rows, n)
-        part = _run_chunk(kernel, X[a:b], {k: (None if v is None else v[a:b])
+        part = _run_chunk(kernel, rows_of[a:b], {k: (None if v is None else v[a:b])
                                            for k, v in rows.items()}, fit_intercept)
         total = _add(total, part)
     return total

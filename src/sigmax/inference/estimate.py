@@ -19,7 +19,7 @@ __all__ = ["inference"]
 
 
 def _features(model: Any, X: Any) -> Any:
-    """``X`` with the model's columns, in its order; dense or CSR NumPy, dask or torch as is."""
+    """``X`` with the model's columns, in its order; NumPy, CSR, pandas, dask or torch."""
     names = getattr(model, "feature_names_in_", None)
     if hasattr(X, "columns"):
         if names is not None:
@@ -28,8 +28,9 @@ def _features(model: Any, X: Any) -> Any:
                 raise ValueError(f"X lacks the feature column(s) {missing[:5]} the model was "
                                  "fitted on.")
             X = X[list(names)]
-        X = X.to_dask_array(lengths=True) if array_kind(X) == "dask" else X.to_numpy(
-            dtype=np.float64)
+        if array_kind(X) == "dask":
+            X = X.to_dask_array(lengths=True)
+        # a pandas frame stays one: each row chunk is converted on its own
     elif array_kind(X) == "sparse":
         X = sp.csr_matrix(X)
     elif array_kind(X) == "numpy":
