@@ -77,7 +77,7 @@ def _add(total: dict[str, np.ndarray] | None, part: Mapping[str, Any]) -> dict[s
 
 
 def _with_intercept(xp: Any, Xb: Any, fit_intercept: bool) -> Any:
-    Xb = xp.astype(Xb, xp.float64)
+    Xb = xp.astype(Xb, xp.float64, copy=False)
     if not fit_intercept:
         return Xb
     ones = xp.ones((Xb.shape[0], 1), dtype=xp.float64, device=_device(xp, Xb))

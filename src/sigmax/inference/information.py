@@ -115,9 +115,9 @@ def _cluster_sums(xp: Any, U: Any, groups: Any, n_groups: int) -> Any:
 def _common(xp: Any, Xt: Any, G: Any, w: Any, out: dict[str, Any], *, meat: bool,
             groups: Any, n_groups: int) -> None:
     """Score, meat and cluster sums from the residuals ``G`` (shared by both families)."""
-    out["score"] = xp.reshape((Xt.T @ (w[:, None] * G)).T, (-1,))
-    wx = w[:, None] * Xt
-    out["moments"] = xp.stack([xp.sum(wx, axis=0), xp.sum(wx * Xt, axis=0)])
+    wx = w[:, None] * Xt  # one weighted copy of the chunk serves the score and the moments
+    out["score"] = xp.reshape((wx.T @ G).T, (-1,))
+    out["moments"] = xp.stack([xp.sum(wx, axis=0), xp.vecdot(wx, Xt, axis=0)])
     out["rows"] = xp.reshape(xp.sum(w), (1,))
     if meat:
         R = _kron_rows(xp, xp.sqrt(w)[:, None] * G, Xt)
