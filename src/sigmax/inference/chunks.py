@@ -32,8 +32,10 @@ __all__ = ["array_kind", "n_rows", "rows_per_chunk", "sum_over_rows", "to_host"]
 
 Kernel = Callable[..., dict[str, Any]]
 
-#: Float64 entries of the largest per-chunk temporary (``rows x width``): 16 MB.
-CHUNK_ENTRIES = 1 << 21
+#: Float64 entries of the largest per-chunk temporary (``rows x width``): 4 MB. Big
+#: enough for the matrix products to run at full speed (a thousand rows even for
+#: ``K p = 500``), small enough to stay below what statsmodels holds on small data.
+CHUNK_ENTRIES = 1 << 19
 
 
 def array_kind(X: Any) -> str:
@@ -56,7 +58,7 @@ def n_rows(X: Any) -> int:
 
 
 def rows_per_chunk(width: int) -> int:
-    """Rows per chunk so that a ``rows x width`` float64 temporary stays near 16 MB."""
+    """Rows per chunk so that a ``rows x width`` float64 temporary stays near 4 MB."""
     return max(64, CHUNK_ENTRIES // max(int(width), 1))
 
 
