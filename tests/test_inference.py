@@ -534,3 +534,17 @@ def test_dask_dataframe_multilabel(anes):
     with dask.config.set(scheduler="synchronous"):
         b = sigmax.inference(model, dd.from_pandas(X, npartitions=4), Y, cov_type="HC0")
     np.testing.assert_allclose(b.cov, a.cov, rtol=1e-8, atol=1e-14)
+
+
+def test_multilabel_unknown_entries_equal_fits_on_known_rows(anes):
+    X, y = anes
+    Y = pd.DataFrame({"a": (y <= 2).astype(float), "b": (y >= 5).astype(float)})
+    Y.loc[::7, "a"] = np.nan  # label "a" unknown for every 7th row
+    model = MultiLabelLogistic(**TIGHT).fit(X, Y)
+    res = sigmax.inference(model, X, Y, cov_type="HC1")
+    known = Y["a"].notna()
+    ref = sm.Logit(Y.loc[known, "a"], sm.add_constant(X[known])).fit(disp=0)
+    rows = res.table[res.table["output"] == "a"]
+    np.testing.assert_allclose(rows["coef"], ref.params, rtol=1e-5)
+    np.testing.assert_allclose(rows["std_err"], np.sqrt(np.diag(
+        sw.cov_white_simple(ref, use_correction=True))), rtol=1e-5)
