@@ -13,10 +13,14 @@ and their standard errors are part of the work (``marginal_effects()`` /
 ``get_margeff()``).
 
 Every (problem, library) runs in its own subprocess twice: once timed (wall
-clock of fit + table, after the data are made and the library imported), once under ``tracemalloc``
-for the peak of the memory allocated by that work (NumPy buffers included; the
-data themselves are made before and not counted). Not a timed test: the
-figures depend on the machine.
+clock of fit + table, after the data are made and the library imported), once
+under ``tracemalloc`` for the peak of the memory allocated by that work (NumPy
+buffers included; the data themselves are made before and not counted). Each
+subprocess gets an address-space limit (``--memory-limit-gb``, default 6): work
+that needs more fails with a MemoryError, reported as ``out of memory``, instead
+of taking the machine down (statsmodels' ``MNLogit.get_margeff()`` forms
+``n x (K d) x (K p)`` derivatives: 23 GB at 10,000 x 50, K = 10). Not a timed
+test: the figures depend on the machine.
 
 Usage::
 
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
 import time
@@ -86,8 +91,11 @@ def work_statsmodels(X: np.ndarray, y: np.ndarray, margeff: bool) -> str:
 WORK = {"sigmax": work_sigmax, "statsmodels": work_statsmodels}
 
 
-def _child(problem: str, library: str, scale: float, margeff: bool, memory: bool) -> None:
+def _child(problem: str, library: str, scale: float, margeff: bool, memory: bool,
+           limit_gb: float) -> None:
     """Make the data, run one library's work once, print a JSON line."""
+    limit = int(limit_gb * 2**30)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     X, y = make_data(problem, scale)
     warnings.simplefilter("ignore")
     __import__({"sigmax": "sigmax.inference", "statsmodels": "statsmodels.api"}[library])
@@ -104,11 +112,17 @@ def _child(problem: str, library: str, scale: float, margeff: bool, memory: bool
         print(json.dumps({"seconds": time.perf_counter() - t, "n": len(y)}))
 
 
-def _measure(problem: str, library: str, scale: float, margeff: bool, memory: bool) -> dict:
-    cmd = [sys.executable, __file__, "--child", problem, library, "--scale", str(scale)]
+def _measure(problem: str, library: str, scale: float, margeff: bool, memory: bool,
+             limit_gb: float) -> dict:
+    cmd = [sys.executable, __file__, "--child", problem, library, "--scale", str(scale),
+           "--memory-limit-gb", str(limit_gb)]
     cmd += ["--margeff"] * margeff + ["--memory"] * memory
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    if run.returncode != 0:
+        why = "out of memory" if "MemoryError" in run.stderr else (
+            run.stderr.strip().splitlines() or [f"exit {run.returncode}"])[-1]
+        return {"failed": f"{library}: {why}"}
+    return json.loads(run.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -119,33 +133,44 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--margeff", action="store_true",
                         help="include average marginal effects with standard errors")
     parser.add_argument("--json", default=None, help="also write the rows to this file")
+    parser.add_argument("--memory-limit-gb", type=float, default=6.0,
+                        help="address-space limit of each measured subprocess")
     parser.add_argument("--child", nargs=2, metavar=("PROBLEM", "LIBRARY"),
                         help=argparse.SUPPRESS)
     parser.add_argument("--memory", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        _child(*args.child, args.scale, args.margeff, args.memory)
+        _child(*args.child, args.scale, args.margeff, args.memory, args.memory_limit_gb)
         return []
     rows = []
     for problem in args.problem or list(PROBLEMS):
-        got = {lib: {**_measure(problem, lib, args.scale, args.margeff, False),
-                     **_measure(problem, lib, args.scale, args.margeff, True)}
-               for lib in LIBRARIES}
+        got = {}
+        for lib in LIBRARIES:
+            timed = _measure(problem, lib, args.scale, args.margeff, False, args.memory_limit_gb)
+            got[lib] = timed if "failed" in timed else {**timed, **_measure(
+                problem, lib, args.scale, args.margeff, True, args.memory_limit_gb)}
         s, m = got["sigmax"], got["statsmodels"]
-        rows.append({"problem": problem, "n": s["n"], "d": PROBLEMS[problem][1],
-                     "K": PROBLEMS[problem][2], "margeff": args.margeff,
-                     "sigmax_s": s["seconds"], "statsmodels_s": m["seconds"],
-                     "time_ratio": s["seconds"] / m["seconds"],
-                     "sigmax_peak_mb": s["peak_mb"], "statsmodels_peak_mb": m["peak_mb"],
-                     "memory_ratio": s["peak_mb"] / m["peak_mb"]})
+        nan = float("nan")
+        rows.append({"problem": problem, "n": int(max(PROBLEMS[problem][0] * args.scale,
+                                                     20 * PROBLEMS[problem][1]
+                                                     * PROBLEMS[problem][2])),
+                     "d": PROBLEMS[problem][1], "K": PROBLEMS[problem][2],
+                     "margeff": args.margeff,
+                     "sigmax_s": s.get("seconds", nan), "statsmodels_s": m.get("seconds", nan),
+                     "sigmax_peak_mb": s.get("peak_mb", nan),
+                     "statsmodels_peak_mb": m.get("peak_mb", nan),
+                     "failed": "; ".join(g["failed"] for g in (s, m) if "failed" in g)})
+        r = rows[-1]
+        r["time_ratio"] = r["sigmax_s"] / r["statsmodels_s"]
+        r["memory_ratio"] = r["sigmax_peak_mb"] / r["statsmodels_peak_mb"]
     print("| problem | n x d, K | sigmax s | statsmodels s | time ratio | sigmax peak MB | "
-          "statsmodels peak MB | memory ratio |")
-    print("|---|---|---|---|---|---|---|---|")
+          "statsmodels peak MB | memory ratio | failed |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['problem']}{' + margeff' if r['margeff'] else ''} | {r['n']:,} x {r['d']}, "
               f"{r['K']} | {r['sigmax_s']:.2f} | {r['statsmodels_s']:.2f} | "
               f"{r['time_ratio']:.3f} | {r['sigmax_peak_mb']:.1f} | "
-              f"{r['statsmodels_peak_mb']:.1f} | {r['memory_ratio']:.3f} |")
+              f"{r['statsmodels_peak_mb']:.1f} | {r['memory_ratio']:.3f} | {r['failed']} |")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, indent=1)
