@@ -74,7 +74,7 @@ def _add(total: dict[str, np.ndarray] | None, part: Mapping[str, Any]) -> dict[s
     if total is None:
         return part
     for k, v in part.items():
-        total[k] = total[k] + v
+        total[k] += v  # in place: no transient copy of a (kP, kP) sum per chunk
     return total
 
 

@@ -110,16 +110,19 @@ def get_cov_type(name: str) -> CovType:
 
 def bread(spec: ModelSpec, sums: RowSums) -> np.ndarray:
     """:math:`B + c NN^\\top` on the free parameters (invertible when the model is identified)."""
-    B = _free(sums.hessian, spec) + np.diag(spec.penalty)
+    B = _free(sums.hessian, spec)
+    B[np.diag_indices_from(B)] += spec.penalty
     if spec.flat is not None:
         c = max(float(np.mean(np.diag(B))), np.finfo(float).tiny)
-        B = B + c * (spec.flat @ spec.flat.T)
+        B += c * (spec.flat @ spec.flat.T)
     return B
 
 
-def covariance(spec: ModelSpec, sums: RowSums, cov_type: CovType
-               ) -> tuple[np.ndarray, np.ndarray]:
+def covariance(spec: ModelSpec, sums: RowSums, cov_type: CovType,
+               B: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Covariance of the table's coefficients, and the inverse bread on the free parameters.
+
+    ``B``: the :func:`bread` when already formed (overwritten: no second copy).
 
     Returns
     -------
@@ -127,13 +130,18 @@ def covariance(spec: ModelSpec, sums: RowSums, cov_type: CovType
         :math:`A B^{-1} M B^{-1} A^\\top`, ``A`` the table map on the free parameters.
     inv_bread : ndarray of shape (n_free, n_free)
     """
-    B = bread(spec, sums)
+    B = bread(spec, sums) if B is None else B
     # Scale to unit diagonal before inverting: the information of features on
     # very different scales is badly conditioned only through that scale.
     s = 1.0 / np.sqrt(np.maximum(np.diag(B), np.finfo(float).tiny))
-    Binv = np.linalg.inv(B * s[:, None] * s[None, :]) * s[:, None] * s[None, :]
-    M = cov_type.meat(spec, sums)
-    A = spec.table_map[:, spec.free]
-    L = A @ Binv
-    cov = L @ M @ L.T
-    return 0.5 * (cov + cov.T), Binv
+    B *= s[:, None]
+    B *= s[None, :]
+    Binv = np.linalg.inv(B)
+    del B
+    Binv *= s[:, None]
+    Binv *= s[None, :]
+    L = spec.table_map[:, spec.free] @ Binv
+    cov = L @ cov_type.meat(spec, sums) @ L.T
+    cov += cov.T
+    cov *= 0.5
+    return cov, Binv

@@ -144,7 +144,7 @@ def inference(model: Any, X: Any, y: Any, *, cov_type: str = "nonrobust", groups
     check_separation(spec, sums, B)
     check_collinearity(spec, B)
     try:
-        cov, _ = covariance(spec, sums, ct)
+        cov, _ = covariance(spec, sums, ct, B)
     except np.linalg.LinAlgError as exc:
         raise ValueError("The information matrix is singular: some features are collinear "
                          "(or constant), or the data show separation. Drop redundant "

@@ -98,10 +98,11 @@ def check_separation(spec: ModelSpec, sums: RowSums, bread: np.ndarray) -> None:
 
 def check_collinearity(spec: ModelSpec, bread: np.ndarray) -> None:
     """Raise a ValueError naming the terms of a flat direction of the bread, if any."""
-    s = 1.0 / np.sqrt(np.maximum(np.diag(bread), np.finfo(float).tiny))
-    ev, vecs = np.linalg.eigh(bread * s[:, None] * s[None, :])
-    if ev[0] > SINGULAR * ev[-1]:
+    cond = condition_number(bread)
+    if cond < 1.0 / SINGULAR:
         return
+    s = 1.0 / np.sqrt(np.maximum(np.diag(bread), np.finfo(float).tiny))
+    _, vecs = np.linalg.eigh(bread * s[:, None] * s[None, :])
     v = vecs[:, 0]
     P = spec.n_terms
     involved = sorted({spec.terms[spec.free[i] % P] for i in np.flatnonzero(np.abs(v) > 0.1)})

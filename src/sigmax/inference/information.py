@@ -247,8 +247,11 @@ def row_sums(family: str, X: Any, Y: np.ndarray, Theta: np.ndarray, *, weights: 
                       chunk_rows=rows_per_chunk(width))
     H = _block_diagonal(s["hblocks"], k)
     if "outer" in s:
-        H -= s["outer"]
-    H = 0.5 * (H + H.T)
+        H -= s.pop("outer")
+    # symmetric to the last bit, in place (the sums agree to rounding only)
+    upper = np.triu_indices_from(H, 1)
+    H[upper] = 0.5 * (H[upper] + H.T[upper])
+    H.T[upper] = H[upper]
     n = max(float(s["rows"][0]), np.finfo(float).tiny)
     mean, sq = s["moments"] / n
     sd = np.sqrt(np.maximum(sq - mean ** 2, 0.0))
