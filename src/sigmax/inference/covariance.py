@@ -52,7 +52,11 @@ class CovType:
 
 
 def _free(A: np.ndarray, spec: ModelSpec) -> np.ndarray:
-    return A[np.ix_(spec.free, spec.free)]
+    """The rows and columns of the free parameters: a view when they are contiguous."""
+    f = spec.free
+    if len(f) and np.array_equal(f, np.arange(f[0], f[0] + len(f))):
+        return A[f[0]:f[0] + len(f), f[0]:f[0] + len(f)]
+    return A[np.ix_(f, f)]
 
 
 def _block_scale(spec: ModelSpec, factors: np.ndarray, M: np.ndarray) -> np.ndarray:
@@ -110,7 +114,7 @@ def get_cov_type(name: str) -> CovType:
 
 def bread(spec: ModelSpec, sums: RowSums) -> np.ndarray:
     """:math:`B + c NN^\\top` on the free parameters (invertible when the model is identified)."""
-    B = _free(sums.hessian, spec)
+    B = _free(sums.hessian, spec).copy()
     B[np.diag_indices_from(B)] += spec.penalty
     if spec.flat is not None:
         c = max(float(np.mean(np.diag(B))), np.finfo(float).tiny)
@@ -140,7 +144,7 @@ def covariance(spec: ModelSpec, sums: RowSums, cov_type: CovType,
     del B
     Binv *= s[:, None]
     Binv *= s[None, :]
-    L = spec.table_map[:, spec.free] @ Binv
+    L = np.asarray(spec.table_map[:, spec.free] @ Binv)
     cov = L @ cov_type.meat(spec, sums) @ L.T
     cov += cov.T
     cov *= 0.5

@@ -143,8 +143,9 @@ def inference(model: Any, X: Any, y: Any, *, cov_type: str = "nonrobust", groups
     B = bread(spec, sums)
     check_separation(spec, sums, B)
     check_collinearity(spec, B)
+    del B  # covariance() forms its own, in place: one (kP, kP) copy at a time
     try:
-        cov, _ = covariance(spec, sums, ct, B)
+        cov, _ = covariance(spec, sums, ct)
     except np.linalg.LinAlgError as exc:
         raise ValueError("The information matrix is singular: some features are collinear "
                          "(or constant), or the data show separation. Drop redundant "

@@ -58,7 +58,7 @@ class ModelSpec:
         Orthonormal basis of the flat directions of the free parameters.
     table_outputs : list
         Output label of each block of table rows.
-    table_map : ndarray of shape (n_table, kP)
+    table_map : sparse CSR matrix of shape (n_table, kP)
         :math:`\beta = A \operatorname{vec}(\Theta)`.
     table_cols : ndarray of int
         Columns of ``vec(Theta)`` that move :math:`\beta` one for one (the
@@ -83,7 +83,7 @@ class ModelSpec:
     penalty: np.ndarray
     flat: np.ndarray | None
     table_outputs: list[Any]
-    table_map: np.ndarray
+    table_map: sp.csr_matrix
     table_cols: np.ndarray
     block_of: np.ndarray
     block_params: np.ndarray
@@ -221,7 +221,8 @@ def _binomial_like(model: Any, kind: str, outputs: np.ndarray, encode: Callable,
         fit_intercept=bool(model.fit_intercept), terms=_terms(model),
         logit_outputs=np.asarray(outputs), free=np.arange(n),
         penalty=_penalty_vector(model, P, k, lam, scale), flat=None,
-        table_outputs=list(outputs), table_map=np.eye(n), table_cols=np.arange(n),
+        table_outputs=list(outputs), table_map=sp.eye(n, format="csr"),
+        table_cols=np.arange(n),
         block_of=np.repeat(np.arange(k), P), block_params=np.full(k, float(P)),
         encode=encode)
 
@@ -251,11 +252,13 @@ def _softmax(model: Any, lam: float, scale: Any, reference: Any) -> ModelSpec:
     Theta = _theta(model)
     P = Theta.shape[0]
     others = [j for j in range(K) if j != r]
-    A = np.zeros(((K - 1) * P, K * P))
-    eye = np.eye(P)
-    for row, j in enumerate(others):
-        A[row * P:(row + 1) * P, j * P:(j + 1) * P] = eye
-        A[row * P:(row + 1) * P, r * P:(r + 1) * P] = -eye
+    # beta_j = theta_j - theta_r: +I in block j, -I in block r (sparse: 2 entries a row)
+    rows = np.arange((K - 1) * P)
+    cols_j = np.concatenate([np.arange(j * P, (j + 1) * P) for j in others])
+    A = sp.csr_matrix((np.r_[np.ones(len(rows)), -np.ones(len(rows))],
+                       (np.r_[rows, rows], np.r_[cols_j, np.tile(np.arange(r * P, (r + 1) * P),
+                                                                 K - 1)])),
+                      shape=((K - 1) * P, K * P))
     by_reference = getattr(model, "parameterization", "symmetric") == "reference"
     # A reference fit chose only the blocks of classes 1..K-1 (class 0 is fixed at 0).
     first = 1 if by_reference else 0
