@@ -39,7 +39,7 @@ import scipy.sparse as sp
 
 from .chunks import rows_per_chunk, sum_over_rows
 
-__all__ = ["FAMILIES", "RowSums", "row_sums"]
+__all__ = ["FAMILIES", "RowSums", "expit_xp", "log_expit_xp", "row_sums", "softmax_parts"]
 
 #: A fitted probability of the observed outcome above ``1 - CERTAIN`` counts as certain.
 CERTAIN = 1e-10
@@ -86,12 +86,14 @@ class RowSums:
 
 
 # -- stable elementwise pieces in any array namespace --------------------------------------
-def _log_expit(xp: Any, z: Any) -> Any:
+def log_expit_xp(xp: Any, z: Any) -> Any:
+    """Log-sigmoid in the namespace ``xp``, finite for every finite ``z``."""
     # log sigmoid(z) = -(max(-z, 0) + log1p(exp(-|z|))): the exponent is never positive.
     return -(xp.maximum(-z, xp.zeros_like(z)) + xp.log1p(xp.exp(-xp.abs(z))))
 
 
-def _expit(xp: Any, z: Any) -> Any:
+def expit_xp(xp: Any, z: Any) -> Any:
+    """Sigmoid in the namespace ``xp`` without overflow."""
     # 1 / (1 + e^-z) for z >= 0, e^z / (1 + e^z) otherwise, from e = exp(-|z|) <= 1.
     e = xp.exp(-xp.abs(z))
     return xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
@@ -132,8 +134,8 @@ def _binomial_kernel(xp: Any, Xt: Any, *, Y: Any, w: Any, mask: Any = None, grou
     Th = xp.asarray(Theta, device=_dev(Xt))
     Z = Xt @ Th
     wm = w[:, None] * (xp.ones_like(Z) if mask is None else mask)
-    P = _expit(xp, Z)
-    lp, lq = _log_expit(xp, Z), _log_expit(xp, -Z)
+    P = expit_xp(xp, Z)
+    lp, lq = log_expit_xp(xp, Z), log_expit_xp(xp, -Z)
     out: dict[str, Any] = {}
     log_obs = Y * lp + (1.0 - Y) * lq
     out["llf"] = xp.sum(wm * log_obs, axis=0)
@@ -151,7 +153,7 @@ def _binomial_kernel(xp: Any, Xt: Any, *, Y: Any, w: Any, mask: Any = None, grou
 
 
 # -- multinomial: softmax over all K classes -------------------------------------------------
-def _softmax_parts(xp: Any, Z: Any) -> tuple[Any, Any]:
+def softmax_parts(xp: Any, Z: Any) -> tuple[Any, Any]:
     """Probabilities and log-normalizer of the row-max-shifted logits."""
     m = xp.max(Z, axis=1, keepdims=True)
     E = xp.exp(Z - m)
@@ -170,7 +172,7 @@ def _multinomial_kernel(xp: Any, Xt: Any, *, Y: Any, w: Any, mask: Any = None,
     Th = xp.asarray(Theta, device=_dev(Xt))
     Z = Xt @ Th
     K = Z.shape[1]
-    P, lse = _softmax_parts(xp, Z)
+    P, lse = softmax_parts(xp, Z)
     Yh = _onehot(xp, Y, K, Z)
     z_obs = xp.sum(Yh * Z, axis=1)
     log_obs = z_obs - lse[:, 0]

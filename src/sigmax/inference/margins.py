@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from .chunks import rows_per_chunk, sum_over_rows
-from .information import _expit, _softmax_parts
+from .information import expit_xp, softmax_parts
 from .spec import ModelSpec
 
 __all__ = ["AT", "marginal_effects"]
@@ -46,7 +46,7 @@ def _binomial_sums(xp: Any, Xt: Any, *, w: Any, mask: Any = None, Theta: np.ndar
     from array_api_compat import device
 
     Z = Xt @ xp.asarray(Theta, device=device(Xt))
-    P = _expit(xp, Z)
+    P = expit_xp(xp, Z)
     wm = w[:, None] * (xp.ones_like(Z) if mask is None else mask)
     v = wm * P * (1.0 - P)
     return {"n": xp.sum(wm, axis=0), "s1": xp.sum(v, axis=0),
@@ -57,7 +57,7 @@ def _multinomial_sums(xp: Any, Xt: Any, *, w: Any, mask: Any = None, Theta: np.n
                       ) -> dict[str, Any]:
     from array_api_compat import device
 
-    P, _ = _softmax_parts(xp, Xt @ xp.asarray(Theta, device=device(Xt)))
+    P, _ = softmax_parts(xp, Xt @ xp.asarray(Theta, device=device(Xt)))
     n, K = P.shape
     wP = w[:, None] * P
     PP = wP[:, :, None] * P[:, None, :]
