@@ -36,6 +36,10 @@ def __getattr__(name: str):
         from .study.advise import advise
 
         return advise
+    if name == "inference":  # the package, callable: sigmax.inference(model, X, y)
+        import importlib
+
+        return importlib.import_module(".inference", __name__)
     raise AttributeError(f"module 'sigmax' has no attribute {name!r}")
 
 __all__ = [
@@ -55,6 +59,7 @@ __all__ = [
     "__version__",
     "advise",
     "compare",
+    "inference",
     "load",
     "regularization_path",
 ]

@@ -10,6 +10,7 @@ command         library
 ``advise``      :func:`sigmax.study.advise.advise`
 ``fit``         :func:`sigmax.datasets.fit_dataset`, :func:`sigmax.io.save`
 ``predict``     :func:`sigmax.io.load`, :func:`sigmax.datasets.predict_table`
+``summary``     :func:`sigmax.io.load`, :func:`sigmax.inference`
 ``datasets``    :data:`sigmax.datasets.DATASETS`
 ``bench``       :func:`sigmax.bench.run`
 ==============  ==========================================================
@@ -109,6 +110,7 @@ def main() -> None:
     sigmax compare data.csv -t label  the study on your data
     sigmax advise data.csv -t label   which model fits your labels, and why
     sigmax fit / predict              train a model on a table, apply it to another
+    sigmax summary MODEL data.csv -t label   coefficient table (std errors, p-values)
     sigmax datasets                   the built-in datasets
 
     Set SIGMAX_DEBUG=1 to see full tracebacks.
@@ -284,6 +286,23 @@ def _check_sections(ctx: click.Context, param: click.Parameter, value: str | Non
         return SECTIONS.resolve(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+
+
+_inference_options = [
+    click.option("--cov-type", default="nonrobust", show_default=True, metavar="TYPE",
+                 help="Covariance of the estimates: nonrobust, HC0, HC1 or cluster "
+                      "(with --groups)."),
+    click.option("--alpha", default=0.05, show_default=True,
+                 type=click.FloatRange(0, 1, min_open=True, max_open=True),
+                 help="Confidence intervals at level 1 - alpha."),
+]
+
+
+def inference_options(f: Callable) -> Callable:
+    """``--cov-type``, ``--groups``, ``--alpha`` of the coefficient table."""
+    for opt in reversed(_inference_options):
+        f = opt(f)
+    return f
 
 
 # -- compare ----------------------------------------------------------------------------------
@@ -493,11 +512,16 @@ def advise(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: b
 @click.option("--no-standardize", is_flag=True,
               help="Fit on the raw feature scale (default: standardize, then store "
                    "coefficients for raw features).")
+@click.option("--summary", "show_summary", is_flag=True,
+              help="Print the coefficient table (std errors, z, p-values, intervals); "
+                   "use --penalty none for maximum-likelihood inference.")
+@inference_options
 @backend_options
 def fit(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: bool,
         missing: str, groups: str | None, seed: int,
         max_rows: int | None, model: str, output: str, C: str, Cs: str, cv: int,
         penalty: str, l1_ratio: float | None, max_iter: int, no_standardize: bool,
+        show_summary: bool, cov_type: str, alpha: float,
         backend: str, device: str | None, scheduler: str | None) -> None:
     """Fit one model on DATA and save it (safetensors, no pickle).
 
@@ -542,6 +566,86 @@ def fit(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: bool
                   f"features{how}; training {'subset ' if ds.task == 'multilabel' else ''}"
                   f"accuracy {acc:.3f}.")
     console.print(f"Saved: [bold]{output}[/]")
+    if show_summary:
+        X = ds.X
+        scale = None if no_standardize else _feature_scale(X)
+        _print_inference(est, X, ds.y, cov_type=cov_type, alpha=alpha, penalty_scale=scale,
+                         groups=None if ds.groups is None else ds.groups.to_numpy())
+
+
+# -- inference ----------------------------------------------------------------------------
+def _feature_scale(X: Any) -> Any:
+    """The scale ``sigmax fit`` standardizes by (:class:`sigmax.preprocessing.StableScaler`)."""
+    import numpy as np
+
+    from .preprocessing import StableScaler
+
+    sc = StableScaler().fit(np.asarray(X, dtype=np.float64))
+    with np.errstate(over="ignore"):
+        return np.ldexp(sc.scale_, sc.exponent_)
+
+
+def _group_labels(data: str, column: str | None, n_rows: int) -> Any:
+    """The ``column`` of the table ``data`` (cluster labels), row-aligned with its dataset."""
+    if column is None:
+        return None
+    from .datasets import read_table
+
+    df = read_table(data)
+    if column not in df.columns:
+        raise ValueError(f"--groups column {column!r} not in {data}; available columns: "
+                         f"{', '.join(map(str, df.columns))}.")
+    if len(df) != n_rows:
+        raise ValueError("--groups needs every row of the table: it cannot be combined with "
+                         "--dropna or --max-rows (rows were dropped).")
+    return df[column].to_numpy()
+
+
+def _print_inference(est: Any, X: Any, y: Any, **kwargs: Any) -> None:
+    """Print :func:`sigmax.inference`'s summary; its warnings go to stderr, one line each."""
+    from .inference import inference
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = inference(est, X, y, **kwargs)
+    for w in caught:
+        click.echo(f"Warning: {_one_line(w.message)}", err=True)
+    click.echo(res.summary())
+
+
+@main.command()
+@click.argument("model_file", metavar="MODEL", type=click.Path(path_type=Path))
+@click.argument("data")
+@click.option("-t", "--target", "targets", multiple=True, required=True, metavar="COL",
+              help="Target column(s) the model was fitted on (repeat for multi-label).")
+@inference_options
+@click.option("--groups", default=None, metavar="COL",
+              help="Column of cluster labels for --cov-type cluster.")
+@click.option("--no-standardize", is_flag=True,
+              help="The model was fitted with `sigmax fit --no-standardize` (or in Python on "
+                   "raw features): its L2 penalty acted on the raw scale.")
+def summary(model_file: Path, data: str, targets: tuple[str, ...], cov_type: str,
+            groups: str | None, alpha: float, no_standardize: bool) -> None:
+    """Coefficient table of a saved MODEL on DATA (the data it was fitted on).
+
+    Standard errors, z, p-values, confidence intervals and odds ratios, as
+    statsmodels' summary(); softmax rows are log-odds against the first class.
+    Fit with `sigmax fit --penalty none` for maximum-likelihood inference.
+    """
+    from .datasets import encode_like, read_table
+    from .io import load
+
+    est = load(model_file)
+    df = read_table(data)
+    missing = [t for t in targets if t not in df.columns]
+    if missing:
+        raise ValueError(f"--target column(s) {missing} not in {data}; available columns: "
+                         f"{', '.join(map(str, df.columns))}.")
+    X = encode_like(est, df, what=str(data))
+    y = df[list(targets)] if len(targets) > 1 else df[targets[0]]
+    scale = None if no_standardize else _feature_scale(X)
+    _print_inference(est, X, y, cov_type=cov_type, alpha=alpha, penalty_scale=scale,
+                     groups=_group_labels(data, groups, len(X)))
 
 
 def _c_options(C: str, Cs: str, cv: int) -> dict[str, Any]:

@@ -463,6 +463,18 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
+    # -- inference -------------------------------------------------------------------
+    def inference(self, X: Any, y: Any, **kwargs: Any) -> Any:
+        """Standard errors, tests and intervals at the fitted coefficients.
+
+        Same as ``sigmax.inference(self, X, y, **kwargs)``: see
+        :func:`sigmax.inference.estimate.inference` (``cov_type``, ``groups``,
+        ``sample_weight``, ``alpha``, ``reference``).
+        """
+        from ..inference.estimate import inference
+
+        return inference(self, X, y, **kwargs)
+
     # -- persistence -------------------------------------------------------------------
     def save(self, path: Any) -> None:
         """Write the fitted model to ``path`` (safetensors + JSON; no pickle), atomically."""
