@@ -31,6 +31,10 @@ def __getattr__(name: str):
         from .study.advise import advise
 
         return advise
+    if name == "export_onnx":  # needs the optional onnx package
+        from .onnx_export import export_onnx
+
+        return export_onnx
     raise AttributeError(f"module 'sigmax' has no attribute {name!r}")
 
 __all__ = [
@@ -45,5 +49,6 @@ __all__ = [
     "__version__",
     "advise",
     "compare",
+    "export_onnx",
     "load",
 ]
