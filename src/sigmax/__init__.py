@@ -20,25 +20,30 @@ from .io import load
 __version__ = "0.1.0"
 
 
+#: Names imported on first use: the study (compare, advise) pulls in pandas and the
+#: diagnostics, ONNX export the optional onnx package; ``import sigmax`` for the
+#: estimators stays light. Name -> (module, attribute).
+_LAZY = {
+    "compare": ("sigmax.study.compare", "compare"),
+    "advise": ("sigmax.study.advise", "advise"),
+    "export_onnx": ("sigmax.onnx_export", "export_onnx"),
+    "calibrate": ("sigmax.calibration", "calibrate"),
+    "CalibratedModel": ("sigmax.calibration", "CalibratedModel"),
+}
+
+
 def __getattr__(name: str):
-    # The study (compare, advise) pulls in pandas and the diagnostics: imported on first
-    # use so that ``import sigmax`` for the estimators stays light.
-    if name == "compare":
-        from .study.compare import compare
+    if name in _LAZY:
+        import importlib
 
-        return compare
-    if name == "advise":
-        from .study.advise import advise
-
-        return advise
-    if name == "export_onnx":  # needs the optional onnx package
-        from .onnx_export import export_onnx
-
-        return export_onnx
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
     raise AttributeError(f"module 'sigmax' has no attribute {name!r}")
+
 
 __all__ = [
     "ESTIMATORS",
+    "CalibratedModel",
     "LogisticRegression",
     "MultiHeadClassifier",
     "MultiLabelHeads",
@@ -48,6 +53,7 @@ __all__ = [
     "SoftmaxRegression",
     "__version__",
     "advise",
+    "calibrate",
     "compare",
     "export_onnx",
     "load",
