@@ -157,3 +157,42 @@ def test_cli_export_refuses_overwriting_the_model(tmp_path):
                                     "-o", str(tmp_path / "m.safetensors")])
     assert res.exit_code != 0
     assert load(tmp_path / "m.safetensors").coef_.shape == (1, 4)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_multihead_linear_heads(tmp_path, dtype):
+    from sigmax import MultiHeadClassifier
+
+    r = np.random.default_rng(3)
+    X = r.normal(size=(80, 3))
+    y = pd.DataFrame({"kind": np.arange(80) % 3,
+                      "flag": np.array(["no", "yes"])[(X[:, 0] > 0).astype(int)]})
+    model = MultiHeadClassifier(heads={"kind": "softmax", "flag": "sigmoid"}, C=10).fit(X, y)
+    path = tmp_path / "m.onnx"
+    model.to_onnx(path, dtype=dtype)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [o.name for o in sess.get_outputs()]
+    assert names == ["label_kind", "probabilities_kind", "label_flag", "probabilities_flag"]
+    for scale in (1.0, 1e3):
+        out = dict(zip(names, sess.run(None, {"X": (X * scale).astype(dtype)})))
+        proba, pred = model.predict_proba(X * scale), model.predict(X * scale)
+        for head in ("kind", "flag"):
+            assert np.all(np.isfinite(out[f"probabilities_{head}"]))
+            np.testing.assert_allclose(out[f"probabilities_{head}"], proba[head], atol=TOL[dtype])
+            assert out[f"label_{head}"].astype(str).tolist() == pred[head].astype(str).tolist()
+
+
+def test_multihead_with_a_trunk_is_refused(tmp_path):
+    import warnings
+
+    from sigmax import MultiHeadClassifier
+
+    r = np.random.default_rng(4)
+    X = r.normal(size=(40, 3))
+    y = pd.DataFrame({"a": np.arange(40) % 2, "b": np.arange(40) % 3})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = MultiHeadClassifier(hidden=(4,), max_iter=5).fit(X, y)
+    with pytest.raises(TypeError, match="trunk"):
+        model.to_onnx(tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()

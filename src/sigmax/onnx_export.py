@@ -9,6 +9,11 @@ and two outputs, named as skl2onnx names them:
 - ``probabilities``: shape ``(N, K)`` (``(N, L)`` for multi-label), as the
   model's ``predict_proba``.
 
+A linear :class:`~sigmax.MultiHeadClassifier` gives ``label_<head>`` and
+``probabilities_<head>`` per head (its ``predict(X)[head]`` and
+``predict_proba(X)[head]``); a model with a trunk (``hidden=...``) is refused
+(export its torch module with ``torch.onnx.export``).
+
 The logits are :math:`Z = X W^\top + b` (``MatMul`` + ``Add``). Every
 probability is formed in a form that stays finite for any finite logit:
 
@@ -59,6 +64,7 @@ class _Graph:
     def __init__(self, onnx: Any, dtype: Any) -> None:
         self.onnx = onnx
         self.dtype = dtype
+        self.model: Any = None  # the model being exported (for the heads that need more)
         self.nodes: list[Any] = []
         self.inits: list[Any] = []
         self._n = 0
@@ -112,65 +118,107 @@ def _label_tensor(g: _Graph, classes: np.ndarray) -> tuple[str, int]:
     return name, TP.STRING
 
 
-def _binary_head(g: _Graph, Z: str, classes: np.ndarray) -> tuple[int, int]:
-    """LogisticRegression: columns sigma(-z), sigma(z); label classes_[z > 0]."""
+#: One output of the graph: (name, ONNX element type or None for the float
+#: dtype, shape with "N" for the rows).
+_Output = tuple[str, "int | None", list]
+
+
+def _binary_head(g: _Graph, Z: str, classes: np.ndarray, label: str = "label",
+                 proba: str = "probabilities") -> list[_Output]:
+    """One sigmoid output: columns sigma(-z), sigma(z); label classes_[z > 0]."""
     p1 = g.op("Sigmoid", [Z])
     p0 = g.op("Sigmoid", [g.op("Neg", [Z])])
-    g.op("Concat", [p0, p1], "probabilities", axis=1)
+    g.op("Concat", [p0, p1], proba, axis=1)
     positive = g.op("Cast", [g.op("Greater", [Z, g.const(0.0, "zero")])],
                     to=g.onnx.TensorProto.INT64)
     index = g.op("Squeeze", [positive, g.const([1], "axes", np.int64)])
     names, kind = _label_tensor(g, classes)
-    g.op("Gather", [names, index], "label", axis=0)
-    return kind, 1
+    g.op("Gather", [names, index], label, axis=0)
+    return [(label, kind, ["N"]), (proba, None, ["N", 2])]
 
 
-def _argmax_label(g: _Graph, Z: str, classes: np.ndarray) -> int:
+def _argmax_label(g: _Graph, Z: str, classes: np.ndarray, label: str) -> int:
     # ArgMax takes the first of tied maxima, as np.argmax does.
     index = g.op("ArgMax", [Z], axis=1, keepdims=0)
     names, kind = _label_tensor(g, classes)
-    g.op("Gather", [names, index], "label", axis=0)
+    g.op("Gather", [names, index], label, axis=0)
     return kind
 
 
-def _softmax_head(g: _Graph, Z: str, classes: np.ndarray) -> tuple[int, int]:
-    """SoftmaxRegression: stable softmax; label classes_[argmax z]."""
-    g.softmax(Z, "probabilities")
-    return _argmax_label(g, Z, classes), 1
+def _softmax_head(g: _Graph, Z: str, classes: np.ndarray, label: str = "label",
+                  proba: str = "probabilities") -> list[_Output]:
+    """Softmax over the columns of Z (stable form); label classes_[argmax z]."""
+    g.softmax(Z, proba)
+    return [(label, _argmax_label(g, Z, classes, label), ["N"]),
+            (proba, None, ["N", len(classes)])]
 
 
-def _ovr_head(g: _Graph, Z: str, classes: np.ndarray) -> tuple[int, int]:
+def _ovr_head(g: _Graph, Z: str, classes: np.ndarray) -> list[_Output]:
     """OneVsRestLogistic: sigmoids normalized to 1, as a softmax of log-sigmoids."""
     g.softmax(g.log_sigmoid(Z), "probabilities")
-    return _argmax_label(g, Z, classes), 1
+    return [("label", _argmax_label(g, Z, classes, "label"), ["N"]),
+            ("probabilities", None, ["N", len(classes)])]
 
 
-def _multilabel_head(g: _Graph, Z: str, classes: np.ndarray) -> tuple[int, int]:
+def _multilabel_head(g: _Graph, Z: str, classes: np.ndarray) -> list[_Output]:
     """MultiLabelLogistic: one sigmoid per label; label 1 where z > 0."""
     g.op("Sigmoid", [Z], "probabilities")
     g.op("Cast", [g.op("Greater", [Z, g.const(0.0, "zero")])], "label",
          to=g.onnx.TensorProto.INT64)
-    return g.onnx.TensorProto.INT64, 2
+    L = len(classes)
+    return [("label", g.onnx.TensorProto.INT64, ["N", L]), ("probabilities", None, ["N", L])]
 
 
-#: How each estimator turns logits into ``probabilities`` and ``label``:
-#: class name -> builder ``(graph, logits name, classes_) -> (label element type,
-#: label rank)``. An estimator class is looked up by the names in its MRO.
-HEADS: dict[str, Callable[[_Graph, str, np.ndarray], tuple[int, int]]] = {
+#: Head kind of MultiHeadClassifier (its ``heads_`` values) -> builder.
+_HEAD_KIND_BUILDERS = {"softmax": _softmax_head, "sigmoid": _binary_head}
+
+
+def _multihead(g: _Graph, Z: str, classes: dict) -> list[_Output]:
+    """MultiHeadClassifier (linear): ``label_<head>`` and ``probabilities_<head>`` per head,
+    each head's columns of Z through its own link."""
+    model = g.model
+    if hasattr(model, "hidden_coefs_"):
+        raise TypeError("ONNX export covers the linear heads of MultiHeadClassifier; this "
+                        "model has a trunk (hidden=...): export its torch module with "
+                        "torch.onnx.export instead.")
+    outputs: list[_Output] = []
+    for name, kind in model.heads_.items():
+        cols = model.head_slices_[name]
+        Zh = g.op("Slice", [Z, g.const([cols.start], "s", np.int64),
+                            g.const([cols.stop], "e", np.int64), g.const([1], "a", np.int64)])
+        outputs += _HEAD_KIND_BUILDERS[kind](g, Zh, np.asarray(classes[name]),
+                                             f"label_{name}", f"probabilities_{name}")
+    return outputs
+
+
+#: How each estimator turns logits into its outputs (``label``, ``probabilities``):
+#: class name -> builder ``(graph, logits name, classes_) -> outputs``. A class is
+#: looked up by the names in its MRO; None marks a subclass that is not supported.
+HEADS: dict[str, Any] = {
     "LogisticRegression": _binary_head,
     "SoftmaxRegression": _softmax_head,
     "OneVsRestLogistic": _ovr_head,
     "MultiLabelLogistic": _multilabel_head,
+    "MultiLabelHeads": None,
+    "MultiHeadClassifier": _multihead,
 }
 
 
-def _head_for(model: Any) -> Callable[[_Graph, str, np.ndarray], tuple[int, int]]:
+def _head_for(model: Any) -> Callable[..., list[_Output]]:
     for cls in type(model).__mro__:
-        if cls.__name__ in HEADS:
+        if cls.__name__ in HEADS and HEADS[cls.__name__] is not None:
             return HEADS[cls.__name__]
-    raise TypeError(
-        f"ONNX export supports {', '.join(HEADS)}; got {type(model).__name__}. For a "
-        "MultiHeadClassifier export each head's linear model separately.")
+        if cls.__name__ in HEADS:
+            break
+    supported = [name for name, head in HEADS.items() if head is not None]
+    raise TypeError(f"ONNX export supports {', '.join(supported)}; got "
+                    f"{type(model).__name__}.")
+
+
+def _jsonable_classes(classes: Any) -> Any:
+    if isinstance(classes, dict):  # MultiHeadClassifier: per head
+        return {str(h): _jsonable_classes(c) for h, c in classes.items()}
+    return [c.item() if hasattr(c, "item") else str(c) for c in np.asarray(classes)]
 
 
 def to_onnx_model(model: Any, dtype: str = "float32") -> Any:
@@ -178,8 +226,8 @@ def to_onnx_model(model: Any, dtype: str = "float32") -> Any:
 
     Parameters
     ----------
-    model : LogisticRegression, SoftmaxRegression, OneVsRestLogistic or MultiLabelLogistic
-        Fitted.
+    model : LogisticRegression, SoftmaxRegression, OneVsRestLogistic, MultiLabelLogistic
+        or MultiHeadClassifier (linear heads), fitted.
     dtype : {'float32', 'float64'}, default='float32'
         Element type of the input ``X``, the weights and ``probabilities``.
 
@@ -201,18 +249,18 @@ def to_onnx_model(model: Any, dtype: str = "float32") -> Any:
     b = np.asarray(model.intercept_, dtype=np.float64).reshape(-1)
     if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
         raise ValueError("The model has non-finite coefficients; refit it before exporting.")
-    k, d = W.shape
+    d = W.shape[1]
     g = _Graph(onnx, np_dtype)
+    g.model = model
     Z = g.op("Add", [g.op("MatMul", ["X", g.const(W.T, "coef")]), g.const(b, "intercept")],
              "logits")
-    label_type, label_rank = head(g, Z, np.asarray(model.classes_))
-    n_out = 2 if k == 1 else k
-    label_shape = ["N"] if label_rank == 1 else ["N", k]
+    classes = model.classes_
+    outputs = head(g, Z, classes if isinstance(classes, dict) else np.asarray(classes))
     graph = onnx.helper.make_graph(
         g.nodes, f"sigmax_{type(model).__name__}",
         [onnx.helper.make_tensor_value_info("X", elem, ["N", d])],
-        [onnx.helper.make_tensor_value_info("label", label_type, label_shape),
-         onnx.helper.make_tensor_value_info("probabilities", elem, ["N", n_out])],
+        [onnx.helper.make_tensor_value_info(name, elem if kind is None else kind, shape)
+         for name, kind, shape in outputs],
         initializer=g.inits)
     proto = onnx.helper.make_model(
         graph, producer_name="sigmax", opset_imports=[onnx.helper.make_opsetid("", OPSET)])
@@ -224,9 +272,8 @@ def to_onnx_model(model: Any, dtype: str = "float32") -> Any:
         "sigmax_version": __version__,
         "model_type": type(model).__name__,
         "feature_names": json.dumps(None if names is None else [str(n) for n in names]),
-        "classes": json.dumps([c.item() if hasattr(c, "item") else str(c)
-                               for c in np.asarray(model.classes_)]),
-        "outputs": json.dumps({"label": "predict(X)", "probabilities": "predict_proba(X)"}),
+        "classes": json.dumps(_jsonable_classes(model.classes_)),
+        "outputs": json.dumps([name for name, _, _ in outputs]),
     }
     onnx.helper.set_model_props(proto, meta)
     onnx.checker.check_model(proto)
@@ -238,8 +285,8 @@ def export_onnx(model: Any, path: str | os.PathLike, dtype: str = "float32") -> 
 
     Parameters
     ----------
-    model : LogisticRegression, SoftmaxRegression, OneVsRestLogistic or MultiLabelLogistic
-        Fitted.
+    model : LogisticRegression, SoftmaxRegression, OneVsRestLogistic, MultiLabelLogistic
+        or MultiHeadClassifier (linear heads), fitted.
     path : path-like
         The ``.onnx`` file to write.
     dtype : {'float32', 'float64'}, default='float32'
