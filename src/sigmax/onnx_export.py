@@ -265,8 +265,12 @@ def to_onnx_model(model: Any, dtype: str = "float32") -> Any:
     proto = onnx.helper.make_model(
         graph, producer_name="sigmax", opset_imports=[onnx.helper.make_opsetid("", OPSET)])
     proto.ir_version = min(proto.ir_version, 10)  # readable by onnxruntime releases of 2024+
-    from . import __version__
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:  # the installed version: no import of the sigmax package itself (no cycle)
+        __version__ = version("sigmax")
+    except PackageNotFoundError:  # pragma: no cover - a source tree without metadata
+        __version__ = "unknown"
     names = getattr(model, "feature_names_in_", None)
     meta = {
         "sigmax_version": __version__,
