@@ -25,25 +25,34 @@ from .path import RegularizationPath, regularization_path
 __version__ = "0.1.0"
 
 
+#: Names imported on first use: the study (compare, advise) pulls in pandas and the
+#: diagnostics, ONNX export the optional onnx package; ``import sigmax`` for the
+#: estimators stays light. Name -> (module, attribute).
+_LAZY = {
+    "compare": ("sigmax.study.compare", "compare"),
+    "advise": ("sigmax.study.advise", "advise"),
+    "export_onnx": ("sigmax.onnx_export", "export_onnx"),
+    "calibrate": ("sigmax.calibration", "calibrate"),
+    "CalibratedModel": ("sigmax.calibration", "CalibratedModel"),
+}
+#: Packages that are themselves the callable (``sigmax.inference(model, X, y)``).
+_LAZY_MODULES = {"inference": "sigmax.inference"}
+
+
 def __getattr__(name: str):
-    # The study (compare, advise) pulls in pandas and the diagnostics: imported on first
-    # use so that ``import sigmax`` for the estimators stays light.
-    if name == "compare":
-        from .study.compare import compare
+    import importlib
 
-        return compare
-    if name == "advise":
-        from .study.advise import advise
-
-        return advise
-    if name == "inference":  # the package, callable: sigmax.inference(model, X, y)
-        import importlib
-
-        return importlib.import_module(".inference", __name__)
+    if name in _LAZY_MODULES:
+        return importlib.import_module(_LAZY_MODULES[name])
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
     raise AttributeError(f"module 'sigmax' has no attribute {name!r}")
+
 
 __all__ = [
     "ESTIMATORS",
+    "CalibratedModel",
     "LogisticRegression",
     "LogisticRegressionCV",
     "MultiHeadClassifier",
@@ -58,7 +67,9 @@ __all__ = [
     "SoftmaxRegressionCV",
     "__version__",
     "advise",
+    "calibrate",
     "compare",
+    "export_onnx",
     "inference",
     "load",
     "regularization_path",

@@ -11,6 +11,7 @@ command         library
 ``fit``         :func:`sigmax.datasets.fit_dataset`, :func:`sigmax.io.save`
 ``predict``     :func:`sigmax.io.load`, :func:`sigmax.datasets.predict_table`
 ``summary``     :func:`sigmax.io.load`, :func:`sigmax.inference`
+``export``      :func:`sigmax.io.load`, :func:`sigmax.onnx_export.export_onnx`
 ``datasets``    :data:`sigmax.datasets.DATASETS`
 ``bench``       :func:`sigmax.bench.run`
 ==============  ==========================================================
@@ -111,6 +112,7 @@ def main() -> None:
     sigmax advise data.csv -t label   which model fits your labels, and why
     sigmax fit / predict              train a model on a table, apply it to another
     sigmax summary MODEL data.csv -t label   coefficient table (std errors, p-values)
+    sigmax export MODEL -o FILE.onnx  serve a fitted model without Python (ONNX)
     sigmax datasets                   the built-in datasets
 
     Set SIGMAX_DEBUG=1 to see full tracebacks.
@@ -725,6 +727,31 @@ def predict(model_file: Path, data: str, output: str | None, keep: tuple[str, ..
     else:
         atomic_write_text(output, text)
         click.echo(f"Wrote {len(table):,} predictions to {output}", err=True)
+
+
+@main.command("export")
+@click.argument("model_file", metavar="MODEL", type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, metavar="FILE", help="ONNX file to write.")
+@click.option("--dtype", default="float32", show_default=True,
+              type=click.Choice(["float32", "float64"]),
+              help="Element type of the ONNX input X and of the probabilities.")
+def export_cmd(model_file: Path, output: str, dtype: str) -> None:
+    """Export a saved MODEL to ONNX (outputs `label` and `probabilities`).
+
+    The input `X` takes the encoded features in the order stored in the file's
+    metadata (`feature_names`), as `sigmax predict` encodes a table.
+    """
+    from .io import load
+    from .onnx_export import export_onnx
+    from .outputs import check_output_file
+
+    check_output_file(output, [model_file], what="--output")
+    model = load(model_file)
+    try:
+        export_onnx(model, output, dtype=dtype)
+    except ImportError as exc:
+        raise click.ClickException(_one_line(exc)) from None
+    click.echo(f"Wrote {output}", err=True)
 
 
 # -- datasets ---------------------------------------------------------------------------------

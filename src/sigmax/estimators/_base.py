@@ -482,6 +482,13 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
 
         save(self, path)
 
+    def to_onnx(self, path: Any, dtype: str = "float32") -> None:
+        """Write the fitted model as ONNX (outputs ``label``, ``probabilities``); see
+        :func:`sigmax.onnx_export.export_onnx`."""
+        from ..onnx_export import export_onnx
+
+        export_onnx(self, path, dtype=dtype)
+
 
 def encode_single_label(est: BaseEstimator, y: Any, n_samples: int,
                         alternatives: str, code_dtype: Any = np.intp

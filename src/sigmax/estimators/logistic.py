@@ -8,9 +8,10 @@ import numpy as np
 
 from ..numerics import expit, log_expit
 from ._base import _DTYPES, LinearClassifierBase, class_weights_per_sample, encode_single_label
+from ._streaming import StreamingMixin
 
 
-class LogisticRegression(LinearClassifierBase):
+class LogisticRegression(StreamingMixin, LinearClassifierBase):
     r"""Binary logistic regression (sigmoid + log-loss).
 
     Minimizes scikit-learn's objective

@@ -11,6 +11,7 @@ import scipy.sparse as sp
 
 from ..numerics import expit, log_expit
 from ._base import _DTYPES, LinearClassifierBase
+from ._streaming import StreamingMixin
 
 
 def _is_label_sets(y: Any) -> bool:
@@ -42,7 +43,7 @@ def _is_label_sets(y: Any) -> bool:
 _CONSTANT_LOGIT = 40.0
 
 
-class MultiLabelLogistic(LinearClassifierBase):
+class MultiLabelLogistic(StreamingMixin, LinearClassifierBase):
     r"""Independent logistic regressions, one per label, for non-exclusive labels.
 
     ``y`` is an ``(n, L)`` 0/1 indicator matrix (array, sparse matrix or

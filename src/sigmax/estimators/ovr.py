@@ -8,9 +8,10 @@ import numpy as np
 
 from ..numerics import expit, log_expit, logsumexp
 from ._base import LinearClassifierBase, class_weights_per_sample, encode_single_label
+from ._streaming import StreamingMixin
 
 
-class OneVsRestLogistic(LinearClassifierBase):
+class OneVsRestLogistic(StreamingMixin, LinearClassifierBase):
     r"""One binary logistic model per class ("this class" vs "the rest").
 
     The K binary problems share ``X``, so they are fitted as one problem with

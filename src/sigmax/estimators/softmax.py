@@ -8,11 +8,12 @@ import numpy as np
 
 from ..losses import LOSSES
 from ._base import LinearClassifierBase, class_weights_per_sample, encode_single_label
+from ._streaming import StreamingMixin
 
 _PARAMETERIZATIONS = ("symmetric", "reference")
 
 
-class SoftmaxRegression(LinearClassifierBase):
+class SoftmaxRegression(StreamingMixin, LinearClassifierBase):
     r"""Softmax regression for K >= 2 mutually exclusive classes.
 
     Minimizes
