@@ -54,6 +54,8 @@ class DataTerm:
         :math:`S = \\sum_i s_i` (divided by ``k`` for per-entry weights).
     fit_intercept : bool
 
+    Notes
+    -----
     Subclasses set ``X``, ``Y`` and ``weights`` (where the data live) and
     implement :meth:`value_and_grad`, :meth:`logits`, :meth:`hessp` and
     :meth:`hessian`; the others have defaults.

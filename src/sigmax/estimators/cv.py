@@ -374,8 +374,9 @@ class MultiLabelLogisticCV(_CVMixin, MultiLabelLogistic):
         over labels, with an entrywise penalty), so label ``l`` at ``C_[l]``
         is the column of the all-label fit at that ``C``; the refit is one
         warm-started path over the ``Cs`` up to the largest chosen.
-    Cs, cv, scoring, refit, and the parameters of :class:`~sigmax.MultiLabelLogistic`
-        As in :class:`LogisticRegressionCV`.
+    Cs, cv, scoring, refit : see LogisticRegressionCV
+        As in :class:`LogisticRegressionCV`; the other parameters are those of
+        :class:`~sigmax.MultiLabelLogistic`.
 
     Attributes
     ----------
