@@ -243,7 +243,9 @@ def test_keep_column_named_like_an_output_is_refused(model, tmp_path):
 def test_C_nan_is_a_usage_error(table, tmp_path):
     res = _invoke(["fit", table, "-t", "label", "--C", "nan", "-o", tmp_path / "m.st"])
     assert res.exit_code == 2
-    assert "not a number" in res.output
+    assert "'nan'" in res.output and "--C" in res.output
+    res = _invoke(["compare", table, "-t", "label", "--C", "nan", "--out", tmp_path / "r"])
+    assert res.exit_code == 2 and "not a number" in res.output
 
 
 def test_many_small_classes_are_a_target_but_an_id_is_not(tmp_path):
