@@ -88,6 +88,14 @@ class _CVMixin:
         super().__init_subclass__(**kwargs)
         cls.__init__ = _make_init(cls._base, {**_CV_PARAMS, **cls._extra_params})
 
+    @property
+    def partial_fit(self) -> Any:
+        # Streaming updates need one C; choosing it needs the whole data. Raising
+        # AttributeError makes hasattr() False, as scikit-learn's checks expect.
+        raise AttributeError(
+            f"{type(self).__name__} has no partial_fit: C is chosen on the whole data. "
+            f"Stream with {self._base.__name__}(C=...).partial_fit, e.g. at this C_.")
+
     # -- pieces -----------------------------------------------------------------------
     def _base_estimator(self, C: float = 1.0) -> LinearClassifierBase:
         names = [n for n in inspect.signature(self._base.__init__).parameters

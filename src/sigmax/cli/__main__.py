@@ -1,0 +1,7 @@
+"""``python -m sigmax.cli``."""
+
+import sys
+
+from . import run
+
+sys.exit(run())

@@ -1,0 +1,207 @@
+"""``sigmax compare`` and ``sigmax advise``: the study and the advice."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .group import main
+from .options import (
+    CValue,
+    _check_backend,
+    _check_sections,
+    _dask_client,
+    _load,
+    _stdout_console,
+    backend_options,
+    data_options,
+    progress_bars,
+)
+
+
+# -- compare ----------------------------------------------------------------------------------
+@main.command()
+@click.argument("data", nargs=-1, metavar="[DATA]...")
+@data_options
+@click.option("-o", "--out", default="sigmax-report", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Report folder (index.html, results.json, figures/).")
+@click.option("--cv", default=None, type=click.IntRange(min=2),
+              help="Cross-validation folds [default: 5, 3 with --quick].")
+@click.option("--C", "C", default="cv", show_default=True, type=CValue(),
+              help="Inverse L2 penalty strength: `cv` (each model picks its own C by "
+                   "cross-validation inside each training fold) or one number for every "
+                   "model.")
+@click.option("--quick", is_flag=True, help="Fewer folds and smaller sweeps: a fast look.")
+@click.option("--no-plots", is_flag=True, help="Tables only (no figures): faster.")
+@click.option("--no-report", is_flag=True, help="Terminal summary only; write no folder.")
+@click.option("--sections", default=None, metavar="ID[,ID...]", callback=_check_sections,
+              help="Run only these study sections (comma-separated; default all). An unknown "
+                   "id lists the choices, which come from sigmax.study.section.SECTIONS.")
+@backend_options
+def compare(data: tuple[str, ...], targets: tuple[str, ...], drop: tuple[str, ...],
+            dropna: bool, missing: str, groups: str | None, seed: int,
+            max_rows: int | None, out: Path, cv: int | None,
+            C: float, quick: bool, no_plots: bool, no_report: bool,
+            sections: list[str] | None, backend: str, device: str | None,
+            scheduler: str | None) -> None:
+    """Fit logistic, softmax, one-vs-rest and multi-label models side by side.
+
+    DATA is a CSV / Parquet file (with --target) or built-in dataset names (see
+    `sigmax datasets`). Without DATA it runs on built-in real data: breast_cancer
+    (binary), digits (10 classes), movies (7 non-exclusive genres) and iris (3
+    classes). It prints a summary, then writes OUT/index.html, OUT/results.json and
+    OUT/figures/.
+
+    --backend / --device / --scheduler place every fit of the candidates (on all
+    rows and in cross-validation); the diagnostics on small subproblems (K sweep,
+    derivative checks, minima, K=2, PCA regions) run on NumPy.
+    """
+    from ..datasets import DEFAULT_SUITE
+    from ..study.render import TerminalRenderer, write_report
+
+    sources = list(data) or list(DEFAULT_SUITE)
+    if targets and not data:
+        raise click.UsageError("--target needs a DATA file: sigmax compare data.csv "
+                               "--target COLUMN.")
+    _check_backend(backend, device, scheduler)
+    if not no_report:
+        _check_out(out, data)
+    console = _stdout_console()
+    datasets = [_load(s, targets, seed=seed, max_rows=max_rows, drop=drop, dropna=dropna,
+                      missing=missing, groups=groups)
+                for s in sources]
+    # Default options keep the estimators' own defaults (no estimator_params at all).
+    params = ({"backend": backend, "device": device}
+              if backend != "auto" or device is not None else None)
+    with progress_bars() as callback, _dask_client(scheduler):
+        result = run_compare(datasets, cv=cv, C=C, seed=seed, quick=quick, callback=callback,
+                             estimator_params=params, sections=sections)
+        path = None
+        if not no_report:
+            path = write_report(result, out, plots=not no_plots, callback=callback)
+    TerminalRenderer(console).render(result)
+    where = result.settings.get("backend", "numpy")
+    if where != "numpy":
+        extra = result.settings.get("device") or result.settings.get("scheduler")
+        console.print(f"[dim]Candidate fits ran on the {where} backend"
+                      f"{f' ({extra})' if extra else ''}; the timings per gradient, the K "
+                      "sweep and the other diagnostics on small subproblems ran on NumPy.[/]")
+    if path is not None:
+        console.print(f"Report: [bold]{path}[/]  (open it in a browser; results.json and "
+                      f"figures/ beside it)")
+
+
+def _check_out(out: Path, inputs: Sequence[str] = ()) -> None:
+    from ..outputs import check_output_dir
+    from ..study.render import _is_replaceable
+
+    check_output_dir(out, inputs, what="--out")
+    if not _is_replaceable(out):
+        raise click.UsageError(
+            f"--out {out} exists and is not a sigmax report; choose a new or empty folder "
+            "(a report folder is replaced as a whole).")
+
+
+def run_compare(datasets: Sequence[Any], *, cv: int | None = None, C: float | str = 1.0,
+                seed: int = 0, quick: bool = False,
+                callback: Callable[[str, int, int], None] | None = None,
+                estimator_params: dict[str, Any] | None = None,
+                sections: Sequence[str] | None = None) -> Any:
+    """Run :func:`sigmax.study.compare.compare` on each dataset; one combined result.
+
+    ``estimator_params`` (``backend``, ``device``) places the candidate fits;
+    ``sections`` picks section ids of :data:`sigmax.study.section.SECTIONS` (None: all).
+    """
+    from ..study.compare import compare as compare_one
+    from ..study.result import CompareResult
+
+    results = []
+    for ds in datasets:
+        res = compare_one(
+            ds.X, ds.y, name=ds.name, description=ds.description, notes=ds.notes,
+            cv=5 if cv is None else cv, C=C, random_state=seed, quick=quick,
+            progress=callback, estimator_params=estimator_params, sections=sections,
+            groups=None if getattr(ds, "groups", None) is None else ds.groups.to_numpy())
+        for p in res.problems:
+            if p.advice and p.advice.model:
+                chosen = next((c for c in p.candidates if c.name == p.advice.model), None)
+                tuned = chosen.params.C_selected if chosen is not None else None
+                p.advice.fit_command = fit_command_for(
+                    ds, p.advice.model, C=tuned if tuned is not None else
+                    (1.0 if C == "cv" else float(C)))
+        results.append(res)
+    return CompareResult.combine(results)
+
+
+def fit_command_for(ds: Any, model: str, *, C: float = 1.0) -> str | None:
+    """The ``sigmax fit`` command that builds candidate ``model`` from ``ds``'s table.
+
+    None for a candidate ``sigmax fit`` cannot build.
+    """
+    import shlex
+
+    from ..study.advise import FIT_MODEL
+
+    if model not in FIT_MODEL:
+        return None
+    is_file = bool(ds.source) and Path(str(ds.source)).is_file()
+    args = ["sigmax", "fit", str(ds.source) if is_file else ds.name]
+    if is_file:  # a built-in dataset brings its own target
+        names = list(ds.y.columns) if hasattr(ds.y, "columns") else [ds.y.name]
+        for t in names:
+            args += ["-t", str(t)]
+    args += ["-m", FIT_MODEL[model]]
+    if C != 1.0:
+        args += ["--C", f"{C:g}"]
+    enc = getattr(ds, "encoding", None)
+    if enc is not None and enc.missing != "error":
+        args += ["--missing", enc.missing]
+    if getattr(ds, "groups", None) is not None:
+        args += ["--groups", str(ds.groups.name)]
+    args += ["-o", "model.safetensors"]
+    return " ".join(shlex.quote(a) for a in args)
+
+
+# -- advise -----------------------------------------------------------------------------------
+@main.command()
+@click.argument("data")
+@data_options
+def advise(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: bool,
+           missing: str, groups: str | None,
+           seed: int, max_rows: int | None) -> None:
+    """Which model fits the label structure of DATA, and why (no fitting).
+
+    Binary -> logistic; exclusive classes -> softmax; labels that co-occur ->
+    one logistic head per label. For the measured comparison run `sigmax compare`.
+    """
+    from ..study.advise import advise as advise_fn
+
+    # Only the target columns are read: the label structure decides the advice,
+    # and a problem in a feature column is no reason to refuse it.
+    ds = _load(data, targets, seed=seed, max_rows=max_rows, drop=drop, dropna=dropna,
+               missing=missing, targets_only=True)
+    a = advise_fn(ds.y)
+    console = _stdout_console()
+    from rich.markup import escape
+    from rich.panel import Panel
+
+    body = [f"[bold green]{escape(a.summary)}[/]", ""]
+    body += [f"• {escape(r)}" for r in a.reasons]
+    s = a.label_structure
+    features = f"{ds.X.shape[1]} features, " if ds.X.shape[1] else ""
+    facts = [f"{ds.name}: {len(ds.X):,} rows, {features}task {ds.task}, "
+             f"{s.get('n_classes')} {'labels' if ds.task == 'multilabel' else 'classes'}"]
+    facts += ds.notes
+    if "counts" in s:
+        facts.append("rows per " + ("label" if ds.task == "multilabel" else "class") + ": "
+                     + ", ".join(f"{n}={c}" for n, c in zip(s["names"], s["counts"])))
+    console.print(Panel("\n".join(body), title=f"[bold]Advice for {escape(ds.name)}[/]",
+                        border_style="green"))
+    for f in facts:
+        console.print(f"[dim]{escape(f)}[/]")
+
+
