@@ -5,6 +5,7 @@ core (losses x penalties x solvers), plus a study (``sigmax compare``) that
 fits them side by side on your data and explains the choice.
 """
 
+from ._version import __version__
 from .estimators import (
     ESTIMATORS,
     LogisticRegression,
@@ -16,8 +17,6 @@ from .estimators import (
     SoftmaxRegression,
 )
 from .io import load
-
-__version__ = "0.1.0"
 
 
 def __getattr__(name: str):
