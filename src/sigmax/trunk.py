@@ -32,6 +32,12 @@ cuBLAS reductions may differ in the last bits.
 PyTorch is needed to *train* only: the fitted weights are stored as NumPy
 arrays and :func:`forward` predicts without torch. It is an optional
 dependency, imported lazily: ``pip install 'sigmax[torch]'``.
+
+This module owns everything about the trunk that the estimator uses: the
+rules of its parameters (:data:`PARAM_RULES`), its config from the
+estimator's parameters (:meth:`TrunkConfig.from_params`), training
+(:func:`fit_trunk`), prediction (:func:`forward`) and its arrays in a model
+file (:meth:`TrunkState.layer_arrays`, :meth:`TrunkState.from_arrays`).
 """
 
 from __future__ import annotations
