@@ -23,8 +23,11 @@ Run::
     python benchmarks/ab_revisions.py OLD NEW --json ab.json   # also write every number
 
 ``OLD`` / ``NEW`` are ``src`` folders (holding ``sigmax/``) or checkouts holding
-``src/sigmax``. One ``bench --scale 0.1`` run takes about 9 minutes on 2 shared vCPUs
-(measured on the layering branch), so the default of 2 rounds takes about 40 minutes.
+``src/sigmax``. One run of the bench as this script runs it (all 8 problems, both
+thread settings, sigmax and scikit-learn, no memory runs) took 49 minutes (2,952 s)
+on 2 vCPUs shared with other busy processes, so the default 2 rounds x 2 trees take
+hours there: on a shared machine pass fewer problems (``dense_binary digits``) or
+``--threads 1``, and compare only runs made by the same call.
 """
 
 from __future__ import annotations
