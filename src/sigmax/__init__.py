@@ -5,6 +5,7 @@ core (losses x penalties x solvers), plus a study (``sigmax compare``) that
 fits them side by side on your data and explains the choice.
 """
 
+from ._version import __version__
 from .estimators import (
     ESTIMATORS,
     LogisticRegression,
@@ -21,9 +22,6 @@ from .estimators import (
 )
 from .io import load
 from .path import RegularizationPath, regularization_path
-
-__version__ = "0.1.0"
-
 
 #: Names imported on first use: the study (compare, advise) pulls in pandas and the
 #: diagnostics, ONNX export the optional onnx package; ``import sigmax`` for the

@@ -32,13 +32,20 @@ cuBLAS reductions may differ in the last bits.
 PyTorch is needed to *train* only: the fitted weights are stored as NumPy
 arrays and :func:`forward` predicts without torch. It is an optional
 dependency, imported lazily: ``pip install 'sigmax[torch]'``.
+
+This module owns everything about the trunk that the estimator uses: the
+rules of its parameters (:data:`PARAM_RULES`), its config from the
+estimator's parameters (:meth:`TrunkConfig.from_params`), training
+(:func:`fit_trunk`), prediction (:func:`forward`) and its arrays in a model
+file (:meth:`TrunkState.layer_arrays`, :meth:`TrunkState.from_arrays`).
 """
 
 from __future__ import annotations
 
 import itertools
+import numbers
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -47,7 +54,8 @@ import numpy as np
 # One device resolver for the whole package: the torch backend owns it.
 from .backends.torch_backend import resolve_device
 
-__all__ = ["ACTIVATIONS", "INSTALL_HINT", "Activation", "TrunkConfig", "TrunkFitRecord",
+__all__ = ["ACTIVATIONS", "INSTALL_HINT", "PARAM_RULES", "Activation", "TrunkConfig",
+           "TrunkFitRecord",
            "TrunkState", "fit_trunk", "forward", "require_torch", "resolve_device"]
 
 #: How to get the optional dependency.
@@ -111,6 +119,22 @@ class TrunkConfig:
     dtype: str = "float64"
     verbose: int = 0
 
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], seed: int) -> TrunkConfig:
+        """The config of an estimator's parameters (``get_params()`` of MultiHeadClassifier).
+
+        ``penalty=None`` means no weight decay (``C = inf``); ``device=None`` the CPU.
+        """
+        return cls(
+            hidden=tuple(int(h) for h in params["hidden"]), activation=params["activation"],
+            learning_rate=float(params["learning_rate"]), batch_size=int(params["batch_size"]),
+            max_epochs=int(params["max_epochs"]), patience=int(params["patience"]),
+            validation_fraction=float(params["validation_fraction"]),
+            C=float(params["C"]) if params["penalty"] is not None else np.inf,
+            fit_intercept=bool(params["fit_intercept"]), seed=seed,
+            device=params["device"] or "cpu", dtype=params["dtype"],
+            verbose=int(params["verbose"]))
+
 
 @dataclass
 class TrunkState:
@@ -132,6 +156,70 @@ class TrunkState:
     layers_b: list[np.ndarray]
     head_W: np.ndarray
     head_b: np.ndarray
+
+    # -- model files: the trunk's arrays (the heads' ``coef`` / ``intercept`` are the
+    # estimator's), named as in a PyTorch state dict.
+    @staticmethod
+    def array_names(n_layers: int) -> set[str]:
+        """Names of the trunk's arrays in a model file, for ``n_layers`` hidden layers."""
+        return {"x_mean", "x_scale"} | {f"hidden.{i}.{part}" for i in range(n_layers)
+                                        for part in ("weight", "bias")}
+
+    def layer_arrays(self) -> dict[str, np.ndarray]:
+        """Input standardization and hidden layers as named float64 arrays."""
+        out = {"x_mean": np.ascontiguousarray(self.x_mean, dtype=np.float64),
+               "x_scale": np.ascontiguousarray(self.x_scale, dtype=np.float64)}
+        for i, (W, b) in enumerate(zip(self.layers_W, self.layers_b)):
+            out[f"hidden.{i}.weight"] = np.ascontiguousarray(W, dtype=np.float64)
+            out[f"hidden.{i}.bias"] = np.ascontiguousarray(b, dtype=np.float64)
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], n_features: int,
+                    hidden: Sequence[int], head_W: np.ndarray, head_b: np.ndarray
+                    ) -> TrunkState:
+        """Inverse of :meth:`layer_arrays` (copies), with the heads' ``head_W`` / ``head_b``.
+
+        Raises
+        ------
+        ValueError
+            When a shape does not match ``n_features`` and ``hidden`` or a scale is not
+            positive (the names are checked by the caller against :meth:`array_names`).
+        """
+        x_mean, x_scale = arrays["x_mean"], arrays["x_scale"]
+        if (x_mean.shape != (n_features,) or x_scale.shape != (n_features,)
+                or not np.all(x_scale > 0)):
+            raise ValueError("bad input standardization")
+        width = n_features
+        for i, h in enumerate(hidden):
+            if (arrays[f"hidden.{i}.weight"].shape != (width, h)
+                    or arrays[f"hidden.{i}.bias"].shape != (h,)):
+                raise ValueError(f"hidden layer {i} shapes do not match hidden={hidden}")
+            width = h
+        return cls(x_mean.copy(), x_scale.copy(),
+                   [arrays[f"hidden.{i}.weight"].copy() for i in range(len(hidden))],
+                   [arrays[f"hidden.{i}.bias"].copy() for i in range(len(hidden))],
+                   head_W, head_b)
+
+
+def _is_count(v: Any, low: int = 1) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= low
+
+
+#: The trunk's training parameters (of :class:`~sigmax.MultiHeadClassifier`):
+#: name -> (test of a value, what a valid value is, for the error message).
+PARAM_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "activation": (lambda v: v in ACTIVATIONS, f"one of {sorted(ACTIVATIONS)}"),
+    "learning_rate": (lambda v: isinstance(v, numbers.Real) and v > 0,
+                      "a float in the range (0, inf)"),
+    "batch_size": (_is_count, "an int >= 1"),
+    "max_epochs": (_is_count, "an int >= 1"),
+    "patience": (_is_count, "an int >= 1"),
+    "validation_fraction": (lambda v: isinstance(v, numbers.Real) and 0 <= v < 1,
+                            "a float in the range [0, 1)"),
+    "random_state": (lambda v: v is None or (isinstance(v, numbers.Integral)
+                                             and not isinstance(v, bool)), "None or an int"),
+}
 
 
 @dataclass(frozen=True)

@@ -456,7 +456,7 @@ class DaskBackend(Backend):
         import dask.array as da
         from sklearn.utils.validation import _check_feature_names, _check_n_features
 
-        from ..estimators._base import _DTYPES
+        from .._dtypes import DTYPES as _DTYPES
 
         dtype = _DTYPES[est.dtype]
         if _is_dataframe(X) and dask.is_dask_collection(X):

@@ -93,7 +93,7 @@ class TorchBackend(Backend):
         import torch
         from sklearn.utils.validation import _check_feature_names, _check_n_features
 
-        from ..estimators._base import _DTYPES
+        from .._dtypes import DTYPES as _DTYPES
 
         dtype = getattr(torch, est.dtype)
         dev = _torch_device(device, X)

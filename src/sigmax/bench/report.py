@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..io import atomic_write_bytes, atomic_write_text
-from .runner import tag_for, to_json
+from .results import summarize, tag_for, to_json
 
 __all__ = ["plot_problem", "render_markdown", "rerender", "write_results"]
 
@@ -198,8 +198,6 @@ def write_results(result: dict[str, Any], out_dir: str | os.PathLike,
 def rerender(json_path: str | os.PathLike, plots: bool = True) -> list[Path]:
     """Re-render a stored ``bench-<tag>.json`` (summaries recomputed) next to it."""
     import json
-
-    from .runner import summarize
 
     path = Path(json_path)
     result = json.loads(path.read_text(encoding="utf-8"))

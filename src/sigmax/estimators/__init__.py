@@ -1,4 +1,4 @@
-"""The four estimators; :data:`ESTIMATORS` maps their names to the classes."""
+"""The estimators; :data:`ESTIMATORS` maps the names of those that can be saved to the classes."""
 
 from ._base import LinearClassifierBase, SeparableWarning
 from .cv import (
@@ -9,21 +9,21 @@ from .cv import (
     SoftmaxRegressionCV,
 )
 from .logistic import LogisticRegression
-from .multihead import MultiHeadClassifier, MultiLabelHeads
+from .multihead_classifier import MultiHeadClassifier
 from .multilabel import MultiLabelLogistic
+from .multilabel_heads import MultiLabelHeads
 from .ovr import OneVsRestLogistic
+from .registry import ESTIMATORS, register_estimator
 from .softmax import SoftmaxRegression
 
-#: Registry of estimator classes by class name (used by save/load and the CLI).
-ESTIMATORS: dict[str, type[LinearClassifierBase]] = {
-    cls.__name__: cls
-    for cls in (LogisticRegression, SoftmaxRegression, OneVsRestLogistic, MultiLabelLogistic,
-                MultiHeadClassifier)
-}
-ESTIMATORS.update(CV_ESTIMATORS)
+# The registry of save/load and the CLI (MultiLabelHeads cannot be saved yet). The CV
+# estimators are registered too (the CLI names them; a saved one is its plain model).
+for _cls in (LogisticRegression, SoftmaxRegression, OneVsRestLogistic, MultiLabelLogistic,
+             MultiHeadClassifier, *CV_ESTIMATORS.values()):
+    register_estimator(_cls)
 
 __all__ = ["CV_ESTIMATORS", "ESTIMATORS", "LinearClassifierBase", "LogisticRegression",
            "LogisticRegressionCV", "MultiHeadClassifier", "MultiLabelHeads",
            "MultiLabelLogistic", "MultiLabelLogisticCV", "OneVsRestLogistic",
            "OneVsRestLogisticCV", "SeparableWarning", "SoftmaxRegression",
-           "SoftmaxRegressionCV"]
+           "SoftmaxRegressionCV", "register_estimator"]

@@ -23,6 +23,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .. import _parallel
+from .._dtypes import DTYPES as _DTYPES
 from ..backends import BACKENDS, PrecomputedLogits, resolve_backend, route_by_input, to_numpy
 from ..losses import LOSSES, Loss
 from ..objective import LinearObjective
@@ -37,9 +38,6 @@ __all__ = ["LinearClassifierBase", "SeparableWarning"]
 
 class SeparableWarning(UserWarning):
     """The training data are linearly separable and the model has no penalty."""
-
-
-_DTYPES = {"float64": np.float64, "float32": np.float32}
 
 
 def _check_param(est: BaseEstimator, name: str, ok: bool, expected: str) -> None:
@@ -488,6 +486,24 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
         from ..onnx_export import export_onnx
 
         export_onnx(self, path, dtype=dtype)
+
+    def _to_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Save hook: the fitted arrays by name and the JSON-ready rest (see persistence)."""
+        from .persistence import linear_to_arrays
+
+        return linear_to_arrays(self)
+
+    @classmethod
+    def _from_arrays(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Any:
+        """Load hook: the inverse of :meth:`_to_arrays`; ``ValueError`` on a bad field."""
+        from .persistence import linear_from_arrays
+
+        return linear_from_arrays(cls, arrays, meta)
+
+    @classmethod
+    def _n_coef_rows(cls, n_classes: int) -> int:
+        """Rows of ``coef_`` for ``n_classes`` classes (labels for multi-label models)."""
+        return n_classes
 
 
 def encode_single_label(est: BaseEstimator, y: Any, n_samples: int,

@@ -98,6 +98,10 @@ default='auto'
                 "labels.")
         return codes.astype(_DTYPES.get(self.dtype, np.float64)), classes, 1
 
+    @classmethod
+    def _n_coef_rows(cls, n_classes: int) -> int:
+        return 1  # one logit (of classes_[1]) for the two classes
+
     def _sample_class_weights(self, Y):
         if self.class_weight is None:
             return None
