@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..dataterms.base import DataTerm, total_weight
+from ..dataterms.base import DataTerm, StateCache, total_weight
 from ..losses import Loss, array_definition
 from ..objective import Objective
 from ..penalties import Penalty
@@ -30,7 +30,7 @@ def numpy_dtype(dtype: Any) -> np.dtype:
         return np.dtype(str(dtype).rsplit(".", 1)[-1])
 
 
-class ArrayData(DataTerm):
+class ArrayData(StateCache, DataTerm):
     """Data term of any array-API array ``X`` (NumPy, torch on any device).
 
     Parameters
@@ -63,10 +63,7 @@ class ArrayData(DataTerm):
         n, d = X.shape
         total = total_weight(to_numpy(weights).astype(np.float64))
         super().__init__(loss, n, d, k, numpy_dtype(X.dtype), total, fit_intercept)
-        self._cache_w: np.ndarray | None = None
-        self._cache_Z: Any = None
-        self._hess_w: np.ndarray | None = None
-        self._hess_state: Any = None
+        self._clear_state()
 
     def row_slice(self, lo: int, hi: int) -> ArrayData:
         """The data term of rows ``lo:hi`` (views: nothing is copied)."""
@@ -96,19 +93,12 @@ class ArrayData(DataTerm):
 
     def value_and_grad(self, w: np.ndarray) -> tuple[float, np.ndarray]:
         Z = self.logits(w)
-        self._cache_w, self._cache_Z = w.copy(), Z
+        self._remember(w, Z)
         value, G = self.kernel.value_and_grad(Z, self.Y, self.weights)
         return value, self._pack(G)
 
     def _state(self, w: np.ndarray) -> Any:
-        if self._hess_w is None or not np.array_equal(self._hess_w, w):
-            if self._cache_w is not None and np.array_equal(self._cache_w, w):
-                Z = self._cache_Z
-            else:
-                Z = self.logits(w)
-            self._hess_state = self.kernel.hessian_state(Z, self.Y, self.weights)
-            self._hess_w = w.copy()
-        return self._hess_state
+        return self._state_for(w, self.kernel)
 
     def hessp(self, w: np.ndarray, v: np.ndarray) -> np.ndarray:
         return self._pack(self.kernel.hessp(self._state(w), self.logits(v)))

@@ -135,3 +135,34 @@ class DataTerm:
         from .batches import RowBatches
 
         return RowBatches(self)
+
+
+class StateCache:
+    """The logits of the last gradient point and the Hessian state at the last ``hessp`` point.
+
+    Newton-type solvers call ``value_and_grad(w)`` and then many ``hessp(w, v)``
+    at the same ``w``: the second-order state (probabilities, per-row weights) is
+    built once per point, from the cached logits when the point is the same.
+    Mixed into the data terms that keep their logits whole (generic, array API).
+    """
+
+    def _clear_state(self) -> None:
+        self._cache_w: np.ndarray | None = None
+        self._cache_Z: Any = None
+        self._hess_w: np.ndarray | None = None
+        self._hess_state: Any = None
+
+    def _remember(self, w: np.ndarray, Z: Any) -> None:
+        self._cache_w, self._cache_Z = w.copy(), Z
+
+    def _state_for(self, w: np.ndarray, loss: Any) -> Any:
+        """``loss.hessian_state`` at ``w``, built once per point."""
+        if self._hess_w is None or not np.array_equal(self._hess_w, w):
+            if self._cache_w is not None and np.array_equal(self._cache_w, w):
+                Z = self._cache_Z
+            else:
+                Z = self.logits(w)  # type: ignore[attr-defined]
+            self._hess_state = loss.hessian_state(Z, self.Y, self.weights)  # type: ignore[attr-defined]
+            self._hess_w = w.copy()
+        return self._hess_state
+

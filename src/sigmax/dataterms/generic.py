@@ -14,12 +14,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..losses import Loss
-from .base import DataTerm, total_weight
+from .base import DataTerm, StateCache, total_weight
 
 __all__ = ["GenericData"]
 
 
-class GenericData(DataTerm):
+class GenericData(StateCache, DataTerm):
     """Data term of any in-memory ``X`` with ``X @ W`` and ``X.T @ G``.
 
     Parameters
@@ -39,10 +39,7 @@ class GenericData(DataTerm):
         n, d = X.shape
         super().__init__(loss, n, d, k, dtype, total_weight(self.weights), fit_intercept)
         self.X, self.Y = X, Y
-        self._cache_w: np.ndarray | None = None
-        self._cache_Z: np.ndarray | None = None
-        self._hess_w: np.ndarray | None = None
-        self._hess_state: Any = None
+        self._clear_state()
 
     def row_slice(self, lo: int, hi: int) -> GenericData:
         return GenericData(self.loss, self.X[lo:hi], self.Y[lo:hi], self.weights[lo:hi], self.k,
@@ -64,7 +61,7 @@ class GenericData(DataTerm):
 
     def value_and_grad(self, w: np.ndarray) -> tuple[float, np.ndarray]:
         Z = self.logits(w)
-        self._cache_w, self._cache_Z = w.copy(), Z
+        self._remember(w, Z)
         value, G = self.loss.value_and_grad(Z, self.Y, self.weights)
         return value, self._pack(G)
 
@@ -72,14 +69,7 @@ class GenericData(DataTerm):
         return self.loss.value(self.logits(w), self.Y, self.weights)
 
     def _state(self, w: np.ndarray) -> Any:
-        if self._hess_w is None or not np.array_equal(self._hess_w, w):
-            if self._cache_w is not None and np.array_equal(self._cache_w, w):
-                Z = self._cache_Z
-            else:
-                Z = self.logits(w)
-            self._hess_state = self.loss.hessian_state(Z, self.Y, self.weights)
-            self._hess_w = w.copy()
-        return self._hess_state
+        return self._state_for(w, self.loss)
 
     def hessp(self, w: np.ndarray, v: np.ndarray) -> np.ndarray:
         return self._pack(self.loss.hessp(self._state(w), self.logits(v)))
