@@ -177,6 +177,8 @@ class CoefficientsResult(Record):
 
     n_rows: int | None = None
     n_features: int | None = None
+    features: list[str] | None = field(default=None, metadata={
+        "doc": "the features of the tables (all, or the fallback subset)"})
     notes: list[str] | None = None
     models: list[CoefModel] | None = None
     all_features: list[CoefModel] | None = field(default=None, metadata={
@@ -246,7 +248,9 @@ def _data(run: StudyRun) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
 def _fit_model(run: StudyRun, spec: Any, X: np.ndarray, y: np.ndarray, feats: list[str]
                ) -> tuple[CoefModel, Any, Any]:
     """Refit ``spec`` without a penalty and run the inference; (record, estimator, result)."""
-    entry: dict[str, Any] = {"name": spec.name, "title": spec.title, "notes": []}
+    n_out = y.shape[1] if y.ndim == 2 else len(np.unique(y))
+    entry: dict[str, Any] = {"name": spec.name, "title": spec.title.replace("{K}", str(n_out)),
+                             "notes": []}
     est = spec.estimator(penalty=None, solver="newton-cholesky", tol=1e-10,
                          max_iter=max(run.budget.unpenalized_max_iter, 100))
     est, _, caught = fitting.fit(est, X, y)
@@ -383,7 +387,8 @@ def _attempt(run: StudyRun, rows: np.ndarray, X: np.ndarray, feats: list[str]
         y = fitting.y_for(spec, run.target)[rows]
         n_out = (y.shape[1] if y.ndim == 2 else len(np.unique(y)))
         if n_out > MAX_OUTPUTS_FIT:
-            models.append({"name": spec.name, "title": spec.title, "status": "skipped",
+            models.append({"name": spec.name, "title": spec.title.replace("{K}", str(n_out)),
+                           "status": "skipped",
                            "reason": f"{n_out} outputs (more than {MAX_OUTPUTS_FIT}): left "
                            "out to keep the study fast"})
             continue
@@ -413,14 +418,12 @@ def _coefficients(run: StudyRun) -> CoefficientsResult:
     else:
         models, fitted, cols = first
     out: dict[str, Any] = {"n_rows": int(X.shape[0]), "n_features": len(cols),
-                           "notes": notes, "models": models}
+                           "features": [feats[j] for j in cols], "notes": notes,
+                           "models": models}
     if len(cols) < X.shape[1]:
         failed = [m for m in first[0] if CoefModel.from_dict(m).status not in ("ok", "skipped")]
         out["all_features"] = [{"name": m.name, "status": m.status, "reason": m.reason}
                                for m in map(CoefModel.from_dict, failed)]
-        out["notes"] = [*notes, (
-            f"the tables use the {len(cols)} most independent feature(s) (pivoted QR): "
-            f"{', '.join(feats[j] for j in cols)}")]
     X, feats = X[:, cols], [feats[j] for j in cols]
     terms = ["intercept", *feats]
     soft = next((n for n, v in fitted.items() if v[0].family == "softmax"), None)
@@ -494,8 +497,8 @@ def _summary(r: CoefficientsResult, run: StudyRun) -> list[str]:
                "failed": "inference failed", "skipped": "skipped"}
         s.append(f"With all features, {', '.join(m.name for m in r.all_features)} had no "
                  f"coefficient table: {'; '.join(why[k] for k in kinds)}. The tables here use "
-                 f"the {r.n_features} most independent feature(s), on which every model has a "
-                 "finite estimate.")
+                 f"the {r.n_features} most independent feature(s) (pivoted QR), "
+                 f"{', '.join(r.features or [])}, on which every model has a finite estimate.")
     if r.notes:
         s.append("Computed on " + "; ".join(r.notes) + ".")
     return s
@@ -598,6 +601,8 @@ class Coefficients(Section):
                         ) -> list[Any]:
         from rich.markup import escape
 
-        items = (result.summary or [])[:2]
+        items = list(result.summary or [])
+        fallback = [t for t in items if t.startswith("With all features")]
+        items = items[:1] + (fallback or items[1:2]) if items else []
         return [f"[bold]Coefficients:[/] {escape(items[0])}"] + [
-            f"  {escape(t)}" for t in items[1:]] if items else []
+            f"  {escape(t)}" for t in items[1:] if t != items[0]] if items else []
