@@ -331,7 +331,8 @@ def _named(res: Any, names: dict[Any, str], terms: list[str]) -> Any:
 
 def _flat(est: Any, res: Any, X: np.ndarray, y: np.ndarray, names: dict[Any, str],
           feats: list[str]) -> FlatDirections | None:
-    r"""Symmetric softmax: the SE of :math:`\theta_{k,j}` and of :math:`\theta_{k,j} - \theta_{r,j}`.
+    r"""Symmetric softmax: standard errors of :math:`\theta_{k,j}` and :math:`\theta_{k,j} -
+    \theta_{r,j}`.
 
     The information :math:`H` of all :math:`K P` symmetric coefficients is
     singular along :math:`N` (the ``P`` flat directions :math:`1_K \otimes e_q /
