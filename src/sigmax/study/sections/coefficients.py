@@ -32,6 +32,7 @@ outputs. Each cap that applies is said in ``notes``.
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -209,6 +210,11 @@ def _output_names(spec: Any, run: StudyRun, classes: np.ndarray) -> dict[Any, st
             for c in classes}
 
 
+def _plain_message(message: str) -> str:
+    """A warning or error message for the report: ``np.int64(0)`` written as ``0``."""
+    return re.sub(r"np\.\w+\(([^()]*)\)", r"\1", message)
+
+
 def _status(message: str) -> str:
     m = message.lower()
     if "separation" in m:
@@ -263,10 +269,10 @@ def _fit_model(run: StudyRun, spec: Any, X: np.ndarray, y: np.ndarray, feats: li
         try:
             res = run_inference(est, X, y)
         except ValueError as exc:
-            entry.update(status=_status(str(exc)), reason=str(exc))
+            entry.update(status=_status(str(exc)), reason=_plain_message(str(exc)))
             return CoefModel.from_dict(entry, strict=True), est, None
     sep = [w for w in inf_caught if issubclass(w.category, SeparationWarning)]
-    entry["notes"] += [str(w.message) for w in inf_caught
+    entry["notes"] += [_plain_message(str(w.message)) for w in inf_caught
                        if not issubclass(w.category, SeparationWarning)]
     ref = None if res.reference is None else names.get(res.reference, str(res.reference))
     entry.update(question=_question(spec, ref), reference=ref, **{
@@ -274,7 +280,7 @@ def _fit_model(run: StudyRun, spec: Any, X: np.ndarray, y: np.ndarray, feats: li
         if k in ("nobs", "llf", "llnull", "prsquared", "aic", "bic")})
     if sep:
         # The table would be drifting coefficients with huge standard errors: say why instead.
-        entry.update(status="separation", reason=str(sep[0].message))
+        entry.update(status="separation", reason=_plain_message(str(sep[0].message)))
         return CoefModel.from_dict(entry, strict=True), est, None
     terms = ["intercept", *feats]
     table = res.table.assign(term=np.tile(terms, len(res.table) // len(terms)),
@@ -461,11 +467,13 @@ def _summary(r: CoefficientsResult, run: StudyRun) -> list[str]:
                  "(p₁ = σ(z₁ − z₀)), the same inference.")
     if r.ovr_vs_softmax is not None:
         c = r.ovr_vs_softmax
-        s.append(f"One-vs-rest and softmax answer different questions: a one-vs-rest "
-                 "coefficient is the log-odds of class k against all other classes pooled, "
-                 "each class its own model; a softmax contrast is the log-odds of k against "
-                 "the reference class, within one model of all classes. Here they differ by "
-                 f"up to {c.max_abs_coef_diff:.3g} (coefficients) on the same rows.")
+        unit = "label set" if run.target.task == "multilabel" else "class"
+        s.append(f"One-vs-rest ({c.a}) and softmax ({c.b}) answer different questions: a "
+                 f"one-vs-rest coefficient is the log-odds of {unit} k against all other "
+                 f"{unit}s pooled, each {unit} its own model; a softmax contrast is the "
+                 f"log-odds of k against the reference {unit}, within one model of all "
+                 f"{unit}s. Here they differ by up to {c.max_abs_coef_diff:.3g} "
+                 "(coefficients) on the same rows.")
     if r.flat is not None:
         f = r.flat
         lo, hi = f.sweep[0], f.sweep[-1]
