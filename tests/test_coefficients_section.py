@@ -98,3 +98,18 @@ def test_separated_data_say_so_without_huge_numbers():
     assert "separation" in text.lower()
     numbers = [abs(float(v)) for v in re.findall(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?", text)]
     assert max(numbers) < 1e4
+
+
+def test_collinear_features_are_named_and_the_tables_use_independent_ones():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(300, 3))
+    X = np.column_stack([X, X[:, 0] + X[:, 1]])  # x3 = x0 + x1
+    y = (X[:, 0] + rng.logistic(size=300) > 0).astype(int)
+    res = compare(X, y, quick=True, sections=["coefficients"],
+                  feature_names=["a", "b", "c", "a_plus_b"])
+    c = res.problems[0].coefficients
+    assert {m.status for m in c.all_features} == {"collinear"}
+    assert "a_plus_b" in c.all_features[0].reason
+    assert len(c.features) == 3 and all(m.status == "ok" for m in c.models)
+    assert any("collinear" in s for s in c.summary)
+    assert c.k2 is not None and c.k2.max_abs_coef_diff < 1e-6

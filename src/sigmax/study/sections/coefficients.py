@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from ... import diagnostics as diag
 from ...estimators import (
@@ -251,7 +252,7 @@ def _data(run: StudyRun) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
     return rows, X, [run.feature_names[j] for j in range(m)], notes
 
 
-def _fit_model(run: StudyRun, spec: Any, X: np.ndarray, y: np.ndarray, feats: list[str]
+def _fit_model(run: StudyRun, spec: Any, X: pd.DataFrame, y: np.ndarray, feats: list[str]
                ) -> tuple[CoefModel, Any, Any]:
     """Refit ``spec`` without a penalty and run the inference; (record, estimator, result)."""
     n_out = y.shape[1] if y.ndim == 2 else len(np.unique(y))
@@ -399,7 +400,10 @@ def _attempt(run: StudyRun, rows: np.ndarray, X: np.ndarray, feats: list[str]
                            "reason": f"{n_out} outputs (more than {MAX_OUTPUTS_FIT}): left "
                            "out to keep the study fast"})
             continue
-        model, est, res = _fit_model(run, spec, X, y, feats)
+        # a frame, so that inference's messages name the features (``x0``... otherwise)
+        frame = pd.DataFrame(X, columns=list(dict.fromkeys(feats)) if len(set(feats)) == len(
+            feats) else None)
+        model, est, res = _fit_model(run, spec, frame, y, feats)
         models.append(model)
         if res is not None:
             fitted[spec.name] = (spec, est, res, _output_names(spec, run,
@@ -411,10 +415,13 @@ def _coefficients(run: StudyRun) -> CoefficientsResult:
     t = run.target
     rows, X, feats, notes = _data(run)
     # All features first; if a model has no table there (separation, collinearity), the
-    # most independent few features (pivoted QR), fewer and fewer, until every model has one.
+    # full-rank columns, then the most independent few (pivoted QR), fewer and fewer, until
+    # every model has one.
     order = diag.full_rank_columns(X)
-    tries = [list(range(X.shape[1]))] + [order[:m] for m in FALLBACK_FEATURES
-                                         if 0 < m < min(len(order), X.shape[1])]
+    tries = [list(range(X.shape[1]))]
+    for cols in ([list(order)] + [list(order[:m]) for m in FALLBACK_FEATURES]):
+        if cols and len(cols) < len(tries[-1]):
+            tries.append(sorted(cols))  # the kept features in column order
     first = None
     for cols in tries:
         models, fitted = _attempt(run, rows, X[:, cols], [feats[j] for j in cols])
@@ -577,6 +584,10 @@ def _coefficients_html(r: CoefficientsResult, p: ProblemResult) -> str:
                    "reference)</h4>" + _pair_html(r.ovr_vs_softmax, "one-vs-rest", "softmax"))
     if r.flat is not None:
         out.append(_flat_html(r.flat))
+    if r.all_features:
+        out.append("<p>With all features, no table for: " + "; ".join(
+            f"<strong>{esc(m.name)}</strong> ({esc(m.status)}: {esc(m.reason or '')})"
+            for m in r.all_features) + "</p>")
     if r.models:
         out.append("<h4>Coefficient tables (no penalty, standardized features)</h4>"
                    + "".join(_model_html(m) for m in r.models))
