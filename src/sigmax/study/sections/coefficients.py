@@ -143,6 +143,8 @@ class CoefComparison(Record):
     max_abs_se_diff: float
     rows_total: int
     rows: list[PairRow]
+    reference: str | None = field(default=None, metadata={
+        "doc": "the softmax reference class (b's contrasts are against it)"})
 
 
 @dataclass(eq=False)
@@ -305,7 +307,7 @@ def _row(r: dict[str, Any]) -> dict[str, Any]:
 
 
 def _compare(a_name: str, a_table: Any, b_name: str, b_table: Any,
-             outputs: list[Any]) -> CoefComparison:
+             outputs: list[Any], reference: str) -> CoefComparison:
     """Rows of ``outputs`` in both tables (same output labels and term order)."""
     rows, coef_d, se_d = [], 0.0, 0.0
     for o in outputs:
@@ -327,7 +329,7 @@ def _compare(a_name: str, a_table: Any, b_name: str, b_table: Any,
             shown.append(r)
     return CoefComparison.from_dict({"a": a_name, "b": b_name, "max_abs_coef_diff": coef_d,
                                      "max_abs_se_diff": se_d, "rows_total": len(rows),
-                                     "rows": shown}, strict=True)
+                                     "rows": shown, "reference": reference}, strict=True)
 
 
 def _named(res: Any, names: dict[Any, str], terms: list[str]) -> Any:
@@ -447,14 +449,16 @@ def _coefficients(run: StudyRun) -> CoefficientsResult:
             lres, lnames = fitted["logistic"][2], fitted["logistic"][3]
             c1, c0 = est.classes_[1], est.classes_[0]
             out["k2"] = _compare("logistic", _named(lres, lnames, terms), soft,
-                                 _named(res.contrast(c1, c0), names, terms), [names[c1]])
+                                 _named(res.contrast(c1, c0), names, terms), [names[c1]],
+                                 names[c0])
         ovr = next((n for n, v in fitted.items() if v[0].estimator is OneVsRestLogistic
                     and v[0].target == spec.target), None)
         if t.task != "binary" and ovr is not None:
             onames = fitted[ovr][3]
             others = [names[c] for c in est.classes_ if c != res.reference]
             out["ovr_vs_softmax"] = _compare(ovr, _named(fitted[ovr][2], onames, terms), soft,
-                                             _named(res, names, terms), others)
+                                             _named(res, names, terms), others,
+                                             names[res.reference])
         if getattr(est, "parameterization", "symmetric") != "reference":
             out["flat"] = _flat(est, res, X, y, names, feats)
     for m in models:
@@ -468,18 +472,20 @@ def _summary(r: CoefficientsResult, run: StudyRun) -> list[str]:
     s = []
     if r.k2 is not None:
         k = r.k2
-        s.append(f"Without a penalty, the two-class softmax contrast (class 1 against class 0) "
+        s.append(f"Without a penalty, the two-class softmax contrast ({k.rows[0].output!r} "
+                 f"against {k.reference!r}) "
                  f"equals the logistic coefficients to {k.max_abs_coef_diff:.1e}, and their "
                  f"standard errors agree to {k.max_abs_se_diff:.1e}: the same model "
                  "(p₁ = σ(z₁ − z₀)), the same inference.")
     if r.ovr_vs_softmax is not None:
         c = r.ovr_vs_softmax
-        unit = "label set" if run.target.task == "multilabel" else "class"
+        unit, units = (("label set", "label sets") if run.target.task == "multilabel"
+                       else ("class", "classes"))
         s.append(f"One-vs-rest ({c.a}) and softmax ({c.b}) answer different questions: a "
                  f"one-vs-rest coefficient is the log-odds of {unit} k against all other "
-                 f"{unit}s pooled, each {unit} its own model; a softmax contrast is the "
-                 f"log-odds of k against the reference {unit}, within one model of all "
-                 f"{unit}s. Here they differ by up to {c.max_abs_coef_diff:.3g} "
+                 f"{units} pooled, each {unit} its own model; a softmax contrast is the "
+                 f"log-odds of k against the reference {unit} ({c.reference!r}), within one "
+                 f"model of all {units}. Here they differ by up to {c.max_abs_coef_diff:.3g} "
                  "(coefficients) on the same rows.")
     if r.flat is not None:
         f = r.flat
