@@ -6,6 +6,7 @@ subclass, plus one line below. See :mod:`sigmax.study.section` for the protocol.
 
 from ..section import SECTIONS, register_section
 from .advice import AdviceSection
+from .coefficients import Coefficients
 from .computation import Computation
 from .derivatives import Derivatives
 from .k2_equivalence import K2Equivalence
@@ -20,5 +21,6 @@ register_section(Computation)
 register_section(Derivatives)
 register_section(Minima)
 register_section(K2Equivalence)
+register_section(Coefficients)
 register_section(Visualization)
 register_section(AdviceSection)
