@@ -180,3 +180,13 @@ def test_unpenalized_fit_uses_a_reference_level(credit, tmp_path):
     full = load_dataset(path, "Status", missing="indicator")
     Xf = np.c_[full.X.to_numpy(), np.ones(len(full.X))]
     assert np.linalg.matrix_rank(Xf) == Xf.shape[1] - 1  # one-hot + intercept: deficient
+
+
+def test_a_level_named_none_is_a_level_not_a_missing_value(tmp_path):
+    from sigmax.datasets import read_table
+
+    path = tmp_path / "survey.csv"
+    path.write_text("x,Exer\n1.0,Freq\n2.0,None\n3.0,Some\n4.0,NA\n5.0,\n")
+    df = read_table(path)
+    assert df["Exer"].tolist()[:3] == ["Freq", "None", "Some"]
+    assert df["Exer"].isna().tolist() == [False, False, False, True, True]

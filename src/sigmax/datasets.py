@@ -42,10 +42,15 @@ __all__ = ["DATASETS", "DEFAULT_SUITE", "MODEL_NAMES", "BuiltinDataset", "Datase
            "predict_table", "read_table"]
 
 #: The file suffixes :func:`read_table` understands.
+#: Cells read as missing: pandas' defaults except "None", which real tables use as a
+#: level (R's MASS::survey, "how often do you exercise": Freq / Some / None).
+NA_VALUES = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+             "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null"]
 TABLE_READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
-    ".csv": lambda p: pd.read_csv(p),
-    ".tsv": lambda p: pd.read_csv(p, sep="\t"),
-    ".txt": lambda p: pd.read_csv(p, sep=None, engine="python"),
+    ".csv": lambda p: pd.read_csv(p, keep_default_na=False, na_values=NA_VALUES),
+    ".tsv": lambda p: pd.read_csv(p, sep="\t", keep_default_na=False, na_values=NA_VALUES),
+    ".txt": lambda p: pd.read_csv(p, sep=None, engine="python", keep_default_na=False,
+                                  na_values=NA_VALUES),
     ".parquet": lambda p: pd.read_parquet(p),
     ".pq": lambda p: pd.read_parquet(p),
 }
