@@ -95,9 +95,12 @@ def test_a_single_p_of_0_042_among_many_tests_is_no_difference_after_holm():
     assert "no measurable difference" in v.sentences[0]
     assert "6 paired tests" in v.sentences[0]
     assert "agree" not in v.sentences[0]
+    assert "p < 0.05 alone (smallest 0.042) but not after correcting for the 6 tests" in \
+        " ".join(v.sentences)
     # Without the correction the same p-value would count: alone it is significant.
     alone = _decide(comps[:1])
     assert alone.status == "mixed"
+    assert not any("not after correcting" in x for x in alone.sentences)
 
 
 def test_baseline_sentences():

@@ -229,6 +229,16 @@ def decide(structural: str, candidates: Sequence[Any], comparisons: Sequence[Any
                 f"Caution: {what} is not measurably better than predicting the {freq} "
                 f"(cross-validated log-loss {own_ll:.4g} against {base_ll:.4g} for the "
                 f"baseline; {fam}).")
+    # Differences that pass alone but not after the correction: say so, with the
+    # remedy, so that "no measurable difference" is not read as "no difference".
+    raw = [c.p_value for c, p in zip(comparisons, adjusted)
+           if choice in (c.a, c.b) and np.isfinite(c.p_value) and c.p_value < alpha
+           and not (np.isfinite(p) and p < alpha)]
+    if raw:
+        sentences.append(
+            f"{len(raw)} difference(s) involving {what} have p < {alpha:g} alone (smallest "
+            f"{min(raw):.2g}) but not after correcting for the {n_tests} tests; more folds "
+            "(a run without --quick, or a larger --cv) give each test more power.")
     return Verdict(choice, structural, status, sentences, involving, n_tests, beats,
                    fit_command(choice) if fit_command else None)
 
