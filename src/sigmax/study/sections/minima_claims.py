@@ -99,7 +99,7 @@ def model_sentence(e: dict[str, Any]) -> str:
                 "everywhere" if n else f"its Hessian has {count}: no flat direction")
         return (f"{label}: no finite minimum, the training data are linearly separated (the "
                 f"loss keeps decreasing as the coefficients grow); {flat}.")
-    if c.startswith("undecided") and e.get("matches_theory") is not False and n is not None:
+    if c.startswith("undecided") and n is not None and n == exp:
         return (f"{label}: whether a finite minimum exists is {c}; its Hessian has {count}.")
     return (f"{label}: {count}: {c}: {_mismatch_why(e)}.")
 
