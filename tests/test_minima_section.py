@@ -158,13 +158,27 @@ def test_design_sentences(onehot, iris):
     assert not any("linearly dependent" in s for s in iris.summary)
 
 
-def test_rows_sentence_says_when_rows_were_subsampled(onehot):
-    assert onehot.summary[0].startswith("Measured on the fitted model: all 240 rows")
+def _rows_sentence(m):
+    return next(s for s in m.summary if s.startswith("Measured on the fitted model"))
+
+
+def test_rows_sentence_says_when_rows_were_subsampled(onehot, monkeypatch):
+    assert _rows_sentence(onehot).startswith("Measured on the fitted model: all 240 rows")
+    assert "subsampled" not in _rows_sentence(onehot)
     X, y = _onehot_table(n=500)
+    assert _minima(X, y).subproblem.n_rows == 500        # a small Hessian: every row
+    monkeypatch.setattr(minima_mod, "HESSIAN_ROW_BUDGET", 0)
     m = _minima(X, y)
     assert m.subproblem.n_rows == 300 and m.subproblem.n_rows_total == 500
-    assert "300 of the 500 rows (subsampled" in m.summary[0]
-    assert "subsampled" not in onehot.summary[0]
+    assert "300 of the 500 rows (subsampled" in _rows_sentence(m)
+
+
+def test_headline_gives_each_conclusion(onehot, iris):
+    assert onehot.summary[0].startswith("Minimum of each model")
+    assert "logistic, no penalty: not unique (1 flat direction)" in onehot.summary[0]
+    assert "logistic, L2 (C=1): unique" in onehot.summary[0]
+    assert "no finite minimum" in iris.summary[0]
+    assert "no finite minimum" not in onehot.summary[0]
 
 
 def test_no_finite_minimum_sentence(iris, onehot):

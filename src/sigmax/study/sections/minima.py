@@ -202,6 +202,10 @@ class MinimaResult(Record):
 DENSE_MAX_PARAMS = 1500
 """Above this parameter count the Hessian is not formed: LOBPCG on Hessian-vector products."""
 
+HESSIAN_ROW_BUDGET = 2e8
+"""Rows x parameters^2 (the dense Hessian's cost) under which every row is used; above it
+the rows are subsampled to the budget's ``minima_rows`` at least (every class kept)."""
+
 
 def _minima(run: StudyRun) -> MinimaResult:
     b = run.budget
@@ -213,7 +217,11 @@ def _minima(run: StudyRun) -> MinimaResult:
     # every class (or label set) so that the parameter layout is the fitted model's.
     codes = t.codes if t.task != "multilabel" else t.set_codes
     n_all = len(codes)
-    rows = cover_subsample(codes, b.minima_rows, run.seed)
+    K = len(np.unique(codes))
+    p_max = max(K, run.target.Y.shape[1] if t.task == "multilabel" else K) * (
+        run.Xs.shape[1] + 1)
+    rows = cover_subsample(codes, max(b.minima_rows, int(HESSIAN_ROW_BUDGET / p_max ** 2)),
+                           run.seed)
     X = run.Xs[rows]
     d = X.shape[1]
     y_soft = np.unique(codes[rows], return_inverse=True)[1].ravel()
@@ -232,7 +240,7 @@ def _minima(run: StudyRun) -> MinimaResult:
         "how": (f"all {n_all} rows" if len(rows) == n_all else
                 f"{len(rows)} of the {n_all} rows (subsampled for the Hessian, every "
                 f"{'label set' if t.task == 'multilabel' else 'class'} kept)")
-               + f" and all {d} encoded features of the fitted model",
+               + f" and all {d} encoded features",
     }
     C_soft = C_soft_of(run)
     sig = run.sigmoid_spec
@@ -534,7 +542,7 @@ def _minima_html(m: MinimaResult, p: ProblemResult) -> str:
                 (esc(("?" if n is None else f"{n}")
                      + ("  ✓" if ok else "  ✗" if ok is False else "")), "num"),
                 num_cell(e.get("smallest_nonzero_eigenvalue")),
-                num_cell(e.get("max_prob_change")) if e.get("max_prob_change") is not None
+                num_cell(e.get("max_prob_change")) if n and e.get("max_prob_change") is not None
                 else ("–", ""),
                 num_cell(rs.coef_spread) if rs else ("–", ""),
                 num_cell(rs.objective_spread) if rs else ("–", ""),
@@ -544,7 +552,8 @@ def _minima_html(m: MinimaResult, p: ProblemResult) -> str:
              "smallest λ > 0", "max Δp on flat dims", "starts: Δ coef", "starts: Δ f",
              "minimum"], rows))
     if m.subproblem is not None and m.subproblem.how:
-        out.append(f"<p class='sub'>Hessians computed on {esc(m.subproblem.how)}.</p>")
+        out.append(f"<p class='sub'>Hessians computed on the fitted model: "
+                   f"{esc(m.subproblem.how)}.</p>")
     if m.separation:
         rows = []
         for name, e in m.separation.items():

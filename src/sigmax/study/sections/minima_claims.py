@@ -104,11 +104,25 @@ def model_sentence(e: dict[str, Any]) -> str:
     return (f"{label}: {count}: {c}: {_mismatch_why(e)}.")
 
 
+def headline(models: list[dict[str, Any]]) -> str | None:
+    """The section in one sentence (the terminal's line): each model's ``conclusion``."""
+    parts = []
+    for e in models:
+        n, c = e.get("n_flat"), e.get("conclusion") or "?"
+        flat = f" ({n} flat direction{'s' if n != 1 else ''})" if n and c == "not unique" else ""
+        parts.append(f"{model_label(e)}: {c}{flat}")
+    return ("Minimum of each model, from its Hessian on the fitted model: "
+            + "; ".join(parts) + ".") if parts else None
+
+
 def minima_summary(out: dict[str, Any]) -> list[str]:
     """Every sentence of the section, in the order the report prints them."""
     s: list[str] = []
     sub = out.get("subproblem") or {}
     models = out.get("models") or []
+    first = headline(models)
+    if first:
+        s.append(first)
     if sub:
         methods = sorted({str(m["method"]).split(" (")[0] for m in models if m.get("method")})
         s.append(f"Measured on the fitted model: {sub['how']}; "
