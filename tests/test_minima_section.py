@@ -148,6 +148,12 @@ def test_lobpcg_path_when_the_parameter_count_is_large(monkeypatch):
     w = diag.params_of(est, obj)
     out = minima_mod._spectrum(obj, w, expected=6)
     assert out["method"].startswith("LOBPCG") and out["n_flat"] == 6
+    obj2 = diag.objective_for(est, X, y)                 # with L2: only the intercept shift
+    out2 = minima_mod._spectrum(obj2, w, expected=1)
+    assert out2["n_flat"] == 1 and out2["n_flat_intercept"] == 1 and out2["n_flat_coef"] == 0
+    e = {"model": "softmax", "parameterization": "symmetric", "penalty": "l2", "C": 1.0,
+         "point": "minimum", "separated": None, "expected_n_flat": 1, **out2}
+    assert conclusion(e) == "unique coefficients"
 
 
 # -- every sentence kind: said where it must be, not where it must not --------------------------

@@ -380,10 +380,19 @@ def _spectrum(obj: Any, w: np.ndarray, expected: int, rtol: float = 1e-8) -> dic
     zero = ev <= thr
     m = int(zero.sum())
     nonzero = ev[~zero]
+    # No eigenvectors here: whether the common intercept shift is one of the flat directions
+    # is checked directly (the only direction that moves intercepts alone in these models).
+    n_icpt = 0
+    if m and obj.n_params > obj.n_features * obj.k:
+        v = np.zeros((obj.n_features + 1, obj.k))
+        v[-1] = 1.0 / np.sqrt(obj.k)
+        n_icpt = int(np.linalg.norm(obj.hessp(w, v.ravel())) <= thr)
     return {
         "eigenvalues": ev.tolist(), "threshold": thr, "n_params": p,
         # every computed eigenvalue is zero: there may be more than k, the count is undecided
         "n_flat": m if m < k else None,
+        "n_flat_coef": m - n_icpt if m < k else None,
+        "n_flat_intercept": n_icpt if m < k else None,
         "smallest_nonzero_eigenvalue": float(nonzero[0]) if nonzero.size else None,
         "largest_eigenvalue": lam_max,
         "largest_zero_eigenvalue": float(ev[zero][-1]) if m else None,
@@ -423,7 +432,13 @@ def conclusion(e: dict[str, Any]) -> str:
 def _minima_estimator(run: StudyRun, model: str, param: str | None, pen: str | None,
                       C: float | None, y_soft: np.ndarray, rows: np.ndarray
                       ) -> tuple[Any, np.ndarray]:
-    kw = {"penalty": pen, "tol": 1e-10, "max_iter": 500, "solver": "newton-cholesky"}
+    # Newton-Cholesky factors the Hessian: above the dense limit, Newton-CG (Hessian-vector
+    # products only) reaches the same tight tolerance.
+    n_out = {"logistic": 1, "multilabel": len(run.target.names)}.get(model,
+                                                                     len(np.unique(y_soft)))
+    big = (run.Xs.shape[1] + 1) * n_out > DENSE_MAX_PARAMS
+    kw = {"penalty": pen, "tol": 1e-10, "max_iter": 500,
+          "solver": "newton-cg" if big else "newton-cholesky"}
     if pen is not None:
         kw["C"] = C
     if model == "softmax":
