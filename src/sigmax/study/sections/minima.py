@@ -622,7 +622,8 @@ def draw_hessian_spectrum(problem: ProblemResult) -> Figure:
         idx = np.arange(1, len(ev) + 1)
         n_flat = "?" if m.n_flat is None else m.n_flat
         ax.plot(idx, np.maximum(ev, eps * 1e-2), ls=ls, marker="o", ms=3, lw=1.3, color=color,
-                label=f"{_minima_label(m)}: {n_flat} flat")
+                label=f"{_minima_label(m)}: {n_flat} flat"
+                      + (" (at the L2 fit)" if m.point == "L2 fit" else ""))
         if m.threshold:
             thr.append(float(m.threshold))
     if thr:
@@ -637,7 +638,7 @@ def draw_hessian_spectrum(problem: ProblemResult) -> Figure:
     sub = problem.minima.subproblem
     where = (f" ({sub.n_rows} rows, {sub.n_features} feature"
              f"{'s' if sub.n_features != 1 else ''})" if sub is not None else "")
-    ax.set_title(f"Hessian spectrum at the minimum{where}")
+    ax.set_title(f"Hessian spectrum of the fitted model{where}")
     ax.grid(alpha=0.3, which="major")
     ax.legend(frameon=False, fontsize=7, loc="lower right")
     return fig
@@ -657,7 +658,8 @@ class Minima(Section):
     result_type = MinimaResult
     figures = (
         FigureSpec("hessian_spectrum", "minima", "Hessian spectrum",
-                   "Eigenvalues of the Hessian at the minimum, smallest first (log scale). "
+                   "Eigenvalues of the Hessian at the minimum (at the L2 fit where the "
+                   "unpenalized cost has none), smallest first (log scale). "
                    "Those in the shaded band are zero to rounding: each is a direction along "
                    "which the cost is flat, so the minimum is a valley, not a point. Dotted: "
                    "with L2.", draw_hessian_spectrum),
