@@ -576,9 +576,11 @@ def _measured(result: Any, choice: str) -> list[str]:
     for m in result.minima.models or []:
         if m.model == "softmax" and m.penalty == "none" and m.n_flat is not None:
             reasons.append(
-                f"Softmax's minimum is not unique without a penalty ({m.n_flat} flat "
-                f"directions measured at the optimum) but these change no prediction (max "
-                f"probability change {m.max_prob_change:.1e}); with L2 the coefficients "
-                "are unique. It is no reason to avoid softmax.")
+                f"Softmax's cost has flat directions without a penalty ({m.n_flat} "
+                f"measured at the {'optimum' if m.point == 'minimum' else 'L2 fit'}) but "
+                "these change no prediction"
+                + (f" (max probability change {m.max_prob_change:.1e})"
+                   if m.get("max_prob_change") is not None else "")
+                + "; with L2 the coefficients are unique. It is no reason to avoid softmax.")
             break
     return reasons

@@ -20,8 +20,6 @@ class Budget:
     fd_directions: int = 6
     starts: int = 4
     minima_rows: int = 1000
-    minima_features: tuple[int, ...] = (8, 4, 2, 1)
-    minima_max_classes: int = 10
     grid: int = 60
     grid_multilabel: int = 30
     points: int = 600
@@ -36,7 +34,7 @@ class Budget:
 FULL = Budget()
 QUICK = Budget(max_folds=3, k_sweep=(2, 4, 8), sweep_rows=400, grad_timing_seconds=0.01,
                fd_rows=200, fd_directions=3, starts=3, minima_rows=300,
-               minima_features=(4, 2, 1), minima_max_classes=5, grid=25, grid_multilabel=15,
+               grid=25, grid_multilabel=15,
                points=300, simplex_points=200, unpenalized_max_iter=50, lp_seconds=1.5)
 
 

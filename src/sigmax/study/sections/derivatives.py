@@ -34,6 +34,7 @@ from ..record import Record
 from ..result import ProblemResult
 from ..run import StudyRun
 from ..section import Section
+from .stability_demo import StabilityRow, stability_demo, stability_html, stability_sentence
 
 
 @dataclass(eq=False)
@@ -64,13 +65,18 @@ class DerivativesResult(Record):
     candidates: dict[str, DerivativeCheck] | None = None
     summary: list[str] | None = None
     check_point: str | None = None
+    stability: list[StabilityRow] | None = field(default=None, metadata={
+        "doc": "naive against stable forms at logits of +-1000, measured "
+               "(sigmax.study.sections.stability_demo)"})
 
 
 
 _FORMULAS = {
     "sigmoid": {
-        "loss": r"\ell(z, y) = \log(1 + e^{z}) - y z",
-        "loss_text": "l(z, y) = log(1 + exp(z)) - y z, per output",
+        "loss": (r"\ell(z, y) = \max(z, 0) + \operatorname{log1p}(e^{-|z|}) - y z"
+                 r" \;(= \log(1 + e^{z}) - y z)"),
+        "loss_text": ("l(z, y) = max(z, 0) + log1p(exp(-|z|)) - y z, per output "
+                      "(= log(1 + exp(z)) - y z, never evaluated so: exp(z) overflows)"),
         "gradient": r"\nabla_W f = \tfrac{1}{S} X^\top (\sigma(Z) - Y) + \tfrac{1}{CS} W",
         "gradient_text": "grad_W = X^T (sigmoid(Z) - Y) / S + W / (C S)",
         "hessian": (r"\nabla^2_{w_a w_b} f = \delta_{ab}\, \tfrac{1}{S} X^\top "
@@ -82,8 +88,10 @@ _FORMULAS = {
         "hessian_structure": "diagonal per row: each output is its own binary problem",
     },
     "softmax": {
-        "loss": r"\ell(z, y) = \log \sum_k e^{z_k} - z_y",
-        "loss_text": "l(z, y) = logsumexp(z) - z_y (shifted by max z)",
+        "loss": (r"\ell(z, y) = m + \log \sum_k e^{z_k - m} - z_y,\; m = \max_k z_k"
+                 r" \;(= \log \sum_k e^{z_k} - z_y)"),
+        "loss_text": ("l(z, y) = m + log(sum_k exp(z_k - m)) - z_y, m = max_k z_k "
+                      "(= log(sum_k exp(z_k)) - z_y; the shift keeps every exponent <= 0)"),
         "gradient": r"\nabla_W f = \tfrac{1}{S} X^\top (\mathrm{softmax}(Z) - E_y) + "
                     r"\tfrac{1}{CS} W",
         "gradient_text": "grad_W = X^T (softmax(Z) - onehot(y)) / S + W / (C S)",
@@ -144,11 +152,43 @@ def _derivatives(run: StudyRun) -> DerivativesResult:
                 f"({'dense K x K blocks' if spec.family == 'softmax' else 'block diagonal'}), "
                 f"{fl['flops_per_hessian']:.3g} flops to build on all rows.")
         run.progress(f"derivatives: {spec.name}")
+    rows = stability_demo()
+    out["stability"] = [r.to_dict() for r in rows]
+    out["summary"].append(stability_sentence(rows))
     return DerivativesResult.from_dict(out, strict=True)
 
 
 _FORMULA_ROWS = (("loss", "loss"), ("gradient", "gradient"), ("hessian", "Hessian"),
                  ("hessp", "Hessian-vector product"), ("hessian_structure", "structure"))
+
+#: Every symbol of the formula table, defined once (several names per row, comma-separated).
+SYMBOLS = (
+    ("X", "n x d matrix of the standardized features, one row x_i per sample"),
+    ("W, b", "W: d x k coefficients (column w_a per output a); b: the k intercepts"),
+    ("Z, z, z_k, z_y", "Z = X W + 1 b^T: the n x k logits; z: one row of Z, z_k its k-th "
+                       "logit, z_y the logit of the row's class"),
+    ("l", "the loss of one row (one output for sigmoids)"),
+    ("y, Y, onehot", "y: a row's class (or 0/1 label); Y: n x k targets; onehot(y), E_y: "
+                     "the one-hot row of y"),
+    ("p, P, p_a, p_b, p_k", "predicted probabilities: sigmoid(z) = 1 / (1 + exp(-z)) per "
+                            "output, or softmax(z)_k = exp(z_k - m) / sum_j exp(z_j - m); "
+                            "P (or sigmoid(Z), softmax(Z)): their n x k matrix"),
+    ("m", "the row maximum max_k z_k, subtracted before every exp"),
+    ("log1p", "log1p(u) = log(1 + u), accurate for tiny u"),
+    ("S", "the sum of the sample weights s_i (n when unweighted); each row's term is "
+          "multiplied by s_i"),
+    ("C", "inverse regularization strength: the L2 term is ||W||^2 / (2 C S)"),
+    ("K, k", "K classes; k outputs (K for softmax and one-vs-rest, labels for sigmoids)"),
+    ("a, b", "as indices: outputs; [a == b] is 1 when a = b, else 0"),
+    ("I", "the d x d identity"),
+    ("H, H_ab, grad_W", "H: the Hessian, H_ab its block for outputs a and b; grad_W: the "
+                        "gradient with respect to W"),
+    ("V, v, U, U_k, h", "V: d x k direction of the Hessian-vector product (v: the same, "
+                        "flattened); U = X V (U_k its "
+                     "column k); h = p (1 - p) per row and output"),
+    ("T", "as a superscript: transpose"),
+    ("diag, *", "diag(v): the diagonal matrix of v; * (odot): elementwise product"),
+)
 
 
 def _deriv_html(d: DerivativesResult, p: ProblemResult) -> str:
@@ -193,7 +233,13 @@ def formulas_html(result: Any) -> str:
         cells = [(f"<code>{esc(f.get(f'{key}_text', f.get(key, '')))}</code>", "")
                  for f in formulas.values()]
         rows.append([(esc(title), ""), *cells])
-    return html_table([""] + [titles.get(f, f) for f in formulas], rows)
+    symbols = html_table(["symbol", "meaning"],
+                         [[(f"<code>{esc(sym)}</code>", ""), (esc(text), "")]
+                          for sym, text in SYMBOLS])
+    demo = next((p.derivatives.stability for p in result.problems
+                 if p.derivatives.stability), None)
+    return (html_table([""] + [titles.get(f, f) for f in formulas], rows)
+            + "<h4>Symbols</h4>" + symbols + stability_html(demo or []))
 
 
 class Derivatives(Section):

@@ -1,11 +1,18 @@
 """Minima: does the convex cost have one minimum or many?
 
-On a small full-rank subproblem where the Hessian can be formed: its spectrum
-and flat directions (:func:`sigmax.diagnostics.flat_directions`) for the
-symmetric and reference softmax and the sigmoid model, without a penalty and
-with L2, against what theory expects, plus random starts; and on all rows,
+On the user's model (every encoded feature; rows subsampled only above the
+budget, and said): the rank of the design ``[X, 1]`` and its collinear
+columns by name (:func:`sigmax.diagnostics.design_dependencies`); the Hessian
+spectrum and flat directions for the symmetric and reference softmax and the
+sigmoid model, without a penalty and with L2 (dense,
+:func:`sigmax.diagnostics.flat_directions`, up to :data:`DENSE_MAX_PARAMS`
+parameters; above, the smallest eigenvalues by LOBPCG on Hessian-vector
+products, :func:`sigmax.diagnostics.smallest_eigenvalues`) against the count
+theory expects (:func:`expected_flat`), plus random starts; and on all rows,
 whether each candidate's training data are linearly separated (no finite
-unpenalized minimum).
+unpenalized minimum). Where the unpenalized cost has no finite minimum (or it
+is undecided) its Hessian is measured at the L2 fit: its flat directions do
+not depend on the point. The sentences are in :mod:`.minima_claims`.
 """
 
 from __future__ import annotations
@@ -45,11 +52,12 @@ from ..formatting import (
     sentences,
     summary_line,
 )
-from ..inputs import subsample
+from ..inputs import cover_subsample
 from ..record import Record, nullable
 from ..result import ProblemResult
 from ..run import StudyRun
 from ..section import Section
+from .minima_claims import minima_summary, model_label
 
 
 @dataclass(eq=False)
@@ -91,6 +99,15 @@ class MinimaModel(Record):
     """
 
     model: str = field(metadata={"doc": "softmax, logistic, ovr or multilabel"})
+    point: str | None = field(default=None, metadata={
+        "doc": "minimum, or 'L2 fit' where the unpenalized cost has no finite minimum "
+               "(separated) or it is undecided: its flat directions are measured there"})
+    method: str | None = field(default=None, metadata={
+        "doc": "dense Hessian, or LOBPCG on Hessian-vector products (large models)"})
+    separated: bool | None = nullable("unpenalized only: linear program on the measured rows")
+    separation_how: str | None = None
+    conclusion: str | None = field(default=None, metadata={
+        "doc": "unique, unique coefficients, not unique, no finite minimum, undecided (why)"})
     parameterization: str | None = nullable("symmetric or reference (softmax), else null")
     penalty: str | None = None
     C: float | None = nullable("null without a penalty")
@@ -100,20 +117,20 @@ class MinimaModel(Record):
     separable_warning: bool | None = field(default=None, metadata={
         "doc": "the fit raised sigmax.SeparableWarning"})
     eigenvalues: list[float] | None = None
-    threshold: float | None = None
-    n_params: int | None = None
-    n_flat: int | None = None
-    n_flat_coef: int | None = None
-    n_flat_intercept: int | None = None
+    threshold: float | None = nullable()
+    n_params: int | None = nullable()
+    n_flat: int | None = nullable()
+    n_flat_coef: int | None = nullable()
+    n_flat_intercept: int | None = nullable()
     smallest_nonzero_eigenvalue: float | None = nullable()
-    largest_eigenvalue: float | None = None
+    largest_eigenvalue: float | None = nullable()
     largest_zero_eigenvalue: float | None = nullable()
     condition_number: float | None = nullable()
     spectral_gap: float | None = nullable()
-    max_prob_change: float | None = None
-    max_objective_change: float | None = None
-    matches_theory: bool | None = field(default=None, metadata={
-        "doc": "n_flat == expected_n_flat (L2 softmax: 1, the intercept shift)"})
+    max_prob_change: float | None = nullable("dense Hessian only")
+    max_objective_change: float | None = nullable("dense Hessian only")
+    matches_theory: bool | None = nullable(
+        "n_flat == expected_n_flat (L2 softmax: 1, the intercept shift); null: undecided")
     fit: MinimaFit | None = None
     random_starts: RandomStarts | None = field(default=None, metadata={
         "doc": "symmetric softmax and the sigmoid model"})
@@ -121,15 +138,30 @@ class MinimaModel(Record):
 
 @dataclass(eq=False)
 class Subproblem(Record):
-    """The small full-rank problem on which the Hessians are formed."""
+    """The problem on which the Hessians are formed: the fitted model's, rows subsampled if needed.
+
+    (The name is historical: every encoded feature is used.)
+    """
 
     n_rows: int
     n_features: int
     features: list[str]
     classes: list[str]
-    rank_full: bool
-    separated: bool | None = nullable("linear program on the subproblem; null: undecided")
+    rank_full: bool = field(metadata={"doc": "[X, 1] has full column rank"})
+    separated: bool | None = nullable("softmax classes, linear program; null: undecided")
     how: str | None = None
+    n_rows_total: int | None = None
+
+
+@dataclass(eq=False)
+class Design(Record):
+    """:func:`sigmax.diagnostics.design_dependencies` of ``[X, 1]`` on the measured rows."""
+
+    rank: int
+    n_columns: int
+    deficiency: int
+    dependencies: list[list[str]] = field(metadata={
+        "doc": "one group of linearly dependent columns per null vector"})
 
 
 @dataclass(eq=False)
@@ -164,6 +196,15 @@ class MinimaResult(Record):
     separation: dict[str, Separation] | None = field(default=None, metadata={
         "doc": "candidate -> separation of its training problem on all rows"})
     subproblem: Subproblem | None = None
+    design: Design | None = None
+
+
+DENSE_MAX_PARAMS = 1500
+"""Above this parameter count the Hessian is not formed: LOBPCG on Hessian-vector products."""
+
+HESSIAN_ROW_BUDGET = 2e8
+"""Rows x parameters^2 (the dense Hessian's cost) under which every row is used; above it
+the rows are subsampled to the budget's ``minima_rows`` at least (every class kept)."""
 
 
 def _minima(run: StudyRun) -> MinimaResult:
@@ -172,133 +213,232 @@ def _minima(run: StudyRun) -> MinimaResult:
     out: dict[str, Any] = {"models": [], "summary": []}
     out["separation"] = _separation(run)
     run.progress("minima: separation")
-    # A small, full-rank, overlapping subproblem on which the Hessian can be formed.
+    # The user's model: every encoded feature; rows subsampled only above the budget, keeping
+    # every class (or label set) so that the parameter layout is the fitted model's.
     codes = t.codes if t.task != "multilabel" else t.set_codes
-    counts = np.bincount(codes)
-    keep_classes = np.argsort(-counts, kind="stable")[:b.minima_max_classes]
-    keep_classes = keep_classes[counts[keep_classes] >= 2]
-    rows = np.flatnonzero(np.isin(codes, keep_classes))
-    rows = rows[subsample(len(rows), np.unique(codes[rows], return_inverse=True)[1].ravel(),
-                           b.minima_rows, run.seed)]
+    n_all = len(codes)
+    K = len(np.unique(codes))
+    p_max = max(K, run.target.Y.shape[1] if t.task == "multilabel" else K) * (
+        run.Xs.shape[1] + 1)
+    rows = cover_subsample(codes, max(b.minima_rows, int(HESSIAN_ROW_BUDGET / p_max ** 2)),
+                           run.seed)
+    X = run.Xs[rows]
+    d = X.shape[1]
     y_soft = np.unique(codes[rows], return_inverse=True)[1].ravel()
-    Xm, feat_names, how_features, sep_sub = _minima_features(run, run.Xs[rows], y_soft)
-    dm = Xm.shape[1]
     if t.task == "multilabel":
-        kept = sorted(set(codes[rows].tolist()))
         names = [" & ".join(t.names[j] for j in np.flatnonzero(t.set_matrix[s])) or "(none)"
-                 for s in kept]
+                 for s in sorted(set(codes[rows].tolist()))]
     else:
         names = [t.names[c] for c in sorted(set(codes[rows].tolist()))]
-    K = len(names)
+    deps = diag.design_dependencies(X, run.feature_names)
+    out["design"] = {k: deps[k] for k in ("rank", "n_columns", "deficiency", "dependencies")}
+    sep_soft = diag.separation(X, y_soft, time_limit=b.lp_seconds)
     out["subproblem"] = {
-        "n_rows": len(rows), "n_features": dm, "features": feat_names, "classes": names,
-        "rank_full": bool(len(diag.full_rank_columns(Xm)) == dm),
-        "separated": None if sep_sub is None else sep_sub["separated"],
-        "how": (f"{len(rows)} rows of the {K} most frequent "
-                f"{'label sets' if t.task == 'multilabel' else 'classes'}; features: "
-                f"{how_features}"),
+        "n_rows": len(rows), "n_rows_total": n_all, "n_features": d,
+        "features": list(run.feature_names), "classes": names,
+        "rank_full": deps["deficiency"] == 0, "separated": sep_soft["separated"],
+        "how": (f"all {n_all} rows" if len(rows) == n_all else
+                f"{len(rows)} of the {n_all} rows (subsampled for the Hessian, every "
+                f"{'label set' if t.task == 'multilabel' else 'class'} kept)")
+               + f" and all {d} encoded features",
     }
-    soft = run.softmax_spec
-    C_soft = run.C * (soft.C_factor if soft is not None else 1.0)
-    d1 = dm + 1
-    models = [
-        ("softmax", "symmetric", None, d1,
-         f"{dm} features + 1 intercept: adding the same vector to every class's coefficients "
-         "(and the same number to every intercept) changes no logit difference"),
-        ("softmax", "symmetric", "l2", 1,
-         "L2 makes the coefficients unique; the intercepts are not penalized, so the common "
-         "intercept shift b -> b + c 1 stays flat (it changes no prediction)"),
-        ("softmax", "reference", None, 0,
-         "class 0's logit is fixed to 0: K-1 free rows, no redundancy"),
-    ]
+    C_soft = C_soft_of(run)
     sig = run.sigmoid_spec
-    sig_name = sig.name if sig is not None else None
-    models += [(sig_name, None, None, 0,
-                "each output is a strictly convex binary problem on full-rank overlapping data"),
-               (sig_name, None, "l2", 0, "L2 adds a positive definite term")]
-    for model, param, pen, expected, why in models:
-        if model is None:
-            continue
-        entry: dict[str, Any] = {"model": model, "parameterization": param,
-                                 "penalty": "none" if pen is None else "l2",
-                                 "C": None if pen is None else (
-                                     C_soft if model == "softmax" else run.C),
-                                 "expected_n_flat": expected, "expected_why": why}
-        est, y = _minima_estimator(run, model, param, pen, entry["C"], y_soft, rows)
-        if pen is None:
-            sep = (sep_sub if model == "softmax" else
-                   _sigmoid_separation(Xm, y, model, b.lp_seconds))
-            if not (sep and sep["separated"] is False):
-                entry["skipped"] = ("the classes are linearly separated on the subproblem (or "
-                                    "it could not be decided): without a penalty there is no "
-                                    "finite minimum to analyse")
-                out["models"].append(entry)
-                continue
-        est, _, caught = fitting.fit(est, Xm, y)
+    plan = [("softmax", "symmetric", None), ("softmax", "symmetric", "l2"),
+            ("softmax", "reference", None)]
+    if sig is not None:
+        plan += [(sig.name, None, None), (sig.name, None, "l2")]
+    for model, param, pen in plan:
+        C = None if pen is None else (C_soft if model == "softmax" else run.C)
+        entry = _measure_model(run, model, param, pen, C, X, y_soft, rows, deps, sep_soft)
+        out["models"].append(entry)
+        run.progress(f"minima: {model} {entry['penalty']}")
+    out["summary"] = minima_summary(out)
+    return MinimaResult.from_dict(out, strict=True)
+
+
+def expected_flat(model: str, param: str | None, penalty: str | None, n_params: int,
+                  n_outputs: int, rank: int) -> int:
+    r"""Zero eigenvalues the Hessian must have, from the model and the rank of ``[X, 1]``.
+
+    The loss sees the parameters only through the logits :math:`[X, 1] V`
+    (``V`` of shape ``(d + 1, k)``). Its Hessian is null exactly on the
+    directions that change no *identified* logit: a symmetric softmax
+    identifies the ``k - 1`` logit differences, the reference softmax and the
+    sigmoid models each of their ``k`` logits. With ``rank = rank([X, 1])``
+    the identified part has ``free x rank`` dimensions, so
+
+    .. math:: n_\text{flat} = n_\text{params} - \text{free} \cdot \text{rank}
+
+    (symmetric softmax: :math:`(d + 1) + (k - 1)\,r` with :math:`r` the rank
+    deficiency; logistic: :math:`r`). An L2 penalty on the coefficients, with
+    free intercepts, leaves only the directions that move intercepts alone
+    and no logit difference: the symmetric softmax's common intercept shift
+    (1), nothing otherwise.
+    """
+    symmetric = model == "softmax" and param == "symmetric"
+    if penalty is not None:
+        return 1 if symmetric else 0
+    free = n_outputs - 1 if symmetric else n_outputs
+    return int(n_params - free * rank)
+
+
+def _measure_model(run: StudyRun, model: str, param: str | None, pen: str | None,
+                   C: float | None, X: np.ndarray, y_soft: np.ndarray, rows: np.ndarray,
+                   deps: dict[str, Any], sep_soft: dict[str, Any]) -> dict[str, Any]:
+    """Spectrum, flat directions and random starts of one model x penalty on ``X``."""
+    b = run.budget
+    entry: dict[str, Any] = {"model": model, "parameterization": param,
+                             "penalty": "none" if pen is None else "l2", "C": C}
+    est, y = _minima_estimator(run, model, param, pen, C, y_soft, rows)
+    at_minimum = True
+    if pen is None:
+        sep = (sep_soft if model == "softmax" else
+               _sigmoid_separation(X, y, model, b.lp_seconds))
+        entry["separated"] = sep["separated"]
+        entry["separation_how"] = sep.get("method")
+        at_minimum = sep["separated"] is False
+    if at_minimum:
+        est, _, caught = fitting.fit(est, X, y)
         entry["separable_warning"] = any(issubclass(w.category, SeparableWarning)
                                          for w in caught)
-        obj = diag.objective_for(est, Xm, y)
-        w = diag.params_of(est, obj)
-        flat = diag.flat_directions(obj, w)
-        flat.pop("null_basis")
-        entry.update(flat)
-        entry["matches_theory"] = bool(flat["n_flat"] == expected)
-        rec = est.fit_record_
+        point_est = est
+        entry["point"] = "minimum"
+    else:
+        # No finite minimum (or undecided): the unpenalized cost is measured at the L2 fit.
+        # Its flat directions do not depend on the point: along them no logit changes.
+        l2, _ = _minima_estimator(run, model, param, "l2",
+                                  C_soft_of(run) if model == "softmax" else run.C, y_soft, rows)
+        point_est, _, _ = fitting.fit(l2, X, y)
+        entry["point"] = "L2 fit"
+    obj = diag.objective_for(est, X, y)
+    w = diag.params_of(point_est, obj)
+    n_out = int(obj.k)
+    entry["expected_n_flat"] = expected_flat(model, param, pen, int(obj.n_params), n_out,
+                                             int(deps["rank"]))
+    entry["expected_why"] = _expected_why(model, param, pen, X.shape[1], n_out,
+                                          int(deps["deficiency"]))
+    entry.update(_spectrum(obj, w, entry["expected_n_flat"]))
+    n_flat = entry.get("n_flat")
+    entry["matches_theory"] = None if n_flat is None else bool(
+        n_flat == entry["expected_n_flat"])
+    if at_minimum:
+        rec = point_est.fit_record_
         entry["fit"] = {"converged": bool(rec.converged), "grad_norm": float(rec.grad_norm),
                         "n_iter": int(rec.n_iter), "objective": float(rec.objective)}
         if param != "reference":
             entry["random_starts"] = diag.random_starts(obj, n_starts=b.starts,
                                                         random_state=run.seed)
-        out["models"].append(entry)
-        run.progress(f"minima: {model} {entry['penalty']}")
-    out["summary"] = _minima_summary(out, dm)
-    return MinimaResult.from_dict(out, strict=True)
+    entry["conclusion"] = conclusion(entry)
+    return entry
 
 
-def _minima_features(run: StudyRun, Xr: np.ndarray, y: np.ndarray
-                     ) -> tuple[np.ndarray, list[str], str, dict[str, Any] | None]:
-    """Features of the minima subproblem: full rank, few, and classes that overlap.
+def C_soft_of(run: StudyRun) -> float:
+    """The C of the softmax fits (two-class softmax at C/2: the K = 2 equivalence)."""
+    soft = run.softmax_spec
+    return run.C * (soft.C_factor if soft is not None else 1.0)
 
-    Tries, in order, the first m principal components of the standardized
-    features, the first m original features in pivoted-QR order (m from the
-    budget's ``minima_features``), then single original features; keeps the
-    first on which the linear program finds no separation (a finite
-    unpenalized minimum exists). Returns ``(X_sub, names, how, separation)``.
+
+def _expected_why(model: str, param: str | None, pen: str | None, d: int, k: int,
+                  deficiency: int) -> str:
+    symmetric = model == "softmax" and param == "symmetric"
+    if pen is not None:
+        return ("L2 makes the coefficients unique; the intercepts are not penalized, so the "
+                "common intercept shift b -> b + c 1 stays flat (it changes no prediction)"
+                if symmetric else "L2 adds a positive definite term on the coefficients and "
+                "every intercept is identified")
+    parts = []
+    if symmetric:
+        parts.append(f"d + 1 = {d + 1}: adding the same vector to every class's coefficients "
+                     "and intercept changes no logit difference")
+    elif model == "softmax":
+        parts.append("class 0's logit is fixed to 0: no softmax redundancy")
+    else:
+        parts.append("each output is its own binary problem: no softmax redundancy")
+    if deficiency:
+        per = k - 1 if symmetric else k
+        parts.append(f"{deficiency} x {per} = {deficiency * per} from the rank deficiency of "
+                     f"[X, 1] ({deficiency} per {'logit difference' if symmetric else 'output'})")
+    return "; ".join(parts)
+
+
+def _spectrum(obj: Any, w: np.ndarray, expected: int, rtol: float = 1e-8) -> dict[str, Any]:
+    """Dense eigendecomposition when small, else LOBPCG for the smallest eigenvalues."""
+    p = int(obj.n_params)
+    if p <= DENSE_MAX_PARAMS:
+        flat = diag.flat_directions(obj, w, rtol=rtol)
+        flat.pop("null_basis")
+        flat["method"] = f"dense Hessian ({p} parameters, all eigenvalues)"
+        return flat
+    from scipy.sparse.linalg import LinearOperator, eigsh
+
+    k = min(p, expected + 6)
+    ev = diag.smallest_eigenvalues(obj, w, k=k)
+    H = LinearOperator((p, p), matvec=lambda v: obj.hessp(w, np.ravel(v)), dtype=np.float64)
+    lam_max = float(eigsh(H, k=1, which="LA", return_eigenvectors=False, tol=1e-3)[0])
+    thr = rtol * lam_max
+    zero = ev <= thr
+    m = int(zero.sum())
+    nonzero = ev[~zero]
+    # No eigenvectors here: whether the common intercept shift is one of the flat directions
+    # is checked directly (the only direction that moves intercepts alone in these models).
+    n_icpt = 0
+    if m and obj.n_params > obj.n_features * obj.k:
+        v = np.zeros((obj.n_features + 1, obj.k))
+        v[-1] = 1.0 / np.sqrt(obj.k)
+        n_icpt = int(np.linalg.norm(obj.hessp(w, v.ravel())) <= thr)
+    return {
+        "eigenvalues": ev.tolist(), "threshold": thr, "n_params": p,
+        # every computed eigenvalue is zero: there may be more than k, the count is undecided
+        "n_flat": m if m < k else None,
+        "n_flat_coef": m - n_icpt if m < k else None,
+        "n_flat_intercept": n_icpt if m < k else None,
+        "smallest_nonzero_eigenvalue": float(nonzero[0]) if nonzero.size else None,
+        "largest_eigenvalue": lam_max,
+        "largest_zero_eigenvalue": float(ev[zero][-1]) if m else None,
+        "method": (f"LOBPCG on Hessian-vector products ({p} parameters, too many for the "
+                   f"dense Hessian; the {k} smallest eigenvalues)"),
+    }
+
+
+def conclusion(e: dict[str, Any]) -> str:
+    """One model's verdict on its minimum, from the measured count and the separation check.
+
+    ``"unique"``, ``"unique coefficients"`` (L2 softmax: only the common intercept
+    shift is flat), ``"not unique"``, ``"no finite minimum"`` (separated) or
+    ``"undecided (...)"``; never "unique" when a flat direction is measured or
+    the measurement disagrees with theory.
     """
-    from sklearn.decomposition import PCA
-
-    b = run.budget
-    tries: list[tuple[np.ndarray, list[str], str]] = []
-    cols = diag.full_rank_columns(Xr)
-    # PCA scores of a rank-r matrix beyond the r-th are zero: at most r components.
-    m_max = min(max(b.minima_features), len(cols), Xr.shape[0] - 1)
-    if m_max >= 1:
-        pcs = PCA(n_components=m_max, random_state=run.seed).fit_transform(Xr)
-        for m in sorted({min(m, m_max) for m in b.minima_features if m >= 1}, reverse=True):
-            tries.append((pcs[:, :m], [f"PC{i + 1}" for i in range(m)],
-                          f"the first {m} principal component(s) of the standardized "
-                          "features"))
-    for m in sorted({min(m, len(cols)) for m in b.minima_features}, reverse=True):
-        if m > 1:
-            tries.append((Xr[:, cols[:m]], [run.feature_names[j] for j in cols[:m]],
-                          f"{m} standardized features (pivoted-QR order)"))
-    for j in cols[:5]:
-        tries.append((Xr[:, [j]], [run.feature_names[j]], "one standardized feature"))
-    sep = None
-    for Xm, names, how in tries:
-        sep = diag.separation(Xm, y, time_limit=b.lp_seconds)
-        if sep["separated"] is False:
-            return Xm, names, how + (" ([X, 1] full column rank; the classes overlap, checked "
-                                     "by linear program, so the unpenalized models have a "
-                                     "finite minimum)"), sep
-    Xm, names, how = tries[-1] if tries else (Xr[:, :1], run.feature_names[:1], "")
-    return Xm, names, how + " (every choice tried is linearly separated)", sep
+    sep = e.get("separated", False)
+    if e["penalty"] == "none" and sep is True:
+        return "no finite minimum"
+    if e["penalty"] == "none" and sep is None:
+        how = e.get("separation_how") or ""
+        why = how[how.find("(") + 1:how.find(")")] if how.startswith("undecided (") else (
+            "separation not decided")
+        return f"undecided ({why})"
+    n, exp = e.get("n_flat"), e["expected_n_flat"]
+    if n is None:
+        return "undecided (every computed eigenvalue is zero)"
+    if n != exp:
+        return "undecided (measured and expected flat directions differ)"
+    if n == 0:
+        return "unique"
+    if e["penalty"] != "none" and e["model"] == "softmax" and e.get("n_flat_coef") == 0:
+        return "unique coefficients"
+    return "not unique"
 
 
 def _minima_estimator(run: StudyRun, model: str, param: str | None, pen: str | None,
                       C: float | None, y_soft: np.ndarray, rows: np.ndarray
                       ) -> tuple[Any, np.ndarray]:
-    kw = {"penalty": pen, "tol": 1e-10, "max_iter": 500, "solver": "newton-cholesky"}
+    # Newton-Cholesky factors the Hessian: above the dense limit, Newton-CG (Hessian-vector
+    # products only) reaches the same tight tolerance.
+    n_out = {"logistic": 1, "multilabel": len(run.target.names)}.get(model,
+                                                                     len(np.unique(y_soft)))
+    big = (run.Xs.shape[1] + 1) * n_out > DENSE_MAX_PARAMS
+    kw = {"penalty": pen, "tol": 1e-10, "max_iter": 500,
+          "solver": "newton-cg" if big else "newton-cholesky"}
     if pen is not None:
         kw["C"] = C
     if model == "softmax":
@@ -325,7 +465,9 @@ def _sigmoid_separation(X: np.ndarray, y: np.ndarray, model: str, lp_seconds: fl
                for j in range(cols.shape[1])]
     states = [r["separated"] for r in results]
     sep = True if any(s is True for s in states) else (None if None in states else False)
-    return {"separated": sep, "per_output": states}
+    undecided = [r["method"] for r in results if r["separated"] is None]
+    return {"separated": sep, "per_output": states,
+            "method": undecided[0] if sep is None else results[0]["method"]}
 
 
 def _separation(run: StudyRun) -> dict[str, Any]:
@@ -400,93 +542,33 @@ def _separation(run: StudyRun) -> dict[str, Any]:
     return out
 
 
-def _minima_summary(out: dict[str, Any], dm: int) -> list[str]:
-    s = []
-    by = {(m["model"], m["parameterization"], m["penalty"]): m for m in out["models"]}
-    sym0 = by.get(("softmax", "symmetric", "none"))
-    if sym0 and "n_flat" in sym0:
-        rs = sym0.get("random_starts", {})
-        s.append(
-            f"Unpenalized softmax (symmetric): the Hessian at the optimum has {sym0['n_flat']} "
-            f"zero eigenvalues (expected d+1 = {dm + 1}: {sym0['n_flat_coef']} coefficient "
-            f"direction(s) + {sym0['n_flat_intercept']} intercept shift); moving one unit along "
-            f"them changes no probability (max change {sym0['max_prob_change']:.1e}) and the "
-            f"loss by {sym0['max_objective_change']:.1e}. {rs.get('n_starts', 0)} random starts "
-            f"reached coefficients up to {rs.get('coef_spread', float('nan')):.3g} apart with "
-            f"losses within {rs.get('objective_spread', float('nan')):.1e}: infinitely many "
-            "minima, one set of predictions.")
-    elif sym0:
-        s.append(f"Unpenalized softmax: {sym0.get('skipped', '')}.")
-    sym2 = by.get(("softmax", "symmetric", "l2"))
-    if sym2 and "n_flat" in sym2:
-        rs = sym2.get("random_starts", {})
-        s.append(
-            f"With L2 (C={sym2['C']:g}): {sym2['n_flat_coef']} flat coefficient directions "
-            f"(smallest coefficient eigenvalue {sym2['smallest_nonzero_eigenvalue']:.2e}): the "
-            f"coefficients are unique ({rs.get('n_starts', 0)} random starts agree to "
-            f"{rs.get('coef_spread', float('nan')):.1e}); only the common intercept shift "
-            f"remains flat ({sym2['n_flat_intercept']} direction, max probability change "
-            f"{sym2['max_prob_change']:.1e}).")
-    ref = by.get(("softmax", "reference", "none"))
-    if ref and "n_flat" in ref:
-        s.append(f"Reference parameterization (class 0 fixed at 0), no penalty: "
-                 f"{ref['n_flat']} flat directions, a unique minimum.")
-    for m in out["models"]:
-        if m["model"] != "softmax" and "n_flat" in m:
-            s.append(f"{m['model']} ({m['penalty']}): {m['n_flat']} flat directions, "
-                     f"smallest eigenvalue {m['smallest_nonzero_eigenvalue']:.2e}: a unique "
-                     "minimum.")
-    seps = out.get("separation", {})
-    sep_names = [f"{n} ({e.get('kind') or 'separated'})" for n, e in seps.items()
-                 if e.get("separated")]
-    if sep_names:
-        s.append(f"On all rows the training data are linearly separated for "
-                 f"{', '.join(sep_names)}: without a penalty these have no finite minimum (the "
-                 "loss keeps decreasing as the coefficients grow); the L2 penalty is what makes "
-                 "the fit defined.")
-    quiet = [n for n, e in seps.items() if e.get("separated")
-             and not e.get("unpenalized_fit", {}).get("separable_warning")]
-    if quiet:
-        s.append(f"The unpenalized fit of {', '.join(quiet)} raised no SeparableWarning: the "
-                 "estimators warn only when their fit classifies every row correctly (a proof "
-                 "of complete separation); quasi-complete separation, or a fit stopped early, "
-                 "is found by the linear program.")
-    clear = [n for n, e in seps.items() if e.get("separated") is False]
-    if clear:
-        s.append(f"For {', '.join(clear)} the classes overlap on all rows (linear program): "
-                 "the unpenalized minimum is finite.")
-    return s
-
-
 def _minima_html(m: MinimaResult, p: ProblemResult) -> str:
     out = [sentences(m.summary)]
     models = m.models or []
     if models:
         rows = []
         for e in models:
-            name = {"ovr": "one-vs-rest", "multilabel": "independent sigmoids"}.get(
-                e.model, e.model)
-            what = f"{name}" + (f" ({e.parameterization})" if e.parameterization else "")
             pen = "none" if e.penalty in (None, "none") else f"L2, C={fmt_value(e.C)}"
-            if e.skipped is not None:
-                rows.append([(esc(what), ""), (esc(pen), ""), num_cell(e.expected_n_flat),
-                             (esc("not analysed: " + e.skipped), "")] + [("", "")] * 4)
-                continue
+            n, ok = e.get("n_flat"), e.get("matches_theory")
             rs = e.random_starts
-            ok = e.matches_theory
             rows.append([
-                (esc(what), ""), (esc(pen), ""), num_cell(e.expected_n_flat),
-                (esc(f"{e.n_flat}" + ("  ✓" if ok else "  ✗" if ok is False else "")), "num"),
-                # nullable: .get gives None both for null and for absent
+                (esc(model_label(e.to_dict()).split(",")[0]), ""), (esc(pen), ""),
+                (esc(e.point or ""), ""), num_cell(e.expected_n_flat),
+                (esc(("?" if n is None else f"{n}")
+                     + ("  ✓" if ok else "  ✗" if ok is False else "")), "num"),
                 num_cell(e.get("smallest_nonzero_eigenvalue")),
-                num_cell(e.max_prob_change),
+                num_cell(e.get("max_prob_change")) if n and e.get("max_prob_change") is not None
+                else ("–", ""),
                 num_cell(rs.coef_spread) if rs else ("–", ""),
-                num_cell(rs.objective_spread) if rs else ("–", "")])
+                num_cell(rs.objective_spread) if rs else ("–", ""),
+                (esc(e.conclusion or ""), "")])
         out.append(html_table(
-            ["model", "penalty", "flat dims: theory", "measured", "smallest λ > 0",
-             "max Δp on flat dims", "starts: Δ coef", "starts: Δ f"], rows))
+            ["model", "penalty", "measured at", "flat dims: theory", "measured",
+             "smallest λ > 0", "max Δp on flat dims", "starts: Δ coef", "starts: Δ f",
+             "minimum"], rows))
     if m.subproblem is not None and m.subproblem.how:
-        out.append(f"<p class='sub'>Hessians computed on {esc(m.subproblem.how)}.</p>")
+        out.append(f"<p class='sub'>Hessians computed on the fitted model: "
+                   f"{esc(m.subproblem.how)}.</p>")
     if m.separation:
         rows = []
         for name, e in m.separation.items():
@@ -540,7 +622,8 @@ def draw_hessian_spectrum(problem: ProblemResult) -> Figure:
         idx = np.arange(1, len(ev) + 1)
         n_flat = "?" if m.n_flat is None else m.n_flat
         ax.plot(idx, np.maximum(ev, eps * 1e-2), ls=ls, marker="o", ms=3, lw=1.3, color=color,
-                label=f"{_minima_label(m)}: {n_flat} flat")
+                label=f"{_minima_label(m)}: {n_flat} flat"
+                      + (" (at the L2 fit)" if m.point == "L2 fit" else ""))
         if m.threshold:
             thr.append(float(m.threshold))
     if thr:
@@ -555,7 +638,7 @@ def draw_hessian_spectrum(problem: ProblemResult) -> Figure:
     sub = problem.minima.subproblem
     where = (f" ({sub.n_rows} rows, {sub.n_features} feature"
              f"{'s' if sub.n_features != 1 else ''})" if sub is not None else "")
-    ax.set_title(f"Hessian spectrum at the minimum{where}")
+    ax.set_title(f"Hessian spectrum of the fitted model{where}")
     ax.grid(alpha=0.3, which="major")
     ax.legend(frameon=False, fontsize=7, loc="lower right")
     return fig
@@ -575,7 +658,8 @@ class Minima(Section):
     result_type = MinimaResult
     figures = (
         FigureSpec("hessian_spectrum", "minima", "Hessian spectrum",
-                   "Eigenvalues of the Hessian at the minimum, smallest first (log scale). "
+                   "Eigenvalues of the Hessian at the minimum (at the L2 fit where the "
+                   "unpenalized cost has none), smallest first (log scale). "
                    "Those in the shaded band are zero to rounding: each is a direction along "
                    "which the cost is flat, so the minimum is a valley, not a point. Dotted: "
                    "with L2.", draw_hessian_spectrum),
