@@ -209,3 +209,18 @@ def test_save_writes_the_plain_model_at_C_(tmp_path):
     if np.ndim(per.C_) and len(set(per.C_.tolist())) > 1:
         with pytest.raises(ValueError, match="one C per label"):
             per.save(tmp_path / "p.safetensors")
+
+
+def test_validation_fold_with_a_class_the_training_fold_never_saw():
+    # Rare classes (e.g. label sets in the study): log-loss clipped, not an error.
+    import numpy as np
+
+    from sigmax import SoftmaxRegressionCV
+
+    r = np.random.default_rng(0)
+    X = r.normal(size=(60, 3))
+    y = np.r_[np.arange(57) % 3, [3, 4, 5]]  # three classes of one row each
+    folds = [(np.arange(0, 40), np.arange(40, 60)), (np.arange(20, 60), np.arange(0, 20))]
+    m = SoftmaxRegressionCV(Cs=[0.1, 1.0], cv=folds).fit(X, y)
+    assert np.all(np.isfinite(m.scores_))
+    assert m.C_ in (0.1, 1.0)

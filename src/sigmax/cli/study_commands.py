@@ -31,10 +31,10 @@ from .options import (
               help="Report folder (index.html, results.json, figures/).")
 @click.option("--cv", default=None, type=click.IntRange(min=2),
               help="Cross-validation folds [default: 5, 3 with --quick].")
-@click.option("--C", "C", default="cv", show_default=True, type=CValue(),
-              help="Inverse L2 penalty strength: `cv` (each model picks its own C by "
-                   "cross-validation inside each training fold) or one number for every "
-                   "model.")
+@click.option("--C", "C", default=1.0, show_default=True, type=CValue(),
+              help="Inverse L2 penalty strength: one number for every model, or `cv`: each "
+                   "model picks its own C by cross-validation inside each training fold "
+                   "(slower: a regularization path per fold and model).")
 @click.option("--quick", is_flag=True, help="Fewer folds and smaller sweeps: a fast look.")
 @click.option("--no-plots", is_flag=True, help="Tables only (no figures): faster.")
 @click.option("--no-report", is_flag=True, help="Terminal summary only; write no folder.")

@@ -182,8 +182,8 @@ class _CVMixin:
             intercepts.append(path.intercepts)
         S = np.stack(scores)  # (n_folds, n_Cs, 1 or n_labels)
         self.Cs_ = Cs
-        self.coefs_paths_ = np.stack(coefs)
-        self.intercepts_paths_ = np.stack(intercepts)
+        self.coefs_paths_ = _stack(coefs)
+        self.intercepts_paths_ = _stack(intercepts)
         self._set_scores(S)
         if self.refit:
             self._refit(X, y, sample_weight, S, Cs)
@@ -225,6 +225,10 @@ class _CVMixin:
             warnings.simplefilter("ignore")
             est.fit(X, y, sample_weight=sample_weight)
         self._take_fitted(est)
+        if self.coefs_paths_.dtype == object:
+            raise ValueError("refit=False averages the folds' coefficients, but some training "
+                             "folds lack a class (fewer coefficient rows); use refit=True, or "
+                             "folds that each hold every class.")
         self.coef_ = self.coefs_paths_[rows, best].mean(axis=0)
         self.intercept_ = self.intercepts_paths_[rows, best].mean(axis=0)
 
@@ -283,16 +287,31 @@ def _score(scoring: Any, scorer: Any, est: Any, X: Any, y: Any, sw: Any) -> floa
     small fold: the default scoring reads the log-probabilities instead, the
     same number as ``log_loss`` (whose clip at ``eps`` is the floor here).
     """
-    if isinstance(scoring, str) and scoring == "neg_log_loss":
+    if isinstance(scoring, str) and scoring == "neg_log_loss" and np.ndim(y) == 1:
         y_arr = np.asarray(y)
-        classes = est.classes_
-        codes = np.searchsorted(classes, y_arr)
-        if y_arr.ndim == 1 and np.all(codes < len(classes)) and np.all(classes[codes] == y_arr):
-            logp = np.asarray(est.predict_log_proba(X))
-            picked = np.maximum(logp[np.arange(len(codes)), codes], _LOG_EPS)
-            return float(np.average(picked, weights=sw))
+        classes = np.asarray(est.classes_)
+        codes = np.minimum(np.searchsorted(classes, y_arr), len(classes) - 1)
+        # A class the training fold never saw (rare classes, label sets) has
+        # probability 0: its log-loss term is the clip, as log_loss(labels=...) gives.
+        seen = classes[codes] == y_arr
+        logp = np.asarray(est.predict_log_proba(X))
+        picked = np.full(len(y_arr), _LOG_EPS)
+        rows = np.flatnonzero(seen)
+        picked[rows] = np.maximum(logp[rows, codes[rows]], _LOG_EPS)
+        return float(np.average(picked, weights=sw))
     kw = {} if sw is None else {"sample_weight": sw}
     return float(scorer(est, X, y, **kw))
+
+
+def _stack(paths: list[np.ndarray]) -> np.ndarray:
+    """Per-fold paths as one array; an object array of them when the folds saw different
+    classes (a rare class missing from a training fold gives fewer coefficient rows)."""
+    if len({p.shape for p in paths}) == 1:
+        return np.stack(paths)
+    out = np.empty(len(paths), dtype=object)
+    for i, p in enumerate(paths):
+        out[i] = p
+    return out
 
 
 def _num_samples(X: Any) -> int:
