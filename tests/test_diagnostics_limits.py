@@ -71,3 +71,17 @@ def test_lanczos_smallest_eigenvalues_match_the_dense_spectrum():
     np.testing.assert_allclose(small, dense[:25], atol=1e-6 * dense[-1])
     # the unpenalized symmetric softmax has d + 1 = 21 zero eigenvalues, all found
     assert int(np.sum(small < 1e-7 * dense[-1])) == 21
+
+
+def test_design_dependencies_memory_does_not_grow_with_rows_squared():
+    from sigmax.diagnostics import design_dependencies
+
+    X = np.random.default_rng(2).normal(size=(20_000, 5))
+    tracemalloc.start()
+    out = design_dependencies(X)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert out["deficiency"] == 0
+    assert peak < 50 * X.nbytes  # a full U would be 20,000^2 doubles = 3.2 GB
+    wide = np.random.default_rng(3).normal(size=(4, 9))  # rows < columns: still exact
+    assert design_dependencies(wide)["deficiency"] == 10 - 4

@@ -522,7 +522,9 @@ def design_dependencies(X: Any, names: Sequence[str] | None = None, *,
     norms = np.linalg.norm(A, axis=0)
     zero = norms == 0
     A = A / np.where(zero, 1.0, norms)
-    _, sv, Vt = la.svd(A, full_matrices=True, lapack_driver="gesvd")
+    # Vt must span all columns; U only needs to be full when rows < columns (it is then
+    # small): a full U of 20,000 rows would be a 3.2 GB matrix.
+    _, sv, Vt = la.svd(A, full_matrices=A.shape[0] < A.shape[1], lapack_driver="gesvd")
     sv = np.concatenate([sv, np.zeros(A.shape[1] - len(sv))])
     null = sv <= rtol * (sv[0] if len(sv) else 1.0)
     deps = []

@@ -232,7 +232,8 @@ def _minima(run: StudyRun) -> MinimaResult:
         names = [t.names[c] for c in sorted(set(codes[rows].tolist()))]
     deps = diag.design_dependencies(X, run.feature_names)
     out["design"] = {k: deps[k] for k in ("rank", "n_columns", "deficiency", "dependencies")}
-    sep_soft = diag.separation(X, y_soft, time_limit=b.lp_seconds)
+    sep_soft = diag.separation(X, y_soft, time_limit=b.lp_seconds,
+                                        max_size=b.lp_max_size)
     out["subproblem"] = {
         "n_rows": len(rows), "n_rows_total": n_all, "n_features": d,
         "features": list(run.feature_names), "classes": names,
@@ -294,7 +295,7 @@ def _measure_model(run: StudyRun, model: str, param: str | None, pen: str | None
     at_minimum = True
     if pen is None:
         sep = (sep_soft if model == "softmax" else
-               _sigmoid_separation(X, y, model, b.lp_seconds))
+               _sigmoid_separation(X, y, model, b.lp_seconds, b.lp_max_size))
         entry["separated"] = sep["separated"]
         entry["separation_how"] = sep.get("method")
         at_minimum = sep["separated"] is False
@@ -455,13 +456,13 @@ def _drop_constant(Y: np.ndarray) -> np.ndarray:
     return Y[:, keep]
 
 
-def _sigmoid_separation(X: np.ndarray, y: np.ndarray, model: str, lp_seconds: float
-                        ) -> dict[str, Any]:
+def _sigmoid_separation(X: np.ndarray, y: np.ndarray, model: str, lp_seconds: float,
+                        max_size: float = 5e6) -> dict[str, Any]:
     """Separation of every binary problem of a sigmoid model; separated if any one is."""
     if model == "logistic":
-        return diag.separation(X, y, time_limit=lp_seconds)
+        return diag.separation(X, y, time_limit=lp_seconds, max_size=max_size)
     cols = (y if y.ndim == 2 else np.eye(int(y.max()) + 1, dtype=np.intp)[y]).astype(np.intp)
-    results = [diag.separation(X, cols[:, j], time_limit=lp_seconds)
+    results = [diag.separation(X, cols[:, j], time_limit=lp_seconds, max_size=max_size)
                for j in range(cols.shape[1])]
     states = [r["separated"] for r in results]
     sep = True if any(s is True for s in states) else (None if None in states else False)
@@ -503,7 +504,8 @@ def _separation(run: StudyRun) -> dict[str, Any]:
                     "a fitted model classifies every row correctly: it is a separating "
                     "hyperplane (complete separation)")}
             else:
-                s = diag.separation(run.Xs, codes, time_limit=b.lp_seconds)
+                s = diag.separation(run.Xs, codes, time_limit=b.lp_seconds,
+                                        max_size=b.lp_max_size)
                 entry = {"separated": s["separated"], "kind": s["kind"], "how": s["method"]}
         else:
             Y = y if y.ndim == 2 else np.eye(fits[0].shape[1])[np.searchsorted(est.classes_, y)]
@@ -521,7 +523,8 @@ def _separation(run: StudyRun) -> dict[str, Any]:
                 # With many outputs one separated output settles the model: stop there.
                 if left <= 0.05 or (Y.shape[1] > 10 and True in states):
                     continue
-                s = diag.separation(run.Xs, Y[:, j].astype(np.intp), time_limit=left)
+                s = diag.separation(run.Xs, Y[:, j].astype(np.intp), time_limit=left,
+                                   max_size=b.lp_max_size)
                 states[j], kinds[j] = s["separated"], s["kind"]
             names = ([str(n) for n in t.names] if spec.target == "indicator" else
                      [t.names[c] for c in est.classes_] if spec.target == "codes" else
