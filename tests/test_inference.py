@@ -550,3 +550,22 @@ def test_multilabel_unknown_entries_equal_fits_on_known_rows(anes):
     np.testing.assert_allclose(rows["coef"], ref.params, rtol=1e-5)
     np.testing.assert_allclose(rows["std_err"], np.sqrt(np.diag(
         sw.cov_white_simple(ref, use_correction=True))), rtol=1e-5)
+
+
+def test_dask_on_a_two_worker_cluster_equals_numpy(anes, anes_fits):
+    # Issue 15: "on a dask array (2 workers, data in several chunks) equals numpy to 1e-8".
+    da = pytest.importorskip("dask.array")
+    distributed = pytest.importorskip("distributed")
+
+    X, y = anes
+    model, _ = anes_fits
+    Xn = X.to_numpy()
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster):
+        Xd = da.from_array(Xn, chunks=(150, Xn.shape[1]))
+        assert Xd.numblocks[0] > 2
+        a = sigmax.inference(model, Xn, y, cov_type="HC0")
+        b = sigmax.inference(model, Xd, y, cov_type="HC0")
+    np.testing.assert_allclose(b.cov, a.cov, rtol=1e-8, atol=1e-14)
+    np.testing.assert_allclose(b.table["std_err"], a.table["std_err"], rtol=1e-8)
