@@ -166,3 +166,23 @@ class StateCache:
             self._hess_w = w.copy()
         return self._hess_state
 
+
+class HostRows:
+    """Row slices and logits of a data term whose ``X`` is a host NumPy / SciPy matrix.
+
+    ``row_slice`` rebuilds the same class on a block of rows (``RowBatches``), and
+    the logits are one product with ``X``: shared by the NumPy engine and the
+    generic term so that both read ``X`` the same way.
+    """
+
+    def row_slice(self, lo: int, hi: int) -> Any:
+        return type(self)(self.loss, self.X[lo:hi], self.Y[lo:hi],  # type: ignore[attr-defined]
+                          self.weights[lo:hi], self.k, self.fit_intercept)  # type: ignore[attr-defined]
+
+    def logits(self, w: np.ndarray) -> np.ndarray:
+        W, b = self.unpack(w)  # type: ignore[attr-defined]
+        Z = np.asarray(self.X @ W.astype(self.dtype, copy=False))  # type: ignore[attr-defined]
+        if b is not None:
+            Z += b.astype(self.dtype, copy=False)  # type: ignore[attr-defined]
+        return Z
+

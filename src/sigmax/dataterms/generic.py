@@ -14,12 +14,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..losses import Loss
-from .base import DataTerm, StateCache, total_weight
+from .base import DataTerm, HostRows, StateCache, total_weight
 
 __all__ = ["GenericData"]
 
 
-class GenericData(StateCache, DataTerm):
+class GenericData(HostRows, StateCache, DataTerm):
     """Data term of any in-memory ``X`` with ``X @ W`` and ``X.T @ G``.
 
     Parameters
@@ -40,17 +40,6 @@ class GenericData(StateCache, DataTerm):
         super().__init__(loss, n, d, k, dtype, total_weight(self.weights), fit_intercept)
         self.X, self.Y = X, Y
         self._clear_state()
-
-    def row_slice(self, lo: int, hi: int) -> GenericData:
-        return GenericData(self.loss, self.X[lo:hi], self.Y[lo:hi], self.weights[lo:hi], self.k,
-                           self.fit_intercept)
-
-    def logits(self, w: np.ndarray) -> np.ndarray:
-        W, b = self.unpack(w)
-        Z = np.asarray(self.X @ W.astype(self.dtype, copy=False))
-        if b is not None:
-            Z += b.astype(self.dtype, copy=False)
-        return Z
 
     def _pack(self, G: np.ndarray) -> np.ndarray:
         out = np.empty((self.n_rows, self.k))

@@ -31,13 +31,13 @@ from .. import _parallel
 from ..losses import Loss
 from . import hessian as _hessian
 from . import tuning
-from .base import DataTerm, total_weight
+from .base import DataTerm, HostRows, total_weight
 from .blocks import BlockProducts
 
 __all__ = ["NumpyData"]
 
 
-class NumpyData(DataTerm):
+class NumpyData(HostRows, DataTerm):
     """Data term of a dense (C-contiguous rows) or CSR ``X`` in float32 / float64.
 
     Parameters
@@ -90,17 +90,6 @@ class NumpyData(DataTerm):
                           and self._unit_weights and loss.partition_rowmajor)
         if self._compiled:
             self._prepare_compiled()
-
-    def row_slice(self, lo: int, hi: int) -> NumpyData:
-        return NumpyData(self.loss, self.X[lo:hi], self.Y[lo:hi], self.weights[lo:hi], self.k,
-                         self.fit_intercept)
-
-    def logits(self, w: np.ndarray) -> np.ndarray:
-        W, b = self.unpack(w)
-        Z = np.asarray(self.X @ W.astype(self.dtype, copy=False))
-        if b is not None:
-            Z += b.astype(self.dtype, copy=False)
-        return Z
 
     def _fused(self, W: np.ndarray, b: np.ndarray | None, block_op: Callable[..., Any],
                quiet: bool = False, rowmajor: bool = False) -> tuple[float, np.ndarray]:
