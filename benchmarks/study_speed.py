@@ -9,8 +9,10 @@ Cases (each runs `sigmax compare` in a subprocess, as a user would):
   as targets (issue 14: at most 3 minutes on 2 cores with the torch extra).
 - ``wide450k``: a 450,000 x 10 numeric CSV, binary target, ``--quick``
   (issue 16: at most 30 s and 1 GB peak).
-- ``builtin``: ``sigmax compare`` with no data (the README's quick start;
-  issue 14: at most 60 s).
+- ``builtin``: ``sigmax compare --no-plots`` with no data; ``builtin_plots``: the
+  README's quick start itself, figures included (issue 14: at most 60 s).
+- ``movies_cv``: the tuned comparison (``--C cv``) on the built-in movies labels,
+  ``--quick``: why it is not the default yet.
 
 Prints one line per case: wall seconds, peak resident memory of the child
 (``ru_maxrss``), and the command. Nothing is asserted: the numbers go in the
@@ -53,7 +55,11 @@ def _wide(folder: Path) -> list[str]:
     return [str(path), "-t", "y", "--quick"]
 
 
-CASES = {"film": _film, "wide450k": _wide, "builtin": lambda folder: []}
+#: Case -> (data arguments, extra options). ``--no-plots`` is added unless the case says
+#: "plots" (the README's quick start draws the figures).
+CASES = {"film": _film, "wide450k": _wide, "builtin": lambda folder: [],
+         "builtin_plots": lambda folder: ["--plots"],
+         "movies_cv": lambda folder: ["movies", "--quick", "--C", "cv"]}
 
 
 #: Runs a command and prints its own children's peak RSS (kB) last on stderr: a fresh
@@ -64,7 +70,10 @@ _PEAK = ("import resource, subprocess, sys; rc = subprocess.call(sys.argv[1:]); 
 
 
 def _run(args: list[str], out: Path) -> tuple[float, float, int]:
-    cmd = [sys.executable, "-m", "sigmax.cli", "compare", *args, "--no-plots", "-o", str(out)]
+    plots = "--plots" in args
+    args = [a for a in args if a != "--plots"]
+    cmd = [sys.executable, "-m", "sigmax.cli", "compare", *args,
+           *([] if plots else ["--no-plots"]), "-o", str(out)]
     t0 = time.perf_counter()
     rc = subprocess.run([sys.executable, "-c", _PEAK, *cmd], stdout=subprocess.DEVNULL,
                         stderr=subprocess.PIPE, text=True)
@@ -85,8 +94,10 @@ def main() -> None:
             data = CASES[name](folder)
             seconds, peak_mb, rc = _run(data, folder / f"report-{name}")
             shown = " ".join(a if "/" not in a else Path(a).name for a in data)
-            print(f"{name:<10} {seconds:8.1f} s  peak {peak_mb:8.0f} MB  rc={rc}  "
-                  f"sigmax compare {shown} --no-plots")
+            plots = "" if "--plots" in data else " --no-plots"
+            shown = shown.replace("--plots", "").strip()
+            print(f"{name:<13} {seconds:8.1f} s  peak {peak_mb:8.0f} MB  rc={rc}  "
+                  f"sigmax compare {shown}{plots}")
 
 
 if __name__ == "__main__":
