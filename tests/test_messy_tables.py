@@ -190,3 +190,30 @@ def test_a_level_named_none_is_a_level_not_a_missing_value(tmp_path):
     df = read_table(path)
     assert df["Exer"].tolist()[:3] == ["Freq", "None", "Some"]
     assert df["Exer"].isna().tolist() == [False, False, False, True, True]
+
+
+def test_the_advice_fit_command_builds_the_recommended_model(credit, tmp_path):
+    # The command printed in the advice is a claim: run it and check what it builds.
+    import json
+    import shlex
+
+    path, _ = credit
+    df = pd.read_csv(path)
+    df["person"] = np.arange(len(df)) // 4  # repeated units, kept apart by --groups
+    df.to_csv(path, index=False)
+    out = tmp_path / "report"
+    res = _cli(["compare", path, "-t", "Status", "--missing", "indicator", "--groups", "person",
+                "--quick", "--no-plots", "--sections", "performance,advice", "-o", out])
+    assert res.exit_code == 0, res.output
+    advice = json.loads((out / "results.json").read_text())["problems"][0]["advice"]
+    args = shlex.split(advice["fit_command"])
+    assert args[:2] == ["sigmax", "fit"]
+    assert "--missing" in args and "--groups" in args
+    model = tmp_path / "model.safetensors"
+    args[args.index("-o") + 1] = str(model)
+    res = _cli(args[1:])
+    assert res.exit_code == 0, res.output
+    est = sigmax_io.load(model)
+    assert type(est).__name__ == advice["estimator"]
+    assert est.encoding_["missing"] == "indicator"
+    assert "person" not in est.feature_names_in_

@@ -173,32 +173,9 @@ def test_replace_folder_swaps_atomically(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
 
 
-def test_interrupt_during_the_fallback_swap_keeps_the_old_report(tmp_path, monkeypatch):
-    import sigmax.outputs as outputs
-
-    out, new = tmp_path / "report", tmp_path / ".report.tmp"
-    _report(out, "old")
-    _report(new, "new")
-    monkeypatch.setattr(outputs, "_exchange", lambda a, b: False)
-    real_replace = os.replace
-    calls = []
-
-    def replace(src, dst):
-        calls.append((src, dst))
-        if len(calls) == 2:  # the moment between the two renames
-            raise KeyboardInterrupt
-        real_replace(src, dst)
-
-    monkeypatch.setattr(outputs.os, "replace", replace)
-    with pytest.raises(KeyboardInterrupt):
-        outputs.replace_folder(new, out)
-    monkeypatch.setattr(outputs.os, "replace", real_replace)
-    assert (out / "index.html").read_text() == "old"
-
-
-def test_signal_between_the_renames_is_delivered_after(tmp_path, monkeypatch):
-    import signal
-
+def _fallback_swap(tmp_path, monkeypatch, on_call):
+    """An old and a new report, the two-rename fallback forced, ``os.replace`` spied:
+    ``on_call(n)`` runs before the n-th rename (1 or 2). Returns (out, new, real_replace)."""
     import sigmax.outputs as outputs
 
     out, new = tmp_path / "report", tmp_path / ".report.tmp"
@@ -210,11 +187,37 @@ def test_signal_between_the_renames_is_delivered_after(tmp_path, monkeypatch):
 
     def replace(src, dst):
         calls.append(dst)
-        if len(calls) == 1:
-            signal.raise_signal(signal.SIGINT)  # arrives between the two renames
+        on_call(len(calls))
         real_replace(src, dst)
 
     monkeypatch.setattr(outputs.os, "replace", replace)
+    return out, new, real_replace
+
+
+def test_interrupt_during_the_fallback_swap_keeps_the_old_report(tmp_path, monkeypatch):
+    import sigmax.outputs as outputs
+
+    def interrupt(n):
+        if n == 2:  # the moment between the two renames
+            raise KeyboardInterrupt
+
+    out, new, real_replace = _fallback_swap(tmp_path, monkeypatch, interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        outputs.replace_folder(new, out)
+    monkeypatch.setattr(outputs.os, "replace", real_replace)
+    assert (out / "index.html").read_text() == "old"
+
+
+def test_signal_between_the_renames_is_delivered_after(tmp_path, monkeypatch):
+    import signal
+
+    import sigmax.outputs as outputs
+
+    def signal_first(n):
+        if n == 1:
+            signal.raise_signal(signal.SIGINT)  # arrives between the two renames
+
+    out, new, _ = _fallback_swap(tmp_path, monkeypatch, signal_first)
     with pytest.raises(KeyboardInterrupt):
         outputs.replace_folder(new, out)
     assert (out / "index.html").read_text() == "new"  # the swap finished first
