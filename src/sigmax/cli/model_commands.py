@@ -11,6 +11,7 @@ import click
 from ..penalties import PENALTIES
 from .group import _one_line, main
 from .options import (
+    CValue,
     _check_backend,
     _dask_client,
     _load,
@@ -30,7 +31,7 @@ from .options import (
                    "recommends).")
 @click.option("-o", "--output", required=True, metavar="FILE",
               help="Model file to write (.safetensors).")
-@click.option("--C", "C", default="1.0", show_default=True, metavar="FLOAT|cv",
+@click.option("--C", "C", default=1.0, show_default=True, type=CValue(),
               help="Inverse penalty strength, or `cv` to choose it by cross-validation "
                    "(the *CV estimator over --Cs with --cv folds, scored by log-loss).")
 @click.option("--Cs", "Cs", default="10", show_default=True, metavar="N|C1,C2,...",
@@ -52,7 +53,7 @@ from .options import (
 @backend_options
 def fit(data: str, targets: tuple[str, ...], drop: tuple[str, ...], dropna: bool,
         missing: str, groups: str | None, seed: int,
-        max_rows: int | None, model: str, output: str, C: str, Cs: str, cv: int,
+        max_rows: int | None, model: str, output: str, C: float | str, Cs: str, cv: int,
         penalty: str, l1_ratio: float | None, max_iter: int, no_standardize: bool,
         show_summary: bool, cov_type: str, alpha: float,
         backend: str, device: str | None, scheduler: str | None) -> None:
@@ -181,24 +182,18 @@ def summary(model_file: Path, data: str, targets: tuple[str, ...], cov_type: str
                      groups=_group_labels(data, groups, len(X)))
 
 
-def _c_options(C: str, Cs: str, cv: int) -> dict[str, Any]:
-    """``--C`` / ``--Cs`` / ``--cv`` as estimator parameters (``C``, or ``Cs`` and ``cv``)."""
-    if C.strip().lower() == "cv":
-        try:
-            grid: Any = (int(Cs) if "," not in Cs
-                         else [float(v) for v in Cs.split(",") if v.strip()])
-        except ValueError:
-            raise click.BadParameter(f"{Cs!r} is not a number of values nor a comma list of C "
-                                     "(e.g. 10 or 0.01,0.1,1,10).", param_hint="--Cs") from None
-        return {"Cs": grid, "cv": cv}
+def _c_options(C: float | str, Cs: str, cv: int) -> dict[str, Any]:
+    """``--C`` (already checked by :class:`CValue`) / ``--Cs`` / ``--cv`` as estimator
+    parameters: ``C``, or ``Cs`` and ``cv``."""
+    if C != "cv":
+        return {"C": float(C)}
     try:
-        value = float(C)
+        grid: Any = (int(Cs) if "," not in Cs
+                     else [float(v) for v in Cs.split(",") if v.strip()])
     except ValueError:
-        value = float("nan")
-    if not value > 0:
-        raise click.BadParameter(f"{C!r} is neither a positive number nor 'cv'.",
-                                 param_hint="--C")
-    return {"C": value}
+        raise click.BadParameter(f"{Cs!r} is not a number of values nor a comma list of C "
+                                 "(e.g. 10 or 0.01,0.1,1,10).", param_hint="--Cs") from None
+    return {"Cs": grid, "cv": cv}
 
 
 @main.command()

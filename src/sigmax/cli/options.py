@@ -21,6 +21,10 @@ class CValue(click.ParamType):
                 ) -> Any:
         if isinstance(value, str) and value.strip().lower() == "cv":
             return "cv"
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is neither a positive number nor 'cv'.", param, ctx)
         return PositiveFloat().convert(value, param, ctx)
 
 
