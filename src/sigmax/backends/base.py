@@ -95,9 +95,13 @@ class Backend:
         raise NotImplementedError
 
     def objective(self, loss: Any, X: Any, Y: np.ndarray, weights: np.ndarray, k: int, *,
-                  C: float, penalty: Any, fit_intercept: bool
+                  C: float, penalty: Any, fit_intercept: bool, offset: Any = None
                   ) -> Any:  # pragma: no cover - abstract
-        """The :class:`~sigmax.objective.Objective` for this backend (its data term)."""
+        """The :class:`~sigmax.objective.Objective` for this backend (its data term).
+
+        ``offset``: ``(n, k)`` known logits for the loss's outputs (host NumPy,
+        checked by the estimator), or None.
+        """
         raise NotImplementedError
 
     def predict(self, est: Any, method: Callable[..., Any], X: Any

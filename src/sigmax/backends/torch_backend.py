@@ -130,9 +130,9 @@ class TorchBackend(Backend):
         Xt = self._tensor(est, X, device, reset=True)
         return Xt, _host(y), _host(sample_weight)
 
-    def objective(self, loss, X, Y, weights, k, *, C, penalty, fit_intercept):
+    def objective(self, loss, X, Y, weights, k, *, C, penalty, fit_intercept, offset=None):
         return ArrayObjective(loss, X, Y, weights, k, C=C, penalty=penalty,
-                              fit_intercept=fit_intercept)
+                              fit_intercept=fit_intercept, offset=offset)
 
     def predict(self, est: Any, method: Callable[..., Any], X: Any) -> Any:
         """Logits on ``X``'s device; the link (sigmoid, softmax) on the host; a tensor back.
