@@ -557,8 +557,43 @@ class DaskBackend(Backend):
         return ChunkedObjective(loss, X, Y, weights, k, C=C, penalty=penalty,
                                 fit_intercept=fit_intercept, offset=offset)
 
-    def predict(self, est: Any, method: Callable[..., Any], X: Any) -> Any:
-        """``method`` mapped over the row chunks of ``X``: a lazy dask array."""
+    def _row_offset(self, est: Any, offset: Any, Xa: Any) -> tuple[Any, Any, bool]:
+        """``(Xa, offset as a 2-D dask array in Xa's row chunks, whether it was 1-D)``.
+
+        A NumPy offset is cut into ``X``'s row chunks; a dask one is rechunked
+        to them (lazily). Its shape is checked here, its values per chunk.
+        """
+        import dask
+        import dask.array as da
+
+        if any(np.isnan(c) for c in Xa.chunks[0]):
+            Xa = Xa.compute_chunk_sizes()
+        if dask.is_dask_collection(offset):
+            O = (offset.to_dask_array(lengths=True) if hasattr(offset, "to_dask_array")
+                 else offset)
+            if any(np.isnan(c) for c in O.chunks[0]):
+                O = O.compute_chunk_sizes()
+        else:
+            from .base import to_numpy
+
+            O = np.asarray(to_numpy(offset))
+        # The shape (with the estimator's message) on a stand-in of the offset's shape.
+        est._check_offset(np.broadcast_to(np.float64(0), O.shape), Xa.shape[0])
+        one_d = O.ndim == 1
+        if one_d:
+            O = O[:, None]
+        if isinstance(O, np.ndarray):
+            O = da.from_array(O, chunks=(Xa.chunks[0], -1))
+        else:
+            O = O.rechunk((Xa.chunks[0], -1))
+        return Xa, O, one_d
+
+    def predict(self, est: Any, method: Callable[..., Any], X: Any, offset: Any = None) -> Any:
+        """``method`` mapped over the row chunks of ``X``: a lazy dask array.
+
+        An ``offset`` (NumPy, or a dask array) is mapped over the same row chunks.
+        """
+        import dask.array as da
         import pandas as pd
         from sklearn.utils.validation import check_is_fitted
 
@@ -581,9 +616,21 @@ class DaskBackend(Backend):
                 return np.empty((0, *probe.shape[1:]), dtype=probe.dtype)
             return on_block(block)
 
+        arrays = [Xa]
+        if offset is not None:
+            Xa, O, one_d = self._row_offset(est, offset, Xa)
+            arrays = [Xa, O]
+
+            def on_chunk(block: np.ndarray, O_b: np.ndarray) -> np.ndarray:
+                if block.shape[0] == 0:
+                    return np.empty((0, *probe.shape[1:]), dtype=probe.dtype)
+                if names is not None:
+                    block = pd.DataFrame(block, columns=names)
+                return np.asarray(method(est, block, offset=O_b[:, 0] if one_d else O_b))
+
         if probe.ndim == 1:
-            return Xa.map_blocks(on_chunk, dtype=probe.dtype, drop_axis=1,
+            return da.map_blocks(on_chunk, *arrays, dtype=probe.dtype, drop_axis=1,
                                  chunks=(Xa.chunks[0],), meta=np.empty((0,), probe.dtype))
-        return Xa.map_blocks(on_chunk, dtype=probe.dtype,
+        return da.map_blocks(on_chunk, *arrays, dtype=probe.dtype,
                              chunks=(Xa.chunks[0], (probe.shape[1],)),
                              meta=np.empty((0, 0), probe.dtype))

@@ -24,5 +24,5 @@ class NumpyBackend(Backend):
         return LinearObjective(loss, X, Y, weights, k, C=C, penalty=penalty,
                                fit_intercept=fit_intercept, offset=offset)
 
-    def predict(self, est: Any, method: Callable[..., Any], X: Any) -> Any:
-        return method(est, X)
+    def predict(self, est: Any, method: Callable[..., Any], X: Any, offset: Any = None) -> Any:
+        return method(est, X) if offset is None else method(est, X, offset=offset)
