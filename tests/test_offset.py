@@ -28,12 +28,12 @@ def _data(seed: int = 0, n: int = N):
     r = np.random.default_rng(seed)
     X = r.normal(size=(n, D))
     W = r.normal(size=(D, 3))
-    O = 1.5 * r.normal(size=(n, 3))
-    Z = X @ W + O
+    off = 1.5 * r.normal(size=(n, 3))
+    Z = X @ W + off
     y3 = np.argmax(Z + r.gumbel(size=(n, 3)), axis=1)
     Yml = (Z + r.logistic(size=(n, 3)) > 0).astype(int)
     yb = (Z[:, 0] + r.logistic(size=n) > 0).astype(int)
-    return X, O, yb, y3, Yml
+    return X, off, yb, y3, Yml
 
 
 # (estimator, constructor arguments, target, offset columns: 1 = (n,), 3 = (n, 3))
@@ -48,9 +48,9 @@ CASES = {
 
 def _case(name: str, seed: int = 0):
     Est, kw, kind, cols = CASES[name]
-    X, O, yb, y3, Yml = _data(seed)
+    X, off, yb, y3, Yml = _data(seed)
     y = {"binary": yb, "classes": y3, "labels": Yml}[kind]
-    return Est, kw, X, y, (O[:, 0] if cols == 1 else O)
+    return Est, kw, X, y, (off[:, 0] if cols == 1 else off)
 
 
 def _fit(est, X, y, **kw):
@@ -195,8 +195,11 @@ def test_offset_moves_predictions_the_right_way(name):
 
 
 def test_an_offset_recovers_the_coefficients_it_would_bias():
-    """Bernoulli rows with logit ``x b + log(t)`` (exposure ``t``): with the offset the fit
-    finds ``b``; without it, the exposure's effect lands in the coefficients it is correlated with."""
+    """Bernoulli rows with logit ``x b + log(t)`` (exposure ``t``).
+
+    With the offset the fit finds ``b``; without it, the exposure's effect lands
+    in the coefficient it is correlated with.
+    """
     r = np.random.default_rng(3)
     n = 20000
     X = r.normal(size=(n, 2))
@@ -277,20 +280,21 @@ def test_dask_backend_with_an_offset(name):
 def test_nothing_of_the_offset_is_saved(tmp_path):
     from sigmax.io import load
 
-    X, O, yb, y3, _ = _data(2)
-    model = SoftmaxRegression(C=0.5).fit(X, y3, offset=O)
+    X, off, _yb, y3, _ = _data(2)
+    model = SoftmaxRegression(C=0.5).fit(X, y3, offset=off)
     assert not any(isinstance(v, np.ndarray) and v.shape[:1] == (N,)
                    for v in vars(model).values())
     path = tmp_path / "model.safetensors"
     model.save(path)
     again = load(path)
     np.testing.assert_array_equal(again.predict_proba(X), model.predict_proba(X))
-    np.testing.assert_array_equal(again.predict_proba(X, offset=O), model.predict_proba(X, offset=O))
+    np.testing.assert_array_equal(again.predict_proba(X, offset=off),
+                                  model.predict_proba(X, offset=off))
 
 
 def test_partial_fit_with_an_offset_approaches_fit_with_it():
-    X, O, yb, _, _ = _data(4, n=200)
-    o = O[:, 0]
+    X, off, yb, _, _ = _data(4, n=200)
+    o = off[:, 0]
     full = LogisticRegression(C=1.0, tol=1e-10).fit(X, yb, offset=o)
     stream = LogisticRegression(C=1.0)
     for epoch in range(30):
@@ -329,7 +333,8 @@ def test_nonfinite_offsets_are_refused_naming_the_rows(name, value, word):
     bad = o.copy()
     bad.reshape(N, -1)[7, 0] = value
     bad.reshape(N, -1)[42, -1] = value
-    with pytest.raises(ValueError, match=rf"offset contains 2 {word} value\(s\), at rows \[7, 42\]"):
+    message = rf"offset contains 2 {word} value\(s\), at rows \[7, 42\]"
+    with pytest.raises(ValueError, match=message):
         Est(**kw).fit(X, y, offset=bad)
     model = _fit(Est(**kw), X, y)
     with pytest.raises(ValueError, match=word):
@@ -337,7 +342,7 @@ def test_nonfinite_offsets_are_refused_naming_the_rows(name, value, word):
 
 
 def test_a_failed_fit_keeps_the_previous_model():
-    Est, kw, X, y, o = _case("logistic")
+    Est, _kw, X, y, _o = _case("logistic")
     model = _fit(Est(), X, y)
     coef = model.coef_.copy()
     with pytest.raises(ValueError, match="offset"):
@@ -346,7 +351,7 @@ def test_a_failed_fit_keeps_the_previous_model():
 
 
 def test_text_and_float32_overflow_are_refused():
-    Est, kw, X, y, _ = _case("logistic")
+    Est, _kw, X, y, _ = _case("logistic")
     with pytest.raises(ValueError, match="array of numbers"):
         Est().fit(X, y, offset=np.array(["a"] * N))
     with pytest.raises(ValueError, match="dtype='float64'"):
@@ -354,13 +359,13 @@ def test_text_and_float32_overflow_are_refused():
 
 
 def test_a_common_shift_of_every_softmax_class_warns_that_it_does_nothing():
-    _, _, X, y, O = _case("softmax")
+    _, _, X, y, off = _case("softmax")
     with pytest.warns(UserWarning, match="changes nothing"):
-        SoftmaxRegression().fit(X, y, offset=O[:, 0])
+        SoftmaxRegression().fit(X, y, offset=off[:, 0])
 
 
 def test_predictions_stay_finite_with_huge_offsets():
-    Est, kw, X, y, _ = _case("ovr")
+    Est, _kw, X, y, _ = _case("ovr")
     model = _fit(Est(), X, y)
     huge = np.full((N, 3), 1e308)
     huge[:, 0] = -1e308
@@ -384,9 +389,9 @@ def test_objective_gradient_and_hessian_with_offset_by_finite_differences(loss_n
         Y = r.integers(0, 3, n)
     else:
         Y = (r.random((n, k)) < 0.5).astype(dtype)
-    O = 2.0 * r.normal(size=(n, k))
+    off = 2.0 * r.normal(size=(n, k))
     obj = LinearObjective(loss, X.astype(np.float64), Y, np.ones(n), k, C=2.0,
-                          penalty=make_penalty("l2"), offset=O)
+                          penalty=make_penalty("l2"), offset=off)
     w = 0.3 * r.normal(size=obj.n_params)
     v = r.normal(size=obj.n_params)
     f, g = obj.value_and_grad(w)
@@ -399,13 +404,13 @@ def test_objective_gradient_and_hessian_with_offset_by_finite_differences(loss_n
     np.testing.assert_allclose(obj.hessian(w) @ v, hv_fd, rtol=1e-5, atol=1e-7)
     # The value is the loss at X W + b + O (the offset is in the logits).
     Z = obj.logits(w).astype(np.float64)
-    np.testing.assert_allclose(Z - obj.logits(w, offset=False), O, atol=1e-12)
+    np.testing.assert_allclose(Z - obj.logits(w, offset=False), off, atol=1e-12)
     assert f == pytest.approx(loss.value(Z, Y, np.ones(n)) / n
                               + 0.5 / (2.0 * n) * np.sum(obj.unpack(w)[0] ** 2), rel=1e-12)
     # The row-block engine in the working dtype agrees with the generic term.
     Xw = X if dtype == np.float64 else X.astype(dtype)
-    fast = NumpyData(loss, Xw, Y, np.ones(n), k, offset=O)
-    slow = GenericData(loss, Xw.astype(np.float64), Y, np.ones(n), k, offset=O)
+    fast = NumpyData(loss, Xw, Y, np.ones(n), k, offset=off)
+    slow = GenericData(loss, Xw.astype(np.float64), Y, np.ones(n), k, offset=off)
     tol = 1e-10 if dtype == np.float64 else 2e-5
     fa, ga = fast.value_and_grad(w)
     fb, gb = slow.value_and_grad(w)
@@ -420,12 +425,12 @@ def test_the_compiled_passes_take_the_offset():
     n, d, k = 100_000, 3, 3
     X = r.normal(size=(n, d)).astype(np.float32)
     Y = (r.random((n, k)) < 0.5).astype(np.float32)
-    O = r.normal(size=(n, k))
+    off = r.normal(size=(n, k))
     w = 0.3 * r.normal(size=(d + 1) * k)
     loss = LOSSES["multilabel"]
-    fast = NumpyData(loss, X, Y, np.ones(n), k, offset=O)
+    fast = NumpyData(loss, X, Y, np.ones(n), k, offset=off)
     assert fast._compiled
-    slow = GenericData(loss, X.astype(np.float64), Y, np.ones(n), k, offset=O)
+    slow = GenericData(loss, X.astype(np.float64), Y, np.ones(n), k, offset=off)
     fa, ga = fast.value_and_grad(w)
     fb, gb = slow.value_and_grad(w)
     assert fa == pytest.approx(fb, rel=1e-5)

@@ -291,9 +291,9 @@ class ChunkedData(DataTerm):
             warnings.filterwarnings("ignore", message="Sending large graph")
             self.Y, self.weights = _persist(da.from_array(Y2, chunks=(rows, Y2.shape[1])),
                                             da.from_array(S2, chunks=(rows, S2.shape[1])))
-            O = host_offset(offset, n, self.k, dtype)
-            if O is not None:
-                (self.offset,) = _persist(da.from_array(O, chunks=(rows, self.k)))
+            off = host_offset(offset, n, self.k, dtype)
+            if off is not None:
+                (self.offset,) = _persist(da.from_array(off, chunks=(rows, self.k)))
         self.n_passes = 0
         self._hess_w: np.ndarray | None = None
         self._hess_Z: Any = None
@@ -569,24 +569,24 @@ class DaskBackend(Backend):
         if any(np.isnan(c) for c in Xa.chunks[0]):
             Xa = Xa.compute_chunk_sizes()
         if dask.is_dask_collection(offset):
-            O = (offset.to_dask_array(lengths=True) if hasattr(offset, "to_dask_array")
+            off = (offset.to_dask_array(lengths=True) if hasattr(offset, "to_dask_array")
                  else offset)
-            if any(np.isnan(c) for c in O.chunks[0]):
-                O = O.compute_chunk_sizes()
+            if any(np.isnan(c) for c in off.chunks[0]):
+                off = off.compute_chunk_sizes()
         else:
             from .base import to_numpy
 
-            O = np.asarray(to_numpy(offset))
+            off = np.asarray(to_numpy(offset))
         # The shape (with the estimator's message) on a stand-in of the offset's shape.
-        est._check_offset(np.broadcast_to(np.float64(0), O.shape), Xa.shape[0])
-        one_d = O.ndim == 1
+        est._check_offset(np.broadcast_to(np.float64(0), off.shape), Xa.shape[0])
+        one_d = off.ndim == 1
         if one_d:
-            O = O[:, None]
-        if isinstance(O, np.ndarray):
-            O = da.from_array(O, chunks=(Xa.chunks[0], -1))
+            off = off[:, None]
+        if isinstance(off, np.ndarray):
+            off = da.from_array(off, chunks=(Xa.chunks[0], -1))
         else:
-            O = O.rechunk((Xa.chunks[0], -1))
-        return Xa, O, one_d
+            off = off.rechunk((Xa.chunks[0], -1))
+        return Xa, off, one_d
 
     def predict(self, est: Any, method: Callable[..., Any], X: Any, offset: Any = None) -> Any:
         """``method`` mapped over the row chunks of ``X``: a lazy dask array.
@@ -618,8 +618,8 @@ class DaskBackend(Backend):
 
         arrays = [Xa]
         if offset is not None:
-            Xa, O, one_d = self._row_offset(est, offset, Xa)
-            arrays = [Xa, O]
+            Xa, off, one_d = self._row_offset(est, offset, Xa)
+            arrays = [Xa, off]
 
             def on_chunk(block: np.ndarray, O_b: np.ndarray) -> np.ndarray:
                 if block.shape[0] == 0:

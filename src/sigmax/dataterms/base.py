@@ -3,7 +3,8 @@ r"""The data term of a linear model: the unscaled, unpenalized loss sum.
 .. math:: D(w) = \sum_i s_i \, \ell(z_i, y_i), \qquad Z = X W + b + O,
 
 with ``O`` the offset (``(n, k)`` known logits; zero without one) and the
-parameters in the layout of :class:`sigmax.objective.Objective` (a flat float64 vector, the C-order ravel of ``P`` of shape ``(d [+ 1], k)``).
+parameters in the layout of :class:`sigmax.objective.Objective` (a flat
+float64 vector, the C-order ravel of ``P`` of shape ``(d [+ 1], k)``).
 A data term is where ``X`` lives and is read; the objective on top of it only
 scales, adds the penalty and counts. Implementations:
 
@@ -192,11 +193,11 @@ def host_offset(offset: Any, n: int, k: int, dtype: Any) -> np.ndarray | None:
     """
     if offset is None:
         return None
-    O = np.asarray(offset, dtype=dtype)
-    if O.shape != (n, k):
+    off = np.asarray(offset, dtype=dtype)
+    if off.shape != (n, k):
         raise ValueError(f"The offset of a data term has shape (n, k) = ({n}, {k}); got "
-                         f"{O.shape}.")
-    return O
+                         f"{off.shape}.")
+    return off
 
 
 class HostRows:

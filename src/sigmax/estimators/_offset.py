@@ -79,25 +79,25 @@ def check_offset(est: Any, offset: Any, n_samples: int, n_coef_rows: int,
     if offset is None:
         return None
     try:
-        O = np.asarray(to_numpy(offset))
-        if O.dtype.kind == "c":
+        off = np.asarray(to_numpy(offset))
+        if off.dtype.kind == "c":
             raise TypeError
-        O = O.astype(np.float64)
+        off = off.astype(np.float64)
     except (TypeError, ValueError):
         raise ValueError(f"{what} must be an array of numbers (one logit offset per row of "
                          f"X); got {type(offset).__name__} that cannot be read as "
                          "floats.") from None
     k = int(n_coef_rows)
-    if O.ndim == 2 and O.shape == (n_samples, 1) and k == 1:
-        O = O[:, 0]
-    if not ((O.ndim == 1 and O.shape[0] == n_samples)
-            or (O.ndim == 2 and O.shape == (n_samples, k))):
-        raise ValueError(f"{what} has shape {O.shape}, but X has {n_samples} rows: "
+    if off.ndim == 2 and off.shape == (n_samples, 1) and k == 1:
+        off = off[:, 0]
+    if not ((off.ndim == 1 and off.shape[0] == n_samples)
+            or (off.ndim == 2 and off.shape == (n_samples, k))):
+        raise ValueError(f"{what} has shape {off.shape}, but X has {n_samples} rows: "
                          f"{_describe_shapes(est, n_samples, k)}.")
-    bad = ~np.isfinite(O)
+    bad = ~np.isfinite(off)
     if bad.any():
         rows = np.flatnonzero(bad.any(axis=1) if bad.ndim == 2 else bad)
-        n_nan = int(np.isnan(O).sum())
+        n_nan = int(np.isnan(off).sum())
         n_inf = int(bad.sum()) - n_nan
         kinds = " and ".join(s for s in (f"{n_nan} NaN" if n_nan else "",
                                          f"{n_inf} infinite" if n_inf else "") if s)
@@ -106,7 +106,7 @@ def check_offset(est: Any, offset: Any, n_samples: int, n_coef_rows: int,
             f"{what} contains {kinds} value(s), at rows {rows[:5].tolist()}{more}: an offset "
             "is a known part of each row's logit and must be a finite number. Drop those "
             "rows, or give them the offset you mean (0 adds nothing).")
-    full = est._offset_columns(O, k) if O.ndim == 1 else O
+    full = est._offset_columns(off, k) if off.ndim == 1 else off
     return np.ascontiguousarray(full, dtype=np.float64)
 
 
@@ -123,14 +123,14 @@ def loss_offset(est: Any, full: np.ndarray | None) -> np.ndarray | None:
     """
     if full is None:
         return None
-    O = est._loss_offset(full)
+    off = est._loss_offset(full)
     dtype = DTYPES[est.dtype]
     if dtype != np.float64:
         limit = float(np.finfo(dtype).max) / 4
-        if np.abs(O).max(initial=0.0) > limit:
+        if np.abs(off).max(initial=0.0) > limit:
             raise ValueError(f"offset has values beyond {limit:.1e}, the range dtype="
                              f"{est.dtype!r} works in; fit with dtype='float64'.")
-    return np.ascontiguousarray(O, dtype=dtype)
+    return np.ascontiguousarray(off, dtype=dtype)
 
 
 def add_offset(Z: np.ndarray, full: np.ndarray | None) -> np.ndarray:
