@@ -45,7 +45,7 @@ def _describe_shapes(est: Any, n: int, k: int) -> str:
     if k == 1:
         return f"{name} expects shape (n_samples,) = ({n},): one logit offset per row of X"
     columns = "label" if getattr(est, "_multilabel", False) else "class"
-    one = (f"({n},) for the log-odds of classes_[1] (what decision_function returns)"
+    one = (f"({n},), an offset of the one score per row that decision_function returns"
            if k == 2 and not getattr(est, "_multilabel", False)
            else f"({n},) added to every {columns}'s logit")
     return (f"{name} expects shape (n_samples, {k}) = ({n}, {k}), one column per {columns} "
