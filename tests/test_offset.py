@@ -436,3 +436,72 @@ def test_the_compiled_passes_take_the_offset():
     assert fa == pytest.approx(fb, rel=1e-5)
     np.testing.assert_allclose(ga, gb, rtol=1e-4, atol=1e-4 * np.sqrt(n))
     assert fast.value(w) == pytest.approx(fb, rel=1e-5)
+
+
+# -- paths and cross-validation pass each fold's offset rows through ------------------------
+def test_regularization_path_with_an_offset_equals_fits_at_each_c():
+    from sigmax import regularization_path
+
+    Est, kw, X, y, o = _case("softmax")
+    Cs = [0.05, 0.5, 5.0]
+    for penalty in ("l1", "l2"):  # L1: the screened path (strong rules + KKT check)
+        model = Est(penalty=penalty, tol=1e-10, max_iter=5000, **kw)
+        path = regularization_path(model, X, y, Cs, offset=o)
+        for i, C in enumerate(Cs):
+            one = _fit(Est(penalty=penalty, C=C, tol=1e-10, max_iter=5000, **kw), X, y,
+                       offset=o)
+            np.testing.assert_allclose(path.coefs[i], one.coef_, atol=1e-6)
+
+
+@pytest.mark.parametrize("scoring", ["neg_log_loss", "accuracy"])
+def test_cv_fits_and_scores_each_fold_with_its_offset_rows(scoring):
+    from sklearn.metrics import accuracy_score
+    from sklearn.model_selection import KFold
+
+    from sigmax import LogisticRegressionCV
+
+    _Est, _kw, X, y, o = _case("logistic")
+    folds = list(KFold(3, shuffle=True, random_state=0).split(X))
+    Cs = [0.01, 1.0]
+    cv = LogisticRegressionCV(Cs=Cs, cv=folds, scoring=scoring, tol=1e-10).fit(X, y, offset=o)
+    train, test = folds[1]
+    one = LogisticRegression(C=Cs[0], tol=1e-10).fit(X[train], y[train], offset=o[train])
+    if scoring == "neg_log_loss":
+        logp = one.predict_log_proba(X[test], offset=o[test])
+        expected = float(np.mean(logp[np.arange(len(test)), y[test]]))
+    else:
+        expected = accuracy_score(y[test], one.predict(X[test], offset=o[test]))
+    assert cv.scores_[1, 0] == pytest.approx(expected, abs=1e-6)
+    # Without the offset the held-out scores differ: it reached the scorer.
+    plain = LogisticRegressionCV(Cs=Cs, cv=folds, scoring=scoring, tol=1e-10).fit(X, y)
+    assert not np.allclose(plain.scores_, cv.scores_)
+    refit = LogisticRegression(C=cv.C_, tol=1e-10).fit(X, y, offset=o)
+    np.testing.assert_allclose(cv.coef_, refit.coef_, atol=1e-7)
+    assert "predict_proba" not in vars(cv)  # the scorer's bound methods are gone
+
+
+def test_multilabel_cv_takes_per_label_offsets():
+    from sigmax import MultiLabelLogisticCV
+
+    _Est, _kw, X, Y, o = _case("multilabel")
+    for per_label in (False, True):
+        cv = MultiLabelLogisticCV(Cs=[0.05, 5.0], cv=3, per_label=per_label, tol=1e-10).fit(
+            X, Y, offset=o)
+        plain = MultiLabelLogisticCV(Cs=[0.05, 5.0], cv=3, per_label=per_label,
+                                     tol=1e-10).fit(X, Y)
+        assert not np.allclose(cv.scores_per_label_, plain.scores_per_label_)
+        if not per_label:
+            refit = MultiLabelLogistic(C=cv.C_, tol=1e-10).fit(X, Y, offset=o)
+            np.testing.assert_allclose(cv.coef_, refit.coef_, atol=1e-7)
+
+
+def test_cv_refuses_an_offset_with_bad_rows_naming_x_rows():
+    from sigmax import SoftmaxRegressionCV
+
+    _Est, _kw, X, y, o = _case("softmax")
+    bad = o.copy()
+    bad[250, 1] = np.nan
+    with pytest.raises(ValueError, match=r"1 NaN value\(s\), at rows \[250\]"):
+        SoftmaxRegressionCV(Cs=2, cv=3).fit(X, y, offset=bad)
+    with pytest.raises(ValueError, match="one row per row of X"):
+        SoftmaxRegressionCV(Cs=2, cv=3).fit(X, y, offset=o[:-1])

@@ -36,7 +36,7 @@ import numpy as np
 from .._dtypes import DTYPES
 from ..backends import to_numpy
 
-__all__ = ["add_offset", "check_offset", "loss_offset"]
+__all__ = ["add_offset", "check_offset", "loss_offset", "offset_rows"]
 
 
 def _describe_shapes(est: Any, n: int, k: int) -> str:
@@ -50,6 +50,46 @@ def _describe_shapes(est: Any, n: int, k: int) -> str:
            else f"({n},) added to every {columns}'s logit")
     return (f"{name} expects shape (n_samples, {k}) = ({n}, {k}), one column per {columns} "
             f"of classes_, or {one}")
+
+
+def offset_rows(offset: Any, n_samples: int, what: str = "offset") -> np.ndarray:
+    """``offset`` as float64 NumPy with one finite row per sample (1-D or 2-D, any width).
+
+    The checks that need no estimator: numbers, ``n_samples`` rows, finite
+    values (a NaN or infinity is reported with its rows). Row subsets (the
+    folds of cross-validation) are then plain indexing.
+
+    Raises
+    ------
+    ValueError
+        Not numbers, not one row per sample, NaN or infinite values.
+    """
+    try:
+        off = np.asarray(to_numpy(offset))
+        if off.dtype.kind == "c":
+            raise TypeError
+        off = off.astype(np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be an array of numbers (one logit offset per row of "
+                         f"X); got {type(offset).__name__} that cannot be read as "
+                         "floats.") from None
+    if off.ndim not in (1, 2) or off.shape[0] != n_samples:
+        raise ValueError(f"{what} has shape {off.shape}, but X has {n_samples} rows: an "
+                         "offset has one row per row of X, shape (n_samples,) or "
+                         "(n_samples, K).")
+    bad = ~np.isfinite(off)
+    if bad.any():
+        rows = np.flatnonzero(bad.any(axis=1) if bad.ndim == 2 else bad)
+        n_nan = int(np.isnan(off).sum())
+        n_inf = int(bad.sum()) - n_nan
+        kinds = " and ".join(s for s in (f"{n_nan} NaN" if n_nan else "",
+                                         f"{n_inf} infinite" if n_inf else "") if s)
+        more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+        raise ValueError(
+            f"{what} contains {kinds} value(s), at rows {rows[:5].tolist()}{more}: an offset "
+            "is a known part of each row's logit and must be a finite number. Drop those "
+            "rows, or give them the offset you mean (0 adds nothing).")
+    return off
 
 
 def check_offset(est: Any, offset: Any, n_samples: int, n_coef_rows: int,
@@ -78,34 +118,16 @@ def check_offset(est: Any, offset: Any, n_samples: int, n_coef_rows: int,
     """
     if offset is None:
         return None
-    try:
-        off = np.asarray(to_numpy(offset))
-        if off.dtype.kind == "c":
-            raise TypeError
-        off = off.astype(np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} must be an array of numbers (one logit offset per row of "
-                         f"X); got {type(offset).__name__} that cannot be read as "
-                         "floats.") from None
     k = int(n_coef_rows)
-    if off.ndim == 2 and off.shape == (n_samples, 1) and k == 1:
-        off = off[:, 0]
-    if not ((off.ndim == 1 and off.shape[0] == n_samples)
-            or (off.ndim == 2 and off.shape == (n_samples, k))):
-        raise ValueError(f"{what} has shape {off.shape}, but X has {n_samples} rows: "
+    shape = np.shape(offset) if hasattr(offset, "shape") else np.asarray(offset).shape
+    if len(shape) == 2 and tuple(shape) == (n_samples, 1) and k == 1:
+        offset = np.asarray(to_numpy(offset))[:, 0]
+        shape = (n_samples,)
+    if not ((len(shape) == 1 and shape[0] == n_samples)
+            or (len(shape) == 2 and tuple(shape) == (n_samples, k))):
+        raise ValueError(f"{what} has shape {tuple(shape)}, but X has {n_samples} rows: "
                          f"{_describe_shapes(est, n_samples, k)}.")
-    bad = ~np.isfinite(off)
-    if bad.any():
-        rows = np.flatnonzero(bad.any(axis=1) if bad.ndim == 2 else bad)
-        n_nan = int(np.isnan(off).sum())
-        n_inf = int(bad.sum()) - n_nan
-        kinds = " and ".join(s for s in (f"{n_nan} NaN" if n_nan else "",
-                                         f"{n_inf} infinite" if n_inf else "") if s)
-        more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
-        raise ValueError(
-            f"{what} contains {kinds} value(s), at rows {rows[:5].tolist()}{more}: an offset "
-            "is a known part of each row's logit and must be a finite number. Drop those "
-            "rows, or give them the offset you mean (0 adds nothing).")
+    off = offset_rows(offset, n_samples, what)
     full = est._offset_columns(off, k) if off.ndim == 1 else off
     return np.ascontiguousarray(full, dtype=np.float64)
 
