@@ -271,7 +271,9 @@ def test_dask_backend_with_an_offset(name):
         P = got.predict_proba(Xd, offset=offset)
         assert isinstance(P, da.Array)
         np.testing.assert_allclose(P.compute(), ref.predict_proba(X, offset=o), atol=1e-12)
-    for solver in ("newton-cg", "newton-cholesky"):  # the Hessian paths of the chunks
+    if name not in ("logistic", "softmax-reference"):
+        return  # the Hessian paths of the chunks: block-diagonal and full, once each
+    for solver in ("newton-cg", "newton-cholesky"):
         got = _fit(Est(C=0.5, tol=1e-10, solver=solver, **kw), Xd, y, offset=o)
         np.testing.assert_allclose(got.coef_, ref.coef_, atol=1e-7)
 
