@@ -507,3 +507,21 @@ def test_cv_refuses_an_offset_with_bad_rows_naming_x_rows():
         SoftmaxRegressionCV(Cs=2, cv=3).fit(X, y, offset=bad)
     with pytest.raises(ValueError, match="one row per row of X"):
         SoftmaxRegressionCV(Cs=2, cv=3).fit(X, y, offset=o[:-1])
+
+
+def test_a_dataframe_offset_is_matched_to_the_classes_by_column_name():
+    pd = pytest.importorskip("pandas")
+    _, _, X, y, o = _case("softmax")
+    labels = np.array(["a", "b", "c"])[y]
+    model = _fit(SoftmaxRegression(C=0.5), X, labels, offset=o)
+    shuffled = pd.DataFrame(o, columns=["a", "b", "c"])[["c", "a", "b"]]
+    refit = _fit(SoftmaxRegression(C=0.5), X, labels, offset=shuffled)
+    np.testing.assert_allclose(refit.coef_, model.coef_, atol=1e-12)
+    np.testing.assert_allclose(model.predict_proba(X, offset=shuffled),
+                               model.predict_proba(X, offset=o), atol=1e-15)
+    with pytest.raises(ValueError, match=r"columns \['x', 'y', 'z'\].*classes \['a', 'b', 'c'\]"):
+        model.predict_proba(X, offset=pd.DataFrame(o, columns=["x", "y", "z"]))
+    from sigmax import SoftmaxRegressionCV
+
+    cv = SoftmaxRegressionCV(Cs=[0.5], cv=3).fit(X, labels, offset=shuffled)
+    np.testing.assert_allclose(cv.coef_, model.coef_, atol=1e-7)

@@ -92,6 +92,28 @@ def offset_rows(offset: Any, n_samples: int, what: str = "offset") -> np.ndarray
     return off
 
 
+def _column_order(est: Any, offset: Any, k: int) -> np.ndarray | None:
+    """A DataFrame offset's columns in the order of ``classes_`` (None: take them as they are).
+
+    Columns named by the classes (as text) are matched by name, whatever their
+    order; the default names ``0..k-1`` are positions; other names are refused,
+    since they cannot say which class each column belongs to.
+    """
+    columns = getattr(offset, "columns", None)
+    if columns is None or k < 2 or not hasattr(est, "classes_"):
+        return None
+    names = [str(c) for c in columns]
+    classes = [str(c) for c in np.asarray(est.classes_).tolist()]
+    if names == classes or names == [str(i) for i in range(k)]:
+        return None
+    if sorted(names) == sorted(classes) and len(set(names)) == k:
+        return np.array([names.index(c) for c in classes])
+    raise ValueError(f"offset has columns {names[:6]}{'...' if k > 6 else ''}, which are not "
+                     f"the classes {classes[:6]}{'...' if k > 6 else ''} of classes_: name the "
+                     "columns by class (any order), or pass an array in the order of "
+                     "classes_.")
+
+
 def check_offset(est: Any, offset: Any, n_samples: int, n_coef_rows: int,
                  what: str = "offset") -> np.ndarray | None:
     """``offset`` checked: float64 ``(n_samples, n_coef_rows)`` in the columns of ``coef_``.
@@ -127,7 +149,10 @@ def check_offset(est: Any, offset: Any, n_samples: int, n_coef_rows: int,
             or (len(shape) == 2 and tuple(shape) == (n_samples, k))):
         raise ValueError(f"{what} has shape {tuple(shape)}, but X has {n_samples} rows: "
                          f"{_describe_shapes(est, n_samples, k)}.")
+    order = _column_order(est, offset, k) if len(shape) == 2 else None
     off = offset_rows(offset, n_samples, what)
+    if order is not None:
+        off = off[:, order]
     full = est._offset_columns(off, k) if off.ndim == 1 else off
     return np.ascontiguousarray(full, dtype=np.float64)
 

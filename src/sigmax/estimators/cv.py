@@ -167,8 +167,11 @@ class _CVMixin:
         n = _num_samples(X)
         sw = None if sample_weight is None else _check_sample_weight(
             sample_weight, np.empty((n, 0)), dtype=np.float64)
-        # Rows and values checked once here (the rows a message names are X's).
+        # Rows and values checked once here (the rows a message names are X's); a
+        # DataFrame stays one, so that each fit matches its columns to classes_.
         off = None if offset is None else offset_rows(offset, n)
+        if hasattr(offset, "iloc"):
+            off = offset
         y = self._prepare_target(y)
         y_split = self._split_target(y)
         cv = self._splitter(y_split)
@@ -183,8 +186,8 @@ class _CVMixin:
             y_tr, y_te = _safe_indexing(y, train), _safe_indexing(y, test)
             sw_tr = None if sw is None else sw[train]
             sw_te = None if sw is None else sw[test]
-            off_tr = None if off is None else off[train]
-            off_te = None if off is None else off[test]
+            off_tr = None if off is None else _safe_indexing(off, train)
+            off_te = None if off is None else _safe_indexing(off, test)
             fold: list[Any] = [None] * n_Cs
 
             def score(i: int, est: Any, X_te=X_te, y_te=y_te, sw_te=sw_te, fold=fold,
