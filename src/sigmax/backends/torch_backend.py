@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .array import ArrayObjective
-from .base import Backend, PrecomputedLogits, register_backend, to_numpy
+from .base import Backend, PrecomputedLogits, input_kind, register_backend, to_numpy
 
 __all__ = ["TorchBackend"]
 
@@ -157,7 +157,9 @@ class TorchBackend(Backend):
             rows = torch.as_tensor(np.flatnonzero(bad), device=Xt.device)
             Zn[bad] = finite_logits(to_numpy(Xt[rows]), np.asarray(est.coef_),
                                     np.asarray(est.intercept_))
-        kw = {} if offset is None else {"offset": to_numpy(offset)}
+        # A tensor offset comes to the host; others (a DataFrame keeps its names) as given.
+        kw = {} if offset is None else {
+            "offset": offset if input_kind(offset) == "numpy" else to_numpy(offset)}
         out = np.asarray(method(est, PrecomputedLogits(Zn), **kw))
         if out.dtype.kind not in "biuf":
             return out
