@@ -164,8 +164,8 @@ def test_zero_offset_is_no_offset(name):
     Est, kw, X, y, o = _case(name)
     plain = _fit(Est(C=0.5, tol=1e-10, **kw), X, y)
     zero = _fit(Est(C=0.5, tol=1e-10, **kw), X, y, offset=np.zeros_like(o))
-    np.testing.assert_allclose(zero.coef_, plain.coef_, atol=1e-9)
-    np.testing.assert_allclose(zero.intercept_, plain.intercept_, atol=1e-9)
+    np.testing.assert_array_equal(zero.coef_, plain.coef_)
+    np.testing.assert_array_equal(zero.intercept_, plain.intercept_)
     np.testing.assert_array_equal(plain.predict_proba(X, offset=np.zeros_like(o)),
                                   plain.predict_proba(X))
 

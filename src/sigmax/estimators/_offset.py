@@ -163,6 +163,8 @@ def loss_offset(est: Any, full: np.ndarray | None) -> np.ndarray | None:
     ``full`` is :func:`check_offset`'s ``(n, K)``; the estimator's ``_loss_offset``
     maps it to the loss's columns (the reference softmax drops class 0's).
 
+    None for an all-zero offset (it adds nothing).
+
     Raises
     ------
     ValueError
@@ -171,6 +173,11 @@ def loss_offset(est: Any, full: np.ndarray | None) -> np.ndarray | None:
     if full is None:
         return None
     off = est._loss_offset(full)
+    if not off.any():
+        # An all-zero offset adds nothing: the data term then keeps its no-offset
+        # shortcuts (no pass at w = 0, no per-block addition), and the fit is
+        # exactly the one without an offset.
+        return None
     dtype = DTYPES[est.dtype]
     if dtype != np.float64:
         limit = float(np.finfo(dtype).max) / 4
