@@ -5,7 +5,8 @@ Conventions
 The parameters are a flat float64 vector ``w`` of length ``(d + 1) * k`` (or
 ``d * k`` without intercept), the C-order ravel of the matrix ``P`` of shape
 ``(d [+ 1], k)``: ``P[:d]`` holds the coefficients (``coef_ = P[:d].T``) and
-``P[d]`` the intercepts. The logits are ``Z = X @ P[:d] + P[d]``.
+``P[d]`` the intercepts. The logits are ``Z = X @ P[:d] + P[d] + O`` with ``O`` the
+offset, known logits that are data (zero without one; see :mod:`sigmax.dataterms.base`).
 
 The objective minimized is scikit-learn's, divided by :math:`C S` with
 :math:`S = \sum_i s_i` (so that tolerances do not depend on ``n`` or ``C``):
@@ -83,9 +84,12 @@ class Objective:
     def zeros(self) -> np.ndarray:
         return np.zeros(self.n_params)
 
-    def logits(self, w: np.ndarray) -> Any:
-        """``Z = X @ W + b`` of shape (n, k), where ``X`` lives, in the working dtype."""
-        return self.data.logits(w)
+    def logits(self, w: np.ndarray, offset: bool = True) -> Any:
+        """``Z = X @ W + b + O`` of shape (n, k), where ``X`` lives, in the working dtype.
+
+        ``offset=False``: ``X @ W + b`` without the offset.
+        """
+        return self.data.logits(w, offset=offset)
 
     # -- smooth part ------------------------------------------------------------
     def value_and_grad(self, w: np.ndarray) -> tuple[float, np.ndarray]:
@@ -249,8 +253,12 @@ class LinearObjective(Objective):
     C : float
     penalty : Penalty
     fit_intercept : bool
+    offset : ndarray of shape (n_samples, k), optional
+        Known logits added to ``X W + b`` (data, not fitted).
     """
 
     def __init__(self, loss: Loss, X: Any, Y: np.ndarray, weights: np.ndarray, k: int, *,
-                 C: float, penalty: Penalty, fit_intercept: bool = True) -> None:
-        super().__init__(in_memory(loss, X, Y, weights, k, fit_intercept), C=C, penalty=penalty)
+                 C: float, penalty: Penalty, fit_intercept: bool = True,
+                 offset: np.ndarray | None = None) -> None:
+        super().__init__(in_memory(loss, X, Y, weights, k, fit_intercept, offset=offset),
+                         C=C, penalty=penalty)

@@ -116,12 +116,18 @@ class _DataTerm:
     loss), so it is the same function its ``fit`` minimizes.
     """
 
-    def __init__(self, model: BaseEstimator, X: Any, y: Any, sample_weight: Any) -> None:
+    def __init__(self, model: BaseEstimator, X: Any, y: Any, sample_weight: Any,
+                 offset: Any = None) -> None:
         # X is only read (as NumPy / CSR) when the gradient is asked for: screening.
+        from .estimators._offset import check_offset, loss_offset
+
         helper = clone(model)
         n = _num_samples(X)
         Y, classes, k = helper._encode_targets(y, n_samples=n)
         helper.classes_ = classes
+        # The offset in the loss's columns, as the estimator's fit adds it.
+        self._offset = loss_offset(helper, check_offset(
+            helper, offset, n, helper._n_coef_rows(len(classes))))
         sw = (np.ones(n) if sample_weight is None
               else np.asarray(sample_weight, dtype=np.float64).reshape(-1))
         cw = helper._sample_class_weights(Y)
@@ -141,7 +147,8 @@ class _DataTerm:
             loss, X, Y, weights, k, fit_intercept = self._args
             self._objective = LinearObjective(loss, X, Y, weights, k, C=1.0,
                                               penalty=make_penalty("none"),
-                                              fit_intercept=fit_intercept)
+                                              fit_intercept=fit_intercept,
+                                              offset=self._offset)
         return self._objective
 
     def gradient(self, W: np.ndarray, b: np.ndarray | None) -> np.ndarray:
@@ -187,7 +194,7 @@ def _widen(A: np.ndarray, keep: np.ndarray, d: int) -> np.ndarray:
 def regularization_path(model: BaseEstimator, X: Any, y: Any, Cs: Sequence[float] | np.ndarray,
                         sample_weight: Any = None, *, screening: bool | str = "auto",
                         callback: Callable[[int, BaseEstimator], None] | None = None,
-                        ) -> RegularizationPath:
+                        offset: Any = None) -> RegularizationPath:
     """Fit ``model`` at every ``C`` in ``Cs``, most regularized first, each fit warm-started.
 
     Parameters
@@ -206,6 +213,8 @@ def regularization_path(model: BaseEstimator, X: Any, y: Any, Cs: Sequence[float
     callback : callable ``(i, estimator)``, optional
         Called after the fit at ``Cs[i]`` with a fitted estimator over all
         features (do not modify it; it is reused for the next ``C``).
+    offset : array-like of shape (n_samples,) or (n_samples, K), optional
+        Known logits passed to every fit (see the estimators' ``fit``).
 
     Returns
     -------
@@ -251,16 +260,17 @@ def regularization_path(model: BaseEstimator, X: Any, y: Any, Cs: Sequence[float
     objective = np.full(n, np.nan)
     term = None
     if core and plain:
-        term = _DataTerm(model, X, y, sample_weight)
+        term = _DataTerm(model, X, y, sample_weight, offset)
+    fit_kw = {} if offset is None else {"offset": offset}
     if screening:
         _screened(est, X, y, sample_weight, Cs_arr, order, rho, term, coefs, intercepts,
-                  n_iter, n_active, n_viol, objective, callback)
+                  n_iter, n_active, n_viol, objective, callback, fit_kw)
     else:
         for rank, i in enumerate(order):
             est.set_params(C=float(Cs_arr[i]))
             if rank == 1:
                 est.set_params(solver=_warm_solver(model))
-            est.fit(X, y, sample_weight=sample_weight)
+            est.fit(X, y, sample_weight=sample_weight, **fit_kw)
             coefs[i] = np.array(est.coef_, dtype=np.float64)
             intercepts[i] = np.array(est.intercept_, dtype=np.float64)
             n_iter[i] = int(est.fit_record_.n_iter)
@@ -276,7 +286,7 @@ def regularization_path(model: BaseEstimator, X: Any, y: Any, Cs: Sequence[float
 
 
 def _screened(est, X, y, sample_weight, Cs, order, rho, term, coefs, intercepts, n_iter,
-              n_active, n_viol, objective, callback) -> None:
+              n_active, n_viol, objective, callback, fit_kw) -> None:
     """The path with sequential strong rules and KKT checks (module docstring)."""
     d = X.shape[1]
     # A discarded feature violates the KKT condition when its gradient passes
@@ -306,7 +316,7 @@ def _screened(est, X, y, sample_weight, Cs, order, rho, term, coefs, intercepts,
             if prev_coef is not None:
                 est.coef_ = prev_coef[..., cols]
                 est.intercept_ = prev_int
-            est.fit(_columns(X, cols), y, sample_weight=sample_weight)
+            est.fit(_columns(X, cols), y, sample_weight=sample_weight, **fit_kw)
             total_iter += int(est.fit_record_.n_iter)
             W = np.zeros((d, term.k))
             W[cols] = est._coef_matrix()

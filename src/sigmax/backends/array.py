@@ -45,10 +45,13 @@ class ArrayData(StateCache, DataTerm):
         Host NumPy; copied once to ``X``'s device in ``X``'s dtype.
     k : int
     fit_intercept : bool
+    offset : array of shape (n, k), optional
+        Known logits added to ``X W + b`` (host NumPy, or already on ``X``'s
+        device); copied once to ``X``'s device in ``X``'s dtype.
     """
 
     def __init__(self, loss: Loss, X: Any, Y: Any, weights: Any, k: int,
-                 fit_intercept: bool = True) -> None:
+                 fit_intercept: bool = True, offset: Any = None) -> None:
         from array_api_compat import array_namespace, device
 
         xp = array_namespace(X)
@@ -63,22 +66,30 @@ class ArrayData(StateCache, DataTerm):
         n, d = X.shape
         total = total_weight(to_numpy(weights).astype(np.float64))
         super().__init__(loss, n, d, k, numpy_dtype(X.dtype), total, fit_intercept)
+        if offset is not None:
+            if tuple(offset.shape) != (n, self.k):
+                raise ValueError(f"The offset of a data term has shape (n, k) = ({n}, "
+                                 f"{self.k}); got {tuple(offset.shape)}.")
+            self.offset = xp.asarray(offset, dtype=X.dtype, device=self.device)
         self._clear_state()
 
     def row_slice(self, lo: int, hi: int) -> ArrayData:
         """The data term of rows ``lo:hi`` (views: nothing is copied)."""
         return ArrayData(self.loss, self.X[lo:hi], self.Y[lo:hi], self.weights[lo:hi], self.k,
-                         self.fit_intercept)
+                         self.fit_intercept,
+                         offset=None if self.offset is None else self.offset[lo:hi])
 
     def _to_device(self, A: np.ndarray) -> Any:
         return self.xp.asarray(np.ascontiguousarray(A), dtype=self.X.dtype, device=self.device)
 
-    def logits(self, w: np.ndarray) -> Any:
-        """``Z = X @ W + b`` of shape (n, k), on ``X``'s device in its dtype."""
+    def logits(self, w: np.ndarray, offset: bool = True) -> Any:
+        """``Z = X @ W + b (+ O)`` of shape (n, k), on ``X``'s device in its dtype."""
         W, b = self.unpack(w)
         Z = self.X @ self._to_device(W)
         if b is not None:
             Z = Z + self._to_device(b)[None, :]
+        if offset and self.offset is not None:
+            Z = Z + self.offset
         return Z
 
     def _pack(self, G: Any) -> np.ndarray:
@@ -101,7 +112,7 @@ class ArrayData(StateCache, DataTerm):
         return self._state_for(w, self.kernel)
 
     def hessp(self, w: np.ndarray, v: np.ndarray) -> np.ndarray:
-        return self._pack(self.kernel.hessp(self._state(w), self.logits(v)))
+        return self._pack(self.kernel.hessp(self._state(w), self.logits(v, offset=False)))
 
     def hessian(self, w: np.ndarray) -> np.ndarray:
         xp = self.xp
@@ -131,9 +142,11 @@ class ArrayData(StateCache, DataTerm):
 class ArrayObjective(Objective):
     """:class:`~sigmax.objective.Objective` of an array-API ``X``: the :class:`ArrayData` term.
 
-    Parameters as :class:`ArrayData`, plus ``C`` and ``penalty``.
+    Parameters as :class:`ArrayData` (``offset`` included), plus ``C`` and ``penalty``.
     """
 
     def __init__(self, loss: Loss, X: Any, Y: np.ndarray, weights: np.ndarray, k: int, *,
-                 C: float, penalty: Penalty, fit_intercept: bool = True) -> None:
-        super().__init__(ArrayData(loss, X, Y, weights, k, fit_intercept), C=C, penalty=penalty)
+                 C: float, penalty: Penalty, fit_intercept: bool = True,
+                 offset: Any = None) -> None:
+        super().__init__(ArrayData(loss, X, Y, weights, k, fit_intercept, offset=offset),
+                         C=C, penalty=penalty)

@@ -95,14 +95,21 @@ class Backend:
         raise NotImplementedError
 
     def objective(self, loss: Any, X: Any, Y: np.ndarray, weights: np.ndarray, k: int, *,
-                  C: float, penalty: Any, fit_intercept: bool
+                  C: float, penalty: Any, fit_intercept: bool, offset: Any = None
                   ) -> Any:  # pragma: no cover - abstract
-        """The :class:`~sigmax.objective.Objective` for this backend (its data term)."""
+        """The :class:`~sigmax.objective.Objective` for this backend (its data term).
+
+        ``offset``: ``(n, k)`` known logits for the loss's outputs (host NumPy,
+        checked by the estimator), or None.
+        """
         raise NotImplementedError
 
-    def predict(self, est: Any, method: Callable[..., Any], X: Any
+    def predict(self, est: Any, method: Callable[..., Any], X: Any, offset: Any = None
                 ) -> Any:  # pragma: no cover - abstract
-        """``method(est, X)`` with the output in the kind of ``X``."""
+        """``method(est, X, offset=offset)`` with the output in the kind of ``X``.
+
+        ``offset``: the caller's offset for the rows of ``X`` (any kind), or None.
+        """
         raise NotImplementedError
 
 
@@ -177,17 +184,22 @@ def route_by_input(method: Callable[..., Any]) -> Callable[..., Any]:
     NumPy-like input calls ``method`` directly (no overhead beyond a type
     check); a tensor or a dask collection goes to that backend's
     :meth:`Backend.predict`, which calls ``method`` on what it can handle.
+    The one argument that travels with ``X`` is ``offset`` (by keyword or as
+    the only positional argument): its rows are ``X``'s.
     """
     import functools
 
     @functools.wraps(method)
     def routed(self: Any, X: Any, *args: Any, **kwargs: Any) -> Any:
         kind = input_kind(X)
-        if kind == "numpy" or args or kwargs:
+        if kind == "numpy" or len(args) > 1 or set(kwargs) - {"offset"} or (args and kwargs):
             return method(self, X, *args, **kwargs)
         backend = BACKENDS[kind]
         backend.check_available()
-        return backend.predict(self, method, X)
+        offset = args[0] if args else kwargs.get("offset")
+        if offset is None:
+            return backend.predict(self, method, X)
+        return backend.predict(self, method, X, offset=offset)
 
     return routed
 

@@ -15,7 +15,8 @@ Cost model of one evaluation of ``f`` and its gradient (``b`` row chunks,
 
 Labels and sample weights (``n`` numbers, a factor ``d`` smaller than ``X``)
 are encoded on the client by the estimator's own code, then sent once to the
-workers in ``X``'s row chunks and persisted there.
+workers in ``X``'s row chunks and persisted there; so is an offset (``n k``
+known logits, checked on the client like the labels).
 
 ``X`` is persisted in the workers' memory once when it fits comfortably (at
 most half of what the workers have left under their memory limits); otherwise
@@ -40,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from ..dataterms import DataTerm, in_memory, total_weight
+from ..dataterms.base import host_offset
 from ..losses import Loss
 from ..objective import Objective
 from ..penalties import Penalty
@@ -71,17 +73,20 @@ class _Spec:
     n_params: int
 
 
-def _chunk_data(spec: _Spec, X_b: np.ndarray, Y_b: np.ndarray, S_b: np.ndarray
-                ) -> DataTerm | None:
-    """The NumPy data term of one chunk's rows (None when their weights sum to 0)."""
+def _chunk_data(spec: _Spec, X_b: np.ndarray, Y_b: np.ndarray, S_b: np.ndarray,
+                O_b: np.ndarray | None = None) -> DataTerm | None:
+    """The NumPy data term of one chunk's rows (None when their weights sum to 0).
+
+    ``O_b``: the chunk's ``(rows, k)`` offset, or None.
+    """
     Y = Y_b[:, 0] if spec.y_1d else Y_b
     S = S_b[:, 0] if spec.s_1d else S_b
     if X_b.shape[0] == 0 or not float(S.sum(dtype=np.float64)) > 0:
         return None
-    return in_memory(spec.loss, X_b, Y, S, spec.k, spec.fit_intercept)
+    return in_memory(spec.loss, X_b, Y, S, spec.k, spec.fit_intercept, offset=O_b)
 
 
-def _task_value_and_grad(X_b, Y_b, S_b, *, spec: _Spec, ws: tuple[np.ndarray, ...],
+def _task_value_and_grad(X_b, Y_b, S_b, O_b=None, *, spec: _Spec, ws: tuple[np.ndarray, ...],
                          with_grad: bool = True) -> np.ndarray:
     """``[D_b(w), dD_b/dw]`` for each ``w`` in ``ws``, concatenated, shape ``(1, ...)``.
 
@@ -89,7 +94,7 @@ def _task_value_and_grad(X_b, Y_b, S_b, *, spec: _Spec, ws: tuple[np.ndarray, ..
     """
     width = 1 + (spec.n_params if with_grad else 0)
     out = np.zeros((1, len(ws) * width))
-    data = _chunk_data(spec, X_b, Y_b, S_b)
+    data = _chunk_data(spec, X_b, Y_b, S_b, O_b)
     if data is None:
         return out
     for j, w in enumerate(ws):
@@ -102,20 +107,23 @@ def _task_value_and_grad(X_b, Y_b, S_b, *, spec: _Spec, ws: tuple[np.ndarray, ..
     return out
 
 
-def _task_hessian(X_b, Y_b, S_b, *, spec: _Spec, w: np.ndarray, blocks: bool) -> np.ndarray:
+def _task_hessian(X_b, Y_b, S_b, O_b=None, *, spec: _Spec, w: np.ndarray, blocks: bool
+                  ) -> np.ndarray:
     """The chunk's Hessian (``blocks``: its ``k`` diagonal blocks), flat, shape ``(1, ...)``."""
     size = spec.k * (spec.n_params // spec.k) ** 2 if blocks else spec.n_params ** 2
-    data = _chunk_data(spec, X_b, Y_b, S_b)
+    data = _chunk_data(spec, X_b, Y_b, S_b, O_b)
     if data is None:
         return np.zeros((1, size))
     H = data.hessian_blocks(w) if blocks else data.hessian(w)
     return np.asarray(H, dtype=np.float64).reshape(1, size)
 
 
-def _task_logits(X_b, *, W: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+def _task_logits(X_b, O_b=None, *, W: np.ndarray, b: np.ndarray | None) -> np.ndarray:
     Z = X_b @ W
     if b is not None:
         Z += b
+    if O_b is not None:
+        Z += O_b
     return Z
 
 
@@ -235,6 +243,9 @@ class ChunkedData(DataTerm):
     weights : ndarray of shape (n,) or (n, k)
     k : int
     fit_intercept : bool
+    offset : ndarray of shape (n, k), optional
+        Known logits added to ``X W + b``, on the host; sent once to the
+        workers in ``X``'s row chunks, like ``Y``.
     persist : bool or None, default=None
         Keep ``X`` in the workers' memory (one read of the source); ``None``
         persists when ``X`` takes at most half of the memory the workers have
@@ -247,7 +258,8 @@ class ChunkedData(DataTerm):
     """
 
     def __init__(self, loss: Loss, X: Any, Y: np.ndarray, weights: np.ndarray, k: int,
-                 fit_intercept: bool = True, persist: bool | None = None) -> None:
+                 fit_intercept: bool = True, persist: bool | None = None,
+                 offset: np.ndarray | None = None) -> None:
         import dask.array as da
 
         if any(np.isnan(c) for c in X.chunks[0]):
@@ -279,6 +291,9 @@ class ChunkedData(DataTerm):
             warnings.filterwarnings("ignore", message="Sending large graph")
             self.Y, self.weights = _persist(da.from_array(Y2, chunks=(rows, Y2.shape[1])),
                                             da.from_array(S2, chunks=(rows, S2.shape[1])))
+            off = host_offset(offset, n, self.k, dtype)
+            if off is not None:
+                (self.offset,) = _persist(da.from_array(off, chunks=(rows, self.k)))
         self.n_passes = 0
         self._hess_w: np.ndarray | None = None
         self._hess_Z: Any = None
@@ -298,18 +313,23 @@ class ChunkedData(DataTerm):
                with_grad: bool = True) -> np.ndarray:
         import dask.array as da
 
-        X, Y, S = self.X, self.Y, self.weights
+        arrays = self._row_arrays()
         if blocks is not None:
             idx = list(blocks)
-            X, Y, S = X.blocks[idx], Y.blocks[idx], S.blocks[idx]
+            arrays = [a.blocks[idx] for a in arrays]
+        X = arrays[0]
         width = len(ws) * (1 + (self.n_params if with_grad else 0))
-        parts = da.map_blocks(_task_value_and_grad, X, Y, S, spec=self._spec,
+        parts = da.map_blocks(_task_value_and_grad, *arrays, spec=self._spec,
                               ws=tuple(np.asarray(w, dtype=np.float64) for w in ws),
                               with_grad=with_grad, dtype=np.float64,
                               chunks=((1,) * X.numblocks[0], (width,)))
         self.n_passes += 1 if blocks is None else 0
         (total,) = compute(parts.sum(axis=0), what="the objective")
         return np.asarray(total)
+
+    def _row_arrays(self) -> list[Any]:
+        """``[X, Y, weights]`` and the offset when there is one, in the same row chunks."""
+        return [self.X, self.Y, self.weights] + ([] if self.offset is None else [self.offset])
 
     def value_and_grad(self, w: np.ndarray) -> tuple[float, np.ndarray]:
         total = self._parts([w])
@@ -333,12 +353,15 @@ class ChunkedData(DataTerm):
         return [(float(total[j * width]), total[j * width + 1:(j + 1) * width])
                 for j in range(len(ws))]
 
-    def logits(self, w: np.ndarray) -> Any:
-        """Lazy ``Z = X @ W + b``, a dask array of shape (n, k)."""
+    def logits(self, w: np.ndarray, offset: bool = True) -> Any:
+        """Lazy ``Z = X @ W + b (+ O)``, a dask array of shape (n, k)."""
+        import dask.array as da
+
         W, b = self.unpack(w)
-        return self.X.map_blocks(_task_logits, W=W.astype(self.dtype),
-                                 b=None if b is None else b.astype(self.dtype),
-                                 dtype=self.dtype, chunks=(self.X.chunks[0], (self.k,)))
+        extra = [self.offset] if offset and self.offset is not None else []
+        return da.map_blocks(_task_logits, self.X, *extra, W=W.astype(self.dtype),
+                             b=None if b is None else b.astype(self.dtype),
+                             dtype=self.dtype, chunks=(self.X.chunks[0], (self.k,)))
 
     def _logits_at(self, w: np.ndarray) -> Any:
         """Logits at ``w`` persisted on the workers: one pass, reused by every ``hessp``."""
@@ -368,7 +391,7 @@ class ChunkedData(DataTerm):
 
         D, k = self.n_rows, self.k
         size = k * D * D if blocks else (D * k) ** 2
-        parts = da.map_blocks(_task_hessian, self.X, self.Y, self.weights, spec=self._spec,
+        parts = da.map_blocks(_task_hessian, *self._row_arrays(), spec=self._spec,
                               w=np.asarray(w, dtype=np.float64), blocks=blocks,
                               dtype=np.float64, chunks=((1,) * self.X.numblocks[0], (size,)))
         self.n_passes += 1
@@ -387,13 +410,14 @@ class ChunkedData(DataTerm):
 class ChunkedObjective(Objective):
     """:class:`~sigmax.objective.Objective` of a dask array ``X``: the :class:`ChunkedData` term.
 
-    Parameters as :class:`ChunkedData`, plus ``C`` and ``penalty``.
+    Parameters as :class:`ChunkedData` (``offset`` included), plus ``C`` and ``penalty``.
     """
 
     def __init__(self, loss: Loss, X: Any, Y: np.ndarray, weights: np.ndarray, k: int, *,
                  C: float, penalty: Penalty, fit_intercept: bool = True,
-                 persist: bool | None = None) -> None:
-        super().__init__(ChunkedData(loss, X, Y, weights, k, fit_intercept, persist=persist),
+                 persist: bool | None = None, offset: np.ndarray | None = None) -> None:
+        super().__init__(ChunkedData(loss, X, Y, weights, k, fit_intercept, persist=persist,
+                                     offset=offset),
                          C=C, penalty=penalty)
 
 
@@ -527,14 +551,49 @@ class DaskBackend(Backend):
             Xa = Xa.rechunk({1: -1})
         return Xa, y, sample_weight
 
-    def objective(self, loss, X, Y, weights, k, *, C, penalty, fit_intercept):
+    def objective(self, loss, X, Y, weights, k, *, C, penalty, fit_intercept, offset=None):
         # persist=None takes the same decision as prepare_fit did (same size, same
         # cluster); persisting an already persisted X is free.
         return ChunkedObjective(loss, X, Y, weights, k, C=C, penalty=penalty,
-                                fit_intercept=fit_intercept)
+                                fit_intercept=fit_intercept, offset=offset)
 
-    def predict(self, est: Any, method: Callable[..., Any], X: Any) -> Any:
-        """``method`` mapped over the row chunks of ``X``: a lazy dask array."""
+    def _row_offset(self, est: Any, offset: Any, Xa: Any) -> tuple[Any, Any, bool]:
+        """``(Xa, offset as a 2-D dask array in Xa's row chunks, whether it was 1-D)``.
+
+        A NumPy offset is cut into ``X``'s row chunks; a dask one is rechunked
+        to them (lazily). Its shape is checked here, its values per chunk.
+        """
+        import dask
+        import dask.array as da
+
+        if any(np.isnan(c) for c in Xa.chunks[0]):
+            Xa = Xa.compute_chunk_sizes()
+        if dask.is_dask_collection(offset):
+            off = (offset.to_dask_array(lengths=True) if hasattr(offset, "to_dask_array")
+                 else offset)
+            if any(np.isnan(c) for c in off.chunks[0]):
+                off = off.compute_chunk_sizes()
+        else:
+            from .base import to_numpy
+
+            off = np.asarray(to_numpy(offset))
+        # The shape (with the estimator's message) on a stand-in of the offset's shape.
+        est._check_offset(np.broadcast_to(np.float64(0), off.shape), Xa.shape[0])
+        one_d = off.ndim == 1
+        if one_d:
+            off = off[:, None]
+        if isinstance(off, np.ndarray):
+            off = da.from_array(off, chunks=(Xa.chunks[0], -1))
+        else:
+            off = off.rechunk((Xa.chunks[0], -1))
+        return Xa, off, one_d
+
+    def predict(self, est: Any, method: Callable[..., Any], X: Any, offset: Any = None) -> Any:
+        """``method`` mapped over the row chunks of ``X``: a lazy dask array.
+
+        An ``offset`` (NumPy, or a dask array) is mapped over the same row chunks.
+        """
+        import dask.array as da
         import pandas as pd
         from sklearn.utils.validation import check_is_fitted
 
@@ -557,9 +616,21 @@ class DaskBackend(Backend):
                 return np.empty((0, *probe.shape[1:]), dtype=probe.dtype)
             return on_block(block)
 
+        arrays = [Xa]
+        if offset is not None:
+            Xa, off, one_d = self._row_offset(est, offset, Xa)
+            arrays = [Xa, off]
+
+            def on_chunk(block: np.ndarray, O_b: np.ndarray) -> np.ndarray:
+                if block.shape[0] == 0:
+                    return np.empty((0, *probe.shape[1:]), dtype=probe.dtype)
+                if names is not None:
+                    block = pd.DataFrame(block, columns=names)
+                return np.asarray(method(est, block, offset=O_b[:, 0] if one_d else O_b))
+
         if probe.ndim == 1:
-            return Xa.map_blocks(on_chunk, dtype=probe.dtype, drop_axis=1,
+            return da.map_blocks(on_chunk, *arrays, dtype=probe.dtype, drop_axis=1,
                                  chunks=(Xa.chunks[0],), meta=np.empty((0,), probe.dtype))
-        return Xa.map_blocks(on_chunk, dtype=probe.dtype,
+        return da.map_blocks(on_chunk, *arrays, dtype=probe.dtype,
                              chunks=(Xa.chunks[0], (probe.shape[1],)),
                              meta=np.empty((0, 0), probe.dtype))

@@ -20,9 +20,9 @@ class NumpyBackend(Backend):
     def prepare_fit(self, est, X, y, sample_weight, device):
         return est._check_X(X, reset=True), y, sample_weight
 
-    def objective(self, loss, X, Y, weights, k, *, C, penalty, fit_intercept):
+    def objective(self, loss, X, Y, weights, k, *, C, penalty, fit_intercept, offset=None):
         return LinearObjective(loss, X, Y, weights, k, C=C, penalty=penalty,
-                               fit_intercept=fit_intercept)
+                               fit_intercept=fit_intercept, offset=offset)
 
-    def predict(self, est: Any, method: Callable[..., Any], X: Any) -> Any:
-        return method(est, X)
+    def predict(self, est: Any, method: Callable[..., Any], X: Any, offset: Any = None) -> Any:
+        return method(est, X) if offset is None else method(est, X, offset=offset)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .array import ArrayObjective
-from .base import Backend, PrecomputedLogits, register_backend, to_numpy
+from .base import Backend, PrecomputedLogits, input_kind, register_backend, to_numpy
 
 __all__ = ["TorchBackend"]
 
@@ -130,15 +130,16 @@ class TorchBackend(Backend):
         Xt = self._tensor(est, X, device, reset=True)
         return Xt, _host(y), _host(sample_weight)
 
-    def objective(self, loss, X, Y, weights, k, *, C, penalty, fit_intercept):
+    def objective(self, loss, X, Y, weights, k, *, C, penalty, fit_intercept, offset=None):
         return ArrayObjective(loss, X, Y, weights, k, C=C, penalty=penalty,
-                              fit_intercept=fit_intercept)
+                              fit_intercept=fit_intercept, offset=offset)
 
-    def predict(self, est: Any, method: Callable[..., Any], X: Any) -> Any:
+    def predict(self, est: Any, method: Callable[..., Any], X: Any, offset: Any = None) -> Any:
         """Logits on ``X``'s device; the link (sigmoid, softmax) on the host; a tensor back.
 
         Class labels that are not numbers (strings) cannot be a tensor and come
-        back as a NumPy array.
+        back as a NumPy array. An ``offset`` (tensor or array) joins the logits
+        on the host, checked by the estimator like a NumPy one.
         """
         import torch
         from sklearn.utils.validation import check_is_fitted
@@ -156,7 +157,10 @@ class TorchBackend(Backend):
             rows = torch.as_tensor(np.flatnonzero(bad), device=Xt.device)
             Zn[bad] = finite_logits(to_numpy(Xt[rows]), np.asarray(est.coef_),
                                     np.asarray(est.intercept_))
-        out = np.asarray(method(est, PrecomputedLogits(Zn)))
+        # A tensor offset comes to the host; others (a DataFrame keeps its names) as given.
+        kw = {} if offset is None else {
+            "offset": offset if input_kind(offset) == "numpy" else to_numpy(offset)}
+        out = np.asarray(method(est, PrecomputedLogits(Zn), **kw))
         if out.dtype.kind not in "biuf":
             return out
         return torch.from_numpy(np.ascontiguousarray(out)).to(Xt.device)

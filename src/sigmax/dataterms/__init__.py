@@ -22,10 +22,13 @@ __all__ = ["DataTerm", "GenericData", "NumpyData", "RowBatches", "batched",
 
 
 def in_memory(loss: Loss, X: Any, Y: np.ndarray, weights: np.ndarray, k: int,
-              fit_intercept: bool = True) -> DataTerm:
-    """The data term of an in-memory ``X``: row blocks for dense / CSR float ``X``."""
+              fit_intercept: bool = True, offset: np.ndarray | None = None) -> DataTerm:
+    """The data term of an in-memory ``X``: row blocks for dense / CSR float ``X``.
+
+    ``offset``: ``(n, k)`` known logits added to ``X W + b``, or None.
+    """
     blockable = ((isinstance(X, np.ndarray) and X.ndim == 2)
                  or (sp.issparse(X) and X.format == "csr"))
     if blockable and X.dtype in (np.float32, np.float64):
-        return NumpyData(loss, X, Y, weights, k, fit_intercept)
-    return GenericData(loss, X, Y, weights, k, fit_intercept)
+        return NumpyData(loss, X, Y, weights, k, fit_intercept, offset=offset)
+    return GenericData(loss, X, Y, weights, k, fit_intercept, offset=offset)

@@ -1,9 +1,10 @@
 r"""The data term of a linear model: the unscaled, unpenalized loss sum.
 
-.. math:: D(w) = \sum_i s_i \, \ell(z_i, y_i), \qquad Z = X W + b,
+.. math:: D(w) = \sum_i s_i \, \ell(z_i, y_i), \qquad Z = X W + b + O,
 
-with the parameters in the layout of :class:`sigmax.objective.Objective` (a
-flat float64 vector, the C-order ravel of ``P`` of shape ``(d [+ 1], k)``).
+with ``O`` the offset (``(n, k)`` known logits; zero without one) and the
+parameters in the layout of :class:`sigmax.objective.Objective` (a flat
+float64 vector, the C-order ravel of ``P`` of shape ``(d [+ 1], k)``).
 A data term is where ``X`` lives and is read; the objective on top of it only
 scales, adds the penalty and counts. Implementations:
 
@@ -17,6 +18,17 @@ scales, adds the penalty and counts. Implementations:
 
 Every method returns float64 NumPy results on the host: a float, or an
 ``(n_rows, k)`` array that the caller may modify (a fresh array each call).
+
+Offsets
+-------
+An offset ``O`` is data, like ``X``: a known part of every logit that is not
+fitted (an exposure, the logits of an earlier model). It enters the logits
+where the loss is evaluated (value, gradient, the Hessian's per-sample
+state) and nowhere else: the gradient and the Hessian with respect to ``W``
+and ``b`` keep their form, and a Hessian product ``(nabla^2 D) v`` forms the
+*linear* logits ``X V + c`` of the direction, without ``O``. So every solver
+fits with an offset without knowing it. Each data term stores ``O`` where its
+``X`` lives (:attr:`DataTerm.offset`, ``None`` without one).
 """
 
 from __future__ import annotations
@@ -27,7 +39,7 @@ import numpy as np
 
 from ..losses import Loss
 
-__all__ = ["DataTerm", "total_weight"]
+__all__ = ["DataTerm", "host_offset", "total_weight"]
 
 
 def total_weight(weights: np.ndarray, dtype: Any = np.float64) -> float:
@@ -64,6 +76,8 @@ class DataTerm:
     X: Any
     Y: Any
     weights: Any
+    #: ``(n, k)`` offset added to the logits, where ``X`` lives, or None.
+    offset: Any = None
 
     def __init__(self, loss: Loss, n_samples: int, n_features: int, k: int, dtype: Any,
                  weight_total: float, fit_intercept: bool) -> None:
@@ -90,8 +104,12 @@ class DataTerm:
         """``D(w)`` only (implementations skip the ``X^T`` product)."""
         return self.value_and_grad(w)[0]
 
-    def logits(self, w: np.ndarray) -> Any:
-        """``Z = X @ W + b`` of shape ``(n, k)``, where the data live, in the working dtype."""
+    def logits(self, w: np.ndarray, offset: bool = True) -> Any:
+        """``Z = X @ W + b + O`` of shape ``(n, k)``, where the data live, in the working dtype.
+
+        ``offset=False``: the linear logits ``X @ W + b`` only (a Hessian
+        product's direction, the separability check).
+        """
         raise NotImplementedError  # pragma: no cover - abstract
 
     # -- second order --------------------------------------------------------------------
@@ -167,6 +185,21 @@ class StateCache:
         return self._hess_state
 
 
+def host_offset(offset: Any, n: int, k: int, dtype: Any) -> np.ndarray | None:
+    """``offset`` as a host ``(n, k)`` array in ``dtype`` (no copy when it already is), or None.
+
+    The estimators validate offsets for users (``sigmax.estimators._offset``);
+    this only guards the data terms' own contract.
+    """
+    if offset is None:
+        return None
+    off = np.asarray(offset, dtype=dtype)
+    if off.shape != (n, k):
+        raise ValueError(f"The offset of a data term has shape (n, k) = ({n}, {k}); got "
+                         f"{off.shape}.")
+    return off
+
+
 class HostRows:
     """Row slices and logits of a data term whose ``X`` is a host NumPy / SciPy matrix.
 
@@ -176,13 +209,17 @@ class HostRows:
     """
 
     def row_slice(self, lo: int, hi: int) -> Any:
+        offset = None if self.offset is None else self.offset[lo:hi]  # type: ignore[attr-defined]
         return type(self)(self.loss, self.X[lo:hi], self.Y[lo:hi],  # type: ignore[attr-defined]
-                          self.weights[lo:hi], self.k, self.fit_intercept)  # type: ignore[attr-defined]
+                          self.weights[lo:hi], self.k, self.fit_intercept,  # type: ignore[attr-defined]
+                          offset=offset)
 
-    def logits(self, w: np.ndarray) -> np.ndarray:
+    def logits(self, w: np.ndarray, offset: bool = True) -> np.ndarray:
         W, b = self.unpack(w)  # type: ignore[attr-defined]
         Z = np.asarray(self.X @ W.astype(self.dtype, copy=False))  # type: ignore[attr-defined]
         if b is not None:
             Z += b.astype(self.dtype, copy=False)  # type: ignore[attr-defined]
+        if offset and self.offset is not None:  # type: ignore[attr-defined]
+            Z += self.offset  # type: ignore[attr-defined]
         return Z
 

@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..losses import Loss
-from .base import DataTerm, HostRows, StateCache, total_weight
+from .base import DataTerm, HostRows, StateCache, host_offset, total_weight
 
 __all__ = ["GenericData"]
 
@@ -30,15 +30,18 @@ class GenericData(HostRows, StateCache, DataTerm):
     weights : ndarray of shape (n,) or (n, k)
     k : int
     fit_intercept : bool
+    offset : ndarray of shape (n, k), optional
+        Known logits added to ``X W + b`` (see :mod:`sigmax.dataterms.base`).
     """
 
     def __init__(self, loss: Loss, X: Any, Y: np.ndarray, weights: np.ndarray, k: int,
-                 fit_intercept: bool = True) -> None:
+                 fit_intercept: bool = True, offset: np.ndarray | None = None) -> None:
         dtype = X.dtype
         self.weights = np.asarray(weights, dtype=dtype)
         n, d = X.shape
         super().__init__(loss, n, d, k, dtype, total_weight(self.weights), fit_intercept)
         self.X, self.Y = X, Y
+        self.offset = host_offset(offset, n, self.k, dtype)
         self._clear_state()
 
     def _pack(self, G: np.ndarray) -> np.ndarray:
@@ -61,7 +64,7 @@ class GenericData(HostRows, StateCache, DataTerm):
         return self._state_for(w, self.loss)
 
     def hessp(self, w: np.ndarray, v: np.ndarray) -> np.ndarray:
-        return self._pack(self.loss.hessp(self._state(w), self.logits(v)))
+        return self._pack(self.loss.hessp(self._state(w), self.logits(v, offset=False)))
 
     def hessian(self, w: np.ndarray) -> np.ndarray:
         return self._hessian(self._state(w)).reshape(self.n_params, self.n_params)

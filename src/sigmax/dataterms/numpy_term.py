@@ -11,7 +11,13 @@ objective above sees one data term):
   problems the losses' compiled (numba) passes, float32 blocks as ``(b, k)``
   rows where the loss takes them. Logits near the float range, where the two
   parts of the gradient overflow, fall back to the fused pass;
-- at ``w = 0`` for losses whose partition gradient vanishes there: no pass.
+- at ``w = 0`` for losses whose partition gradient vanishes there: no pass
+  (not with an offset: the logits at ``w = 0`` are the offset's).
+
+An offset (``(n, k)`` known logits) is kept transposed, ``(k, n)`` like the
+blocks, and added to each block's logits before the loss kernel sees them
+(scaled by ``partition_scale`` in the partition pass); the Hessian products
+never see it (their logits are a direction's).
 
 The second-order state (``(k, n)``, from the block kernels) is kept current
 by :meth:`NumpyData.value_and_grad` once a solver asked for a Hessian
@@ -31,7 +37,7 @@ from .. import _parallel
 from ..losses import Loss
 from . import hessian as _hessian
 from . import tuning
-from .base import DataTerm, HostRows, total_weight
+from .base import DataTerm, HostRows, host_offset, total_weight
 from .blocks import BlockProducts
 
 __all__ = ["NumpyData"]
@@ -51,10 +57,12 @@ class NumpyData(HostRows, DataTerm):
         Sample (or entry) weights, already multiplied by class weights.
     k : int
     fit_intercept : bool
+    offset : ndarray of shape (n, k), optional
+        Known logits added to ``X W + b`` (see :mod:`sigmax.dataterms.base`).
     """
 
     def __init__(self, loss: Loss, X: Any, Y: np.ndarray, weights: np.ndarray, k: int,
-                 fit_intercept: bool = True) -> None:
+                 fit_intercept: bool = True, offset: np.ndarray | None = None) -> None:
         dtype = X.dtype
         weights = np.asarray(weights)
         # Unit weights (no sample weights given): a read-only broadcast view,
@@ -65,6 +73,10 @@ class NumpyData(HostRows, DataTerm):
         n, d = X.shape
         super().__init__(loss, n, d, k, dtype, total_weight(self.weights), fit_intercept)
         self.X, self.Y = X, Y
+        self.offset = host_offset(offset, n, self.k, dtype)
+        # (k, n) like the blocks' logits; times partition_scale for that pass.
+        self._Ot = None if self.offset is None else np.ascontiguousarray(self.offset.T)
+        self._Ot_scaled: np.ndarray | None = None
         self.products = BlockProducts(X, self.k)
         self._blocks = self.products.plan
         # Second-order state (k, n), kept up to date by value_and_grad once a
@@ -119,6 +131,7 @@ class NumpyData(HostRows, DataTerm):
             work_size = self.k * max(hi - lo for lo, hi in self._blocks.bounds)
             # (b, k) blocks come without the intercepts: the kernel adds them.
             bias = None if b is None or not self._rowmajor else (b * scale).astype(self.dtype)
+            Os = self._scaled_offset(scale)
 
             def pop(i, lo, hi, Ut):
                 # The scratch block stays with this thread; the kernel may
@@ -127,6 +140,8 @@ class NumpyData(HostRows, DataTerm):
                 work = self.products.bufs.get(key)
                 if work is None:
                     work = self.products.bufs[key] = np.empty(work_size, dtype=self.dtype)
+                if Os is not None:
+                    Ut += Os[:, lo:hi]
                 return loss.partition_t(Ut, None if unit else sw[lo:hi],
                                         None if St is None else St[:, lo:hi],
                                         self._like(work, Ut), T[..., lo:hi],
@@ -151,9 +166,11 @@ class NumpyData(HostRows, DataTerm):
     def _fused_targets(self, W: np.ndarray, b: np.ndarray | None, St: np.ndarray | None
                        ) -> tuple[float, np.ndarray]:
         """A fused pass with the loss's per-entry kernel ``value_grad_t`` (sees the targets)."""
-        Y, sw, loss = self.Y, self.weights, self.loss
+        Y, sw, loss, Ot = self.Y, self.weights, self.loss, self._Ot
 
         def op(i, lo, hi, Zt):
+            if Ot is not None:
+                Zt += Ot[:, lo:hi]
             return loss.value_grad_t(Zt, Y[lo:hi], sw[lo:hi],
                                      None if St is None else St[:, lo:hi])
 
@@ -232,6 +249,14 @@ class NumpyData(HostRows, DataTerm):
             self._vt = np.asfortranarray(vt) if self._rowmajor else vt
         return self._vt
 
+    def _scaled_offset(self, scale: float) -> np.ndarray | None:
+        """The ``(k, n)`` offset times ``scale`` (the partition pass's logits), cached."""
+        if self._Ot is None or scale == 1.0:
+            return self._Ot
+        if self._Ot_scaled is None:  # a power of two: exact
+            self._Ot_scaled = self._Ot * self.dtype.type(scale)
+        return self._Ot_scaled
+
     @staticmethod
     def _like(buf: np.ndarray, Zt: np.ndarray) -> np.ndarray:
         """A view of the flat scratch ``buf`` shaped and laid out like the block ``Zt``."""
@@ -255,6 +280,7 @@ class NumpyData(HostRows, DataTerm):
         bb = None if b is None else (b * scale).astype(self.dtype)
         size = self.k * max(hi - lo for lo, hi in self._blocks.bounds)
         T = self._value_targets()
+        Os = self._scaled_offset(scale)
 
         def work(blocks):
             total = 0.0
@@ -263,6 +289,8 @@ class NumpyData(HostRows, DataTerm):
                 lo, hi = self._blocks.bounds[i]
                 Ut = self.products.block_logits(i, Wt, None if self._rowmajor else bb, out=buf,
                                         rowmajor=self._rowmajor)
+                if Os is not None:
+                    Ut += Os[:, lo:hi]
                 total += loss.partition_t(Ut, None if unit else sw[lo:hi], None,
                                           self._like(tmp, Ut), T[..., lo:hi],
                                           compiled=self._compiled,
@@ -283,7 +311,7 @@ class NumpyData(HostRows, DataTerm):
         part. The first evaluation of every cold-started solve: one pass in six
         on dense_binary. None where that does not apply (a pass is needed).
         """
-        if not self._partition or self.weights.ndim != 1:
+        if not self._partition or self.weights.ndim != 1 or self._Ot is not None:
             return None
         row = self._zero_row
         if row is not None and row[1]:  # the gradient moves at 0 (softmax): always a pass
@@ -318,6 +346,8 @@ class NumpyData(HostRows, DataTerm):
             for i in blocks:
                 lo, hi = self._blocks.bounds[i]
                 Zt = products.block_logits(i, Wb, bb, compiled=compiled)
+                if self._Ot is not None:
+                    Zt += self._Ot[:, lo:hi]
                 total += loss.value_grad_t(Zt, Y[lo:hi], sw[lo:hi])
             return total
 

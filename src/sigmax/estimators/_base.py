@@ -31,6 +31,7 @@ from ..penalties import PENALTIES, make_penalty
 from ..solvers import SOLVERS, FitResult, choose_solver
 from ._fit_guard import guarded_fit
 from ._logits import finite_logits
+from ._offset import add_offset, check_offset, loss_offset
 from ._weights import check_class_weight_values, check_sample_weight_values
 
 __all__ = ["LinearClassifierBase", "SeparableWarning"]
@@ -244,6 +245,14 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
     def _loss(self) -> Loss:
         return LOSSES[self._loss_name]
 
+    def _offset_columns(self, o: np.ndarray, k: int) -> np.ndarray:
+        """An ``(n,)`` offset as ``(n, k)`` columns of ``coef_``: the same for every column."""
+        return np.repeat(o[:, None], k, axis=1)
+
+    def _loss_offset(self, full: np.ndarray) -> np.ndarray:
+        """The ``(n, K)`` offset of ``coef_``'s rows as the loss's ``(n, k)`` outputs."""
+        return full
+
     # -- validation ----------------------------------------------------------------
     def _validate_params(self) -> None:
         _check_param(self, "penalty", self.penalty is None or self.penalty in PENALTIES,
@@ -300,7 +309,8 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
     # -- fit -------------------------------------------------------------------------
     @guarded_fit
     @_underflow_is_not_an_error
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LinearClassifierBase:
+    def fit(self, X: Any, y: Any, sample_weight: Any = None,
+            offset: Any = None) -> LinearClassifierBase:
         """Fit the model by minimizing ``C * sum_i s_i * loss_i + penalty(W)``.
 
         Parameters
@@ -310,6 +320,11 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
             (see ``backend``).
         y : array-like of shape (n_samples,) (or (n_samples, n_labels) for multi-label)
         sample_weight : array-like of shape (n_samples,), default=None
+        offset : array-like of shape (n_samples,) or (n_samples, K), default=None
+            Known logits added to ``X @ coef_.T + intercept_`` (an exposure's
+            log, an earlier model's ``decision_function``): data, not fitted
+            and not saved; pass it again to the prediction methods. Shapes as
+            ``decision_function`` returns (see :mod:`sigmax.estimators._offset`).
 
         Returns
         -------
@@ -326,6 +341,8 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
             raise ValueError("X must be 2-D of shape (n_samples, n_features).")
         Y, classes, k = self._encode_targets(y, n_samples=X.shape[0])
         self.classes_ = classes
+        offset = loss_offset(self, check_offset(self, offset, X.shape[0],
+                                                self._n_coef_rows(len(classes))))
         if sample_weight is None and (isinstance(X, np.ndarray) or sp.issparse(X)):
             # Unit weights as a broadcast view: no (n,) array of ones during the fit.
             sw = np.broadcast_to(np.float64(1.0), (X.shape[0],))
@@ -352,7 +369,7 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
             solved_penalty = penalty.rescaled(shift)
         objective = backend.objective(loss, X, Y, weights, k, C=float(self.C),
                                       penalty=solved_penalty,
-                                      fit_intercept=self.fit_intercept)
+                                      fit_intercept=self.fit_intercept, offset=offset)
         name = choose_solver(objective) if self.solver == "auto" else self.solver
         solver = SOLVERS[name]
         solver.check(objective)
@@ -432,8 +449,9 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
         # If the fitted model itself classifies every (weighted) training row
         # correctly with a positive margin, it is a separating hyperplane: a
         # proof that the data are separable, so scaling it up drives the loss
-        # to 0 and no finite minimizer exists.
-        Z = to_numpy(objective.logits(result.coef)).astype(np.float64)
+        # to 0 and no finite minimizer exists. Without the offset: scaling
+        # W and b does not scale it, so only the linear part's margins prove it.
+        Z = to_numpy(objective.logits(result.coef, offset=False)).astype(np.float64)
         cols = self._separable_columns(Z, Y, weights)
         if cols:
             what = ("the data are" if len(cols) == objective.k or objective.k == 1
@@ -447,14 +465,23 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
                 SeparableWarning, stacklevel=5)  # user -> guard -> wrapper -> fit -> here
 
     # -- predict -----------------------------------------------------------------------
-    def _logits(self, X: Any) -> np.ndarray:
+    def _logits(self, X: Any, offset: Any = None) -> np.ndarray:
+        """Logits ``X @ coef_.T + intercept_ (+ offset)``, shape (n_samples, K), finite."""
         check_is_fitted(self)
         if isinstance(X, PrecomputedLogits):  # computed where the data live (GPU)
-            return X.Z
-        X = self._check_X(X, reset=False)
-        # Full logits from coef_ (K or 1 rows), whatever the parameterization;
-        # rows that overflow are rescaled so probabilities stay finite.
-        return finite_logits(X, self.coef_, self.intercept_)
+            Z = X.Z
+        else:
+            X = self._check_X(X, reset=False)
+            # Full logits from coef_ (K or 1 rows), whatever the parameterization;
+            # rows that overflow are rescaled so probabilities stay finite.
+            Z = finite_logits(X, self.coef_, self.intercept_)
+        if offset is None:
+            return Z
+        return add_offset(Z, self._check_offset(offset, Z.shape[0]))
+
+    def _check_offset(self, offset: Any, n_samples: int) -> np.ndarray | None:
+        """A prediction's ``offset`` for ``n_samples`` rows, checked: ``(n, K)`` float64."""
+        return check_offset(self, offset, n_samples, np.shape(self.coef_)[0])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -178,7 +178,7 @@ class StreamingMixin:
     """Adds :meth:`partial_fit` to a :class:`~sigmax.estimators._base.LinearClassifierBase`."""
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None,
-                    *, epoch_weight: float | None = None) -> Any:
+                    *, epoch_weight: float | None = None, offset: Any = None) -> Any:
         r"""One proximal Adam step on the batch ``(X, y)``; see :mod:`sigmax.estimators._streaming`.
 
         Parameters
@@ -195,6 +195,8 @@ class StreamingMixin:
             then :math:`r / (C S)` per unit weight and repeated passes target
             ``fit`` with ``C``. None: the weight of every row seen so far
             (the stream's full-batch objective).
+        offset : array-like of shape (n_samples,) or (n_samples, K), default=None
+            Known logits of this batch's rows, as in ``fit``.
 
         Returns
         -------
@@ -202,6 +204,7 @@ class StreamingMixin:
         """
         from ..objective import LinearObjective
         from ..penalties import make_penalty
+        from ._offset import check_offset, loss_offset
 
         self._validate_params()
         if epoch_weight is not None and not (np.isfinite(epoch_weight) and epoch_weight > 0):
@@ -237,9 +240,11 @@ class StreamingMixin:
                                )[codes]
         weights = sw if mask is None else mask * sw[:, None]
         loss = self._loss()
+        offset = loss_offset(self, check_offset(self, offset, n,
+                                                self._n_coef_rows(len(self.classes_))))
         objective = LinearObjective(loss, X, Y, weights, k, C=float(self.C),
                                     penalty=make_penalty("none"),
-                                    fit_intercept=self.fit_intercept)
+                                    fit_intercept=self.fit_intercept, offset=offset)
         if first:
             P0 = (self._pack(objective).reshape(objective.n_rows, k) if restart
                   else np.zeros((objective.n_rows, k)))

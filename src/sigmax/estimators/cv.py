@@ -21,9 +21,12 @@ scikit-learn's ``get_params`` / ``clone`` read.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import inspect
 import numbers
 import warnings
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
@@ -35,6 +38,7 @@ from sklearn.utils.validation import _check_sample_weight, indexable, validate_d
 
 from ..path import regularization_path
 from ._base import LinearClassifierBase, _describe_nonfinite
+from ._offset import offset_rows
 from .logistic import LogisticRegression
 from .multilabel import MultiLabelLogistic
 from .ovr import OneVsRestLogistic
@@ -116,16 +120,18 @@ class _CVMixin:
                              f"{Cs!r}.")
         return arr
 
-    def _fold_scores(self, est: Any, scorer: Any, X: Any, y: Any, sw: Any) -> np.ndarray:
+    def _fold_scores(self, est: Any, scorer: Any, X: Any, y: Any, sw: Any,
+                     offset: Any = None) -> np.ndarray:
         """Score(s) of one fitted fold model on held-out rows: shape (1,) (or per label)."""
-        return np.array([_score(self.scoring, scorer, est, X, y, sw)])
+        return np.array([_score(self.scoring, scorer, est, X, y, sw, offset)])
 
     def _choose(self, scores: np.ndarray, Cs: np.ndarray) -> Any:
         """Index of the best ``C`` (mean over folds; the first, smallest index, on ties)."""
         return int(np.argmax(scores.mean(axis=0)))
 
     # -- fit --------------------------------------------------------------------------
-    def fit(self, X: Any, y: Any, sample_weight: Any = None, groups: Any = None) -> Any:
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, groups: Any = None,
+            offset: Any = None) -> Any:
         """Choose ``C`` by cross-validation, then (``refit=True``) fit on all rows at ``C_``.
 
         Parameters
@@ -136,6 +142,10 @@ class _CVMixin:
             Used by every fit and by the scorer on the held-out rows.
         groups : array-like of shape (n_samples,), optional
             Group labels for group-aware splitters (``GroupKFold``...).
+        offset : array-like of shape (n_samples,) or (n_samples, K), optional
+            Known logits (see the base estimator's ``fit``): each fold's
+            training rows are fitted with theirs, its held-out rows scored
+            with theirs, and the refit takes all of them.
 
         Returns
         -------
@@ -157,6 +167,11 @@ class _CVMixin:
         n = _num_samples(X)
         sw = None if sample_weight is None else _check_sample_weight(
             sample_weight, np.empty((n, 0)), dtype=np.float64)
+        # Rows and values checked once here (the rows a message names are X's); a
+        # DataFrame stays one, so that each fit matches its columns to classes_.
+        off = None if offset is None else offset_rows(offset, n)
+        if hasattr(offset, "iloc"):
+            off = offset
         y = self._prepare_target(y)
         y_split = self._split_target(y)
         cv = self._splitter(y_split)
@@ -171,12 +186,16 @@ class _CVMixin:
             y_tr, y_te = _safe_indexing(y, train), _safe_indexing(y, test)
             sw_tr = None if sw is None else sw[train]
             sw_te = None if sw is None else sw[test]
+            off_tr = None if off is None else _safe_indexing(off, train)
+            off_te = None if off is None else _safe_indexing(off, test)
             fold: list[Any] = [None] * n_Cs
 
-            def score(i: int, est: Any, X_te=X_te, y_te=y_te, sw_te=sw_te, fold=fold) -> None:
-                fold[i] = self._fold_scores(est, scorer, X_te, y_te, sw_te)
+            def score(i: int, est: Any, X_te=X_te, y_te=y_te, sw_te=sw_te, fold=fold,
+                      off_te=off_te) -> None:
+                fold[i] = self._fold_scores(est, scorer, X_te, y_te, sw_te, off_te)
 
-            path = regularization_path(base, X_tr, y_tr, Cs, sw_tr, callback=score)
+            path = regularization_path(base, X_tr, y_tr, Cs, sw_tr, callback=score,
+                                       offset=off_tr)
             scores.append(np.stack(fold))
             coefs.append(path.coefs)
             intercepts.append(path.intercepts)
@@ -186,9 +205,9 @@ class _CVMixin:
         self.intercepts_paths_ = _stack(intercepts)
         self._set_scores(S)
         if self.refit:
-            self._refit(X, y, sample_weight, S, Cs)
+            self._refit(X, y, sample_weight, S, Cs, off)
         else:
-            self._average_folds(X, y, sample_weight, S, Cs, n_folds)
+            self._average_folds(X, y, sample_weight, S, Cs, n_folds, off)
         return self
 
     def _prepare_target(self, y: Any) -> Any:
@@ -206,14 +225,16 @@ class _CVMixin:
     def _set_scores(self, S: np.ndarray) -> None:
         self.scores_ = S[:, :, 0]
 
-    def _refit(self, X: Any, y: Any, sample_weight: Any, S: np.ndarray, Cs: np.ndarray) -> None:
+    def _refit(self, X: Any, y: Any, sample_weight: Any, S: np.ndarray, Cs: np.ndarray,
+               offset: Any = None) -> None:
         best = self._choose(S[:, :, 0], Cs)
         self.C_ = float(Cs[best])
-        est = self._base_estimator(self.C_).fit(X, y, sample_weight=sample_weight)
+        est = self._base_estimator(self.C_).fit(X, y, sample_weight=sample_weight,
+                                                offset=offset)
         self._take_fitted(est)
 
     def _average_folds(self, X: Any, y: Any, sample_weight: Any, S: np.ndarray,
-                       Cs: np.ndarray, n_folds: int) -> None:
+                       Cs: np.ndarray, n_folds: int, offset: Any = None) -> None:
         """``refit=False`` (scikit-learn's rule): average each fold's best coefficients."""
         best = np.argmax(S[:, :, 0], axis=1)
         rows = np.arange(n_folds)
@@ -223,7 +244,7 @@ class _CVMixin:
         est = self._base_estimator(self.C_).set_params(max_iter=1)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            est.fit(X, y, sample_weight=sample_weight)
+            est.fit(X, y, sample_weight=sample_weight, offset=offset)
         self._take_fitted(est)
         if self.coefs_paths_.dtype == object:
             raise ValueError("refit=False averages the folds' coefficients, but some training "
@@ -279,8 +300,12 @@ class _CVMixin:
 _LOG_EPS = float(np.log(np.finfo(np.float64).eps))
 
 
-def _score(scoring: Any, scorer: Any, est: Any, X: Any, y: Any, sw: Any) -> float:
+def _score(scoring: Any, scorer: Any, est: Any, X: Any, y: Any, sw: Any,
+           offset: Any = None) -> float:
     """``scorer(est, X, y, sample_weight=sw)``; ``"neg_log_loss"`` computed directly.
+
+    ``offset``: the held-out rows' offset, passed to the prediction methods
+    (bound to them while a scikit-learn scorer calls them).
 
     The scorer's own checks (target type, label binarizing, probability
     validation) cost about 15 ms a call, more than a warm-started fit of a
@@ -294,13 +319,42 @@ def _score(scoring: Any, scorer: Any, est: Any, X: Any, y: Any, sw: Any) -> floa
         # A class the training fold never saw (rare classes, label sets) has
         # probability 0: its log-loss term is the clip, as log_loss(labels=...) gives.
         seen = classes[codes] == y_arr
-        logp = np.asarray(est.predict_log_proba(X))
+        logp = np.asarray(est.predict_log_proba(X, offset=offset))
         picked = np.full(len(y_arr), _LOG_EPS)
         rows = np.flatnonzero(seen)
         picked[rows] = np.maximum(logp[rows, codes[rows]], _LOG_EPS)
         return float(np.average(picked, weights=sw))
     kw = {} if sw is None else {"sample_weight": sw}
-    return float(scorer(est, X, y, **kw))
+    with _bound_offset(est, offset):
+        return float(scorer(est, X, y, **kw))
+
+
+@contextlib.contextmanager
+def _bound_offset(est: Any, offset: Any) -> Iterator[None]:
+    """Within the block, ``est``'s prediction methods take ``offset`` without being told.
+
+    A scikit-learn scorer calls ``predict_proba(X)`` and the like with ``X``
+    alone; instance attributes shadow the methods for that call, then go.
+    """
+    if offset is None:
+        yield
+        return
+    def bind(method: Any) -> Any:
+        @functools.wraps(method)
+        def bound(X: Any, *args: Any, **kwargs: Any) -> Any:
+            if not args and "offset" not in kwargs:  # the scorer's call: X alone
+                kwargs["offset"] = offset
+            return method(est, X, *args, **kwargs)
+        return bound
+
+    names = ("decision_function", "predict_proba", "predict_log_proba", "predict")
+    for name in names:
+        setattr(est, name, bind(getattr(type(est), name)))
+    try:
+        yield
+    finally:
+        for name in names:
+            vars(est).pop(name, None)
 
 
 def _stack(paths: list[np.ndarray]) -> np.ndarray:
@@ -441,10 +495,11 @@ class MultiLabelLogisticCV(_CVMixin, MultiLabelLogistic):
             return KFold(int(self.cv), shuffle=True, random_state=0)
         return check_cv(self.cv, y, classifier=False)
 
-    def _fold_scores(self, est, scorer, X, y, sw):
+    def _fold_scores(self, est, scorer, X, y, sw, offset=None):
         probe = clone(est)
         Y, _, L = probe._encode_targets(y, n_samples=_num_samples(X))
         known = probe._mask
+        full = None if offset is None else est._check_offset(offset, Y.shape[0])
         out = np.empty(L)
         coef = np.asarray(est.coef_)
         icpt = np.asarray(est.intercept_)
@@ -456,18 +511,20 @@ class MultiLabelLogisticCV(_CVMixin, MultiLabelLogistic):
             one.n_features_in_ = est.n_features_in_
             Xl = X if known is None else _safe_indexing(X, np.flatnonzero(rows))
             out[lab] = _score(self.scoring, scorer, one, Xl, Y[rows, lab].astype(np.int64),
-                              None if sw is None else sw[rows])
+                              None if sw is None else sw[rows],
+                              None if full is None else full[rows, lab])
         return out
 
     def _set_scores(self, S):
         self.scores_per_label_ = S
         self.scores_ = S.mean(axis=2)
 
-    def _refit(self, X, y, sample_weight, S, Cs):
+    def _refit(self, X, y, sample_weight, S, Cs, offset=None):
         if not self.per_label:
             best = int(np.argmax(self.scores_.mean(axis=0)))
             self.C_ = float(Cs[best])
-            est = self._base_estimator(self.C_).fit(X, y, sample_weight=sample_weight)
+            est = self._base_estimator(self.C_).fit(X, y, sample_weight=sample_weight,
+                                                    offset=offset)
             self._take_fitted(est)
             return
         best = np.argmax(S.mean(axis=0), axis=0)  # (n_labels,)
@@ -480,7 +537,7 @@ class MultiLabelLogisticCV(_CVMixin, MultiLabelLogistic):
             last["est"] = est
 
         path = regularization_path(self._base_estimator(), X, y, Cs[idx], sample_weight,
-                                   callback=keep)
+                                   callback=keep, offset=offset)
         self._take_fitted(last["est"])
         where = {int(j): p for p, j in enumerate(idx)}
         labels = np.arange(len(best))
@@ -488,9 +545,9 @@ class MultiLabelLogisticCV(_CVMixin, MultiLabelLogistic):
         self.intercept_ = np.array([path.intercepts[where[int(b)]][lab]
                                     for lab, b in zip(labels, best)])
 
-    def _average_folds(self, X, y, sample_weight, S, Cs, n_folds):
+    def _average_folds(self, X, y, sample_weight, S, Cs, n_folds, offset=None):
         super()._average_folds(X, y, sample_weight, S[:, :, :].mean(axis=2, keepdims=True),
-                               Cs, n_folds)
+                               Cs, n_folds, offset)
 
 
 #: The CV estimators by class name.

@@ -118,22 +118,26 @@ default='auto'
         margin = (2 * Y - 1) * Z[:, 0]
         return [0] if np.all(margin[weights > 0] > 0) else []
 
-    def decision_function(self, X: Any) -> np.ndarray:
-        """Logit of the positive class ``classes_[1]``, shape (n_samples,)."""
-        return self._logits(X)[:, 0]
+    def decision_function(self, X: Any, offset: Any = None) -> np.ndarray:
+        """Logit of the positive class ``classes_[1]``, shape (n_samples,).
 
-    def predict_proba(self, X: Any) -> np.ndarray:
+        ``offset`` (shape (n_samples,)): the known logits the model was fitted
+        with, for these rows; it is added to the score (see ``fit``).
+        """
+        return self._logits(X, offset)[:, 0]
+
+    def predict_proba(self, X: Any, offset: Any = None) -> np.ndarray:
         """Class probabilities, shape (n_samples, 2); column 1 is ``classes_[1]``."""
-        z = self.decision_function(X)
+        z = self.decision_function(X, offset)
         # 1 - sigmoid(z) is sigmoid(-z): exact where 1 - p would round to 0.
         return np.column_stack([expit(-z), expit(z)])
 
-    def predict_log_proba(self, X: Any) -> np.ndarray:
+    def predict_log_proba(self, X: Any, offset: Any = None) -> np.ndarray:
         """Log class probabilities, shape (n_samples, 2), via log-sigmoid (finite)."""
-        z = self.decision_function(X)
+        z = self.decision_function(X, offset)
         return np.column_stack([log_expit(-z), log_expit(z)])
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(self, X: Any, offset: Any = None) -> np.ndarray:
         """Predicted class labels, shape (n_samples,)."""
-        positive = self.decision_function(X) > 0  # checks fitted before classes_ is read
+        positive = self.decision_function(X, offset) > 0  # checks fitted before classes_ is read
         return self.classes_[positive.astype(np.intp)]

@@ -192,21 +192,25 @@ class MultiLabelLogistic(StreamingMixin, LinearClassifierBase):
         margin = (2 * Y - 1) * Z
         return [k for k in range(Z.shape[1]) if np.all(margin[w[:, k] > 0, k] > 0)]
 
-    def decision_function(self, X: Any) -> np.ndarray:
-        """Per-label logits, shape (n_samples, L)."""
-        return self._logits(X)
+    def decision_function(self, X: Any, offset: Any = None) -> np.ndarray:
+        """Per-label logits, shape (n_samples, L).
 
-    def predict_proba(self, X: Any) -> np.ndarray:
+        ``offset``: the known logits the model was fitted with, for these rows
+        (shape (n_samples, L), or (n_samples,) for every label).
+        """
+        return self._logits(X, offset)
+
+    def predict_proba(self, X: Any, offset: Any = None) -> np.ndarray:
         """Probability of each label, shape (n_samples, L) (rows need not sum to 1)."""
-        return expit(self._logits(X))
+        return expit(self._logits(X, offset))
 
-    def predict_log_proba(self, X: Any) -> np.ndarray:
+    def predict_log_proba(self, X: Any, offset: Any = None) -> np.ndarray:
         """Log probability of each label, shape (n_samples, L)."""
-        return log_expit(self._logits(X))
+        return log_expit(self._logits(X, offset))
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(self, X: Any, offset: Any = None) -> np.ndarray:
         """0/1 indicator matrix, shape (n_samples, L): label present when p > 0.5."""
-        return (self._logits(X) > 0).astype(np.int64)
+        return (self._logits(X, offset) > 0).astype(np.int64)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -68,7 +68,15 @@ class OneVsRestLogistic(StreamingMixin, LinearClassifierBase):
         margin = (2 * Y - 1) * Z
         return [k for k in range(Z.shape[1]) if np.all(margin[w[:, k] > 0, k] > 0)]
 
-    def decision_function(self, X: Any) -> np.ndarray:
+    def _offset_columns(self, o: np.ndarray, k: int) -> np.ndarray:
+        """``(n,)``: for two classes an offset of the score :math:`z_1 - z_0` that
+        ``decision_function`` returns, split as ``(-o/2, o/2)`` between the mirrored
+        binary problems; for more classes the same offset for every class."""
+        if k == 2:
+            return np.column_stack([-0.5 * o, 0.5 * o])
+        return np.repeat(o[:, None], k, axis=1)
+
+    def decision_function(self, X: Any, offset: Any = None) -> np.ndarray:
         """Per-class logits, shape (n_samples, K); for K = 2, shape (n_samples,).
 
         With two classes the score is scikit-learn's binary convention, one
@@ -76,28 +84,30 @@ class OneVsRestLogistic(StreamingMixin, LinearClassifierBase):
         The two binary problems mirror each other (:math:`z_0 = -z_1` at the
         optimum), so this is twice the logit of ``classes_[1]`` against the
         rest, and it orders samples as ``predict_proba(X)[:, 1]`` does.
+        ``offset``: the known logits the model was fitted with, for these rows
+        (shape (n_samples, K), or (n_samples,) as this method returns).
         """
-        Z = self._logits(X)
+        Z = self._logits(X, offset)
         return Z[:, 1] - Z[:, 0] if Z.shape[1] == 2 else Z
 
-    def predict_proba(self, X: Any) -> np.ndarray:
+    def predict_proba(self, X: Any, offset: Any = None) -> np.ndarray:
         """Sigmoids of the K logits normalized to sum to 1, shape (n_samples, K)."""
-        P = expit(self._logits(X))
+        P = expit(self._logits(X, offset))
         # Each row has one sigmoid >= the others; if every sigmoid underflows
         # to 0 fall back to the log-space form.
         s = P.sum(axis=1, keepdims=True)
         ok = s[:, 0] > 0
         if not np.all(ok):
-            P[~ok] = np.exp(self.predict_log_proba(X)[~ok])
+            P[~ok] = np.exp(self.predict_log_proba(X, offset)[~ok])
             s[~ok] = 1.0
         return P / s
 
-    def predict_log_proba(self, X: Any) -> np.ndarray:
+    def predict_log_proba(self, X: Any, offset: Any = None) -> np.ndarray:
         """Log of :meth:`predict_proba`, computed in log space (finite)."""
-        L = log_expit(self._logits(X))
+        L = log_expit(self._logits(X, offset))
         return L - logsumexp(L, axis=1, keepdims=True)
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(self, X: Any, offset: Any = None) -> np.ndarray:
         """Class with the largest logit, shape (n_samples,)."""
-        best = np.argmax(self._logits(X), axis=1)  # checks fitted before classes_ is read
+        best = np.argmax(self._logits(X, offset), axis=1)  # checks fitted before classes_ is read
         return self.classes_[best]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -122,6 +123,24 @@ class SoftmaxRegression(StreamingMixin, LinearClassifierBase):
                 W = W - W.mean(axis=1, keepdims=True)
         super()._set_coef(W, b)
 
+    def _offset_columns(self, o: np.ndarray, k: int) -> np.ndarray:
+        """``(n,)``: for two classes the log-odds of ``classes_[1]`` (logits ``(0, o)``);
+        for more, a common shift of every class, which a softmax ignores (a warning)."""
+        if k == 2:
+            return np.column_stack([np.zeros_like(o), o])
+        if np.any(o != 0):
+            warnings.warn(
+                f"SoftmaxRegression: an offset of shape (n_samples,) adds the same number to "
+                f"each of the {k} classes' logits, which softmax probabilities ignore: it "
+                f"changes nothing. Pass shape (n_samples, {k}), one column per class of "
+                "classes_, for per-class offsets.", UserWarning, stacklevel=6)  # the user's call
+        return np.repeat(o[:, None], k, axis=1)
+
+    def _loss_offset(self, full: np.ndarray) -> np.ndarray:
+        # Reference parameterization: the loss's logits are z_k - z_0 (class 0
+        # fixed at 0), so the offset enters as o_k - o_0; softmax is shift invariant.
+        return full[:, 1:] - full[:, :1] if self.parameterization == "reference" else full
+
     def _separable_columns(self, Z, Y, weights):
         Zf = self._loss()._full(Z)
         rows = np.arange(len(Y))
@@ -130,25 +149,27 @@ class SoftmaxRegression(StreamingMixin, LinearClassifierBase):
         sep = (true - Zf.max(axis=1))[weights > 0] > 0
         return list(range(Z.shape[1])) if np.all(sep) else []
 
-    def decision_function(self, X: Any) -> np.ndarray:
+    def decision_function(self, X: Any, offset: Any = None) -> np.ndarray:
         """Logits, shape (n_samples, K); for K = 2, shape (n_samples,).
 
         With two classes the score is scikit-learn's binary convention: the
         log-odds :math:`z_1 - z_0` of ``classes_[1]`` against ``classes_[0]``,
         which is the logit of the equivalent :class:`LogisticRegression`.
+        ``offset``: the known logits the model was fitted with, for these rows
+        (shape (n_samples, K), or (n_samples,) as this method returns for K = 2).
         """
-        Z = self._logits(X)
+        Z = self._logits(X, offset)
         return Z[:, 1] - Z[:, 0] if Z.shape[1] == 2 else Z
 
-    def predict_proba(self, X: Any) -> np.ndarray:
+    def predict_proba(self, X: Any, offset: Any = None) -> np.ndarray:
         """Class probabilities (softmax of the shifted logits), shape (n_samples, K)."""
-        return LOSSES["multinomial"].predict_proba(self._logits(X))
+        return LOSSES["multinomial"].predict_proba(self._logits(X, offset))
 
-    def predict_log_proba(self, X: Any) -> np.ndarray:
+    def predict_log_proba(self, X: Any, offset: Any = None) -> np.ndarray:
         """Log probabilities via log-softmax (finite), shape (n_samples, K)."""
-        return LOSSES["multinomial"].predict_log_proba(self._logits(X))
+        return LOSSES["multinomial"].predict_log_proba(self._logits(X, offset))
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(self, X: Any, offset: Any = None) -> np.ndarray:
         """Most probable class, shape (n_samples,)."""
-        best = np.argmax(self._logits(X), axis=1)  # checks fitted before classes_ is read
+        best = np.argmax(self._logits(X, offset), axis=1)  # checks fitted before classes_ is read
         return self.classes_[best]
