@@ -370,7 +370,13 @@ def candidate_sentence(c: CandidateCalibration, n_tests: int) -> str:
     if c.verdict == "mixed":
         return (f"{c.label}: {how} lowers {_and(better)} but raises {_and(worse)} "
                 f"({_arrows(c)}; both significant after {fam}): no clear gain.")
-    return (f"{c.label}: with {how}, {_arrows(c)}; no change is significant after {fam}.")
+    every = [metric_info(m).title for m, v in c.metrics.items()
+             if np.all(np.asarray(v.after) < np.asarray(v.before))]
+    folds = len(next(iter(c.metrics.values())).before)
+    lower = (f" ({_and(every)} lower on every one of the {folds} folds, but not "
+             "significantly)" if every else "")
+    return (f"{c.label}: with {how}, {_arrows(c)}; no change is significant after "
+            f"{fam}{lower}.")
 
 
 def separation_sentence(c: CandidateCalibration) -> str:
@@ -390,7 +396,7 @@ def separation_sentence(c: CandidateCalibration) -> str:
     return (f"On {int(flags.sum())} of the {len(flags)} folds {c.label} {what}, so the map's "
             f"log-loss has no finite minimum and the fit pushes the probabilities toward 0 "
             f"and 1 ({fitted}); on those folds the test log-loss goes from {_n(before)} to "
-            f"{_n(after)}. A larger calibration set avoids this.")
+            f"{_n(after)}.")
 
 
 def answer_sentence(cands: list[CandidateCalibration]) -> str:
