@@ -407,7 +407,7 @@ def answer_sentence(cands: list[CandidateCalibration]) -> str:
         return "No model could be calibrated on this data (see below why)."
     if not rest:
         return (f"Every model needs calibration on this data: {_and(need)} "
-                f"{'improves' if len(need) == 1 else 'all improve'} on the held-out folds.")
+                f"{'improves' if len(need) == 1 else 'improve'} on the held-out folds.")
     why = {"no_change": "no significant change",
            "worsens": "calibrating makes it significantly worse",
            "mixed": "better on one metric, worse on the other"}
