@@ -429,7 +429,8 @@ def _summary(cands: list[CandidateCalibration], left_out: dict[str, str], n_test
         out.append(f"{len(raw)} change(s) have p < {ALPHA:g} alone (smallest {min(raw):.2g}) "
                    f"but not after correcting for the {n_tests} tests; more folds (a run "
                    "without --quick, or a larger --cv) give each test more power.")
-    out += [f"{labels.get(n, n)} is not calibrated: {why}." for n, why in left_out.items()]
+    out += [f"{labels.get(n, n)} is left out of this section: {why}."
+            for n, why in left_out.items()]
     return out
 
 
