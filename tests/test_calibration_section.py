@@ -222,3 +222,51 @@ def test_tuned_comparison_reuses_the_C_chosen_in_each_outer_fold(monkeypatch):
                   and not hasattr(e, "Cs")][-3:]  # the section's fits come last
         assert fitted == pytest.approx(cand.params.C_per_fold[:3])
     assert "at the C chosen inside that outer fold" in p.calibration.protocol
+
+
+def _record(name, label, method, changes):
+    """A candidate's record with the given change per metric (numbers to match it)."""
+    from sigmax.study.result import Comparison
+    from sigmax.study.sections.calibration import BeforeAfter, CandidateCalibration
+
+    metrics = {}
+    for m, change in zip(CALIBRATION_METRICS, changes):
+        step = {"improves": -0.05, "worsens": 0.05, "no_change": 0.001}[change]
+        before = [0.2, 0.22, 0.21]
+        after = [b + step for b in before]
+        conclusion = {"improves": "a_better", "worsens": "b_better"}.get(change,
+                                                                        "no_difference")
+        test = Comparison(metric=m, a=f"{name} calibrated", b=name, diff=step, ci_low=step,
+                          ci_high=step, p_value=0.5, method="t", verdict="",
+                          conclusion=conclusion, p_adjusted=0.5)
+        metrics[m] = BeforeAfter(before=before, after=after, mean_before=float(np.mean(before)),
+                                 sd_before=0.01, mean_after=float(np.mean(after)), sd_after=0.01,
+                                 test=test, change=change)
+    cs = set(changes)
+    verdict = ("mixed" if {"improves", "worsens"} <= cs else "improves" if "improves" in cs
+               else "worsens" if "worsens" in cs else "no_change")
+    return CandidateCalibration(name=name, label=label, method=method, metrics=metrics,
+                                verdict=verdict)
+
+
+def test_each_verdict_has_its_own_sentence():
+    from sigmax.study.sections.calibration import answer_sentence, candidate_sentence
+
+    soft = _record("softmax", "softmax", "temperature", ["no_change", "no_change"])
+    ovr = _record("ovr", "one-vs-rest", "platt", ["improves", "no_change"])
+    assert answer_sentence([soft, ovr]) == (
+        "one-vs-rest needs calibration on this data; the other model(s) do not gain "
+        "measurably (softmax: no significant change).")
+    s = candidate_sentence(ovr, 4)
+    assert s.startswith("one-vs-rest's probabilities improve with Platt scaling per sigmoid "
+                        "(ECE 0.21 → 0.16, log-loss 0.21 → 0.211; the ECE drop significant")
+    assert "the rest within the fold-to-fold noise" in s
+    assert "improve" not in candidate_sentence(soft, 4)
+    worse = _record("ovr", "one-vs-rest", "platt", ["no_change", "worsens"])
+    assert "makes the probabilities worse" in candidate_sentence(worse, 4)
+    assert answer_sentence([soft, worse]).startswith("No model measurably gains")
+    assert "calibrating makes it significantly worse" in answer_sentence([soft, worse])
+    mixed = _record("ovr", "one-vs-rest", "platt", ["improves", "worsens"])
+    assert candidate_sentence(mixed, 4).startswith("one-vs-rest: Platt scaling per sigmoid "
+                                                   "lowers ECE but raises log-loss")
+    assert "better on one metric, worse on the other" in answer_sentence([mixed])

@@ -503,7 +503,9 @@ def _calibration_terminal(r: CalibrationResult) -> list[Any]:
     t = Table(title=f"Calibration: held-out, mean over {r.n_folds} folds, before → after",
               box=box.SIMPLE_HEAD, title_justify="left", title_style="bold")
     for col in ("model", "map", "ECE ↓", "log-loss ↓", "verdict"):
-        t.add_column(col, justify="right" if "↓" in col else "left")
+        # The numbers never wrap: a long model name or verdict does instead.
+        t.add_column(col, justify="right" if "↓" in col else "left", no_wrap="↓" in col,
+                     min_width=14 if col == "model" else None)
     for c in r.candidates:
         cells = [f"{_n(v.mean_before)} → {_n(v.mean_after)}" for v in c.metrics.values()]
         verdict = _VERDICT_WORDS[c.verdict]
