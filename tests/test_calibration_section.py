@@ -181,11 +181,12 @@ def test_separated_calibration_rows_are_detected_and_reported():
     y3 = np.repeat([0, 1, 2], 4)
     ovr = OneVsRestLogistic(C=1.0).fit(X3, y3)
     assert separated(ovr, X3, y3)  # the sigmoid of class 0 splits its rows
-    # On iris some calibration parts are separated; the report says so, with the numbers.
+    # On iris a softmax calibration part is separated; the report says so, with the numbers.
     X, y = load_iris(return_X_y=True)
     r = compare(X, y, quick=True, sections=["calibration"]).problems[0].calibration
-    flagged = [c for c in r.candidates if any(c.separated)]
-    assert flagged
+    flagged = [c for c in r.candidates if c.separated and any(c.separated)]
+    assert [c.method for c in flagged] == ["temperature"]
+    assert all(c.separated is None for c in r.candidates if c.method == "platt")
     for c in flagged:
         k = sum(c.separated)
         assert any(s.startswith(f"On {k} of the {r.n_folds} folds {c.label}")
@@ -270,3 +271,35 @@ def test_each_verdict_has_its_own_sentence():
     assert candidate_sentence(mixed, 4).startswith("one-vs-rest: Platt scaling per sigmoid "
                                                    "lowers ECE but raises log-loss")
     assert "better on one metric, worse on the other" in answer_sentence([mixed])
+
+
+def test_platt_smoothed_targets_keep_the_map_finite():
+    from sigmax import calibrate
+    from sigmax.calibration import CalibratedModel, platt_targets
+    from sigmax.numerics import expit
+
+    Y = np.array([[1.0, 0.0], [0.0, 0.0], [1.0, 0.0], [0.0, np.nan]])
+    T = platt_targets(Y)
+    np.testing.assert_allclose(T[:, 0], [3 / 4, 1 / 4, 3 / 4, 1 / 4])  # N+ = N- = 2
+    np.testing.assert_allclose(T[:3, 1], [1 / 5] * 3)                   # N- = 3, no positive
+    assert np.isnan(T[3, 1])
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 2))
+    y = (X[:, 0] > 0).astype(int)
+    model = LogisticRegression(C=1.0).fit(X, y)
+    assert separated(model, X, y)
+    raw = calibrate(model, X, y, method="platt")
+    smooth = calibrate(model, X, y, method="platt", smooth=True)
+    assert abs(smooth.scale_[0]) < abs(raw.scale_[0]) / 3  # no runaway slope
+    # ...and it is a true minimum of the smoothed log-loss: the gradient vanishes there.
+    z = model.decision_function(X)
+    g = expit(smooth.scale_[0] * z + smooth.bias_[0]) - platt_targets(y[:, None])[:, 0]
+    assert abs(np.mean(g * z)) < 1e-6 and abs(np.mean(g)) < 1e-6
+    # The losses it reports are the plain validation log-loss, before and after.
+    log_p = smooth.predict_log_proba(X)
+    assert smooth.loss_after_ == pytest.approx(-np.mean(log_p[np.arange(60), y]))
+    assert smooth.loss_before_ == pytest.approx(raw.loss_before_)
+    back = CalibratedModel.from_dict(model, smooth.to_dict())
+    assert back.smooth and np.array_equal(back.predict_proba(X), smooth.predict_proba(X))
+    with pytest.raises(ValueError, match="softmax"):
+        calibrate(SoftmaxRegression().fit(X, y), X, y, method="temperature", smooth=True)

@@ -9,7 +9,10 @@ stratified, into a *fit part* (80%) and a *calibration part* (20%,
 - softmax models: temperature scaling, :math:`\tilde z = z / T` (one
   parameter; every argmax unchanged);
 - sigmoid models (logistic, one-vs-rest, independent sigmoids, one-vs-rest
-  over label sets): Platt scaling per sigmoid, :math:`\tilde z_k = a_k z_k + c_k`.
+  over label sets): Platt scaling per sigmoid, :math:`\tilde z_k = a_k z_k + c_k`,
+  fitted to Platt's smoothed targets (``smooth=True``,
+  :func:`sigmax.calibration.platt_targets`), so that each map stays finite when the
+  calibration rows of a sigmoid are separated or lack one side (a rare class).
 
 Both the model as fitted ("before") and the calibrated model ("after") are
 scored on the outer test fold, which neither the fit nor the map saw, on the
@@ -18,6 +21,10 @@ metric, the per-fold differences go through the study's paired test (corrected
 resampled t-test, :func:`~sigmax.study.metrics.paired_comparison`), and all
 tests of the section are Holm-corrected together
 (:func:`~sigmax.study.metrics.correct_family`).
+
+Temperature scaling has no such prior: when the model makes no error on the
+calibration rows, its log-loss falls toward 0 as :math:`T \to 0`; the section
+detects this (:func:`separated`) and says what it did to the test log-loss.
 
 A candidate **needs calibration** when calibrating improves its ECE or its
 log-loss significantly (after the correction) and worsens neither; "changes
@@ -103,9 +110,8 @@ class CandidateCalibration(Record):
     calibration_rows: list[int] | None = field(default=None, metadata={
         "doc": "rows the map was fitted on, per fold"})
     separated: list[bool] | None = field(default=None, metadata={
-        "doc": "per fold: the calibration rows are separated by the model's logits (no "
-               "error for temperature scaling; some sigmoid splits its rows perfectly for "
-               "Platt), so the map's log-loss has no finite minimum"})
+        "doc": "temperature scaling, per fold: the model made no error on the calibration "
+               "rows, so the map's log-loss has no finite minimum (T -> 0)"})
     notes: list[str] | None = None
 
 
@@ -161,7 +167,7 @@ def _link(est: Any) -> Any:
 
 
 def separated(est: Any, X: np.ndarray, y: np.ndarray) -> bool:
-    r"""Whether the calibration map of ``est`` on ``(X, y)`` has no finite optimum.
+    r"""Whether the calibration map of ``est`` on ``(X, y)`` (0/1 targets) has no finite optimum.
 
     Temperature scaling: when the model classifies every row right, the
     log-loss of :math:`\operatorname{softmax}(z / T)` falls toward 0 as
@@ -209,9 +215,12 @@ def _fold(run: StudyRun, specs: list[CandidateSpec], tr: np.ndarray, te: np.ndar
         if y_cal.ndim == 1:  # a class (or label set) the fit part lacks cannot be calibrated
             seen = np.isin(y_cal, np.asarray(est.classes_))
             y_cal, X_cal = y_cal[seen], Xcal[seen]
-        cal = calibrate(est, X_cal, y_cal, method=p["method"])
+        # Platt's smoothed targets keep each sigmoid's map finite when the calibration
+        # rows are separated or lack one side (a rare class): Platt (1999) defines them.
+        cal = calibrate(est, X_cal, y_cal, method=p["method"], smooth=p["method"] == "platt")
         p["rows"].append(len(y_cal))
-        p["separated"].append(separated(est, X_cal, y_cal))
+        if p["method"] == "temperature":  # Platt's smoothed targets keep its map finite
+            p["separated"].append(separated(est, X_cal, y_cal))
         if p["method"] == "temperature":
             p["temperature"].append(float(cal.temperature_))
         else:
@@ -310,7 +319,7 @@ def _candidate(spec: CandidateSpec, p: dict[str, Any], tests: dict[str, Comparis
         name=spec.name, label=labels.get(spec.name, spec.name), method=p["method"],
         metrics=metrics, verdict=verdict,
         temperature=p["temperature"] or None, mean_scale=p["scale"] or None,
-        calibration_rows=p["rows"], separated=p["separated"], notes=notes or None)
+        calibration_rows=p["rows"], separated=p["separated"] or None, notes=notes or None)
 
 
 # -- sentences -------------------------------------------------------------------------------
@@ -387,16 +396,11 @@ def separation_sentence(c: CandidateCalibration) -> str:
     ll = c.metrics["log_loss"]
     before = float(np.mean(np.asarray(ll.before)[flags]))
     after = float(np.mean(np.asarray(ll.after)[flags]))
-    what = ("made no error on the calibration rows" if c.method == "temperature" else
-            "had a sigmoid that split the calibration rows perfectly")
-    fitted = (f"fitted T down to {_n(min(np.asarray(c.temperature)[flags]))}"
-              if c.temperature else
-              f"mean slope up to {_n(max(np.asarray(c.mean_scale)[flags]))}"
-              if c.mean_scale else "")
-    return (f"On {int(flags.sum())} of the {len(flags)} folds {c.label} {what}, so the map's "
-            f"log-loss has no finite minimum and the fit pushes the probabilities toward 0 "
-            f"and 1 ({fitted}); on those folds the test log-loss goes from {_n(before)} to "
-            f"{_n(after)}.")
+    fitted = _n(min(np.asarray(c.temperature)[flags])) if c.temperature else "?"
+    return (f"On {int(flags.sum())} of the {len(flags)} folds {c.label} made no error on the "
+            "calibration rows, so the log-loss of temperature scaling has no finite minimum "
+            f"and the fit pushes the probabilities toward 0 and 1 (fitted T down to {fitted}); "
+            f"on those folds the test log-loss goes from {_n(before)} to {_n(after)}.")
 
 
 def answer_sentence(cands: list[CandidateCalibration]) -> str:
