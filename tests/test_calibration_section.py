@@ -223,6 +223,9 @@ def test_tuned_comparison_reuses_the_C_chosen_in_each_outer_fold(monkeypatch):
                   and not hasattr(e, "Cs")][-3:]  # the section's fits come last
         assert fitted == pytest.approx(cand.params.C_per_fold[:3])
     assert "at the C chosen inside that outer fold" in p.calibration.protocol
+    alone = compare(X, y, quick=True, C="cv", sections=["calibration"]).problems[0]
+    assert "the performance section, which chooses C inside each outer fold, did not run" \
+        in alone.calibration.protocol
 
 
 def _record(name, label, method, changes):

@@ -14,6 +14,10 @@ stratified, into a *fit part* (80%) and a *calibration part* (20%,
   :func:`sigmax.calibration.platt_targets`), so that each map stays finite when the
   calibration rows of a sigmoid are separated or lack one side (a rare class).
 
+Temperature scaling has no such prior: when the model makes no error on the
+calibration rows, its log-loss falls toward 0 as :math:`T \to 0`; the section
+detects this (:func:`separated`) and says what it did to the test log-loss.
+
 Both the model as fitted ("before") and the calibrated model ("after") are
 scored on the outer test fold, which neither the fit nor the map saw, on the
 study's ECE and log-loss (:mod:`sigmax.study.metrics`). Per candidate and
@@ -22,19 +26,17 @@ resampled t-test, :func:`~sigmax.study.metrics.paired_comparison`), and all
 tests of the section are Holm-corrected together
 (:func:`~sigmax.study.metrics.correct_family`).
 
-Temperature scaling has no such prior: when the model makes no error on the
-calibration rows, its log-loss falls toward 0 as :math:`T \to 0`; the section
-detects this (:func:`separated`) and says what it did to the test log-loss.
-
 A candidate **needs calibration** when calibrating improves its ECE or its
-log-loss significantly (after the correction) and worsens neither; "changes
-nothing measurable" is said when no change survives the correction.
+log-loss significantly (after the correction) and worsens neither; when no
+change survives the correction the section says so, with the numbers (and
+when a metric is lower on every fold without the change being significant).
 
 Cost: one extra fit per candidate and outer fold (the fits of the performance
 section use the whole training fold, so their probabilities cannot be
 calibrated honestly: no held-out training rows are left; the fits on all rows
 have seen the test rows). In a tuned comparison (``C="cv"``) each fit uses the C
 the performance section chose inside that outer fold, so no inner search is rerun.
+Without the performance section it uses the C chosen on all rows, and says so.
 The class-frequency baseline and models that :func:`sigmax.calibrate` does not
 take (heads on a shared trunk, mixed heads) are left out, with the reason.
 """
@@ -254,14 +256,18 @@ def _calibration(run: StudyRun) -> CalibrationResult:
     labels = {c.name: c.label for c in run.problem.candidates}
     tests = _tests(specs, per, labels, ratio=1.0 / (run.n_folds - 1))
     cands = [_candidate(s, per[s.name], tests[s.name], labels) for s in specs]
-    tuned = any(run.tuned_class(s) is not None for s in specs)
+    tuned = [s for s in specs if run.tuned_class(s) is not None]
+    where_C = ("" if not tuned else
+               " at the C chosen inside that outer fold" if all(
+                   run.cand(s.name).params.C_per_fold for s in tuned) else
+               " at the C chosen by cross-validation on all rows (the performance section, "
+               "which chooses C inside each outer fold, did not run)")
     protocol = (f"On each of the {len(folds)} outer folds ({outer.how}), the training rows are "
                 f"split, stratified, into a fit part ({1 - HOLD_OUT:.0%}) and a calibration "
-                f"part ({HOLD_OUT:.0%}); each model is fitted on the fit part"
-                + (" at the C chosen inside that outer fold" if tuned else "")
-                + ", its logits are calibrated on the calibration part (temperature scaling "
-                "for softmax, Platt scaling per sigmoid for sigmoid models), and the model "
-                "before and after is scored on the outer test fold")
+                f"part ({HOLD_OUT:.0%}); each model is fitted on the fit part{where_C}, its "
+                "logits are calibrated on the calibration part (temperature scaling for "
+                "softmax, Platt scaling per sigmoid with Platt's smoothed targets for sigmoid "
+                "models), and the model before and after is scored on the outer test fold")
     n_tests = sum(len(t) for t in tests.values())
     return CalibrationResult.from_dict({
         "protocol": protocol, "hold_out": HOLD_OUT, "n_folds": len(folds),
