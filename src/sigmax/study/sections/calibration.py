@@ -221,9 +221,8 @@ def _fold(run: StudyRun, specs: list[CandidateSpec], tr: np.ndarray, te: np.ndar
         # rows are separated or lack one side (a rare class): Platt (1999) defines them.
         cal = calibrate(est, X_cal, y_cal, method=p["method"], smooth=p["method"] == "platt")
         p["rows"].append(len(y_cal))
-        if p["method"] == "temperature":  # Platt's smoothed targets keep its map finite
+        if p["method"] == "temperature":  # (Platt's smoothed targets keep its map finite)
             p["separated"].append(separated(est, X_cal, y_cal))
-        if p["method"] == "temperature":
             p["temperature"].append(float(cal.temperature_))
         else:
             p["scale"].append(float(np.mean(cal.scale_)))
@@ -250,8 +249,9 @@ def _calibration(run: StudyRun) -> CalibrationResult:
         rng = np.random.default_rng([run.seed, f])
         fit_pos, cal_pos = _hold_out(strata[tr], HOLD_OUT, rng)
         if len(cal_pos) < 2:
-            return CalibrationResult(left_out={s.name: "the training folds are too small to "
-                                               "hold rows out" for s in run.specs})
+            why = "the training folds are too small to hold rows out for calibration"
+            return CalibrationResult(left_out={s.name: why for s in run.specs},
+                                     summary=[f"Not measured: {why}."])
         _fold(run, specs, tr, te, fit_pos, cal_pos, f, per)
     labels = {c.name: c.label for c in run.problem.candidates}
     tests = _tests(specs, per, labels, ratio=1.0 / (run.n_folds - 1))
