@@ -149,6 +149,9 @@ def test_table_terminal_and_sentences_agree(overconfident):
             sentence = next(s for s in r.summary if s.startswith(c.label))
             assert f"{_n(v.mean_before)} → {_n(v.mean_after)}" in sentence
         assert "needs calibration" in row
+        if c.temperature:  # the fitted map's column and the sentence quote one median
+            mid = f"{np.median(c.temperature):.3g}"
+            assert f"T = {mid}" in row and f"(median {mid})" in sentence
     assert r.summary[0] in " ".join(text.split())
 
 

@@ -348,13 +348,13 @@ def _direction(c: CandidateCalibration) -> str:
         return ""
     above = c.temperature is not None  # T > 1 and slope < 1 both mean overconfident
     v = np.asarray(vals)
-    mean = _n(float(v.mean()))
+    mid = _n(float(np.median(v)))  # the table's "fitted map" column shows the same median
     if np.all(v > 1):
         side = "overconfident" if above else "underconfident"
-        return f"; the {what} is above 1 on every fold (mean {mean}): it was {side}"
+        return f"; the {what} is above 1 on every fold (median {mid}): it was {side}"
     if np.all(v < 1):
         side = "underconfident" if above else "overconfident"
-        return f"; the {what} is below 1 on every fold (mean {mean}): it was {side}"
+        return f"; the {what} is below 1 on every fold (median {mid}): it was {side}"
     return ""
 
 
