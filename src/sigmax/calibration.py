@@ -102,8 +102,12 @@ def _sigmoid_loss(Z: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
     known = ~np.isnan(Y)
     Yk = np.where(known, Y, 0.0)
     n = Z.shape[0]
-    L = -(Yk * log_expit(Z) + (1 - Yk) * log_expit(-Z))
-    G = (expit(Z) - Yk) * known / n
+    # One transcendental pass: log sigma(-z) = log sigma(z) - z, so
+    # -(y log sigma(z) + (1 - y) log sigma(-z)) = (1 - y) z - log sigma(z); and
+    # sigma(z) = exp(log sigma(z)), an exponent <= 0 (never overflows).
+    log_p = log_expit(Z)
+    L = (1 - Yk) * Z - log_p
+    G = (np.exp(log_p) - Yk) * known / n
     return float(np.sum(L * known) / n), G
 
 
