@@ -91,8 +91,8 @@ def test_schema_json_is_the_generated_schema():
 
 def test_the_registry_is_the_one_list_of_sections():
     ids = list(SECTIONS)
-    assert ids == ["performance", "computation", "derivatives", "minima", "k2_equivalence",
-                   "coefficients", "visualization", "advice"]
+    assert ids == ["performance", "calibration", "computation", "derivatives", "minima",
+                   "k2_equivalence", "coefficients", "visualization", "advice"]
     # The report's sections, the figures' sections and the schema all come from it.
     assert [s.id for s in render.SECTIONS] == ids
     assert {f.section for f in FIGURES.values()} <= set(ids)

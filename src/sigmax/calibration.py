@@ -44,7 +44,7 @@ from sklearn.utils.validation import check_is_fitted
 from .numerics import expit, log_expit, log_softmax, logsumexp, softmax
 
 __all__ = ["LINKS", "METHODS", "CalibratedModel", "calibrate", "load_calibrated",
-           "save_calibrated"]
+           "platt_targets", "save_calibrated"]
 
 
 # -- links: how each kind of model turns logits into probabilities ----------------------------
@@ -102,8 +102,12 @@ def _sigmoid_loss(Z: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
     known = ~np.isnan(Y)
     Yk = np.where(known, Y, 0.0)
     n = Z.shape[0]
-    L = -(Yk * log_expit(Z) + (1 - Yk) * log_expit(-Z))
-    G = (expit(Z) - Yk) * known / n
+    # One transcendental pass: log sigma(-z) = log sigma(z) - z, so
+    # -(y log sigma(z) + (1 - y) log sigma(-z)) = (1 - y) z - log sigma(z); and
+    # sigma(z) = exp(log sigma(z)), an exponent <= 0 (never overflows).
+    log_p = log_expit(Z)
+    L = (1 - Yk) * Z - log_p
+    G = (np.exp(log_p) - Yk) * known / n
     return float(np.sum(L * known) / n), G
 
 
@@ -188,6 +192,31 @@ METHODS: dict[str, _Method] = {
 }
 
 
+def platt_targets(Y: np.ndarray) -> np.ndarray:
+    r"""Platt's (1999) targets: per output, 1 becomes :math:`(N_+ + 1) / (N_+ + 2)` and 0
+    becomes :math:`1 / (N_- + 2)`.
+
+    The maximum-likelihood estimate under a uniform prior on each output's
+    base rate: with them the log-loss of :math:`\sigma(a z + c)` has a finite
+    minimum even when the logits split the rows perfectly or one side is empty
+    (with 0/1 targets :math:`|a|` or :math:`|c|` then grows without bound).
+    NaN entries (unknown labels) stay NaN.
+
+    Parameters
+    ----------
+    Y : ndarray of shape (n, k)
+        0/1 targets of k sigmoid outputs.
+
+    Returns
+    -------
+    ndarray of shape (n, k)
+    """
+    Y = np.asarray(Y, dtype=np.float64)
+    n_pos = np.nansum(Y == 1, axis=0)
+    n_neg = np.nansum(Y == 0, axis=0)
+    return np.where(Y == 1, (n_pos + 1) / (n_pos + 2), np.where(Y == 0, 1 / (n_neg + 2), Y))
+
+
 def _base_logits(model: Any, X: Any) -> np.ndarray:
     """The base model's full logits, shape (n, k) (k = 1 for LogisticRegression)."""
     return np.asarray(model._logits(X), dtype=np.float64)
@@ -203,6 +232,11 @@ class CalibratedModel(ClassifierMixin, BaseEstimator):
         Not refitted: :meth:`fit` fits only the map, on validation data.
     method : {'temperature', 'vector', 'platt'}, default='temperature'
         See :mod:`sigmax.calibration`.
+    smooth : bool, default=False
+        Sigmoid models only: fit the map to Platt's smoothed targets
+        (:func:`platt_targets`) instead of 0/1, so that it has a finite optimum
+        on rows the model separates. ``loss_before_`` and ``loss_after_`` stay
+        the plain validation log-loss.
 
     Attributes
     ----------
@@ -218,9 +252,11 @@ class CalibratedModel(ClassifierMixin, BaseEstimator):
         Validation log-loss of the base model and of the calibrated one.
     """
 
-    def __init__(self, estimator: Any = None, method: str = "temperature") -> None:
+    def __init__(self, estimator: Any = None, method: str = "temperature",
+                 smooth: bool = False) -> None:
         self.estimator = estimator
         self.method = method
+        self.smooth = smooth
 
     def fit(self, X_val: Any, y_val: Any) -> CalibratedModel:
         """Fit the map on validation data ``(X_val, y_val)`` (the estimator stays as is).
@@ -243,15 +279,19 @@ class CalibratedModel(ClassifierMixin, BaseEstimator):
         if method.sigmoid_only and not link.sigmoid:
             raise ValueError(f"method='platt' scales sigmoids; {type(self.estimator).__name__} "
                              "has a softmax: use method='temperature' or 'vector'.")
+        if self.smooth and not link.sigmoid:
+            raise ValueError(f"smooth=True smooths the targets of sigmoid outputs; "
+                             f"{type(self.estimator).__name__} has a softmax.")
         Z = _base_logits(self.estimator, X_val)
         Y = link.targets(self.estimator, y_val)
         if Y.shape[0] != Z.shape[0]:
             raise ValueError(f"X_val has {Z.shape[0]} rows but y_val has {Y.shape[0]}.")
         k = Z.shape[1]
+        fit_to = platt_targets(Y) if self.smooth else Y
 
-        def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        def fun(theta: np.ndarray, T: np.ndarray = fit_to) -> tuple[float, np.ndarray]:
             a, c = method.unpack(theta, k)
-            value, G = link.loss(Z * a + c, Y)
+            value, G = link.loss(Z * a + c, T)
             return value, method.grad(theta, np.sum(G * Z, axis=0), np.sum(G, axis=0))
 
         theta0 = method.start(k)
@@ -259,8 +299,8 @@ class CalibratedModel(ClassifierMixin, BaseEstimator):
                        options={"maxiter": 1000, "gtol": 1e-10, "ftol": 1e-14})
         self.theta_ = np.asarray(res.x, dtype=np.float64)
         self._set_params_from_theta()
-        self.loss_before_ = fun(theta0)[0]
-        self.loss_after_ = float(res.fun)
+        self.loss_before_ = fun(theta0, Y)[0]
+        self.loss_after_ = fun(self.theta_, Y)[0] if self.smooth else float(res.fun)
         return self
 
     def _set_params_from_theta(self) -> None:
@@ -304,7 +344,8 @@ class CalibratedModel(ClassifierMixin, BaseEstimator):
     def to_dict(self) -> dict[str, Any]:
         """The fitted map as plain JSON values (the base model is saved apart)."""
         check_is_fitted(self, "theta_")
-        return {"method": self.method, "theta": [float(t) for t in self.theta_],
+        return {"method": self.method, "smooth": bool(self.smooth),
+                "theta": [float(t) for t in self.theta_],
                 "loss_before": float(self.loss_before_), "loss_after": float(self.loss_after_)}
 
     @classmethod
@@ -317,7 +358,7 @@ class CalibratedModel(ClassifierMixin, BaseEstimator):
         k = np.asarray(estimator.intercept_).reshape(-1).shape[0]
         if theta.shape != METHODS[method].start(k).shape or not np.all(np.isfinite(theta)):
             raise ValueError("calibration parameters do not match the model")
-        out = cls(estimator, method)
+        out = cls(estimator, method, bool(spec.get("smooth", False)))
         out.theta_ = theta
         out.loss_before_ = float(spec.get("loss_before", np.nan))
         out.loss_after_ = float(spec.get("loss_after", np.nan))
@@ -329,8 +370,8 @@ class CalibratedModel(ClassifierMixin, BaseEstimator):
         save_calibrated(self, path)
 
 
-def calibrate(model: Any, X_val: Any, y_val: Any, method: str = "temperature"
-              ) -> CalibratedModel:
+def calibrate(model: Any, X_val: Any, y_val: Any, method: str = "temperature",
+              smooth: bool = False) -> CalibratedModel:
     """Calibrate a fitted model's probabilities on validation data.
 
     Parameters
@@ -341,6 +382,9 @@ def calibrate(model: Any, X_val: Any, y_val: Any, method: str = "temperature"
         Rows not used to fit ``model``.
     y_val : array-like of shape (n_samples,) (or (n_samples, L) for multi-label)
     method : {'temperature', 'vector', 'platt'}, default='temperature'
+    smooth : bool, default=False
+        Sigmoid models: fit to Platt's smoothed targets (:func:`platt_targets`),
+        which keeps the map finite on rows the model separates.
 
     Returns
     -------
@@ -357,7 +401,7 @@ def calibrate(model: Any, X_val: Any, y_val: Any, method: str = "temperature"
     >>> bool(cal.loss_after_ <= cal.loss_before_)
     True
     """
-    return CalibratedModel(model, method).fit(X_val, y_val)
+    return CalibratedModel(model, method, smooth).fit(X_val, y_val)
 
 
 _CAL_KEY = "sigmax_calibration"

@@ -6,6 +6,7 @@ subclass, plus one line below. See :mod:`sigmax.study.section` for the protocol.
 
 from ..section import SECTIONS, register_section
 from .advice import AdviceSection
+from .calibration import Calibration
 from .coefficients import Coefficients
 from .computation import Computation
 from .derivatives import Derivatives
@@ -17,6 +18,7 @@ from .visualization import Visualization
 __all__ = ["SECTIONS"]
 
 register_section(Performance)
+register_section(Calibration)
 register_section(Computation)
 register_section(Derivatives)
 register_section(Minima)

@@ -14,18 +14,12 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator, NullFormatter, PercentFormatter
-from sklearn.model_selection import (
-    RepeatedKFold,
-    RepeatedStratifiedKFold,
-    StratifiedGroupKFold,
-)
 
 from ...backends import to_numpy
 from ...preprocessing import StableScaler
@@ -49,6 +43,7 @@ from ..fitting import (
     warning_notes,
     y_for,
 )
+from ..folds import outer_folds
 from ..formatting import (
     best_of,
     cand_label,
@@ -62,7 +57,6 @@ from ..formatting import (
     num_cell,
     sentences,
 )
-from ..inputs import fold_strata
 from ..metrics import (
     MULTILABEL_METRICS,
     SINGLE_LABEL_METRICS,
@@ -140,38 +134,11 @@ def _tuning_html(p: ProblemResult) -> str:
                              rows) + note
 
 
-def _grouped_folds(run: StudyRun, strata: Any, n_splits: int, repeats: int
-                   ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Folds that keep each group whole, stratified where possible, ``repeats`` times."""
-    n_groups = len(np.unique(run.groups))
-    if n_groups < n_splits:
-        raise ValueError(f"groups has {n_groups} distinct values, fewer than the {n_splits} "
-                         "folds; use a smaller --cv or a coarser grouping.")
-    y = strata if strata is not None else np.zeros(len(run.groups), dtype=np.intp)
-    folds = []
-    for r in range(repeats):
-        split = StratifiedGroupKFold(n_splits=n_splits, shuffle=True,
-                                     random_state=run.seed + r)
-        folds += list(split.split(run.X, y, run.groups))
-    return folds
-
-
 def _performance(run: StudyRun) -> PerformanceResult:
     target, X = run.target, run.X
     n_splits, repeats = run.n_folds, run.repeats
-    strata, how = fold_strata(target, n_splits)
-    stratified = strata is not None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "least populated class" notices
-        if run.groups is not None:
-            folds = _grouped_folds(run, strata, n_splits, repeats)
-            how = f"grouped ({len(np.unique(run.groups))} groups kept whole), " + how
-        else:
-            splitter = (RepeatedStratifiedKFold(n_splits=n_splits, n_repeats=repeats,
-                                                random_state=run.seed) if stratified else
-                        RepeatedKFold(n_splits=n_splits, n_repeats=repeats,
-                                      random_state=run.seed))
-            folds = list(splitter.split(X, strata if stratified else None))
+    outer = outer_folds(run)
+    folds, how, stratified = outer.folds, outer.how, outer.stratified
     n_runs = len(folds)
     per = {s.name: {"metrics": {}, "fit": [], "predict": [], "iter": [], "grad": [],
                     "hessp": [], "records": {}} for s in run.specs}
