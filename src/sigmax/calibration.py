@@ -4,7 +4,9 @@ A fitted model's logits :math:`Z` (shape ``(n, k)``) are mapped to
 calibrated logits :math:`\tilde Z = Z \operatorname{diag}(a) + c` and the
 model's own link (softmax, sigmoid, normalized sigmoids) gives the
 probabilities. The map is fitted by minimizing the validation log-loss
-(the mean negative log-likelihood) with L-BFGS (:func:`scipy.optimize.minimize`):
+(the mean negative log-likelihood): with L-BFGS (:func:`scipy.optimize.minimize`), or
+for per-output maps of sigmoids (Platt, vector) with batched 2 x 2 Newton steps
+(:mod:`sigmax._affine_sigmoids`), since each output is then its own small problem:
 
 =================  ==========================================  =============================
 method             map                                         models
@@ -41,6 +43,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from ._affine_sigmoids import fit_affine_sigmoids
 from .numerics import expit, log_expit, log_softmax, logsumexp, softmax
 
 __all__ = ["LINKS", "METHODS", "CalibratedModel", "calibrate", "load_calibrated",
@@ -295,12 +298,19 @@ class CalibratedModel(ClassifierMixin, BaseEstimator):
             return value, method.grad(theta, np.sum(G * Z, axis=0), np.sum(G, axis=0))
 
         theta0 = method.start(k)
-        res = minimize(fun, theta0, jac=True, method="L-BFGS-B",
-                       options={"maxiter": 1000, "gtol": 1e-10, "ftol": 1e-14})
-        self.theta_ = np.asarray(res.x, dtype=np.float64)
+        if link.sigmoid and method.unpack is _affine_unpack:
+            # Sigmoid outputs with their own scale and shift: k separate 2-parameter
+            # problems, solved together by batched Newton steps (_affine_sigmoids).
+            a, c, fitted = fit_affine_sigmoids(Z, fit_to)
+            self.theta_ = np.concatenate([a, c])
+        else:
+            res = minimize(fun, theta0, jac=True, method="L-BFGS-B",
+                           options={"maxiter": 1000, "gtol": 1e-10, "ftol": 1e-14})
+            self.theta_ = np.asarray(res.x, dtype=np.float64)
+            fitted = float(res.fun)
         self._set_params_from_theta()
         self.loss_before_ = fun(theta0, Y)[0]
-        self.loss_after_ = fun(self.theta_, Y)[0] if self.smooth else float(res.fun)
+        self.loss_after_ = fun(self.theta_, Y)[0] if self.smooth else fitted
         return self
 
     def _set_params_from_theta(self) -> None:
