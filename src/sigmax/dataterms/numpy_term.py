@@ -53,6 +53,8 @@ class NumpyData(HostRows, DataTerm):
     fit_intercept : bool
     """
 
+    forms_preconditioner = True
+
     def __init__(self, loss: Loss, X: Any, Y: np.ndarray, weights: np.ndarray, k: int,
                  fit_intercept: bool = True) -> None:
         dtype = X.dtype
@@ -365,3 +367,8 @@ class NumpyData(HostRows, DataTerm):
         if not self.loss.diagonal_hessian:
             return None
         return _hessian.blocked_hessian(self, self._state(w), diagonal=True)
+
+    def hessian_output_blocks(self, w: np.ndarray) -> np.ndarray | None:
+        if self.loss.diagonal_hessian:
+            return self.hessian_blocks(w)
+        return _hessian.output_blocks(self, self._state(w))
