@@ -50,18 +50,26 @@ class Jacobi:
 class OutputBlocks:
     r"""``M`` = the ``k`` diagonal ``(D, D)`` blocks of ``H`` over outputs (block Jacobi).
 
-    Each block is inverted once in its Jacobi-scaled form (:func:`jacobi_scaled`:
-    a ridge of ``1e-12`` relative to each parameter's own curvature); a block
-    that is still not positive definite (a class absent from the data, no
-    L2) falls back to its diagonal. Applying ``M^{-1}`` is ``k`` products of
+    The diagonal is floored as in :class:`Jacobi`; each block is inverted
+    once in its Jacobi-scaled form (:func:`jacobi_scaled`: a ridge of
+    ``1e-12`` relative to each parameter's own curvature); a block that is
+    still not positive definite falls back to its diagonal. Applying ``M^{-1}`` is ``k`` products of
     ``(D, D)`` matrices with vectors: :math:`O(k D^2)`, nothing over ``X``.
 
     Parameters
     ----------
     blocks : ndarray of shape (k, D, D)
+        Overwritten (its diagonal floored).
     """
 
     def __init__(self, blocks: np.ndarray) -> None:
+        # As Jacobi: the diagonal floored at 1e-3 of its mean, so that a class
+        # without rows (no L2) or an unused feature does not get a near-infinite
+        # inverse curvature.
+        D = blocks.shape[1]
+        diag = blocks[:, np.arange(D), np.arange(D)]
+        floor = 1e-3 * float(np.mean(diag)) if diag.size else 0.0
+        blocks[:, np.arange(D), np.arange(D)] = np.maximum(diag, max(floor, 1e-300))
         S, scale = jacobi_scaled(blocks)
         inv = np.empty_like(S)
         for a in range(S.shape[0]):
