@@ -271,9 +271,11 @@ def choose_solver(objective: LinearObjective) -> str:
       474 iterations (502 evaluations, 4.3-6.6 s), Newton-CG with output
       blocks 10 iterations (18 evaluations, 41 Hessian products and 10
       block builds, 1.3-1.9 s), with Jacobi 15 (283 products), plain CG 20
-      (837 products). On the balanced benchmark problems ``kappa`` stays
-      below 10 (many_classes 4.7, dense_multinomial 2.4, digits 1.0),
-      where L-BFGS stays the choice.
+      (837 products). On the other benchmark problems ``kappa`` stays far
+      below 100 (full size / 10% of the rows: many_classes 8.0 / 15,
+      dense_multinomial 2.5 / 1.9, digits 1.05 / 1.6; sparse_text 6.7 at
+      10%), so their choice is unchanged; the new zipf_classes problem
+      (Zipf(1.5) class sizes, K=100) has 430.
     - Otherwise ``"lbfgs"``: one pass over ``X`` per iteration, memory
       ``O(p)``; on well-scaled dense data it needs the fewest passes.
     """

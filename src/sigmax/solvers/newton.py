@@ -181,15 +181,32 @@ class NewtonCG(_Newton):
     thread, interleaved, best of 3): 4.11 s (float32: 2.44 s) where plain CG
     without the tolerance stop took 7.52 s and scikit-learn's SAG 4.15 s.
     Dense inputs keep plain CG (earlier measurements: many_classes
-    157 vs 205 products but more outer steps, multilabel 15 vs 10).
-    ``precondition=True`` / ``False`` forces it on / off.
+    157 vs 205 products but more outer steps, multilabel 15 vs 10), except
+    a softmax with **rare classes** (``precondition="auto"``, the default):
+    where the class shares spread the curvature by at least
+    :data:`~sigmax.solvers.conditioning.RARE_CLASS_SPREAD`
+    (:func:`~sigmax.solvers.conditioning.class_spread`), CG is
+    preconditioned by the ``k`` diagonal ``(D, D)`` blocks of the Hessian
+    over outputs (:class:`~sigmax.solvers.preconditioners.OutputBlocks`,
+    rebuilt at every Newton step; Jacobi above ``D =``
+    :data:`OUTPUT_BLOCKS_MAX_ROWS`). On the 79 label sets of R's
+    ggplot2movies genres at 25% of the rows (n=14,697, D=15, C=1), Hessian
+    products to ``tol=1e-6``: plain CG 837 (20 Newton steps), Jacobi 283
+    (15), output blocks 41 plus 10 block builds (10 steps); L-BFGS needed
+    474 iterations. On Zipf-sized classes (n=10k, D=15, K=60, L2 at C=1),
+    L-BFGS evaluations against output-block Newton-CG's evaluations +
+    products: spread 6: 42 vs 12 + 27; spread 116: 72 vs 14 + 27; spread
+    500: 166 vs 14 + 23; spread 2400: 270 vs 17 + 31.
+    ``precondition=True`` / ``False`` forces Jacobi / plain CG,
+    ``"blocks"`` the output blocks, ``"sparse"`` only the sparse rule.
 
     The symmetric softmax has flat directions (a constant added to all ``k``
-    entries of a parameter row). A diagonal preconditioner would mix them
-    with the rest and make CG crawl along them; instead the system is split
-    exactly (see :class:`_RowMeans`): row means in closed form, CG with the
-    projected Jacobi preconditioner on rows that sum to zero. A step thus
-    never moves along a flat direction, as with plain CG.
+    entries of a parameter row). A diagonal (or block-diagonal)
+    preconditioner would mix them with the rest and make CG crawl along
+    them; instead the system is split exactly (see :class:`_RowMeans`): row
+    means in closed form, CG with the projected preconditioner
+    :math:`P M^{-1} P` on rows that sum to zero. A step thus never moves
+    along a flat direction, as with plain CG.
     """
 
     name = "newton-cg"
