@@ -46,10 +46,17 @@ def test_class_spread_is_the_ratio_of_class_curvatures():
     h = share * (1 - share)
     lam = 1 / (2.0 * len(y))  # L2 weight of the normalized objective: 1 / (C S)
     assert class_spread(obj) == pytest.approx(h.max() / max(h.min(), lam))
-    # Weights count: a rare class weighted up is no longer rare.
+    # Weights count where they make a class rarer; weights that lift a rare
+    # class leave its few rows, which keep the spread of the row shares.
+    counts = np.bincount(y)
+    middle = int(np.argsort(counts)[counts.size // 2])
+    down = np.where(y == middle, 1e-3, 1.0)
+    assert class_spread(objective(X, y, weights=down)) > class_spread(obj)
     rare = int(np.argmin(np.bincount(y)))
-    sw = np.where(y == rare, len(y) / (10 * np.sum(y == rare)), 1.0)
-    assert class_spread(objective(X, y, weights=sw)) < class_spread(obj)
+    up = np.where(y == rare, len(y) / (10 * np.sum(y == rare)), 1.0)
+    assert class_spread(objective(X, y, weights=up)) == pytest.approx(class_spread(obj))
+    balanced = len(y) / (np.bincount(y).size * np.bincount(y))[y]
+    assert class_spread(objective(X, y, weights=balanced)) >= RARE_CLASS_SPREAD
     # Balanced classes: about 1; a stronger L2 bounds the spread.
     balanced = np.arange(len(y)) % 4
     assert class_spread(objective(X, balanced)) == pytest.approx(1.0)

@@ -47,6 +47,9 @@ def preconditions(objective: Any) -> bool:
 def class_spread(objective: Any) -> float:
     r""":math:`\kappa_{\mathrm{class}}` of a softmax objective (module docstring); 1 otherwise.
 
+    The larger of the spreads of the weighted class shares and of the
+    shares of rows (see the comment in the code).
+
     Parameters
     ----------
     objective : Objective
@@ -71,16 +74,22 @@ def class_spread(objective: Any) -> float:
     n_classes = max(int(Y.max()) + 1, objective.k + int(bool(getattr(loss, "reference", False))))
     if sw.ndim == 2:  # per-entry weights: a row's weight is their mean
         sw = sw.mean(axis=1)
-    share = np.bincount(Y, weights=np.broadcast_to(sw, Y.shape).astype(np.float64),
-                        minlength=n_classes)
-    total = float(share.sum())
-    if not total > 0:
-        return 1.0
-    share /= total
-    h = share * (1 - share)
     lam = objective.penalty_term.smooth_hessian_diag(objective.unpack(objective.zeros())[0])
     lam = float(lam) if lam is not None and not np.ndim(lam) else 0.0
-    low = max(float(h.min()), lam)
-    if not low > 0:
-        return float("inf")
-    return max(1.0, float(h.max()) / low)
+    spread = 1.0
+    # Weighted shares, and the shares of rows: weights that lift a rare class
+    # (class_weight="balanced") even out the shares but not the rows, and a
+    # class of few rows keeps curvature lambda in all but a few directions
+    # (film label sets, balanced weights: L-BFGS 419 iterations, as unweighted).
+    for weights in (np.broadcast_to(sw, Y.shape).astype(np.float64), None):
+        share = np.bincount(Y, weights=weights, minlength=n_classes).astype(np.float64)
+        total = float(share.sum())
+        if not total > 0:
+            continue
+        share /= total
+        h = share * (1 - share)
+        low = max(float(h.min()), lam)
+        if not low > 0:
+            return float("inf")
+        spread = max(spread, float(h.max()) / low)
+    return spread
