@@ -71,13 +71,17 @@ class OutputBlocks:
         floor = 1e-3 * float(np.mean(diag)) if diag.size else 0.0
         blocks[:, np.arange(D), np.arange(D)] = np.maximum(diag, max(floor, 1e-300))
         S, scale = jacobi_scaled(blocks)
-        inv = np.empty_like(S)
-        for a in range(S.shape[0]):
-            try:
-                np.linalg.cholesky(S[a])
-                inv[a] = np.linalg.inv(S[a])
-            except np.linalg.LinAlgError:
-                inv[a] = np.diag(1.0 / (1.0 + RIDGE) * np.ones(S.shape[1]))
+        try:  # all blocks at once (k small solves cost their per-call overhead)
+            np.linalg.cholesky(S)
+            inv = np.linalg.inv(S)
+        except np.linalg.LinAlgError:
+            inv = np.empty_like(S)
+            for a in range(S.shape[0]):
+                try:
+                    np.linalg.cholesky(S[a])
+                    inv[a] = np.linalg.inv(S[a])
+                except np.linalg.LinAlgError:
+                    inv[a] = np.diag(1.0 / (1.0 + RIDGE) * np.ones(S.shape[1]))
         # M^-1 = diag(1/scale) S^-1 diag(1/scale), per block.
         inv /= scale[:, :, None] * scale[:, None, :]
         self.inv = inv
