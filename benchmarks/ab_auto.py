@@ -2,8 +2,8 @@
 
 For each benchmark problem (built once by the NEW tree, so that problems only
 the new tree defines run on both), a fresh subprocess per tree fits sigmax's
-estimator with ``solver="auto"`` (a warm-up fit first: numba's cache, first
-touches), then times one fit (short fits: the median of runs filling 0.5 s, at
+estimator with ``solver="auto"`` (a short warm-up fit first: numba's cache,
+first touches), then times one fit (short fits: the median of runs filling 0.5 s, at
 most 25), and reports the solver ``auto`` picked, its
 iterations, the seconds and scikit-learn's objective of the result. The trees
 alternate (old, new, new, old, ...) so that a shared machine's drifts fall on
@@ -50,7 +50,8 @@ def child(path: str, solver: str, dtype: str, tol: float) -> None:
     data = ProblemData(prob, raw["X"], raw["X"].astype(np.float32), raw["y"])
     adapter = ADAPTERS["sigmax"]
     X = adapter.prepare(data, dtype)
-    adapter.fit(X, data, solver=solver, tol=tol, max_iter=100_000, dtype=dtype)  # warm-up
+    # Warm-up: a short fit (numba's cache, first touches), not a whole one.
+    adapter.fit(X, data, solver=solver, tol=tol, max_iter=3, dtype=dtype)
     times: list[float] = []
     while not times or (sum(times) < 0.5 and len(times) < 25):  # short fits: several runs
         t = time.perf_counter()
