@@ -35,7 +35,10 @@ MAX_HALVINGS = 40
 #: 56, 3.8 (50%) 51 vs ~50, 6.2 (full) 39 vs 58.
 JACOBI_MIN_SPREAD = 4.5
 #: The output blocks (``D = d + 1`` rows each) are formed up to this ``D``:
-#: forming them costs about ``D / 8`` Hessian products; above it, Jacobi.
+#: forming them takes ``n k D (D + 1) / 2`` multiply-adds, the work of about
+#: ``D / 4`` Hessian products; above it, Jacobi. Zipf-sized classes (n=10k,
+#: K=60, spread 580) at D=101: output blocks 28 products + 10 builds, 35 s;
+#: Jacobi 125 products, 2.0 s; L-BFGS 318 evaluations, 3.3 s.
 OUTPUT_BLOCKS_MAX_ROWS = 64
 
 
