@@ -86,8 +86,9 @@ def test_float64_compiled_pass_huge_logits_finite_and_silent():
 def test_compiled_hessp_equals_numpy(dtype, weighted, shape):
     k, b = shape
     r = np.random.default_rng(1)
-    P = r.random((k, b + 2))[:, 1:b + 1].astype(dtype)
-    P /= P.sum(axis=0)
+    full = r.random((k, b + 2)).astype(dtype)
+    full /= full.sum(axis=0)
+    P = full[:, 1:b + 1]  # a column block of the state, as in a pass
     w = r.random(b).astype(dtype) if weighted else np.broadcast_to(dtype(1), (b,))
     V = r.normal(size=(k, b)).astype(dtype)
     loss = LOSSES["multinomial"]

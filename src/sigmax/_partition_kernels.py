@@ -235,11 +235,13 @@ def softmax_partition(Z, y, w, S, s64, reference):  # pragma: no cover - compile
 # reduction x - n C1 - n C2 into one product (errors of ~100 ulp near x = -10).
 @numba.njit(nogil=True, cache=True, boundscheck=False, error_model="numpy",
             fastmath={"nsz", "contract"})
-def softmax_partition64(Z, y, w, S, s64, reference):  # pragma: no cover - compiled
+def softmax_partition64(Z, y, w, S, lo, s64, reference):  # pragma: no cover - compiled
     r""":func:`softmax_partition` for a C-contiguous float64 block ``Z`` (``(k, b)``).
 
     The same strips of columns in L1 and the same results, with
-    :func:`expneg64` (Cephes' double-precision ``exp``) and float64 sums.
+    :func:`expneg64` and float64 sums. The state is written to columns
+    ``lo:lo + b`` of ``S`` (a C-contiguous ``(k, n)`` array: its rows
+    vectorize, those of a strided view do not), or ``S`` is empty.
     NumPy's float64 pass makes about 7 sweeps over the block from L2 (max,
     subtract, gather, exp, sum, reciprocal, scale): on the film label sets
     (n=58,788, k=79, d=14) about as long as the two products of the pass.
@@ -301,7 +303,7 @@ def softmax_partition64(Z, y, w, S, s64, reference):  # pragma: no cover - compi
         if state:
             for r in range(k):
                 zr = Z[r, j0:j0 + n]
-                sr = S[r, j0:j0 + n]
+                sr = S[r, lo + j0:lo + j0 + n]
                 for j in range(n):
                     p = zr[j] * inv[j]
                     sr[j] = p
@@ -319,14 +321,17 @@ def softmax_partition64(Z, y, w, S, s64, reference):  # pragma: no cover - compi
 
 @numba.njit(nogil=True, cache=True, boundscheck=False, error_model="numpy",
             fastmath={"nsz", "contract", "reassoc"})
-def softmax_hessp(S, V, w):  # pragma: no cover - compiled
+def softmax_hessp(S, lo, V, w):  # pragma: no cover - compiled
     r"""The softmax Hessian times ``V`` for one block: :math:`v \leftarrow p \odot (v -
     \langle p, v\rangle)\, w`, in place.
 
-    ``S`` (the probabilities, ``(k, b)``, any strides), ``V`` (C-contiguous
-    ``(k, b)``, float32 or float64 as ``S``), ``w`` (``(b,)`` weights, or
-    empty: unit). Strips of columns that stay in L1: two sweeps there instead
-    of NumPy's four over the block (``einsum``, subtract, two products).
+    ``S`` (the probabilities, C-contiguous ``(k, n)``: the block is its
+    columns ``lo:lo + b``; a C-contiguous array lets LLVM vectorize the row
+    loops, a strided view did not and was slower than NumPy), ``V``
+    (C-contiguous ``(k, b)``, float32 or float64 as ``S``), ``w`` (``(b,)``
+    weights, or empty: unit). Strips of columns that stay in L1: two sweeps
+    there instead of NumPy's four over the block (``einsum``, subtract, two
+    products).
     """
     k, b = V.shape
     weighted = w.size > 0
@@ -336,12 +341,12 @@ def softmax_hessp(S, V, w):  # pragma: no cover - compiled
         n = min(ch, b - j0)
         pv[:n] = 0
         for r in range(k):
-            sr = S[r, j0:j0 + n]
+            sr = S[r, lo + j0:lo + j0 + n]
             vr = V[r, j0:j0 + n]
             for j in range(n):
                 pv[j] += sr[j] * vr[j]
         for r in range(k):
-            sr = S[r, j0:j0 + n]
+            sr = S[r, lo + j0:lo + j0 + n]
             vr = V[r, j0:j0 + n]
             if weighted:
                 wr = w[j0:j0 + n]

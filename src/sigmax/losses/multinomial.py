@@ -15,6 +15,26 @@ from .base import Loss, device_of, namespace, row_weights, weighted_sum
 __all__ = ["MultinomialLoss"]
 
 
+def _columns_of(St: np.ndarray) -> tuple[np.ndarray, int]:
+    """``(A, lo)`` with ``A`` C-contiguous and ``St == A[:, lo:lo + b]``.
+
+    The passes hand the kernels column blocks of the ``(k, n)`` Newton state;
+    a compiled loop vectorizes over rows of a C-contiguous array, not over
+    those of a strided view. ``(St, 0)`` where ``St`` is no such block (the
+    kernels then run on the view, slower; a copy would lose the state written).
+    """
+    base = St.base
+    if (St.flags.c_contiguous or base is None or not isinstance(base, np.ndarray)
+            or base.ndim != 2 or not base.flags.c_contiguous or base.dtype != St.dtype
+            or base.shape[0] != St.shape[0] or base.strides != St.strides):
+        return St, 0
+    offset = St.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+    lo, rest = divmod(offset, St.itemsize)
+    if rest or lo < 0 or lo + St.shape[1] > base.shape[1]:
+        return St, 0
+    return base, lo
+
+
 @dataclass(frozen=True)
 class MultinomialLoss(Loss):
     r"""Softmax + cross-entropy over ``K`` mutually exclusive classes.
@@ -234,11 +254,17 @@ class MultinomialLoss(Loss):
 
     @staticmethod
     def _compiled_pass(Zt):
-        """The compiled partition pass for the dtype of ``Zt`` (numba), or None."""
+        """The compiled partition pass for the dtype of ``Zt`` (numba), or None.
+
+        ``kernel(Z, y, w, S, s, reference)``; the float64 pass writes the
+        state into the columns of its C-contiguous base (:func:`_columns_of`).
+        """
         if Zt.dtype == np.float32:
             return _compiled._softmax_kernel()
         if Zt.dtype == np.float64 and (mod := _compiled._partition_kernels()) is not None:
-            return mod.softmax_partition64
+            def kernel(Z, y, w, S, s, reference):
+                return mod.softmax_partition64(Z, y, w, *_columns_of(S), s, reference)
+            return kernel
         return None
 
     def hessp_t(self, St, Y, weights, Vt, compiled=False):
@@ -249,7 +275,8 @@ class MultinomialLoss(Loss):
                 and Vt.dtype in (np.float32, np.float64)
                 and (mod := _compiled._partition_kernels()) is not None):
             empty = _EMPTY32 if Vt.dtype == np.float32 else _EMPTY64
-            mod.softmax_hessp(St, Vt, empty if unit else np.asarray(weights, dtype=Vt.dtype))
+            S, lo = _columns_of(St)
+            mod.softmax_hessp(S, lo, Vt, empty if unit else np.asarray(weights, dtype=Vt.dtype))
             return
         pv = np.einsum("kb,kb->b", St, Vt)
         Vt -= pv
