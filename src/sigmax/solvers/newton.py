@@ -229,6 +229,9 @@ class NewtonCG(_Newton):
         solver = copy.copy(self)
         solver._tol = float(tol)
         solver._jacobi = None  # "sparse": decided at this solve's first step
+        # Rare classes: from a count of y, once per solve.
+        solver._rare = (solver.precondition == "auto" and not sp.issparse(objective.X)
+                        and class_spread(objective) >= RARE_CLASS_SPREAD)
         solver._blocks = solver._use_blocks(objective)
         return _Newton.solve(solver, objective, w0, tol=tol, max_iter=max_iter, verbose=verbose)
 
@@ -238,9 +241,7 @@ class NewtonCG(_Newton):
             return False
         if self.precondition == "blocks":
             return True
-        if self.precondition != "auto" or objective.n_rows > OUTPUT_BLOCKS_MAX_ROWS:
-            return False
-        return class_spread(objective) >= RARE_CLASS_SPREAD
+        return getattr(self, "_rare", False) and objective.n_rows <= OUTPUT_BLOCKS_MAX_ROWS
 
     def _use_jacobi(self, objective: LinearObjective) -> bool:
         """Whether this solve may precondition (the diagonal is then computed)."""
@@ -252,8 +253,7 @@ class NewtonCG(_Newton):
             if sp.issparse(objective.X):
                 return True
             # Dense: only rare classes whose blocks are too large to form.
-            return (self.precondition == "auto"
-                    and class_spread(objective) >= RARE_CLASS_SPREAD)
+            return getattr(self, "_rare", False)
         return bool(self.precondition)
 
     def _jacobi_pays(self, objective: LinearObjective, diag: np.ndarray) -> bool:
