@@ -11,6 +11,8 @@ Run::
 
     python benchmarks/softmax_eval_ab.py OLD/src NEW/src [--problem film_labelsets]
         [--dtype float64] [--rounds 2]
+    PYTHONPATH=src python benchmarks/softmax_eval_ab.py --blocks   # one block, this tree:
+                                                # NumPy's passes against the compiled ones
 """
 
 from __future__ import annotations
@@ -70,15 +72,60 @@ def child(path: str, dtype: str, repeats: int) -> None:
     print(json.dumps(out))
 
 
+def blocks(repeats: int) -> None:
+    """One block of the film label sets' shape (k=79, 3048 rows, float64): NumPy's
+    passes against the compiled ones, in this tree, best of ``repeats``."""
+    import numpy as np
+
+    from sigmax.losses import LOSSES
+
+    loss = LOSSES["multinomial"]
+    r = np.random.default_rng(0)
+    k, b, n = 79, 3048, 58_788
+    state = r.random((k, n))
+    state /= state.sum(axis=0)
+    St = state[:, b:2 * b]  # a column block of the Newton state, as in a pass
+    Z0 = 3 * r.normal(size=(k, b))
+    y = r.integers(0, k, b)
+    ones = np.broadcast_to(1.0, (b,))
+    Z = np.empty_like(Z0)
+
+    def best(fn):
+        times = []
+        for _ in range(repeats):
+            Z[...] = Z0
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return 1e3 * min(times)
+
+    print("| pass (one block, 79 x 3048, float64, one thread) | NumPy ms | compiled ms |")
+    print("|---|---|---|")
+    for label, S in (("partition, with the Newton state", St), ("partition", None)):
+        t_np = best(lambda S=S: loss.partition_t(Z, None, S, None, y))
+        t_c = best(lambda S=S: loss.partition_t(Z, None, S, None, y, compiled=True))
+        print(f"| {label} | {t_np:.3f} | {t_c:.3f} |")
+    t_np = best(lambda: loss.hessp_t(St, None, ones, Z))
+    t_c = best(lambda: loss.hessp_t(St, None, ones, Z, compiled=True))
+    print(f"| Hessian-vector | {t_np:.3f} | {t_c:.3f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("old")
-    ap.add_argument("new")
+    ap.add_argument("old", nargs="?")
+    ap.add_argument("new", nargs="?")
+    ap.add_argument("--blocks", action="store_true",
+                    help="time one block's passes, NumPy against compiled, in this tree")
     ap.add_argument("--problem", default="film_labelsets")
     ap.add_argument("--dtype", default="float64")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=15)
     args = ap.parse_args()
+    if args.blocks:
+        blocks(max(args.repeats, 30))
+        return
+    if not args.old or not args.new:
+        ap.error("give the OLD and NEW source trees (or --blocks)")
     trees = {"old": str(Path(args.old).resolve()), "new": str(Path(args.new).resolve())}
     path = Path(tempfile.mkdtemp(prefix="softmax_ab_")) / "data.pkl"
     build = ("import pickle, sys\nfrom sigmax.bench.problems import PROBLEMS\n"
