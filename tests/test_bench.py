@@ -55,6 +55,36 @@ def test_problems_are_fixed_by_their_seed():
         PROBLEMS["dense_binary"].load(0)
 
 
+@pytest.mark.parametrize("name", ["zipf_classes", "film_labelsets", "credit_onehot"])
+def test_real_data_problems_build(name):
+    """Issue 17's problems (rare classes, label sets, one-hot text) build, fixed by their seed."""
+    data = PROBLEMS[name].load(0.05)
+    again = PROBLEMS[name].load(0.05)
+    X, y = data.X, data.y
+    assert isinstance(X, np.ndarray) and X.dtype == np.float64 and np.all(np.isfinite(X))
+    assert np.array_equal(X, again.X) and np.array_equal(y, again.y)
+    assert len(y) == X.shape[0] >= 300
+    if PROBLEMS[name].real:  # standardized columns (a constant one, e.g. an absent level: 0)
+        np.testing.assert_allclose(X.mean(axis=0), 0, atol=1e-9)
+        assert np.all(np.isclose(X.std(axis=0), 1) | np.isclose(X.std(axis=0), 0))
+    if PROBLEMS[name].kind == "multinomial":
+        # Class codes 0..K-1, every one present; rare classes are the point.
+        counts = np.bincount(y)
+        assert counts.min() >= 1 and data.n_outputs == counts.size > 10
+        assert counts.max() >= 20 * counts.min()
+    else:
+        assert set(np.unique(y)) == {0, 1}
+    # sigmax fits it, and the runner's objective scores it.
+    fit = ADAPTERS["sigmax"].fit(X, data, solver="auto", tol=1e-6, max_iter=1000,
+                                 dtype="float64")
+    assert np.isfinite(sklearn_objective(data, fit.coef, fit.intercept))
+
+
+def test_film_label_sets_at_full_size_are_the_issue_17_table():
+    data = PROBLEMS["film_labelsets"].load(1.0)
+    assert data.X.shape == (58_788, 14) and data.n_outputs == 79
+
+
 def test_reference_is_the_optimum(tiny_binary):
     """F* from the runner is below what scikit-learn reaches with a tight tolerance."""
     ref = reference_optimum(tiny_binary)

@@ -1,4 +1,4 @@
-r"""Compiled (numba) partition passes of the losses, float32.
+r"""Compiled (numba) partition passes of the losses (float32; the softmax's also float64).
 
 ``softmax_partition(Z, y, w, S, s, reference)`` for the C-contiguous float32 block
 ``Z`` (``(k, b)``), labels ``y`` (``(b,)``, or empty: no targets), weights
@@ -21,8 +21,11 @@ vectorizes (Cephes' single-precision polynomial, error below 1 ulp;
 arguments below -87 give about 1.6e-38 instead of a subnormal or 0, an
 absolute error far below any sum it enters). With it one float32
 evaluation of dense_multinomial costs 1.03x the two bare products at
-default threads (``sigmax bench``, docs/benchmarks.md). float32 only: a
-float64 ``exp`` to 1e-16 in LLVM was far slower than NumPy's SIMD one.
+default threads (``sigmax bench``, docs/benchmarks.md). In float64,
+``softmax_partition64`` does the same with a division-free ``exp``
+(:func:`expneg64`, within about 1 ulp), which LLVM vectorizes; an earlier
+float64 ``exp`` through libm was far slower than NumPy's SIMD one.
+``softmax_hessp`` is the softmax's Hessian-vector pass of a block.
 The sums of logs are taken as logs of products of float64 column sums
 (each in [1, k + 1]): one scalar ``log`` per strip and ``group`` strips.
 
@@ -42,7 +45,8 @@ import numpy as np
 from llvmlite import ir
 from numba.extending import intrinsic
 
-__all__ = ["binomial_partition", "softmax_partition", "softmax_partition_rows"]
+__all__ = ["binomial_partition", "softmax_hessp", "softmax_partition", "softmax_partition64",
+           "softmax_partition_rows"]
 
 f32 = np.float32
 
@@ -57,6 +61,18 @@ def _as_float32(typingctx, bits):  # pragma: no cover - compiled
         return builder.bitcast(args[0], ir.FloatType())
 
     return numba.types.float32(numba.types.int32), codegen
+
+
+@intrinsic
+def _as_float64(typingctx, bits):  # pragma: no cover - compiled
+    """The float64 whose bits are the int64 ``bits`` (an LLVM bitcast; vectorizes)."""
+    if bits != numba.types.int64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return numba.types.float64(numba.types.int64), codegen
 
 
 @intrinsic
@@ -105,6 +121,35 @@ def expneg(x):  # pragma: no cover - compiled
     p = p * r + f32(5.0000001201e-1)
     e = p * (r * r) + r + f32(1.0)
     return e * _as_float32(np.int32((np.int32(n) + np.int32(127)) << np.int32(23)))
+
+
+@numba.njit(inline="always", fastmath={"nsz", "contract"})
+def expneg64(x):  # pragma: no cover - compiled
+    # e^x for x <= 0 (float64): x = n ln2 + r (ln2 in two parts, exact
+    # products; |r| <= ln2 / 2), e^r by its Taylor polynomial of degree 13
+    # (remainder below 5e-18; no division, so LLVM vectorizes it: Cephes'
+    # Pade form divides and took 1.9 instead of ~1 ns per entry), 2^n from
+    # its bits. Arguments below -708 give e^-708 (about 3e-308) instead of a
+    # subnormal or 0: an absolute error far below any sum it enters.
+    x = max(x, -708.0)
+    n = np.floor(x * 1.4426950408889634 + 0.5)
+    r = x - n * 6.93145751953125e-1
+    r = r - n * 1.42860682030941723212e-6
+    p = 1.6059043836821613e-10
+    p = p * r + 2.08767569878681e-09
+    p = p * r + 2.505210838544172e-08
+    p = p * r + 2.755731922398589e-07
+    p = p * r + 2.7557319223985893e-06
+    p = p * r + 2.48015873015873e-05
+    p = p * r + 1.984126984126984e-04
+    p = p * r + 1.388888888888889e-03
+    p = p * r + 8.333333333333333e-03
+    p = p * r + 4.1666666666666664e-02
+    p = p * r + 1.6666666666666666e-01
+    p = p * r + 0.5
+    p = p * r + 1.0
+    e = p * r + 1.0
+    return e * _as_float64(np.int64((np.int64(n) + np.int64(1023)) << np.int64(52)))
 
 
 # reassoc: the sums may be vectorized (reordered). Inner loops index row
@@ -184,6 +229,132 @@ def softmax_partition(Z, y, w, S, s64, reference):  # pragma: no cover - compile
                     zr[j] *= inv[j]
     return total
 
+
+
+# No reassoc here: inlined into the pass, it would let LLVM fold exp's two-part
+# reduction x - n C1 - n C2 into one product (errors of ~100 ulp near x = -10).
+@numba.njit(nogil=True, cache=True, boundscheck=False, error_model="numpy",
+            fastmath={"nsz", "contract"})
+def softmax_partition64(Z, y, w, S, lo, s64, reference):  # pragma: no cover - compiled
+    r""":func:`softmax_partition` for a C-contiguous float64 block ``Z`` (``(k, b)``).
+
+    The same strips of columns in L1 and the same results, with
+    :func:`expneg64` and float64 sums. The state is written to columns
+    ``lo:lo + b`` of ``S`` (a C-contiguous ``(k, n)`` array: its rows
+    vectorize, those of a strided view do not), or ``S`` is empty.
+    NumPy's float64 pass makes about 7 sweeps over the block from L2 (max,
+    subtract, gather, exp, sum, reciprocal, scale): on the film label sets
+    (n=58,788, k=79, d=14) about as long as the two products of the pass.
+    ``w``, ``S`` and ``s64`` are float64 (or empty) as ``Z``.
+    """
+    k, b = Z.shape
+    targets, weighted, state = y.size > 0, w.size > 0, S.size > 0
+    ch = max(16, min(512, (4096 // max(k, 1)) // 8 * 8))  # strip of <= 32 KB
+    m = np.empty(ch)
+    s = np.empty(ch)
+    inv = np.empty(ch)
+    prod = np.ones(ch)
+    group = max(1, int(690.0 / np.log(k + 2.0)))  # products of sums <= k + 1 stay < 1e300
+    held = 0
+    total = 0.0
+    for j0 in range(0, b, ch):
+        n = min(ch, b - j0)
+        if reference:
+            m[:n] = 0
+        else:
+            m[:n] = Z[0, j0:j0 + n]
+        for r in range(k):
+            zr = Z[r, j0:j0 + n]
+            for j in range(n):
+                v = zr[j]
+                m[j] = v if v > m[j] else m[j]
+        lin = 0.0
+        for j in range(n):
+            d = m[j]
+            if targets:
+                c = y[j0 + j] - 1 if reference else y[j0 + j]
+                if c >= 0:
+                    d = m[j] - Z[c, j0 + j]
+            lin += d * w[j0 + j] if weighted else d
+        total += lin
+        if reference:
+            for j in range(n):
+                s[j] = expneg64(-m[j])
+        else:
+            s[:n] = 0
+        for r in range(k):
+            zr = Z[r, j0:j0 + n]
+            for j in range(n):
+                e = expneg64(zr[j] - m[j])
+                zr[j] = e
+                s[j] += e
+        if weighted:
+            for j in range(n):
+                s64[j0 + j] = s[j]
+        else:
+            for j in range(n):
+                prod[j] *= s[j]
+            held += 1
+            if held == group or j0 + ch >= b:
+                total += _take_logs(prod, ch)
+                held = 0
+        for j in range(n):
+            inv[j] = 1 / s[j]
+        if state:
+            for r in range(k):
+                zr = Z[r, j0:j0 + n]
+                sr = S[r, lo + j0:lo + j0 + n]
+                for j in range(n):
+                    p = zr[j] * inv[j]
+                    sr[j] = p
+                    zr[j] = p * w[j0 + j] if weighted else p
+        else:
+            if weighted:
+                for j in range(n):
+                    inv[j] *= w[j0 + j]
+            for r in range(k):
+                zr = Z[r, j0:j0 + n]
+                for j in range(n):
+                    zr[j] *= inv[j]
+    return total
+
+
+@numba.njit(nogil=True, cache=True, boundscheck=False, error_model="numpy",
+            fastmath={"nsz", "contract", "reassoc"})
+def softmax_hessp(S, lo, V, w):  # pragma: no cover - compiled
+    r"""The softmax Hessian times ``V`` for one block: :math:`v \leftarrow p \odot (v -
+    \langle p, v\rangle)\, w`, in place.
+
+    ``S`` (the probabilities, C-contiguous ``(k, n)``: the block is its
+    columns ``lo:lo + b``; a C-contiguous array lets LLVM vectorize the row
+    loops, a strided view did not and was slower than NumPy), ``V``
+    (C-contiguous ``(k, b)``, float32 or float64 as ``S``), ``w`` (``(b,)``
+    weights, or empty: unit). Strips of columns that stay in L1: two sweeps
+    there instead of NumPy's four over the block (``einsum``, subtract, two
+    products).
+    """
+    k, b = V.shape
+    weighted = w.size > 0
+    ch = max(16, min(512, (4096 // max(k, 1)) // 8 * 8))
+    pv = np.zeros_like(V[0, :min(ch, b)])
+    for j0 in range(0, b, ch):
+        n = min(ch, b - j0)
+        pv[:n] = 0
+        for r in range(k):
+            sr = S[r, lo + j0:lo + j0 + n]
+            vr = V[r, j0:j0 + n]
+            for j in range(n):
+                pv[j] += sr[j] * vr[j]
+        for r in range(k):
+            sr = S[r, lo + j0:lo + j0 + n]
+            vr = V[r, j0:j0 + n]
+            if weighted:
+                wr = w[j0:j0 + n]
+                for j in range(n):
+                    vr[j] = sr[j] * (vr[j] - pv[j]) * wr[j]
+            else:
+                for j in range(n):
+                    vr[j] = sr[j] * (vr[j] - pv[j])
 
 
 # error_model="numpy" below: no zero-division check, a branch that kept LLVM

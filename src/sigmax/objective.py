@@ -197,7 +197,21 @@ class Objective:
         """
         if not self.loss.diagonal_hessian:
             return None
-        B = self.data.hessian_blocks(w)
+        return self._scaled_blocks(w, self.data.hessian_blocks(w))
+
+    def hessian_output_blocks(self, w: np.ndarray) -> np.ndarray | None:
+        r"""The ``k`` diagonal ``(D, D)`` blocks over outputs of the Hessian, any loss.
+
+        Block ``a`` is :math:`\tilde X^\top \mathrm{diag}(h_{aa}) \tilde X`
+        plus the penalty's diagonal: for a block-diagonal loss the whole
+        Hessian (:meth:`hessian_blocks`), for the softmax the block-Jacobi
+        preconditioner of Newton-CG (the couplings between outputs left out).
+        None where the data term does not form them.
+        """
+        return self._scaled_blocks(w, self.data.hessian_output_blocks(w))
+
+    def _scaled_blocks(self, w: np.ndarray, B: np.ndarray | None) -> np.ndarray | None:
+        """Data-term blocks ``(k, D, D)`` scaled by ``1 / S``, the penalty's diagonal added."""
         if B is None:
             return None
         self.n_hessp_evals += 1

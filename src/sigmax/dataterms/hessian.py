@@ -18,7 +18,8 @@ from .. import _csr, _parallel
 from . import tuning
 from .blocks import _sparsetools
 
-__all__ = ["add_weighted_grams", "blocked_hessian", "hessian_diag", "weighted_gram"]
+__all__ = ["add_weighted_grams", "blocked_hessian", "hessian_diag", "output_blocks",
+           "weighted_gram"]
 
 
 def hessian_diag(term: Any, St: np.ndarray) -> np.ndarray:
@@ -66,6 +67,52 @@ def hessian_diag(term: Any, St: np.ndarray) -> np.ndarray:
     out[:d] = acc if blocks.sparse else acc.T
     if term.fit_intercept:
         out[d] = sum(part[1] for part in parts)
+    return out
+
+
+def output_blocks(term: Any, St: np.ndarray) -> np.ndarray:
+    r"""The ``k`` diagonal blocks over outputs of the Hessian, ``(k, D, D)`` float64, unscaled.
+
+    Block ``a`` is :math:`\tilde X^\top \mathrm{diag}(h_{aa}) \tilde X` with
+    :math:`h_{aa}` from ``loss.hessian_diag_t`` (the softmax: :math:`s\,p_a
+    (1 - p_a)`): the block-Jacobi preconditioner of Newton-CG. Dense ``X``
+    only (None for CSR). Per row block, the ``D (D + 1) / 2`` products
+    :math:`\tilde x_{ij} \tilde x_{il}` of each row form a ``(b, D(D+1)/2)``
+    matrix ``Q_b``, and all ``k`` blocks come from one product
+    :math:`Q_b^\top H_b^\top` (``(D(D+1)/2, k)``): a single GEMM instead of
+    ``k`` weighted Gram matrices of ``D`` columns, whose per-call overhead
+    dominates at small ``D`` (film label sets, n=58,788, D=15, k=79: 0.33 s
+    against 0.59 s for :func:`add_weighted_grams`, one thread, busy machine).
+    The products run in float32 (a preconditioner, not the Hessian of a
+    Newton step: a few digits are enough).
+    """
+    blocks = term.products.plan
+    if blocks.sparse:
+        return None
+    Y, sw, loss, k, D = term.Y, term.weights, term.loss, term.k, term.n_rows
+    rows, cols = np.triu_indices(D)
+
+    def work(idx):
+        acc = np.zeros((rows.size, k))
+        for i in idx:
+            lo, hi = blocks.bounds[i]
+            # float32 products (summed in float64 per row block): a
+            # preconditioner needs a few digits, and sgemm is twice dgemm.
+            Xb = block_design(term, i, np.float32)
+            h = np.asarray(loss.hessian_diag_t(St[:, lo:hi], Y[lo:hi], sw[lo:hi]),
+                           dtype=np.float32).reshape(k, hi - lo)
+            Q = Xb[:, rows]
+            Q *= Xb[:, cols]
+            acc += np.dot(Q.T, h.T)
+        return acc
+
+    parts = _parallel.run_blocks(work, len(blocks.bounds), blocks.workers())
+    acc = parts[0]
+    for part in parts[1:]:
+        acc += part
+    out = np.empty((k, D, D))
+    out[:, rows, cols] = acc.T
+    out[:, cols, rows] = acc.T
     return out
 
 

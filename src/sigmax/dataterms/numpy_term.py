@@ -61,6 +61,8 @@ class NumpyData(HostRows, DataTerm):
         Known logits added to ``X W + b`` (see :mod:`sigmax.dataterms.base`).
     """
 
+    forms_preconditioner = True
+
     def __init__(self, loss: Loss, X: Any, Y: np.ndarray, weights: np.ndarray, k: int,
                  fit_intercept: bool = True, offset: np.ndarray | None = None) -> None:
         dtype = X.dtype
@@ -238,6 +240,10 @@ class NumpyData(HostRows, DataTerm):
             Ut = np.zeros(shape, dtype=self.dtype)
             Ut = Ut.T if self._rowmajor else Ut
             self.loss.partition_t(Ut, w, St, np.zeros_like(Ut), T, compiled=True, bias=bias)
+        # The Hessian products' pass (a strided state, as in hessp).
+        St = np.zeros((k, 2 * n), dtype=self.dtype)[:, :n]
+        self.loss.hessp_t(St, self.Y[:n], self.weights[:n], np.zeros((k, n), dtype=self.dtype),
+                          compiled=True)
 
     def _value_targets(self) -> np.ndarray:
         """The targets in the partition kernel's layout (``loss.value_targets``), cached.
@@ -379,7 +385,7 @@ class NumpyData(HostRows, DataTerm):
         Y, sw, loss = self.Y, self.weights, self.loss
 
         def op(i, lo, hi, Vt):
-            loss.hessp_t(state[:, lo:hi], Y[lo:hi], sw[lo:hi], Vt)
+            loss.hessp_t(state[:, lo:hi], Y[lo:hi], sw[lo:hi], Vt, compiled=self._compiled)
             return 0.0
 
         return self._fused(V, bv, op)[1]
@@ -395,3 +401,8 @@ class NumpyData(HostRows, DataTerm):
         if not self.loss.diagonal_hessian:
             return None
         return _hessian.blocked_hessian(self, self._state(w), diagonal=True)
+
+    def hessian_output_blocks(self, w: np.ndarray) -> np.ndarray | None:
+        if self.loss.diagonal_hessian:
+            return self.hessian_blocks(w)
+        return _hessian.output_blocks(self, self._state(w))

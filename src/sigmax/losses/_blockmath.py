@@ -9,10 +9,12 @@ try:  # BLAS sum of |x| in float64: one read, no temporary
 except ImportError:  # pragma: no cover - SciPy without its BLAS wrappers
     _dasum = None
 
-__all__ = ["_EMPTY32", "_LN2", "_LOG_GROUP", "_column_log", "_dasum", "_dot64", "_rows", "_sum_log"]
+__all__ = ["_EMPTY32", "_EMPTY64", "_LN2", "_LOG_GROUP", "_column_log", "_dasum", "_dot64", "_rows",
+           "_sum_log"]
 
 _LN2 = float(np.log(2.0))
 _EMPTY32 = np.empty(0, dtype=np.float32)
+_EMPTY64 = np.empty(0, dtype=np.float64)
 #: Rows multiplied together before one log in :func:`_sum_log`: each factor
 #: lies in [1, 2], so a product stays below 2**32 (finite in float32 too).
 _LOG_GROUP = 32

@@ -193,8 +193,12 @@ class Loss:
         return value
 
     def hessp_t(self, St: np.ndarray, Y: np.ndarray, weights: np.ndarray,
-                Vt: np.ndarray) -> None:
-        """Overwrite ``Vt`` ``(k, b)`` with the Hessian block (state ``St``) times ``Vt``."""
+                Vt: np.ndarray, compiled: bool = False) -> None:
+        """Overwrite ``Vt`` ``(k, b)`` with the Hessian block (state ``St``) times ``Vt``.
+
+        ``compiled=True`` allows the loss's compiled pass where it has one (as
+        for ``partition_t``: the objective decides from the problem's size).
+        """
         state = self.hessian_state(np.ascontiguousarray(St.T), Y, weights)
         Vt[...] = self.hessp(state, np.ascontiguousarray(Vt.T)).T
 

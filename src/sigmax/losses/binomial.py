@@ -236,7 +236,7 @@ class BinomialLoss(Loss):
             A *= w
         return value, A
 
-    def hessp_t(self, St, Y, weights, Vt):
+    def hessp_t(self, St, Y, weights, Vt, compiled=False):
         Vt *= St
 
     def hessian_weights_t(self, St, Y, weights, a, b):

@@ -121,7 +121,7 @@ class HeadsLoss(Loss):
                                        None if St is None else St[a:b])
         return total
 
-    def hessp_t(self, St, Y, weights, Vt):
+    def hessp_t(self, St, Y, weights, Vt, compiled=False):
         for loss, a, b, y, w in self._parts(Y, weights):
             loss.hessp_t(St[a:b], y, _contiguous(w), Vt[a:b])
 

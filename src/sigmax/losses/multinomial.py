@@ -9,10 +9,30 @@ import numpy as np
 
 from ..numerics import log_softmax, softmax
 from . import _compiled
-from ._blockmath import _EMPTY32
+from ._blockmath import _EMPTY32, _EMPTY64
 from .base import Loss, device_of, namespace, row_weights, weighted_sum
 
 __all__ = ["MultinomialLoss"]
+
+
+def _columns_of(St: np.ndarray) -> tuple[np.ndarray, int]:
+    """``(A, lo)`` with ``A`` C-contiguous and ``St == A[:, lo:lo + b]``.
+
+    The passes hand the kernels column blocks of the ``(k, n)`` Newton state;
+    a compiled loop vectorizes over rows of a C-contiguous array, not over
+    those of a strided view. ``(St, 0)`` where ``St`` is no such block (the
+    kernels then run on the view, slower; a copy would lose the state written).
+    """
+    base = St.base
+    if (St.flags.c_contiguous or base is None or not isinstance(base, np.ndarray)
+            or base.ndim != 2 or not base.flags.c_contiguous or base.dtype != St.dtype
+            or base.shape[0] != St.shape[0] or base.strides != St.strides):
+        return St, 0
+    offset = St.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+    lo, rest = divmod(offset, St.itemsize)
+    if rest or lo < 0 or lo + St.shape[1] > base.shape[1]:
+        return St, 0
+    return base, lo
 
 
 @dataclass(frozen=True)
@@ -176,13 +196,13 @@ class MultinomialLoss(Loss):
             return float(value), Zt
         if bias is not None:
             Zt += bias[:, None]
-        if (compiled and Zt.dtype == np.float32 and Zt.flags.c_contiguous
-                and (kernel := _compiled._softmax_kernel()) is not None):
+        if compiled and Zt.flags.c_contiguous and (kernel := self._compiled_pass(Zt)) is not None:
             # The same, in one compiled pass over L1-sized strips of the block.
+            empty = _EMPTY32 if Zt.dtype == np.float32 else _EMPTY64
             s = np.empty(Zt.shape[1]) if weights is not None else np.empty(0)
             value = kernel(Zt, np.empty(0, dtype=np.intp) if targets is None else targets,
-                           _EMPTY32 if weights is None else weights,
-                           _EMPTY32.reshape(0, 0) if St is None else St, s, self.reference)
+                           empty if weights is None else weights,
+                           empty.reshape(0, 0) if St is None else St, s, self.reference)
             if weights is not None:
                 value += float(weights.astype(np.float64, copy=False) @ np.log(s, out=s))
             return float(value), Zt
@@ -232,12 +252,37 @@ class MultinomialLoss(Loss):
             Zt *= s
         return value, Zt
 
-    def hessp_t(self, St, Y, weights, Vt):
-        # (diag(p) - p p^T) v = p * (v - <p, v>), weighted per sample.
+    @staticmethod
+    def _compiled_pass(Zt):
+        """The compiled partition pass for the dtype of ``Zt`` (numba), or None.
+
+        ``kernel(Z, y, w, S, s, reference)``; the float64 pass writes the
+        state into the columns of its C-contiguous base (:func:`_columns_of`).
+        """
+        if Zt.dtype == np.float32:
+            return _compiled._softmax_kernel()
+        if Zt.dtype == np.float64 and (mod := _compiled._partition_kernels()) is not None:
+            def kernel(Z, y, w, S, s, reference):
+                return mod.softmax_partition64(Z, y, w, *_columns_of(S), s, reference)
+            return kernel
+        return None
+
+    def hessp_t(self, St, Y, weights, Vt, compiled=False):
+        # (diag(p) - p p^T) v = p * (v - <p, v>), weighted per sample. Unit
+        # weights come as a broadcast view of ones (stride 0): not multiplied.
+        unit = weights.strides == (0,) and weights.size > 0 and float(weights[0]) == 1.0
+        if (compiled and Vt.flags.c_contiguous and St.dtype == Vt.dtype
+                and Vt.dtype in (np.float32, np.float64)
+                and (mod := _compiled._partition_kernels()) is not None):
+            empty = _EMPTY32 if Vt.dtype == np.float32 else _EMPTY64
+            S, lo = _columns_of(St)
+            mod.softmax_hessp(S, lo, Vt, empty if unit else np.asarray(weights, dtype=Vt.dtype))
+            return
         pv = np.einsum("kb,kb->b", St, Vt)
         Vt -= pv
         Vt *= St
-        Vt *= weights
+        if not unit:
+            Vt *= weights
 
     def hessian_weights_t(self, St, Y, weights, a, b):
         if a == b:

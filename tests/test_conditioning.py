@@ -1,0 +1,156 @@
+"""``solver="auto"`` on softmax problems with rare classes (issue 14 item 6, issue 17 item 2).
+
+The class shares spread the softmax's curvature (``class_spread``); where they
+do, ``auto`` picks Newton-CG preconditioned by the Hessian's output blocks,
+which must converge in few iterations where L-BFGS crawls, reach the same
+optimum, and leave balanced problems to L-BFGS.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from sigmax import SoftmaxRegression
+from sigmax.losses import LOSSES
+from sigmax.objective import LinearObjective
+from sigmax.penalties import make_penalty
+from sigmax.solvers import SOLVERS, choose_solver
+from sigmax.solvers.conditioning import RARE_CLASS_SPREAD, class_spread
+from sigmax.solvers.preconditioners import OutputBlocks
+
+
+def zipf_classes(n=3000, d=5, K=30, s=2.0, seed=0):
+    """Gaussian features; labels from a softmax whose intercepts give Zipf(s) class sizes."""
+    r = np.random.default_rng(seed)
+    X = r.standard_normal((n, d))
+    W = r.standard_normal((d, K)) * 2 / np.sqrt(d)
+    Z = X @ W - s * np.log(np.arange(1, K + 1))
+    y = np.argmax(Z + r.gumbel(size=Z.shape), axis=1)
+    return X, np.unique(y, return_inverse=True)[1]
+
+
+def objective(X, y, C=1.0, weights=None, loss="multinomial", intercept=True):
+    k = LOSSES[loss].n_outputs(int(y.max()) + 1)
+    sw = np.ones(len(y)) if weights is None else weights
+    return LinearObjective(LOSSES[loss], X, y, sw, k, C=C, penalty=make_penalty("l2"),
+                           fit_intercept=intercept)
+
+
+def test_class_spread_is_the_ratio_of_class_curvatures():
+    X, y = zipf_classes()
+    obj = objective(X, y, C=2.0)
+    share = np.bincount(y) / len(y)
+    h = share * (1 - share)
+    lam = 1 / (2.0 * len(y))  # L2 weight of the normalized objective: 1 / (C S)
+    assert class_spread(obj) == pytest.approx(h.max() / max(h.min(), lam))
+    # Weights count where they make a class rarer; weights that lift a rare
+    # class leave its few rows, which keep the spread of the row shares.
+    counts = np.bincount(y)
+    middle = int(np.argsort(counts)[counts.size // 2])
+    down = np.where(y == middle, 1e-3, 1.0)
+    assert class_spread(objective(X, y, weights=down)) > class_spread(obj)
+    rare = int(np.argmin(np.bincount(y)))
+    up = np.where(y == rare, len(y) / (10 * np.sum(y == rare)), 1.0)
+    assert class_spread(objective(X, y, weights=up)) == pytest.approx(class_spread(obj))
+    balanced = len(y) / (np.bincount(y).size * np.bincount(y))[y]
+    assert class_spread(objective(X, y, weights=balanced)) >= RARE_CLASS_SPREAD
+    # Balanced classes: about 1; a stronger L2 bounds the spread.
+    balanced = np.arange(len(y)) % 4
+    assert class_spread(objective(X, balanced)) == pytest.approx(1.0)
+    assert class_spread(objective(X, y, C=1e-3)) < class_spread(obj)
+
+
+def test_class_spread_is_one_for_losses_without_softmax_curvature():
+    X, y = zipf_classes()
+    Y = (y[:, None] == np.arange(3)).astype(float)
+    obj = LinearObjective(LOSSES["multilabel"], X, Y, np.ones(len(y)), 3, C=1.0,
+                          penalty=make_penalty("l2"))
+    assert class_spread(obj) == 1.0
+
+
+def test_auto_picks_newton_cg_only_for_rare_classes():
+    X, y = zipf_classes()
+    rare = objective(X, y)
+    assert class_spread(rare) >= RARE_CLASS_SPREAD
+    assert choose_solver(rare) == "newton-cg"
+    balanced = objective(X, np.arange(len(y)) % 30)
+    assert class_spread(balanced) < RARE_CLASS_SPREAD
+    assert choose_solver(balanced) == "lbfgs"
+
+
+def test_auto_converges_in_few_iterations_on_rare_classes():
+    """n_iter of auto within 3x of the best solver's (issue 17's criterion), not hundreds."""
+    X, y = zipf_classes(n=4000, d=6, K=40, s=2.0, seed=1)
+    fits = {s: SoftmaxRegression(C=1.0, solver=s, tol=1e-6, max_iter=3000).fit(X, y)
+            for s in ("auto", "lbfgs", "newton-cg", "newton-cholesky")}
+    iters = {s: int(m.n_iter_[0]) for s, m in fits.items()}
+    assert fits["auto"].solver_ == "newton-cg"
+    assert iters["auto"] <= 3 * min(iters[s] for s in iters if s != "auto")
+    # What the rule is for: L-BFGS needs many times more iterations here.
+    assert iters["lbfgs"] >= 5 * iters["auto"]
+    # Same optimum as the other solvers.
+    obj = objective(X, y)
+    f = {s: obj.objective(np.concatenate([m.coef_.T, m.intercept_[None]]).ravel())
+         for s, m in fits.items()}
+    assert f["auto"] <= min(f.values()) + 1e-8 * abs(f["auto"])
+
+
+def variant(**attrs):
+    solver = copy.copy(SOLVERS["newton-cg"])
+    for key, val in attrs.items():
+        setattr(solver, key, val)
+    return solver
+
+
+@pytest.mark.parametrize("intercept", [True, False])
+def test_output_blocks_reach_the_plain_cg_optimum(intercept):
+    X, y = zipf_classes(n=1500, K=12, s=1.5)
+    obj = objective(X, y, intercept=intercept)
+    blocks = variant(precondition="blocks").solve(obj, obj.zeros(), tol=1e-9, max_iter=100)
+    plain = variant(precondition=False).solve(obj, obj.zeros(), tol=1e-9, max_iter=200)
+    assert blocks.converged and plain.converged
+    assert blocks.objective == pytest.approx(plain.objective, rel=1e-12)
+    np.testing.assert_allclose(blocks.coef, plain.coef, atol=1e-6)
+    # The flat softmax direction (a shift of all intercepts) is not entered.
+    if intercept:
+        assert abs(blocks.coef.reshape(obj.n_rows, obj.k)[-1].sum()) <= 1e-9
+
+
+def test_output_blocks_are_the_diagonal_blocks_of_the_hessian():
+    X, y = zipf_classes(n=500, d=4, K=5, s=1.0)
+    obj = objective(X, y)
+    w = np.random.default_rng(2).normal(size=obj.n_params) * 0.3
+    B = obj.hessian_output_blocks(w)
+    H = obj.hessian(w).reshape(obj.n_rows, obj.k, obj.n_rows, obj.k)
+    for a in range(obj.k):  # float32 products: to their rounding
+        np.testing.assert_allclose(B[a], H[:, a, :, a], rtol=2e-5,
+                                   atol=2e-6 * np.abs(H[:, a, :, a]).max())
+    # Block-diagonal losses: the whole Hessian, as hessian_blocks.
+    Y = (y[:, None] == np.arange(3)).astype(float)
+    ml = LinearObjective(LOSSES["multilabel"], X, Y, np.ones(len(y)), 3, C=1.0,
+                         penalty=make_penalty("l2"))
+    w3 = np.random.default_rng(3).normal(size=ml.n_params) * 0.3
+    np.testing.assert_allclose(ml.hessian_output_blocks(w3), ml.hessian_blocks(w3), rtol=1e-12)
+
+
+def test_output_blocks_apply_the_inverse_of_each_block():
+    r = np.random.default_rng(4)
+    k, D = 3, 4
+    A = r.normal(size=(k, D, D))
+    blocks = A @ A.transpose(0, 2, 1) + np.eye(D)
+    pre = OutputBlocks(blocks.copy())
+    v = r.normal(size=D * k)
+    out = pre.apply(v, np.empty_like(v)).reshape(D, k)
+    for a in range(k):
+        np.testing.assert_allclose(blocks[a] @ out[:, a], v.reshape(D, k)[:, a], rtol=1e-9)
+    # A singular block (a class without rows, no L2) falls back to its diagonal.
+    blocks[1] = 0.0
+    blocks[1, 0, 0] = 2.0
+    out = OutputBlocks(blocks.copy()).apply(v, np.empty_like(v)).reshape(D, k)
+    assert np.all(np.isfinite(out))
+    # Its empty directions get the floored curvature (1e-3 of the mean diagonal), not 1e12.
+    floor = 1e-3 * np.mean(np.diagonal(blocks, axis1=1, axis2=2))
+    assert np.max(np.abs(out[1:, 1])) <= np.max(np.abs(v)) / floor * (1 + 1e-9)
