@@ -11,6 +11,7 @@ import click
 from .group import main
 from .options import (
     CValue,
+    Seconds,
     _check_backend,
     _check_sections,
     _dask_client,
@@ -36,6 +37,12 @@ from .options import (
                    "model picks its own C by cross-validation inside each training fold "
                    "(slower: a regularization path per fold and model).")
 @click.option("--quick", is_flag=True, help="Fewer folds and smaller sweeps: a fast look.")
+@click.option("--budget", "budget", default=None, type=Seconds(), metavar="SECONDS",
+              help="Fit the run into about this many seconds: every candidate is timed on a "
+                   "few hundred rows first, then diagnostic rows, sweeps, restarts, path "
+                   "length and folds (down to 3) are cut in that order until the estimate "
+                   "fits; the report says what was cut. With --quick it starts from the "
+                   "quick sizes.")
 @click.option("--no-plots", is_flag=True, help="Tables only (no figures): faster.")
 @click.option("--no-report", is_flag=True, help="Terminal summary only; write no folder.")
 @click.option("--sections", default=None, metavar="ID[,ID...]", callback=_check_sections,
@@ -45,7 +52,7 @@ from .options import (
 def compare(data: tuple[str, ...], targets: tuple[str, ...], drop: tuple[str, ...],
             dropna: bool, missing: str, groups: str | None, seed: int,
             max_rows: int | None, out: Path, cv: int | None,
-            C: float, quick: bool, no_plots: bool, no_report: bool,
+            C: float, quick: bool, budget: float | None, no_plots: bool, no_report: bool,
             sections: list[str] | None, backend: str, device: str | None,
             scheduler: str | None) -> None:
     """Fit logistic, softmax, one-vs-rest and multi-label models side by side.
@@ -60,9 +67,12 @@ def compare(data: tuple[str, ...], targets: tuple[str, ...], drop: tuple[str, ..
     rows and in cross-validation); the diagnostics on small subproblems (K sweep,
     derivative checks, minima, K=2, PCA regions) run on NumPy.
     """
+    import time
+
     from ..datasets import DEFAULT_SUITE
     from ..study.render import TerminalRenderer, write_report
 
+    started = time.perf_counter()
     sources = list(data) or list(DEFAULT_SUITE)
     if targets and not data:
         raise click.UsageError("--target needs a DATA file: sigmax compare data.csv "
@@ -79,11 +89,16 @@ def compare(data: tuple[str, ...], targets: tuple[str, ...], drop: tuple[str, ..
               if backend != "auto" or device is not None else None)
     with progress_bars() as callback, _dask_client(scheduler):
         result = run_compare(datasets, cv=cv, C=C, seed=seed, quick=quick, callback=callback,
-                             estimator_params=params, sections=sections)
+                             estimator_params=params, sections=sections,
+                             time_budget=budget, started=started,
+                             report=None if no_report else not no_plots)
         path = None
         if not no_report:
             path = write_report(result, out, plots=not no_plots, callback=callback)
+    took = time.perf_counter() - started
     TerminalRenderer(console).render(result)
+    if budget is not None:
+        _print_budget(console, result, budget, took)
     where = result.settings.get("backend", "numpy")
     if where != "numpy":
         extra = result.settings.get("device") or result.settings.get("scheduler")
@@ -93,6 +108,18 @@ def compare(data: tuple[str, ...], targets: tuple[str, ...], drop: tuple[str, ..
     if path is not None:
         console.print(f"Report: [bold]{path}[/]  (open it in a browser; results.json and "
                       f"figures/ beside it)")
+
+
+def _print_budget(console: Any, result: Any, budget: float, took: float) -> None:
+    """The cuts of ``--budget`` (one sentence each, per dataset) and the time it took."""
+    from rich.markup import escape
+
+    for p in result.problems:
+        cut = [n for n in p.notes if "budget" in n and ("→" in n or "smallest" in n)]
+        for sentence in cut:
+            console.print(f"[dim]{escape(p.dataset)}: {escape(sentence)}[/]")
+    console.print(f"[dim]Ran in {took:.1f} s against --budget {budget:g} s "
+                  f"({took / budget:.0%} of it).[/]")
 
 
 def _check_out(out: Path, inputs: Sequence[str] = ()) -> None:
@@ -110,22 +137,33 @@ def run_compare(datasets: Sequence[Any], *, cv: int | None = None, C: float | st
                 seed: int = 0, quick: bool = False,
                 callback: Callable[[str, int, int], None] | None = None,
                 estimator_params: dict[str, Any] | None = None,
-                sections: Sequence[str] | None = None) -> Any:
+                sections: Sequence[str] | None = None, time_budget: float | None = None,
+                started: float | None = None, report: bool | None = None) -> Any:
     """Run :func:`sigmax.study.compare.compare` on each dataset; one combined result.
 
     ``estimator_params`` (``backend``, ``device``) places the candidate fits;
     ``sections`` picks section ids of :data:`sigmax.study.section.SECTIONS` (None: all).
+    ``time_budget``: seconds for the whole run, counted from ``started``
+    (``time.perf_counter()``; default now) and including the report (``report``:
+    True with figures, False without, None for none): the datasets' sizes are
+    planned together (:func:`sigmax.study.planning.plan_budgets`).
     """
     from ..study.compare import compare as compare_one
     from ..study.result import CompareResult
 
+    plans: list[Any] = [None] * len(datasets)
+    if time_budget is not None:
+        plans = _plan_suite(datasets, time_budget, cv=cv, C=C, seed=seed, quick=quick,
+                            estimator_params=estimator_params, sections=sections,
+                            started=started, report=report)
     results = []
-    for ds in datasets:
+    for ds, plan in zip(datasets, plans):
         res = compare_one(
             ds.X, ds.y, name=ds.name, description=ds.description, notes=ds.notes,
             cv=5 if cv is None else cv, C=C, random_state=seed, quick=quick,
             progress=callback, estimator_params=estimator_params, sections=sections,
-            groups=None if getattr(ds, "groups", None) is None else ds.groups.to_numpy())
+            groups=None if getattr(ds, "groups", None) is None else ds.groups.to_numpy(),
+            time_budget=plan)
         for p in res.problems:
             if p.advice and p.advice.model:
                 chosen = next((c for c in p.candidates if c.name == p.advice.model), None)
@@ -135,6 +173,33 @@ def run_compare(datasets: Sequence[Any], *, cv: int | None = None, C: float | st
                     (1.0 if C == "cv" else float(C)))
         results.append(res)
     return CompareResult.combine(results)
+
+
+def _plan_suite(datasets: Sequence[Any], seconds: float, *, cv: int | None, C: float | str,
+                seed: int, quick: bool, estimator_params: dict[str, Any] | None,
+                sections: Sequence[str] | None, started: float | None,
+                report: bool | None) -> list[Any]:
+    """One :class:`~sigmax.study.planning.Plan` per dataset, planned together to fit
+    ``seconds`` from ``started``."""
+    import time
+
+    from ..study.budget import budget_for
+    from ..study.cost import probe_data, report_seconds
+    from ..study.planning import plan_budgets
+    from ..study.section import SECTIONS
+
+    secs = SECTIONS.resolve(sections)
+    probes = [probe_data(ds.X, ds.y, name=ds.name, C=C, quick=quick, random_state=seed,
+                         estimator_params=estimator_params, sections=secs)
+              for ds in datasets]
+    start = budget_for(quick)
+    folds = 5 if cv is None else cv
+    folds = min(folds, start.max_folds) if start.max_folds else folds
+    begun = time.perf_counter() if started is None else started
+    available = seconds - (time.perf_counter() - begun) \
+        - report_seconds([p.n_classes for p in probes], report)
+    return plan_budgets(probes, seconds, available, start=start, n_folds=[folds] * len(probes),
+                        sections=[secs] * len(probes), tuned=C == "cv")
 
 
 def fit_command_for(ds: Any, model: str, *, C: float = 1.0) -> str | None:

@@ -142,7 +142,8 @@ class Cut:
                f"{show(self.after)}"
 
     def to_dict(self) -> dict[str, Any]:
-        v = (lambda x: list(x) if isinstance(x, tuple) else x)
+        def v(x: Any) -> Any:
+            return list(x) if isinstance(x, tuple) else x
         return {"field": self.field, "before": v(self.before), "after": v(self.after)}
 
 
@@ -167,7 +168,7 @@ def cut_steps(start: Budget, n_folds: int, tuned: bool, sections: Sequence[str] 
     and only the decision-region grid of the task (``multilabel``).
     """
     def used(f: str) -> bool:
-        if f == "grid" and multilabel or f == "grid_multilabel" and not multilabel:
+        if (f == "grid" and multilabel) or (f == "grid_multilabel" and not multilabel):
             return False
         return sections is None or FIELD_SECTION.get(f) in sections
 

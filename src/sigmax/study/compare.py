@@ -52,7 +52,6 @@ from .fitting import (
     y_for,
 )
 from .inputs import check_options, check_X, cover_subsample, restore_target, subsample
-from .planning import Plan, plan_time_budget
 from .placement import (
     NUMPY_SECTIONS,
     check_estimator_params,
@@ -60,6 +59,7 @@ from .placement import (
     placement,
     placement_text,
 )
+from .planning import Plan, plan_time_budget
 from .result import (
     CandidateCompute,
     CandidateParams,
@@ -284,6 +284,7 @@ def compare_problem(X: Any, y: Any, *, name: str = "data", description: str = ""
         if time_budget is not None:  # the estimate that chose the sizes: time left from the start
             clock.plan(schedule(time_budget.estimate, units), 0)
         if progress is not None:
+            tell(progress, name, clock.seconds(0))
             progress(f"{name}: start", 0, total)
         _warm_up(run)
         t0 = time.perf_counter()

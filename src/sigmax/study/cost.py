@@ -35,7 +35,8 @@ from .fitting import n_outputs, n_params, y_for
 from .inputs import cover_subsample
 
 __all__ = ["ITERATIONS", "PROBE_ROWS", "SECTION_COSTS", "FitTime", "Probe", "Sizes",
-           "estimate", "probe_data", "probe_from_fits", "probe_run", "register_cost", "schedule", "schedule_after_fits"]
+           "estimate", "probe_data", "probe_from_fits", "probe_run", "register_cost",
+           "report_seconds", "schedule", "schedule_after_fits"]
 
 #: Rows of the subsample each candidate is fitted on to measure its speed.
 PROBE_ROWS = 600
@@ -376,3 +377,15 @@ def schedule_after_fits(run: Any, sections: Sequence[str], units: dict[str, int]
                                 run.inner_cv), sections)
     est.pop("full_fits")
     return schedule(est, units)
+
+
+#: Seconds of writing one problem's report: tables and results.json; with its figures.
+REPORT_SECONDS = (0.3, 1.5)
+
+
+def report_seconds(n_classes: Sequence[int], plots: bool | None) -> float:
+    """Estimated seconds of writing the report of problems with ``n_classes`` classes
+    (``plots`` None: no report; the confusion matrices and the figures grow with K)."""
+    if plots is None:
+        return 0.0
+    return float(sum(REPORT_SECONDS[int(bool(plots))] * (1 + k / 20) for k in n_classes))

@@ -14,8 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .budget import CUT_ORDER, Budget, Cut, cut_steps, cuts_between
-from .budget import budget_for
+from .budget import CUT_ORDER, Budget, Cut, budget_for, cut_steps, cuts_between
 from .cost import Probe, Sizes, estimate, probe_data
 
 __all__ = ["Plan", "cut_sentences", "plan_budgets", "plan_time_budget"]
