@@ -403,7 +403,7 @@ def compare(X: Any, y: Any, *, name: str = "data", description: str = "", cv: in
     where = check_estimator_params(estimator_params)
     if time_budget is not None and not isinstance(time_budget, Plan):
         time_budget = plan_time_budget(
-            X, y, float(time_budget), name=name, cv=cv, repeats=repeats, C=C, quick=quick,
+            X, y, time_budget, name=name, cv=cv, repeats=repeats, C=C, quick=quick,
             random_state=random_state, max_samples=max_samples, estimator_params=where,
             sections=SECTIONS.resolve(sections))
     problem = compare_problem(X, y, name=name, description=description, cv=cv,
