@@ -66,6 +66,24 @@ class Seconds(click.FloatRange):
         return out
 
 
+def process_started() -> float:
+    """The ``time.perf_counter()`` reading at which this process started (Linux: from
+    ``/proc``, so that ``--budget`` counts Python's start and the imports; elsewhere: now)."""
+    import os
+    import time
+
+    now = time.perf_counter()
+    try:
+        with open("/proc/self/stat") as f:
+            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])  # field 22: starttime
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        age = uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return now
+    return now - min(max(age, 0.0), 3600.0)
+
+
 def _stdout_console():
     from rich.console import Console
 
