@@ -54,6 +54,9 @@ class Budget:
     lp_max_size: float = 5e6
     #: Points of the C grid of a tuned comparison (``C="cv"``), log-spaced 1e-3 .. 1e3.
     path_length: int = 13
+    #: Rows x parameters^2 under which the minima section uses more rows than
+    #: ``minima_rows`` (at most :data:`sigmax.study.sections.minima.HESSIAN_ROW_BUDGET`).
+    hessian_row_budget: float = 2e8
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
@@ -70,7 +73,8 @@ QUICK = Budget(max_folds=3, k_sweep=(2, 4, 8), sweep_rows=400, grad_timing_secon
 SMALLEST = Budget(max_folds=3, k_sweep=(2, 4), sweep_rows=200, grad_timing_seconds=0.01,
                   fd_rows=100, fd_directions=2, starts=2, minima_rows=150,
                   grid=15, grid_multilabel=10, points=150, simplex_points=100,
-                  unpenalized_max_iter=50, lp_seconds=0.5, lp_max_size=2e6, path_length=5)
+                  unpenalized_max_iter=50, lp_seconds=0.5, lp_max_size=2e6, path_length=5,
+                  hessian_row_budget=2e7)
 
 
 def budget_for(quick: bool) -> Budget:
@@ -89,8 +93,8 @@ class CutStep:
 
 #: What a time budget cuts, first to last (the module docstring says why).
 CUT_ORDER: tuple[CutStep, ...] = (
-    CutStep("diagnostic rows", ("minima_rows", "fd_rows", "sweep_rows", "points",
-                                "simplex_points")),
+    CutStep("diagnostic rows", ("minima_rows", "hessian_row_budget", "fd_rows", "sweep_rows",
+                                "points", "simplex_points")),
     CutStep("sweep sizes", ("k_sweep", "grid", "grid_multilabel")),
     CutStep("separation time limit", ("lp_seconds",)),
     CutStep("restarts", ("starts",)),
@@ -109,7 +113,8 @@ LADDERS: dict[str, tuple[Any, ...]] = {
 
 #: The section whose work each field sizes (a field of a section that does not run is not cut).
 FIELD_SECTION: dict[str, str] = {
-    "minima_rows": "minima", "lp_seconds": "minima", "starts": "minima",
+    "minima_rows": "minima", "hessian_row_budget": "minima", "lp_seconds": "minima",
+    "starts": "minima",
     "fd_rows": "derivatives", "sweep_rows": "computation", "k_sweep": "computation",
     "points": "visualization", "simplex_points": "visualization", "grid": "visualization",
     "grid_multilabel": "visualization", "path_length": "performance",
@@ -118,7 +123,9 @@ FIELD_SECTION: dict[str, str] = {
 
 #: How each field is named in a sentence.
 FIELD_WORDS: dict[str, str] = {
-    "minima_rows": "rows of the minima subproblem", "fd_rows": "rows of the derivative checks",
+    "minima_rows": "rows of the minima subproblem",
+    "hessian_row_budget": "rows × parameters² of the Hessian",
+    "fd_rows": "rows of the derivative checks",
     "sweep_rows": "rows of the K sweep", "points": "points of the decision-region plots",
     "simplex_points": "points of the simplex plot", "k_sweep": "classes of the K sweep",
     "grid": "decision-region grid", "grid_multilabel": "multi-label decision-region grid",

@@ -289,7 +289,8 @@ def minima_rows(p: Probe, b: Budget) -> int:
     from .sections.minima import HESSIAN_ROW_BUDGET
 
     p_max = max(p.n_classes, p.n_labels) * (p.n_features + 1)
-    return int(min(p.n_rows, max(b.minima_rows, HESSIAN_ROW_BUDGET / p_max ** 2)))
+    row_budget = min(HESSIAN_ROW_BUDGET, b.hessian_row_budget)
+    return int(min(p.n_rows, max(b.minima_rows, row_budget / p_max ** 2)))
 
 
 @register_cost("minima")
