@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from . import fitting
 from .budget import Budget
@@ -50,7 +51,7 @@ GRAD_OVERHEAD = 1.5e-4
 
 #: Typical iteration counts of fits whose count is unknown before they run.
 ITERATIONS: dict[str, float] = {
-    "k_sweep_fit": 150.0,     # L-BFGS on planted K-class labels, sweep_rows rows
+    "k_sweep_fit": 250.0,     # L-BFGS on planted K-class labels, sweep_rows rows
     "minima_fit": 150.0,      # each minima model's own fit (at most; fewer when small)
     "random_start": 400.0,    # L-BFGS from a random start to tol 1e-9 (at most; max 2000)
     "lobpcg": 200.0,          # Hessian-vector products of LOBPCG above DENSE_MAX_PARAMS
@@ -67,6 +68,10 @@ TRACEMALLOC = 2.0
 HESSIAN_PER_GRAD = 1.0
 #: Seconds per parameter^3 of a dense symmetric eigendecomposition or inverse.
 EIG_RATE = 3e-9
+#: Seconds per constraint x variable of a separation linear program (HiGHS, measured on the
+#: digits: 0.9 s at 1350 x 650, 3.4 s at 2700 x 650), and its fixed cost.
+LP_RATE = 2e-6
+LP_OVERHEAD = 0.03
 
 
 @dataclass(frozen=True)
@@ -84,13 +89,12 @@ class FitTime:
     family: str = "softmax"
     #: True when the tuned comparison fits it on a C path (``C="cv"``).
     tuned: bool = False
+    #: Seconds grow as rows to this power (:func:`probe_run` measures it on two sizes).
+    exponent: float = 1.0
 
     def at(self, rows: float) -> float:
-        """Seconds of one fit on ``rows`` rows: linear in rows for a convex model (a fixed
-        number of passes over the data), as the square root for a trunk trained by Adam
-        (its epochs shrink as the rows grow: 2.0 s on 600 movies rows, 3.9 s on 4,000)."""
-        ratio = max(float(rows), 1.0) / max(self.rows, 1)
-        return self.seconds * (ratio if self.convex else ratio ** 0.5)
+        """Seconds of one fit on ``rows`` rows: :math:`t(m_0) (m / m_0)^a`."""
+        return self.seconds * (max(float(rows), 1.0) / max(self.rows, 1)) ** self.exponent
 
 
 @dataclass(frozen=True)
@@ -133,13 +137,24 @@ class Sizes:
 
 
 def probe_run(run: Any, rows: int = PROBE_ROWS) -> Probe:
-    """Fit every candidate of ``run`` (a :class:`~sigmax.study.run.StudyRun`) once on a
-    subsample of ``rows`` rows (every class kept) and record how long each took."""
+    """Fit every candidate of ``run`` (a :class:`~sigmax.study.run.StudyRun`) on a
+    subsample of ``rows`` rows (every class kept) and on half of it, and record how long
+    each took and how its time grows with the rows.
+
+    The growth exponent ``a`` (:attr:`FitTime.exponent`): a convex model's time is its
+    iterations times a pass over the rows, so ``a = 1 + log(iterations ratio) /
+    log(rows ratio)``, between 1 and 1.7 (L-BFGS on a softmax over many label sets needs
+    more iterations on more rows); a trunk trained by Adam: the time ratio itself, between
+    0.3 and 1.2. When the data have no more rows than the probe there is nothing to
+    extrapolate and ``a = 1``.
+    """
     t0 = time.perf_counter()
     t = run.target
     idx = cover_subsample(t.strata, min(rows, t.n_samples), run.seed)
     sub = t.subset(idx)
     X = run.Xs[idx]
+    half = (cover_subsample(t.strata[idx], len(idx) // 2, run.seed)
+            if t.n_samples > len(idx) else None)
     fits = []
     grad = None
     for spec in run.specs:
@@ -157,9 +172,13 @@ def probe_run(run: Any, rows: int = PROBE_ROWS) -> Probe:
         n_iter = int(getattr(rec, "n_iter", 0) or 0)
         n_evals = int((getattr(rec, "n_grad_evals", 0) or 0)
                       + (getattr(rec, "n_hessp_evals", 0) or 0))
+        exponent = 1.0
+        if half is not None and seconds > 1e-3:
+            exponent = _exponent(run.make(spec), X[half], y[half], len(idx) / len(half),
+                                 seconds, n_iter, spec.convex)
         fits.append(FitTime(spec.name, seconds, len(idx), n_iter, n_evals, n_params(est),
                             n_outputs(est), spec.convex, spec.family,
-                            run.tuned_class(spec) is not None))
+                            run.tuned_class(spec) is not None, exponent))
         if grad is None and spec.convex:
             grad = _grad_speed(est, X, y)
     probe = _probe(run, fits, time.perf_counter() - t0)
@@ -168,11 +187,26 @@ def probe_run(run: Any, rows: int = PROBE_ROWS) -> Probe:
     return probe
 
 
+def _exponent(est: Any, X: np.ndarray, y: np.ndarray, ratio: float, seconds: float,
+              n_iter: int, convex: bool) -> float:
+    """How a fit's time grows with the rows, from a second fit on ``1 / ratio`` of them."""
+    try:
+        est, t_half, _ = fitting.fit(est, X, y)
+    except ValueError:
+        return 1.0
+    if convex:
+        it_half = int(getattr(getattr(est, "fit_record_", None), "n_iter", 0) or 0)
+        if it_half <= 0 or n_iter <= 0:
+            return 1.0
+        return float(np.clip(1.0 + np.log(n_iter / it_half) / np.log(ratio), 1.0, 1.7))
+    return float(np.clip(np.log(seconds / max(t_half, 1e-6)) / np.log(ratio), 0.3, 1.2))
+
+
 def _grad_speed(est: Any, X: np.ndarray, y: np.ndarray) -> tuple[float, float] | None:
     """(seconds per row x parameter, fixed seconds) of one value-and-gradient evaluation
     of ``est``'s objective: its time on the rows of ``X`` repeated to about
     :data:`RATE_SIZE` rows x parameters (so that the arithmetic, not the call, dominates)
-    and on the first 8 rows."""
+    and on a few rows."""
     from .. import diagnostics as diag
 
     try:
@@ -180,14 +214,18 @@ def _grad_speed(est: Any, X: np.ndarray, y: np.ndarray) -> tuple[float, float] |
         reps = max(1, int(np.ceil(RATE_SIZE / (X.shape[0] * obj.n_params))))
         big = diag.objective_for(est, np.tile(X, (reps, 1)),
                                  np.tile(y, (reps, 1) if np.ndim(y) == 2 else reps))
-        small = diag.objective_for(est, X[:8], y[:8])
+        # A few rows with every class (the objective's layout is the fitted model's).
+        few = (np.arange(min(8, len(X))) if np.ndim(y) == 2 else
+               np.union1d(np.unique(y, return_index=True)[1], np.arange(min(8, len(X)))))
+        small = diag.objective_for(est, X[few], y[few])
     except (ValueError, TypeError, AttributeError):
         return None
     # Away from w = 0, where a data term may take a closed-form shortcut.
     rng = np.random.default_rng(0)
-    t_big = fitting.time_grad(big, rng.normal(0.0, 0.01, big.n_params), 0.02, repeats=3)
-    t_small = fitting.time_grad(small, rng.normal(0.0, 0.01, small.n_params), 0.005,
-                                repeats=3)
+    # The smaller of two medians: a busy machine only ever adds time.
+    w_big, w_small = rng.normal(0.0, 0.01, big.n_params), rng.normal(0.0, 0.01, small.n_params)
+    t_big = min(fitting.time_grad(big, w_big, 0.02, repeats=3) for _ in range(2))
+    t_small = min(fitting.time_grad(small, w_small, 0.005, repeats=3) for _ in range(2))
     rate = max(t_big - t_small, 0.5 * t_big) / (X.shape[0] * reps * big.n_params)
     return max(rate, 1e-11), t_small
 
@@ -281,7 +319,7 @@ def _derivatives(p: Probe, s: Sizes) -> float:
     b = s.budget
     rows = min(b.fd_rows, p.n_rows)
     evals = ITERATIONS["fd_evals_per_direction"] * b.fd_directions + 10
-    return sum(evals * p.grad(rows, f.n_params) for f in p.convex) + 0.01
+    return sum(evals * p.grad(rows, f.n_params) for f in p.convex) + 0.05
 
 
 def minima_rows(p: Probe, b: Budget) -> int:
@@ -304,7 +342,7 @@ def _minima(p: Probe, s: Sizes) -> float:
     if p.task != "multiclass" or any(f.family == "sigmoid" for f in p.convex):
         models += [p.n_labels * d1] * 2
     total = 0.0
-    for i, params in enumerate(models):
+    for params in models:
         g = p.grad(rows, params)
         # Small problems converge in tens of iterations, large (often separable) ones in
         # hundreds: iterations grow with the parameters up to the caps.
@@ -315,9 +353,21 @@ def _minima(p: Probe, s: Sizes) -> float:
             total += HESSIAN_PER_GRAD * p.grad_rate * rows * params ** 2 + EIG_RATE * params ** 3
         else:
             total += ITERATIONS["lobpcg"] * 2 * g
-        if i in (0, 3):  # the separation programs: softmax's, the sigmoid model's
-            total += min(b.lp_seconds, 50 * p.grad_rate * rows * params + 0.02)
+    # The separation programs: the softmax's (rows x (K - 1) constraints, K (d + 1)
+    # variables), and one per sigmoid output (rows x (d + 1)).
+    total += _lp(rows * (p.n_classes - 1), p.n_classes * d1, b)
+    if len(models) > 3:
+        total += (p.n_labels if p.n_labels > 1 else 1) * _lp(rows, d1, b)
     return total
+
+
+def _lp(constraints: float, variables: float, b: Budget) -> float:
+    """Seconds of one separation linear program: skipped above ``lp_max_size``, else
+    :data:`LP_RATE` per constraint x variable, at most its time limit."""
+    size = constraints * variables
+    if size > b.lp_max_size:
+        return 0.0
+    return min(b.lp_seconds, LP_OVERHEAD + LP_RATE * size)
 
 
 @register_cost("coefficients")
@@ -331,17 +381,20 @@ def _coefficients(p: Probe, s: Sizes) -> float:
             continue
         params = f.n_outputs * (min(p.n_features, MAX_FEATURES) + 1)
         total += ITERATIONS["coefficients_evals"] * p.grad(rows, params)
-        total += HESSIAN_PER_GRAD * p.grad_rate * rows * params ** 2 + 2 * EIG_RATE * params ** 3
-    return total + 0.02
+        # The information matrix, its inverse and the contrasts' covariances (measured on the
+        # digits' 650 parameters: about 1.3 s per model).
+        total += 2 * HESSIAN_PER_GRAD * p.grad_rate * rows * params ** 2 \
+            + 3 * EIG_RATE * params ** 3
+    return total + 0.1
 
 
 @register_cost("k2_equivalence")
 def _k2(p: Probe, s: Sizes) -> float:
     d1 = p.n_features + 1
-    total = 6 * 20 * p.grad(p.n_rows, d1) + 0.02
+    total = 6 * 20 * p.grad(p.n_rows, d1) + 0.1
     sigmoid = next((f for f in p.convex if f.family == "sigmoid"), None)
     if p.task == "multilabel" and sigmoid is not None:  # one logistic fit per label, and all
-        total += 2 * sigmoid.at(p.n_rows) * (1 + 1 / max(p.n_labels, 1)) * p.n_labels
+        total += sigmoid.at(p.n_rows) * (1 + p.n_labels)
     return total
 
 
@@ -356,7 +409,7 @@ def _visualization(p: Probe, s: Sizes) -> float:
         else:  # a trunk refitted on 2 columns: as many epochs, and they converge slower
             total += 1.5 * f.at(p.n_rows)
         total += 2 * p.grad(grid + b.points, 3 * f.n_outputs)
-    return total + 0.02
+    return total + 0.08
 
 
 @register_cost("advice")
@@ -389,7 +442,7 @@ def schedule(estimates: dict[str, float], units: dict[str, int]) -> list[float]:
 def probe_data(X: Any, y: Any, *, name: str = "data", C: float | str = 1.0, quick: bool = False,
                random_state: int = 0, max_samples: int | None = None,
                estimator_params: dict[str, Any] | None = None,
-               sections: Sequence[str] = ()) -> Probe:
+               sections: Sequence[str] = (), threads: int = 1) -> Probe:
     """:func:`probe_run` on a dataset before its study: the inputs prepared as
     :func:`sigmax.study.compare.compare` prepares them (without the checks it repeats)."""
     from ..preprocessing import StableScaler
@@ -422,7 +475,8 @@ def probe_data(X: Any, y: Any, *, name: str = "data", C: float | str = 1.0, quic
                    progress=lambda step: None, problem=problem,
                    estimator_params=dict(estimator_params or {}),
                    Cs=np.logspace(-3, 3, 7 if quick else 13) if tuned else None)
-    probe = probe_run(run)
+    with threadpool_limits(limits=threads):  # as the study runs (compare(threads=1))
+        probe = probe_run(run)
     return Probe(**{**probe.__dict__, "seconds": time.perf_counter() - t0,
                     "sections": tuple(sections)})
 
