@@ -31,7 +31,7 @@ def _budget_sentences(notes):
 
 
 # -- compare(time_budget=) --------------------------------------------------------------------
-def test_budget_that_forces_cuts_says_what_it_cut(iris):
+def test_budget_that_forces_cuts_says_what_it_cut(iris, tmp_path):
     X, y = iris
     # No run takes a millisecond: every size goes down to the smallest, and that is said.
     res = compare(X, y, cv=5, sections=SECTIONS, time_budget=0.001)
@@ -47,8 +47,8 @@ def test_budget_that_forces_cuts_says_what_it_cut(iris):
     assert b["k_sweep"] == list(FULL.k_sweep)
     assert not any(c["field"] == "k_sweep" for c in b["cuts"])
     sentences = _budget_sentences(p.notes)
-    assert "Folds 5 → 3 to fit the 0.001 s budget." in sentences
-    assert "Random starts 4 → 2 to fit the 0.001 s budget." in sentences
+    assert "Folds 5 → 3 to fit the 0.001 s budget" in sentences
+    assert "Random starts 4 → 2 to fit the 0.001 s budget" in sentences
     assert any(s.startswith("Even the smallest sizes were estimated at") for s in sentences)
     assert b["over"] is True
     # Every cut in results.json is in a sentence, with its numbers.
@@ -56,6 +56,13 @@ def test_budget_that_forces_cuts_says_what_it_cut(iris):
         if not isinstance(c["before"], list):
             assert any(f"{c['before']:g} → {c['after']:g}" in s for s in sentences), c
     assert sentences == b["sentences"]
+    # The report says it too (the problem's notes, in its Setup).
+    from html import unescape
+
+    from sigmax.study.render import write_report
+
+    page = unescape((write_report(res, tmp_path / "r", plots=False)).read_text())
+    assert all(s in page for s in sentences)
 
 
 def test_generous_budget_cuts_nothing_and_says_nothing(iris):
@@ -132,7 +139,8 @@ def test_plan_stops_at_the_first_sizes_that_fit():
     tiny = _plan(totals[-1] / 2, secs)
     assert tiny.over and (tiny.budget, tiny.n_folds) == ladder[-1]
     assert tiny.sentences()[-1].startswith(
-        f"Even the smallest sizes were estimated at {totals[-1]:.0f} s")
+        f"Even the smallest sizes were estimated at {totals[-1]:.1f} s, more than the "
+        f"{totals[-1] / 2:.1f} s left of the 60 s budget")
 
 
 def test_estimate_grows_with_the_sizes():
@@ -221,7 +229,7 @@ def test_cli_budget_prints_the_cuts():
                              catch_exceptions=False)
     assert res.exit_code == 0, res.output
     out = re.sub(r"\s+", " ", res.output)
-    assert "iris: Folds 5 → 3 to fit the 0.01 s budget." in out
+    assert "iris: Folds 5 → 3 to fit the 0.01 s budget" in out
     assert re.search(r"Ran in \d+\.\d s since the command started, against --budget 0\.01 s",
                      out)
 

@@ -62,8 +62,13 @@ def _budget_words(seconds: float) -> str:
     return f"the {seconds:g} s budget"
 
 
+def _secs(x: float) -> str:
+    return f"{x:.1f} s" if abs(x) < 10 else f"{x:.0f} s"
+
+
 def cut_sentences(plan: Plan) -> list[str]:
-    """``"Folds 5 → 3 to fit the 60 s budget."``: one per group of :data:`CUT_ORDER` cut."""
+    """``"Folds 5 → 3 to fit the 60 s budget"``: one per group of :data:`CUT_ORDER` cut
+    (no final period: the report joins the notes with semicolons)."""
     out = []
     for step in CUT_ORDER:
         cuts = [c for c in plan.cuts if c.field in step.fields]
@@ -72,15 +77,16 @@ def cut_sentences(plan: Plan) -> list[str]:
         text = ", ".join(c.text() for c in cuts)
         if len(cuts) == 1 and cuts[0].field in ("max_folds", "starts", "path_length",
                                                 "lp_seconds"):
-            sentence = f"{text} to fit {_budget_words(plan.seconds)}."
+            sentence = f"{text} to fit {_budget_words(plan.seconds)}"
         else:
             sentence = f"{step.name.capitalize()} cut to fit {_budget_words(plan.seconds)}: " \
-                       f"{text}."
+                       f"{text}"
         out.append(sentence[0].upper() + sentence[1:])
     if plan.over:
-        out.append(f"Even the smallest sizes were estimated at {plan.smallest_estimate:.0f} s "
-                   f"against {plan.available:.0f} s left of {_budget_words(plan.seconds)}: "
-                   "the study ran at the smallest sizes and may take longer.")
+        out.append(f"Even the smallest sizes were estimated at {_secs(plan.smallest_estimate)}, "
+                   f"more than the {_secs(max(plan.available, 0.0))} left of "
+                   f"{_budget_words(plan.seconds)} after starting up and timing the models: "
+                   "the study ran at the smallest sizes and takes longer than the budget")
     return out
 
 
