@@ -405,7 +405,7 @@ def compare(X: Any, y: Any, *, name: str = "data", description: str = "", cv: in
         time_budget = plan_time_budget(
             X, y, time_budget, name=name, cv=cv, repeats=repeats, C=C, quick=quick,
             random_state=random_state, max_samples=max_samples, estimator_params=where,
-            sections=SECTIONS.resolve(sections))
+            sections=SECTIONS.resolve(sections), threads=threads)
     problem = compare_problem(X, y, name=name, description=description, cv=cv,
                               repeats=repeats, C=C, random_state=random_state,
                               sections=sections, quick=quick, progress=progress,

@@ -159,13 +159,14 @@ def plan_time_budget(X: Any, y: Any, seconds: float, *, name: str = "data", cv: 
                      repeats: int = 1, C: float | str = 1.0, quick: bool = False,
                      random_state: int = 0, max_samples: int | None = None,
                      estimator_params: dict[str, Any] | None = None,
-                     sections: Sequence[str] = (), elapsed: float = 0.0) -> Plan:
+                     sections: Sequence[str] = (), elapsed: float = 0.0,
+                     threads: int = 1) -> Plan:
     """The sizes of one dataset's study that fit ``seconds`` (less ``elapsed`` and the
     probe's own time)."""
     seconds = check_seconds(seconds)
     probe = probe_data(X, y, name=name, C=C, quick=quick, random_state=random_state,
                        max_samples=max_samples, estimator_params=estimator_params,
-                       sections=sections)
+                       sections=sections, threads=threads)
     start = budget_for(quick)
     folds = min(cv, start.max_folds) if start.max_folds else cv
     return plan_budgets([probe], seconds, seconds - elapsed - probe.seconds, start=start,
