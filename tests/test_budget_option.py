@@ -239,3 +239,14 @@ def test_cli_without_budget_prints_no_cut():
                                     "--sections", "performance"], catch_exceptions=False)
     assert res.exit_code == 0
     assert "to fit the" not in res.output and "against --budget" not in res.output
+
+
+def test_budget_shortens_the_C_path_of_a_tuned_comparison(iris):
+    X, y = iris
+    res = compare(X, y, C="cv", quick=True, sections=["performance"], time_budget=0.001)
+    b = res.settings["budget"]
+    assert b["path_length"] == SMALLEST.path_length < QUICK.path_length
+    assert f"Values of C on the path {QUICK.path_length} → {SMALLEST.path_length} to fit the " \
+           "0.001 s budget" in res.problems[0].notes
+    soft = next(c for c in res.problems[0].candidates if c.name == "softmax")
+    assert len(soft.params.Cs) == SMALLEST.path_length
