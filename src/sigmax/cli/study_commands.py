@@ -115,9 +115,10 @@ def _print_budget(console: Any, result: Any, budget: float, took: float) -> None
     """The cuts of ``--budget`` (one sentence each, per dataset) and the time it took."""
     from rich.markup import escape
 
-    for p in result.problems:
-        cut = [n for n in p.notes if "budget" in n and ("→" in n or "smallest" in n)]
-        for sentence in cut:
+    plans = result.settings.get("budget") or {}
+    plans = plans if isinstance(plans, list) else [plans] * len(result.problems)
+    for p, plan in zip(result.problems, plans):
+        for sentence in plan.get("sentences", []):
             console.print(f"[dim]{escape(p.dataset)}: {escape(sentence)}[/]")
     console.print(f"[dim]Ran in {took:.1f} s since the command started, against --budget "
                   f"{budget:g} s ({took / budget:.0%} of it).[/]")
