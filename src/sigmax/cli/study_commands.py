@@ -96,10 +96,9 @@ def compare(data: tuple[str, ...], targets: tuple[str, ...], drop: tuple[str, ..
         path = None
         if not no_report:
             path = write_report(result, out, plots=not no_plots, callback=callback)
-    took = time.perf_counter() - started
     TerminalRenderer(console).render(result)
     if budget is not None:
-        _print_budget(console, result, budget, took)
+        _print_budget(console, result, budget, time.perf_counter() - started)
     where = result.settings.get("backend", "numpy")
     if where != "numpy":
         extra = result.settings.get("device") or result.settings.get("scheduler")
