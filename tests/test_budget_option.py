@@ -250,3 +250,27 @@ def test_budget_shortens_the_C_path_of_a_tuned_comparison(iris):
            "0.001 s budget" in res.problems[0].notes
     soft = next(c for c in res.problems[0].candidates if c.name == "softmax")
     assert len(soft.params.Cs) == SMALLEST.path_length
+
+
+def test_suite_planner_replans_with_the_measured_time():
+    from sigmax.study.planning import SuitePlanner
+
+    secs = ["performance", "computation", "minima"]
+    full = sum(estimate(_probe(), Sizes(FULL, 5), secs).values())
+
+    def second_plan(measured_first: float):
+        now = [0.0]
+        planner = SuitePlanner([_probe(), _probe()], 2.6 * full, lambda: now[0], 0.0,
+                               start=FULL, n_folds=[5, 5], sections=[secs, secs])
+        assert planner.next().cuts == []          # room for both at full size
+        now[0] = 1.5 * full                       # the first took 1.5 times its estimate
+        return planner.next([measured_first])
+
+    # 1.1 x its estimate is left for the second. Judged by its own estimate it fits uncut;
+    # scaled by the first dataset's 1.5 it does not, and is cut.
+    assert second_plan(full).cuts == []
+    slow = second_plan(1.5 * full)
+    assert slow.cuts
+    assert slow.estimated_seconds <= 1.1 * full
+    assert slow.estimate["performance"] == pytest.approx(1.5 * estimate(
+        _probe(), Sizes(slow.budget, slow.n_folds), secs)["performance"])

@@ -152,13 +152,15 @@ def run_compare(datasets: Sequence[Any], *, cv: int | None = None, C: float | st
     from ..study.compare import compare as compare_one
     from ..study.result import CompareResult
 
-    plans: list[Any] = [None] * len(datasets)
+    planner = None
     if time_budget is not None:
-        plans = _plan_suite(datasets, time_budget, cv=cv, C=C, seed=seed, quick=quick,
-                            estimator_params=estimator_params, sections=sections,
-                            started=started, report=report)
+        planner = _plan_suite(datasets, time_budget, cv=cv, C=C, seed=seed, quick=quick,
+                              estimator_params=estimator_params, sections=sections,
+                              started=started, report=report)
     results = []
-    for ds, plan in zip(datasets, plans):
+    for ds in datasets:
+        plan = None if planner is None else planner.next(
+            [p.seconds.get("total", 0.0) for r in results for p in r.problems])
         res = compare_one(
             ds.X, ds.y, name=ds.name, description=ds.description, notes=ds.notes,
             cv=5 if cv is None else cv, C=C, random_state=seed, quick=quick,
@@ -179,14 +181,14 @@ def run_compare(datasets: Sequence[Any], *, cv: int | None = None, C: float | st
 def _plan_suite(datasets: Sequence[Any], seconds: float, *, cv: int | None, C: float | str,
                 seed: int, quick: bool, estimator_params: dict[str, Any] | None,
                 sections: Sequence[str] | None, started: float | None,
-                report: bool | None) -> list[Any]:
-    """One :class:`~sigmax.study.planning.Plan` per dataset, planned together to fit
-    ``seconds`` from ``started``."""
+                report: bool | None) -> Any:
+    """A :class:`~sigmax.study.planning.SuitePlanner` of the datasets, to fit ``seconds``
+    from ``started``."""
     import time
 
     from ..study.budget import budget_for
     from ..study.cost import probe_data, report_seconds
-    from ..study.planning import plan_budgets
+    from ..study.planning import SuitePlanner
     from ..study.section import SECTIONS
 
     secs = SECTIONS.resolve(sections)
@@ -197,10 +199,10 @@ def _plan_suite(datasets: Sequence[Any], seconds: float, *, cv: int | None, C: f
     folds = 5 if cv is None else cv
     folds = min(folds, start.max_folds) if start.max_folds else folds
     begun = time.perf_counter() if started is None else started
-    available = seconds - (time.perf_counter() - begun) \
-        - report_seconds([p.n_classes for p in probes], report)
-    return plan_budgets(probes, seconds, available, start=start, n_folds=[folds] * len(probes),
-                        sections=[secs] * len(probes), tuned=C == "cv")
+    return SuitePlanner(probes, seconds, lambda: time.perf_counter() - begun,
+                        report_seconds([p.n_classes for p in probes], report), start=start,
+                        n_folds=[folds] * len(probes), sections=[secs] * len(probes),
+                        tuned=C == "cv")
 
 
 def fit_command_for(ds: Any, model: str, *, C: float = 1.0) -> str | None:

@@ -17,7 +17,7 @@ from typing import Any
 from .budget import CUT_ORDER, Budget, Cut, budget_for, cut_steps, cuts_between
 from .cost import Probe, Sizes, estimate, probe_data
 
-__all__ = ["Plan", "cut_sentences", "plan_budgets", "plan_time_budget"]
+__all__ = ["Plan", "SuitePlanner", "cut_sentences", "plan_budgets", "plan_time_budget"]
 
 
 @dataclass
@@ -92,7 +92,8 @@ def cut_sentences(plan: Plan) -> list[str]:
 
 def plan_budgets(probes: Sequence[Probe], seconds: float, available: float, *, start: Budget,
                  n_folds: Sequence[int], sections: Sequence[Sequence[str]],
-                 repeats: int = 1, tuned: bool = False, inner_cv: int = 3) -> list[Plan]:
+                 repeats: int = 1, tuned: bool = False, inner_cv: int = 3,
+                 scale: float = 1.0) -> list[Plan]:
     """The sizes of each dataset's study so that the estimated total fits ``available``.
 
     Parameters
@@ -107,6 +108,9 @@ def plan_budgets(probes: Sequence[Probe], seconds: float, available: float, *, s
         The sizes before any cut (``FULL`` or ``QUICK``).
     n_folds, sections : per dataset
         The folds asked for and the section ids that run.
+    scale : float
+        Every estimate times this (the measured over the estimated time of the datasets
+        already run: :class:`SuitePlanner`).
 
     Returns
     -------
@@ -119,7 +123,8 @@ def plan_budgets(probes: Sequence[Probe], seconds: float, available: float, *, s
 
     def est(j: int, lv: int) -> dict[str, float]:
         b, folds = ladders[j][lv]
-        return estimate(probes[j], Sizes(b, folds, repeats, tuned, inner_cv), sections[j])
+        e = estimate(probes[j], Sizes(b, folds, repeats, tuned, inner_cv), sections[j])
+        return {k: v * scale for k, v in e.items()}
 
     current = [est(j, 0) for j in range(len(probes))]
     total = sum(sum(e.values()) for e in current)
@@ -172,3 +177,36 @@ def plan_time_budget(X: Any, y: Any, seconds: float, *, name: str = "data", cv: 
     return plan_budgets([probe], seconds, seconds - elapsed - probe.seconds, start=start,
                         n_folds=[folds], sections=[list(sections)], repeats=repeats,
                         tuned=C == "cv")[0]
+
+
+class SuitePlanner:
+    """Several datasets under one budget: planned together, and again before each next
+    dataset with the seconds then left and the estimates scaled by how the datasets
+    already run compared with theirs (between 0.5 and 3 times).
+
+    ``clock()`` gives the seconds since the budget started; ``reserve`` is kept for what
+    follows the studies (the report).
+    """
+
+    def __init__(self, probes: Sequence[Probe], seconds: float, clock: Any, reserve: float,
+                 **kw: Any) -> None:
+        self.probes, self.seconds, self.clock, self.reserve, self.kw = \
+            list(probes), float(seconds), clock, float(reserve), kw
+        self.used: list[Plan] = []
+
+    def next(self, measured: Sequence[float] = ()) -> Plan:
+        """The plan of the next dataset; ``measured``: study seconds of those already run."""
+        import numpy as np
+
+        j = len(self.used)
+        done = sum(p.estimated_seconds for p in self.used)
+        scale = float(np.clip(sum(measured) / done, 0.5, 3.0)) if done > 0 and measured \
+            else 1.0
+        n = len(self.probes) - j
+        kw = {k: (v[j:] if isinstance(v, list) else v) for k, v in self.kw.items()}
+        plan = plan_budgets(self.probes[j:], self.seconds,
+                            self.seconds - self.clock() - self.reserve, scale=scale,
+                            **{**kw, "n_folds": kw["n_folds"][:n],
+                               "sections": kw["sections"][:n]})[0]
+        self.used.append(plan)
+        return plan
