@@ -274,3 +274,13 @@ def test_suite_planner_replans_with_the_measured_time():
     assert slow.estimated_seconds <= 1.1 * full
     assert slow.estimate["performance"] == pytest.approx(1.5 * estimate(
         _probe(), Sizes(slow.budget, slow.n_folds), secs)["performance"])
+
+
+def test_over_budget_sentence_names_the_datasets_it_counts():
+    secs = ["performance"]
+    two = plan_budgets([_probe(), _probe()], 60.0, 1e-6, start=FULL, n_folds=[5, 5],
+                       sections=[secs, secs])
+    assert two[0].sentences()[-1].startswith(
+        "Even the smallest sizes of this and the 1 dataset(s) after it were estimated at")
+    one = plan_budgets([_probe()], 60.0, 1e-6, start=FULL, n_folds=[5], sections=[secs])
+    assert one[0].sentences()[-1].startswith("Even the smallest sizes were estimated at")

@@ -39,6 +39,8 @@ class Plan:
     total_estimate: float = 0.0
     smallest_estimate: float = 0.0
     probe_seconds: float = 0.0
+    #: Datasets planned together (this one and those after it).
+    n_datasets: int = 1
 
     @property
     def estimated_seconds(self) -> float:
@@ -83,7 +85,9 @@ def cut_sentences(plan: Plan) -> list[str]:
                        f"{text}"
         out.append(sentence[0].upper() + sentence[1:])
     if plan.over:
-        out.append(f"Even the smallest sizes were estimated at {_secs(plan.smallest_estimate)}, "
+        which = ("the smallest sizes" if plan.n_datasets == 1 else
+                 f"the smallest sizes of this and the {plan.n_datasets - 1} dataset(s) after it")
+        out.append(f"Even {which} were estimated at {_secs(plan.smallest_estimate)}, "
                    f"more than the {_secs(max(plan.available, 0.0))} left of "
                    f"{_budget_words(plan.seconds)} after starting up and timing the models: "
                    "the study ran at the smallest sizes and takes longer than the budget")
@@ -144,7 +148,8 @@ def plan_budgets(probes: Sequence[Probe], seconds: float, available: float, *, s
         plans.append(Plan(seconds=float(seconds), budget=b, n_folds=folds, estimate=current[j],
                           cuts=cuts_between(start, b, int(n_folds[j]), folds), over=over,
                           available=float(available), total_estimate=float(total),
-                          smallest_estimate=float(smallest), probe_seconds=probe.seconds))
+                          smallest_estimate=float(smallest), probe_seconds=probe.seconds,
+                          n_datasets=len(probes)))
     return plans
 
 
