@@ -45,6 +45,45 @@ class PositiveFloat(click.FloatRange):
         return out
 
 
+class Seconds(click.FloatRange):
+    """A finite number of seconds > 0 (``--budget``)."""
+
+    name = "seconds"
+
+    def __init__(self) -> None:
+        super().__init__(min=0, min_open=True)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> Any:
+        try:
+            out = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds; give a number > 0, e.g. 60.",
+                      param, ctx)
+        if not (0 < out < float("inf")):  # also NaN, for which every comparison is False
+            self.fail(f"{value!r} is not a usable time; give a finite number of seconds > 0, "
+                      "e.g. 60.", param, ctx)
+        return out
+
+
+def process_started() -> float:
+    """The ``time.perf_counter()`` reading at which this process started (Linux: from
+    ``/proc``, so that ``--budget`` counts Python's start and the imports; elsewhere: now)."""
+    import os
+    import time
+
+    now = time.perf_counter()
+    try:
+        with open("/proc/self/stat") as f:
+            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])  # field 22: starttime
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        age = uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return now
+    return now - min(max(age, 0.0), 3600.0)
+
+
 def _stdout_console():
     from rich.console import Console
 
@@ -57,11 +96,40 @@ def _stderr_console():
     return Console(stderr=True, highlight=False)
 
 
+class _Bars:
+    """``callback(step, done, total)`` driving one rich bar per dataset, and
+    ``callback.time_left(dataset, seconds)`` (:func:`sigmax.study.eta.tell`) setting the
+    "about N s left" of that dataset's bar."""
+
+    def __init__(self, progress: Any) -> None:
+        self.progress = progress
+        self.tasks: dict[str, Any] = {}
+        self.left: dict[str, str] = {}
+
+    def time_left(self, key: str, seconds: float | None) -> None:
+        from ..study.eta import time_left_text
+
+        self.left[key] = time_left_text(seconds)
+
+    def __call__(self, step: str, done: int, total: int) -> None:
+        # The study reports "<dataset>: <what it is doing>" with one running count
+        # per dataset: one bar per dataset, its text the current step.
+        key, _, what = step.partition(": ")
+        label = f"{key}: {what}" if what else key
+        left = "" if done >= total and total > 0 else self.left.get(key, "")
+        if key not in self.tasks:
+            self.tasks[key] = self.progress.add_task(label, total=max(int(total), 1), left=left)
+        self.progress.update(self.tasks[key], completed=int(done), total=max(int(total), 1),
+                             description=label[:44], left=left)
+
+
 @contextmanager
 def progress_bars(enabled: bool = True) -> Iterator[Callable[[str, int, int], None]]:
     """A ``callback(step, done, total)`` that drives one rich progress bar per step.
 
-    Bars go to stderr (stdout keeps the summary) and only on a terminal.
+    Bars go to stderr (stdout keeps the summary) and only on a terminal. Each bar ends
+    in the study's estimate of the time left for its dataset ("about 40 s left";
+    "estimating" until there is one: :mod:`sigmax.study.eta`).
     """
     from rich.progress import (
         BarColumn,
@@ -74,22 +142,11 @@ def progress_bars(enabled: bool = True) -> Iterator[Callable[[str, int, int], No
 
     console = _stderr_console()
     progress = Progress(SpinnerColumn(), TextColumn("{task.description:<44}"), BarColumn(),
-                        MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                        MofNCompleteColumn(), TimeElapsedColumn(),
+                        TextColumn("[dim]{task.fields[left]}"), console=console,
                         disable=not (enabled and console.is_terminal), transient=False)
-    tasks: dict[str, Any] = {}
-
-    def callback(step: str, done: int, total: int) -> None:
-        # The study reports "<dataset>: <what it is doing>" with one running count
-        # per dataset: one bar per dataset, its text the current step.
-        key, _, what = step.partition(": ")
-        label = f"{key}: {what}" if what else key
-        if key not in tasks:
-            tasks[key] = progress.add_task(label, total=max(int(total), 1))
-        progress.update(tasks[key], completed=int(done), total=max(int(total), 1),
-                        description=label[:44])
-
     with progress:
-        yield callback
+        yield _Bars(progress)
 
 
 def _load(data: str, targets: Sequence[str], *, seed: int, max_rows: int | None,

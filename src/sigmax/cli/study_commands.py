@@ -11,6 +11,7 @@ import click
 from .group import main
 from .options import (
     CValue,
+    Seconds,
     _check_backend,
     _check_sections,
     _dask_client,
@@ -18,6 +19,7 @@ from .options import (
     _stdout_console,
     backend_options,
     data_options,
+    process_started,
     progress_bars,
 )
 
@@ -36,6 +38,12 @@ from .options import (
                    "model picks its own C by cross-validation inside each training fold "
                    "(slower: a regularization path per fold and model).")
 @click.option("--quick", is_flag=True, help="Fewer folds and smaller sweeps: a fast look.")
+@click.option("--budget", "budget", default=None, type=Seconds(), metavar="SECONDS",
+              help="Fit the run into about this many seconds: every candidate is timed on a "
+                   "few hundred rows first, then diagnostic rows, sweeps, restarts, path "
+                   "length and folds (down to 3) are cut in that order until the estimate "
+                   "fits; the report says what was cut. With --quick it starts from the "
+                   "quick sizes.")
 @click.option("--no-plots", is_flag=True, help="Tables only (no figures): faster.")
 @click.option("--no-report", is_flag=True, help="Terminal summary only; write no folder.")
 @click.option("--sections", default=None, metavar="ID[,ID...]", callback=_check_sections,
@@ -45,7 +53,7 @@ from .options import (
 def compare(data: tuple[str, ...], targets: tuple[str, ...], drop: tuple[str, ...],
             dropna: bool, missing: str, groups: str | None, seed: int,
             max_rows: int | None, out: Path, cv: int | None,
-            C: float, quick: bool, no_plots: bool, no_report: bool,
+            C: float, quick: bool, budget: float | None, no_plots: bool, no_report: bool,
             sections: list[str] | None, backend: str, device: str | None,
             scheduler: str | None) -> None:
     """Fit logistic, softmax, one-vs-rest and multi-label models side by side.
@@ -60,9 +68,12 @@ def compare(data: tuple[str, ...], targets: tuple[str, ...], drop: tuple[str, ..
     rows and in cross-validation); the diagnostics on small subproblems (K sweep,
     derivative checks, minima, K=2, PCA regions) run on NumPy.
     """
+    import time
+
     from ..datasets import DEFAULT_SUITE
     from ..study.render import TerminalRenderer, write_report
 
+    started = process_started()  # --budget counts the whole command, imports included
     sources = list(data) or list(DEFAULT_SUITE)
     if targets and not data:
         raise click.UsageError("--target needs a DATA file: sigmax compare data.csv "
@@ -79,11 +90,15 @@ def compare(data: tuple[str, ...], targets: tuple[str, ...], drop: tuple[str, ..
               if backend != "auto" or device is not None else None)
     with progress_bars() as callback, _dask_client(scheduler):
         result = run_compare(datasets, cv=cv, C=C, seed=seed, quick=quick, callback=callback,
-                             estimator_params=params, sections=sections)
+                             estimator_params=params, sections=sections,
+                             time_budget=budget, started=started,
+                             report=None if no_report else not no_plots)
         path = None
         if not no_report:
             path = write_report(result, out, plots=not no_plots, callback=callback)
     TerminalRenderer(console).render(result)
+    if budget is not None:
+        _print_budget(console, result, budget, time.perf_counter() - started)
     where = result.settings.get("backend", "numpy")
     if where != "numpy":
         extra = result.settings.get("device") or result.settings.get("scheduler")
@@ -93,6 +108,19 @@ def compare(data: tuple[str, ...], targets: tuple[str, ...], drop: tuple[str, ..
     if path is not None:
         console.print(f"Report: [bold]{path}[/]  (open it in a browser; results.json and "
                       f"figures/ beside it)")
+
+
+def _print_budget(console: Any, result: Any, budget: float, took: float) -> None:
+    """The cuts of ``--budget`` (one sentence each, per dataset) and the time it took."""
+    from rich.markup import escape
+
+    plans = result.settings.get("budget") or {}
+    plans = plans if isinstance(plans, list) else [plans] * len(result.problems)
+    for p, plan in zip(result.problems, plans):
+        for sentence in plan.get("sentences", []):
+            console.print(f"[dim]{escape(p.dataset)}: {escape(sentence)}[/]")
+    console.print(f"[dim]Ran in {took:.1f} s since the command started, against --budget "
+                  f"{budget:g} s ({took / budget:.0%} of it).[/]")
 
 
 def _check_out(out: Path, inputs: Sequence[str] = ()) -> None:
@@ -110,22 +138,35 @@ def run_compare(datasets: Sequence[Any], *, cv: int | None = None, C: float | st
                 seed: int = 0, quick: bool = False,
                 callback: Callable[[str, int, int], None] | None = None,
                 estimator_params: dict[str, Any] | None = None,
-                sections: Sequence[str] | None = None) -> Any:
+                sections: Sequence[str] | None = None, time_budget: float | None = None,
+                started: float | None = None, report: bool | None = None) -> Any:
     """Run :func:`sigmax.study.compare.compare` on each dataset; one combined result.
 
     ``estimator_params`` (``backend``, ``device``) places the candidate fits;
     ``sections`` picks section ids of :data:`sigmax.study.section.SECTIONS` (None: all).
+    ``time_budget``: seconds for the whole run, counted from ``started``
+    (``time.perf_counter()``; default now) and including the report (``report``:
+    True with figures, False without, None for none): the datasets' sizes are
+    planned together (:func:`sigmax.study.planning.plan_budgets`).
     """
     from ..study.compare import compare as compare_one
     from ..study.result import CompareResult
 
+    planner = None
+    if time_budget is not None:
+        planner = _plan_suite(datasets, time_budget, cv=cv, C=C, seed=seed, quick=quick,
+                              estimator_params=estimator_params, sections=sections,
+                              started=started, report=report)
     results = []
     for ds in datasets:
+        plan = None if planner is None else planner.next(
+            [p.seconds.get("total", 0.0) for r in results for p in r.problems])
         res = compare_one(
             ds.X, ds.y, name=ds.name, description=ds.description, notes=ds.notes,
             cv=5 if cv is None else cv, C=C, random_state=seed, quick=quick,
             progress=callback, estimator_params=estimator_params, sections=sections,
-            groups=None if getattr(ds, "groups", None) is None else ds.groups.to_numpy())
+            groups=None if getattr(ds, "groups", None) is None else ds.groups.to_numpy(),
+            time_budget=plan)
         for p in res.problems:
             if p.advice and p.advice.model:
                 chosen = next((c for c in p.candidates if c.name == p.advice.model), None)
@@ -135,6 +176,33 @@ def run_compare(datasets: Sequence[Any], *, cv: int | None = None, C: float | st
                     (1.0 if C == "cv" else float(C)))
         results.append(res)
     return CompareResult.combine(results)
+
+
+def _plan_suite(datasets: Sequence[Any], seconds: float, *, cv: int | None, C: float | str,
+                seed: int, quick: bool, estimator_params: dict[str, Any] | None,
+                sections: Sequence[str] | None, started: float | None,
+                report: bool | None) -> Any:
+    """A :class:`~sigmax.study.planning.SuitePlanner` of the datasets, to fit ``seconds``
+    from ``started``."""
+    import time
+
+    from ..study.budget import budget_for
+    from ..study.cost import probe_data, report_seconds
+    from ..study.planning import SuitePlanner
+    from ..study.section import SECTIONS
+
+    secs = SECTIONS.resolve(sections)
+    probes = [probe_data(ds.X, ds.y, name=ds.name, C=C, quick=quick, random_state=seed,
+                         estimator_params=estimator_params, sections=secs)
+              for ds in datasets]
+    start = budget_for(quick)
+    folds = 5 if cv is None else cv
+    folds = min(folds, start.max_folds) if start.max_folds else folds
+    begun = time.perf_counter() if started is None else started
+    return SuitePlanner(probes, seconds, lambda: time.perf_counter() - begun,
+                        report_seconds([p.n_classes for p in probes], report), start=start,
+                        n_folds=[folds] * len(probes), sections=[secs] * len(probes),
+                        tuned=C == "cv")
 
 
 def fit_command_for(ds: Any, model: str, *, C: float = 1.0) -> str | None:

@@ -40,7 +40,9 @@ from . import fitting
 from .advise import encode_target
 from .budget import budget_for
 from .candidates import CANDIDATES, CandidateSpec, register_candidate
+from .cost import schedule, schedule_after_fits
 from .environment import environment
+from .eta import TimeLeft, tell
 from .fitting import (
     MEMORY_FIT_MAX_ITER,
     n_outputs,
@@ -57,6 +59,7 @@ from .placement import (
     placement,
     placement_text,
 )
+from .planning import Plan, plan_time_budget
 from .result import (
     CandidateCompute,
     CandidateParams,
@@ -160,14 +163,14 @@ def _full_fits(run: StudyRun) -> None:
         run.progress(f"fit on all rows: {spec.name}")
 
 
-def tuning_grid(quick: bool) -> np.ndarray:
-    """The C grid of a tuned comparison: 1e-3 .. 1e3, 7 points (quick) or 13.
+def tuning_grid(quick: bool, points: int | None = None) -> np.ndarray:
+    """The C grid of a tuned comparison: 1e-3 .. 1e3, ``points`` points (default 7 quick, 13).
 
     Wide enough that a model needing a strong penalty (many classes, few rows)
     and one needing almost none both find an interior optimum on most data;
     the report says when the choice sits on an end of the grid.
     """
-    return np.logspace(-3, 3, 7 if quick else 13)
+    return np.logspace(-3, 3, points or (7 if quick else 13))
 
 
 def _tuning_params(est: Any) -> dict[str, Any]:
@@ -194,8 +197,11 @@ def compare_problem(X: Any, y: Any, *, name: str = "data", description: str = ""
                     max_samples: int | None = None, feature_names: Sequence[str] | None = None,
                     notes: Sequence[str] = (),
                     estimator_params: Mapping[str, Any] | None = None,
-                    groups: Any = None) -> ProblemResult:
-    """Study one dataset; see :func:`compare` (which wraps this in a :class:`CompareResult`)."""
+                    groups: Any = None, time_budget: Plan | None = None) -> ProblemResult:
+    """Study one dataset; see :func:`compare` (which wraps this in a :class:`CompareResult`).
+
+    ``time_budget``: the sizes chosen to fit a time budget (:mod:`sigmax.study.planning`).
+    """
     check_options(cv, repeats, C, threads, max_samples)
     where = check_estimator_params(estimator_params)
     secs = SECTIONS.resolve(sections)
@@ -215,9 +221,9 @@ def compare_problem(X: Any, y: Any, *, name: str = "data", description: str = ""
         names = [str(f) for f in feature_names]
         if len(names) != Xa.shape[1]:
             raise ValueError(f"feature_names has {len(names)} names for {Xa.shape[1]} columns.")
-    budget = budget_for(quick)
+    budget = budget_for(quick) if time_budget is None else time_budget.budget
     seed = int(random_state)
-    all_notes = list(notes) + x_notes
+    all_notes = list(notes) + x_notes + ([] if time_budget is None else time_budget.sentences())
     if max_samples is not None and Xa.shape[0] > max_samples:
         idx = subsample(Xa.shape[0], target.strata, max_samples, seed)
         all_notes.append(f"subsampled {max_samples} of {Xa.shape[0]} rows (stratified, "
@@ -255,10 +261,12 @@ def compare_problem(X: Any, y: Any, *, name: str = "data", description: str = ""
         n_features=int(Xa.shape[1]), n_classes=target.n_classes, class_names=target.names,
         description=description, feature_names=names, notes=all_notes)
     state = {"done": 0, "total": 0}
+    clock = TimeLeft()
 
     def tick(step: str) -> None:
         state["done"] = min(state["done"] + 1, state["total"])
         if progress is not None:
+            tell(progress, name, clock.seconds(state["done"]))
             progress(f"{name}: {step}", state["done"], state["total"])
 
     t_all = time.perf_counter()
@@ -269,14 +277,20 @@ def compare_problem(X: Any, y: Any, *, name: str = "data", description: str = ""
                        C=1.0 if tuned else float(C), budget=budget,
                        seed=seed, progress=tick, problem=problem, threads=threads,
                        estimator_params=where, n_folds=n_folds, repeats=repeats,
-                       groups=groups, Cs=tuning_grid(quick) if tuned else None)
-        total = state["total"] = len(specs) + sum(SECTIONS[s].units(run) for s in secs)
+                       groups=groups,
+                       Cs=tuning_grid(quick, budget.path_length) if tuned else None)
+        units = {"full_fits": len(specs), **{s: SECTIONS[s].units(run) for s in secs}}
+        total = state["total"] = sum(units.values())
+        if time_budget is not None:  # the estimate that chose the sizes: time left from the start
+            clock.plan(schedule(time_budget.estimate, units), 0)
         if progress is not None:
+            tell(progress, name, clock.seconds(0))
             progress(f"{name}: start", 0, total)
         _warm_up(run)
         t0 = time.perf_counter()
         _full_fits(run)
         problem.seconds["full_fits"] = time.perf_counter() - t0
+        clock.plan(schedule_after_fits(run, secs, units), len(specs))
         for sid in secs:
             t0 = time.perf_counter()
             setattr(problem, sid, SECTIONS[sid].compute(run))
@@ -294,7 +308,7 @@ def compare(X: Any, y: Any, *, name: str = "data", description: str = "", cv: in
             max_samples: int | None = None, feature_names: Sequence[str] | None = None,
             notes: Sequence[str] = (),
             estimator_params: Mapping[str, Any] | None = None,
-            groups: Any = None) -> CompareResult:
+            groups: Any = None, time_budget: float | Plan | None = None) -> CompareResult:
     """Fit logistic, softmax, one-vs-rest and multi-label models side by side and measure.
 
     Parameters
@@ -350,6 +364,18 @@ def compare(X: Any, y: Any, *, name: str = "data", description: str = "", cv: in
         Group labels (a person measured in several years, a site): the
         cross-validation folds keep each group whole (``StratifiedGroupKFold``),
         so no group sits in both a training and a test fold.
+    time_budget : float, optional
+        Seconds the study may take. Before the heavy work every candidate is
+        timed on a few hundred rows (:mod:`sigmax.study.cost`) and the sizes
+        are cut, in the order of :data:`sigmax.study.budget.CUT_ORDER`
+        (diagnostic rows, sweep sizes, the separation time limit, random
+        starts, path length, folds down to 3), until the estimate fits
+        (:mod:`sigmax.study.planning`); it starts from the quick sizes with
+        ``quick=True``. ``settings["budget"]`` records the sizes used, the
+        estimate and the cuts, and each cut is one sentence in the problem's
+        notes. When even the smallest sizes are estimated over the budget the
+        study runs at them and says so. A :class:`~sigmax.study.planning.Plan`
+        (several datasets planned together) is used as given.
 
     Returns
     -------
@@ -375,13 +401,19 @@ def compare(X: Any, y: Any, *, name: str = "data", description: str = "", cv: in
     'softmax'
     """
     where = check_estimator_params(estimator_params)
+    if time_budget is not None and not isinstance(time_budget, Plan):
+        time_budget = plan_time_budget(
+            X, y, time_budget, name=name, cv=cv, repeats=repeats, C=C, quick=quick,
+            random_state=random_state, max_samples=max_samples, estimator_params=where,
+            sections=SECTIONS.resolve(sections), threads=threads)
     problem = compare_problem(X, y, name=name, description=description, cv=cv,
                               repeats=repeats, C=C, random_state=random_state,
                               sections=sections, quick=quick, progress=progress,
                               threads=threads, max_samples=max_samples,
                               feature_names=feature_names, notes=notes,
-                              estimator_params=where or None, groups=groups)
-    budget = budget_for(quick)
+                              estimator_params=where or None, groups=groups,
+                              time_budget=time_budget)
+    budget = budget_for(quick) if time_budget is None else time_budget.budget
     settings = {
         "cv": int(min(cv, budget.max_folds) if budget.max_folds else cv),
         "repeats": int(repeats), "C": C if C == "cv" else float(C),
@@ -390,7 +422,8 @@ def compare(X: Any, y: Any, *, name: str = "data", description: str = "", cv: in
         "max_samples": max_samples,
         "preprocessing": "StableScaler (overflow-free) fitted on the training rows of each fold",
         **placement(where),
-        "budget": budget.to_dict(),
+        "budget": {**budget.to_dict(),
+                   **({} if time_budget is None else time_budget.to_dict())},
     }
     return CompareResult(problems=[problem], settings=settings,
                          environment=environment(threads, where))

@@ -220,7 +220,9 @@ def _minima(run: StudyRun) -> MinimaResult:
     K = len(np.unique(codes))
     p_max = max(K, run.target.Y.shape[1] if t.task == "multilabel" else K) * (
         run.Xs.shape[1] + 1)
-    rows = cover_subsample(codes, max(b.minima_rows, int(HESSIAN_ROW_BUDGET / p_max ** 2)),
+    # (a time budget may lower the row budget: Budget.hessian_row_budget)
+    row_budget = min(HESSIAN_ROW_BUDGET, b.hessian_row_budget)
+    rows = cover_subsample(codes, max(b.minima_rows, int(row_budget / p_max ** 2)),
                            run.seed)
     X = run.Xs[rows]
     d = X.shape[1]
