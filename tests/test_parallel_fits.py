@@ -52,3 +52,37 @@ def test_blas_threads_is_one_while_two_fits_run():
             assert P.blas_threads() == 1
         assert P.blas_threads() == alone
     assert P._fits == 0
+
+
+def test_fits_in_user_threads_hold_the_blas_after_a_fit_in_the_main_thread(monkeypatch):
+    """Issue 16 item 13: a first fit in the main thread made it threadpoolctl's only
+    "controlling" thread for OpenBLAS, so the holds taken by fits in user threads were
+    silently ignored and their products ran on every BLAS thread beside each other."""
+    from sigmax.dataterms import blocks
+
+    r = np.random.default_rng(1)
+    X = r.normal(size=(20000, 10))
+    y = (X[:, 0] + r.logistic(size=20000) > 0).astype(int)
+    LogisticRegression().fit(X, y)  # in the main thread: it takes control, as a user's would
+    before = [lib.num_threads for lib in P._numpy_blas()]
+    counts: list[tuple[int, ...]] = []
+    real = blocks.BlockProducts.block_logits
+
+    def spy(self, *args, **kwargs):
+        counts.append(tuple(lib.num_threads for lib in P._numpy_blas()))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(blocks.BlockProducts, "block_logits", spy)
+    start = threading.Barrier(2)
+
+    def fit():
+        start.wait()
+        LogisticRegression().fit(X, y)
+
+    threads = [threading.Thread(target=fit) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert counts and all(c == (1,) * len(c) for c in counts), sorted(set(counts))
+    assert [lib.num_threads for lib in P._numpy_blas()] == before

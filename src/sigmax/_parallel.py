@@ -149,6 +149,25 @@ def fit_scope() -> Iterator[None]:
             _fits -= 1
 
 
+def _set_threads(lib: Any, count: int) -> None:
+    """Set ``lib``'s thread count from whichever thread takes or releases a hold.
+
+    threadpoolctl (3.6 on) lets only one "controlling" thread change a
+    process-wide (pthreads) OpenBLAS pool and makes the same call from any
+    other thread do nothing, silently. The first thread that ever set a limit
+    (usually the main thread, e.g. a first fit there) keeps that role while it
+    lives, so the holds of fits run in user threads did nothing: their BLAS
+    calls ran on two threads beside each other and OpenBLAS spun (two 0.08 s
+    fits took 3.3 s together; ``benchmarks/threaded_fits.py``). sigmax's holds
+    are counted process-wide and changed only under ``_lock``, so the thread
+    changing the count may take the role: release it first, then set.
+    """
+    clear = getattr(type(lib), "clear_controlling_thread", None)
+    if clear is not None:
+        clear(force=True)
+    lib.set_num_threads(count)
+
+
 @contextmanager
 def _one_blas_thread(hold: _Hold) -> Iterator[None]:
     """NumPy's BLAS at one thread while any holder of ``hold`` is inside.
@@ -164,7 +183,7 @@ def _one_blas_thread(hold: _Hold) -> Iterator[None]:
             _budget = blas_threads() if _fits <= 1 else _budget_outside()
             hold.saved = [lib.num_threads for lib in libs]
             for lib in libs:
-                lib.set_num_threads(1)
+                _set_threads(lib, 1)
         hold.depth += 1
     try:
         yield
@@ -173,7 +192,7 @@ def _one_blas_thread(hold: _Hold) -> Iterator[None]:
             hold.depth -= 1
             if hold.depth == 0:
                 for lib, count in zip(libs, hold.saved):
-                    lib.set_num_threads(count)
+                    _set_threads(lib, count)
                 _budget = None
 
 
