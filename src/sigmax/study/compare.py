@@ -20,7 +20,8 @@ rows only. Timings are wall
 times (``time.perf_counter``) with BLAS limited to ``threads`` threads (1 by
 default, so that numbers compare like for like on any machine); peak memory
 is the ``tracemalloc`` peak of one fit on all rows, capped at
-:data:`~sigmax.study.fitting.MEMORY_FIT_MAX_ITER` iterations (Python and NumPy
+:data:`~sigmax.study.fitting.MEMORY_FIT_MAX_ITER` iterations (a network trained by
+epochs: :data:`~sigmax.study.fitting.MEMORY_FIT_MAX_EPOCHS` epochs) (Python and NumPy
 buffers allocated during the fit; the input ``X`` is allocated before and not
 counted).
 """
@@ -42,6 +43,7 @@ from .budget import budget_for
 from .candidates import CANDIDATES, CandidateSpec, register_candidate
 from .environment import environment
 from .fitting import (
+    MEMORY_FIT_MAX_EPOCHS,
     MEMORY_FIT_MAX_ITER,
     n_outputs,
     n_params,
@@ -124,7 +126,8 @@ def _full_fits(run: StudyRun) -> None:
             base = torch.cuda.memory_allocated(dev)
         tracemalloc.start()
         try:
-            fitting.fit(run.make(spec, max_iter=MEMORY_FIT_MAX_ITER), run.Xs, y)
+            fitting.fit(run.make(spec, max_iter=MEMORY_FIT_MAX_ITER,
+                                 max_epochs=MEMORY_FIT_MAX_EPOCHS), run.Xs, y)
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
