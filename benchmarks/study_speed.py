@@ -14,11 +14,11 @@ Cases (each runs `sigmax compare` in a subprocess, as a user would):
 - ``movies_cv``: the tuned comparison (``--C cv``) on the built-in movies labels,
   ``--quick``: why it is not the default yet.
 
-Prints one line per case: wall seconds, peak resident memory of the child
-(``ru_maxrss``), and the command, then the seconds of each part of the study
-as ``results.json`` records them (``problems[].seconds``: the fits on all rows
-and each section). Nothing is asserted: the numbers go in the docs with the
-command that printed them.
+Prints one line per case: wall seconds, CPU seconds (user + system), peak
+resident memory of the child (``ru_maxrss``), and the command, then the
+seconds of each part of the study as ``results.json`` records them
+(``problems[].seconds``: the fits on all rows and each section). Nothing is
+asserted: the numbers go in the docs with the command that printed them.
 
 ``--src DIR`` (repeatable) runs each case with ``PYTHONPATH=DIR`` first, once per
 DIR in turn: a before/after comparison of two source trees in one run, on the
@@ -70,15 +70,17 @@ CASES = {"film": _film, "wide450k": _wide, "builtin": lambda folder: [],
          "movies_cv": lambda folder: ["movies", "--quick", "--C", "cv"]}
 
 
-#: Runs a command and prints its own children's peak RSS (kB) last on stderr: a fresh
-#: process per case, since RUSAGE_CHILDREN keeps the largest child seen so far.
+#: Runs a command and prints its own children's CPU seconds and peak RSS (kB) last on
+#: stderr: a fresh process per case, since RUSAGE_CHILDREN keeps the largest child seen so
+#: far. CPU seconds move less than wall time when other processes share the machine.
 _PEAK = ("import resource, subprocess, sys; rc = subprocess.call(sys.argv[1:]); "
-         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
+         "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+         "print(u.ru_utime + u.ru_stime, u.ru_maxrss, file=sys.stderr); "
          "sys.exit(rc)")
 
 
 def _run(args: list[str], out: Path, src: str | None = None
-         ) -> tuple[float, float, int, dict[str, float]]:
+         ) -> tuple[float, float, float, int, dict[str, float]]:
     plots = "--plots" in args
     args = [a for a in args if a != "--plots"]
     cmd = [sys.executable, "-m", "sigmax.cli", "compare", *args,
@@ -101,8 +103,11 @@ def _run(args: list[str], out: Path, src: str | None = None
                 parts[key] = parts.get(key, 0.0) + sec
     except (OSError, ValueError, KeyError):
         pass
-    peak = float(lines[-1]) / 1024 if lines else float("nan")
-    return seconds, peak, rc.returncode, parts
+    try:
+        cpu, peak_kb = (float(v) for v in lines[-1].split())
+    except (IndexError, ValueError):
+        cpu, peak_kb = float("nan"), float("nan")
+    return seconds, cpu, peak_kb / 1024, rc.returncode, parts
 
 
 def main() -> None:
@@ -117,12 +122,14 @@ def main() -> None:
         for name in args.case or ["builtin", "wide450k", "film"]:
             data = CASES[name](folder)
             for i, src in enumerate(args.src or [None]):
-                seconds, peak_mb, rc, parts = _run(data, folder / f"report-{name}-{i}", src)
+                seconds, cpu, peak_mb, rc, parts = _run(data, folder / f"report-{name}-{i}",
+                                                        src)
                 shown = " ".join(a if "/" not in a else Path(a).name for a in data)
                 plots = "" if "--plots" in data else " --no-plots"
                 shown = shown.replace("--plots", "").strip()
                 tree = f" [{src}]" if src is not None else ""
-                print(f"{name:<13} {seconds:8.1f} s  peak {peak_mb:8.0f} MB  rc={rc}  "
+                print(f"{name:<13} {seconds:8.1f} s  cpu {cpu:7.1f} s  peak {peak_mb:8.0f} MB  "
+                      f"rc={rc}  "
                       f"sigmax compare {shown}{plots}{tree}")
                 if parts:
                     print("    " + ", ".join(f"{k} {v:.1f} s" for k, v in parts.items()),
