@@ -113,3 +113,33 @@ def test_memory_fit_of_the_trunk_stops_after_two_epochs(monkeypatch):
     assert trunk_fits[0][1] > fitting.MEMORY_FIT_MAX_EPOCHS
     mt = next(c for c in p.candidates if c.name == "multitask")
     assert mt.compute["peak_memory_bytes"] > 0
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="needs torch")
+@pytest.mark.parametrize("steps, batch", [(200, 64), (2, 128)])
+def test_trunk_minibatches_sized_to_the_rows_and_said(monkeypatch, steps, batch):
+    from sigmax.study import candidates
+
+    monkeypatch.setattr(candidates, "TRUNK_STEPS_PER_EPOCH", steps)
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(240, 3))
+    Y = pd.DataFrame((X + rng.normal(size=(240, 3)) > 0).astype(int), columns=["a", "b", "c"])
+    batches = []
+    real_fit = fitting.fit
+
+    def watch(est, X_, y_):
+        if getattr(est, "hidden", None):
+            batches.append(est.batch_size)
+        return real_fit(est, X_, y_)
+
+    monkeypatch.setattr(fitting, "fit", watch)
+    p = compare(X, Y, sections=["performance"], cv=3).problems[0]
+    assert batches and set(batches) == {batch}  # all rows, the memory fit and every fold
+    assert len(batches) == 2 + 3
+    notes = next(c for c in p.candidates if c.name == "multitask").notes
+    said = [n for n in notes if n.startswith("trained with batch_size")]
+    if batch == 64:
+        assert said == []
+    else:
+        assert said == [f"trained with batch_size={batch} (the estimator's default: "
+                        "batch_size=64) in every fit of this study, sized to its 240 rows"]

@@ -152,6 +152,14 @@ def _full_fits(run: StudyRun) -> None:
                 peak_device_memory_bytes=device_peak),
             history={k_: list(v) for k_, v in rec.history.items()},
         )
+        defaults = spec.estimator().get_params()
+        changed = {k: v for k, v in run.sized_params(spec).items() if defaults.get(k) != v}
+        if changed:
+            cand.notes.append(
+                "trained with " + ", ".join(f"{k}={v!r}" for k, v in changed.items())
+                + " (the estimator's default: "
+                + ", ".join(f"{k}={defaults.get(k)!r}" for k in changed)
+                + f") in every fit of this study, sized to its {run.X.shape[0]:,} rows")
         records: dict[str, list[int]] = {}
         record_warnings(records, caught, 0)
         cand.notes += warning_notes(records, 1, "fits on all rows")

@@ -29,8 +29,8 @@ MEMORY_FIT_MAX_ITER = 40
 #: much as the timed fit again.
 MEMORY_FIT_MAX_EPOCHS = 2
 
-__all__ = ["MEMORY_FIT_MAX_EPOCHS", "MEMORY_FIT_MAX_ITER", "fit", "n_outputs", "n_params", "predict",
-           "record_warnings", "scores", "time_grad", "warning_notes", "y_for"]
+__all__ = ["MEMORY_FIT_MAX_EPOCHS", "MEMORY_FIT_MAX_ITER", "fit", "n_outputs", "n_params",
+           "predict", "record_warnings", "scores", "time_grad", "warning_notes", "y_for"]
 
 
 def y_for(spec: CandidateSpec, target: Target) -> np.ndarray:
