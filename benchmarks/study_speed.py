@@ -14,14 +14,22 @@ Cases (each runs `sigmax compare` in a subprocess, as a user would):
 - ``movies_cv``: the tuned comparison (``--C cv``) on the built-in movies labels,
   ``--quick``: why it is not the default yet.
 
-Prints one line per case: wall seconds, peak resident memory of the child
-(``ru_maxrss``), and the command. Nothing is asserted: the numbers go in the
-docs with the command that printed them.
+Prints one line per case: wall seconds, CPU seconds (user + system), peak
+resident memory of the child (``ru_maxrss``), and the command, then the
+seconds of each part of the study as ``results.json`` records them
+(``problems[].seconds``: the fits on all rows and each section). Nothing is
+asserted: the numbers go in the docs with the command that printed them.
+
+``--src DIR`` (repeatable) runs each case with ``PYTHONPATH=DIR`` first, once per
+DIR in turn: a before/after comparison of two source trees in one run, on the
+same machine at the same time (``--src /work/main/src --src src``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -62,42 +70,70 @@ CASES = {"film": _film, "wide450k": _wide, "builtin": lambda folder: [],
          "movies_cv": lambda folder: ["movies", "--quick", "--C", "cv"]}
 
 
-#: Runs a command and prints its own children's peak RSS (kB) last on stderr: a fresh
-#: process per case, since RUSAGE_CHILDREN keeps the largest child seen so far.
+#: Runs a command and prints its own children's CPU seconds and peak RSS (kB) last on
+#: stderr: a fresh process per case, since RUSAGE_CHILDREN keeps the largest child seen so
+#: far. CPU seconds move less than wall time when other processes share the machine.
 _PEAK = ("import resource, subprocess, sys; rc = subprocess.call(sys.argv[1:]); "
-         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
+         "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+         "print(u.ru_utime + u.ru_stime, u.ru_maxrss, file=sys.stderr); "
          "sys.exit(rc)")
 
 
-def _run(args: list[str], out: Path) -> tuple[float, float, int]:
+def _run(args: list[str], out: Path, src: str | None = None
+         ) -> tuple[float, float, float, int, dict[str, float]]:
     plots = "--plots" in args
     args = [a for a in args if a != "--plots"]
     cmd = [sys.executable, "-m", "sigmax.cli", "compare", *args,
            *([] if plots else ["--no-plots"]), "-o", str(out)]
     t0 = time.perf_counter()
+    env = None
+    if src is not None:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            [str(Path(src).resolve()), *filter(None, [os.environ.get("PYTHONPATH")])])}
     rc = subprocess.run([sys.executable, "-c", _PEAK, *cmd], stdout=subprocess.DEVNULL,
-                        stderr=subprocess.PIPE, text=True)
+                        stderr=subprocess.PIPE, text=True, env=env)
     seconds = time.perf_counter() - t0
     lines = rc.stderr.strip().splitlines()
     if rc.returncode:
         print("\n".join(lines[-20:]), file=sys.stderr)
-    return seconds, float(lines[-1]) / 1024 if lines else float("nan"), rc.returncode
+    parts: dict[str, float] = {}
+    try:
+        for p in json.loads((out / "results.json").read_text())["problems"]:
+            for key, sec in p.get("seconds", {}).items():
+                parts[key] = parts.get(key, 0.0) + sec
+    except (OSError, ValueError, KeyError):
+        pass
+    try:
+        cpu, peak_kb = (float(v) for v in lines[-1].split())
+    except (IndexError, ValueError):
+        cpu, peak_kb = float("nan"), float("nan")
+    return seconds, cpu, peak_kb / 1024, rc.returncode, parts
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--case", action="append", choices=sorted(CASES))
+    ap.add_argument("--src", action="append", metavar="DIR",
+                    help="source tree to import sigmax from (repeat: each case runs once "
+                         "per tree, in turn)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for name in args.case or ["builtin", "wide450k", "film"]:
             data = CASES[name](folder)
-            seconds, peak_mb, rc = _run(data, folder / f"report-{name}")
-            shown = " ".join(a if "/" not in a else Path(a).name for a in data)
-            plots = "" if "--plots" in data else " --no-plots"
-            shown = shown.replace("--plots", "").strip()
-            print(f"{name:<13} {seconds:8.1f} s  peak {peak_mb:8.0f} MB  rc={rc}  "
-                  f"sigmax compare {shown}{plots}")
+            for i, src in enumerate(args.src or [None]):
+                seconds, cpu, peak_mb, rc, parts = _run(data, folder / f"report-{name}-{i}",
+                                                        src)
+                shown = " ".join(a if "/" not in a else Path(a).name for a in data)
+                plots = "" if "--plots" in data else " --no-plots"
+                shown = shown.replace("--plots", "").strip()
+                tree = f" [{src}]" if src is not None else ""
+                print(f"{name:<13} {seconds:8.1f} s  cpu {cpu:7.1f} s  peak {peak_mb:8.0f} MB  "
+                      f"rc={rc}  "
+                      f"sigmax compare {shown}{plots}{tree}")
+                if parts:
+                    print("    " + ", ".join(f"{k} {v:.1f} s" for k, v in parts.items()),
+                          flush=True)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ of ``sigmax compare``; each works on plain arrays or on the
 - :func:`separation`: whether the data are separated (complete or
   quasi-complete), i.e. whether the unpenalized model has no finite minimum,
   decided exactly by a linear program.
-- :func:`k2_equivalence`: two-class softmax against logistic regression.
+- :func:`k2_equivalence`: two-class softmax against logistic regression;
+  :func:`k2_unpenalized`: the same without a penalty, where a minimum exists.
 - :func:`full_rank_columns`: a subset of columns on which ``[X, 1]`` has full
   column rank (pivoted QR).
 
@@ -53,6 +54,7 @@ __all__ = [
     "flat_directions",
     "full_rank_columns",
     "k2_equivalence",
+    "k2_unpenalized",
     "objective_for",
     "params_of",
     "random_starts",
@@ -630,25 +632,53 @@ def k2_equivalence(X: Any, y: np.ndarray, *, C: float = 1.0, tol: float = 1e-10,
         "ovr_max_abs_prob_diff": float(np.max(np.abs(ovr.predict_proba(X) - p_lr))),
     }
     if unpenalized:
-        sep = separation(X, np.unique(y, return_inverse=True)[1], time_limit=5.0)
-        if sep["separated"] is False:
-            kw0 = {**kw, "penalty": None}
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", SeparableWarning)
-                lr0 = LogisticRegression(**kw0).fit(X, y)
-                sm0 = SoftmaxRegression(**kw0).fit(X, y)
-            out["unpenalized"] = {
-                "max_abs_prob_diff": float(np.max(np.abs(sm0.predict_proba(X)
-                                                         - lr0.predict_proba(X)))),
-                "max_abs_coef_diff": float(np.max(np.abs(lr0.coef_[0]
-                                                         - (sm0.coef_[1] - sm0.coef_[0])))),
-            }
-        else:
-            out["unpenalized"] = {"skipped": (
-                f"the two classes are linearly separated ({sep['kind'] or 'undetermined'} "
-                "separation): without a penalty neither model has a finite minimum"
-                if sep["separated"] else
-                f"separation could not be decided ({sep['method']})")}
+        out["unpenalized"] = k2_unpenalized(X, y, tol=tol)
     diffs = [out["max_abs_prob_diff"], out["max_abs_coef_diff"], out["abs_intercept_diff"]]
     out["holds"] = bool(max(diffs) <= 1e-6)
     return out
+
+
+def k2_unpenalized(X: Any, y: np.ndarray, *, tol: float = 1e-10, time_limit: float = 5.0,
+                   max_size: float = 2e7) -> dict[str, Any]:
+    r"""Unpenalized logistic against unpenalized two-class softmax, when both have a minimum.
+
+    Without a penalty there is no C to map: the two models must give the
+    same probabilities, and :math:`w = w_1 - w_0`, wherever a finite minimum
+    exists, i.e. when the classes are not separated (decided by
+    :func:`separation`, within ``time_limit`` seconds and ``max_size``).
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+    y : ndarray of shape (n,)
+        Two classes.
+    tol : float
+        Solver tolerance (Newton-Cholesky).
+    time_limit, max_size : float
+        Passed to :func:`separation`.
+
+    Returns
+    -------
+    dict
+        ``max_abs_prob_diff`` and ``max_abs_coef_diff`` when compared, else
+        ``skipped`` (why, in words).
+    """
+    sep = separation(X, np.unique(y, return_inverse=True)[1], time_limit=time_limit,
+                     max_size=max_size)
+    if sep["separated"] is not False:
+        return {"skipped": (
+            f"the two classes are linearly separated ({sep['kind'] or 'undetermined'} "
+            "separation): without a penalty neither model has a finite minimum"
+            if sep["separated"] else
+            f"separation could not be decided ({sep['method']})")}
+    kw0 = {"solver": "newton-cholesky", "tol": tol, "max_iter": 200, "penalty": None}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SeparableWarning)
+        lr0 = LogisticRegression(**kw0).fit(X, y)
+        sm0 = SoftmaxRegression(**kw0).fit(X, y)
+    return {
+        "max_abs_prob_diff": float(np.max(np.abs(sm0.predict_proba(X)
+                                                 - lr0.predict_proba(X)))),
+        "max_abs_coef_diff": float(np.max(np.abs(lr0.coef_[0]
+                                                 - (sm0.coef_[1] - sm0.coef_[0])))),
+    }

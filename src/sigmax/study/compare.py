@@ -20,7 +20,8 @@ rows only. Timings are wall
 times (``time.perf_counter``) with BLAS limited to ``threads`` threads (1 by
 default, so that numbers compare like for like on any machine); peak memory
 is the ``tracemalloc`` peak of one fit on all rows, capped at
-:data:`~sigmax.study.fitting.MEMORY_FIT_MAX_ITER` iterations (Python and NumPy
+:data:`~sigmax.study.fitting.MEMORY_FIT_MAX_ITER` iterations (a network trained by
+epochs: :data:`~sigmax.study.fitting.MEMORY_FIT_MAX_EPOCHS` epochs) (Python and NumPy
 buffers allocated during the fit; the input ``X`` is allocated before and not
 counted).
 """
@@ -44,6 +45,7 @@ from .cost import schedule, schedule_after_fits
 from .environment import environment
 from .eta import TimeLeft, tell
 from .fitting import (
+    MEMORY_FIT_MAX_EPOCHS,
     MEMORY_FIT_MAX_ITER,
     n_outputs,
     n_params,
@@ -127,7 +129,8 @@ def _full_fits(run: StudyRun) -> None:
             base = torch.cuda.memory_allocated(dev)
         tracemalloc.start()
         try:
-            fitting.fit(run.make(spec, max_iter=MEMORY_FIT_MAX_ITER), run.Xs, y)
+            fitting.fit(run.make(spec, max_iter=MEMORY_FIT_MAX_ITER,
+                                 max_epochs=MEMORY_FIT_MAX_EPOCHS), run.Xs, y)
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
@@ -152,6 +155,14 @@ def _full_fits(run: StudyRun) -> None:
                 peak_device_memory_bytes=device_peak),
             history={k_: list(v) for k_, v in rec.history.items()},
         )
+        defaults = spec.estimator().get_params()
+        changed = {k: v for k, v in run.sized_params(spec).items() if defaults.get(k) != v}
+        if changed:
+            cand.notes.append(
+                "trained with " + ", ".join(f"{k}={v!r}" for k, v in changed.items())
+                + " (the estimator's default: "
+                + ", ".join(f"{k}={defaults.get(k)!r}" for k in changed)
+                + f") in every fit of this study, sized to its {run.X.shape[0]:,} rows")
         records: dict[str, list[int]] = {}
         record_warnings(records, caught, 0)
         cand.notes += warning_notes(records, 1, "fits on all rows")

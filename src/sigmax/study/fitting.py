@@ -23,9 +23,14 @@ from .metrics import multilabel_scores, single_label_scores
 #: iteration allocates the same buffers and L-BFGS stores at most 30 pairs, so the
 #: peak is reached by then.
 MEMORY_FIT_MAX_ITER = 40
+#: Epochs of the memory fit of a network trained by minibatch epochs (the shared trunk):
+#: every epoch allocates the same per-step buffers and the best-weights copy is taken after
+#: the first, so the peak is reached by the second; a whole training run would cost as
+#: much as the timed fit again.
+MEMORY_FIT_MAX_EPOCHS = 2
 
-__all__ = ["MEMORY_FIT_MAX_ITER", "fit", "n_outputs", "n_params", "predict",
-           "record_warnings", "scores", "time_grad", "warning_notes", "y_for"]
+__all__ = ["MEMORY_FIT_MAX_EPOCHS", "MEMORY_FIT_MAX_ITER", "fit", "n_outputs", "n_params",
+           "predict", "record_warnings", "scores", "time_grad", "warning_notes", "y_for"]
 
 
 def y_for(spec: CandidateSpec, target: Target) -> np.ndarray:

@@ -71,11 +71,16 @@ class StudyRun:
         Its C is the study's ``C``, or in a tuned comparison the C it chose by
         cross-validation on all rows (``tuned_C``, set by the full fits).
         """
-        placement = self.estimator_params if self.placed(spec) else {}
+        placement = {**self.estimator_params} if self.placed(spec) else {}
+        placement.update(self.sized_params(spec))
         if spec.name in self.tuned_C:
             return spec.make(self.tuned_C[spec.name] / spec.C_factor,
                              **{**placement, **params})
         return spec.make(self.C, **{**placement, **params})
+
+    def sized_params(self, spec: CandidateSpec) -> dict[str, Any]:
+        """``spec``'s parameters sized to all rows of the data (:attr:`CandidateSpec.sized`)."""
+        return {} if spec.sized is None else dict(spec.sized(int(self.X.shape[0])))
 
     def make_tuned(self, spec: CandidateSpec, **params: Any) -> LinearClassifierBase:
         """The estimator that picks its own C where it is fitted (tuned comparison).
@@ -90,7 +95,7 @@ class StudyRun:
         if cv_class is None:
             return self.make(spec, **params)
         placement = self.estimator_params if self.placed(spec) else {}
-        merged = {**dict(spec.params), **placement, **params}
+        merged = {**dict(spec.params), **placement, **self.sized_params(spec), **params}
         accepted = set(cv_class().get_params())
         return cv_class(Cs=list(self.Cs), cv=self.inner_cv, scoring="neg_log_loss",
                         **{k: v for k, v in merged.items() if k in accepted})

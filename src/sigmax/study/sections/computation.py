@@ -30,6 +30,7 @@ from ..figure import (
     series,
 )
 from ..fitting import (
+    MEMORY_FIT_MAX_EPOCHS,
     MEMORY_FIT_MAX_ITER,
     n_outputs,
     n_params,
@@ -144,7 +145,9 @@ def _computation(run: StudyRun) -> ComputationResult:
         run.progress(f"computation: {spec.name}")
     memory = (f"tracemalloc peak during one fit on all rows capped at {MEMORY_FIT_MAX_ITER} "
               "iterations, by which every per-iteration buffer and L-BFGS's 30 stored pairs "
-              "exist (Python and NumPy buffers allocated by the fit; X itself excluded)")
+              f"exist ({MEMORY_FIT_MAX_EPOCHS} epochs for a network trained by epochs, whose "
+              "every epoch allocates the same buffers; Python and NumPy buffers allocated by "
+              "the fit; X itself excluded)")
     backend = run.estimator_params.get("backend", "numpy")
     if backend != "numpy":
         # Fit times come from the chosen backend, gradient timings from NumPy: say so,

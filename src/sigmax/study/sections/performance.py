@@ -153,8 +153,9 @@ def _performance(run: StudyRun) -> PerformanceResult:
                                "log_p0": np.zeros((target.n_samples, L)),
                                "pred_set": np.zeros((target.n_samples, L), dtype=np.int64)}
     for f, (tr, te) in enumerate(folds):
-        scaler = StableScaler().fit(X[tr])
-        Xtr, Xte = scaler.transform(X[tr]), scaler.transform(X[te])
+        Xtr = X[tr]  # one copy of the training rows, standardized in place of it below
+        scaler = StableScaler().fit(Xtr)
+        Xtr, Xte = scaler.transform(Xtr), scaler.transform(X[te])
         ttr, tte = target.subset(tr), target.subset(te)
         for spec in run.specs:
             p = per[spec.name]
