@@ -63,12 +63,16 @@ def test_class_spread_is_the_ratio_of_class_curvatures():
     assert class_spread(objective(X, y, C=1e-3)) < class_spread(obj)
 
 
-def test_class_spread_is_one_for_losses_without_softmax_curvature():
+def test_class_spread_of_sigmoid_outputs_is_the_ratio_of_their_curvatures():
     X, y = zipf_classes()
     Y = (y[:, None] == np.arange(3)).astype(float)
     obj = LinearObjective(LOSSES["multilabel"], X, Y, np.ones(len(y)), 3, C=1.0,
                           penalty=make_penalty("l2"))
-    assert class_spread(obj) == 1.0
+    h = Y.mean(axis=0) * (1 - Y.mean(axis=0))
+    assert class_spread(obj) == pytest.approx(h.max() / h.min())
+    one = LinearObjective(LOSSES["binomial"], X, Y[:, :1], np.ones(len(y)), 1, C=1.0,
+                          penalty=make_penalty("l2"))
+    assert class_spread(one) == 1.0  # a single output: nothing to spread
 
 
 def test_auto_picks_newton_cg_only_for_rare_classes():
@@ -154,3 +158,29 @@ def test_output_blocks_apply_the_inverse_of_each_block():
     # Its empty directions get the floored curvature (1e-3 of the mean diagonal), not 1e12.
     floor = 1e-3 * np.mean(np.diagonal(blocks, axis1=1, axis2=2))
     assert np.max(np.abs(out[1:, 1])) <= np.max(np.abs(v)) / floor * (1 + 1e-9)
+
+
+def test_sigmoid_outputs_with_rare_positives_go_to_newton_cholesky():
+    """One-vs-rest over many rare classes: the outputs' positive shares spread the
+    curvature as the softmax's class shares do; auto builds the exact (D, D) blocks."""
+    from sigmax import MultiLabelLogistic, OneVsRestLogistic
+
+    X, y = zipf_classes(n=4000, K=30, s=2.0)
+    Y = np.eye(int(y.max()) + 1)[y]
+    obj = objective(X, Y, loss="multilabel")
+    share = Y.mean(axis=0)
+    h = share * (1 - share)
+    assert class_spread(obj) == pytest.approx(h.max() / max(h.min(), 1 / len(y)))
+    assert class_spread(obj) >= RARE_CLASS_SPREAD
+    assert choose_solver(obj) == "newton-cholesky"
+    iters = {s: OneVsRestLogistic(solver=s).fit(X, y).n_iter_[0]
+             for s in ("auto", "lbfgs", "newton-cholesky")}
+    assert iters["auto"] == iters["newton-cholesky"] and 3 * iters["auto"] <= iters["lbfgs"]
+    a = OneVsRestLogistic().fit(X, y)
+    b = OneVsRestLogistic(solver="lbfgs", tol=1e-10, max_iter=5000).fit(X, y)
+    np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), atol=1e-5)
+    # Balanced labels: a spread near 1, the choice unchanged.
+    r = np.random.default_rng(2)
+    Yb = (r.random((4000, 5)) < 0.5).astype(float)
+    assert class_spread(objective(X, Yb, loss="multilabel")) < 2
+    assert MultiLabelLogistic().fit(X, Yb).fit_record_.solver != "newton-cg"

@@ -223,6 +223,12 @@ def hessian_cost(objective: LinearObjective) -> tuple[int, float]:
     return D * k, float(n) * D * D * k * (1 + k / 2)
 
 
+def _rare_outputs(objective: LinearObjective) -> bool:
+    """Sigmoid outputs (one-vs-rest, multi-label) whose positive shares spread the curvature."""
+    return (objective.loss.diagonal_hessian and not sp.issparse(objective.X)
+            and class_spread(objective) >= RARE_CLASS_SPREAD)
+
+
 def _rare_classes(objective: LinearObjective) -> bool:
     """A softmax whose class shares make it ill-conditioned, with a preconditioner at hand."""
     return preconditions(objective) and class_spread(objective) >= RARE_CLASS_SPREAD
@@ -276,6 +282,14 @@ def choose_solver(objective: LinearObjective) -> str:
       dense_multinomial 2.5 / 1.9, digits 1.05 / 1.6; sparse_text 6.7 at
       10%), so their choice is unchanged; the new zipf_classes problem
       (Zipf(1.5) class sizes, K=100) has 430.
+    - Sigmoid outputs with rare positives (one-vs-rest over many classes,
+      multi-label with rare labels): the same spread over the outputs' positive
+      shares (``kappa >= 100``) makes a small block worth building however
+      large ``n D^2 k`` is: ``"newton-cholesky"`` solves each output's exact
+      ``(D, D)`` block. One-vs-rest over the 79 film label sets at 25% of the
+      rows (D=15): L-BFGS 378 iterations, 6.5 s; Newton-Cholesky 11
+      iterations, 1.3 s (``kappa`` is 1 for balanced outputs, so movies,
+      multilabel and dense_binary keep their choice).
     - Otherwise ``"lbfgs"``: one pass over ``X`` per iteration, memory
       ``O(p)``; on well-scaled dense data it needs the fewest passes.
     """
@@ -288,7 +302,8 @@ def choose_solver(objective: LinearObjective) -> str:
         if too_many_classes:
             return False  # the softmax block grows as k^2
         return (size <= NEWTON_CHOLESKY_MAX_PARAMS and n >= 2 * size
-                and (cost <= NEWTON_CHOLESKY_CHEAP or _badly_scaled(X)))
+                and (cost <= NEWTON_CHOLESKY_CHEAP or _badly_scaled(X)
+                     or _rare_outputs(objective)))
 
     # In order of preference where they apply; the first that can take the
     # penalty wins (proximal Newton's inner solve works on the full p x p model).

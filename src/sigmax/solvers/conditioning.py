@@ -62,13 +62,16 @@ def class_spread(objective: Any) -> float:
         holds its parameters.
     """
     loss = objective.loss
-    if not getattr(loss, "softmax_hessian", False):
+    sigmoids = bool(getattr(loss, "diagonal_hessian", False))
+    if not (getattr(loss, "softmax_hessian", False) or sigmoids):
         return 1.0
     try:
         Y = np.asarray(objective.Y)
         sw = np.asarray(objective.weights)
     except (TypeError, ValueError, RuntimeError):  # a device array: no estimate
         return 1.0
+    if sigmoids:
+        return _sigmoid_spread(objective, Y, sw)
     if Y.ndim != 1 or not np.issubdtype(Y.dtype, np.integer) or Y.size == 0:
         return 1.0
     n_classes = max(int(Y.max()) + 1, objective.k + int(bool(getattr(loss, "reference", False))))
@@ -87,6 +90,33 @@ def class_spread(objective: Any) -> float:
         if not total > 0:
             continue
         share /= total
+        h = share * (1 - share)
+        low = max(float(h.min()), lam)
+        if not low > 0:
+            return float("inf")
+        spread = max(spread, float(h.max()) / low)
+    return spread
+
+
+def _sigmoid_spread(objective: Any, Y: np.ndarray, sw: np.ndarray) -> float:
+    r""":math:`\kappa` over ``k`` sigmoid outputs: output ``a``'s block is about
+    :math:`\pi_a (1 - \pi_a) \tilde\Sigma` with :math:`\pi_a` its share of positives.
+
+    ``Y`` is ``(n, k)`` in [0, 1] (NaN: unknown, left out); weights per row or per entry.
+    """
+    if Y.ndim != 2 or Y.size == 0 or Y.shape[1] < 2:
+        return 1.0  # one output: nothing to spread
+    known = ~np.isnan(Y)
+    Yk = np.where(known, Y, 0.0)
+    lam = objective.penalty_term.smooth_hessian_diag(objective.unpack(objective.zeros())[0])
+    lam = float(lam) if lam is not None and not np.ndim(lam) else 0.0
+    spread = 1.0
+    for weights in (np.broadcast_to(sw if sw.ndim == 2 else sw[:, None], Y.shape), None):
+        w = known if weights is None else weights * known
+        total = w.sum(axis=0)
+        if not np.all(total > 0):
+            continue
+        share = (Yk * w).sum(axis=0) / total
         h = share * (1 - share)
         low = max(float(h.min()), lam)
         if not low > 0:
