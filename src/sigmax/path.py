@@ -45,6 +45,8 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import _num_samples, check_array
 
+from . import _parallel
+from ._path_fitter import PathFitter
 from .objective import LinearObjective
 from .penalties import make_penalty
 from .solvers import SOLVERS
@@ -187,6 +189,7 @@ def _widen(A: np.ndarray, keep: np.ndarray, d: int) -> np.ndarray:
 def regularization_path(model: BaseEstimator, X: Any, y: Any, Cs: Sequence[float] | np.ndarray,
                         sample_weight: Any = None, *, screening: bool | str = "auto",
                         callback: Callable[[int, BaseEstimator], None] | None = None,
+                        start: tuple[np.ndarray, np.ndarray] | None = None,
                         ) -> RegularizationPath:
     """Fit ``model`` at every ``C`` in ``Cs``, most regularized first, each fit warm-started.
 
@@ -206,6 +209,10 @@ def regularization_path(model: BaseEstimator, X: Any, y: Any, Cs: Sequence[float
     callback : callable ``(i, estimator)``, optional
         Called after the fit at ``Cs[i]`` with a fitted estimator over all
         features (do not modify it; it is reused for the next ``C``).
+    start : (coef, intercept), optional
+        Warm start of the first (smallest) ``C``, in the estimator's ``coef_`` /
+        ``intercept_`` shapes (e.g. another fold's solution there); default zero.
+        Not used with screening.
 
     Returns
     -------
@@ -256,11 +263,19 @@ def regularization_path(model: BaseEstimator, X: Any, y: Any, Cs: Sequence[float
         _screened(est, X, y, sample_weight, Cs_arr, order, rho, term, coefs, intercepts,
                   n_iter, n_active, n_viol, objective, callback)
     else:
+        fitter = PathFitter.build(est, X, y, sample_weight) if core and plain else None
+        if fitter is not None and start is not None:
+            fitter.start_from(*start)
         for rank, i in enumerate(order):
             est.set_params(C=float(Cs_arr[i]))
-            if rank == 1:
-                est.set_params(solver=_warm_solver(model))
-            est.fit(X, y, sample_weight=sample_weight)
+            warm = rank > 0 or start is not None
+            if fitter is not None:
+                with _parallel.fit_scope():
+                    fitter.fit(float(Cs_arr[i]), _warm_solver(model) if warm else None)
+            else:
+                if warm:
+                    est.set_params(solver=_warm_solver(model))
+                est.fit(X, y, sample_weight=sample_weight)
             coefs[i] = np.array(est.coef_, dtype=np.float64)
             intercepts[i] = np.array(est.intercept_, dtype=np.float64)
             n_iter[i] = int(est.fit_record_.n_iter)
