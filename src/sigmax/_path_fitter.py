@@ -114,6 +114,11 @@ class PathFitter:
             return None  # fit raises its own message
         return cls(est, data, k)
 
+    @property
+    def weight_total(self) -> float:
+        """:math:`S`, the total sample weight (the objective divides by ``C S``)."""
+        return float(self.data.weight_total)
+
     def start_from(self, coef: np.ndarray, intercept: np.ndarray) -> None:
         """Start the next fit from these ``coef_`` / ``intercept_`` (estimator layout)."""
         est = self.est

@@ -256,16 +256,23 @@ def regularization_path(model: BaseEstimator, X: Any, y: Any, Cs: Sequence[float
     n_active = np.zeros(n, dtype=np.int64)
     n_viol = np.zeros(n, dtype=np.int64)
     objective = np.full(n, np.nan)
-    term = None
-    if core and plain:
-        term = _DataTerm(model, X, y, sample_weight)
+    total = np.nan  # S, the total sample weight (NaN: unknown for this model)
     if screening:
+        term = _DataTerm(model, X, y, sample_weight)
+        total = term.total
         _screened(est, X, y, sample_weight, Cs_arr, order, rho, term, coefs, intercepts,
                   n_iter, n_active, n_viol, objective, callback)
     else:
         fitter = PathFitter.build(est, X, y, sample_weight) if core and plain else None
-        if fitter is not None and start is not None:
-            fitter.start_from(*start)
+        if fitter is not None:
+            total = fitter.weight_total
+        elif core and plain:
+            total = _DataTerm(model, X, y, sample_weight).total
+        if start is not None:
+            if fitter is not None:
+                fitter.start_from(*start)
+            else:
+                est.coef_, est.intercept_ = start
         for rank, i in enumerate(order):
             est.set_params(C=float(Cs_arr[i]))
             warm = rank > 0 or start is not None
@@ -284,7 +291,7 @@ def regularization_path(model: BaseEstimator, X: Any, y: Any, Cs: Sequence[float
             if callback is not None:
                 callback(int(i), est)
     # The fits report the normalized objective F / (C S); S is the total weight.
-    objective = objective * Cs_arr * (term.total if term is not None else np.nan)
+    objective = objective * Cs_arr * total
     return RegularizationPath(Cs=Cs_arr.copy(), coefs=np.stack(coefs),
                               intercepts=np.stack(intercepts), n_iter=n_iter,
                               objective=objective, n_active=n_active, n_violations=n_viol)
