@@ -278,7 +278,7 @@ def regularization_path(model: BaseEstimator, X: Any, y: Any, Cs: Sequence[float
             warm = rank > 0 or start is not None
             if fitter is not None:
                 with _parallel.fit_scope():
-                    fitter.fit(float(Cs_arr[i]), _warm_solver(model) if warm else None)
+                    fitter.fit(float(Cs_arr[i]), warm)
             else:
                 if warm:
                     est.set_params(solver=_warm_solver(model))
