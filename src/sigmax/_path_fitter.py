@@ -116,15 +116,18 @@ class PathFitter:
             return None  # fit raises its own message
         return cls(est, data, k)
 
-    def choose(self, objective: Objective, warm: bool) -> tuple[str, Solver]:
+    def choose(self, objective: Objective) -> tuple[str, Solver]:
         """The solver of one point: the estimator's, or per point for ``solver="auto"``.
 
         ``"auto"`` takes :func:`~sigmax.solvers.choose_solver`'s pick, but a
-        warm start with a smooth penalty goes to Newton-CG where that pick is
-        L-BFGS: the start lies next to the optimum, where Newton converges
-        quadratically and L-BFGS would rebuild its curvature memory from
-        nothing (digits fold, ``np.logspace(-3, 2, 8)``: 4-6 Newton steps per
-        point against 26-45 L-BFGS iterations). On the symmetric softmax
+        smooth penalty goes to Newton-CG where that pick is L-BFGS: a warm
+        start lies next to the optimum, where Newton converges quadratically
+        and L-BFGS would rebuild its curvature memory from nothing (digits
+        fold, ``np.logspace(-3, 2, 8)``: 4-6 Newton steps per point against
+        26-45 L-BFGS iterations), and the first point, the most regularized,
+        is well conditioned (digits fold at ``C = 1e-3`` from zero: 6 steps, 26
+        products, 17 ms, against 32 L-BFGS evaluations, 30 ms; many_classes at
+        10%: 0.9-1.2 s against 1.5-1.6 s). On the symmetric softmax
         (dense ``X``, L2) Newton-CG's CG is block-preconditioned
         (:mod:`sigmax._path_newton`) once the previous point's plain CG took at
         least twice the products that building the blocks costs, and from then
@@ -134,7 +137,7 @@ class PathFitter:
         if requested != "auto":
             return requested, SOLVERS[requested]
         name = choose_solver(objective)
-        if not (warm and objective.penalty_term.smooth and name == "lbfgs"):
+        if not (objective.penalty_term.smooth and name == "lbfgs"):
             return name, SOLVERS[name]
         if not self._block and self._plain_cg is not None and _path_newton.applies(objective):
             h = _path_newton.curvature_weights(objective, self.w)
@@ -164,7 +167,7 @@ class PathFitter:
             P[self.data.n_features] = est._intercept_vector()
         self.w = P.ravel()
 
-    def fit(self, C: float, warm: bool = True) -> FitResult:
+    def fit(self, C: float) -> FitResult:
         """Fit at ``C`` from the last solution (zero at first): ``est.fit``'s solve.
 
         The solver is the estimator's; with ``solver="auto"`` it is chosen per
@@ -173,7 +176,7 @@ class PathFitter:
         est = self.est
         est.C = float(C)
         objective = Objective(self.data, C=float(C), penalty=est._effective_penalty())
-        name, solver_obj = self.choose(objective, warm and self.w is not None)
+        name, solver_obj = self.choose(objective)
         solver_obj.check(objective)
         w0 = objective.zeros() if self.w is None else self.w
         eps = np.finfo(DTYPES[est.dtype]).eps

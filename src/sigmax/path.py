@@ -275,12 +275,11 @@ def regularization_path(model: BaseEstimator, X: Any, y: Any, Cs: Sequence[float
                 est.coef_, est.intercept_ = start
         for rank, i in enumerate(order):
             est.set_params(C=float(Cs_arr[i]))
-            warm = rank > 0 or start is not None
             if fitter is not None:
                 with _parallel.fit_scope():
-                    fitter.fit(float(Cs_arr[i]), warm)
+                    fitter.fit(float(Cs_arr[i]))
             else:
-                if warm:
+                if rank > 0 or start is not None:
                     est.set_params(solver=_warm_solver(model))
                 est.fit(X, y, sample_weight=sample_weight)
             coefs[i] = np.array(est.coef_, dtype=np.float64)
