@@ -9,8 +9,10 @@ on the fold's held-out rows with the scorer, passing the held-out
 model is refitted on all rows at ``C_``. A fitted CV estimator is also a
 fitted base estimator (``coef_``, ``predict_proba``, ...).
 
-Folds run one after the other: each fit already uses the objective's one
-thread pool, so running folds in parallel would only oversubscribe the cores.
+Folds run side by side, as many as the BLAS may use threads (:func:`_run_folds`);
+while two fits run, each pass over ``X`` takes one worker of the objective's
+thread pool, so the cores are not oversubscribed. The refit at ``C_`` starts
+from the folds' mean solution there.
 
 The parameters are those of ``scikit-learn``'s ``LogisticRegressionCV``
 (``Cs``, ``cv``, ``scoring``, ``refit``) plus every parameter of the base
