@@ -160,8 +160,9 @@ class BlockNewtonCG(NewtonCG):
         inv, nr, k = self._inv, objective.n_rows, objective.k
 
         def precondition(r: np.ndarray) -> np.ndarray:
-            Z = np.einsum("aij,ja->ia", inv, r.reshape(nr, k))
-            Z -= Z.mean(axis=1, keepdims=True)
+            # One batched product: block a times column a of the (D, k) layout.
+            Z = np.matmul(inv, r.reshape(nr, k).T[:, :, None])[:, :, 0].T
+            Z = Z - Z.mean(axis=1, keepdims=True)
             return Z.ravel()
 
         eta = self.forcing(g)
