@@ -332,17 +332,18 @@ def _run_folds(fold_path: Any, folds: list[tuple[np.ndarray, np.ndarray]]) -> li
     ``threadpoolctl.threadpool_limits(1)``). While two or more fits run, each
     pass over ``X`` runs on one worker (``_parallel.fit_scope``), so the cores
     are never oversubscribed; small problems, whose passes are too short to
-    split, then use every core instead of one.
+    split, then use every core instead of one. A fold running alone (the last
+    one) has its passes on every worker again.
     """
     n_workers = min(len(folds), _parallel.blas_threads())
     if n_workers <= 1:
         return [fold_path(train, test) for train, test in folds]
     from concurrent.futures import ThreadPoolExecutor
 
-    # Counted as a fit from here on: the folds' passes see two fits at once
-    # from the start, not only once the second fold thread is running.
-    with _parallel.fit_scope(), ThreadPoolExecutor(n_workers,
-                                                   thread_name_prefix="sigmax-fold") as pool:
+    # Each point's fit counts itself as a running fit (``_parallel.fit_scope``):
+    # with two folds at work their passes take one worker each, and the last
+    # fold, alone, gets every worker again.
+    with ThreadPoolExecutor(n_workers, thread_name_prefix="sigmax-fold") as pool:
         futures = [pool.submit(fold_path, train, test) for train, test in folds]
         return [f.result() for f in futures]
 
