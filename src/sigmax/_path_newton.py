@@ -54,11 +54,13 @@ _ROWS = 8192
 
 
 def applies(objective: Any) -> bool:
-    """True for the symmetric softmax on dense ``X`` with an isotropic (L2) penalty."""
+    """True for the symmetric softmax (``K >= 3``) on dense ``X`` with per-row weights and
+    an isotropic (L2) penalty."""
     loss = objective.loss
     if not getattr(loss, "softmax_hessian", False) or getattr(loss, "reference", False):
         return False
-    if not isinstance(objective.X, np.ndarray) or objective.k < 3:
+    if not isinstance(objective.X, np.ndarray) or objective.k < 3 \
+            or np.ndim(objective.weights) != 1:
         return False
     W, _ = objective.unpack(objective.zeros())
     diag = objective.penalty_term.smooth_hessian_diag(W)
