@@ -4,6 +4,11 @@ r"""Regularization paths: one model fitted at many ``C``, each fit warm-started.
 kept) at every ``C`` of a grid, from the most regularized (smallest ``C``) to
 the least, each fit starting from the previous solution: the optimum moves
 little between neighbouring ``C``, so most fits take a few iterations.
+Without screening, ``X`` is validated and the data term built once for the
+whole path (:class:`sigmax._path_fitter.PathFitter`), and the solver is
+chosen per point (Newton-CG where ``"auto"`` would pick L-BFGS; on the
+softmax, block-preconditioned where plain CG gets expensive:
+:mod:`sigmax._path_newton`).
 
 Screening (L1 and elastic net)
 ------------------------------
