@@ -342,8 +342,13 @@ def _run_folds(fold_path: Any, folds: list[tuple[np.ndarray, np.ndarray]]) -> li
 
     # Each point's fit counts itself as a running fit (``_parallel.fit_scope``):
     # with two folds at work their passes take one worker each, and the last
-    # fold, alone, gets every worker again.
-    with ThreadPoolExecutor(n_workers, thread_name_prefix="sigmax-fold") as pool:
+    # fold, alone, gets every worker again. The BLAS stays at one thread for
+    # the whole region, scoring and indexing included: a multi-threaded BLAS
+    # call in one fold thread while the other computes made OpenBLAS's workers
+    # spin against both (digits, tol 1e-3: 6.5 s instead of 0.8 s, and every
+    # later fit of the process slowed down alike).
+    with _parallel.serial_blas(), \
+            ThreadPoolExecutor(n_workers, thread_name_prefix="sigmax-fold") as pool:
         futures = [pool.submit(fold_path, train, test) for train, test in folds]
         return [f.result() for f in futures]
 
