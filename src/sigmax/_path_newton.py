@@ -15,7 +15,7 @@ blocks :math:`-\tilde X^\top \mathrm{diag}(s\, p_a p_c) \tilde X` are small
 where the model is confident: CG preconditioned by the block-diagonal part
 took 12-35 products per point on the same path (162 instead of 725 with the
 blocks at every point; as the path uses them, from the fifth point on, 22-36
-per point there instead of 72-182).
+per point there instead of 99-182).
 
 Building the blocks costs :math:`\sum_a m_a D^2` (``D = d + 1``), where
 ``m_a`` counts the rows that carry class ``a``'s curvature: rows with
