@@ -224,3 +224,25 @@ def test_validation_fold_with_a_class_the_training_fold_never_saw():
     m = SoftmaxRegressionCV(Cs=[0.1, 1.0], cv=folds).fit(X, y)
     assert np.all(np.isfinite(m.scores_))
     assert m.C_ in (0.1, 1.0)
+
+
+def test_folds_side_by_side_give_the_results_of_folds_one_after_the_other(monkeypatch):
+    import sigmax._parallel as par
+
+    X, y = make_classification_data(n=150, d=6, k=3, seed=8, noise=1.2)
+    together = SoftmaxRegressionCV(Cs=CS, cv=4, tol=1e-8)
+    monkeypatch.setattr(par, "blas_threads", lambda: 2)
+    together.fit(X, y)
+    monkeypatch.setattr(par, "blas_threads", lambda: 1)
+    alone = SoftmaxRegressionCV(Cs=CS, cv=4, tol=1e-8).fit(X, y)
+    np.testing.assert_array_equal(together.scores_, alone.scores_)
+    np.testing.assert_array_equal(together.coefs_paths_, alone.coefs_paths_)
+    assert together.C_ == alone.C_
+
+
+def test_refit_from_the_folds_mean_is_the_optimum_at_C_():
+    X, y = make_classification_data(n=150, d=6, k=3, seed=9, noise=1.2)
+    cv = SoftmaxRegressionCV(Cs=CS, cv=3, tol=1e-10).fit(X, y)
+    cold = SoftmaxRegression(C=cv.C_, tol=1e-10).fit(X, y)
+    np.testing.assert_allclose(cv.predict_proba(X), cold.predict_proba(X), atol=1e-8)
+    assert cv.fit_record_.n_iter < cold.fit_record_.n_iter

@@ -4,6 +4,11 @@ r"""Regularization paths: one model fitted at many ``C``, each fit warm-started.
 kept) at every ``C`` of a grid, from the most regularized (smallest ``C``) to
 the least, each fit starting from the previous solution: the optimum moves
 little between neighbouring ``C``, so most fits take a few iterations.
+Without screening, ``X`` is validated and the data term built once for the
+whole path (:class:`sigmax._path_fitter.PathFitter`), and the solver is
+chosen per point (Newton-CG where ``"auto"`` would pick L-BFGS; on the
+softmax, block-preconditioned where plain CG gets expensive:
+:mod:`sigmax._path_newton`).
 
 Screening (L1 and elastic net)
 ------------------------------
@@ -45,6 +50,8 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import _num_samples, check_array
 
+from . import _parallel
+from ._path_fitter import PathFitter
 from .objective import LinearObjective
 from .penalties import make_penalty
 from .solvers import SOLVERS
@@ -194,6 +201,7 @@ def _widen(A: np.ndarray, keep: np.ndarray, d: int) -> np.ndarray:
 def regularization_path(model: BaseEstimator, X: Any, y: Any, Cs: Sequence[float] | np.ndarray,
                         sample_weight: Any = None, *, screening: bool | str = "auto",
                         callback: Callable[[int, BaseEstimator], None] | None = None,
+                        start: tuple[np.ndarray, np.ndarray] | None = None,
                         offset: Any = None) -> RegularizationPath:
     """Fit ``model`` at every ``C`` in ``Cs``, most regularized first, each fit warm-started.
 
@@ -213,8 +221,13 @@ def regularization_path(model: BaseEstimator, X: Any, y: Any, Cs: Sequence[float
     callback : callable ``(i, estimator)``, optional
         Called after the fit at ``Cs[i]`` with a fitted estimator over all
         features (do not modify it; it is reused for the next ``C``).
+    start : (coef, intercept), optional
+        Warm start of the first (smallest) ``C``, in the estimator's ``coef_`` /
+        ``intercept_`` shapes (e.g. another fold's solution there); default zero.
+        Not used with screening.
     offset : array-like of shape (n_samples,) or (n_samples, K), optional
-        Known logits passed to every fit (see the estimators' ``fit``).
+        Known logits passed to every fit (see the estimators' ``fit``); each
+        point is then the estimator's own ``fit`` (warm-started).
 
     Returns
     -------
@@ -258,19 +271,36 @@ def regularization_path(model: BaseEstimator, X: Any, y: Any, Cs: Sequence[float
     n_active = np.zeros(n, dtype=np.int64)
     n_viol = np.zeros(n, dtype=np.int64)
     objective = np.full(n, np.nan)
-    term = None
-    if core and plain:
-        term = _DataTerm(model, X, y, sample_weight, offset)
+    total = np.nan  # S, the total sample weight (NaN: unknown for this model)
     fit_kw = {} if offset is None else {"offset": offset}
     if screening:
+        term = _DataTerm(model, X, y, sample_weight, offset)
+        total = term.total
         _screened(est, X, y, sample_weight, Cs_arr, order, rho, term, coefs, intercepts,
                   n_iter, n_active, n_viol, objective, callback, fit_kw)
     else:
+        # One data term for the whole path (PathFitter); with an offset every point
+        # is the estimator's own fit, which takes it.
+        fitter = (PathFitter.build(est, X, y, sample_weight)
+                  if core and plain and offset is None else None)
+        if fitter is not None:
+            total = fitter.weight_total
+        elif core and plain:
+            total = _DataTerm(model, X, y, sample_weight, offset).total
+        if start is not None:
+            if fitter is not None:
+                fitter.start_from(*start)
+            else:
+                est.coef_, est.intercept_ = start
         for rank, i in enumerate(order):
             est.set_params(C=float(Cs_arr[i]))
-            if rank == 1:
-                est.set_params(solver=_warm_solver(model))
-            est.fit(X, y, sample_weight=sample_weight, **fit_kw)
+            if fitter is not None:
+                with _parallel.fit_scope():
+                    fitter.fit(float(Cs_arr[i]))
+            else:
+                if rank > 0 or start is not None:
+                    est.set_params(solver=_warm_solver(model))
+                est.fit(X, y, sample_weight=sample_weight, **fit_kw)
             coefs[i] = np.array(est.coef_, dtype=np.float64)
             intercepts[i] = np.array(est.intercept_, dtype=np.float64)
             n_iter[i] = int(est.fit_record_.n_iter)
@@ -279,7 +309,7 @@ def regularization_path(model: BaseEstimator, X: Any, y: Any, Cs: Sequence[float
             if callback is not None:
                 callback(int(i), est)
     # The fits report the normalized objective F / (C S); S is the total weight.
-    objective = objective * Cs_arr * (term.total if term is not None else np.nan)
+    objective = objective * Cs_arr * total
     return RegularizationPath(Cs=Cs_arr.copy(), coefs=np.stack(coefs),
                               intercepts=np.stack(intercepts), n_iter=n_iter,
                               objective=objective, n_active=n_active, n_violations=n_viol)

@@ -9,8 +9,10 @@ on the fold's held-out rows with the scorer, passing the held-out
 model is refitted on all rows at ``C_``. A fitted CV estimator is also a
 fitted base estimator (``coef_``, ``predict_proba``, ...).
 
-Folds run one after the other: each fit already uses the objective's one
-thread pool, so running folds in parallel would only oversubscribe the cores.
+Folds run side by side, as many as the BLAS may use threads (:func:`_run_folds`);
+while two fits run, each pass over ``X`` takes one worker of the objective's
+thread pool, so the cores are not oversubscribed. The refit at ``C_`` starts
+from the folds' mean solution there.
 
 The parameters are those of ``scikit-learn``'s ``LogisticRegressionCV``
 (``Cs``, ``cv``, ``scoring``, ``refit``) plus every parameter of the base
@@ -36,7 +38,8 @@ from sklearn.model_selection import KFold, check_cv
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import _check_sample_weight, indexable, validate_data
 
-from ..path import regularization_path
+from .. import _parallel
+from ..path import _warm_solver, regularization_path
 from ._base import LinearClassifierBase, _describe_nonfinite
 from ._offset import offset_rows
 from .logistic import LogisticRegression
@@ -179,9 +182,8 @@ class _CVMixin:
         scorer = check_scoring(base, scoring=self.scoring)
 
         n_folds, n_Cs = len(folds), len(Cs)
-        scores: list[np.ndarray] = []
-        coefs, intercepts = [], []
-        for train, test in folds:
+
+        def fold_path(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, Any]:
             X_tr, X_te = _safe_indexing(X, train), _safe_indexing(X, test)
             y_tr, y_te = _safe_indexing(y, train), _safe_indexing(y, test)
             sw_tr = None if sw is None else sw[train]
@@ -190,16 +192,17 @@ class _CVMixin:
             off_te = None if off is None else _safe_indexing(off, test)
             fold: list[Any] = [None] * n_Cs
 
-            def score(i: int, est: Any, X_te=X_te, y_te=y_te, sw_te=sw_te, fold=fold,
-                      off_te=off_te) -> None:
+            def score(i: int, est: Any) -> None:
                 fold[i] = self._fold_scores(est, scorer, X_te, y_te, sw_te, off_te)
 
             path = regularization_path(base, X_tr, y_tr, Cs, sw_tr, callback=score,
                                        offset=off_tr)
-            scores.append(np.stack(fold))
-            coefs.append(path.coefs)
-            intercepts.append(path.intercepts)
-        S = np.stack(scores)  # (n_folds, n_Cs, 1 or n_labels)
+            return np.stack(fold), path
+
+        results = _run_folds(fold_path, folds)
+        S = np.stack([r[0] for r in results])  # (n_folds, n_Cs, 1 or n_labels)
+        coefs = [r[1].coefs for r in results]
+        intercepts = [r[1].intercepts for r in results]
         self.Cs_ = Cs
         self.coefs_paths_ = _stack(coefs)
         self.intercepts_paths_ = _stack(intercepts)
@@ -229,9 +232,24 @@ class _CVMixin:
                offset: Any = None) -> None:
         best = self._choose(S[:, :, 0], Cs)
         self.C_ = float(Cs[best])
-        est = self._base_estimator(self.C_).fit(X, y, sample_weight=sample_weight,
-                                                offset=offset)
-        self._take_fitted(est)
+        est = self._warm_refit_estimator(best)
+        self._take_fitted(est.fit(X, y, sample_weight=sample_weight, offset=offset))
+
+    def _warm_refit_estimator(self, best: int) -> LinearClassifierBase:
+        """The base estimator at ``C_``, started from the folds' mean solution there.
+
+        Every fold fitted this ``C`` on most of the rows: their mean is within the
+        folds' spread of the all-rows optimum, so the refit (with the solver of the
+        warm-started path points) takes a few steps instead of a cold solve.
+        """
+        est = self._base_estimator(self.C_)
+        paths, icpts = self.coefs_paths_, self.intercepts_paths_
+        if paths.dtype == object or getattr(est, "parameterization", "") == "reference":
+            return est  # folds with different classes, or coef_ rows that are not the outputs
+        est.set_params(warm_start=True, solver=_warm_solver(est))
+        est.coef_ = paths[:, best].mean(axis=0)
+        est.intercept_ = icpts[:, best].mean(axis=0)
+        return est
 
     def _average_folds(self, X: Any, y: Any, sample_weight: Any, S: np.ndarray,
                        Cs: np.ndarray, n_folds: int, offset: Any = None) -> None:
@@ -355,6 +373,36 @@ def _bound_offset(est: Any, offset: Any) -> Iterator[None]:
     finally:
         for name in names:
             vars(est).pop(name, None)
+
+
+def _run_folds(fold_path: Any, folds: list[tuple[np.ndarray, np.ndarray]]) -> list[Any]:
+    """``fold_path(train, test)`` for every fold, in order; folds share the cores.
+
+    A fold's path is a chain of warm-started fits, so the parallelism is across
+    folds: as many at a time as the BLAS may use threads
+    (:func:`sigmax._parallel.blas_threads`; one under
+    ``threadpoolctl.threadpool_limits(1)``). While two or more fits run, each
+    pass over ``X`` runs on one worker (``_parallel.fit_scope``), so the cores
+    are never oversubscribed; small problems, whose passes are too short to
+    split, then use every core instead of one. A fold running alone (the last
+    one) has its passes on every worker again.
+    """
+    n_workers = min(len(folds), _parallel.blas_threads())
+    if n_workers <= 1:
+        return [fold_path(train, test) for train, test in folds]
+    from concurrent.futures import ThreadPoolExecutor
+
+    # Each point's fit counts itself as a running fit (``_parallel.fit_scope``):
+    # with two folds at work their passes take one worker each, and the last
+    # fold, alone, gets every worker again. The BLAS stays at one thread for
+    # the whole region, scoring and indexing included: a multi-threaded BLAS
+    # call in one fold thread while the other computes made OpenBLAS's workers
+    # spin against both (digits, tol 1e-3: 6.5 s instead of 0.8 s, and every
+    # later fit of the process slowed down alike).
+    with _parallel.serial_blas(), \
+            ThreadPoolExecutor(n_workers, thread_name_prefix="sigmax-fold") as pool:
+        futures = [pool.submit(fold_path, train, test) for train, test in folds]
+        return [f.result() for f in futures]
 
 
 def _stack(paths: list[np.ndarray]) -> np.ndarray:
@@ -523,9 +571,8 @@ class MultiLabelLogisticCV(_CVMixin, MultiLabelLogistic):
         if not self.per_label:
             best = int(np.argmax(self.scores_.mean(axis=0)))
             self.C_ = float(Cs[best])
-            est = self._base_estimator(self.C_).fit(X, y, sample_weight=sample_weight,
-                                                    offset=offset)
-            self._take_fitted(est)
+            est = self._warm_refit_estimator(best)
+            self._take_fitted(est.fit(X, y, sample_weight=sample_weight, offset=offset))
             return
         best = np.argmax(S.mean(axis=0), axis=0)  # (n_labels,)
         self.C_ = Cs[best]
