@@ -39,7 +39,6 @@ from .estimators._base import (
     _checked_range,
     _power_of_two_shift,
 )
-from .estimators._weights import check_sample_weight_values
 from .objective import Objective
 from .solvers import SOLVERS, FitResult, Solver, choose_solver
 
@@ -102,15 +101,7 @@ class PathFitter:
             return None  # huge values: fit rescales X (and the penalty) first
         Y, classes, k = est._encode_targets(y, n_samples=X.shape[0])
         est.classes_ = classes
-        if sample_weight is None:
-            sw = np.broadcast_to(np.float64(1.0), (X.shape[0],))
-        else:
-            from sklearn.utils.validation import _check_sample_weight
-
-            sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
-        check_sample_weight_values(sw)
-        cw = est._sample_class_weights(Y)
-        weights = sw if cw is None else (cw * (sw if cw.ndim == 1 else sw[:, None]))
+        weights = est._fit_weights(X, Y, sample_weight)
         data = in_memory(est._loss(), X, Y, weights, k, bool(est.fit_intercept))
         if not data.weight_total > 0:
             return None  # fit raises its own message

@@ -253,6 +253,21 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
         """The ``(n, K)`` offset of ``coef_``'s rows as the loss's ``(n, k)`` outputs."""
         return full
 
+    def _fit_weights(self, X: Any, Y: np.ndarray, sample_weight: Any) -> np.ndarray:
+        """The weights the fit's data term sums with: sample weights times class weights.
+
+        Shape ``(n,)``, or ``(n, k)`` where class weights differ per output;
+        checked finite and non-negative. Unit weights on NumPy / CSR ``X`` are a
+        broadcast view: no ``(n,)`` array of ones during the fit.
+        """
+        if sample_weight is None and (isinstance(X, np.ndarray) or sp.issparse(X)):
+            sw = np.broadcast_to(np.float64(1.0), (X.shape[0],))
+        else:
+            sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        check_sample_weight_values(sw)
+        cw = self._sample_class_weights(Y)
+        return sw if cw is None else (cw * (sw if cw.ndim == 1 else sw[:, None]))
+
     # -- validation ----------------------------------------------------------------
     def _validate_params(self) -> None:
         _check_param(self, "penalty", self.penalty is None or self.penalty in PENALTIES,
@@ -343,14 +358,7 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
         self.classes_ = classes
         offset = loss_offset(self, check_offset(self, offset, X.shape[0],
                                                 self._n_coef_rows(len(classes))))
-        if sample_weight is None and (isinstance(X, np.ndarray) or sp.issparse(X)):
-            # Unit weights as a broadcast view: no (n,) array of ones during the fit.
-            sw = np.broadcast_to(np.float64(1.0), (X.shape[0],))
-        else:
-            sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
-        check_sample_weight_values(sw)
-        cw = self._sample_class_weights(Y)
-        weights = sw if cw is None else (cw * (sw if cw.ndim == 1 else sw[:, None]))
+        weights = self._fit_weights(X, Y, sample_weight)
 
         loss = self._loss()
         penalty = self._effective_penalty()

@@ -77,19 +77,30 @@ def class_spread(objective: Any) -> float:
     n_classes = max(int(Y.max()) + 1, objective.k + int(bool(getattr(loss, "reference", False))))
     if sw.ndim == 2:  # per-entry weights: a row's weight is their mean
         sw = sw.mean(axis=1)
-    lam = objective.penalty_term.smooth_hessian_diag(objective.unpack(objective.zeros())[0])
-    lam = float(lam) if lam is not None and not np.ndim(lam) else 0.0
-    spread = 1.0
     # Weighted shares, and the shares of rows: weights that lift a rare class
     # (class_weight="balanced") even out the shares but not the rows, and a
     # class of few rows keeps curvature lambda in all but a few directions
     # (film label sets, balanced weights: L-BFGS 419 iterations, as unweighted).
+    shares = []
     for weights in (np.broadcast_to(sw, Y.shape).astype(np.float64), None):
         share = np.bincount(Y, weights=weights, minlength=n_classes).astype(np.float64)
         total = float(share.sum())
-        if not total > 0:
-            continue
-        share /= total
+        if total > 0:
+            shares.append(share / total)
+    return _spread(shares, _l2_weight(objective))
+
+
+def _l2_weight(objective: Any) -> float:
+    """:math:`\\lambda`, the penalty's curvature on every coefficient (0 when it has none)."""
+    lam = objective.penalty_term.smooth_hessian_diag(objective.unpack(objective.zeros())[0])
+    return float(lam) if lam is not None and not np.ndim(lam) else 0.0
+
+
+def _spread(shares: list[np.ndarray], lam: float) -> float:
+    r"""The spread :math:`\max h / \max(\min h, \lambda)`, :math:`h = \pi (1 - \pi)`,
+    largest over ``shares``."""
+    spread = 1.0
+    for share in shares:
         h = share * (1 - share)
         low = max(float(h.min()), lam)
         if not low > 0:
@@ -108,18 +119,10 @@ def _sigmoid_spread(objective: Any, Y: np.ndarray, sw: np.ndarray) -> float:
         return 1.0  # one output: nothing to spread
     known = ~np.isnan(Y)
     Yk = np.where(known, Y, 0.0)
-    lam = objective.penalty_term.smooth_hessian_diag(objective.unpack(objective.zeros())[0])
-    lam = float(lam) if lam is not None and not np.ndim(lam) else 0.0
-    spread = 1.0
+    shares = []
     for weights in (np.broadcast_to(sw if sw.ndim == 2 else sw[:, None], Y.shape), None):
         w = known if weights is None else weights * known
         total = w.sum(axis=0)
-        if not np.all(total > 0):
-            continue
-        share = (Yk * w).sum(axis=0) / total
-        h = share * (1 - share)
-        low = max(float(h.min()), lam)
-        if not low > 0:
-            return float("inf")
-        spread = max(spread, float(h.max()) / low)
-    return spread
+        if np.all(total > 0):
+            shares.append((Yk * w).sum(axis=0) / total)
+    return _spread(shares, _l2_weight(objective))
