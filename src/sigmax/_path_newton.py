@@ -156,10 +156,10 @@ class BlockNewtonCG(NewtonCG):
         return NewtonCG.solve(solver, objective, w0, tol=tol, max_iter=max_iter,
                               verbose=verbose)
 
-    def direction(self, objective, w, g, gnorm):
-        split = _RowMeans.of(objective, w)
-        if split is None:
-            return super().direction(objective, w, g, gnorm)
+    def preconditioner(self, objective, w):
+        """The per-class blocks (built or reused, see the class docstring), or NewtonCG's own."""
+        if _RowMeans.of(objective, w) is None:
+            return super().preconditioner(objective, w)
         if self._inv is None or self._cg_steps >= 2 * self._cost:
             # First step, or the blocks went stale (the last CG took more products
             # than two rebuilds would cost): build them at this iterate.
@@ -167,40 +167,18 @@ class BlockNewtonCG(NewtonCG):
                 else curvature_weights(objective, w)
             self._inv = _inverse_blocks(objective, w, h)
             self._cost = block_cost(objective, h)
-        inv, nr, k = self._inv, objective.n_rows, objective.k
+        return _Blocks(self._inv, objective.n_rows, objective.k)
 
-        def precondition(r: np.ndarray) -> np.ndarray:
-            # One batched product: block a times column a of the (D, k) layout.
-            Z = np.matmul(inv, r.reshape(nr, k).T[:, :, None])[:, :, 0].T
-            Z = Z - Z.mean(axis=1, keepdims=True)
-            return Z.ravel()
 
-        eta = self.forcing(g)
-        r = -g.copy()
-        x = split.solve_means(r)  # centers r
-        z = precondition(r)
-        p = z.copy()
-        rz = float(r @ z)
-        stop = (eta * np.linalg.norm(g)) ** 2
-        enough = self.tol_share * self._tol
-        steps = 0
-        for _ in range(self.max_inner):
-            if float(r @ r) <= stop or float(np.max(np.abs(r))) <= enough:
-                break
-            Hp = objective.hessp(w, p)
-            curv = float(p @ Hp)
-            if curv <= 1e-14 * float(p @ p):
-                if not steps:
-                    return -g
-                break
-            steps += 1
-            a = rz / curv
-            x += a * p
-            r -= a * Hp
-            z = precondition(r)
-            rz_new = float(r @ z)
-            p *= rz_new / rz
-            p += z
-            rz = rz_new
-        self._cg_steps = steps
-        return x
+class _Blocks:
+    """``M^{-1} r`` by the inverse per-class blocks: NewtonCG's preconditioner interface."""
+
+    def __init__(self, inv: np.ndarray, n_rows: int, k: int) -> None:
+        self.inv, self.n_rows, self.k = inv, n_rows, k
+
+    def apply(self, r: np.ndarray, out: np.ndarray) -> np.ndarray:
+        # One batched product: block a times column a of the (D, k) layout. NewtonCG
+        # centers the result (the symmetric softmax's row means are solved apart).
+        Z = np.matmul(self.inv, r.reshape(self.n_rows, self.k).T[:, :, None])[:, :, 0].T
+        out.reshape(self.n_rows, self.k)[...] = Z
+        return out

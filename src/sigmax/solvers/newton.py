@@ -338,6 +338,7 @@ class NewtonCG(_Newton):
             p *= rz_new / rz
             p += z
             rz = rz_new
+        self._cg_steps = cg_steps  # read by preconditioners that decide when to rebuild
         return x
 
 
