@@ -13,7 +13,8 @@ Cases (each runs `sigmax compare` in a subprocess, as a user would):
 - ``builtin``: ``sigmax compare --no-plots`` with no data; ``builtin_plots``: the
   README's quick start itself, figures included (issue 14: at most 60 s).
 - ``movies_cv``: the tuned comparison (``--C cv``) on the built-in movies labels,
-  ``--quick``: why it is not the default yet.
+  ``--quick``; ``builtin_plots_cv`` / ``film_cv``: the quick start and the film table with
+  ``--C cv`` (why it is not the default yet; ``--timeout 600`` bounds the film run).
 
 Prints one line per case: wall seconds, CPU seconds (user + system), peak
 resident memory of the child (``ru_maxrss``), and the command, then the
@@ -69,29 +70,35 @@ def _wide(folder: Path) -> list[str]:
 CASES = {"film": _film, "film_plots": lambda folder: [*_film(folder), "--plots"],
          "wide450k": _wide, "builtin": lambda folder: [],
          "builtin_plots": lambda folder: ["--plots"],
-         "movies_cv": lambda folder: ["movies", "--quick", "--C", "cv"]}
+         "builtin_plots_cv": lambda folder: ["--plots", "--C", "cv"],
+         "movies_cv": lambda folder: ["movies", "--quick", "--C", "cv"],
+         "film_cv": lambda folder: [*_film(folder), "--C", "cv"]}
 
 
 #: Runs a command and prints its own children's CPU seconds and peak RSS (kB) last on
 #: stderr: a fresh process per case, since RUSAGE_CHILDREN keeps the largest child seen so
 #: far. CPU seconds move less than wall time when other processes share the machine.
-_PEAK = ("import resource, subprocess, sys; rc = subprocess.call(sys.argv[1:]); "
+#: ``--timeout``: the child is killed after that many seconds and the case reports rc=124.
+_PEAK = ("import os, resource, subprocess, sys\n"
+         "t = float(os.environ.get('STUDY_SPEED_TIMEOUT') or 0) or None\n"
+         "try:\n    rc = subprocess.call(sys.argv[1:], timeout=t)\n"
+         "except subprocess.TimeoutExpired:\n    rc = 124\n"
          "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
          "print(u.ru_utime + u.ru_stime, u.ru_maxrss, file=sys.stderr); "
          "sys.exit(rc)")
 
 
-def _run(args: list[str], out: Path, src: str | None = None
+def _run(args: list[str], out: Path, src: str | None = None, timeout: float | None = None
          ) -> tuple[float, float, float, int, dict[str, float]]:
     plots = "--plots" in args
     args = [a for a in args if a != "--plots"]
     cmd = [sys.executable, "-m", "sigmax.cli", "compare", *args,
            *([] if plots else ["--no-plots"]), "-o", str(out)]
     t0 = time.perf_counter()
-    env = None
+    env = {**os.environ, "STUDY_SPEED_TIMEOUT": str(timeout or "")}
     if src is not None:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            [str(Path(src).resolve()), *filter(None, [os.environ.get("PYTHONPATH")])])}
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(Path(src).resolve()), *filter(None, [os.environ.get("PYTHONPATH")])])
     rc = subprocess.run([sys.executable, "-c", _PEAK, *cmd], stdout=subprocess.DEVNULL,
                         stderr=subprocess.PIPE, text=True, env=env)
     seconds = time.perf_counter() - t0
@@ -115,6 +122,8 @@ def _run(args: list[str], out: Path, src: str | None = None
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--case", action="append", choices=sorted(CASES))
+    ap.add_argument("--timeout", type=float, metavar="SECONDS",
+                    help="stop a case after this long (it then reports rc=124 and the time)")
     ap.add_argument("--src", action="append", metavar="DIR",
                     help="source tree to import sigmax from (repeat: each case runs once "
                          "per tree, in turn)")
@@ -125,7 +134,7 @@ def main() -> None:
             data = CASES[name](folder)
             for i, src in enumerate(args.src or [None]):
                 seconds, cpu, peak_mb, rc, parts = _run(data, folder / f"report-{name}-{i}",
-                                                        src)
+                                                        src, args.timeout)
                 shown = " ".join(a if "/" not in a else Path(a).name for a in data)
                 plots = "" if "--plots" in data else " --no-plots"
                 shown = shown.replace("--plots", "").strip()
