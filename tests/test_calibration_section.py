@@ -186,7 +186,7 @@ def test_separated_calibration_rows_are_detected_and_reported():
     assert separated(ovr, X3, y3)  # the sigmoid of class 0 splits its rows
     # On iris a softmax calibration part is separated; the report says so, with the numbers.
     X, y = load_iris(return_X_y=True)
-    r = compare(X, y, quick=True, sections=["calibration"]).problems[0].calibration
+    r = compare(X, y, quick=True, C=1.0, sections=["calibration"]).problems[0].calibration
     flagged = [c for c in r.candidates if c.separated and any(c.separated)]
     assert [c.method for c in flagged] == ["temperature"]
     assert all(c.separated is None for c in r.candidates if c.method == "platt")

@@ -245,8 +245,10 @@ def test_compare_on_a_dask_scheduler(runner, tmp_path):
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                                   protocol="tcp", dashboard_address=None) as cluster:
         address = cluster.scheduler_address
+        # A fixed C: every point of a tuned search would be a round trip to the
+        # scheduler, minutes on a toy table; this checks where the fits run.
         res = _run(runner, ["compare", "iris", "--quick", "--no-plots", "--backend", "dask",
-                            "--scheduler", address, "-o", tmp_path / "r"])
+                            "--C", "1", "--scheduler", address, "-o", tmp_path / "r"])
     assert res.exit_code == 0, res.stderr
     data = json.loads((tmp_path / "r" / "results.json").read_text())
     assert (data["settings"]["backend"], data["settings"]["scheduler"]) == ("dask", address)

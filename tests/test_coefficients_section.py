@@ -26,7 +26,7 @@ def _overlapping(n, K, d=3, seed=0):
 
 
 def _run(X, y):
-    res = compare(X, y, name="data", quick=True, sections=["coefficients"])
+    res = compare(X, y, C=1.0, name="data", quick=True, sections=["coefficients"])
     return res, res.problems[0].coefficients
 
 
@@ -105,7 +105,7 @@ def test_collinear_features_are_named_and_the_tables_use_independent_ones():
     X = rng.normal(size=(300, 3))
     X = np.column_stack([X, X[:, 0] + X[:, 1]])  # x3 = x0 + x1
     y = (X[:, 0] + rng.logistic(size=300) > 0).astype(int)
-    res = compare(X, y, quick=True, sections=["coefficients"],
+    res = compare(X, y, C=1.0, quick=True, sections=["coefficients"],
                   feature_names=["a", "b", "c", "a_plus_b"])
     c = res.problems[0].coefficients
     assert {m.status for m in c.all_features} == {"collinear"}

@@ -129,7 +129,7 @@ def test_visualization_data(study):
 
 def test_binary_candidates_are_the_same_model():
     X, y = _data("binary", n=120)
-    p = compare(X, y, quick=True, sections=["performance"]).problems[0]
+    p = compare(X, y, C=1.0, quick=True, sections=["performance"]).problems[0]
     same = [c for c in p.comparisons if {c.a, c.b} == {"logistic", "softmax"}]
     assert len(same) == 6 and all(c.conclusion == "identical" for c in same)
     assert all("no difference" in c.verdict for c in same)
@@ -145,7 +145,7 @@ def test_paired_test_detects_a_worse_candidate(monkeypatch):
     X, y = _data("multiclass", n=300)
     # 10 folds: with Holm's correction over every test shown (issue 14), 3 folds
     # (quick) leave too few degrees of freedom to call any difference real.
-    p = compare(X, y, cv=10, sections=["performance", "advice"]).problems[0]
+    p = compare(X, y, C=1.0, cv=10, sections=["performance", "advice"]).problems[0]
     c = next(c for c in p.comparisons if c.metric == "log_loss" and {c.a, c.b} ==
              {"softmax", "weak"})
     better = "a_better" if c.a == "softmax" else "b_better"
@@ -166,7 +166,7 @@ def test_sections_subset_and_schema():
 
 def test_combine_keeps_every_problem():
     X, y = _data("binary", n=60)
-    a = compare(X, y, name="a", quick=True, sections=["k2"])
+    a = compare(X, y, C=1.0, name="a", quick=True, sections=["k2"])
     b = compare(X, y, name="b", quick=True, sections=["k2"], C=2.0)
     both = CompareResult.combine([a, b])
     assert [p.dataset for p in both.problems] == ["a", "b"]
@@ -225,7 +225,7 @@ def test_bad_options(kw, msg):
 def test_torch_backend_gives_the_numpy_metrics(task):
     pytest.importorskip("torch")
     X, y = _data(task, n=120)
-    kw = {"quick": True, "sections": ["performance", "computation"]}
+    kw = {"quick": True, "C": 1.0, "sections": ["performance", "computation"]}
     ref = compare(X, y, **kw)
     res = compare(X, y, estimator_params={"backend": "torch", "device": "cpu"}, **kw)
     assert (res.settings["backend"], res.settings["device"]) == ("torch", "cpu")

@@ -44,8 +44,17 @@ def test_class_spread_is_the_ratio_of_class_curvatures():
     obj = objective(X, y, C=2.0)
     share = np.bincount(y) / len(y)
     h = share * (1 - share)
-    lam = 1 / (2.0 * len(y))  # L2 weight of the normalized objective: 1 / (C S)
-    assert class_spread(obj) == pytest.approx(h.max() / max(h.min(), lam))
+    # The intercepts are not penalized: their curvature is the class share's alone,
+    # however strong the L2 on the coefficients.
+    assert class_spread(obj) == pytest.approx(h.max() / h.min())
+    assert class_spread(objective(X, y, C=1e-4)) == pytest.approx(h.max() / h.min())
+    # Without an intercept the L2 weight of the normalized objective, 1 / (C S),
+    # floors every direction's curvature.
+    for C in (2.0, 1e-3):
+        lam = 1 / (C * len(y))
+        no_b = objective(X, y, C=C, intercept=False)
+        assert class_spread(no_b) == pytest.approx(max(1.0, h.max() / max(h.min(), lam)))
+    assert class_spread(objective(X, y, C=1e-3, intercept=False)) < class_spread(obj)
     # Weights count where they make a class rarer; weights that lift a rare
     # class leave its few rows, which keep the spread of the row shares.
     counts = np.bincount(y)
@@ -60,7 +69,6 @@ def test_class_spread_is_the_ratio_of_class_curvatures():
     # Balanced classes: about 1; a stronger L2 bounds the spread.
     balanced = np.arange(len(y)) % 4
     assert class_spread(objective(X, balanced)) == pytest.approx(1.0)
-    assert class_spread(objective(X, y, C=1e-3)) < class_spread(obj)
 
 
 def test_class_spread_of_sigmoid_outputs_is_the_ratio_of_their_curvatures():
@@ -184,3 +192,34 @@ def test_sigmoid_outputs_with_rare_positives_go_to_newton_cholesky():
     Yb = (r.random((4000, 5)) < 0.5).astype(float)
     assert class_spread(objective(X, Yb, loss="multilabel")) < 2
     assert MultiLabelLogistic().fit(X, Yb).fit_record_.solver != "newton-cg"
+
+
+@pytest.mark.parametrize("C", [1e-3, 1e-2])
+def test_strong_penalty_with_an_intercept_still_preconditions_rare_classes(C):
+    """The L2 does not reach the intercepts: at C = 1e-3 a rare class's intercept has
+    curvature pi (1 - pi) alone, and plain CG pays for it in Hessian products."""
+    X, y = zipf_classes()
+    auto = SOLVERS["newton-cg"]
+    plain = copy.copy(auto)
+    plain.precondition = False
+    runs = {}
+    for name, solver in (("auto", auto), ("plain", plain)):
+        obj = objective(X, y, C=C)
+        runs[name] = solver.solve(obj, obj.start(), tol=1e-6, max_iter=100)
+        assert runs[name].converged
+    assert runs["auto"].n_hessp_evals * 3 < runs["plain"].n_hessp_evals
+    # The same optimum, up to the flat direction of the unpenalized intercepts
+    # (a constant added to all of them).
+    P = {name: r.coef.reshape(-1, obj.k) for name, r in runs.items()}
+    P = {name: M - M.mean(axis=1, keepdims=True) for name, M in P.items()}
+    np.testing.assert_allclose(P["auto"], P["plain"], atol=1e-3)  # rare intercepts: curvature ~1e-3
+
+
+def test_cold_start_is_the_null_model_where_it_has_a_closed_form():
+    X, y = zipf_classes()
+    w = objective(X, y).start()
+    W, b = objective(X, y).unpack(w)
+    assert not W.any()
+    logp = np.log(np.bincount(y) / len(y))
+    np.testing.assert_allclose(b, logp - logp.mean())
+    assert not objective(X, y, intercept=False).start().any()

@@ -110,7 +110,7 @@ def test_works_inside_cross_val_score_and_grid_search():
 def test_parameters_follow_the_base_estimator():
     names = set(LogisticRegressionCV().get_params())
     base = set(LogisticRegression().get_params()) - {"C"}
-    assert names == base | {"Cs", "cv", "scoring", "refit"}
+    assert names == base | {"Cs", "cv", "scoring", "refit", "patience", "n_jobs"}
     assert "parameterization" in SoftmaxRegressionCV().get_params()
     assert MultiLabelLogisticCV().get_params()["per_label"] is False
     with pytest.raises(TypeError, match="unexpected keyword"):
@@ -246,3 +246,54 @@ def test_refit_from_the_folds_mean_is_the_optimum_at_C_():
     cold = SoftmaxRegression(C=cv.C_, tol=1e-10).fit(X, y)
     np.testing.assert_allclose(cv.predict_proba(X), cold.predict_proba(X), atol=1e-8)
     assert cv.fit_record_.n_iter < cold.fit_record_.n_iter
+
+
+def _digits():
+    from sklearn.datasets import load_digits
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_digits(return_X_y=True)
+    return StandardScaler().fit_transform(X[:600]), y[:600]
+
+
+def test_patience_stops_each_fold_after_consecutive_worse_scores():
+    X, y = _digits()
+    Cs = np.logspace(-3, 3, 13)
+    full = SoftmaxRegressionCV(Cs=Cs, cv=3).fit(X, y)
+    early = SoftmaxRegressionCV(Cs=Cs, cv=3, patience=2).fit(X, y)
+    S = early.scores_
+    assert np.isnan(S).any(), "the log-loss of digits rises at weak penalties: paths stop"
+    for f in range(S.shape[0]):
+        reached = np.flatnonzero(~np.isnan(S[f]))
+        # Reached points are a prefix in rising C, equal to the full path's scores.
+        assert np.array_equal(reached, np.arange(reached.size))
+        np.testing.assert_allclose(S[f, reached], full.scores_[f, reached], atol=1e-6)
+        best = int(np.argmax(S[f, reached]))
+        if reached.size < len(Cs):  # stopped: exactly `patience` worse points after the best
+            assert reached.size - 1 - best == 2
+            assert np.all(S[f, best + 1:reached.size] <= S[f, best])
+        assert np.isnan(early.coefs_paths_[f, reached.size:]).all()
+    # C_ among the C values every fold reached: here the full search's choice too.
+    common = ~np.isnan(S).any(axis=0)
+    assert early.C_ == Cs[common][np.argmax(S[:, common].mean(axis=0))]
+    assert early.C_ == full.C_
+    np.testing.assert_allclose(early.predict_proba(X), full.predict_proba(X), atol=1e-5)
+
+
+def test_patience_with_refit_false_and_per_label():
+    X, y = _digits()
+    Cs = np.logspace(-3, 3, 9)
+    avg = SoftmaxRegressionCV(Cs=Cs, cv=3, patience=1, refit=False).fit(X, y)
+    assert np.isfinite(avg.coef_).all() and avg.C_ > 0
+    Y = np.c_[y % 2, y > 5, y == 3]
+    ml = MultiLabelLogisticCV(Cs=Cs, cv=3, patience=1, per_label=True).fit(X, Y)
+    assert ml.C_.shape == (3,) and np.isfinite(ml.coef_).all()
+    reached = ~np.isnan(ml.scores_per_label_).any(axis=(0, 2))
+    assert set(ml.C_) <= set(Cs[reached])
+
+
+@pytest.mark.parametrize("patience", [0, -1, 1.5, True, "2"])
+def test_bad_patience_says_what_to_pass(patience):
+    X, y = _digits()
+    with pytest.raises(ValueError, match="patience must be None or an integer >= 1"):
+        SoftmaxRegressionCV(Cs=3, cv=2, patience=patience).fit(X, y)

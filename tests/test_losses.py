@@ -620,3 +620,42 @@ def test_softmax_compiled_pass_huge_logits_finite_and_silent(reference, rows):
     assert value == pytest.approx(expected, rel=1e-6)
     assert value >= float(big)  # some column has max `big` and its label elsewhere
     np.testing.assert_allclose(G, G_np, rtol=2e-6, atol=2e-38)
+
+
+def _null_cases():
+    """(loss, Y, weights, k): every built-in loss, with uneven weights and rare outputs."""
+    from sigmax.losses.heads import HeadsLoss
+
+    r = np.random.default_rng(3)
+    n = 400
+    codes = r.choice(5, size=n, p=[0.6, 0.25, 0.1, 0.04, 0.01])
+    codes[:5] = np.arange(5)
+    w = r.uniform(0.2, 3.0, n)
+    Y = (r.random((n, 3)) < [0.5, 0.1, 0.02]).astype(float)
+    Y[:2] = [[1, 1, 1], [0, 0, 0]]
+    heads = HeadsLoss((("softmax", 0, 5), ("sigmoid", 5, 6)))
+    return [(MultinomialLoss(), codes, w, 5), (MultinomialLoss(reference=True), codes, w, 4),
+            (BinomialLoss(), Y[:, 1], w, 1), (MultilabelLoss(), Y, w, 3),
+            (MultilabelLoss(), Y, r.uniform(0.0, 2.0, (n, 3)), 3),
+            (heads, np.c_[codes, Y[:, 0]], w, 6)]
+
+
+@pytest.mark.parametrize("case", range(6))
+def test_intercept_only_is_the_null_models_optimum(case):
+    """Its gradient in the intercepts is zero at W = 0 (one logit per output, same per row)."""
+    loss, Y, w, k = _null_cases()[case]
+    b = loss.intercept_only(Y, w, k)
+    assert b.shape == (k,) and np.all(np.isfinite(b))
+    Z = np.broadcast_to(b, (len(Y), k)).copy()
+    _, G = loss.value_and_grad(Z, Y, w)
+    np.testing.assert_allclose(G.sum(axis=0), 0.0, atol=1e-9 * np.sum(w))
+    # ... and lower than zero intercepts (the cold start it replaces).
+    assert loss.value(Z, Y, w) < loss.value(np.zeros_like(Z), Y, w)
+
+
+def test_intercept_only_is_none_without_a_finite_optimum():
+    # A class (or a label's side) with no weight: log 0, so no closed form; the fit
+    # then starts from zero.
+    codes = np.array([0, 1, 1, 2])
+    assert MultinomialLoss().intercept_only(codes, np.array([1.0, 1, 1, 0]), 3) is None
+    assert BinomialLoss().intercept_only(np.ones(4), np.ones(4), 1) is None

@@ -226,3 +226,30 @@ def test_softmax_path_with_block_preconditioning_equals_independent_fits(monkeyp
         P = np.exp(Z - Z.max(axis=1, keepdims=True))
         np.testing.assert_allclose(P / P.sum(axis=1, keepdims=True), ref.predict_proba(X),
                                    atol=1e-6)
+
+
+@pytest.mark.parametrize("penalty", ["l2", "l1"])
+def test_a_true_callback_stops_the_path_and_leaves_nan(penalty):
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    Cs = [10.0, 0.01, 1.0, 0.1]  # any order: the path runs in rising C
+    seen = []
+
+    def stop_after_two(i, est):
+        seen.append(Cs[i])
+        return len(seen) == 2
+
+    path = regularization_path(LogisticRegression(penalty=penalty), X, y, Cs,
+                               callback=stop_after_two)
+    assert seen == [0.01, 0.1]
+    full = regularization_path(LogisticRegression(penalty=penalty), X, y, Cs)
+    for i, C in enumerate(Cs):
+        if C in seen:
+            np.testing.assert_allclose(path.coefs[i], full.coefs[i])
+            assert path.n_iter[i] > 0
+        else:
+            assert np.isnan(path.coefs[i]).all() and np.isnan(path.intercepts[i]).all()
+            assert np.isnan(path.objective[i]) and path.n_iter[i] == 0

@@ -120,7 +120,7 @@ def test_cli_sections_choices_come_from_the_registry(toy):
 def test_a_toy_section_is_one_class_and_one_line(toy):
     X, y = _data()
     steps = []
-    res = compare(X, y, name="toy-data", quick=True, sections=["toy"],
+    res = compare(X, y, C=1.0, name="toy-data", quick=True, sections=["toy"],
                   progress=lambda s, d, t: steps.append((s, d, t)))
     p = res.problems[0]
     assert res.settings["sections"] == ["toy"]

@@ -169,7 +169,7 @@ class PathFitter:
         objective = Objective(self.data, C=float(C), penalty=est._effective_penalty())
         name, solver_obj = self.choose(objective)
         solver_obj.check(objective)
-        w0 = objective.zeros() if self.w is None else self.w
+        w0 = objective.start() if self.w is None else self.w
         eps = np.finfo(DTYPES[est.dtype]).eps
         tol = max(float(est.tol), 50 * eps) if est.dtype == "float32" else float(est.tol)
         with _parallel.serial_blas(), np.errstate(under="ignore"):

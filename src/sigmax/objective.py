@@ -84,6 +84,25 @@ class Objective:
     def zeros(self) -> np.ndarray:
         return np.zeros(self.n_params)
 
+    def start(self) -> np.ndarray:
+        """The cold start: ``W = 0`` and the null model's intercepts (:meth:`Loss.intercept_only`).
+
+        Zero intercepts too without an intercept, with an offset (the null
+        model then has no closed form), or for a float32 device term.
+        """
+        w = self.zeros()
+        # Device and chunked data terms keep the host targets they were built from
+        # (``host_targets``), so they start where NumPy does; a float32 device term
+        # keeps none and starts from zero (see ArrayData).
+        Y, sw = getattr(self.data, "host_targets", None) or (self.Y, self.weights)
+        if not self.fit_intercept or getattr(self.data, "offset", None) is not None \
+                or not isinstance(Y, np.ndarray) or not isinstance(sw, np.ndarray):
+            return w
+        b = self.loss.intercept_only(Y, sw, self.k)
+        if b is not None and b.shape == (self.k,) and np.all(np.isfinite(b)):
+            self.unpack(w)[1][:] = b
+        return w
+
     def logits(self, w: np.ndarray, offset: bool = True) -> Any:
         """``Z = X @ W + b + O`` of shape (n, k), where ``X`` lives, in the working dtype.
 

@@ -200,7 +200,7 @@ def _widen(A: np.ndarray, keep: np.ndarray, d: int) -> np.ndarray:
 
 def regularization_path(model: BaseEstimator, X: Any, y: Any, Cs: Sequence[float] | np.ndarray,
                         sample_weight: Any = None, *, screening: bool | str = "auto",
-                        callback: Callable[[int, BaseEstimator], None] | None = None,
+                        callback: Callable[[int, BaseEstimator], Any] | None = None,
                         start: tuple[np.ndarray, np.ndarray] | None = None,
                         offset: Any = None) -> RegularizationPath:
     """Fit ``model`` at every ``C`` in ``Cs``, most regularized first, each fit warm-started.
@@ -220,7 +220,11 @@ def regularization_path(model: BaseEstimator, X: Any, y: Any, Cs: Sequence[float
         screens L1 / elastic-net models on NumPy or CSR ``X``.
     callback : callable ``(i, estimator)``, optional
         Called after the fit at ``Cs[i]`` with a fitted estimator over all
-        features (do not modify it; it is reused for the next ``C``).
+        features (do not modify it; it is reused for the next ``C``). A true
+        return value stops the path there: the ``C`` values not reached have
+        NaN coefficients, intercepts and objective and 0 iterations
+        (early stopping on a held-out score, as the CV estimators'
+        ``patience`` does).
     start : (coef, intercept), optional
         Warm start of the first (smallest) ``C``, in the estimator's ``coef_`` /
         ``intercept_`` shapes (e.g. another fold's solution there); default zero.
@@ -278,6 +282,7 @@ def regularization_path(model: BaseEstimator, X: Any, y: Any, Cs: Sequence[float
         total = term.total
         _screened(est, X, y, sample_weight, Cs_arr, order, rho, term, coefs, intercepts,
                   n_iter, n_active, n_viol, objective, callback, fit_kw)
+        _fill_unreached(coefs, intercepts)
     else:
         # One data term for the whole path (PathFitter); with an offset every point
         # is the estimator's own fit, which takes it.
@@ -306,8 +311,9 @@ def regularization_path(model: BaseEstimator, X: Any, y: Any, Cs: Sequence[float
             n_iter[i] = int(est.fit_record_.n_iter)
             objective[i] = float(est.fit_record_.objective)
             n_active[i] = est.n_features_in_
-            if callback is not None:
-                callback(int(i), est)
+            if callback is not None and callback(int(i), est):
+                break
+        _fill_unreached(coefs, intercepts)
     # The fits report the normalized objective F / (C S); S is the total weight.
     objective = objective * Cs_arr * total
     return RegularizationPath(Cs=Cs_arr.copy(), coefs=np.stack(coefs),
@@ -366,7 +372,20 @@ def _screened(est, X, y, sample_weight, Cs, order, rho, term, coefs, intercepts,
         lam_prev = lam
         if callback is not None:
             view = _full_view(est, full_coef, d, view)
-            callback(int(i), view)
+            if callback(int(i), view):
+                return
+
+
+def _fill_unreached(coefs: list[Any], intercepts: list[Any]) -> None:
+    """NaN in place of the points a stopping callback left unfitted (in place)."""
+    done = next((j for j, c in enumerate(coefs) if c is not None), None)
+    if done is None:
+        return
+    for j, c in enumerate(coefs):
+        if c is None:
+            coefs[j] = np.full_like(coefs[done], np.nan)
+            intercepts[j] = np.full_like(np.asarray(intercepts[done], dtype=np.float64),
+                                         np.nan)
 
 
 def _full_view(est: BaseEstimator, coef: np.ndarray, d: int,

@@ -278,6 +278,7 @@ class ChunkedData(DataTerm):
             X = X.persist()
         self.X = X
         Y = np.asarray(Y)
+        self.host_targets = (Y, weights)  # for the null-model start (Objective.start)
         self._spec = _Spec(loss, self.k, self.fit_intercept, Y.ndim == 1, weights.ndim == 1,
                            self.n_params)
         rows = X.chunks[0]

@@ -33,10 +33,10 @@ from .options import (
               help="Report folder (index.html, results.json, figures/).")
 @click.option("--cv", default=None, type=click.IntRange(min=2),
               help="Cross-validation folds [default: 5, 3 with --quick].")
-@click.option("--C", "C", default=1.0, show_default=True, type=CValue(),
-              help="Inverse L2 penalty strength: one number for every model, or `cv`: each "
-                   "model picks its own C by cross-validation inside each training fold "
-                   "(slower: a regularization path per fold and model).")
+@click.option("--C", "C", default="cv", show_default=True, type=CValue(),
+              help="Inverse L2 penalty strength: `cv` (each model picks its own C by "
+                   "cross-validated log-loss inside each training fold, nested), or one "
+                   "number for every model.")
 @click.option("--quick", is_flag=True, help="Fewer folds and smaller sweeps: a fast look.")
 @click.option("--budget", "budget", default=None, type=Seconds(), metavar="SECONDS",
               help="Fit the run into about this many seconds: every candidate is timed on a "
@@ -68,9 +68,11 @@ def compare(data: tuple[str, ...], targets: tuple[str, ...], drop: tuple[str, ..
     rows and in cross-validation); the diagnostics on small subproblems (K sweep,
     derivative checks, minima, K=2, PCA regions) run on NumPy.
     """
+    import contextlib
     import time
 
     from ..datasets import DEFAULT_SUITE
+    from ..study.figure_pool import FigurePool
     from ..study.render import TerminalRenderer, write_report
 
     started = process_started()  # --budget counts the whole command, imports included
@@ -88,14 +90,18 @@ def compare(data: tuple[str, ...], targets: tuple[str, ...], drop: tuple[str, ..
     # Default options keep the estimators' own defaults (no estimator_params at all).
     params = ({"backend": backend, "device": device}
               if backend != "auto" or device is not None else None)
-    with progress_bars() as callback, _dask_client(scheduler):
+    draw = not no_report and not no_plots
+    with progress_bars() as callback, _dask_client(scheduler), \
+            (FigurePool() if draw else contextlib.nullcontext()) as pool:
         result = run_compare(datasets, cv=cv, C=C, seed=seed, quick=quick, callback=callback,
                              estimator_params=params, sections=sections,
                              time_budget=budget, started=started,
-                             report=None if no_report else not no_plots)
+                             report=None if no_report else not no_plots,
+                             on_problem=None if pool is None else pool.submit)
         path = None
         if not no_report:
-            path = write_report(result, out, plots=not no_plots, callback=callback)
+            path = write_report(result, out, plots=not no_plots, callback=callback,
+                                figures=None if pool is None else pool.rendered())
     TerminalRenderer(console).render(result)
     if budget is not None:
         _print_budget(console, result, budget, time.perf_counter() - started)
@@ -134,12 +140,13 @@ def _check_out(out: Path, inputs: Sequence[str] = ()) -> None:
             "(a report folder is replaced as a whole).")
 
 
-def run_compare(datasets: Sequence[Any], *, cv: int | None = None, C: float | str = 1.0,
+def run_compare(datasets: Sequence[Any], *, cv: int | None = None, C: float | str = "cv",
                 seed: int = 0, quick: bool = False,
                 callback: Callable[[str, int, int], None] | None = None,
                 estimator_params: dict[str, Any] | None = None,
                 sections: Sequence[str] | None = None, time_budget: float | None = None,
-                started: float | None = None, report: bool | None = None) -> Any:
+                started: float | None = None, report: bool | None = None,
+                on_problem: Callable[[Any], None] | None = None) -> Any:
     """Run :func:`sigmax.study.compare.compare` on each dataset; one combined result.
 
     ``estimator_params`` (``backend``, ``device``) places the candidate fits;
@@ -148,6 +155,8 @@ def run_compare(datasets: Sequence[Any], *, cv: int | None = None, C: float | st
     (``time.perf_counter()``; default now) and including the report (``report``:
     True with figures, False without, None for none): the datasets' sizes are
     planned together (:func:`sigmax.study.planning.plan_budgets`).
+    ``on_problem(problem)``: called with each finished problem, in order (the
+    figure pool starts drawing it while the next one is studied).
     """
     from ..study.compare import compare as compare_one
     from ..study.result import CompareResult
@@ -174,6 +183,8 @@ def run_compare(datasets: Sequence[Any], *, cv: int | None = None, C: float | st
                 p.advice.fit_command = fit_command_for(
                     ds, p.advice.model, C=tuned if tuned is not None else
                     (1.0 if C == "cv" else float(C)))
+            if on_problem is not None:
+                on_problem(p)
         results.append(res)
     return CompareResult.combine(results)
 

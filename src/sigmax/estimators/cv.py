@@ -7,7 +7,9 @@ on the fold's held-out rows with the scorer, passing the held-out
 ``sample_weight`` to it (weighted fits are scored by weighted metrics). The
 ``C`` with the best mean score over folds is ``C_``; with ``refit=True`` the
 model is refitted on all rows at ``C_``. A fitted CV estimator is also a
-fitted base estimator (``coef_``, ``predict_proba``, ...).
+fitted base estimator (``coef_``, ``predict_proba``, ...). ``patience=N``
+stops a fold's path once ``N`` consecutive points scored worse than its best
+(the callback of :func:`~sigmax.path.regularization_path` returns True).
 
 Folds run side by side, as many as the BLAS may use threads (:func:`_run_folds`);
 while two fits run, each pass over ``X`` takes one worker of the objective's
@@ -27,6 +29,7 @@ import contextlib
 import functools
 import inspect
 import numbers
+import os
 import warnings
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -51,7 +54,8 @@ __all__ = ["CV_ESTIMATORS", "LogisticRegressionCV", "MultiLabelLogisticCV",
            "OneVsRestLogisticCV", "SoftmaxRegressionCV"]
 
 #: The cross-validation parameters and their defaults (scikit-learn's, but for scoring).
-_CV_PARAMS: dict[str, Any] = {"Cs": 10, "cv": 5, "scoring": "neg_log_loss", "refit": True}
+_CV_PARAMS: dict[str, Any] = {"Cs": 10, "cv": 5, "scoring": "neg_log_loss", "refit": True,
+                               "patience": None, "n_jobs": None}
 
 
 def _make_init(base: type, extra: dict[str, Any]) -> Any:
@@ -129,8 +133,33 @@ class _CVMixin:
         return np.array([_score(self.scoring, scorer, est, X, y, sw, offset)])
 
     def _choose(self, scores: np.ndarray, Cs: np.ndarray) -> Any:
-        """Index of the best ``C`` (mean over folds; the first, smallest index, on ties)."""
-        return int(np.argmax(scores.mean(axis=0)))
+        """Index of the best ``C`` (mean over folds; the first, smallest index, on ties).
+
+        Only the ``C`` values that every fold reached count (``patience`` leaves the
+        others NaN); ``scores`` is (n_folds, n_Cs) or (n_folds, n_Cs, n_labels).
+        """
+        return np.argmax(_reached_mean(scores), axis=0)
+
+    def _stopper(self) -> Any:
+        """A fresh ``stop(scores) -> bool`` for one fold's path (``patience``), or None.
+
+        Called with each point's held-out score(s) in path order (``C`` rising):
+        true once ``patience`` points in a row scored below the fold's best so far
+        (the mean over labels for multi-label scores).
+        """
+        if self.patience is None:
+            return None
+        state = {"best": -np.inf, "worse": 0}
+
+        def stop(scores: np.ndarray) -> bool:
+            value = float(np.mean(scores))
+            if value > state["best"]:
+                state["best"], state["worse"] = value, 0
+            else:
+                state["worse"] += 1
+            return state["worse"] >= self.patience
+
+        return stop
 
     # -- fit --------------------------------------------------------------------------
     def fit(self, X: Any, y: Any, sample_weight: Any = None, groups: Any = None,
@@ -191,15 +220,18 @@ class _CVMixin:
             off_tr = None if off is None else _safe_indexing(off, train)
             off_te = None if off is None else _safe_indexing(off, test)
             fold: list[Any] = [None] * n_Cs
+            stop = self._stopper()
 
-            def score(i: int, est: Any) -> None:
+            def score(i: int, est: Any) -> bool:
                 fold[i] = self._fold_scores(est, scorer, X_te, y_te, sw_te, off_te)
+                return stop is not None and stop(fold[i])
 
             path = regularization_path(base, X_tr, y_tr, Cs, sw_tr, callback=score,
                                        offset=off_tr)
-            return np.stack(fold), path
+            shape = next(f for f in fold if f is not None).shape
+            return np.stack([np.full(shape, np.nan) if f is None else f for f in fold]), path
 
-        results = _run_folds(fold_path, folds)
+        results = _run_folds(fold_path, folds, self.n_jobs)
         S = np.stack([r[0] for r in results])  # (n_folds, n_Cs, 1 or n_labels)
         coefs = [r[1].coefs for r in results]
         intercepts = [r[1].intercepts for r in results]
@@ -230,7 +262,7 @@ class _CVMixin:
 
     def _refit(self, X: Any, y: Any, sample_weight: Any, S: np.ndarray, Cs: np.ndarray,
                offset: Any = None) -> None:
-        best = self._choose(S[:, :, 0], Cs)
+        best = int(self._choose(S[:, :, 0], Cs))
         self.C_ = float(Cs[best])
         est = self._warm_refit_estimator(best)
         self._take_fitted(est.fit(X, y, sample_weight=sample_weight, offset=offset))
@@ -254,7 +286,8 @@ class _CVMixin:
     def _average_folds(self, X: Any, y: Any, sample_weight: Any, S: np.ndarray,
                        Cs: np.ndarray, n_folds: int, offset: Any = None) -> None:
         """``refit=False`` (scikit-learn's rule): average each fold's best coefficients."""
-        best = np.argmax(S[:, :, 0], axis=1)
+        # Each fold's own best among the C values its path reached.
+        best = np.argmax(np.where(np.isnan(S[:, :, 0]), -np.inf, S[:, :, 0]), axis=1)
         rows = np.arange(n_folds)
         self.C_ = float(np.mean(Cs[best]))
         # The fitted attributes other than the coefficients (classes_, names)
@@ -306,6 +339,16 @@ class _CVMixin:
         self._check_Cs()
         if not isinstance(self.refit, (bool, np.bool_)):
             raise ValueError(f"refit must be True or False; got {self.refit!r}.")
+        if self.n_jobs is not None and (
+                not isinstance(self.n_jobs, numbers.Integral) or isinstance(self.n_jobs, bool)
+                or not (self.n_jobs >= 1 or self.n_jobs == -1)):
+            raise ValueError(f"n_jobs must be None, -1 or an integer >= 1; got "
+                             f"{self.n_jobs!r}.")
+        if self.patience is not None and (
+                not isinstance(self.patience, numbers.Integral)
+                or isinstance(self.patience, bool) or self.patience < 1):
+            raise ValueError(f"patience must be None or an integer >= 1; got "
+                             f"{self.patience!r}.")
         self._base_estimator()._validate_params()
 
     def _take_fitted(self, est: Any) -> None:
@@ -375,11 +418,12 @@ def _bound_offset(est: Any, offset: Any) -> Iterator[None]:
             vars(est).pop(name, None)
 
 
-def _run_folds(fold_path: Any, folds: list[tuple[np.ndarray, np.ndarray]]) -> list[Any]:
+def _run_folds(fold_path: Any, folds: list[tuple[np.ndarray, np.ndarray]],
+               n_jobs: int | None = None) -> list[Any]:
     """``fold_path(train, test)`` for every fold, in order; folds share the cores.
 
     A fold's path is a chain of warm-started fits, so the parallelism is across
-    folds: as many at a time as the BLAS may use threads
+    folds: ``n_jobs`` at a time, or (None) as many as the BLAS may use threads
     (:func:`sigmax._parallel.blas_threads`; one under
     ``threadpoolctl.threadpool_limits(1)``). While two or more fits run, each
     pass over ``X`` runs on one worker (``_parallel.fit_scope``), so the cores
@@ -387,7 +431,8 @@ def _run_folds(fold_path: Any, folds: list[tuple[np.ndarray, np.ndarray]]) -> li
     split, then use every core instead of one. A fold running alone (the last
     one) has its passes on every worker again.
     """
-    n_workers = min(len(folds), _parallel.blas_threads())
+    n_workers = min(len(folds), _parallel.blas_threads() if n_jobs is None else
+                    (os.cpu_count() or 1) if n_jobs == -1 else n_jobs)
     if n_workers <= 1:
         return [fold_path(train, test) for train, test in folds]
     from concurrent.futures import ThreadPoolExecutor
@@ -403,6 +448,12 @@ def _run_folds(fold_path: Any, folds: list[tuple[np.ndarray, np.ndarray]]) -> li
             ThreadPoolExecutor(n_workers, thread_name_prefix="sigmax-fold") as pool:
         futures = [pool.submit(fold_path, train, test) for train, test in folds]
         return [f.result() for f in futures]
+
+
+def _reached_mean(scores: np.ndarray) -> np.ndarray:
+    """Mean over folds (axis 0) of the ``C`` values every fold reached; -inf elsewhere."""
+    reached = ~np.isnan(scores).any(axis=0)
+    return np.where(reached, np.nan_to_num(scores, nan=0.0).mean(axis=0), -np.inf)
 
 
 def _stack(paths: list[np.ndarray]) -> np.ndarray:
@@ -436,6 +487,22 @@ class LogisticRegressionCV(_CVMixin, LogisticRegression):
         None scores by the estimator's ``score`` (accuracy).
     refit : bool, default=True
         Refit on all rows at ``C_``; False averages the folds' best coefficients.
+    patience : int or None, default=None
+        Early stopping of each fold's path: it stops once ``patience``
+        consecutive ``C`` values (in rising order) scored worse than the fold's
+        best so far. Held-out log-loss against ``C`` falls to a minimum and then
+        rises as the penalty weakens, and the weakly penalized fits are the
+        slow ones (rare classes near separation), so a path seldom needs its
+        end. ``C_`` is the best among the ``C`` values that every fold reached;
+        the others are NaN in ``scores_`` and the paths. None: every ``C``
+        (scikit-learn's behaviour).
+    n_jobs : int or None, default=None
+        Folds fitted side by side (threads; -1: one per core). None: as many
+        as the BLAS may use threads now, so one under
+        ``threadpoolctl.threadpool_limits(1)``. Each fold's passes over ``X``
+        then run on its own thread with a one-thread BLAS: ``n_jobs=2`` under
+        ``threadpool_limits(1)`` keeps every product single-threaded and uses
+        two cores for two folds.
     penalty, l1_ratio, fit_intercept, solver, tol, max_iter, class_weight, warm_start,
     dtype, verbose, backend, device
         As in :class:`~sigmax.LogisticRegression`.
@@ -446,7 +513,8 @@ class LogisticRegressionCV(_CVMixin, LogisticRegression):
         The chosen ``C`` (the best mean score over folds).
     Cs_ : ndarray of shape (n_Cs,)
     scores_ : ndarray of shape (n_folds, n_Cs)
-        Held-out score of every fold at every ``C`` (higher is better).
+        Held-out score of every fold at every ``C`` (higher is better); NaN
+        where ``patience`` stopped that fold's path before it.
     coefs_paths_ : ndarray of shape (n_folds, n_Cs, *coef_.shape)
     intercepts_paths_ : ndarray of shape (n_folds, n_Cs, *intercept_.shape)
     coef_, intercept_, classes_, n_iter_, fit_record_, n_features_in_
@@ -569,12 +637,12 @@ class MultiLabelLogisticCV(_CVMixin, MultiLabelLogistic):
 
     def _refit(self, X, y, sample_weight, S, Cs, offset=None):
         if not self.per_label:
-            best = int(np.argmax(self.scores_.mean(axis=0)))
+            best = int(self._choose(self.scores_, Cs))
             self.C_ = float(Cs[best])
             est = self._warm_refit_estimator(best)
             self._take_fitted(est.fit(X, y, sample_weight=sample_weight, offset=offset))
             return
-        best = np.argmax(S.mean(axis=0), axis=0)  # (n_labels,)
+        best = self._choose(S, Cs)  # (n_labels,)
         self.C_ = Cs[best]
         upto = Cs <= self.C_.max()
         idx = np.flatnonzero(upto)

@@ -125,6 +125,16 @@ class BinomialLoss(Loss):
         # log(1 + e^z) - y z = log(2 cosh(z/2)) + (1/2 - y) z.
         return np.subtract(0.5, np.asarray(Y, dtype=np.float64).reshape(len(Y), -1).T)
 
+    def intercept_only(self, Y, weights, k):
+        # b = logit of the weighted mean label, per output (entry weights per column).
+        Yk = np.asarray(Y, dtype=np.float64).reshape(len(Y), -1)
+        w = np.asarray(weights, dtype=np.float64)
+        w = w.reshape(len(Y), -1) if w.ndim == 2 else w[:, None]
+        pos, total = (w * Yk).sum(axis=0), np.broadcast_to(w, Yk.shape).sum(axis=0)
+        if Yk.shape[1] != k or not (np.all(pos > 0) and np.all(pos < total)):
+            return None
+        return np.log(pos) - np.log(total - pos)
+
     def value_targets(self, Y, k):
         # c = 1 - 2y, (k, n): int8 (exact) for 0/1 labels, float64 otherwise.
         # Chunks of rows: no (n, k) temporaries.

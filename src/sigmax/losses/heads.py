@@ -78,6 +78,15 @@ class HeadsLoss(Loss):
             w = weights if weights.ndim == 1 else weights[:, h]
             yield loss, a, b, y, w
 
+    def intercept_only(self, Y, weights, k):
+        b = np.empty(self.n_outputs())
+        for loss, a, c, y, w in self._parts(Y, weights):
+            part = loss.intercept_only(y, w, c - a)
+            if part is None:
+                return None
+            b[a:c] = part
+        return b
+
     def value_and_grad(self, Z, Y, weights):
         G = np.empty_like(Z)
         total = 0.0

@@ -175,6 +175,19 @@ class MultinomialLoss(Loss):
     def value_targets(self, Y, k):
         return np.asarray(Y)
 
+    def intercept_only(self, Y, weights, k):
+        # b_c = log p_c up to a constant: centred (symmetric; the solvers keep the
+        # sum of the intercepts), or relative to class 0 (reference).
+        Y, w = np.asarray(Y), np.asarray(weights, dtype=np.float64)
+        K = k + 1 if self.reference else k
+        if Y.ndim != 1 or w.shape != Y.shape:
+            return None
+        counts = np.bincount(Y.astype(np.intp, copy=False), weights=w, minlength=K)[:K]
+        if not np.all(counts > 0):
+            return None
+        logp = np.log(counts)
+        return logp[1:] - logp[0] if self.reference else logp - logp.mean()
+
     # Per-sample reductions along the rows of a (b, k) block: softmax_partition_rows.
     partition_rowmajor: ClassVar[bool] = True
 

@@ -12,7 +12,8 @@ intercepts at the optimum) and :math:`\tilde\Sigma` the second moments of
 .. math:: \kappa_{\mathrm{class}} = \frac{\max_a \pi_a (1 - \pi_a)}
           {\max(\min_a \pi_a (1 - \pi_a),\ \lambda)},
 
-a factor on top of the conditioning of the features. A class seen once in
+a factor on top of the conditioning of the features (:math:`\lambda = 0` with an
+intercept, which the penalty does not touch). A class seen once in
 ``n`` rows at ``C = 1`` (:math:`\lambda = 1 / n`) gives :math:`\kappa` of
 about ``n / 5``: the 79 label sets of R's ggplot2movies genres (n = 58,788)
 have :math:`\kappa_{\mathrm{class}} = 1.1 \times 10^4`, the benchmark's
@@ -91,7 +92,16 @@ def class_spread(objective: Any) -> float:
 
 
 def _l2_weight(objective: Any) -> float:
-    """:math:`\\lambda`, the penalty's curvature on every coefficient (0 when it has none)."""
+    """:math:`\\lambda`, the penalty's curvature on every parameter (0 when it has none).
+
+    0 with an intercept: the penalty leaves the intercepts alone, so a rare
+    class's intercept keeps its own curvature :math:`\\pi_a (1 - \\pi_a)`
+    however strong the penalty (film label sets at ``C = 1e-3``, where
+    :math:`\\lambda` hid the spread: plain CG took 288 Hessian products in 6
+    Newton steps, 4.7 s; with the output blocks 18 products, 0.4 s).
+    """
+    if getattr(objective, "fit_intercept", False):
+        return 0.0
     lam = objective.penalty_term.smooth_hessian_diag(objective.unpack(objective.zeros())[0])
     return float(lam) if lam is not None and not np.ndim(lam) else 0.0
 

@@ -71,6 +71,7 @@ from .result import (
 )
 from .run import StudyRun
 from .section import SECTIONS
+from .tuning import tuning_grid, tuning_params
 
 __all__ = ["CANDIDATES", "SECTIONS", "CandidateSpec", "compare", "compare_problem",
            "register_candidate"]
@@ -88,16 +89,23 @@ def _warm_up(run: StudyRun) -> None:
     The first torch or dask fit in a process pays one-time costs (imports, the
     CUDA context, kernel loading, the dask client's first graph) that are not
     part of fitting the data; without this they would land in the first
-    candidate's timed fit.
+    candidate's timed fit. A candidate that runs on torch only (the shared
+    trunk) is warmed up on any backend (movies: its fit on all rows took 3.3 s
+    with torch's import, 0.8 s per fold without).
     """
-    if run.estimator_params.get("backend", "numpy") == "numpy":
+    numpy = run.estimator_params.get("backend", "numpy") == "numpy"
+    # Candidates that fit on torch whatever the backend (a shared trunk) pay torch's
+    # import in their first fit: warmed up too, so that it is not in their timed fit.
+    others = [s for s in run.specs if not s.convex and "numpy" not in s.backends]
+    if numpy and not others:
         return
     idx = cover_subsample(run.target.strata, 64, run.seed)
     sub = run.target.subset(idx)
-    for spec in run.convex_specs:
-        if run.placed(spec):
+    for spec in ([] if numpy else run.convex_specs) + others:
+        if run.placed(spec) or spec in others:
             try:
-                fitting.fit(run.make(spec, max_iter=5), run.Xs[idx], y_for(spec, sub))
+                short = {"max_iter": 5, **({"max_epochs": 1} if spec in others else {})}
+                fitting.fit(run.make(spec, **short), run.Xs[idx], y_for(spec, sub))
             except ValueError:  # a subsample the model refuses: the real fits report errors
                 pass
 
@@ -111,7 +119,7 @@ def _full_fits(run: StudyRun) -> None:
             # Tuned comparison: C by cross-validation on all rows first; the model at
             # that C is then timed and measured like any other.
             cv_est, _, _ = fitting.fit(run.make_tuned(spec), run.Xs, y)
-            tuning = _tuning_params(cv_est)
+            tuning = tuning_params(cv_est)
             if tuning:
                 run.tuned_C[spec.name] = tuning["C_selected"]
         est, seconds, caught = fitting.fit(run.make(spec), run.Xs, y)
@@ -174,34 +182,8 @@ def _full_fits(run: StudyRun) -> None:
         run.progress(f"fit on all rows: {spec.name}")
 
 
-def tuning_grid(quick: bool, points: int | None = None) -> np.ndarray:
-    """The C grid of a tuned comparison: 1e-3 .. 1e3, ``points`` points (default 7 quick, 13).
-
-    Wide enough that a model needing a strong penalty (many classes, few rows)
-    and one needing almost none both find an interior optimum on most data;
-    the report says when the choice sits on an end of the grid.
-    """
-    return np.logspace(-3, 3, points or (7 if quick else 13))
-
-
-def _tuning_params(est: Any) -> dict[str, Any]:
-    """C chosen on all rows, its validation curve and the one-standard-error choice."""
-    if not hasattr(est, "C_") or np.ndim(est.C_) != 0:
-        return {}
-    Cs = np.asarray(est.Cs_, dtype=np.float64)
-    S = -np.asarray(est.scores_, dtype=np.float64)  # (folds, Cs) log-loss
-    mean = S.mean(axis=0)
-    se = S.std(axis=0, ddof=1) / np.sqrt(S.shape[0]) if S.shape[0] > 1 else np.zeros_like(mean)
-    best = int(np.argmin(mean))
-    ok = np.flatnonzero(mean <= mean[best] + se[best])
-    return {"C": float(est.C_), "C_note": "chosen by cross-validation on all rows",
-            "C_selected": float(est.C_), "C_1se": float(Cs[ok].min()),
-            "Cs": Cs.tolist(), "validation_log_loss": mean.tolist(),
-            "validation_se": se.tolist()}
-
-
 def compare_problem(X: Any, y: Any, *, name: str = "data", description: str = "",
-                    cv: int = 5, repeats: int = 1, C: float | str = 1.0,
+                    cv: int = 5, repeats: int = 1, C: float | str = "cv",
                     random_state: int = 0,
                     sections: Sequence[str] | str | None = None, quick: bool = False,
                     progress: ProgressCallback | None = None, threads: int = 1,
@@ -313,7 +295,7 @@ def compare_problem(X: Any, y: Any, *, name: str = "data", description: str = ""
 
 
 def compare(X: Any, y: Any, *, name: str = "data", description: str = "", cv: int = 5,
-            repeats: int = 1, C: float | str = 1.0, random_state: int = 0,
+            repeats: int = 1, C: float | str = "cv", random_state: int = 0,
             sections: Sequence[str] | str | None = None, quick: bool = False,
             progress: ProgressCallback | None = None, threads: int = 1,
             max_samples: int | None = None, feature_names: Sequence[str] | None = None,
@@ -336,9 +318,14 @@ def compare(X: Any, y: Any, *, name: str = "data", description: str = "", cv: in
         Folds (``quick`` caps them at 3).
     repeats : int, default=1
         Repetitions of the k-fold split (more folds for the paired tests).
-    C : float, default=1.0
-        Inverse L2 strength shared by the candidates (two-class softmax gets
-        ``C/2``, its exact equivalent; see the module docstring).
+    C : float or "cv", default="cv"
+        ``"cv"``: each candidate with a cross-validated counterpart picks its own
+        C by cross-validated log-loss over a grid of 1e-3 .. 1e3 (13 values, 7
+        with ``quick``), on all rows for its model and inside each outer
+        training fold (nested) for the performance table
+        (:mod:`sigmax.study.tuning`). A number: that C shared by the candidates
+        (two-class softmax gets ``C/2``, its exact equivalent; see the module
+        docstring). The K = 2 section always uses the fixed view.
     random_state : int, default=0
         Seed of the folds, subsamples and random starts.
     sections : list of str or comma-separated str, optional

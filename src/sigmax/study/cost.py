@@ -22,6 +22,7 @@ display corrects it by the measured time as sections finish (:mod:`sigmax.study.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from threadpoolctl import threadpool_limits
 from . import fitting
 from .budget import Budget
 from .fitting import n_outputs, n_params, y_for
+from .folds import inner_fold_count
 from .inputs import cover_subsample
 
 __all__ = ["ITERATIONS", "PROBE_ROWS", "SECTION_COSTS", "FitTime", "Probe", "Sizes",
@@ -281,7 +283,9 @@ def _path_factor(f: FitTime, s: Sizes) -> float:
     the refit at the chosen C."""
     if not (s.tuned and f.tuned):
         return 1.0
-    return 1.0 + s.inner_cv * (1.0 + (s.budget.path_length - 1) * PATH_POINT) \
+    # The inner folds' paths run side by side, one per core: ceil(k / cores) rounds.
+    rounds = -(-s.inner_cv // max(1, min(os.cpu_count() or 1, s.inner_cv)))
+    return 1.0 + rounds * (1.0 + (s.budget.path_length - 1) * PATH_POINT) \
         * (s.inner_cv - 1) / s.inner_cv
 
 
@@ -443,7 +447,7 @@ def schedule(estimates: dict[str, float], units: dict[str, int]) -> list[float]:
     return out
 
 
-def probe_data(X: Any, y: Any, *, name: str = "data", C: float | str = 1.0, quick: bool = False,
+def probe_data(X: Any, y: Any, *, name: str = "data", C: float | str = "cv", quick: bool = False,
                random_state: int = 0, max_samples: int | None = None,
                estimator_params: dict[str, Any] | None = None,
                sections: Sequence[str] = (), threads: int = 1) -> Probe:
@@ -489,7 +493,7 @@ def schedule_after_fits(run: Any, sections: Sequence[str], units: dict[str, int]
     """The sections' unit estimates from the fits on all rows (the best speed measurement)."""
     probe = probe_from_fits(run)
     est = estimate(probe, Sizes(run.budget, run.n_folds, run.repeats, run.Cs is not None,
-                                run.inner_cv), sections)
+                                inner_fold_count(run.X.shape[0])), sections)
     est.pop("full_fits")
     return schedule(est, units)
 

@@ -166,7 +166,7 @@ def check_seconds(seconds: float) -> float:
 
 
 def plan_time_budget(X: Any, y: Any, seconds: float, *, name: str = "data", cv: int = 5,
-                     repeats: int = 1, C: float | str = 1.0, quick: bool = False,
+                     repeats: int = 1, C: float | str = "cv", quick: bool = False,
                      random_state: int = 0, max_samples: int | None = None,
                      estimator_params: dict[str, Any] | None = None,
                      sections: Sequence[str] = (), elapsed: float = 0.0,

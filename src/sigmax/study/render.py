@@ -21,7 +21,7 @@ import datetime as _dt
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -407,7 +407,8 @@ def _is_replaceable(path: Path) -> bool:
 
 
 def write_report(result: CompareResult, out: str | os.PathLike, *, plots: bool = True,
-                 callback: Progress | None = None) -> Path:
+                 callback: Progress | None = None,
+                 figures: Sequence[Sequence[Any]] | None = None) -> Path:
     """Draw the figures and write ``index.html``, ``results.json`` and ``figures/``.
 
     Parameters
@@ -422,6 +423,9 @@ def write_report(result: CompareResult, out: str | os.PathLike, *, plots: bool =
         Draw the figures (False: tables only, faster).
     callback : callable, optional
         ``callback(step, done, total)`` after each figure and file.
+    figures : list of lists of RenderedFigure, optional
+        Each problem's figures, drawn already (in order;
+        :class:`~sigmax.study.figure_pool.FigurePool`); None: drawn here.
 
     Returns
     -------
@@ -446,7 +450,8 @@ def write_report(result: CompareResult, out: str | os.PathLike, *, plots: bool =
         done = 0
         for i, p in enumerate(result.problems):
             p.figures = {}
-            for fig in draw_figures(p):
+            drawn = figures[i] if figures is not None and i < len(figures) else None
+            for fig in draw_figures(p) if drawn is None else drawn:
                 rendered[(i, fig.spec.id)] = fig
                 if fig.png is not None:
                     p.figures[fig.spec.id] = f"figures/{slug(p.dataset)}-{fig.spec.id}.png"

@@ -56,10 +56,11 @@ class CandidateParams(Record):
         "the one-standard-error choice: the smallest C (strongest penalty) whose "
         "validation log-loss is within one standard error of the best"))
     Cs: list[float] | None = field(default=None, metadata=_doc("the grid of C searched"))
-    validation_log_loss: list[float] | None = field(default=None, metadata=_doc(
-        "mean validation log-loss per C (inner folds on all rows)"))
-    validation_se: list[float] | None = field(default=None, metadata=_doc(
-        "its standard error over the inner folds"))
+    validation_log_loss: list[float | None] | None = field(default=None, metadata=_doc(
+        "mean validation log-loss per C (inner folds on all rows); null where an "
+        "early-stopped path did not reach that C"))
+    validation_se: list[float | None] | None = field(default=None, metadata=_doc(
+        "its standard error over the inner folds (null likewise)"))
 
 
 @dataclass(eq=False)
@@ -257,7 +258,8 @@ class CompareResult(Record):
 
     problems: list[ProblemResult] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict, metadata=_doc("", properties={
-        "cv": {"type": "integer"}, "repeats": {"type": "integer"}, "C": {"type": "number"},
+        "cv": {"type": "integer"}, "repeats": {"type": "integer"},
+        "C": {"anyOf": [{"type": "number"}, {"const": "cv"}]},
         "random_state": {"type": "integer"},
         "sections": {"type": "array", "items": {"type": "string"}},
         "quick": {"type": "boolean"}, "threads": {"type": "integer"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +14,7 @@ from .advise import Target
 from .budget import Budget
 from .candidates import CandidateSpec
 from .result import CandidateResult, ProblemResult
+from .tuning import PATIENCE
 
 __all__ = ["StudyRun"]
 
@@ -51,12 +53,17 @@ class StudyRun:
     #: The C grid of the tuned comparison (``compare(C="cv")``); None: every
     #: candidate at the fixed ``C``.
     Cs: Any = None
-    #: Inner folds of the tuned comparison.
-    inner_cv: int = 3
+    #: Inner folds fitted side by side in a tuned comparison (the CV ``n_jobs``): one
+    #: per core. Every product inside a fold stays on one thread; the timed fits
+    #: on all rows run alone.
+    search_jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
     #: Candidate name -> C chosen by cross-validation on all rows (tuned comparison).
     tuned_C: dict[str, float] = field(default_factory=dict)
     full: dict[str, Any] = field(default_factory=dict)     # name -> estimator fit on all rows
     oof: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Candidate name -> (coef_, intercept_) of its fit on each outer training fold of
+    #: the first repeat (performance section): warm starts of later fits on those rows.
+    fold_solutions: dict[str, list[tuple[Any, Any]]] = field(default_factory=dict)
 
     def cand(self, name: str) -> CandidateResult:
         return next(c for c in self.problem.candidates if c.name == name)
@@ -82,22 +89,31 @@ class StudyRun:
         """``spec``'s parameters sized to all rows of the data (:attr:`CandidateSpec.sized`)."""
         return {} if spec.sized is None else dict(spec.sized(int(self.X.shape[0])))
 
-    def make_tuned(self, spec: CandidateSpec, **params: Any) -> LinearClassifierBase:
+    def make_tuned(self, spec: CandidateSpec, rows: Any = None,
+                   **params: Any) -> LinearClassifierBase:
         """The estimator that picks its own C where it is fitted (tuned comparison).
 
         A candidate with a cross-validated counterpart
         (:data:`sigmax.estimators.CV_ESTIMATORS`) is that estimator: fitted on an
         outer training fold, it chooses C inside it (nested), so the outer test
-        rows never choose C. Otherwise (fixed C, or no such counterpart) it is
-        :meth:`make`.
+        rows never choose C. ``rows``: the indices of the rows it will be fitted
+        on (all rows when None), for its inner folds
+        (:func:`~sigmax.study.folds.inner_folds`: shuffled, stratified, groups
+        kept whole); its paths stop early (:data:`~sigmax.study.tuning.PATIENCE`)
+        and its folds run side by side on up to :attr:`search_jobs` threads.
+        Otherwise (fixed C, or no such counterpart) it is :meth:`make`.
         """
         cv_class = self.tuned_class(spec)
         if cv_class is None:
             return self.make(spec, **params)
+        from .folds import inner_folds
+
         placement = self.estimator_params if self.placed(spec) else {}
         merged = {**dict(spec.params), **placement, **self.sized_params(spec), **params}
         accepted = set(cv_class().get_params())
-        return cv_class(Cs=list(self.Cs), cv=self.inner_cv, scoring="neg_log_loss",
+        folds = inner_folds(self, np.arange(self.X.shape[0]) if rows is None else rows)
+        return cv_class(Cs=list(self.Cs), cv=folds, scoring="neg_log_loss",
+                        patience=PATIENCE, n_jobs=min(self.search_jobs, len(folds)),
                         **{k: v for k, v in merged.items() if k in accepted})
 
     def tuned_class(self, spec: CandidateSpec) -> type | None:

@@ -43,7 +43,7 @@ from ..fitting import (
     warning_notes,
     y_for,
 )
-from ..folds import outer_folds
+from ..folds import inner_fold_count, outer_folds
 from ..formatting import (
     best_of,
     cand_label,
@@ -67,6 +67,7 @@ from ..record import Record
 from ..result import ProblemResult
 from ..run import StudyRun
 from ..section import Section
+from ..tuning import draw_validation_curves, tuning_html
 
 
 @dataclass(eq=False)
@@ -108,32 +109,6 @@ class PerformanceResult(Record):
 
 
 
-def _tuning_html(p: ProblemResult) -> str:
-    """Each model's own C: chosen on all rows, the 1-SE choice, and per outer fold."""
-    tuned = [c for c in p.candidates if c.params.C_selected is not None]
-    if not tuned:
-        return ""
-    grid = tuned[0].params.Cs or []
-    rows = []
-    for c in tuned:
-        per = c.params.C_per_fold or []
-        edge = ("; at the edge of the grid" if grid and c.params.C_selected in
-                (min(grid), max(grid)) else "")
-        rows.append([(esc(c.label), ""), num_cell(c.params.C_selected),
-                     num_cell(c.params.C_1se),
-                     (esc(", ".join(f"{v:g}" for v in per)) + esc(edge), "")])
-    fixed = [c.label for c in p.candidates if c.params.C_selected is None]
-    head = (f"<h4>Each model at its own C</h4><p>Every model picks C by cross-validated "
-            f"log-loss over {len(grid)} values from {min(grid):g} to {max(grid):g}, inside "
-            "each outer training fold (nested), so the test rows above never chose C. The "
-            "one-standard-error choice is the strongest penalty within one standard error "
-            "of the best.</p>") if grid else ""
-    note = (f"<p class='sub'>At a fixed C (no cross-validated version): "
-            f"{esc(', '.join(fixed))}.</p>") if fixed else ""
-    return head + html_table(["model", "C on all rows", "1-SE C", "C per outer fold"],
-                             rows) + note
-
-
 def _performance(run: StudyRun) -> PerformanceResult:
     target, X = run.target, run.X
     n_splits, repeats = run.n_folds, run.repeats
@@ -159,7 +134,8 @@ def _performance(run: StudyRun) -> PerformanceResult:
         ttr, tte = target.subset(tr), target.subset(te)
         for spec in run.specs:
             p = per[spec.name]
-            est, seconds, caught = fitting.fit(run.make_tuned(spec), Xtr, y_for(spec, ttr))
+            est, seconds, caught = fitting.fit(run.make_tuned(spec, tr), Xtr,
+                                               y_for(spec, ttr))
             record_warnings(p["records"], caught, f)
             t0 = time.perf_counter()
             to_numpy(est.predict_proba(Xte))
@@ -171,6 +147,9 @@ def _performance(run: StudyRun) -> PerformanceResult:
             if hasattr(est, "C_") and np.ndim(est.C_) == 0:
                 p.setdefault("C", []).append(float(est.C_))  # chosen in this training fold
             p["fit"].append(seconds)
+            if f < n_splits and spec.convex:
+                run.fold_solutions.setdefault(spec.name, []).append(
+                    (np.array(est.coef_), np.array(est.intercept_)))
             p["iter"].append(rec.n_iter)
             p["grad"].append(rec.n_grad_evals)
             p["hessp"].append(rec.n_hessp_evals)
@@ -191,6 +170,11 @@ def _performance(run: StudyRun) -> PerformanceResult:
         cand.notes += warning_notes(p["records"], n_runs, "cross-validation fits")
         if p.get("C"):
             cand.params.C_per_fold = p["C"]
+            cand.notes.append(
+                f"its fit time per fold is the whole C search there ({inner_fold_count(len(tr))} "
+                f"inner folds x up to {len(run.Cs)} values of C, side by side on up to "
+                f"{run.search_jobs} threads, then the refit at the chosen C); its fit on all "
+                "rows is one fit at its own C")
     # Paired comparisons on the headline metrics, every pair of candidates.
     registry = MULTILABEL_METRICS if target.task == "multilabel" else SINGLE_LABEL_METRICS
     ratio = 1.0 / (n_splits - 1)
@@ -248,7 +232,7 @@ def _perf_html(perf: PerformanceResult, p: ProblemResult) -> str:
         out.append(f"<p>{esc(perf.folds)}. Mean ± standard deviation over the folds; "
                    "↑ higher is better, ↓ lower is better; best in green.</p>")
     out.append(html_table(heads, rows))
-    out.append(_tuning_html(p))
+    out.append(tuning_html(p))
     lines = key_verdicts(p)
     if lines:
         out.append("<h4>Is the difference real?</h4>" + sentences(lines))
@@ -429,6 +413,12 @@ class Performance(Section):
                    "Left: when a model says p, is it right a fraction p of the time? Points on "
                    "the diagonal are calibrated. Right: how often each probability is predicted "
                    "(log scale).", draw_reliability),
+        FigureSpec("validation_curves", "performance", "Each model's own C",
+                   "Validation log-loss against C of each model that picks its own C (inner "
+                   "folds on all rows; band: one standard error). Filled dot: the chosen C; "
+                   "open circle: the one-standard-error choice (the strongest penalty within "
+                   "one standard error of the best). A curve ends where its early-stopped "
+                   "paths did.", draw_validation_curves),
         FigureSpec("per_label", "performance", "Per-label scores",
                    "Each label scored on its own, averaged over folds: one group of bars per "
                    "label, one bar per model.", draw_per_label),
