@@ -54,7 +54,8 @@ def tuning_params(est: Any) -> dict[str, Any]:
     ----------
     est : fitted CV estimator
         With ``Cs_`` (n_Cs,), ``scores_`` (n_folds, n_Cs) of negative log-loss
-        (NaN where early stopping ended a fold's path) and a scalar ``C_``.
+        (NaN where early stopping ended a fold's path) and a scalar ``C_``
+        (``refit=False`` is fine: the chosen C is read from the scores).
 
     Returns
     -------
@@ -74,8 +75,11 @@ def tuning_params(est: Any) -> dict[str, Any]:
     se = np.where(reached, se, np.nan)
     best = int(np.nanargmin(mean))
     ok = np.flatnonzero(reached & (np.nan_to_num(mean, nan=np.inf) <= mean[best] + se[best]))
-    return {"C": float(est.C_), "C_note": "chosen by cross-validation on all rows",
-            "C_selected": float(est.C_), "C_1se": float(Cs[ok].min()),
+    # The best mean over the folds among the C values all of them reached (the CV
+    # estimators' refit rule), whether or not the search refitted there.
+    chosen = float(Cs[best])
+    return {"C": chosen, "C_note": "chosen by cross-validation on all rows",
+            "C_selected": chosen, "C_1se": float(Cs[ok].min()),
             "Cs": Cs.tolist(), "validation_log_loss": _or_none(mean),
             "validation_se": _or_none(se)}
 
