@@ -26,18 +26,17 @@ from sklearn.model_selection import (
 
 from .inputs import fold_strata
 
-__all__ = ["INNER_FOLDS", "INNER_TWO_FOLD_ROWS", "OuterFolds", "inner_fold_count",
-           "inner_folds", "outer_folds"]
+__all__ = ["INNER_FOLDS", "OuterFolds", "inner_fold_count", "inner_folds", "outer_folds"]
 
-#: Inner folds of a tuned comparison's C search.
-INNER_FOLDS = 3
-#: From this many training rows on, the C search uses 2 inner folds: each then
-#: validates on at least 20,000 rows, where the log-loss of neighbouring C values
-#: is told apart well, and the two folds' paths run side by side on two cores
-#: (three would take two rounds). On R's ggplot2movies (47,000 training rows of
-#: an outer fold, 79 label sets) the softmax's search took 10.8 s instead of 17.2 s
-#: and chose the same C.
-INNER_TWO_FOLD_ROWS = 40_000
+#: Inner folds of a tuned comparison's C search: two, whose paths run side by side on
+#: two cores in one round (three folds take two rounds, the third alone). The
+#: built-in ``sigmax compare``: performance section 14.8 s instead of 19.2 s, the
+#: whole command 57-61 s instead of 62-65 s (``benchmarks/study_speed.py --src``,
+#: interleaved); the film softmax over 79 label sets (47,000 training rows): its
+#: search 10.8 s instead of 17.2 s, the same C. Each path is fitted on half the
+#: training rows, so the choice leans to a little more penalty than the refit on
+#: all of them would want, by less than the grid's factor of 3.16 between values.
+INNER_FOLDS = 2
 
 
 @dataclass(frozen=True)
@@ -101,8 +100,8 @@ def outer_folds(run: Any) -> OuterFolds:
 
 
 def inner_fold_count(n_rows: int) -> int:
-    """Inner folds of the C search on ``n_rows`` training rows (:data:`INNER_TWO_FOLD_ROWS`)."""
-    return 2 if n_rows >= INNER_TWO_FOLD_ROWS else INNER_FOLDS
+    """Inner folds of the C search on ``n_rows`` training rows (:data:`INNER_FOLDS`)."""
+    return INNER_FOLDS
 
 
 def inner_folds(run: Any, rows: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
