@@ -17,6 +17,7 @@ the pool only ever changes when they are drawn.
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
@@ -39,12 +40,17 @@ class FigurePool:
 
     ``submit(problem)`` in the order of the result's problems; ``rendered()``
     then gives every problem's :class:`~sigmax.study.figure.RenderedFigure`
-    list, drawn in this process for any problem whose worker failed.
+    list. The worker gets one problem at a time; problems it has not started
+    when ``rendered()`` is called are drawn in this process meanwhile (the two
+    cores share the tail), and so is any problem whose worker failed.
     """
 
     def __init__(self) -> None:
         self._problems: list[ProblemResult] = []
-        self._futures: list[Future | None] = []
+        self._futures: dict[int, Future] = {}
+        self._queue: list[int] = []  # submitted, not yet handed to the worker
+        self._busy = False
+        self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
         try:
             # spawn, not fork: this process runs threads (BLAS, numba, the fold
@@ -61,33 +67,51 @@ class FigurePool:
         self.close()
 
     def close(self) -> None:
+        with self._lock:
+            self._queue.clear()
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
 
     def submit(self, problem: ProblemResult) -> None:
-        """Start drawing ``problem``'s figures (the next problem of the result)."""
-        future = None
-        if self._pool is not None:
+        """Queue ``problem``'s figures (the next problem of the result)."""
+        with self._lock:
+            self._problems.append(problem)
+            self._queue.append(len(self._problems) - 1)
+        self._next()
+
+    def _next(self, done: Any = None) -> None:
+        """Hand the next queued problem to the worker when it is free."""
+        with self._lock:
+            if done is not None:
+                self._busy = False
+            if self._busy or not self._queue or self._pool is None:
+                return
+            i = self._queue.pop(0)
             try:
-                future = self._pool.submit(_draw, problem.to_dict())
-            except (OSError, RuntimeError):  # a broken pool: draw here later
-                future = None
-        self._problems.append(problem)
-        self._futures.append(future)
+                future = self._pool.submit(_draw, self._problems[i].to_dict())
+            except (OSError, RuntimeError):  # a broken pool: drawn here later
+                return
+            self._futures[i] = future
+            self._busy = True
+        future.add_done_callback(self._next)
 
     def rendered(self) -> list[list[RenderedFigure]]:
         """Every submitted problem's figures, in submission order (waits for the worker)."""
         from .plots import FIGURES, draw_figures
 
+        with self._lock:
+            left, self._queue = list(self._queue), []
+        here = {i: draw_figures(self._problems[i]) for i in left}
         out = []
-        for problem, future in zip(self._problems, self._futures):
-            drawn = None
-            if future is not None:
+        for i, problem in enumerate(self._problems):
+            drawn = here.get(i)
+            future = self._futures.get(i)
+            if drawn is None and future is not None:
                 try:
                     drawn = [RenderedFigure(FIGURES[fid], png, skipped, quiet)
                              for fid, png, skipped, quiet in future.result()]
-                except Exception:
+                except Exception:  # any worker failure: draw here instead
                     drawn = None
             out.append(draw_figures(problem) if drawn is None else drawn)
         return out
