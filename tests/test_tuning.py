@@ -151,3 +151,16 @@ def test_a_pool_that_cannot_draw_falls_back_to_drawing_here(digits_tuned):
     pool.submit(digits_tuned)
     (drawn,) = pool.rendered()
     assert any(f.png for f in drawn)
+
+
+def test_the_untuned_note_names_only_models_with_a_C(digits_tuned):
+    html = tuning_html(digits_tuned)
+    # The baseline has no C: it is never "at a fixed C".
+    assert "Not tuned" not in html
+    assert "The frequency baseline has no coefficients, so no C." in html
+    trunk = CandidateResult(name="multitask", label="Trunk", estimator="MultiLabelHeads",
+                            params=CandidateParams(C=1.0))
+    p = ProblemResult(dataset="d", task="multilabel", n_samples=10, n_features=2,
+                      n_classes=2, class_names=["a", "b"],
+                      candidates=[*digits_tuned.candidates, trunk])
+    assert "Not tuned (no cross-validated version): Trunk at C = 1." in tuning_html(p)

@@ -114,7 +114,11 @@ def tuning_html(p: ProblemResult) -> str:
                      num_cell(c.params.C_1se),
                      (esc(", ".join(f"{v:g}" for v in per)) + esc(edge), ""),
                      ("to the end" if stop is None else f"up to {stop:g}", "")])
-    fixed = [c.label for c in p.candidates if c.params.C_selected is None]
+    # Untuned models that have a penalty (a shared trunk: not convex, no path); the
+    # frequency baseline has no coefficients and so no C to choose.
+    fixed = [f"{c.label} at C = {c.params.C:g}" for c in p.candidates
+             if c.params.C_selected is None and c.name != "baseline"
+             and c.params.C is not None]
     head = (f"<h4>Each model at its own C</h4><p>Every model picks C by cross-validated "
             f"log-loss over {len(grid)} values from {min(grid):g} to {max(grid):g}, inside "
             "each outer training fold (nested), so the test rows above never chose C. The "
@@ -122,8 +126,10 @@ def tuning_html(p: ProblemResult) -> str:
             f"of the best. A fold's path stops once {PATIENCE} values of C in a row score "
             "worse than its best so far (the weak penalties are the slow fits); the last "
             "column says how far the paths on all rows went.</p>") if grid else ""
-    note = (f"<p class='sub'>At a fixed C (no cross-validated version): "
-            f"{esc(', '.join(fixed))}.</p>") if fixed else ""
+    said = ([f"Not tuned (no cross-validated version): {'; '.join(fixed)}."] if fixed else [])
+    if any(c.name == "baseline" for c in p.candidates):
+        said.append("The frequency baseline has no coefficients, so no C.")
+    note = f"<p class='sub'>{esc(' '.join(said))}</p>" if said else ""
     return head + html_table(["model", "C on all rows", "1-SE C", "C per outer fold",
                               "path on all rows"], rows) + note
 

@@ -172,9 +172,9 @@ def _performance(run: StudyRun) -> PerformanceResult:
             cand.params.C_per_fold = p["C"]
             cand.notes.append(
                 f"its fit time per fold is the whole C search there ({inner_fold_count(len(tr))} "
-                f"inner folds x up to {len(run.Cs)} values of C, side by side on up to "
-                f"{run.search_jobs} threads, then the refit at the chosen C); its fit on all "
-                "rows is one fit at its own C")
+                f"inner folds x up to {len(run.Cs)} values of C, side by side on "
+                f"{min(run.search_jobs, inner_fold_count(len(tr)))} thread(s), then the refit "
+                "at the chosen C); its fit on all rows is one fit at its own C")
     # Paired comparisons on the headline metrics, every pair of candidates.
     registry = MULTILABEL_METRICS if target.task == "multilabel" else SINGLE_LABEL_METRICS
     ratio = 1.0 / (n_splits - 1)
