@@ -164,3 +164,19 @@ def test_the_untuned_note_names_only_models_with_a_C(digits_tuned):
                       n_classes=2, class_names=["a", "b"],
                       candidates=[*digits_tuned.candidates, trunk])
     assert "Not tuned (no cross-validated version): Trunk at C = 1." in tuning_html(p)
+
+
+def test_advice_cost_compares_fits_on_all_rows_not_the_searches(digits_tuned):
+    import copy
+
+    from sigmax.study.advise import _measured
+
+    p = copy.deepcopy(digits_tuned)
+    soft = next(c for c in p.candidates if c.name == "softmax")
+    ovr = next(c for c in p.candidates if c.name == "ovr")
+    # Per-fold times of a tuned model include its whole C search; the cost sentence
+    # compares one fit on all rows each.
+    soft.compute.update({"fit_seconds": 100.0, "full_fit_seconds": 1.0})
+    ovr.compute.update({"fit_seconds": 100.0, "full_fit_seconds": 3.0})
+    cost = next(r for r in _measured(p, "softmax") if r.startswith("Cost"))
+    assert "(one fit on all rows)" in cost and "3x the fit time" in cost
