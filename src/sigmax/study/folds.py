@@ -32,10 +32,11 @@ __all__ = ["INNER_FOLDS", "OuterFolds", "inner_fold_count", "inner_folds", "oute
 #: two cores in one round (three folds take two rounds, the third alone). The
 #: built-in ``sigmax compare``: performance section 14.8 s instead of 19.2 s, the
 #: whole command 57-61 s instead of 62-65 s (``benchmarks/study_speed.py --src``,
-#: interleaved); the film softmax over 79 label sets (47,000 training rows): its
-#: search 10.8 s instead of 17.2 s, the same C. Each path is fitted on half the
-#: training rows, so the choice leans to a little more penalty than the refit on
-#: all of them would want, by less than the grid's factor of 3.16 between values.
+#: interleaved); the film softmax over 79 label sets (47,000 training rows, 7 values
+#: of C, two threads): its search 10.8 s instead of 17.2 s, the same C. Each path is
+#: fitted on half the training rows, so the choice leans to a little more penalty
+#: than the refit on all of them would want, by less than the grid's factor of 3.16
+#: between values.
 INNER_FOLDS = 2
 
 
