@@ -300,3 +300,33 @@ def test_proximal_newton_reaches_a_tight_tol_without_warnings(C):
             m = LogisticRegression(penalty="l1", C=C, solver="proximal-newton", tol=1e-10,
                                    max_iter=1000).fit(X[idx], y[idx])
         assert m.fit_record_.converged and m.fit_record_.grad_norm <= 1e-10
+
+
+@pytest.mark.parametrize("penalty", ["l2", "none"])
+def test_newton_cholesky_steps_leave_the_softmax_flat_directions(penalty):
+    """A constant added to an unpenalized parameter row changes nothing: a Newton step
+    has no part along it (else the intercepts drift together, step after step, until
+    float32 cannot see the objective move), and it still solves the Newton system."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(300, 4))
+    y = rng.integers(0, 3, 300)
+    obj = LinearObjective(MultinomialLoss(), X, y, np.ones(300), 3, C=1.0,
+                          penalty=make_penalty(penalty), fit_intercept=True)
+    w = obj.start() + 0.1 * rng.normal(size=obj.n_params)
+    _, g = obj.value_and_grad(w)
+    step = SOLVERS["newton-cholesky"].direction(obj, w, g, float(np.abs(g).max()))
+    P = step.reshape(obj.n_rows, obj.k)
+    flat = slice(None) if penalty == "none" else slice(obj.n_features, None)
+    np.testing.assert_allclose(P[flat].sum(axis=1), 0.0, atol=1e-12)
+    np.testing.assert_allclose(obj.hessp(w, step), -g, atol=1e-6 * np.abs(g).max() + 1e-10)
+
+
+def test_float32_softmax_newton_cholesky_from_the_null_start_converges():
+    from sigmax import SoftmaxRegression
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(240, 4)).astype(np.float32)
+    y = (X @ rng.normal(size=(4, 3)) + rng.gumbel(size=(240, 3))).argmax(axis=1)
+    est = SoftmaxRegression(C=1.0, dtype="float32", solver="newton-cholesky").fit(X, y)
+    assert est.fit_record_.converged
+    assert abs(float(np.sum(est.intercept_))) < 1e-4  # no drift along the flat direction

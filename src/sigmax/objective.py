@@ -87,13 +87,12 @@ class Objective:
     def start(self) -> np.ndarray:
         """The cold start: ``W = 0`` and the null model's intercepts (:meth:`Loss.intercept_only`).
 
-        Zero intercepts too without an intercept, with an offset (the null
-        model then has no closed form), or for a float32 device term.
+        Zero intercepts too without an intercept, or with an offset (the null
+        model then has no closed form).
         """
         w = self.zeros()
         # Device and chunked data terms keep the host targets they were built from
-        # (``host_targets``), so they start where NumPy does; a float32 device term
-        # keeps none and starts from zero (see ArrayData).
+        # (``host_targets``), so they start where NumPy does.
         Y, sw = getattr(self.data, "host_targets", None) or (self.Y, self.weights)
         if not self.fit_intercept or getattr(self.data, "offset", None) is not None \
                 or not isinstance(Y, np.ndarray) or not isinstance(sw, np.ndarray):

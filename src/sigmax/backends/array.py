@@ -59,12 +59,10 @@ class ArrayData(StateCache, DataTerm):
         self.device = device(X)
         self.X = X
         self.kernel = array_definition(loss)
-        # The host targets, for the null-model start (Objective.start), in float64
-        # only: from that start a torch float32 fit stalled at a gradient of 2e-4,
-        # its float32 objective being less exact near the optimum than NumPy's (it
-        # read 3.5e-5 below the true minimum); from zero it converges.
+        # The host targets, for the null-model start (Objective.start); None for a
+        # row slice, which passes device views.
         self.host_targets = ((Y, np.asarray(weights)) if isinstance(Y, np.ndarray)
-                             and numpy_dtype(X.dtype) == np.float64 else None)
+                             else None)
         if isinstance(Y, np.ndarray):  # host targets (a row slice passes device views)
             Y = xp.asarray(Y.astype(np.int64) if Y.dtype.kind in "iu" else Y, device=self.device)
         self.Y = Y

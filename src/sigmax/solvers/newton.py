@@ -126,7 +126,30 @@ class NewtonCholesky(_Newton):
         blocks = blocks_of(w) if blocks_of is not None else None
         if blocks is not None:
             return _block_steps(blocks, g.reshape(-1, blocks.shape[0])).ravel()
-        return newton_step(objective.hessian(w), g)
+        return _without_flat(objective, newton_step(objective.hessian(w), g))
+
+
+def _without_flat(objective: LinearObjective, step: np.ndarray) -> np.ndarray:
+    """``step`` less its part along the symmetric softmax's flat directions (in place).
+
+    A constant added to every entry of an unpenalized parameter row (the
+    intercepts; every row without an L2 term) changes no probability, so the
+    Hessian is singular there and a regularized solve may return any amount of
+    it: the intercepts then drift together, step after step (a float32 torch fit
+    from zero: 0 -> 1.5 -> 4.1 -> 4.3 in four steps), until float32 cannot tell
+    the objective's values apart and the line search fails. The gradient has no
+    part along those directions, so removing it leaves the step's decrease.
+    """
+    loss = objective.loss
+    if not getattr(loss, "softmax_hessian", False) or getattr(loss, "reference", False) \
+            or objective.k < 2:
+        return step
+    P = step.reshape(objective.n_rows, objective.k)
+    lam = objective.penalty_term.smooth_hessian_diag(objective.unpack(objective.zeros())[0])
+    flat = lam is None or not np.any(np.asarray(lam))
+    rows = slice(None) if flat else slice(objective.n_features, objective.n_rows)
+    P[rows] -= P[rows].mean(axis=1, keepdims=True)
+    return step
 
 
 def _block_steps(blocks: np.ndarray, G: np.ndarray) -> np.ndarray:
