@@ -89,11 +89,17 @@ def test_decision_regions_use_every_row_of_a_small_table():
     assert not any(" of 200 rows" in t for t in titles)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="needs torch")
-def test_memory_fit_of_the_trunk_stops_after_two_epochs(monkeypatch):
-    rng = np.random.default_rng(3)
+def _three_labels(seed: int) -> tuple[np.ndarray, pd.DataFrame]:
+    """240 rows, 3 features, 3 noisy 0/1 labels (one per feature): a trunk's table."""
+    rng = np.random.default_rng(seed)
     X = rng.normal(size=(240, 3))
     Y = pd.DataFrame((X + rng.normal(size=(240, 3)) > 0).astype(int), columns=["a", "b", "c"])
+    return X, Y
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="needs torch")
+def test_memory_fit_of_the_trunk_stops_after_two_epochs(monkeypatch):
+    X, Y = _three_labels(3)
     trunk_fits = []
     real_fit = fitting.fit
 
@@ -125,9 +131,7 @@ def test_trunk_minibatches_sized_to_the_rows_and_said(monkeypatch, steps, batch)
     from sigmax.study import candidates
 
     monkeypatch.setattr(candidates, "TRUNK_STEPS_PER_EPOCH", steps)
-    rng = np.random.default_rng(4)
-    X = rng.normal(size=(240, 3))
-    Y = pd.DataFrame((X + rng.normal(size=(240, 3)) > 0).astype(int), columns=["a", "b", "c"])
+    X, Y = _three_labels(4)
     batches = []
     real_fit = fitting.fit
 

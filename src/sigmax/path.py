@@ -282,7 +282,6 @@ def regularization_path(model: BaseEstimator, X: Any, y: Any, Cs: Sequence[float
         total = term.total
         _screened(est, X, y, sample_weight, Cs_arr, order, rho, term, coefs, intercepts,
                   n_iter, n_active, n_viol, objective, callback, fit_kw)
-        _fill_unreached(coefs, intercepts)
     else:
         # One data term for the whole path (PathFitter); with an offset every point
         # is the estimator's own fit, which takes it.
@@ -313,7 +312,7 @@ def regularization_path(model: BaseEstimator, X: Any, y: Any, Cs: Sequence[float
             n_active[i] = est.n_features_in_
             if callback is not None and callback(int(i), est):
                 break
-        _fill_unreached(coefs, intercepts)
+    _fill_unreached(coefs, intercepts)
     # The fits report the normalized objective F / (C S); S is the total weight.
     objective = objective * Cs_arr * total
     return RegularizationPath(Cs=Cs_arr.copy(), coefs=np.stack(coefs),

@@ -34,7 +34,7 @@ from threadpoolctl import threadpool_limits
 from . import fitting
 from .budget import Budget
 from .fitting import n_outputs, n_params, y_for
-from .folds import inner_fold_count
+from .folds import INNER_FOLDS
 from .inputs import cover_subsample
 
 __all__ = ["ITERATIONS", "PROBE_ROWS", "SECTION_COSTS", "FitTime", "Probe", "Sizes",
@@ -137,7 +137,7 @@ class Sizes:
     n_folds: int
     repeats: int = 1
     tuned: bool = False
-    inner_cv: int = 3
+    inner_cv: int = INNER_FOLDS
 
 
 def probe_run(run: Any, rows: int = PROBE_ROWS) -> Probe:
@@ -493,7 +493,7 @@ def schedule_after_fits(run: Any, sections: Sequence[str], units: dict[str, int]
     """The sections' unit estimates from the fits on all rows (the best speed measurement)."""
     probe = probe_from_fits(run)
     est = estimate(probe, Sizes(run.budget, run.n_folds, run.repeats, run.Cs is not None,
-                                inner_fold_count(run.X.shape[0])), sections)
+                                INNER_FOLDS), sections)
     est.pop("full_fits")
     return schedule(est, units)
 

@@ -26,7 +26,7 @@ from sklearn.model_selection import (
 
 from .inputs import fold_strata
 
-__all__ = ["INNER_FOLDS", "OuterFolds", "inner_fold_count", "inner_folds", "outer_folds"]
+__all__ = ["INNER_FOLDS", "OuterFolds", "inner_folds", "outer_folds"]
 
 #: Inner folds of a tuned comparison's C search: two, whose paths run side by side on
 #: two cores in one round (three folds take two rounds, the third alone). The
@@ -63,6 +63,21 @@ class OuterFolds:
     strata: np.ndarray | None
 
 
+def _splits(n: int, strata: Any, groups: Any, k: int, seed: int
+            ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``k`` shuffled folds of ``n`` rows: groups kept whole (stratified where possible),
+    else stratified on ``strata``, else plain."""
+    empty = np.empty((n, 0))
+    if groups is not None:
+        y = strata if strata is not None else np.zeros(n, dtype=np.intp)
+        return list(StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+                    .split(empty, y, groups))
+    if strata is not None:
+        return list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+                    .split(empty, strata))
+    return list(KFold(n_splits=k, shuffle=True, random_state=seed).split(empty))
+
+
 def _grouped_folds(run: Any, strata: Any, n_splits: int, repeats: int
                    ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Folds that keep each group whole, stratified where possible, ``repeats`` times."""
@@ -70,13 +85,8 @@ def _grouped_folds(run: Any, strata: Any, n_splits: int, repeats: int
     if n_groups < n_splits:
         raise ValueError(f"groups has {n_groups} distinct values, fewer than the {n_splits} "
                          "folds; use a smaller --cv or a coarser grouping.")
-    y = strata if strata is not None else np.zeros(len(run.groups), dtype=np.intp)
-    folds = []
-    for r in range(repeats):
-        split = StratifiedGroupKFold(n_splits=n_splits, shuffle=True,
-                                     random_state=run.seed + r)
-        folds += list(split.split(run.X, y, run.groups))
-    return folds
+    return [fold for r in range(repeats)
+            for fold in _splits(len(run.groups), strata, run.groups, n_splits, run.seed + r)]
 
 
 def outer_folds(run: Any) -> OuterFolds:
@@ -100,29 +110,15 @@ def outer_folds(run: Any) -> OuterFolds:
     return OuterFolds(folds, how, stratified, strata)
 
 
-def inner_fold_count(n_rows: int) -> int:
-    """Inner folds of the C search on ``n_rows`` training rows (:data:`INNER_FOLDS`)."""
-    return INNER_FOLDS
-
-
 def inner_folds(run: Any, rows: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """Folds of the C search on the training rows ``rows`` (positions within ``rows``).
 
-    Shuffled with ``run.seed``, stratified on the class or label set of those
-    rows where every stratum allows it, groups kept whole (``run.groups``).
+    :data:`INNER_FOLDS` of them, drawn as the outer ones: shuffled with
+    ``run.seed``, stratified on the class or label set of those rows where every
+    stratum allows it, groups kept whole (``run.groups``).
     """
-    k = inner_fold_count(len(rows))
-    target = run.target.subset(rows)
-    strata, _ = fold_strata(target, k)
-    empty = np.empty((len(rows), 0))
+    strata, _ = fold_strata(run.target.subset(rows), INNER_FOLDS)
+    groups = None if run.groups is None else np.asarray(run.groups)[rows]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "least populated class" notices
-        if run.groups is not None:
-            groups = np.asarray(run.groups)[rows]
-            y = strata if strata is not None else np.zeros(len(rows), dtype=np.intp)
-            split = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=run.seed)
-            return list(split.split(empty, y, groups))
-        if strata is not None:
-            split = StratifiedKFold(n_splits=k, shuffle=True, random_state=run.seed)
-            return list(split.split(empty, strata))
-        return list(KFold(n_splits=k, shuffle=True, random_state=run.seed).split(empty))
+        return _splits(len(rows), strata, groups, INNER_FOLDS, run.seed)

@@ -16,6 +16,7 @@ from typing import Any
 
 from .budget import CUT_ORDER, Budget, Cut, budget_for, cut_steps, cuts_between
 from .cost import Probe, Sizes, estimate, probe_data
+from .folds import INNER_FOLDS
 
 __all__ = ["Plan", "SuitePlanner", "cut_sentences", "plan_budgets", "plan_time_budget"]
 
@@ -96,7 +97,7 @@ def cut_sentences(plan: Plan) -> list[str]:
 
 def plan_budgets(probes: Sequence[Probe], seconds: float, available: float, *, start: Budget,
                  n_folds: Sequence[int], sections: Sequence[Sequence[str]],
-                 repeats: int = 1, tuned: bool = False, inner_cv: int = 3,
+                 repeats: int = 1, tuned: bool = False, inner_cv: int = INNER_FOLDS,
                  scale: float = 1.0) -> list[Plan]:
     """The sizes of each dataset's study so that the estimated total fits ``available``.
 

@@ -43,7 +43,7 @@ from ..fitting import (
     warning_notes,
     y_for,
 )
-from ..folds import inner_fold_count, outer_folds
+from ..folds import INNER_FOLDS, outer_folds
 from ..formatting import (
     best_of,
     cand_label,
@@ -171,10 +171,10 @@ def _performance(run: StudyRun) -> PerformanceResult:
         if p.get("C"):
             cand.params.C_per_fold = p["C"]
             cand.notes.append(
-                f"its fit time per fold is the whole C search there ({inner_fold_count(len(tr))} "
-                f"inner folds x up to {len(run.Cs)} values of C, side by side on "
-                f"{min(run.search_jobs, inner_fold_count(len(tr)))} thread(s), then the refit "
-                "at the chosen C); its fit on all rows is one fit at its own C")
+                f"its fit time per fold is the whole C search there ({INNER_FOLDS} inner "
+                f"folds x up to {len(run.Cs)} values of C, side by side on "
+                f"{min(run.search_jobs, INNER_FOLDS)} thread(s), then the refit at the chosen "
+                "C); its fit on all rows is one fit at its own C")
     # Paired comparisons on the headline metrics, every pair of candidates.
     registry = MULTILABEL_METRICS if target.task == "multilabel" else SINGLE_LABEL_METRICS
     ratio = 1.0 / (n_splits - 1)
