@@ -200,3 +200,24 @@ def test_a_loss_written_once_runs_on_the_row_block_engine(sparse_X):
                                rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(plain.hessian_diag(w.copy()), fast.hessian_diag(w.copy()),
                                rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("k, D", [(1, 5), (4, 6), (6, 6), (40, 9)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_weighted_grams_of_every_output_are_the_explicit_sums(k, D, dtype, monkeypatch):
+    # k >= D takes the one-GEMM route over row products; a small chunk makes it
+    # sum over several row chunks. Negative weights count as 0 on both routes.
+    from sigmax.dataterms import hessian, tuning
+
+    monkeypatch.setattr(tuning, "_GRAM_CHUNK", 7 * D * (D + 1) // 2)
+    r = np.random.default_rng(k + D)
+    Xb = r.normal(size=(50, D)).astype(dtype)
+    h = r.random((k, 50))
+    h[0, :3] = -1.0
+    out = np.ones((k, D, D))
+    hessian.add_weighted_grams(Xb, h, out)
+    X64 = Xb.astype(np.float64)
+    want = 1.0 + np.einsum("ij,ai,il->ajl", X64, np.maximum(h, 0), X64)
+    np.testing.assert_allclose(out, want, rtol=1e-12 if dtype == np.float64 else 1e-5,
+                               atol=1e-10 if dtype == np.float64 else 1e-4)
+    np.testing.assert_array_equal(out, out.transpose(0, 2, 1))

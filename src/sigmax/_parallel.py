@@ -27,6 +27,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from . import _thread_warnings
+
 __all__ = ["blas_threads", "run_blocks", "serial_blas"]
 
 T = TypeVar("T")
@@ -243,6 +245,7 @@ def run_blocks(work: Callable[[Iterable[int]], T], n_blocks: int, n_workers: int
             # slower at default threads on 2 vCPUs, where it fights for a core).
             return [task(0)]
         pool = _get_pool(n_workers - 1)
-        futures = [pool.submit(task, j) for j in range(1, n_workers)]
+        # A warning raised in a block joins the calling fit's record (_thread_warnings).
+        futures = [pool.submit(_thread_warnings.carry(task), j) for j in range(1, n_workers)]
         first = task(0)
         return [first, *(f.result() for f in futures)]

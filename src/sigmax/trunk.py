@@ -42,10 +42,12 @@ file (:meth:`TrunkState.layer_arrays`, :meth:`TrunkState.from_arrays`).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import numbers
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -371,13 +373,35 @@ def fit_trunk(X: np.ndarray, Y: np.ndarray, weights: np.ndarray,
     widths = [X.shape[1], *config.hidden, heads[-1][2]]
     step_flops = 3 * min(config.batch_size, len(X)) * sum(
         a * b for a, b in itertools.pairwise(widths))
-    threads = torch.get_num_threads()
-    if device.type == "cpu" and step_flops < SINGLE_THREAD_FLOPS:
-        torch.set_num_threads(1)
-    try:
+    one = device.type == "cpu" and step_flops < SINGLE_THREAD_FLOPS
+    with _one_torch_thread(torch) if one else contextlib.nullcontext():
         return _fit(torch, device, X, Y, weights, heads, config, init)
+
+
+_torch_lock = threading.Lock()
+#: Fits inside _one_torch_thread now, and torch's thread count from before the first.
+_torch_hold = {"depth": 0, "saved": 1}
+
+
+@contextlib.contextmanager
+def _one_torch_thread(torch: Any) -> Iterator[None]:
+    """torch at one thread while any fit needs it (fits may run side by side in threads).
+
+    Counted: the first fit in saves torch's thread count and the last one out
+    restores it, so two overlapping fits cannot restore each other's "1".
+    """
+    with _torch_lock:
+        if _torch_hold["depth"] == 0:
+            _torch_hold["saved"] = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _torch_hold["depth"] += 1
+    try:
+        yield
     finally:
-        torch.set_num_threads(threads)
+        with _torch_lock:
+            _torch_hold["depth"] -= 1
+            if _torch_hold["depth"] == 0:
+                torch.set_num_threads(_torch_hold["saved"])
 
 
 def _fit(torch: Any, device: Any, X: np.ndarray, Y: np.ndarray, weights: np.ndarray,
@@ -409,11 +433,22 @@ def _fit(torch: Any, device: Any, X: np.ndarray, Y: np.ndarray, weights: np.ndar
                          "positive weight.")
     alpha = 0.0 if not np.isfinite(config.C) else 1.0 / (config.C * S_train)
 
+    # The sigmoid heads in one block of logit columns share one loss call (and one
+    # (rows, m) target tensor); the other heads are one call each.
+    fused = _sigmoid_block(heads)
+    others = [h for h in range(len(heads))
+              if fused is None or not fused[0] <= h < fused[0] + fused[2]]
+
     def tensors(idx: np.ndarray) -> tuple[Any, list[Any], Any]:
+        """Rows ``idx`` as tensors: X, the targets (the fused block's first), the weights."""
         Xt = torch.as_tensor(Xs[idx], dtype=tdtype, device=device)
-        targets = [torch.as_tensor(Y[idx, h], device=device).long() if kind == "softmax"
-                   else torch.as_tensor(Y[idx, h], dtype=tdtype, device=device)
-                   for h, (kind, _, _) in enumerate(heads)]
+        targets = ([] if fused is None else
+                   [torch.as_tensor(Y[idx, fused[0]:fused[0] + fused[2]], dtype=tdtype,
+                                    device=device)])
+        targets += [torch.as_tensor(Y[idx, h], device=device).long()
+                    if heads[h][0] == "softmax"
+                    else torch.as_tensor(Y[idx, h], dtype=tdtype, device=device)
+                    for h in others]
         Wt = torch.as_tensor(weights[idx], dtype=tdtype, device=device)
         return Xt, targets, Wt
 
@@ -438,21 +473,19 @@ def _fit(torch: Any, device: Any, X: np.ndarray, Y: np.ndarray, weights: np.ndar
     opt = torch.optim.Adam(net.parameters(), lr=config.learning_rate, foreach=True)
     shuffle = torch.Generator().manual_seed(config.seed + 1)
 
-    fused = _sigmoid_block(heads)
     bce = torch.nn.functional.binary_cross_entropy_with_logits
-    others = [h for h in range(len(heads))
-              if fused is None or not fused[0] <= h < fused[0] + fused[2]]
 
     def weighted_loss(Z: Any, targets: list[Any], W: Any) -> Any:
         total = Z.new_zeros(())
+        rest = targets
         if fused is not None:
             h0, a0, m = fused
-            T = torch.stack(targets[h0:h0 + m], dim=1)
-            total = total + (W[:, h0:h0 + m] * bce(Z[:, a0:a0 + m], T,
+            total = total + (W[:, h0:h0 + m] * bce(Z[:, a0:a0 + m], targets[0],
                                                    reduction="none")).sum()
-        for h in others:
+            rest = targets[1:]
+        for h, target in zip(others, rest):
             kind, a, b = heads[h]
-            total = total + (W[:, h] * losses[kind](Z[:, a:b], targets[h])).sum()
+            total = total + (W[:, h] * losses[kind](Z[:, a:b], target)).sum()
         return total
 
     def penalty() -> Any:
@@ -480,11 +513,14 @@ def _fit(torch: Any, device: Any, X: np.ndarray, Y: np.ndarray, weights: np.ndar
         starts = np.arange(0, n_train, bs)
         batch_S = np.add.reduceat(row_weight[perm_cpu.numpy()], starts) / H
         run_sum, run_n = X_tr.new_zeros(()), 0
+        # The epoch's rows in batch order, gathered once: each step then takes slices
+        # (views), not a gather of every tensor (~20% of a small network's step).
+        X_ep, Y_ep, W_ep = X_tr[perm], [t[perm] for t in Y_tr], W_tr[perm]
         for s, S_b in zip(starts, batch_S):
             if not S_b > 0:  # every label of this batch is masked
                 continue
-            idx = perm[s:s + bs]
-            obj = weighted_loss(net(X_tr[idx]), [t[idx] for t in Y_tr], W_tr[idx]) / float(S_b)
+            b = slice(s, s + bs)
+            obj = weighted_loss(net(X_ep[b]), [t[b] for t in Y_ep], W_ep[b]) / float(S_b)
             if alpha:
                 obj = obj + alpha * penalty()
             opt.zero_grad(set_to_none=True)

@@ -215,12 +215,47 @@ def add_weighted_grams(Xb: Any, h: np.ndarray, out: np.ndarray) -> None:
             out[a] += weighted_gram(Xb, h[a])
         return
     b, D = Xb.shape
+    if k >= D:
+        _add_grams_by_products(Xb, np.maximum(h, 0), out)
+        return
     root = np.sqrt(np.maximum(h, 0))
     rows = max(1, tuning._GRAM_CHUNK // max(k * D, 1))
     for lo in range(0, b, rows):
         hi = min(lo + rows, b)
         R = Xb[None, lo:hi] * root[:, lo:hi, None]
         out += np.matmul(R.transpose(0, 2, 1), R)
+
+
+def _add_grams_by_products(Xb: np.ndarray, h: np.ndarray, out: np.ndarray) -> None:
+    r""":func:`add_weighted_grams` for many outputs (``k >= D``): one GEMM over row products.
+
+    Row ``i`` of ``Q`` holds the ``T = D (D + 1) / 2`` products
+    :math:`x_{ij} x_{il}` (``j <= l``); then :math:`H Q` (``(k, T)``) holds the
+    upper triangles of all ``k`` blocks. Half the multiply-adds of the ``k``
+    stacked ``(D, D)`` products, in one well-shaped GEMM instead of ``k``
+    small ones, at the price of forming ``Q`` (``b T`` products, independent of
+    ``k``): faster once ``k >= D``. One-vs-rest over the 79 film label sets (D =
+    15, 4,096 rows, one thread): 3.0 ms against 19.5 ms; at ``D = k = 65`` 0.66x
+    the time; at ``k = 7`` 1.3x, at ``D = 65, k = 10`` 2.2x
+    (``python benchmarks/output_grams.py``). A film training fold's C search
+    for that model went from 16.9 s to 7.2 s.
+    """
+    b, D = Xb.shape
+    T = D * (D + 1) // 2
+    acc = np.zeros((h.shape[0], T))
+    chunk = max(1, tuning._GRAM_CHUNK // T)
+    for lo in range(0, b, chunk):
+        hi = min(lo + chunk, b)
+        Q = np.empty((hi - lo, T), dtype=Xb.dtype)
+        at = 0
+        for j in range(D):  # D column products: no gather of (rows, T) indices
+            np.multiply(Xb[lo:hi, j:j + 1], Xb[lo:hi, j:], out=Q[:, at:at + D - j])
+            at += D - j
+        acc += np.dot(np.asarray(h[:, lo:hi], dtype=Xb.dtype), Q)
+    rows, cols = np.triu_indices(D)
+    out[:, rows, cols] += acc
+    strict = rows != cols
+    out[:, cols[strict], rows[strict]] += acc[:, strict]
 
 
 def softmax_hessian_block(Xb: np.ndarray, Pt: np.ndarray, sw: np.ndarray,

@@ -41,7 +41,7 @@ from sklearn.model_selection import KFold, check_cv
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import _check_sample_weight, indexable, validate_data
 
-from .. import _parallel
+from .. import _parallel, _thread_warnings
 from ..path import _warm_solver, regularization_path
 from ._base import LinearClassifierBase, _describe_nonfinite
 from ._offset import offset_rows
@@ -446,7 +446,9 @@ def _run_folds(fold_path: Any, folds: list[tuple[np.ndarray, np.ndarray]],
     # later fit of the process slowed down alike).
     with _parallel.serial_blas(), \
             ThreadPoolExecutor(n_workers, thread_name_prefix="sigmax-fold") as pool:
-        futures = [pool.submit(fold_path, train, test) for train, test in folds]
+        # A warning raised in a fold joins the caller's record (_thread_warnings).
+        path = _thread_warnings.carry(fold_path)
+        futures = [pool.submit(path, train, test) for train, test in folds]
         return [f.result() for f in futures]
 
 

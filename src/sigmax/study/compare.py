@@ -20,7 +20,8 @@ rows only. Timings are wall
 times (``time.perf_counter``) with BLAS limited to ``threads`` threads (1 by
 default, so that numbers compare like for like on any machine); peak memory
 is the ``tracemalloc`` peak of one fit on all rows, capped at
-:data:`~sigmax.study.fitting.MEMORY_FIT_MAX_ITER` iterations (a network trained by
+:data:`~sigmax.study.fitting.MEMORY_FIT_MAX_ITER` iterations (a Newton solver:
+:data:`~sigmax.study.fitting.MEMORY_FIT_NEWTON_ITER`; a network trained by
 epochs: :data:`~sigmax.study.fitting.MEMORY_FIT_MAX_EPOCHS` epochs) (Python and NumPy
 buffers allocated during the fit; the input ``X`` is allocated before and not
 counted).
@@ -46,7 +47,7 @@ from .environment import environment
 from .eta import TimeLeft, tell
 from .fitting import (
     MEMORY_FIT_MAX_EPOCHS,
-    MEMORY_FIT_MAX_ITER,
+    memory_fit_iter,
     n_outputs,
     n_params,
     record_warnings,
@@ -118,16 +119,20 @@ def _full_fits(run: StudyRun) -> None:
         if run.tuned_class(spec) is not None:
             # Tuned comparison: C by cross-validation on all rows first; the model at
             # that C is then timed and measured like any other.
-            cv_est, _, _ = fitting.fit(run.make_tuned(spec), run.Xs, y)
+            cv_est, search, _ = fitting.fit(run.make_tuned(spec), run.Xs, y)
+            run.fit_cost[spec.name] = search
             tuning = tuning_params(cv_est)
             if tuning:
                 run.tuned_C[spec.name] = tuning["C_selected"]
         est, seconds, caught = fitting.fit(run.make(spec), run.Xs, y)
+        run.fit_cost[spec.name] = run.fit_cost.get(spec.name, 0.0) + seconds
         # Memory in a second fit: tracemalloc slows allocation-heavy code, so the timed fit
         # above runs without it. Every iteration allocates the same buffers and L-BFGS
         # stores at most 30 pairs, so the peak is reached within MEMORY_FIT_MAX_ITER
-        # iterations: the memory fit stops there. tracemalloc sees Python and NumPy
-        # buffers only; on a CUDA device torch's own counter gives the device memory.
+        # iterations (a Newton solver's within its first: MEMORY_FIT_NEWTON_ITER; "auto"
+        # picks the same solver as for the timed fit): the memory fit stops there.
+        # tracemalloc sees Python and NumPy buffers only; on a CUDA device torch's own
+        # counter gives the device memory.
         dev = cuda_device(run.estimator_params) if run.placed(spec) else None
         if dev is not None:
             import torch
@@ -137,7 +142,7 @@ def _full_fits(run: StudyRun) -> None:
             base = torch.cuda.memory_allocated(dev)
         tracemalloc.start()
         try:
-            fitting.fit(run.make(spec, max_iter=MEMORY_FIT_MAX_ITER,
+            fitting.fit(run.make(spec, max_iter=memory_fit_iter(est.fit_record_.solver),
                                  max_epochs=MEMORY_FIT_MAX_EPOCHS), run.Xs, y)
             peak = tracemalloc.get_traced_memory()[1]
         finally:

@@ -64,6 +64,12 @@ ITERATIONS: dict[str, float] = {
 
 #: Fraction of a cold fit that one more point of a warm-started C path costs.
 PATH_POINT = 0.35
+#: Share of the ideal speed-up that fits side by side reach (:mod:`sigmax.study.side_by_side`):
+#: the film performance section ran 202 task-seconds in 107 s on 2 cores (0.94).
+SIDE_BY_SIDE_EFFICIENCY = 0.9
+#: A fit of the calibration section (80% of a training fold, warm-started from the
+#: performance section's solution), in cold fits of those rows.
+WARM_FIT = 0.7
 #: tracemalloc's slowdown of the memory fit on all rows.
 TRACEMALLOC = 2.0
 #: The memory fit of a trunk, in fits (movies, quiet machine: 2.5 s after a 3.9 s fit).
@@ -95,6 +101,9 @@ class FitTime:
     tuned: bool = False
     #: Seconds grow as rows to this power (:func:`probe_run` measures it on two sizes).
     exponent: float = 1.0
+    #: The solver it used: how many iterations its memory fit runs
+    #: (:func:`sigmax.study.fitting.memory_fit_iter`).
+    solver: str = "lbfgs"
 
     def at(self, rows: float) -> float:
         """Seconds of one fit on ``rows`` rows: :math:`t(m_0) (m / m_0)^a`."""
@@ -182,7 +191,8 @@ def probe_run(run: Any, rows: int = PROBE_ROWS) -> Probe:
                                  seconds, n_iter, spec.convex)
         fits.append(FitTime(spec.name, seconds, len(idx), n_iter, n_evals, n_params(est),
                             n_outputs(est), spec.convex, spec.family,
-                            run.tuned_class(spec) is not None, exponent))
+                            run.tuned_class(spec) is not None, exponent,
+                            str(getattr(rec, "solver", "lbfgs"))))
         if grad is None and spec.convex:
             grad = _grad_speed(est, X, y)
     probe = _probe(run, fits, time.perf_counter() - t0)
@@ -247,7 +257,8 @@ def probe_from_fits(run: Any) -> Probe:
                             run.target.n_samples, int(comp["n_iter"] or 0),
                             int((comp["n_grad_evals"] or 0) + (comp["n_hessp_evals"] or 0)),
                             int(comp["n_params"]), n_outputs(est), spec.convex, spec.family,
-                            run.tuned_class(spec) is not None))
+                            run.tuned_class(spec) is not None,
+                            solver=str(cand.params.solver or "lbfgs")))
     return _probe(run, fits, 0.0)
 
 
@@ -278,13 +289,25 @@ def register_cost(section_id: str) -> Callable[[SectionCost], SectionCost]:
     return deco
 
 
-def _path_factor(f: FitTime, s: Sizes) -> float:
+def _at_once(n_tasks: int) -> int:
+    """Tasks a section runs side by side (:func:`sigmax.study.side_by_side.width`)."""
+    return max(1, min(os.cpu_count() or 1, n_tasks))
+
+
+def _side_by_side(task_seconds: float, n_tasks: int) -> float:
+    """Wall seconds of ``n_tasks`` tasks of ``task_seconds`` in all, run side by side."""
+    width = _at_once(n_tasks)
+    return task_seconds if width == 1 else task_seconds / (width * SIDE_BY_SIDE_EFFICIENCY)
+
+
+def _path_factor(f: FitTime, s: Sizes, jobs: int | None = None) -> float:
     """A tuned candidate's fit on a training set, in cold fits: the inner folds' paths plus
-    the refit at the chosen C."""
+    the refit at the chosen C (``jobs``: threads of the inner folds; default one per core)."""
     if not (s.tuned and f.tuned):
         return 1.0
-    # The inner folds' paths run side by side, one per core: ceil(k / cores) rounds.
-    rounds = -(-s.inner_cv // max(1, min(os.cpu_count() or 1, s.inner_cv)))
+    # The inner folds' paths run side by side, one per thread: ceil(k / threads) rounds.
+    threads = (os.cpu_count() or 1) if jobs is None else jobs
+    rounds = -(-s.inner_cv // max(1, min(threads, s.inner_cv)))
     return 1.0 + rounds * (1.0 + (s.budget.path_length - 1) * PATH_POINT) \
         * (s.inner_cv - 1) / s.inner_cv
 
@@ -295,7 +318,7 @@ def full_fits_cost(p: Probe, s: Sizes) -> float:
     for f in p.fits:
         one = f.at(p.n_rows)
         # tracemalloc slows NumPy's many small allocations, hardly a trunk's torch tensors.
-        memory = min(1.0, fitting.MEMORY_FIT_MAX_ITER / max(f.n_iter, 1)) * (
+        memory = min(1.0, fitting.memory_fit_iter(f.solver) / max(f.n_iter, 1)) * (
             TRACEMALLOC if f.convex else TRUNK_MEMORY_FIT)
         total += one * (_path_factor(f, s) + memory)
     return total
@@ -304,9 +327,21 @@ def full_fits_cost(p: Probe, s: Sizes) -> float:
 @register_cost("performance")
 def _performance(p: Probe, s: Sizes) -> float:
     rows = p.n_rows * (s.n_folds - 1) / s.n_folds
-    per_fold = sum(f.at(rows) * _path_factor(f, s) + f.at(p.n_rows / s.n_folds) * 0.1
+    tasks = s.n_folds * s.repeats * len(p.fits)
+    # Side by side, each task's C search runs its inner folds one after the other.
+    jobs = 1 if _at_once(tasks) > 1 else None
+    per_fold = sum(f.at(rows) * _path_factor(f, s, jobs) + f.at(p.n_rows / s.n_folds) * 0.1
                    for f in p.fits)
-    return s.n_folds * s.repeats * per_fold
+    return _side_by_side(s.n_folds * s.repeats * per_fold, tasks)
+
+
+@register_cost("calibration")
+def _calibration(p: Probe, s: Sizes) -> float:
+    # One warm-started fit per convex candidate and outer fold of the first repeat, on the
+    # fit part (80%) of the training rows, and two scorings of the test rows.
+    rows = 0.8 * p.n_rows * (s.n_folds - 1) / s.n_folds
+    per_fold = sum(WARM_FIT * f.at(rows) + 0.2 * f.at(p.n_rows / s.n_folds) for f in p.convex)
+    return _side_by_side(s.n_folds * per_fold, s.n_folds * len(p.convex))
 
 
 @register_cost("computation")
@@ -366,7 +401,12 @@ def _minima(p: Probe, s: Sizes) -> float:
     total += _lp(rows * (p.n_classes - 1), p.n_classes * d1, b)
     if len(models) > 3:
         total += (p.n_labels if p.n_labels > 1 else 1) * _lp(rows, d1, b)
-    return total
+    # The separation probe of each convex candidate on all rows: an unpenalized L-BFGS
+    # fit (at most unpenalized_max_iter iterations) and its linear programs (one time
+    # budget per candidate). The probes, and the models above, run side by side.
+    sep = sum(b.unpenalized_max_iter * p.grad(p.n_rows, f.n_params)
+              + min(b.lp_seconds, f.n_outputs * _lp(p.n_rows, d1, b)) for f in p.convex)
+    return _side_by_side(total, len(models)) + _side_by_side(sep, len(p.convex))
 
 
 def _lp(constraints: float, variables: float, b: Budget) -> float:

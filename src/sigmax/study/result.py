@@ -71,7 +71,8 @@ class CandidateCompute(Record):
     full_fit_seconds: float | None = field(default=None, metadata=_doc("fit on all rows"))
     full_fit_n_iter: int | None = None
     peak_memory_bytes: int | None = field(default=None, metadata=_doc(
-        "tracemalloc peak of one fit on all rows, capped at MEMORY_FIT_MAX_ITER iterations"))
+        "tracemalloc peak of one fit on all rows, capped at MEMORY_FIT_MAX_ITER iterations "
+        "(a Newton solver: MEMORY_FIT_NEWTON_ITER)"))
     fit_seconds: float | None = None
     n_iter: float | None = None
     n_grad_evals: float | None = None

@@ -59,6 +59,9 @@ class StudyRun:
     search_jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
     #: Candidate name -> C chosen by cross-validation on all rows (tuned comparison).
     tuned_C: dict[str, float] = field(default_factory=dict)
+    #: Candidate name -> seconds of its C search and its fit on all rows (the full
+    #: fits): which fits of a fold to start first when they run side by side.
+    fit_cost: dict[str, float] = field(default_factory=dict)
     full: dict[str, Any] = field(default_factory=dict)     # name -> estimator fit on all rows
     oof: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Candidate name -> (coef_, intercept_) of its fit on each outer training fold of
@@ -89,7 +92,7 @@ class StudyRun:
         """``spec``'s parameters sized to all rows of the data (:attr:`CandidateSpec.sized`)."""
         return {} if spec.sized is None else dict(spec.sized(int(self.X.shape[0])))
 
-    def make_tuned(self, spec: CandidateSpec, rows: Any = None,
+    def make_tuned(self, spec: CandidateSpec, rows: Any = None, jobs: int | None = None,
                    **params: Any) -> LinearClassifierBase:
         """The estimator that picks its own C where it is fitted (tuned comparison).
 
@@ -100,8 +103,10 @@ class StudyRun:
         on (all rows when None), for its inner folds
         (:func:`~sigmax.study.folds.inner_folds`: shuffled, stratified, groups
         kept whole); its paths stop early (:data:`~sigmax.study.tuning.PATIENCE`)
-        and its folds run side by side on up to :attr:`search_jobs` threads.
-        Otherwise (fixed C, or no such counterpart) it is :meth:`make`.
+        and its folds run side by side on up to ``jobs`` threads (default
+        :attr:`search_jobs`; 1 where the fits themselves run side by side,
+        :mod:`sigmax.study.side_by_side`). Otherwise (fixed C, or no such
+        counterpart) it is :meth:`make`.
         """
         cv_class = self.tuned_class(spec)
         if cv_class is None:
@@ -113,7 +118,8 @@ class StudyRun:
         accepted = set(cv_class().get_params())
         folds = inner_folds(self, np.arange(self.X.shape[0]) if rows is None else rows)
         return cv_class(Cs=list(self.Cs), cv=folds, scoring="neg_log_loss",
-                        patience=PATIENCE, n_jobs=min(self.search_jobs, len(folds)),
+                        patience=PATIENCE,
+                        n_jobs=min(self.search_jobs if jobs is None else jobs, len(folds)),
                         **{k: v for k, v in merged.items() if k in accepted})
 
     def tuned_class(self, spec: CandidateSpec) -> type | None:

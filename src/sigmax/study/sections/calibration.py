@@ -51,7 +51,7 @@ import numpy as np
 
 from ...calibration import LINKS, calibrate
 from ...preprocessing import StableScaler
-from .. import fitting
+from .. import fitting, side_by_side
 from ..candidates import CandidateSpec
 from ..fitting import predict, record_warnings, scores, warning_notes, y_for
 from ..folds import outer_folds
@@ -61,6 +61,7 @@ from ..record import Record
 from ..result import Comparison, ProblemResult
 from ..run import StudyRun
 from ..section import Section
+from ..side_by_side import Shared
 
 __all__ = ["CALIBRATION_METRICS", "HOLD_OUT", "METHOD_FOR_FAMILY", "BeforeAfter", "Calibration",
            "CalibrationResult", "CandidateCalibration"]
@@ -214,36 +215,53 @@ def _model(run: StudyRun, spec: CandidateSpec, fold: int) -> Any:
     return est
 
 
-def _fold(run: StudyRun, specs: list[CandidateSpec], tr: np.ndarray, te: np.ndarray,
-          fit_pos: np.ndarray, cal_pos: np.ndarray, f: int, per: dict[str, Any]) -> None:
-    """Fit, calibrate and score every candidate on one outer fold (results into ``per``)."""
+def _fold_data(run: StudyRun, tr: np.ndarray, te: np.ndarray, fit_pos: np.ndarray,
+               cal_pos: np.ndarray) -> tuple[Any, ...]:
+    """One outer fold's fit, calibration and test parts, standardized as in the performance
+    section (on the whole training fold), and their targets."""
     fit_rows, cal_rows = tr[fit_pos], tr[cal_pos]
     scaler = StableScaler().fit(run.X[tr])  # as in the performance section
     Xfit, Xcal, Xte = (scaler.transform(run.X[r]) for r in (fit_rows, cal_rows, te))
     tfit, tcal, tte = (run.target.subset(r) for r in (fit_rows, cal_rows, te))
-    for spec in specs:
-        p = per[spec.name]
-        est, _, caught = fitting.fit(_model(run, spec, f), Xfit, y_for(spec, tfit))
-        record_warnings(p["records"], caught, f)
+    return Xfit, Xcal, Xte, tfit, tcal, tte
+
+
+def _fold_fit(spec: CandidateSpec, est: Any, method: str,
+              data: Shared[tuple[Any, ...]]) -> dict[str, Any]:
+    """Fit, calibrate and score one candidate on one outer fold (a task, in a worker)."""
+    try:
+        Xfit, Xcal, Xte, tfit, tcal, tte = data.get()
+        est, _, caught = fitting.fit(est, Xfit, y_for(spec, tfit))
         y_cal, X_cal = y_for(spec, tcal), Xcal
         if y_cal.ndim == 1:  # a class (or label set) the fit part lacks cannot be calibrated
             seen = np.isin(y_cal, np.asarray(est.classes_))
             y_cal, X_cal = y_cal[seen], Xcal[seen]
         # Platt's smoothed targets keep each sigmoid's map finite when the calibration
         # rows are separated or lack one side (a rare class): Platt (1999) defines them.
-        cal = calibrate(est, X_cal, y_cal, method=p["method"], smooth=p["method"] == "platt")
-        p["rows"].append(len(y_cal))
-        if p["method"] == "temperature":  # (Platt's smoothed targets keep its map finite)
-            p["separated"].append(separated(est, X_cal, y_cal))
-            p["temperature"].append(float(cal.temperature_))
+        cal = calibrate(est, X_cal, y_cal, method=method, smooth=method == "platt")
+        out: dict[str, Any] = {"caught": caught, "rows": len(y_cal)}
+        if method == "temperature":  # (Platt's smoothed targets keep its map finite)
+            out["separated"] = separated(est, X_cal, y_cal)
+            out["temperature"] = float(cal.temperature_)
         else:
-            p["scale"].append(float(np.mean(cal.scale_)))
-        before = scores(predict(spec, est, Xte, tte), tte)
-        after = scores(predict(spec, cal, Xte, tte), tte)
-        for m in CALIBRATION_METRICS:
-            p["before"][m].append(before[m])
-            p["after"][m].append(after[m])
-        run.progress(f"calibration fold {f + 1}/{run.n_folds}: {spec.name}")
+            out["scale"] = float(np.mean(cal.scale_))
+        out["before"] = scores(predict(spec, est, Xte, tte), tte)
+        out["after"] = scores(predict(spec, cal, Xte, tte), tte)
+        return out
+    finally:
+        data.release()
+
+
+def _record(p: dict[str, Any], r: dict[str, Any], f: int) -> None:
+    """One task's measurements into the candidate's lists (``per[name]``)."""
+    record_warnings(p["records"], r["caught"], f)
+    p["rows"].append(r["rows"])
+    for key in ("separated", "temperature", "scale"):
+        if key in r:
+            p[key].append(r[key])
+    for m in CALIBRATION_METRICS:
+        p["before"][m].append(r["before"][m])
+        p["after"][m].append(r["after"][m])
 
 
 def _calibration(run: StudyRun) -> CalibrationResult:
@@ -257,6 +275,7 @@ def _calibration(run: StudyRun) -> CalibrationResult:
                     "separated": [], "temperature": [], "scale": [],
                     "before": {m: [] for m in CALIBRATION_METRICS},
                     "after": {m: [] for m in CALIBRATION_METRICS}} for s in specs}
+    keys, tasks = [], []
     for f, (tr, te) in enumerate(folds):
         rng = np.random.default_rng([run.seed, f])
         fit_pos, cal_pos = _hold_out(strata[tr], HOLD_OUT, rng)
@@ -264,7 +283,19 @@ def _calibration(run: StudyRun) -> CalibrationResult:
             why = "the training folds are too small to hold rows out for calibration"
             return CalibrationResult(left_out={s.name: why for s in run.specs},
                                      summary=[f"Not measured: {why}."])
-        _fold(run, specs, tr, te, fit_pos, cal_pos, f, per)
+        data = Shared(lambda tr=tr, te=te, fp=fit_pos, cp=cal_pos: _fold_data(
+            run, tr, te, fp, cp), len(specs))
+        for spec in side_by_side.by_cost(run, specs):
+            est = _model(run, spec, f)  # made here, in this thread: the tasks only fit
+            keys.append((f, spec))
+            tasks.append(lambda spec=spec, est=est, data=data: _fold_fit(
+                spec, est, per[spec.name]["method"], data))
+    results = side_by_side.run_side_by_side(
+        tasks, side_by_side.width(run, len(tasks)),
+        done=lambda i: run.progress(
+            f"calibration fold {keys[i][0] + 1}/{run.n_folds}: {keys[i][1].name}"))
+    for (f, spec), r in sorted(zip(keys, results), key=lambda kr: kr[0][0]):
+        _record(per[spec.name], r, f)
     labels = {c.name: c.label for c in run.problem.candidates}
     tests = _tests(specs, per, labels, ratio=1.0 / (run.n_folds - 1))
     cands = [_candidate(s, per[s.name], tests[s.name], labels) for s in specs]

@@ -33,7 +33,7 @@ from ...estimators import (
     SeparableWarning,
     SoftmaxRegression,
 )
-from .. import fitting
+from .. import fitting, side_by_side
 from ..figure import (
     FigureSpec,
     Skip,
@@ -256,11 +256,14 @@ def _minima(run: StudyRun) -> MinimaResult:
             ("softmax", "reference", None)]
     if sig is not None:
         plan += [(sig.name, None, None), (sig.name, None, "l2")]
-    for model, param, pen in plan:
-        C = None if pen is None else (C_soft if model == "softmax" else run.C)
-        entry = _measure_model(run, model, param, pen, C, X, y_soft, rows, deps, sep_soft)
-        out["models"].append(entry)
-        run.progress(f"minima: {model} {entry['penalty']}")
+    tasks = [lambda model=model, param=param, pen=pen: _measure_model(
+        run, model, param, pen, None if pen is None else (C_soft if model == "softmax"
+                                                          else run.C),
+        X, y_soft, rows, deps, sep_soft) for model, param, pen in plan]
+    # Each model's measurement is its own (a fit, its spectrum, its random starts).
+    out["models"] = side_by_side.run_side_by_side(
+        tasks, side_by_side.width(run, len(tasks)), done=lambda i: run.progress(
+            f"minima: {plan[i][0]} {'none' if plan[i][2] is None else 'l2'}"))
     out["summary"] = minima_summary(out)
     return MinimaResult.from_dict(out, strict=True)
 
@@ -488,73 +491,81 @@ def _separation(run: StudyRun) -> dict[str, Any]:
     decides (:func:`sigmax.diagnostics.separation`), which also finds
     quasi-complete separation.
     """
+    specs = run.convex_specs
+    # The candidates' probes share nothing: side by side (HiGHS releases the GIL too).
+    entries = side_by_side.run_side_by_side(
+        [lambda spec=spec: _separation_of(run, spec) for spec in side_by_side.by_cost(
+            run, specs)], side_by_side.width(run, len(specs)))
+    by_name = {e["name"]: e["entry"] for e in entries}
+    return {spec.name: by_name[spec.name] for spec in specs}
+
+
+def _separation_of(run: StudyRun, spec: Any) -> dict[str, Any]:
+    """:func:`_separation` of one candidate (a task: it may run beside the others)."""
     b = run.budget
     t = run.target
-    out = {}
-    for spec in run.convex_specs:
-        est = run.full[spec.name]
-        y = y_for(spec, t)
-        # L-BFGS, named: the budget counts passes over X. Without a penalty "auto" sees
-        # rare classes as infinitely ill-conditioned and picks a Newton method, whose
-        # iterations on separated data (no finite minimum) each cost many passes: the
-        # film label sets spent 62 s here in 3 Newton-CG fits, against a few s for L-BFGS.
-        est0, _, caught = fitting.fit(spec.estimator(penalty=None, solver="lbfgs",
-                                                     max_iter=b.unpenalized_max_iter),
-                                      run.Xs, y)
-        rec = est0.fit_record_
-        unpen = {
-            "separable_warning": any(issubclass(w.category, SeparableWarning) for w in caught),
-            "converged": bool(rec.converged), "n_iter": int(rec.n_iter),
-            "coef_max_abs": float(np.max(np.abs(est0.coef_)))}
-        fits = [np.asarray(m._logits(run.Xs), dtype=np.float64) for m in (est0, est)]
-        if spec.family == "softmax" or spec.name == "logistic":
-            codes = np.searchsorted(est.classes_, y)
-            if spec.name == "logistic":
-                fits = [np.column_stack([-Z[:, 0], Z[:, 0]]) for Z in fits]
-            if any(diag.separates(Z, codes) for Z in fits):
-                entry = {"separated": True, "kind": "complete", "how": (
-                    "a fitted model classifies every row correctly: it is a separating "
-                    "hyperplane (complete separation)")}
-            else:
-                s = diag.separation(run.Xs, codes, time_limit=b.lp_seconds,
-                                        max_size=b.lp_max_size)
-                entry = {"separated": s["separated"], "kind": s["kind"], "how": s["method"]}
+    est = run.full[spec.name]
+    y = y_for(spec, t)
+    # L-BFGS, named: the budget counts passes over X. Without a penalty "auto" sees
+    # rare classes as infinitely ill-conditioned and picks a Newton method, whose
+    # iterations on separated data (no finite minimum) each cost many passes: the
+    # film label sets spent 62 s here in 3 Newton-CG fits, against a few s for L-BFGS.
+    est0, _, caught = fitting.fit(spec.estimator(penalty=None, solver="lbfgs",
+                                                 max_iter=b.unpenalized_max_iter),
+                                  run.Xs, y)
+    rec = est0.fit_record_
+    unpen = {
+        "separable_warning": any(issubclass(w.category, SeparableWarning) for w in caught),
+        "converged": bool(rec.converged), "n_iter": int(rec.n_iter),
+        "coef_max_abs": float(np.max(np.abs(est0.coef_)))}
+    fits = [np.asarray(m._logits(run.Xs), dtype=np.float64) for m in (est0, est)]
+    if spec.family == "softmax" or spec.name == "logistic":
+        codes = np.searchsorted(est.classes_, y)
+        if spec.name == "logistic":
+            fits = [np.column_stack([-Z[:, 0], Z[:, 0]]) for Z in fits]
+        if any(diag.separates(Z, codes) for Z in fits):
+            entry = {"separated": True, "kind": "complete", "how": (
+                "a fitted model classifies every row correctly: it is a separating "
+                "hyperplane (complete separation)")}
         else:
-            Y = y if y.ndim == 2 else np.eye(fits[0].shape[1])[np.searchsorted(est.classes_, y)]
-            states: list[bool | None] = [None] * Y.shape[1]
-            kinds: list[str | None] = [None] * Y.shape[1]
-            # Rarest outputs first (the likeliest to be separated); the linear programs
-            # share one time budget per candidate, outputs left over stay undecided.
-            deadline = time.perf_counter() + b.lp_seconds
-            for j in np.argsort(Y.sum(axis=0), kind="stable"):
-                sign = 2 * Y[:, j] - 1
-                if any(np.all(sign * Z[:, j] > 0) for Z in fits):
-                    states[j], kinds[j] = True, "complete"
-                    continue
-                left = deadline - time.perf_counter()
-                # With many outputs one separated output settles the model: stop there.
-                if left <= 0.05 or (Y.shape[1] > 10 and True in states):
-                    continue
-                s = diag.separation(run.Xs, Y[:, j].astype(np.intp), time_limit=left,
-                                   max_size=b.lp_max_size)
-                states[j], kinds[j] = s["separated"], s["kind"]
-            names = ([str(n) for n in t.names] if spec.target == "indicator" else
-                     [t.names[c] for c in est.classes_] if spec.target == "codes" else
-                     [" & ".join(t.names[j] for j in np.flatnonzero(t.set_matrix[c]))
-                      or "(none)" for c in est.classes_])
-            entry = {"separated": True if any(s is True for s in states) else (
-                None if None in states else False),
-                "kind": ("complete" if "complete" in kinds else
-                         "quasi-complete" if "quasi-complete" in kinds else None),
-                "how": ("per output: a fitted model separates it, else a linear program "
-                        f"(HiGHS) on its binary problem, rarest outputs first, "
-                        f"{b.lp_seconds:g} s in all (with more than 10 outputs, until one is "
-                        "separated)"),
-                "outputs_separated": [n for n, s in zip(names, states) if s],
-                "outputs_undecided": int(sum(s is None for s in states))}
-        entry["unpenalized_fit"] = unpen
-        out[spec.name] = entry
-    return out
+            s = diag.separation(run.Xs, codes, time_limit=b.lp_seconds,
+                                    max_size=b.lp_max_size)
+            entry = {"separated": s["separated"], "kind": s["kind"], "how": s["method"]}
+    else:
+        Y = y if y.ndim == 2 else np.eye(fits[0].shape[1])[np.searchsorted(est.classes_, y)]
+        states: list[bool | None] = [None] * Y.shape[1]
+        kinds: list[str | None] = [None] * Y.shape[1]
+        # Rarest outputs first (the likeliest to be separated); the linear programs
+        # share one time budget per candidate, outputs left over stay undecided.
+        deadline = time.perf_counter() + b.lp_seconds
+        for j in np.argsort(Y.sum(axis=0), kind="stable"):
+            sign = 2 * Y[:, j] - 1
+            if any(np.all(sign * Z[:, j] > 0) for Z in fits):
+                states[j], kinds[j] = True, "complete"
+                continue
+            left = deadline - time.perf_counter()
+            # With many outputs one separated output settles the model: stop there.
+            if left <= 0.05 or (Y.shape[1] > 10 and True in states):
+                continue
+            s = diag.separation(run.Xs, Y[:, j].astype(np.intp), time_limit=left,
+                               max_size=b.lp_max_size)
+            states[j], kinds[j] = s["separated"], s["kind"]
+        names = ([str(n) for n in t.names] if spec.target == "indicator" else
+                 [t.names[c] for c in est.classes_] if spec.target == "codes" else
+                 [" & ".join(t.names[j] for j in np.flatnonzero(t.set_matrix[c]))
+                  or "(none)" for c in est.classes_])
+        entry = {"separated": True if any(s is True for s in states) else (
+            None if None in states else False),
+            "kind": ("complete" if "complete" in kinds else
+                     "quasi-complete" if "quasi-complete" in kinds else None),
+            "how": ("per output: a fitted model separates it, else a linear program "
+                    f"(HiGHS) on its binary problem, rarest outputs first, "
+                    f"{b.lp_seconds:g} s in all (with more than 10 outputs, until one is "
+                    "separated)"),
+            "outputs_separated": [n for n, s in zip(names, states) if s],
+            "outputs_undecided": int(sum(s is None for s in states))}
+    entry["unpenalized_fit"] = unpen
+    return {"name": spec.name, "entry": entry}
 
 
 def _minima_html(m: MinimaResult, p: ProblemResult) -> str:

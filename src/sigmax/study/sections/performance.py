@@ -23,7 +23,7 @@ from matplotlib.ticker import LogLocator, NullFormatter, PercentFormatter
 
 from ...backends import to_numpy
 from ...preprocessing import StableScaler
-from .. import fitting
+from .. import fitting, side_by_side
 from ..figure import (
     FigureSpec,
     Skip,
@@ -67,6 +67,7 @@ from ..record import Record
 from ..result import ProblemResult
 from ..run import StudyRun
 from ..section import Section
+from ..side_by_side import Shared
 from ..tuning import draw_validation_curves, tuning_html
 
 
@@ -109,8 +110,53 @@ class PerformanceResult(Record):
 
 
 
+@dataclass
+class _FoldFit:
+    """What one candidate's fit on one outer fold measured (a task of the section)."""
+
+    pred: dict[str, Any]
+    scores: dict[str, float]
+    fit_seconds: float
+    predict_seconds: float
+    caught: list[Any]
+    C: float | None
+    solution: tuple[Any, Any] | None
+    n_iter: int
+    n_grad: int
+    n_hessp: int
+
+
+def _fold_data(run: StudyRun, tr: np.ndarray, te: np.ndarray) -> tuple[Any, ...]:
+    """One outer fold standardized on its training rows: Xtr, Xte and the two targets."""
+    Xtr = run.X[tr]  # one copy of the training rows, standardized in place of it below
+    scaler = StableScaler().fit(Xtr)
+    return (scaler.transform(Xtr), scaler.transform(run.X[te]), run.target.subset(tr),
+            run.target.subset(te))
+
+
+def _fold_fit(spec: Any, est: Any, data: Shared[tuple[Any, ...]]) -> _FoldFit:
+    """Fit ``est`` on a fold's training rows and score it on its test rows (in a worker)."""
+    try:
+        Xtr, Xte, ttr, tte = data.get()
+        est, seconds, caught = fitting.fit(est, Xtr, y_for(spec, ttr))
+        t0 = time.perf_counter()
+        to_numpy(est.predict_proba(Xte))
+        predict_seconds = time.perf_counter() - t0
+        pred = predict(spec, est, Xte, tte)
+        rec = est.fit_record_
+        return _FoldFit(
+            pred=pred, scores=scores(pred, tte), fit_seconds=seconds,
+            predict_seconds=predict_seconds, caught=caught,
+            C=float(est.C_) if hasattr(est, "C_") and np.ndim(est.C_) == 0 else None,
+            solution=((np.array(est.coef_), np.array(est.intercept_)) if spec.convex
+                      else None),
+            n_iter=rec.n_iter, n_grad=rec.n_grad_evals, n_hessp=rec.n_hessp_evals)
+    finally:
+        data.release()
+
+
 def _performance(run: StudyRun) -> PerformanceResult:
-    target, X = run.target, run.X
+    target = run.target
     n_splits, repeats = run.n_folds, run.repeats
     outer = outer_folds(run)
     folds, how, stratified = outer.folds, outer.how, outer.stratified
@@ -127,36 +173,38 @@ def _performance(run: StudyRun) -> PerformanceResult:
             run.oof[s.name] = {"log_p1": np.zeros((target.n_samples, L)),
                                "log_p0": np.zeros((target.n_samples, L)),
                                "pred_set": np.zeros((target.n_samples, L), dtype=np.int64)}
+    # Every (fold, candidate) fit is a task of its own, run side by side; the estimators
+    # (and each one's inner folds) are made here, in this thread.
+    at_once = side_by_side.width(run, n_runs * len(run.specs))
+    jobs = 1 if at_once > 1 else None
+    keys, tasks = [], []
     for f, (tr, te) in enumerate(folds):
-        Xtr = X[tr]  # one copy of the training rows, standardized in place of it below
-        scaler = StableScaler().fit(Xtr)
-        Xtr, Xte = scaler.transform(Xtr), scaler.transform(X[te])
-        ttr, tte = target.subset(tr), target.subset(te)
-        for spec in run.specs:
-            p = per[spec.name]
-            est, seconds, caught = fitting.fit(run.make_tuned(spec, tr), Xtr,
-                                               y_for(spec, ttr))
-            record_warnings(p["records"], caught, f)
-            t0 = time.perf_counter()
-            to_numpy(est.predict_proba(Xte))
-            p["predict"].append(time.perf_counter() - t0)
-            pred = predict(spec, est, Xte, tte)
-            for key, val in scores(pred, tte).items():
-                p["metrics"].setdefault(key, []).append(val)
-            rec = est.fit_record_
-            if hasattr(est, "C_") and np.ndim(est.C_) == 0:
-                p.setdefault("C", []).append(float(est.C_))  # chosen in this training fold
-            p["fit"].append(seconds)
-            if f < n_splits and spec.convex:
-                run.fold_solutions.setdefault(spec.name, []).append(
-                    (np.array(est.coef_), np.array(est.intercept_)))
-            p["iter"].append(rec.n_iter)
-            p["grad"].append(rec.n_grad_evals)
-            p["hessp"].append(rec.n_hessp_evals)
-            if f < n_splits:  # out-of-fold predictions of the first repeat
-                for key, val in pred.items():
-                    run.oof[spec.name][key][te] = val
-            run.progress(f"fold {f + 1}/{n_runs}: {spec.name}")
+        data = Shared(lambda tr=tr, te=te: _fold_data(run, tr, te), len(run.specs))
+        for spec in side_by_side.by_cost(run, run.specs):
+            est = run.make_tuned(spec, tr, jobs=jobs)
+            keys.append((f, spec))
+            tasks.append(lambda spec=spec, est=est, data=data: _fold_fit(spec, est, data))
+    results = side_by_side.run_side_by_side(
+        tasks, at_once,
+        done=lambda i: run.progress(f"fold {keys[i][0] + 1}/{n_runs}: {keys[i][1].name}"))
+    for (f, spec), r in sorted(zip(keys, results), key=lambda kr: kr[0][0]):
+        p = per[spec.name]
+        record_warnings(p["records"], r.caught, f)
+        p["predict"].append(r.predict_seconds)
+        for key, val in r.scores.items():
+            p["metrics"].setdefault(key, []).append(val)
+        if r.C is not None:
+            p.setdefault("C", []).append(r.C)  # chosen in this training fold
+        p["fit"].append(r.fit_seconds)
+        if f < n_splits and r.solution is not None:
+            run.fold_solutions.setdefault(spec.name, []).append(r.solution)
+        p["iter"].append(r.n_iter)
+        p["grad"].append(r.n_grad)
+        p["hessp"].append(r.n_hessp)
+        if f < n_splits:  # out-of-fold predictions of the first repeat
+            _, te = folds[f]
+            for key, val in r.pred.items():
+                run.oof[spec.name][key][te] = val
     for spec in run.specs:
         p = per[spec.name]
         cand = run.cand(spec.name)
@@ -170,11 +218,12 @@ def _performance(run: StudyRun) -> PerformanceResult:
         cand.notes += warning_notes(p["records"], n_runs, "cross-validation fits")
         if p.get("C"):
             cand.params.C_per_fold = p["C"]
+            inner = (f"side by side on {min(run.search_jobs, INNER_FOLDS)} thread(s)"
+                     if jobs is None else "one after the other")
             cand.notes.append(
                 f"its fit time per fold is the whole C search there ({INNER_FOLDS} inner "
-                f"folds x up to {len(run.Cs)} values of C, side by side on "
-                f"{min(run.search_jobs, INNER_FOLDS)} thread(s), then the refit at the chosen "
-                "C); its fit on all rows is one fit at its own C")
+                f"folds x up to {len(run.Cs)} values of C, {inner}, then the refit at the "
+                "chosen C); its fit on all rows is one fit at its own C")
     # Paired comparisons on the headline metrics, every pair of candidates.
     registry = MULTILABEL_METRICS if target.task == "multilabel" else SINGLE_LABEL_METRICS
     ratio = 1.0 / (n_splits - 1)
@@ -200,7 +249,10 @@ def _performance(run: StudyRun) -> PerformanceResult:
         "folds": (f"{n_splits}-fold cross-validation"
                   + (f" repeated {repeats} times" if repeats > 1 else "")
                   + f", {how}, shuffled with seed {run.seed}; a StableScaler (overflow-free) "
-                  "fitted on the training rows of each fold"),
+                  "fitted on the training rows of each fold"
+                  + ("" if at_once == 1 else
+                     f"; the fits of the folds ran {at_once} at a time, one thread each, so "
+                     "the times per fold were taken beside another fit")),
         "n_folds": n_splits, "repeats": repeats, "stratified": stratified,
         "test_train_ratio": ratio, "fold_sizes": [len(te) for _, te in folds[:n_splits]],
         "metrics": [m.to_dict() for m in registry.values()],

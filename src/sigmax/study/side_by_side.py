@@ -1,0 +1,123 @@
+"""Independent fits of a section, side by side on the cores (outer folds x candidates).
+
+The performance and calibration sections fit every candidate on every outer
+fold: tasks that share nothing but the (read-only) data. A C search inside one
+task can use only as many threads as it has inner folds (2), and the refit at
+the chosen C, the shared trunk's epochs and every fixed-C fit are serial
+chains; run one task after another and a core idles through all of them
+(R's ggplot2movies: 123% CPU over 250 s on 2 cores). Here the tasks run
+:func:`width` at a time on threads, each task's own work on one thread (its
+C search with ``n_jobs=1``, the BLAS at one thread, every pass over ``X`` on
+one worker: :func:`sigmax._parallel.fit_scope`).
+
+Each task's warnings stay its own (:mod:`sigmax._thread_warnings`), and the
+results come back in task order, whatever order the tasks finished in: the
+study's numbers do not depend on the scheduling, only its timings do (two fits
+share the machine's memory bandwidth; every section that reports times per
+fold says the folds ran side by side).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import nullcontext
+from typing import Any, Generic, TypeVar
+
+from .. import _parallel, _thread_warnings
+
+__all__ = ["Shared", "by_cost", "run_side_by_side", "width"]
+
+T = TypeVar("T")
+
+
+def width(run: Any, n_tasks: int) -> int:
+    """Tasks of ``run`` (a :class:`~sigmax.study.run.StudyRun`) to run at once: one per core
+    the study may use (:attr:`~sigmax.study.run.StudyRun.search_jobs`), at most ``n_tasks``.
+
+    One on a backend other than NumPy: a device or a dask cluster schedules its
+    own work, and fits sharing it would only queue behind each other.
+    """
+    if run.estimator_params.get("backend", "numpy") != "numpy":
+        return 1
+    return max(1, min(int(run.search_jobs), n_tasks))
+
+
+def by_cost(run: Any, specs: Sequence[Any]) -> list[Any]:
+    """``specs`` with the longest fits first (:attr:`~sigmax.study.run.StudyRun.fit_cost`:
+    seconds of each candidate's C search and fit on all rows)."""
+    return sorted(specs, key=lambda s: -run.fit_cost.get(s.name, 0.0))
+
+
+def run_side_by_side(tasks: Sequence[Callable[[], T]], n_at_once: int, *,
+                     done: Callable[[int], None] | None = None) -> list[T]:
+    """``[task() for task in tasks]``, ``n_at_once`` at a time on threads.
+
+    Parameters
+    ----------
+    tasks : sequence of callables
+        Independent pieces of work (each fits its own estimators), started in
+        this order: put the long ones of a fold first, so that no core idles at
+        the end while one long task runs, and the folds in order, so that few
+        folds' data are alive at once (:class:`Shared`).
+    n_at_once : int
+        Threads; 1 runs the tasks in order in this thread.
+    done : callable, optional
+        ``done(i)`` in this thread as task ``i`` finishes (progress).
+
+    Returns
+    -------
+    list
+        The results in task order. The first exception a task raised is raised
+        here, after the running tasks finish; the tasks not yet started are dropped.
+    """
+    if n_at_once <= 1 or len(tasks) <= 1:
+        out = []
+        for i, task in enumerate(tasks):
+            out.append(task())
+            if done is not None:
+                done(i)
+        return out
+    results: dict[int, T] = {}
+    # The warnings hook is process-wide: installed once here, around every worker.
+    hook = nullcontext() if _thread_warnings.active() else _thread_warnings.capture()
+    with hook, _parallel.serial_blas(), \
+            ThreadPoolExecutor(n_at_once, thread_name_prefix="sigmax-task") as pool:
+        pending: dict[Future[Any], int] = {pool.submit(task): i for i, task in enumerate(tasks)}
+        try:
+            while pending:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    i = pending.pop(fut)
+                    results[i] = fut.result()
+                    if done is not None:
+                        done(i)
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            raise
+    return [results[i] for i in range(len(tasks))]
+
+
+class Shared(Generic[T]):
+    """A value the tasks of one fold share: made by the first that needs it, dropped after
+    the last (``users`` calls of :meth:`release`), so that only the folds at work hold
+    their standardized copies of the data."""
+
+    def __init__(self, make: Callable[[], T], users: int) -> None:
+        self._make, self._users = make, users
+        self._value: T | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> T:
+        with self._lock:
+            if self._value is None:
+                self._value = self._make()
+            return self._value
+
+    def release(self) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users <= 0:
+                self._value = None

@@ -1,0 +1,150 @@
+"""Fits side by side on threads: each keeps its own warnings, and the study's numbers do not
+depend on how many ran at once (sigmax._thread_warnings, sigmax.study.side_by_side)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import warnings
+
+import numpy as np
+import pytest
+
+import sigmax
+from sigmax import _thread_warnings
+from sigmax.study import run as study_run
+from sigmax.study.compare import CANDIDATES, CandidateSpec, compare, register_candidate
+from sigmax.study.side_by_side import Shared, run_side_by_side
+
+
+def _warn_from(name: str, delay: float = 0.0) -> list[str]:
+    with _thread_warnings.recording() as caught:
+        time.sleep(delay)
+        warnings.warn(f"from {name}", UserWarning, stacklevel=1)
+    return [str(w.message) for w in caught]
+
+
+def test_each_thread_records_only_its_own_warnings():
+    got: dict[str, list[str]] = {}
+
+    def work(name: str, delay: float) -> None:
+        got[name] = _warn_from(name, delay)
+
+    with _thread_warnings.capture():
+        threads = [threading.Thread(target=work, args=(n, d)) for n, d in
+                   (("a", 0.05), ("b", 0.0), ("c", 0.02))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert got == {"a": ["from a"], "b": ["from b"], "c": ["from c"]}
+    assert not _thread_warnings.active()
+
+
+def test_a_carried_helper_thread_records_into_its_callers_list():
+    def helper() -> None:
+        warnings.warn("from the helper", RuntimeWarning, stacklevel=1)
+
+    with _thread_warnings.capture(), _thread_warnings.recording() as caught:
+        t = threading.Thread(target=_thread_warnings.carry(helper))
+        t.start()
+        t.join()
+    assert [str(w.message) for w in caught] == ["from the helper"]
+    assert caught[0].category is RuntimeWarning
+
+
+def test_a_warning_outside_any_record_goes_where_it_went_before():
+    seen = []
+    before = warnings.showwarning
+    warnings.showwarning = lambda message, *args, **kw: seen.append(str(message))
+    try:
+        with _thread_warnings.capture():
+            warnings.warn("nobody records this", UserWarning, stacklevel=1)
+    finally:
+        warnings.showwarning = before
+    assert seen == ["nobody records this"]
+
+
+def test_capture_is_not_reentrant():
+    with _thread_warnings.capture(), pytest.raises(RuntimeError, match="already"), \
+            _thread_warnings.capture():
+        pass
+
+
+@pytest.mark.parametrize("at_once", [1, 2, 3])
+def test_results_come_back_in_task_order(at_once):
+    # Later tasks finish first: the results still follow the tasks.
+    tasks = [lambda i=i: (time.sleep(0.01 * (5 - i)), i)[1] for i in range(6)]
+    done: list[int] = []
+    assert run_side_by_side(tasks, at_once, done=done.append) == list(range(6))
+    assert sorted(done) == list(range(6))
+    if at_once == 1:
+        assert done == list(range(6))
+
+
+def test_a_failing_task_raises_and_the_rest_are_dropped():
+    started: list[int] = []
+
+    def task(i: int) -> int:
+        started.append(i)
+        if i == 0:
+            raise ValueError("task 0 failed")
+        time.sleep(0.05)
+        return i
+
+    with pytest.raises(ValueError, match="task 0 failed"):
+        run_side_by_side([lambda i=i: task(i) for i in range(20)], 2)
+    assert len(started) < 20
+    assert not _thread_warnings.active()
+
+
+def test_shared_value_is_made_once_and_dropped_after_its_last_user():
+    made = []
+    shared = Shared(lambda: made.append(1) or np.arange(3), users=2)
+    a, b = shared.get(), shared.get()
+    assert a is b and made == [1]
+    shared.release()
+    assert shared.get() is a
+    shared.release()
+    assert shared._value is None
+
+
+class _OddRowsSoftmax(sigmax.SoftmaxRegression):
+    """Warns when fitted on an odd number of rows: which folds warned is known."""
+
+    def fit(self, X, y, sample_weight=None, offset=None):
+        if len(X) % 2:
+            warnings.warn(f"odd rows ({len(X)})", UserWarning, stacklevel=2)
+        return super().fit(X, y, sample_weight=sample_weight, offset=offset)
+
+
+def _study(monkeypatch, cores: int):
+    monkeypatch.setattr(study_run.os, "cpu_count", lambda: cores)
+    r = np.random.default_rng(3)
+    X = r.normal(size=(301, 4))
+    y = np.argmax(X[:, :3] + r.gumbel(size=(301, 3)), axis=1)
+    return compare(X, y, quick=True, sections=["performance", "calibration"]).problems[0]
+
+
+def test_folds_side_by_side_give_the_numbers_of_folds_one_after_the_other(monkeypatch):
+    monkeypatch.setitem(CANDIDATES, "multiclass", list(CANDIDATES["multiclass"]))
+    register_candidate("multiclass", CandidateSpec(
+        "odd", "Softmax that warns on odd rows", _OddRowsSoftmax, "codes", "softmax", 1.0,
+        "C as given"))
+    serial, side = _study(monkeypatch, 1), _study(monkeypatch, 2)
+    assert "ran 2 at a time" in side.performance.folds
+    assert "at a time" not in serial.performance.folds
+    for a, b in zip(serial.candidates, side.candidates):
+        assert a.name == b.name
+        assert a.metrics == b.metrics  # the same fits on the same folds, bit for bit
+        assert a.params.C_per_fold == b.params.C_per_fold
+    for a, b in zip(serial.calibration.candidates, side.calibration.candidates):
+        assert a.to_dict() == b.to_dict()
+    # The 3 training folds have 200, 201 and 201 rows: 2 of 3 fits warned, in each mode.
+    for p in (serial, side):
+        odd = next(c for c in p.candidates if c.name == "odd")
+        notes = [n for n in odd.notes if "odd rows" in n]
+        assert notes == ["UserWarning in 1 of 1 fits on all rows: odd rows (301)",
+                         "UserWarning in 2 of 3 cross-validation fits: odd rows (201)"]
+        others = [n for c in p.candidates if c.name != "odd" for n in c.notes]
+        assert not any("odd rows" in n for n in others)
