@@ -309,3 +309,25 @@ def test_platt_smoothed_targets_keep_the_map_finite():
     assert back.smooth and np.array_equal(back.predict_proba(X), smooth.predict_proba(X))
     with pytest.raises(ValueError, match="softmax"):
         calibrate(SoftmaxRegression().fit(X, y), X, y, method="temperature", smooth=True)
+
+
+def test_changes_undecided_by_the_correction_name_the_folds_that_ran():
+    from sigmax.study.result import Comparison
+    from sigmax.study.sections.calibration import _summary
+
+    soft = _record("softmax", "softmax", "temperature", ["no_change", "no_change"])
+
+    def test(p: float) -> Comparison:
+        return Comparison(metric="ece", a="after", b="before", diff=-0.01, ci_low=-0.02,
+                          ci_high=0.001, p_value=p, method="t", verdict="",
+                          conclusion="no_difference")
+
+    undecided = _summary([soft], {}, 4, {"softmax": "softmax"},
+                         {"softmax": {"ece": test(0.03), "log_loss": test(0.5)}}, n_folds=7)
+    said = [s for s in undecided if "alone" in s]
+    assert said == ["1 change(s) have p < 0.05 alone (smallest 0.03) but not after correcting "
+                    "for the 4 tests; more folds give each test more power (this run scored 7 "
+                    "folds per model; --cv sets them, and --quick caps them at 3)."]
+    quiet = _summary([soft], {}, 4, {"softmax": "softmax"},
+                     {"softmax": {"ece": test(0.2), "log_loss": test(0.5)}}, n_folds=7)
+    assert not any("alone" in s or "more folds" in s for s in quiet)

@@ -97,10 +97,13 @@ def test_a_single_p_of_0_042_among_many_tests_is_no_difference_after_holm():
     assert "agree" not in v.sentences[0]
     assert "p < 0.05 alone (smallest 0.042) but not after correcting for the 6 tests" in \
         " ".join(v.sentences)
+    # The remedy is said from what ran: 2 folds per model here, not "without --quick".
+    assert "this run scored 2 folds per model; --cv sets them" in " ".join(v.sentences)
+    assert "without --quick" not in " ".join(v.sentences)
     # Without the correction the same p-value would count: alone it is significant.
     alone = _decide(comps[:1])
     assert alone.status == "mixed"
-    assert not any("not after correcting" in x for x in alone.sentences)
+    assert not any("not after correcting" in x or "more folds" in x for x in alone.sentences)
 
 
 def test_baseline_sentences():

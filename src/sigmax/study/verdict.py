@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["BASELINE", "Verdict", "decide", "holm"]
+__all__ = ["BASELINE", "Verdict", "decide", "holm", "more_folds_sentence"]
 
 #: Candidate name of the class-frequency baseline.
 BASELINE = "baseline"
@@ -235,12 +235,23 @@ def decide(structural: str, candidates: Sequence[Any], comparisons: Sequence[Any
            if choice in (c.a, c.b) and np.isfinite(c.p_value) and c.p_value < alpha
            and not (np.isfinite(p) and p < alpha)]
     if raw:
+        n_folds = max((len(v) for c in candidates for v in c.metrics.values()), default=0)
         sentences.append(
             f"{len(raw)} difference(s) involving {what} have p < {alpha:g} alone (smallest "
-            f"{min(raw):.2g}) but not after correcting for the {n_tests} tests; more folds "
-            "(a run without --quick, or a larger --cv) give each test more power.")
+            f"{min(raw):.2g}) but not after correcting for the {n_tests} tests; "
+            + more_folds_sentence(n_folds))
     return Verdict(choice, structural, status, sentences, involving, n_tests, beats,
                    fit_command(choice) if fit_command else None)
+
+
+def more_folds_sentence(n_folds: int) -> str:
+    """The remedy for differences that the multiple-testing correction leaves undecided.
+
+    Said from what ran (``n_folds`` scores per model), not assumed: a run with
+    ``--quick`` has 3 folds, but so has one with ``--cv 3``.
+    """
+    return (f"more folds give each test more power (this run scored {n_folds} folds per "
+            "model; --cv sets them, and --quick caps them at 3).")
 
 
 def _metric(candidates: Sequence[Any], name: str, metric: str) -> list[float]:

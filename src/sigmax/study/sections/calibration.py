@@ -62,6 +62,7 @@ from ..result import Comparison, ProblemResult
 from ..run import StudyRun
 from ..section import Section
 from ..side_by_side import Shared
+from ..verdict import more_folds_sentence
 
 __all__ = ["CALIBRATION_METRICS", "HOLD_OUT", "METHOD_FOR_FAMILY", "BeforeAfter", "Calibration",
            "CalibrationResult", "CandidateCalibration"]
@@ -317,7 +318,7 @@ def _calibration(run: StudyRun) -> CalibrationResult:
         "candidates": [c.to_dict() for c in cands], "left_out": left_out or None,
         "n_tests": n_tests,
         "needs_calibration": [c.name for c in cands if c.verdict == "improves"],
-        "summary": _summary(cands, left_out, n_tests, labels, tests),
+        "summary": _summary(cands, left_out, n_tests, labels, tests, len(folds)),
     }, strict=True)
 
 
@@ -472,7 +473,8 @@ def answer_sentence(cands: list[CandidateCalibration]) -> str:
 
 
 def _summary(cands: list[CandidateCalibration], left_out: dict[str, str], n_tests: int,
-             labels: dict[str, str], tests: dict[str, dict[str, Comparison]]) -> list[str]:
+             labels: dict[str, str], tests: dict[str, dict[str, Comparison]],
+             n_folds: int) -> list[str]:
     out = [answer_sentence(cands)]
     for c in cands:
         out += [t for t in (candidate_sentence(c, n_tests), separation_sentence(c)) if t]
@@ -480,8 +482,8 @@ def _summary(cands: list[CandidateCalibration], left_out: dict[str, str], n_test
            if t.p_value < ALPHA and t.conclusion == "no_difference"]
     if raw:
         out.append(f"{len(raw)} change(s) have p < {ALPHA:g} alone (smallest {min(raw):.2g}) "
-                   f"but not after correcting for the {n_tests} tests; more folds (a run "
-                   "without --quick, or a larger --cv) give each test more power.")
+                   f"but not after correcting for the {n_tests} tests; "
+                   + more_folds_sentence(n_folds))
     out += [f"{labels.get(n, n)} is left out of this section: {why}."
             for n, why in left_out.items()]
     return out
