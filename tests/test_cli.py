@@ -94,6 +94,20 @@ def test_compare_builtin_no_plots(runner, tmp_path):
     assert not (tmp_path / "none").exists()
 
 
+def test_compare_jobs_sets_the_cores_for_fits_side_by_side(runner, tmp_path):
+    import json
+
+    out = tmp_path / "r"
+    res = _run(runner, ["compare", "iris", "--quick", "--no-plots", "--jobs", "1",
+                        "--sections", "performance", "-o", out])
+    assert res.exit_code == 0, res.stderr
+    result = json.loads((out / "results.json").read_text())
+    assert result["settings"]["n_jobs"] == 1
+    assert "at a time" not in result["problems"][0]["performance"]["folds"]
+    res = _run(runner, ["compare", "iris", "--quick", "--jobs", "0", "-o", out])
+    assert res.exit_code == 2 and "--jobs" in res.stderr
+
+
 def test_compare_refuses_a_foreign_folder(runner, tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     res = _run(runner, ["compare", "iris", "--quick", "-o", tmp_path])

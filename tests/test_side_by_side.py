@@ -12,7 +12,6 @@ import pytest
 
 import sigmax
 from sigmax import _thread_warnings
-from sigmax.study import run as study_run
 from sigmax.study.compare import CANDIDATES, CandidateSpec, compare, register_candidate
 from sigmax.study.side_by_side import Shared, run_side_by_side
 
@@ -118,12 +117,13 @@ class _OddRowsSoftmax(sigmax.SoftmaxRegression):
         return super().fit(X, y, sample_weight=sample_weight, offset=offset)
 
 
-def _study(monkeypatch, cores: int):
-    monkeypatch.setattr(study_run.os, "cpu_count", lambda: cores)
+def _study(cores: int):
     r = np.random.default_rng(3)
     X = r.normal(size=(301, 4))
     y = np.argmax(X[:, :3] + r.gumbel(size=(301, 3)), axis=1)
-    return compare(X, y, quick=True, sections=["performance", "calibration"]).problems[0]
+    res = compare(X, y, quick=True, sections=["performance", "calibration"], n_jobs=cores)
+    assert res.settings["n_jobs"] == cores
+    return res.problems[0]
 
 
 def test_folds_side_by_side_give_the_numbers_of_folds_one_after_the_other(monkeypatch):
@@ -131,7 +131,7 @@ def test_folds_side_by_side_give_the_numbers_of_folds_one_after_the_other(monkey
     register_candidate("multiclass", CandidateSpec(
         "odd", "Softmax that warns on odd rows", _OddRowsSoftmax, "codes", "softmax", 1.0,
         "C as given"))
-    serial, side = _study(monkeypatch, 1), _study(monkeypatch, 2)
+    serial, side = _study(1), _study(2)
     assert "ran 2 at a time" in side.performance.folds
     assert "at a time" not in serial.performance.folds
     for a, b in zip(serial.candidates, side.candidates):
@@ -148,3 +148,36 @@ def test_folds_side_by_side_give_the_numbers_of_folds_one_after_the_other(monkey
                          "UserWarning in 2 of 3 cross-validation fits: odd rows (201)"]
         others = [n for c in p.candidates if c.name != "odd" for n in c.notes]
         assert not any("odd rows" in n for n in others)
+
+
+def test_n_jobs_defaults_to_the_cores_this_process_may_use(monkeypatch):
+    from sigmax import _parallel
+
+    monkeypatch.setattr(_parallel.os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    assert _parallel.usable_cores() == 3
+    X = np.random.default_rng(0).normal(size=(60, 2))
+    y = (X[:, 0] > 0).astype(int)
+    res = compare(X, y, C=1.0, quick=True, sections=["k2"])
+    assert res.settings["n_jobs"] == 3
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, True, "2"])
+def test_a_bad_n_jobs_is_refused_with_its_value(bad):
+    X = np.random.default_rng(0).normal(size=(60, 2))
+    with pytest.raises(ValueError, match=r"n_jobs must be None, -1 \(every core\) or an "
+                                         r"integer >= 1"):
+        compare(X, (X[:, 0] > 0).astype(int), quick=True, sections=["k2"], n_jobs=bad)
+
+
+def test_the_cost_model_counts_the_cores_for_fits_side_by_side():
+    from sigmax.study.budget import budget_for
+    from sigmax.study.cost import FitTime, Probe, Sizes, estimate
+
+    fit = FitTime("softmax", 1.0, 1000, 50, 60, 30, 3, tuned=True)
+    probe = Probe("p", 1000, 9, "multiclass", 3, 3, (fit, fit), grad_rate=1e-8)
+    one = estimate(probe, Sizes(budget_for(False), 5, tuned=True, cores=1), ["performance"])
+    two = estimate(probe, Sizes(budget_for(False), 5, tuned=True, cores=2), ["performance"])
+    # Two cores: the tasks side by side, each search's inner folds one after the other.
+    assert two["performance"] < one["performance"]
+    # On all rows a C search runs its 2 inner folds side by side when it has 2 cores.
+    assert two["full_fits"] < one["full_fits"]

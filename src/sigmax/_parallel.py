@@ -29,7 +29,7 @@ import numpy as np
 
 from . import _thread_warnings
 
-__all__ = ["blas_threads", "run_blocks", "serial_blas"]
+__all__ = ["blas_threads", "run_blocks", "serial_blas", "usable_cores"]
 
 T = TypeVar("T")
 
@@ -64,6 +64,19 @@ _PASSES = _SOLVES = _HOLD
 # Fits running now, in any thread; from two on, each pass runs on one worker.
 _fits = 0
 _NO_HOLD = nullcontext()
+
+
+def usable_cores() -> int:
+    """Cores this process may run on: its CPU affinity where the OS reports it.
+
+    ``os.cpu_count()`` counts the machine's cores; a container, ``taskset`` or a
+    batch scheduler may give the process fewer, and one thread per counted core
+    would then oversubscribe the ones it has.
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no affinity on this OS (macOS, Windows)
+        return max(1, os.cpu_count() or 1)
 
 
 def _numpy_blas() -> list[Any]:

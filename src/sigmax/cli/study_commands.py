@@ -46,6 +46,9 @@ from .options import (
                    "quick sizes.")
 @click.option("--no-plots", is_flag=True, help="Tables only (no figures): faster.")
 @click.option("--no-report", is_flag=True, help="Terminal summary only; write no folder.")
+@click.option("--jobs", "n_jobs", default=None, type=click.IntRange(min=1), metavar="N",
+              help="Cores for fits side by side (each fit on one thread) [default: every "
+                   "core this process may use]; 1 runs one fit at a time.")
 @click.option("--sections", default=None, metavar="ID[,ID...]", callback=_check_sections,
               help="Run only these study sections (comma-separated; default all). An unknown "
                    "id lists the choices, which come from sigmax.study.section.SECTIONS.")
@@ -54,8 +57,8 @@ def compare(data: tuple[str, ...], targets: tuple[str, ...], drop: tuple[str, ..
             dropna: bool, missing: str, groups: str | None, seed: int,
             max_rows: int | None, out: Path, cv: int | None,
             C: float, quick: bool, budget: float | None, no_plots: bool, no_report: bool,
-            sections: list[str] | None, backend: str, device: str | None,
-            scheduler: str | None) -> None:
+            n_jobs: int | None, sections: list[str] | None, backend: str,
+            device: str | None, scheduler: str | None) -> None:
     """Fit logistic, softmax, one-vs-rest and multi-label models side by side.
 
     DATA is a CSV / Parquet file (with --target) or built-in dataset names (see
@@ -95,7 +98,7 @@ def compare(data: tuple[str, ...], targets: tuple[str, ...], drop: tuple[str, ..
             (FigurePool() if draw else contextlib.nullcontext()) as pool:
         result = run_compare(datasets, cv=cv, C=C, seed=seed, quick=quick, callback=callback,
                              estimator_params=params, sections=sections,
-                             time_budget=budget, started=started,
+                             time_budget=budget, started=started, n_jobs=n_jobs,
                              report=None if no_report else not no_plots,
                              on_problem=None if pool is None else pool.submit)
         path = None
@@ -146,7 +149,8 @@ def run_compare(datasets: Sequence[Any], *, cv: int | None = None, C: float | st
                 estimator_params: dict[str, Any] | None = None,
                 sections: Sequence[str] | None = None, time_budget: float | None = None,
                 started: float | None = None, report: bool | None = None,
-                on_problem: Callable[[Any], None] | None = None) -> Any:
+                on_problem: Callable[[Any], None] | None = None,
+                n_jobs: int | None = None) -> Any:
     """Run :func:`sigmax.study.compare.compare` on each dataset; one combined result.
 
     ``estimator_params`` (``backend``, ``device``) places the candidate fits;
@@ -156,7 +160,8 @@ def run_compare(datasets: Sequence[Any], *, cv: int | None = None, C: float | st
     True with figures, False without, None for none): the datasets' sizes are
     planned together (:func:`sigmax.study.planning.plan_budgets`).
     ``on_problem(problem)``: called with each finished problem, in order (the
-    figure pool starts drawing it while the next one is studied).
+    figure pool starts drawing it while the next one is studied). ``n_jobs``: cores
+    for fits side by side (``compare(n_jobs=...)``; None: every core).
     """
     from ..study.compare import compare as compare_one
     from ..study.result import CompareResult
@@ -165,7 +170,7 @@ def run_compare(datasets: Sequence[Any], *, cv: int | None = None, C: float | st
     if time_budget is not None:
         planner = _plan_suite(datasets, time_budget, cv=cv, C=C, seed=seed, quick=quick,
                               estimator_params=estimator_params, sections=sections,
-                              started=started, report=report)
+                              started=started, report=report, n_jobs=n_jobs)
     results = []
     for ds in datasets:
         plan = None if planner is None else planner.next(
@@ -175,7 +180,7 @@ def run_compare(datasets: Sequence[Any], *, cv: int | None = None, C: float | st
             cv=5 if cv is None else cv, C=C, random_state=seed, quick=quick,
             progress=callback, estimator_params=estimator_params, sections=sections,
             groups=None if getattr(ds, "groups", None) is None else ds.groups.to_numpy(),
-            time_budget=plan)
+            time_budget=plan, n_jobs=n_jobs)
         for p in res.problems:
             if p.advice and p.advice.model:
                 chosen = next((c for c in p.candidates if c.name == p.advice.model), None)
@@ -192,7 +197,7 @@ def run_compare(datasets: Sequence[Any], *, cv: int | None = None, C: float | st
 def _plan_suite(datasets: Sequence[Any], seconds: float, *, cv: int | None, C: float | str,
                 seed: int, quick: bool, estimator_params: dict[str, Any] | None,
                 sections: Sequence[str] | None, started: float | None,
-                report: bool | None) -> Any:
+                report: bool | None, n_jobs: int | None = None) -> Any:
     """A :class:`~sigmax.study.planning.SuitePlanner` of the datasets, to fit ``seconds``
     from ``started``."""
     import time
@@ -213,7 +218,7 @@ def _plan_suite(datasets: Sequence[Any], seconds: float, *, cv: int | None, C: f
     return SuitePlanner(probes, seconds, lambda: time.perf_counter() - begun,
                         report_seconds([p.n_classes for p in probes], report), start=start,
                         n_folds=[folds] * len(probes), sections=[secs] * len(probes),
-                        tuned=C == "cv")
+                        tuned=C == "cv", n_jobs=n_jobs)
 
 
 def fit_command_for(ds: Any, model: str, *, C: float = 1.0) -> str | None:

@@ -29,7 +29,6 @@ import contextlib
 import functools
 import inspect
 import numbers
-import os
 import warnings
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -432,7 +431,7 @@ def _run_folds(fold_path: Any, folds: list[tuple[np.ndarray, np.ndarray]],
     one) has its passes on every worker again.
     """
     n_workers = min(len(folds), _parallel.blas_threads() if n_jobs is None else
-                    (os.cpu_count() or 1) if n_jobs == -1 else n_jobs)
+                    _parallel.usable_cores() if n_jobs == -1 else n_jobs)
     if n_workers <= 1:
         return [fold_path(train, test) for train, test in folds]
     from concurrent.futures import ThreadPoolExecutor

@@ -72,6 +72,7 @@ from .result import (
 )
 from .run import StudyRun
 from .section import SECTIONS
+from .side_by_side import jobs_of
 from .tuning import tuning_grid, tuning_params
 
 __all__ = ["CANDIDATES", "SECTIONS", "CandidateSpec", "compare", "compare_problem",
@@ -195,12 +196,13 @@ def compare_problem(X: Any, y: Any, *, name: str = "data", description: str = ""
                     max_samples: int | None = None, feature_names: Sequence[str] | None = None,
                     notes: Sequence[str] = (),
                     estimator_params: Mapping[str, Any] | None = None,
-                    groups: Any = None, time_budget: Plan | None = None) -> ProblemResult:
+                    groups: Any = None, time_budget: Plan | None = None,
+                    n_jobs: int | None = None) -> ProblemResult:
     """Study one dataset; see :func:`compare` (which wraps this in a :class:`CompareResult`).
 
     ``time_budget``: the sizes chosen to fit a time budget (:mod:`sigmax.study.planning`).
     """
-    check_options(cv, repeats, C, threads, max_samples)
+    check_options(cv, repeats, C, threads, max_samples, n_jobs)
     where = check_estimator_params(estimator_params)
     secs = SECTIONS.resolve(sections)
     tuned = C == "cv"
@@ -275,7 +277,7 @@ def compare_problem(X: Any, y: Any, *, name: str = "data", description: str = ""
                        C=1.0 if tuned else float(C), budget=budget,
                        seed=seed, progress=tick, problem=problem, threads=threads,
                        estimator_params=where, n_folds=n_folds, repeats=repeats,
-                       groups=groups,
+                       groups=groups, search_jobs=jobs_of(n_jobs),
                        Cs=tuning_grid(quick, budget.path_length) if tuned else None)
         units = {"full_fits": len(specs), **{s: SECTIONS[s].units(run) for s in secs}}
         total = state["total"] = sum(units.values())
@@ -306,7 +308,8 @@ def compare(X: Any, y: Any, *, name: str = "data", description: str = "", cv: in
             max_samples: int | None = None, feature_names: Sequence[str] | None = None,
             notes: Sequence[str] = (),
             estimator_params: Mapping[str, Any] | None = None,
-            groups: Any = None, time_budget: float | Plan | None = None) -> CompareResult:
+            groups: Any = None, time_budget: float | Plan | None = None,
+            n_jobs: int | None = None) -> CompareResult:
     """Fit logistic, softmax, one-vs-rest and multi-label models side by side and measure.
 
     Parameters
@@ -379,6 +382,13 @@ def compare(X: Any, y: Any, *, name: str = "data", description: str = "", cv: in
         notes. When even the smallest sizes are estimated over the budget the
         study runs at them and says so. A :class:`~sigmax.study.planning.Plan`
         (several datasets planned together) is used as given.
+    n_jobs : int, optional
+        Cores for fits side by side (:mod:`sigmax.study.side_by_side`): the
+        (fold, model) fits of the performance and calibration sections, the
+        minima section's probes and models, and the inner folds of each C
+        search on all rows; every fit on one thread. None or -1: every core
+        this process may use; 1: one fit at a time (the timings then never
+        share the machine with another fit). ``settings["n_jobs"]`` records it.
 
     Returns
     -------
@@ -408,18 +418,19 @@ def compare(X: Any, y: Any, *, name: str = "data", description: str = "", cv: in
         time_budget = plan_time_budget(
             X, y, time_budget, name=name, cv=cv, repeats=repeats, C=C, quick=quick,
             random_state=random_state, max_samples=max_samples, estimator_params=where,
-            sections=SECTIONS.resolve(sections), threads=threads)
+            sections=SECTIONS.resolve(sections), threads=threads, n_jobs=n_jobs)
     problem = compare_problem(X, y, name=name, description=description, cv=cv,
                               repeats=repeats, C=C, random_state=random_state,
                               sections=sections, quick=quick, progress=progress,
                               threads=threads, max_samples=max_samples,
                               feature_names=feature_names, notes=notes,
                               estimator_params=where or None, groups=groups,
-                              time_budget=time_budget)
+                              time_budget=time_budget, n_jobs=n_jobs)
     budget = budget_for(quick) if time_budget is None else time_budget.budget
     settings = {
         "cv": int(min(cv, budget.max_folds) if budget.max_folds else cv),
         "repeats": int(repeats), "C": C if C == "cv" else float(C),
+        "n_jobs": jobs_of(n_jobs),
         "random_state": int(random_state),
         "sections": SECTIONS.resolve(sections), "quick": bool(quick), "threads": int(threads),
         "max_samples": max_samples,

@@ -22,15 +22,15 @@ display corrects it by the measured time as sections finish (:mod:`sigmax.study.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from .. import _parallel
 from . import fitting
 from .budget import Budget
 from .fitting import n_outputs, n_params, y_for
@@ -147,6 +147,8 @@ class Sizes:
     repeats: int = 1
     tuned: bool = False
     inner_cv: int = INNER_FOLDS
+    #: Cores for fits side by side (``compare(n_jobs=...)``).
+    cores: int = field(default_factory=_parallel.usable_cores)
 
 
 def probe_run(run: Any, rows: int = PROBE_ROWS) -> Probe:
@@ -289,24 +291,24 @@ def register_cost(section_id: str) -> Callable[[SectionCost], SectionCost]:
     return deco
 
 
-def _at_once(n_tasks: int) -> int:
+def _at_once(s: Sizes, n_tasks: int) -> int:
     """Tasks a section runs side by side (:func:`sigmax.study.side_by_side.width`)."""
-    return max(1, min(os.cpu_count() or 1, n_tasks))
+    return max(1, min(s.cores, n_tasks))
 
 
-def _side_by_side(task_seconds: float, n_tasks: int) -> float:
+def _side_by_side(s: Sizes, task_seconds: float, n_tasks: int) -> float:
     """Wall seconds of ``n_tasks`` tasks of ``task_seconds`` in all, run side by side."""
-    width = _at_once(n_tasks)
+    width = _at_once(s, n_tasks)
     return task_seconds if width == 1 else task_seconds / (width * SIDE_BY_SIDE_EFFICIENCY)
 
 
 def _path_factor(f: FitTime, s: Sizes, jobs: int | None = None) -> float:
     """A tuned candidate's fit on a training set, in cold fits: the inner folds' paths plus
-    the refit at the chosen C (``jobs``: threads of the inner folds; default one per core)."""
+    the refit at the chosen C (``jobs``: threads of the inner folds; default ``s.cores``)."""
     if not (s.tuned and f.tuned):
         return 1.0
     # The inner folds' paths run side by side, one per thread: ceil(k / threads) rounds.
-    threads = (os.cpu_count() or 1) if jobs is None else jobs
+    threads = s.cores if jobs is None else jobs
     rounds = -(-s.inner_cv // max(1, min(threads, s.inner_cv)))
     return 1.0 + rounds * (1.0 + (s.budget.path_length - 1) * PATH_POINT) \
         * (s.inner_cv - 1) / s.inner_cv
@@ -329,10 +331,10 @@ def _performance(p: Probe, s: Sizes) -> float:
     rows = p.n_rows * (s.n_folds - 1) / s.n_folds
     tasks = s.n_folds * s.repeats * len(p.fits)
     # Side by side, each task's C search runs its inner folds one after the other.
-    jobs = 1 if _at_once(tasks) > 1 else None
+    jobs = 1 if _at_once(s, tasks) > 1 else None
     per_fold = sum(f.at(rows) * _path_factor(f, s, jobs) + f.at(p.n_rows / s.n_folds) * 0.1
                    for f in p.fits)
-    return _side_by_side(s.n_folds * s.repeats * per_fold, tasks)
+    return _side_by_side(s, s.n_folds * s.repeats * per_fold, tasks)
 
 
 @register_cost("calibration")
@@ -341,7 +343,7 @@ def _calibration(p: Probe, s: Sizes) -> float:
     # fit part (80%) of the training rows, and two scorings of the test rows.
     rows = 0.8 * p.n_rows * (s.n_folds - 1) / s.n_folds
     per_fold = sum(WARM_FIT * f.at(rows) + 0.2 * f.at(p.n_rows / s.n_folds) for f in p.convex)
-    return _side_by_side(s.n_folds * per_fold, s.n_folds * len(p.convex))
+    return _side_by_side(s, s.n_folds * per_fold, s.n_folds * len(p.convex))
 
 
 @register_cost("computation")
@@ -406,7 +408,7 @@ def _minima(p: Probe, s: Sizes) -> float:
     # budget per candidate). The probes, and the models above, run side by side.
     sep = sum(b.unpenalized_max_iter * p.grad(p.n_rows, f.n_params)
               + min(b.lp_seconds, f.n_outputs * _lp(p.n_rows, d1, b)) for f in p.convex)
-    return _side_by_side(total, len(models)) + _side_by_side(sep, len(p.convex))
+    return _side_by_side(s, total, len(models)) + _side_by_side(s, sep, len(p.convex))
 
 
 def _lp(constraints: float, variables: float, b: Budget) -> float:
@@ -533,7 +535,7 @@ def schedule_after_fits(run: Any, sections: Sequence[str], units: dict[str, int]
     """The sections' unit estimates from the fits on all rows (the best speed measurement)."""
     probe = probe_from_fits(run)
     est = estimate(probe, Sizes(run.budget, run.n_folds, run.repeats, run.Cs is not None,
-                                INNER_FOLDS), sections)
+                                INNER_FOLDS, run.search_jobs), sections)
     est.pop("full_fits")
     return schedule(est, units)
 

@@ -137,7 +137,7 @@ def fold_strata(target: Target, n_splits: int) -> tuple[np.ndarray | None, str]:
 
 
 def check_options(cv: int, repeats: int, C: float, threads: int,
-                  max_samples: int | None) -> None:
+                  max_samples: int | None, n_jobs: int | None = None) -> None:
     """Raise a one-line ValueError for an option out of range."""
     def bad_int(v: Any, lo: int) -> bool:
         return isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo
@@ -154,6 +154,9 @@ def check_options(cv: int, repeats: int, C: float, threads: int,
                          f"'cv' (each model's own C by cross-validation); got {C!r}.")
     if bad_int(threads, 1):
         raise ValueError(f"threads must be an integer >= 1; got {threads!r}.")
+    if n_jobs is not None and n_jobs != -1 and bad_int(n_jobs, 1):
+        raise ValueError(f"n_jobs must be None, -1 (every core) or an integer >= 1 (the cores "
+                         f"for fits side by side); got {n_jobs!r}.")
     if max_samples is not None and bad_int(max_samples, 10):
         raise ValueError(f"max_samples must be None or an integer >= 10; got {max_samples!r}.")
 

@@ -17,6 +17,7 @@ from typing import Any
 from .budget import CUT_ORDER, Budget, Cut, budget_for, cut_steps, cuts_between
 from .cost import Probe, Sizes, estimate, probe_data
 from .folds import INNER_FOLDS
+from .side_by_side import jobs_of
 
 __all__ = ["Plan", "SuitePlanner", "cut_sentences", "plan_budgets", "plan_time_budget"]
 
@@ -98,7 +99,7 @@ def cut_sentences(plan: Plan) -> list[str]:
 def plan_budgets(probes: Sequence[Probe], seconds: float, available: float, *, start: Budget,
                  n_folds: Sequence[int], sections: Sequence[Sequence[str]],
                  repeats: int = 1, tuned: bool = False, inner_cv: int = INNER_FOLDS,
-                 scale: float = 1.0) -> list[Plan]:
+                 scale: float = 1.0, n_jobs: int | None = None) -> list[Plan]:
     """The sizes of each dataset's study so that the estimated total fits ``available``.
 
     Parameters
@@ -116,6 +117,8 @@ def plan_budgets(probes: Sequence[Probe], seconds: float, available: float, *, s
     scale : float
         Every estimate times this (the measured over the estimated time of the datasets
         already run: :class:`SuitePlanner`).
+    n_jobs : int, optional
+        Cores for fits side by side, as ``compare(n_jobs=...)`` (None: every core).
 
     Returns
     -------
@@ -128,7 +131,8 @@ def plan_budgets(probes: Sequence[Probe], seconds: float, available: float, *, s
 
     def est(j: int, lv: int) -> dict[str, float]:
         b, folds = ladders[j][lv]
-        e = estimate(probes[j], Sizes(b, folds, repeats, tuned, inner_cv), sections[j])
+        e = estimate(probes[j], Sizes(b, folds, repeats, tuned, inner_cv, jobs_of(n_jobs)),
+                     sections[j])
         return {k: v * scale for k, v in e.items()}
 
     current = [est(j, 0) for j in range(len(probes))]
@@ -171,7 +175,7 @@ def plan_time_budget(X: Any, y: Any, seconds: float, *, name: str = "data", cv: 
                      random_state: int = 0, max_samples: int | None = None,
                      estimator_params: dict[str, Any] | None = None,
                      sections: Sequence[str] = (), elapsed: float = 0.0,
-                     threads: int = 1) -> Plan:
+                     threads: int = 1, n_jobs: int | None = None) -> Plan:
     """The sizes of one dataset's study that fit ``seconds`` (less ``elapsed`` and the
     probe's own time)."""
     seconds = check_seconds(seconds)
@@ -182,7 +186,7 @@ def plan_time_budget(X: Any, y: Any, seconds: float, *, name: str = "data", cv: 
     folds = min(cv, start.max_folds) if start.max_folds else cv
     return plan_budgets([probe], seconds, seconds - elapsed - probe.seconds, start=start,
                         n_folds=[folds], sections=[list(sections)], repeats=repeats,
-                        tuned=C == "cv")[0]
+                        tuned=C == "cv", n_jobs=n_jobs)[0]
 
 
 class SuitePlanner:

@@ -248,7 +248,8 @@ class CompareResult(Record):
     """The whole study: one :class:`ProblemResult` per dataset, plus the setting.
 
     ``settings``: ``cv``, ``repeats``, ``C``, ``random_state``, ``sections``
-    (list of section ids), ``quick``, ``threads``, ``max_samples``,
+    (list of section ids), ``quick``, ``threads``, ``n_jobs`` (cores for fits side by
+    side), ``max_samples``,
     ``preprocessing``, ``backend``, ``device`` and ``scheduler`` (where the
     candidate fits ran), ``budget`` (the sizes used by the sections).
     ``environment``: ``python``, ``platform``, ``cpu_count``, ``sigmax``,
@@ -264,6 +265,7 @@ class CompareResult(Record):
         "random_state": {"type": "integer"},
         "sections": {"type": "array", "items": {"type": "string"}},
         "quick": {"type": "boolean"}, "threads": {"type": "integer"},
+        "n_jobs": {"type": "integer", "minimum": 1},
         "max_samples": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
         "preprocessing": {"type": "string"}, "budget": {"type": "object"}}))
     environment: dict[str, Any] = field(default_factory=dict, metadata=_doc("", properties={

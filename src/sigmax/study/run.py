@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from .. import _parallel
 from ..estimators import LinearClassifierBase
 from .advise import Target
 from .budget import Budget
@@ -53,10 +53,12 @@ class StudyRun:
     #: The C grid of the tuned comparison (``compare(C="cv")``); None: every
     #: candidate at the fixed ``C``.
     Cs: Any = None
-    #: Inner folds fitted side by side in a tuned comparison (the CV ``n_jobs``): one
-    #: per core. Every product inside a fold stays on one thread; the timed fits
-    #: on all rows run alone.
-    search_jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    #: Cores for fits side by side (``compare(n_jobs=...)``; default every core this
+    #: process may use): the (fold, model) tasks of the sections
+    #: (:mod:`sigmax.study.side_by_side`) and, on all rows, a C search's inner folds
+    #: (the CV ``n_jobs``). Every product inside a fit stays on one thread; the timed
+    #: fits on all rows run alone.
+    search_jobs: int = field(default_factory=_parallel.usable_cores)
     #: Candidate name -> C chosen by cross-validation on all rows (tuned comparison).
     tuned_C: dict[str, float] = field(default_factory=dict)
     #: Candidate name -> seconds of its C search and its fit on all rows (the full

@@ -27,9 +27,15 @@ from typing import Any, Generic, TypeVar
 
 from .. import _parallel, _thread_warnings
 
-__all__ = ["Shared", "by_cost", "run_side_by_side", "width"]
+__all__ = ["Shared", "by_cost", "jobs_of", "run_side_by_side", "width"]
 
 T = TypeVar("T")
+
+
+def jobs_of(n_jobs: int | None) -> int:
+    """Cores for fits side by side from ``compare(n_jobs=...)``: None and -1 mean every core
+    this process may use (:func:`sigmax._parallel.usable_cores`)."""
+    return _parallel.usable_cores() if n_jobs is None or n_jobs == -1 else int(n_jobs)
 
 
 def width(run: Any, n_tasks: int) -> int:
