@@ -16,6 +16,8 @@ from test_sklearn_checks import MULTILABEL_EXPECTED_FAILURES
 from sigmax import (
     LogisticRegression,
     LogisticRegressionCV,
+    MultiLabelHeads,
+    MultiLabelHeadsCV,
     MultiLabelLogistic,
     MultiLabelLogisticCV,
     OneVsRestLogisticCV,
@@ -137,14 +139,21 @@ _WEIGHTS_MOVE_FOLDS = (
 def _expected_failed_checks(estimator):
     out = {"check_sample_weight_equivalence_on_dense_data": _WEIGHTS_MOVE_FOLDS,
            "check_sample_weight_equivalence_on_sparse_data": _WEIGHTS_MOVE_FOLDS}
-    if isinstance(estimator, MultiLabelLogistic):
+    if isinstance(estimator, (MultiLabelLogistic, MultiLabelHeads)):
         out.update(MULTILABEL_EXPECTED_FAILURES)
+    if isinstance(estimator, MultiLabelHeads):
+        out["check_class_weight_classifiers"] = (
+            "the check fits a 1-D class vector y with class_weight={0: 1000, 1: 0.0001}; "
+            "MultiLabelHeads needs a 2-D indicator matrix, and its class_weight is None or "
+            "'balanced' for every head at once (a dict would have to name the classes of "
+            "heads discovered only during fit)")
     return out
 
 
 @parametrize_with_checks(
     [LogisticRegressionCV(Cs=3, cv=3), SoftmaxRegressionCV(Cs=3, cv=3),
-     OneVsRestLogisticCV(Cs=3, cv=3), MultiLabelLogisticCV(Cs=3, cv=3)],
+     OneVsRestLogisticCV(Cs=3, cv=3), MultiLabelLogisticCV(Cs=3, cv=3),
+     MultiLabelHeadsCV(Cs=3, cv=3)],
     expected_failed_checks=_expected_failed_checks,
 )
 def test_sklearn_compatible_estimator(estimator, check):
@@ -297,3 +306,49 @@ def test_bad_patience_says_what_to_pass(patience):
     X, y = _digits()
     with pytest.raises(ValueError, match="patience must be None or an integer >= 1"):
         SoftmaxRegressionCV(Cs=3, cv=2, patience=patience).fit(X, y)
+
+
+def _exclusive_labels(n=300, seed=0):
+    """Two labels that exclude each other (one genre of three, the third unnamed) and one
+    independent label: MultiLabelHeads finds a softmax head and a sigmoid."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    genre = np.argmax(X[:, :2] @ np.array([[2, -2, 0], [0, 2, -2]])
+                      + rng.gumbel(size=(n, 3)), axis=1)
+    return X, np.column_stack([genre == 0, genre == 1, X[:, 2] + rng.logistic(size=n) > 0
+                               ]).astype(float)
+
+
+def test_heads_cv_scores_are_each_labels_log_loss_of_fits_at_each_C():
+    X, Y = _exclusive_labels()
+    Y[::17, 2] = np.nan  # an unknown entry counts in no score of its label
+    folds = list(KFold(3, shuffle=True, random_state=1).split(X))
+    cv = MultiLabelHeadsCV(Cs=CS, cv=folds, tol=1e-10).fit(X, Y)
+    assert cv.heads == {"0|1": "softmax", "2": "sigmoid"}
+    assert cv.scores_per_label_.shape == (3, len(CS), 3)
+    np.testing.assert_allclose(cv.scores_, cv.scores_per_label_.mean(axis=2))
+    for f, (tr, te) in enumerate(folds):
+        for i, C in enumerate(CS):
+            P = MultiLabelHeads(C=C, tol=1e-10).fit(X[tr], Y[tr]).predict_proba(X[te])
+            for lab in range(3):
+                known = ~np.isnan(Y[te, lab])
+                want = -log_loss(Y[te, lab][known], P[known, lab], labels=[0, 1])
+                assert cv.scores_per_label_[f, i, lab] == pytest.approx(want, abs=1e-6)
+    best = int(np.argmax(cv.scores_.mean(axis=0)))
+    assert cv.C_ == CS[best]
+    ref = MultiLabelHeads(C=CS[best], tol=1e-10).fit(X, Y)
+    np.testing.assert_allclose(cv.coef_, ref.coef_, atol=1e-6)
+    np.testing.assert_allclose(cv.predict_proba(X), ref.predict_proba(X), atol=1e-7)
+
+
+def test_heads_cv_takes_any_binary_scorer_and_no_trunk():
+    X, Y = _exclusive_labels(n=240, seed=2)
+    auc = MultiLabelHeadsCV(Cs=[0.01, 1.0], cv=3, scoring="roc_auc").fit(X, Y)
+    assert np.all((auc.scores_ > 0.5) & (auc.scores_ <= 1.0))
+    assert "hidden" not in auc.get_params() and "patience" in auc.get_params()
+    with pytest.raises(TypeError, match="hidden"):
+        MultiLabelHeadsCV(hidden=(8,))
+    with pytest.raises(ValueError, match="refit=True"):
+        MultiLabelHeadsCV(Cs=2, refit=False).fit(X, Y)
+    with pytest.raises(ValueError, match="no offset"):
+        MultiLabelHeadsCV(Cs=2).fit(X, Y, offset=np.zeros((len(X), 3)))

@@ -180,3 +180,22 @@ def test_advice_cost_compares_fits_on_all_rows_not_the_searches(digits_tuned):
     ovr.compute.update({"fit_seconds": 100.0, "full_fit_seconds": 3.0})
     cost = next(r for r in _measured(p, "softmax") if r.startswith("Cost"))
     assert "(one fit on all rows)" in cost and "3x the fit time" in cost
+
+
+def test_mixed_heads_pick_their_own_C_like_the_other_convex_models():
+    # Two labels that exclude each other plus an independent one: the mixed heads apply,
+    # and (MultiLabelHeadsCV) choose C on the criterion of the independent sigmoids.
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(360, 3))
+    genre = np.argmax(X[:, :2] @ np.array([[2, -2, 0], [0, 2, -2]]) + rng.gumbel(size=(360, 3)),
+                      axis=1)
+    Y = np.column_stack([genre == 0, genre == 1, X[:, 2] + rng.logistic(size=360) > 0])
+    p = compare(X, Y.astype(int), quick=True, sections=["performance"]).problems[0]
+    mixed = next(c for c in p.candidates if c.name == "mixed")
+    assert mixed.estimator == "MultiLabelHeads"  # what `sigmax fit` / Python builds
+    assert mixed.params.C_selected in mixed.params.Cs and len(mixed.params.C_per_fold) == 3
+    assert mixed.params.C == mixed.params.C_selected
+    assert "Not tuned" not in tuning_html(p)
+    fig = draw_validation_curves(p)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert sum("mean over labels" in t for t in titles) == 1  # one panel: same criterion

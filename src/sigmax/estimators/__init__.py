@@ -22,8 +22,12 @@ for _cls in (LogisticRegression, SoftmaxRegression, OneVsRestLogistic, MultiLabe
              MultiHeadClassifier, *CV_ESTIMATORS.values()):
     register_estimator(_cls)
 
+# In CV_ESTIMATORS (the study tunes the mixed heads with it), not in ESTIMATORS: like
+# MultiLabelHeads, it cannot be saved yet.
+from .multilabel_heads_cv import MultiLabelHeadsCV  # noqa: E402
+
 __all__ = ["CV_ESTIMATORS", "ESTIMATORS", "LinearClassifierBase", "LogisticRegression",
-           "LogisticRegressionCV", "MultiHeadClassifier", "MultiLabelHeads",
+           "LogisticRegressionCV", "MultiHeadClassifier", "MultiLabelHeads", "MultiLabelHeadsCV",
            "MultiLabelLogistic", "MultiLabelLogisticCV", "OneVsRestLogistic",
            "OneVsRestLogisticCV", "SeparableWarning", "SoftmaxRegression",
            "SoftmaxRegressionCV", "register_estimator"]

@@ -57,14 +57,16 @@ _CV_PARAMS: dict[str, Any] = {"Cs": 10, "cv": 5, "scoring": "neg_log_loss", "ref
                                "patience": None, "n_jobs": None}
 
 
-def _make_init(base: type, extra: dict[str, Any]) -> Any:
-    """An ``__init__`` taking ``extra`` and the parameters of ``base`` (not ``C``), keyword-only.
+def _make_init(base: type, extra: dict[str, Any], left_out: frozenset[str] = frozenset()
+               ) -> Any:
+    """An ``__init__`` taking ``extra`` and the parameters of ``base`` (not ``C``, nor those
+    ``left_out``), keyword-only.
 
     Its ``__signature__`` lists every parameter with its default, as scikit-learn's
     ``get_params`` requires; the body stores each one unchanged.
     """
     base_params = [p for name, p in inspect.signature(base.__init__).parameters.items()
-                   if name not in ("self", "C")]
+                   if name not in ("self", "C", *left_out)]
     params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
     params += [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v)
                for k, v in extra.items()]
@@ -93,10 +95,15 @@ class _CVMixin:
 
     _base: ClassVar[type[LinearClassifierBase]]
     _extra_params: ClassVar[dict[str, Any]] = {}
+    #: Parameters of the base estimator the CV estimator does not take (they keep the
+    #: base's defaults in every fit).
+    _left_out: ClassVar[frozenset[str]] = frozenset()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.__init__ = _make_init(cls._base, {**_CV_PARAMS, **cls._extra_params})
+        if "_base" in vars(cls):  # (not a shared intermediate such as _MultiLabelCV)
+            cls.__init__ = _make_init(cls._base, {**_CV_PARAMS, **cls._extra_params},
+                                      cls._left_out)
 
     @property
     def partial_fit(self) -> Any:
@@ -109,7 +116,7 @@ class _CVMixin:
     # -- pieces -----------------------------------------------------------------------
     def _base_estimator(self, C: float = 1.0) -> LinearClassifierBase:
         names = [n for n in inspect.signature(self._base.__init__).parameters
-                 if n not in ("self", "C")]
+                 if n not in ("self", "C", *self._left_out)]
         return self._base(C=C, **{n: getattr(self, n) for n in names})
 
     def _check_Cs(self) -> np.ndarray:
@@ -264,7 +271,7 @@ class _CVMixin:
         best = int(self._choose(S[:, :, 0], Cs))
         self.C_ = float(Cs[best])
         est = self._warm_refit_estimator(best)
-        self._take_fitted(est.fit(X, y, sample_weight=sample_weight, offset=offset))
+        self._take_fitted(est.fit(X, y, sample_weight=sample_weight, **_offset_kw(offset)))
 
     def _warm_refit_estimator(self, best: int) -> LinearClassifierBase:
         """The base estimator at ``C_``, started from the folds' mean solution there.
@@ -294,7 +301,7 @@ class _CVMixin:
         est = self._base_estimator(self.C_).set_params(max_iter=1)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            est.fit(X, y, sample_weight=sample_weight, offset=offset)
+            est.fit(X, y, sample_weight=sample_weight, **_offset_kw(offset))
         self._take_fitted(est)
         if self.coefs_paths_.dtype == object:
             raise ValueError("refit=False averages the folds' coefficients, but some training "
@@ -354,6 +361,12 @@ class _CVMixin:
         for key, value in vars(est).items():
             if key.endswith("_") and not key.startswith("__"):
                 setattr(self, key, value)
+
+
+def _offset_kw(offset: Any) -> dict[str, Any]:
+    """``offset`` as a fit keyword, none when None: a base estimator without offsets
+    (MultiLabelHeads) then fits as called without one."""
+    return {} if offset is None else {"offset": offset}
 
 
 #: log of the smallest probability scikit-learn's log_loss lets through (it clips at eps).
@@ -554,7 +567,41 @@ class OneVsRestLogisticCV(_CVMixin, OneVsRestLogistic):
     _base = OneVsRestLogistic
 
 
-class MultiLabelLogisticCV(_CVMixin, MultiLabelLogistic):
+class _MultiLabelCV(_CVMixin):
+    """What the multi-label CV estimators share: label-set targets read as one indicator
+    table, shuffled unstratified folds, and scores averaged over the labels."""
+
+    def _prepare_target(self, y: Any) -> Any:
+        # Label sets become one indicator table for all folds: a fold that
+        # lacks a label must not renumber the others.
+        from .multilabel import _is_label_sets
+
+        if not _is_label_sets(y):
+            return y
+        import pandas as pd
+        from sklearn.preprocessing import MultiLabelBinarizer
+
+        mlb = MultiLabelBinarizer()
+        Y = mlb.fit_transform(list(y))
+        return pd.DataFrame(Y, columns=list(mlb.classes_))
+
+    def _split_target(self, y: Any) -> Any:
+        return None
+
+    def _splitter(self, y: Any) -> Any:
+        # Labels cannot be stratified, and plain KFold on rows sorted by a label
+        # (a common layout) leaves folds where that label never varies, which
+        # cannot be fitted: an int means KFold(cv) over shuffled rows (seed 0).
+        if isinstance(self.cv, numbers.Integral) and not isinstance(self.cv, bool):
+            return KFold(int(self.cv), shuffle=True, random_state=0)
+        return check_cv(self.cv, y, classifier=False)
+
+    def _set_scores(self, S: np.ndarray) -> None:
+        self.scores_per_label_ = S
+        self.scores_ = S.mean(axis=2)
+
+
+class MultiLabelLogisticCV(_MultiLabelCV, MultiLabelLogistic):
     """Multi-label logistic regression with ``C`` chosen by cross-validation.
 
     Every label is scored as a binary problem (the scorer sees one label's
@@ -587,31 +634,6 @@ class MultiLabelLogisticCV(_CVMixin, MultiLabelLogistic):
     _base = MultiLabelLogistic
     _extra_params: ClassVar[dict[str, Any]] = {"per_label": False}
 
-    def _prepare_target(self, y: Any) -> Any:
-        # Label sets become one indicator table for all folds: a fold that
-        # lacks a label must not renumber the others.
-        from .multilabel import _is_label_sets
-
-        if not _is_label_sets(y):
-            return y
-        import pandas as pd
-        from sklearn.preprocessing import MultiLabelBinarizer
-
-        mlb = MultiLabelBinarizer()
-        Y = mlb.fit_transform(list(y))
-        return pd.DataFrame(Y, columns=list(mlb.classes_))
-
-    def _split_target(self, y: Any) -> Any:
-        return None
-
-    def _splitter(self, y: Any) -> Any:
-        # Labels cannot be stratified, and plain KFold on rows sorted by a label
-        # (a common layout) leaves folds where that label never varies, which
-        # cannot be fitted: an int means KFold(cv) over shuffled rows (seed 0).
-        if isinstance(self.cv, numbers.Integral) and not isinstance(self.cv, bool):
-            return KFold(int(self.cv), shuffle=True, random_state=0)
-        return check_cv(self.cv, y, classifier=False)
-
     def _fold_scores(self, est, scorer, X, y, sw, offset=None):
         probe = clone(est)
         Y, _, L = probe._encode_targets(y, n_samples=_num_samples(X))
@@ -631,10 +653,6 @@ class MultiLabelLogisticCV(_CVMixin, MultiLabelLogistic):
                               None if sw is None else sw[rows],
                               None if full is None else full[rows, lab])
         return out
-
-    def _set_scores(self, S):
-        self.scores_per_label_ = S
-        self.scores_ = S.mean(axis=2)
 
     def _refit(self, X, y, sample_weight, S, Cs, offset=None):
         if not self.per_label:
