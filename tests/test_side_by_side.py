@@ -75,7 +75,12 @@ def test_results_come_back_in_task_order(at_once):
     # Later tasks finish first: the results still follow the tasks.
     tasks = [lambda i=i: (time.sleep(0.01 * (5 - i)), i)[1] for i in range(6)]
     done: list[int] = []
-    assert run_side_by_side(tasks, at_once, done=done.append) == list(range(6))
+
+    def record(i: int, result: int) -> None:
+        assert result == i  # each task's own result, as it finishes
+        done.append(i)
+
+    assert run_side_by_side(tasks, at_once, done=record) == list(range(6))
     assert sorted(done) == list(range(6))
     if at_once == 1:
         assert done == list(range(6))
@@ -121,7 +126,8 @@ def _study(cores: int):
     r = np.random.default_rng(3)
     X = r.normal(size=(301, 4))
     y = np.argmax(X[:, :3] + r.gumbel(size=(301, 3)), axis=1)
-    res = compare(X, y, quick=True, sections=["performance", "calibration"], n_jobs=cores)
+    res = compare(X, y, quick=True, sections=["performance", "calibration", "visualization"],
+                  n_jobs=cores)
     assert res.settings["n_jobs"] == cores
     return res.problems[0]
 
@@ -140,6 +146,14 @@ def test_folds_side_by_side_give_the_numbers_of_folds_one_after_the_other(monkey
         assert a.params.C_per_fold == b.params.C_per_fold
     for a, b in zip(serial.calibration.candidates, side.calibration.candidates):
         assert a.to_dict() == b.to_dict()
+    # The out-of-fold predictions, filed as each fit finished, give the same views.
+    assert serial.visualization.confusion == side.visualization.confusion
+    assert serial.visualization.reliability == side.visualization.reliability
+    sizes = np.array(side.performance.fold_sizes)
+    for c in side.candidates:  # every test row filed once, under its own fold's model
+        M = np.asarray(side.visualization.confusion[c.name])
+        assert M.sum() == sizes.sum() == 301
+        assert np.trace(M) == pytest.approx(np.dot(c.metrics["accuracy"], sizes))
     # The 3 training folds have 200, 201 and 201 rows: 2 of 3 fits warned, in each mode.
     for p in (serial, side):
         odd = next(c for c in p.candidates if c.name == "odd")

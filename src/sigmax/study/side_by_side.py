@@ -57,7 +57,7 @@ def by_cost(run: Any, specs: Sequence[Any]) -> list[Any]:
 
 
 def run_side_by_side(tasks: Sequence[Callable[[], T]], n_at_once: int, *,
-                     done: Callable[[int], None] | None = None) -> list[T]:
+                     done: Callable[[int, T], Any] | None = None) -> list[T]:
     """``[task() for task in tasks]``, ``n_at_once`` at a time on threads.
 
     Parameters
@@ -70,7 +70,9 @@ def run_side_by_side(tasks: Sequence[Callable[[], T]], n_at_once: int, *,
     n_at_once : int
         Threads; 1 runs the tasks in order in this thread.
     done : callable, optional
-        ``done(i)`` in this thread as task ``i`` finishes (progress).
+        ``done(i, result)`` in this thread as task ``i`` finishes (progress; work
+        on the result that need not wait for the others, such as filing its large
+        arrays and dropping them).
 
     Returns
     -------
@@ -83,7 +85,7 @@ def run_side_by_side(tasks: Sequence[Callable[[], T]], n_at_once: int, *,
         for i, task in enumerate(tasks):
             out.append(task())
             if done is not None:
-                done(i)
+                done(i, out[-1])
         return out
     results: dict[int, T] = {}
     # The warnings hook is process-wide: installed once here, around every worker.
@@ -98,7 +100,7 @@ def run_side_by_side(tasks: Sequence[Callable[[], T]], n_at_once: int, *,
                     i = pending.pop(fut)
                     results[i] = fut.result()
                     if done is not None:
-                        done(i)
+                        done(i, results[i])
         except BaseException:
             for fut in pending:
                 fut.cancel()

@@ -293,7 +293,7 @@ def _calibration(run: StudyRun) -> CalibrationResult:
                 spec, est, per[spec.name]["method"], data))
     results = side_by_side.run_side_by_side(
         tasks, side_by_side.width(run, len(tasks)),
-        done=lambda i: run.progress(
+        done=lambda i, _: run.progress(
             f"calibration fold {keys[i][0] + 1}/{run.n_folds}: {keys[i][1].name}"))
     for (f, spec), r in sorted(zip(keys, results), key=lambda kr: kr[0][0]):
         _record(per[spec.name], r, f)

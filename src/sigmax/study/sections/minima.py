@@ -262,7 +262,7 @@ def _minima(run: StudyRun) -> MinimaResult:
         X, y_soft, rows, deps, sep_soft) for model, param, pen in plan]
     # Each model's measurement is its own (a fit, its spectrum, its random starts).
     out["models"] = side_by_side.run_side_by_side(
-        tasks, side_by_side.width(run, len(tasks)), done=lambda i: run.progress(
+        tasks, side_by_side.width(run, len(tasks)), done=lambda i, _: run.progress(
             f"minima: {plan[i][0]} {'none' if plan[i][2] is None else 'l2'}"))
     out["summary"] = minima_summary(out)
     return MinimaResult.from_dict(out, strict=True)

@@ -184,9 +184,17 @@ def _performance(run: StudyRun) -> PerformanceResult:
             est = run.make_tuned(spec, tr, jobs=jobs)
             keys.append((f, spec))
             tasks.append(lambda spec=spec, est=est, data=data: _fold_fit(spec, est, data))
-    results = side_by_side.run_side_by_side(
-        tasks, at_once,
-        done=lambda i: run.progress(f"fold {keys[i][0] + 1}/{n_runs}: {keys[i][1].name}"))
+
+    def done(i: int, r: _FoldFit) -> None:
+        f, spec = keys[i]
+        if f < n_splits:  # out-of-fold predictions of the first repeat, filed as they come
+            _, te = folds[f]
+            for key, val in r.pred.items():
+                run.oof[spec.name][key][te] = val
+        r.pred = {}  # (n_test, K) arrays: not kept for every task until the last ends
+        run.progress(f"fold {f + 1}/{n_runs}: {spec.name}")
+
+    results = side_by_side.run_side_by_side(tasks, at_once, done=done)
     for (f, spec), r in sorted(zip(keys, results), key=lambda kr: kr[0][0]):
         p = per[spec.name]
         record_warnings(p["records"], r.caught, f)
@@ -201,10 +209,6 @@ def _performance(run: StudyRun) -> PerformanceResult:
         p["iter"].append(r.n_iter)
         p["grad"].append(r.n_grad)
         p["hessp"].append(r.n_hessp)
-        if f < n_splits:  # out-of-fold predictions of the first repeat
-            _, te = folds[f]
-            for key, val in r.pred.items():
-                run.oof[spec.name][key][te] = val
     for spec in run.specs:
         p = per[spec.name]
         cand = run.cand(spec.name)
