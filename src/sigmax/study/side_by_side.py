@@ -1,7 +1,8 @@
 """Independent fits of a section, side by side on the cores (outer folds x candidates).
 
 The performance and calibration sections fit every candidate on every outer
-fold: tasks that share nothing but the (read-only) data. A C search inside one
+fold, the minima section probes every candidate for separation and measures
+five models: tasks that share nothing but the (read-only) data. A C search inside one
 task can use only as many threads as it has inner folds (2), and the refit at
 the chosen C, the shared trunk's epochs and every fixed-C fit are serial
 chains; run one task after another and a core idles through all of them
