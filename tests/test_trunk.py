@@ -67,6 +67,27 @@ def test_global_rng_states_are_left_alone(data):
     np.testing.assert_array_equal(np.random.get_state()[1], np_state)  # noqa: NPY002
 
 
+def test_fits_in_threads_side_by_side_equal_fits_one_after_the_other(data):
+    # The study fits the trunk of several folds at once: each fit seeds torch's global
+    # generator for its layers, which must not interleave with another fit's seeding.
+    from concurrent.futures import ThreadPoolExecutor
+
+    (X, y), _ = data
+
+    def fit(seed):
+        m = MultiHeadClassifier(heads=HEADS, hidden=(16,), max_epochs=2, random_state=seed)
+        return m.fit(X, y).hidden_coefs_[0]
+
+    threads = torch.get_num_threads()
+    alone = [fit(s) for s in range(6)]
+    with ThreadPoolExecutor(3) as pool:
+        together = list(pool.map(fit, range(6)))
+    for a, b in zip(alone, together):
+        np.testing.assert_array_equal(a, b)
+    # Small networks train on one torch thread; the last overlapping fit restores the count.
+    assert torch.get_num_threads() == threads
+
+
 def test_training_record(trunk):
     rec = trunk.fit_record_
     assert rec.solver == "adam" and rec.device == "cpu" and rec.seed == 0

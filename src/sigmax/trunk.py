@@ -379,6 +379,7 @@ def fit_trunk(X: np.ndarray, Y: np.ndarray, weights: np.ndarray,
 
 
 _torch_lock = threading.Lock()
+_init_lock = threading.Lock()
 #: Fits inside _one_torch_thread now, and torch's thread count from before the first.
 _torch_hold = {"depth": 0, "saved": 1}
 
@@ -457,7 +458,10 @@ def _fit(torch: Any, device: Any, X: np.ndarray, Y: np.ndarray, weights: np.ndar
         X_va, Y_va, W_va = tensors(val_idx)
         S_val = float(weights[val_idx].sum()) / H
 
-    with torch.random.fork_rng(devices=[]):
+    # torch initializes layers from its global generator: seeded and restored under a
+    # lock, so that fits side by side in threads (sigmax.study.side_by_side) cannot
+    # reseed it between another fit's seed and its layers.
+    with _init_lock, torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         net = _network(torch, d, config, k)
     if init is not None:
