@@ -64,10 +64,38 @@ def test_a_warning_outside_any_record_goes_where_it_went_before():
     assert seen == ["nobody records this"]
 
 
-def test_capture_is_not_reentrant():
-    with _thread_warnings.capture(), pytest.raises(RuntimeError, match="already"), \
-            _thread_warnings.capture():
-        pass
+def test_captures_nest_and_overlap_and_the_last_one_out_restores():
+    hook, filters = warnings.showwarning, list(warnings.filters)
+    with _thread_warnings.capture():
+        with _thread_warnings.capture():
+            assert _thread_warnings.active()
+        assert _thread_warnings.active() and warnings.showwarning is not hook
+    assert not _thread_warnings.active()
+    assert warnings.showwarning is hook and warnings.filters == filters
+    # Two studies at once: A in, B in, A out (B's workers still record), B out.
+    a_in, a_out, b_in = threading.Event(), threading.Event(), threading.Event()
+    got: list[str] = []
+
+    def study_a() -> None:
+        with _thread_warnings.capture():
+            a_in.set()
+            b_in.wait()
+        a_out.set()
+
+    def study_b() -> None:
+        a_in.wait()
+        with _thread_warnings.capture():
+            b_in.set()
+            a_out.wait()
+            got.extend(_warn_from("b after a"))
+
+    threads = [threading.Thread(target=study_a), threading.Thread(target=study_b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == ["from b after a"]
+    assert warnings.showwarning is hook and warnings.filters == filters
 
 
 @pytest.mark.parametrize("at_once", [1, 2, 3])

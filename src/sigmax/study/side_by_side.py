@@ -23,7 +23,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import nullcontext
 from typing import Any, Generic, TypeVar
 
 from .. import _parallel, _thread_warnings
@@ -89,9 +88,8 @@ def run_side_by_side(tasks: Sequence[Callable[[], T]], n_at_once: int, *,
                 done(i, out[-1])
         return out
     results: dict[int, T] = {}
-    # The warnings hook is process-wide: installed once here, around every worker.
-    hook = nullcontext() if _thread_warnings.active() else _thread_warnings.capture()
-    with hook, _parallel.serial_blas(), \
+    # The warnings hook is process-wide: in force around every worker.
+    with _thread_warnings.capture(), _parallel.serial_blas(), \
             ThreadPoolExecutor(n_at_once, thread_name_prefix="sigmax-task") as pool:
         pending: dict[Future[Any], int] = {pool.submit(task): i for i, task in enumerate(tasks)}
         try:
