@@ -1,0 +1,59 @@
+"""What float32 would save in a softmax Hessian-vector product (issue 17 item 4, planning).
+
+A Newton-CG solve of the softmax spends its time in Hessian-vector products
+:math:`X^\\top (P \\odot (Z - \\mathrm{rowsum}(P \\odot Z)))`, :math:`Z = X V`: two
+products with ``X`` and elementwise work on ``(n, k)``. CG needs only a few digits of
+them (its own stopping rule asks a relative residual of about 1e-3 near the optimum),
+while the gradient, which decides convergence, stays float64. This script times the
+product in float64 and float32 on the shapes of the study's slowest fits (the softmax
+over the 79 film label sets on an inner and an outer training fold) and of the paths
+benchmark's dense_multinomial fold, one BLAS thread, best of 7, and prints the ratio
+and the relative error of the float32 result. It uses plain NumPy, not sigmax's fused
+kernels (which run the float64 product in about 8 ms on the first shape).
+
+    python benchmarks/mixed_precision_hessp.py
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+SHAPES = [(23_500, 15, 79), (47_000, 15, 79), (40_000, 101, 10)]
+
+
+def _hessp(X: np.ndarray, V: np.ndarray, P: np.ndarray) -> np.ndarray:
+    Z = X @ V
+    R = P * (Z - (P * Z).sum(axis=1, keepdims=True))
+    return X.T @ R
+
+
+def _best(args: tuple[np.ndarray, ...], repeats: int = 7) -> float:
+    best = np.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        _hessp(*args)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def main() -> None:
+    rng = np.random.default_rng(0)
+    print(f"{'n':>7} {'d':>4} {'k':>4} {'f64 ms':>8} {'f32 ms':>8} {'ratio':>6} {'rel err':>8}")
+    with threadpool_limits(1):
+        for n, d, k in SHAPES:
+            X, V = rng.normal(size=(n, d)), rng.normal(size=(d, k))
+            P = rng.dirichlet(np.ones(k), size=n)
+            args64 = (X, V, P)
+            args32 = tuple(a.astype(np.float32) for a in args64)
+            a, b = _hessp(*args64), _hessp(*args32)
+            t64, t32 = _best(args64), _best(args32)
+            err = float(np.abs(a - b).max() / np.abs(a).max())
+            print(f"{n:>7} {d:>4} {k:>4} {t64 * 1e3:>8.2f} {t32 * 1e3:>8.2f} "
+                  f"{t32 / t64:>6.2f} {err:>8.1e}")
+
+
+if __name__ == "__main__":
+    main()
