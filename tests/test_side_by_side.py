@@ -223,3 +223,10 @@ def test_the_cost_model_counts_the_cores_for_fits_side_by_side():
     assert two["performance"] < one["performance"]
     # On all rows a C search runs its 2 inner folds side by side when it has 2 cores.
     assert two["full_fits"] < one["full_fits"]
+
+
+def test_fits_on_another_backend_run_one_at_a_time():
+    from sigmax.study.side_by_side import cores
+
+    assert cores(4) == 4 and cores(4, {"backend": "numpy"}) == 4
+    assert cores(4, {"backend": "dask"}) == 1 and cores(None, {"backend": "torch"}) == 1

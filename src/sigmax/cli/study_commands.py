@@ -206,6 +206,7 @@ def _plan_suite(datasets: Sequence[Any], seconds: float, *, cv: int | None, C: f
     from ..study.cost import probe_data, report_seconds
     from ..study.planning import SuitePlanner
     from ..study.section import SECTIONS
+    from ..study.side_by_side import cores
 
     secs = SECTIONS.resolve(sections)
     probes = [probe_data(ds.X, ds.y, name=ds.name, C=C, quick=quick, random_state=seed,
@@ -218,7 +219,7 @@ def _plan_suite(datasets: Sequence[Any], seconds: float, *, cv: int | None, C: f
     return SuitePlanner(probes, seconds, lambda: time.perf_counter() - begun,
                         report_seconds([p.n_classes for p in probes], report), start=start,
                         n_folds=[folds] * len(probes), sections=[secs] * len(probes),
-                        tuned=C == "cv", n_jobs=n_jobs)
+                        tuned=C == "cv", n_jobs=cores(n_jobs, estimator_params))
 
 
 def fit_command_for(ds: Any, model: str, *, C: float = 1.0) -> str | None:

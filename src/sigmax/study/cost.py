@@ -36,6 +36,7 @@ from .budget import Budget
 from .fitting import n_outputs, n_params, y_for
 from .folds import INNER_FOLDS
 from .inputs import cover_subsample
+from .side_by_side import cores
 
 __all__ = ["ITERATIONS", "PROBE_ROWS", "SECTION_COSTS", "FitTime", "Probe", "Sizes",
            "estimate", "probe_data", "probe_from_fits", "probe_run", "register_cost",
@@ -535,7 +536,8 @@ def schedule_after_fits(run: Any, sections: Sequence[str], units: dict[str, int]
     """The sections' unit estimates from the fits on all rows (the best speed measurement)."""
     probe = probe_from_fits(run)
     est = estimate(probe, Sizes(run.budget, run.n_folds, run.repeats, run.Cs is not None,
-                                INNER_FOLDS, run.search_jobs), sections)
+                                INNER_FOLDS, cores(run.search_jobs, run.estimator_params)),
+                   sections)
     est.pop("full_fits")
     return schedule(est, units)
 

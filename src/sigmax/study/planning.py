@@ -17,7 +17,7 @@ from typing import Any
 from .budget import CUT_ORDER, Budget, Cut, budget_for, cut_steps, cuts_between
 from .cost import Probe, Sizes, estimate, probe_data
 from .folds import INNER_FOLDS
-from .side_by_side import jobs_of
+from .side_by_side import cores, jobs_of
 
 __all__ = ["Plan", "SuitePlanner", "cut_sentences", "plan_budgets", "plan_time_budget"]
 
@@ -186,7 +186,7 @@ def plan_time_budget(X: Any, y: Any, seconds: float, *, name: str = "data", cv: 
     folds = min(cv, start.max_folds) if start.max_folds else cv
     return plan_budgets([probe], seconds, seconds - elapsed - probe.seconds, start=start,
                         n_folds=[folds], sections=[list(sections)], repeats=repeats,
-                        tuned=C == "cv", n_jobs=n_jobs)[0]
+                        tuned=C == "cv", n_jobs=cores(n_jobs, estimator_params))[0]
 
 
 class SuitePlanner:

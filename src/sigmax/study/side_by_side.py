@@ -21,13 +21,13 @@ fold says the folds ran side by side).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Generic, TypeVar
 
 from .. import _parallel, _thread_warnings
 
-__all__ = ["Shared", "by_cost", "jobs_of", "run_side_by_side", "width"]
+__all__ = ["Shared", "by_cost", "cores", "jobs_of", "run_side_by_side", "width"]
 
 T = TypeVar("T")
 
@@ -38,16 +38,20 @@ def jobs_of(n_jobs: int | None) -> int:
     return _parallel.usable_cores() if n_jobs is None or n_jobs == -1 else int(n_jobs)
 
 
+def cores(n_jobs: int | None, estimator_params: Mapping[str, Any] | None = None) -> int:
+    """Cores for fits side by side: :func:`jobs_of` ``n_jobs``, and 1 where the candidates
+    fit on a backend other than NumPy (``estimator_params``): a device or a dask cluster
+    schedules its own work, and fits sharing it would only queue behind each other."""
+    if (estimator_params or {}).get("backend", "numpy") != "numpy":
+        return 1
+    return jobs_of(n_jobs)
+
+
 def width(run: Any, n_tasks: int) -> int:
     """Tasks of ``run`` (a :class:`~sigmax.study.run.StudyRun`) to run at once: one per core
-    the study may use (:attr:`~sigmax.study.run.StudyRun.search_jobs`), at most ``n_tasks``.
-
-    One on a backend other than NumPy: a device or a dask cluster schedules its
-    own work, and fits sharing it would only queue behind each other.
-    """
-    if run.estimator_params.get("backend", "numpy") != "numpy":
-        return 1
-    return max(1, min(int(run.search_jobs), n_tasks))
+    the study may use (:attr:`~sigmax.study.run.StudyRun.search_jobs`; :func:`cores`), at
+    most ``n_tasks``."""
+    return max(1, min(cores(run.search_jobs, run.estimator_params), n_tasks))
 
 
 def by_cost(run: Any, specs: Sequence[Any]) -> list[Any]:
