@@ -15,7 +15,7 @@ import pytest
 
 from sigmax import SoftmaxRegression
 from sigmax.losses import LOSSES
-from sigmax.objective import LinearObjective
+from sigmax.objective import LinearObjective, Objective
 from sigmax.penalties import make_penalty
 from sigmax.solvers import SOLVERS, choose_solver
 from sigmax.solvers.conditioning import RARE_CLASS_SPREAD, class_spread
@@ -81,6 +81,28 @@ def test_class_spread_of_sigmoid_outputs_is_the_ratio_of_their_curvatures():
     one = LinearObjective(LOSSES["binomial"], X, Y[:, :1], np.ones(len(y)), 1, C=1.0,
                           penalty=make_penalty("l2"))
     assert class_spread(one) == 1.0  # a single output: nothing to spread
+
+
+def test_sigmoid_shares_are_computed_once_per_data_term_along_a_path(monkeypatch):
+    from sigmax.solvers import conditioning
+
+    X, y = zipf_classes()
+    Y = (y[:, None] == np.arange(4)).astype(float)
+    calls = []
+    real = conditioning._sigmoid_shares
+    monkeypatch.setattr(conditioning, "_sigmoid_shares",
+                        lambda Y, sw: calls.append(1) or real(Y, sw))
+    obj = LinearObjective(LOSSES["multilabel"], X, Y, np.ones(len(y)), 4, C=1.0,
+                          penalty=make_penalty("l2"))
+    first = class_spread(obj)
+    # Another C over the same data term (a path's next point): the shares are kept.
+    again = Objective(obj.data, C=10.0, penalty=make_penalty("l2"))
+    assert class_spread(again) == first and len(calls) == 1
+    # Other labels make another data term: computed afresh, and right.
+    other = LinearObjective(LOSSES["multilabel"], X, Y[:, ::-1].copy(), np.ones(len(y)), 4,
+                            C=1.0, penalty=make_penalty("l2"))
+    h = Y.mean(axis=0) * (1 - Y.mean(axis=0))
+    assert class_spread(other) == pytest.approx(h.max() / h.min()) and len(calls) == 2
 
 
 def test_auto_picks_newton_cg_only_for_rare_classes():
