@@ -16,10 +16,10 @@ kernels (which run the float64 product in about 8 ms on the first shape).
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 from threadpoolctl import threadpool_limits
+
+from sigmax.bench.runner import _best_time
 
 SHAPES = [(23_500, 15, 79), (47_000, 15, 79), (40_000, 101, 10)]
 
@@ -28,15 +28,6 @@ def _hessp(X: np.ndarray, V: np.ndarray, P: np.ndarray) -> np.ndarray:
     Z = X @ V
     R = P * (Z - (P * Z).sum(axis=1, keepdims=True))
     return X.T @ R
-
-
-def _best(args: tuple[np.ndarray, ...], repeats: int = 7) -> float:
-    best = np.inf
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        _hessp(*args)
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def main() -> None:
@@ -49,7 +40,8 @@ def main() -> None:
             args64 = (X, V, P)
             args32 = tuple(a.astype(np.float32) for a in args64)
             a, b = _hessp(*args64), _hessp(*args32)
-            t64, t32 = _best(args64), _best(args32)
+            t64 = _best_time(lambda: _hessp(*args64))  # noqa: B023
+            t32 = _best_time(lambda: _hessp(*args32))  # noqa: B023
             err = float(np.abs(a - b).max() / np.abs(a).max())
             print(f"{n:>7} {d:>4} {k:>4} {t64 * 1e3:>8.2f} {t32 * 1e3:>8.2f} "
                   f"{t32 / t64:>6.2f} {err:>8.1e}")

@@ -17,11 +17,10 @@ Run::
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from sigmax.bench.runner import _best_time
 from sigmax.dataterms import hessian
 
 SHAPES = [(15, 79), (15, 20), (15, 15), (15, 7), (15, 1), (65, 10), (65, 65), (201, 3)]
@@ -34,14 +33,9 @@ def _stacked(Xb: np.ndarray, h: np.ndarray, out: np.ndarray) -> None:
     out += np.matmul(R.transpose(0, 2, 1), R)
 
 
-def _best(fn, Xb: np.ndarray, h: np.ndarray, repeats: int = 7) -> float:
-    best = np.inf
-    for _ in range(repeats):
-        out = np.zeros((h.shape[0], Xb.shape[1], Xb.shape[1]))
-        t0 = time.perf_counter()
-        fn(Xb, h, out)
-        best = min(best, time.perf_counter() - t0)
-    return best
+def _best(fn, Xb: np.ndarray, h: np.ndarray) -> float:
+    """Best of 7 of one route (its output buffer allocated inside, a few kB)."""
+    return _best_time(lambda: fn(Xb, h, np.zeros((h.shape[0], Xb.shape[1], Xb.shape[1]))))
 
 
 def main() -> None:

@@ -518,7 +518,8 @@ def _fit(torch: Any, device: Any, X: np.ndarray, Y: np.ndarray, weights: np.ndar
         batch_S = np.add.reduceat(row_weight[perm_cpu.numpy()], starts) / H
         run_sum, run_n = X_tr.new_zeros(()), 0
         # The epoch's rows in batch order, gathered once: each step then takes slices
-        # (views), not a gather of every tensor (~20% of a small network's step).
+        # (views), not a gather of every tensor: 15 film epochs 1.91 s -> 1.72 s
+        # (python benchmarks/film_fold.py).
         X_ep, Y_ep, W_ep = X_tr[perm], [t[perm] for t in Y_tr], W_tr[perm]
         for s, S_b in zip(starts, batch_S):
             if not S_b > 0:  # every label of this batch is masked

@@ -78,11 +78,9 @@ class MultiLabelHeadsCV(_MultiLabelCV, MultiLabelHeads):
 
         Parameters
         ----------
-        X : {array-like, sparse CSR matrix, DataFrame} of shape (n_samples, n_features)
-        y : array-like or DataFrame of shape (n_samples, n_labels)
-            0/1 indicator matrix; NaN marks an unknown label.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Used in every fit and in the scores.
+        X, y, sample_weight
+            As in :meth:`MultiLabelHeads.fit <sigmax.MultiLabelHeads.fit>`; the
+            sample weights count in every fit and in the scores.
         groups : array-like of shape (n_samples,), default=None
             Group labels for group-aware splitters.
         offset : None

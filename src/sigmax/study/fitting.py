@@ -100,14 +100,10 @@ def fit(est: Any, X: np.ndarray, y: np.ndarray
          ) -> tuple[Any, float, list[warnings.WarningMessage]]:
     """Fit ``est``: the fitted estimator, the fit's wall seconds and its warnings.
 
-    Safe in worker threads under :func:`sigmax._thread_warnings.capture`
-    (:mod:`sigmax.study.side_by_side`): each fit then keeps its own warnings.
+    Every warning is recorded (filter "always"), this fit's only, also when fits run
+    side by side in threads (:mod:`sigmax._thread_warnings`).
     """
-    record = (_thread_warnings.recording() if _thread_warnings.active()
-              else warnings.catch_warnings(record=True))
-    with record as caught:
-        if not _thread_warnings.active():
-            warnings.simplefilter("always")
+    with _thread_warnings.capture(), _thread_warnings.recording() as caught:
         t0 = time.perf_counter()
         est.fit(X, y)
         seconds = time.perf_counter() - t0

@@ -27,7 +27,8 @@ from typing import Any, Generic, TypeVar
 
 from .. import _parallel, _thread_warnings
 
-__all__ = ["Shared", "by_cost", "cores", "jobs_of", "run_side_by_side", "width"]
+__all__ = ["Shared", "by_cost", "cores", "fit_every_fold", "jobs_of", "run_side_by_side",
+           "width"]
 
 T = TypeVar("T")
 
@@ -109,6 +110,69 @@ def run_side_by_side(tasks: Sequence[Callable[[], T]], n_at_once: int, *,
                 fut.cancel()
             raise
     return [results[i] for i in range(len(tasks))]
+
+
+def fit_every_fold(run: Any, fold_data: Sequence[Callable[[], Any]], specs: Sequence[Any],
+                   make: Callable[[int, Any, bool], Any], fit: Callable[[Any, Any, Any], T],
+                   step: Callable[[int, Any], str],
+                   on_done: Callable[[int, Any, T], Any] | None = None
+                   ) -> tuple[list[tuple[int, Any, T]], int]:
+    """Every model of ``specs`` fitted on every fold, side by side (a section's tasks).
+
+    Parameters
+    ----------
+    run : StudyRun
+    fold_data : sequence of callables
+        ``fold_data[f]()`` makes fold ``f``'s data (its standardized copies): made
+        once, by the first of that fold's fits to start, dropped after its last
+        (:class:`Shared`).
+    specs : sequence of CandidateSpec
+    make : callable
+        ``make(f, spec, alone)`` builds the estimator, here in this thread (a C
+        search's inner folds are drawn here); ``alone`` is False when the fits run
+        side by side, so that its own work should stay on one thread.
+    fit : callable
+        ``fit(spec, est, data)``: the task, in a worker.
+    step : callable
+        ``step(f, spec)``: the progress words of a finished task.
+    on_done : callable, optional
+        ``on_done(f, spec, result)`` here as each task finishes (file its large
+        arrays, then drop them).
+
+    Returns
+    -------
+    results : list of (fold, spec, result)
+        Fold by fold; within a fold the longest fits first (:func:`by_cost`), the
+        order they were started in.
+    at_once : int
+        Tasks that ran side by side (:func:`width`).
+    """
+    at_once = width(run, len(fold_data) * len(specs))
+    keys, tasks = [], []
+    for f, make_data in enumerate(fold_data):
+        shared = Shared(make_data, len(specs))
+        for spec in by_cost(run, specs):
+            est = make(f, spec, at_once == 1)
+            keys.append((f, spec))
+            tasks.append(lambda spec=spec, est=est, shared=shared: _fit_on(shared, fit, spec,
+                                                                           est))
+
+    def done(i: int, result: T) -> None:
+        f, spec = keys[i]
+        if on_done is not None:
+            on_done(f, spec, result)
+        run.progress(step(f, spec))
+
+    results = run_side_by_side(tasks, at_once, done=done)
+    return [(f, spec, r) for (f, spec), r in zip(keys, results)], at_once
+
+
+def _fit_on(shared: Shared[Any], fit: Callable[[Any, Any, Any], T], spec: Any, est: Any) -> T:
+    """``fit`` on the fold's shared data, which is released afterwards whatever happens."""
+    try:
+        return fit(spec, est, shared.get())
+    finally:
+        shared.release()
 
 
 class Shared(Generic[T]):

@@ -61,7 +61,6 @@ from ..record import Record
 from ..result import Comparison, ProblemResult
 from ..run import StudyRun
 from ..section import Section
-from ..side_by_side import Shared
 from ..verdict import more_folds_sentence
 
 __all__ = ["CALIBRATION_METRICS", "HOLD_OUT", "METHOD_FOR_FAMILY", "BeforeAfter", "Calibration",
@@ -228,29 +227,26 @@ def _fold_data(run: StudyRun, tr: np.ndarray, te: np.ndarray, fit_pos: np.ndarra
 
 
 def _fold_fit(spec: CandidateSpec, est: Any, method: str,
-              data: Shared[tuple[Any, ...]]) -> dict[str, Any]:
+              data: tuple[Any, ...]) -> dict[str, Any]:
     """Fit, calibrate and score one candidate on one outer fold (a task, in a worker)."""
-    try:
-        Xfit, Xcal, Xte, tfit, tcal, tte = data.get()
-        est, _, caught = fitting.fit(est, Xfit, y_for(spec, tfit))
-        y_cal, X_cal = y_for(spec, tcal), Xcal
-        if y_cal.ndim == 1:  # a class (or label set) the fit part lacks cannot be calibrated
-            seen = np.isin(y_cal, np.asarray(est.classes_))
-            y_cal, X_cal = y_cal[seen], Xcal[seen]
-        # Platt's smoothed targets keep each sigmoid's map finite when the calibration
-        # rows are separated or lack one side (a rare class): Platt (1999) defines them.
-        cal = calibrate(est, X_cal, y_cal, method=method, smooth=method == "platt")
-        out: dict[str, Any] = {"caught": caught, "rows": len(y_cal)}
-        if method == "temperature":  # (Platt's smoothed targets keep its map finite)
-            out["separated"] = separated(est, X_cal, y_cal)
-            out["temperature"] = float(cal.temperature_)
-        else:
-            out["scale"] = float(np.mean(cal.scale_))
-        out["before"] = scores(predict(spec, est, Xte, tte), tte)
-        out["after"] = scores(predict(spec, cal, Xte, tte), tte)
-        return out
-    finally:
-        data.release()
+    Xfit, Xcal, Xte, tfit, tcal, tte = data
+    est, _, caught = fitting.fit(est, Xfit, y_for(spec, tfit))
+    y_cal, X_cal = y_for(spec, tcal), Xcal
+    if y_cal.ndim == 1:  # a class (or label set) the fit part lacks cannot be calibrated
+        seen = np.isin(y_cal, np.asarray(est.classes_))
+        y_cal, X_cal = y_cal[seen], Xcal[seen]
+    # Platt's smoothed targets keep each sigmoid's map finite when the calibration
+    # rows are separated or lack one side (a rare class): Platt (1999) defines them.
+    cal = calibrate(est, X_cal, y_cal, method=method, smooth=method == "platt")
+    out: dict[str, Any] = {"caught": caught, "rows": len(y_cal)}
+    if method == "temperature":  # (Platt's smoothed targets keep its map finite)
+        out["separated"] = separated(est, X_cal, y_cal)
+        out["temperature"] = float(cal.temperature_)
+    else:
+        out["scale"] = float(np.mean(cal.scale_))
+    out["before"] = scores(predict(spec, est, Xte, tte), tte)
+    out["after"] = scores(predict(spec, cal, Xte, tte), tte)
+    return out
 
 
 def _record(p: dict[str, Any], r: dict[str, Any], f: int) -> None:
@@ -276,7 +272,7 @@ def _calibration(run: StudyRun) -> CalibrationResult:
                     "separated": [], "temperature": [], "scale": [],
                     "before": {m: [] for m in CALIBRATION_METRICS},
                     "after": {m: [] for m in CALIBRATION_METRICS}} for s in specs}
-    keys, tasks = [], []
+    fold_data = []
     for f, (tr, te) in enumerate(folds):
         rng = np.random.default_rng([run.seed, f])
         fit_pos, cal_pos = _hold_out(strata[tr], HOLD_OUT, rng)
@@ -284,18 +280,13 @@ def _calibration(run: StudyRun) -> CalibrationResult:
             why = "the training folds are too small to hold rows out for calibration"
             return CalibrationResult(left_out={s.name: why for s in run.specs},
                                      summary=[f"Not measured: {why}."])
-        data = Shared(lambda tr=tr, te=te, fp=fit_pos, cp=cal_pos: _fold_data(
-            run, tr, te, fp, cp), len(specs))
-        for spec in side_by_side.by_cost(run, specs):
-            est = _model(run, spec, f)  # made here, in this thread: the tasks only fit
-            keys.append((f, spec))
-            tasks.append(lambda spec=spec, est=est, data=data: _fold_fit(
-                spec, est, per[spec.name]["method"], data))
-    results = side_by_side.run_side_by_side(
-        tasks, side_by_side.width(run, len(tasks)),
-        done=lambda i, _: run.progress(
-            f"calibration fold {keys[i][0] + 1}/{run.n_folds}: {keys[i][1].name}"))
-    for (f, spec), r in sorted(zip(keys, results), key=lambda kr: kr[0][0]):
+        fold_data.append(lambda tr=tr, te=te, fp=fit_pos, cp=cal_pos: _fold_data(
+            run, tr, te, fp, cp))
+    results, _ = side_by_side.fit_every_fold(
+        run, fold_data, specs, make=lambda f, spec, alone: _model(run, spec, f),
+        fit=lambda spec, est, data: _fold_fit(spec, est, per[spec.name]["method"], data),
+        step=lambda f, spec: f"calibration fold {f + 1}/{run.n_folds}: {spec.name}")
+    for f, spec, r in results:
         _record(per[spec.name], r, f)
     labels = {c.name: c.label for c in run.problem.candidates}
     tests = _tests(specs, per, labels, ratio=1.0 / (run.n_folds - 1))

@@ -67,7 +67,6 @@ from ..record import Record
 from ..result import ProblemResult
 from ..run import StudyRun
 from ..section import Section
-from ..side_by_side import Shared
 from ..tuning import draw_validation_curves, tuning_html
 
 
@@ -134,25 +133,22 @@ def _fold_data(run: StudyRun, tr: np.ndarray, te: np.ndarray) -> tuple[Any, ...]
             run.target.subset(te))
 
 
-def _fold_fit(spec: Any, est: Any, data: Shared[tuple[Any, ...]]) -> _FoldFit:
+def _fold_fit(spec: Any, est: Any, data: tuple[Any, ...]) -> _FoldFit:
     """Fit ``est`` on a fold's training rows and score it on its test rows (in a worker)."""
-    try:
-        Xtr, Xte, ttr, tte = data.get()
-        est, seconds, caught = fitting.fit(est, Xtr, y_for(spec, ttr))
-        t0 = time.perf_counter()
-        to_numpy(est.predict_proba(Xte))
-        predict_seconds = time.perf_counter() - t0
-        pred = predict(spec, est, Xte, tte)
-        rec = est.fit_record_
-        return _FoldFit(
-            pred=pred, scores=scores(pred, tte), fit_seconds=seconds,
-            predict_seconds=predict_seconds, caught=caught,
-            C=float(est.C_) if hasattr(est, "C_") and np.ndim(est.C_) == 0 else None,
-            solution=((np.array(est.coef_), np.array(est.intercept_)) if spec.convex
-                      else None),
-            n_iter=rec.n_iter, n_grad=rec.n_grad_evals, n_hessp=rec.n_hessp_evals)
-    finally:
-        data.release()
+    Xtr, Xte, ttr, tte = data
+    est, seconds, caught = fitting.fit(est, Xtr, y_for(spec, ttr))
+    t0 = time.perf_counter()
+    to_numpy(est.predict_proba(Xte))
+    predict_seconds = time.perf_counter() - t0
+    pred = predict(spec, est, Xte, tte)
+    rec = est.fit_record_
+    return _FoldFit(
+        pred=pred, scores=scores(pred, tte), fit_seconds=seconds,
+        predict_seconds=predict_seconds, caught=caught,
+        C=float(est.C_) if hasattr(est, "C_") and np.ndim(est.C_) == 0 else None,
+        solution=((np.array(est.coef_), np.array(est.intercept_)) if spec.convex
+                  else None),
+        n_iter=rec.n_iter, n_grad=rec.n_grad_evals, n_hessp=rec.n_hessp_evals)
 
 
 def _performance(run: StudyRun) -> PerformanceResult:
@@ -173,29 +169,22 @@ def _performance(run: StudyRun) -> PerformanceResult:
             run.oof[s.name] = {"log_p1": np.zeros((target.n_samples, L)),
                                "log_p0": np.zeros((target.n_samples, L)),
                                "pred_set": np.zeros((target.n_samples, L), dtype=np.int64)}
-    # Every (fold, candidate) fit is a task of its own, run side by side; the estimators
-    # (and each one's inner folds) are made here, in this thread.
-    at_once = side_by_side.width(run, n_runs * len(run.specs))
-    jobs = 1 if at_once > 1 else None
-    keys, tasks = [], []
-    for f, (tr, te) in enumerate(folds):
-        data = Shared(lambda tr=tr, te=te: _fold_data(run, tr, te), len(run.specs))
-        for spec in side_by_side.by_cost(run, run.specs):
-            est = run.make_tuned(spec, tr, jobs=jobs)
-            keys.append((f, spec))
-            tasks.append(lambda spec=spec, est=est, data=data: _fold_fit(spec, est, data))
 
-    def done(i: int, r: _FoldFit) -> None:
-        f, spec = keys[i]
+    def file_predictions(f: int, spec: Any, r: _FoldFit) -> None:
         if f < n_splits:  # out-of-fold predictions of the first repeat, filed as they come
             _, te = folds[f]
             for key, val in r.pred.items():
                 run.oof[spec.name][key][te] = val
         r.pred = {}  # (n_test, K) arrays: not kept for every task until the last ends
-        run.progress(f"fold {f + 1}/{n_runs}: {spec.name}")
 
-    results = side_by_side.run_side_by_side(tasks, at_once, done=done)
-    for (f, spec), r in sorted(zip(keys, results), key=lambda kr: kr[0][0]):
+    # Every (fold, candidate) fit is a task of its own, run side by side.
+    results, at_once = side_by_side.fit_every_fold(
+        run, [lambda tr=tr, te=te: _fold_data(run, tr, te) for tr, te in folds], run.specs,
+        make=lambda f, spec, alone: run.make_tuned(spec, folds[f][0],
+                                                   jobs=None if alone else 1),
+        fit=_fold_fit, step=lambda f, spec: f"fold {f + 1}/{n_runs}: {spec.name}",
+        on_done=file_predictions)
+    for f, spec, r in results:
         p = per[spec.name]
         record_warnings(p["records"], r.caught, f)
         p["predict"].append(r.predict_seconds)
@@ -223,7 +212,7 @@ def _performance(run: StudyRun) -> PerformanceResult:
         if p.get("C"):
             cand.params.C_per_fold = p["C"]
             inner = (f"side by side on {min(run.search_jobs, INNER_FOLDS)} thread(s)"
-                     if jobs is None else "one after the other")
+                     if at_once == 1 else "one after the other")
             cand.notes.append(
                 f"its fit time per fold is the whole C search there ({INNER_FOLDS} inner "
                 f"folds x up to {len(run.Cs)} values of C, {inner}, then the refit at the "
