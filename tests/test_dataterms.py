@@ -221,3 +221,32 @@ def test_weighted_grams_of_every_output_are_the_explicit_sums(k, D, dtype, monke
     np.testing.assert_allclose(out, want, rtol=1e-12 if dtype == np.float64 else 1e-5,
                                atol=1e-10 if dtype == np.float64 else 1e-4)
     np.testing.assert_array_equal(out, out.transpose(0, 2, 1))
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+@pytest.mark.parametrize("sparse_X", [False, True])
+def test_float32_hessian_products_are_the_float64_ones_to_float32_rounding(name, sparse_X):
+    loss, X, Y, weights, k = _problem(name, n=300)
+    X = sp.csr_matrix(X) if sparse_X else X
+    term = NumpyData(loss, X, Y, weights, k, True)
+    rng = np.random.default_rng(1)
+    w, v = 0.3 * rng.normal(size=term.n_params), rng.normal(size=term.n_params)
+    term.value_and_grad(w)
+    exact = term.hessp(w, v)
+    assert term.float32_hessp() is True
+    low = term.hessp(w, v)
+    assert low.dtype == np.float64 and low.shape == exact.shape
+    assert not np.array_equal(low, exact)  # they are float32 products
+    np.testing.assert_allclose(low, exact, rtol=0, atol=1e-5 * np.abs(exact).max())
+    # A new point refreshes the float32 state (not the first point's probabilities).
+    w2 = w + 0.5
+    np.testing.assert_allclose(term.hessp(w2, v), NumpyData(
+        loss, X, Y, weights, k, True).hessp(w2, v), atol=1e-5 * np.abs(exact).max())
+    assert term.float32_hessp(False) is False
+    np.testing.assert_array_equal(term.hessp(w, v), exact)
+
+
+def test_float32_hessian_products_are_refused_on_float32_data_and_other_terms():
+    loss, X, Y, weights, k = _problem("multinomial")
+    assert NumpyData(loss, X.astype(np.float32), Y, weights, k).float32_hessp() is False
+    assert GenericData(loss, X, Y, weights, k).float32_hessp() is False

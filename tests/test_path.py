@@ -204,6 +204,14 @@ def test_softmax_path_with_block_preconditioning_equals_independent_fits(monkeyp
         return original(self, *args)
 
     monkeypatch.setattr(pn.BlockNewtonCG, "direction", counted)
+    # ... and its conjugate gradients run on float32 Hessian products
+    # (sigmax.dataterms.float32_hessp) while the points still reach tol 1e-10.
+    from sigmax.dataterms.float32_hessp import Float32Hessp
+
+    low = []
+    original_hessp = Float32Hessp.hessp
+    monkeypatch.setattr(Float32Hessp, "hessp",
+                        lambda self, w, v: low.append(1) or original_hessp(self, w, v))
     # Handwritten digits (500 rows, 64 pixels, 10 classes): correlated pixels,
     # near-separable classes; "auto" picks L-BFGS for the first point there.
     from sklearn.datasets import load_digits
@@ -215,6 +223,7 @@ def test_softmax_path_with_block_preconditioning_equals_independent_fits(monkeyp
     model = SoftmaxRegression(tol=1e-10)
     path = regularization_path(model, X, y, Cs)
     assert calls, "the weakly regularized points should use the block preconditioner"
+    assert low, "the path's Newton-CG should form float32 Hessian products"
     for i, C in enumerate(Cs):
         ref = SoftmaxRegression(tol=1e-10, C=float(C)).fit(X, y)
         # The same optimum: equal objectives and the same probabilities. (The

@@ -41,6 +41,7 @@ from .estimators._base import (
 )
 from .objective import Objective
 from .solvers import SOLVERS, FitResult, Solver, choose_solver
+from .solvers.newton import NewtonCG
 
 __all__ = ["PathFitter"]
 
@@ -169,6 +170,9 @@ class PathFitter:
         objective = Objective(self.data, C=float(C), penalty=est._effective_penalty())
         name, solver_obj = self.choose(objective)
         solver_obj.check(objective)
+        # Conjugate gradients need a few digits of each Hessian product: float32
+        # ones on the path's float64 data term (sigmax.dataterms.float32_hessp).
+        self.data.float32_hessp(isinstance(solver_obj, NewtonCG))
         w0 = objective.start() if self.w is None else self.w
         eps = np.finfo(DTYPES[est.dtype]).eps
         tol = max(float(est.tol), 50 * eps) if est.dtype == "float32" else float(est.tol)

@@ -39,6 +39,7 @@ from . import hessian as _hessian
 from . import tuning
 from .base import DataTerm, HostRows, host_offset, total_weight
 from .blocks import BlockProducts
+from .float32_hessp import Float32Hessp
 
 __all__ = ["NumpyData"]
 
@@ -86,6 +87,8 @@ class NumpyData(HostRows, DataTerm):
         self._track_state = False
         self._St: np.ndarray | None = None
         self._St_w: np.ndarray | None = None
+        self._hessp32: Float32Hessp | None = None  # float32 products (float32_hessp)
+        self._use_hessp32 = False
         # Dense partition path (see sigmax.losses, "Partition kernels"): the part
         # of the loss linear in the logits is summed once (_linear_part), the
         # block kernel sees no targets. Unit weights are passed to it as None.
@@ -378,8 +381,24 @@ class NumpyData(HostRows, DataTerm):
             self._St_w = w.copy()
         return self._St
 
+    def float32_hessp(self, on: bool = True) -> bool:
+        """Hessian products in float32 from now on (:mod:`sigmax.dataterms.float32_hessp`).
+
+        Only for a float64 ``X``; the float32 copy of ``X`` is made at the
+        first request and kept (``on=False`` returns to float64 products).
+        """
+        if not on or self.dtype != np.float64:
+            self._use_hessp32 = False
+            return False
+        if self._hessp32 is None:
+            self._hessp32 = Float32Hessp(self)
+        self._use_hessp32 = True
+        return True
+
     def hessp(self, w: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Two products with ``X`` per block (``X_b V``, ``X_b^T (H V)_b``), one pass."""
+        if self._use_hessp32:
+            return self._hessp32.hessp(w, v)
         state = self._state(w)
         V, bv = self.unpack(v)
         Y, sw, loss = self.Y, self.weights, self.loss

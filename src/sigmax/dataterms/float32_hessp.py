@@ -1,0 +1,90 @@
+r"""Hessian-vector products of a float64 data term, formed in float32.
+
+Newton-CG spends most of a weakly regularized fit in Hessian-vector products
+
+.. math:: (\nabla^2 D)\, v = \tilde X^\top \big(h(Z) \odot \tilde X V\big)
+
+(for the softmax :math:`h` applies :math:`\mathrm{diag}(p_i) - p_i p_i^\top` per row):
+two products with ``X`` and elementwise work on ``(n, k)``. Its conjugate
+gradients need only a few digits of them: CG stops at a relative residual of
+:math:`\eta = \min(0.5, \sqrt{\|g\|})` or at a quarter of the tolerance
+(:class:`~sigmax.solvers.newton.NewtonCG`), far above float32's rounding
+(relative error of a product 2-3e-7 on the film and dense_multinomial shapes,
+``python benchmarks/mixed_precision_hessp.py``), while the gradient, which
+decides every step's acceptance and the convergence test, stays float64. So
+the fit converges to the same optimum, at the same tolerance, as with exact
+products (an inexact Newton method: the Hessian's error only slows the
+local rate, by a factor of about that error times the condition number).
+
+sgemm runs at about twice dgemm's speed and the elementwise pass reads half
+the bytes: a product took 0.29-0.50x the float64 time on those shapes. The
+price is a float32 copy of ``X`` (half of ``X``'s memory) and of the
+per-sample state (``(k, n)``, refreshed once per Newton iterate), kept while
+the data term lives: the regularization paths use it (:mod:`sigmax.path`,
+many Newton-CG fits over one data term), a single fit does not.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .blocks import BlockProducts
+
+__all__ = ["Float32Hessp"]
+
+
+class Float32Hessp:
+    """float32 twin of a float64 :class:`~sigmax.dataterms.numpy_term.NumpyData`'s ``hessp``.
+
+    Parameters
+    ----------
+    term : NumpyData
+        A float64 data term on dense or CSR ``X`` of shape (n, d); ``X`` is
+        copied once to float32 here.
+    """
+
+    def __init__(self, term: Any) -> None:
+        self.term = term
+        X32 = term.X.astype(np.float32)
+        if isinstance(X32, np.ndarray):
+            X32 = np.ascontiguousarray(X32)
+        self.products = BlockProducts(X32, term.k)
+        w = term.weights
+        # Unit weights stay a broadcast view (stride 0): the kernels skip them.
+        self.weights = (np.broadcast_to(np.ones(1, dtype=np.float32), w.shape)
+                        if term._unit_weights else w.astype(np.float32))
+        self._St: np.ndarray | None = None  # (k, n) float32 state at self._w
+        self._w: np.ndarray | None = None
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """Compile (or load) the loss's float32 product kernel here, not in a worker thread."""
+        t, n = self.term, min(2, self.term.n_samples)
+        St = np.zeros((t.k, 2 * n), dtype=np.float32)[:, :n]
+        t.loss.hessp_t(St, t.Y[:n], self.weights[:n], np.zeros((t.k, n), dtype=np.float32),
+                       compiled=t._compiled)
+
+    def state(self, w: np.ndarray) -> np.ndarray:
+        """The per-sample Hessian state at ``w`` in float32, ``(k, n)``, converted once per ``w``."""
+        if self._w is None or not np.array_equal(self._w, w):
+            self._St = np.ascontiguousarray(self.term._state(w), dtype=np.float32)
+            self._w = w.copy()
+        return self._St
+
+    def hessp(self, w: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """``(nabla^2 D(w)) v`` as a float64 ``(n_rows, k)`` array, products in float32.
+
+        One pass over the float32 ``X`` (``X_b V``, the loss's block kernel,
+        ``X_b^T (H V)_b``), each block's product accumulated in float64.
+        """
+        t = self.term
+        St, Y, sw, loss = self.state(w), t.Y, self.weights, t.loss
+        V, bv = t.unpack(v)
+
+        def op(i, lo, hi, Vt):
+            loss.hessp_t(St[:, lo:hi], Y[lo:hi], sw[lo:hi], Vt, compiled=t._compiled)
+            return 0.0
+
+        return self.products.run(V, bv, op)[1]
