@@ -67,7 +67,7 @@ class Float32Hessp:
                        compiled=t._compiled)
 
     def state(self, w: np.ndarray) -> np.ndarray:
-        """The per-sample Hessian state at ``w`` in float32, ``(k, n)``, converted once per ``w``."""
+        """The per-sample Hessian state at ``w`` in float32 ``(k, n)``, once per ``w``."""
         if self._w is None or not np.array_equal(self._w, w):
             self._St = np.ascontiguousarray(self.term._state(w), dtype=np.float32)
             self._w = w.copy()
