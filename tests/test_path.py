@@ -76,6 +76,34 @@ def test_warm_started_path_takes_fewer_iterations_than_cold_fits():
         assert path.n_iter.sum() < cold
 
 
+def test_secant_start_in_one_over_C_saves_newton_steps_and_keeps_every_optimum(monkeypatch):
+    from sigmax._path_fitter import PathFitter
+
+    X, y = make_classification_data(n=2000, d=20, k=5, seed=4, noise=1.0)
+    Cs = np.logspace(-3, 2, 8)
+    model = SoftmaxRegression(tol=1e-8)
+    taken = []
+    secant = PathFitter.start
+
+    def spied(self, objective, C):
+        w = secant(self, objective, C)
+        taken.append(w is not self.w)
+        return w
+
+    monkeypatch.setattr(PathFitter, "start", spied)
+    path = regularization_path(model, X, y, Cs)
+    assert sum(taken) >= 3  # the secant start is better than the last solution there
+    monkeypatch.setattr(PathFitter, "start", lambda self, objective, C: self.w)
+    plain = regularization_path(model, X, y, Cs)
+    assert path.n_iter.sum() < plain.n_iter.sum()
+    np.testing.assert_allclose(path.objective, plain.objective, rtol=1e-9)  # both at tol 1e-8
+    # An L1 path never starts from a secant (it would fill the zeros).
+    monkeypatch.setattr(PathFitter, "start", spied)
+    taken.clear()
+    regularization_path(SoftmaxRegression(penalty="l1", tol=1e-8), X, y, Cs, screening=False)
+    assert not any(taken)
+
+
 @pytest.mark.parametrize("sparse", [False, True])
 def test_strong_rules_touch_few_columns_and_drop_no_active_feature(sparse):
     X, y = _wide_binary()

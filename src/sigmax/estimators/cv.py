@@ -49,7 +49,7 @@ from .multilabel import MultiLabelLogistic
 from .ovr import OneVsRestLogistic
 from .softmax import SoftmaxRegression
 
-__all__ = ["CV_ESTIMATORS", "LogisticRegressionCV", "MultiLabelLogisticCV",
+__all__ = ["CV_ESTIMATORS", "reached_mean", "LogisticRegressionCV", "MultiLabelLogisticCV",
            "OneVsRestLogisticCV", "SoftmaxRegressionCV"]
 
 #: The cross-validation parameters and their defaults (scikit-learn's, but for scoring).
@@ -144,7 +144,7 @@ class _CVMixin:
         Only the ``C`` values that every fold reached count (``patience`` leaves the
         others NaN); ``scores`` is (n_folds, n_Cs) or (n_folds, n_Cs, n_labels).
         """
-        return np.argmax(_reached_mean(scores), axis=0)
+        return np.argmax(reached_mean(scores), axis=0)
 
     def _stopper(self) -> Any:
         """A fresh ``stop(scores) -> bool`` for one fold's path (``patience``), or None.
@@ -464,8 +464,12 @@ def _run_folds(fold_path: Any, folds: list[tuple[np.ndarray, np.ndarray]],
         return [f.result() for f in futures]
 
 
-def _reached_mean(scores: np.ndarray) -> np.ndarray:
-    """Mean over folds (axis 0) of the ``C`` values every fold reached; -inf elsewhere."""
+def reached_mean(scores: np.ndarray) -> np.ndarray:
+    """Mean over folds (axis 0) of the ``C`` values every fold reached; -inf elsewhere.
+
+    ``scores`` (n_folds, n_Cs[, n_labels]), higher is better, NaN where early
+    stopping ended a fold's path: the rule ``C_`` is chosen by (the study reads it too).
+    """
     reached = ~np.isnan(scores).any(axis=0)
     return np.where(reached, np.nan_to_num(scores, nan=0.0).mean(axis=0), -np.inf)
 

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..estimators.cv import reached_mean
 from .figure import Skip, model_color, new_figure
 from .formatting import esc, html_table, num_cell
 from .result import ProblemResult
@@ -68,8 +69,10 @@ def tuning_params(est: Any) -> dict[str, Any]:
         return {}
     Cs = np.asarray(est.Cs_, dtype=np.float64)
     S = -np.asarray(est.scores_, dtype=np.float64)  # (folds, Cs) log-loss
-    reached = ~np.isnan(S).any(axis=0)
-    mean = np.where(reached, np.nan_to_num(S).mean(axis=0), np.nan)
+    # The CV estimators' own rule: the mean over folds where every fold reached C.
+    mean = -reached_mean(-S)
+    reached = np.isfinite(mean)
+    mean[~reached] = np.nan
     se = (np.nan_to_num(S).std(axis=0, ddof=1) / np.sqrt(S.shape[0]) if S.shape[0] > 1
           else np.zeros(len(Cs)))
     se = np.where(reached, se, np.nan)
