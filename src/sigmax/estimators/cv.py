@@ -49,8 +49,14 @@ from .multilabel import MultiLabelLogistic
 from .ovr import OneVsRestLogistic
 from .softmax import SoftmaxRegression
 
-__all__ = ["CV_ESTIMATORS", "reached_mean", "LogisticRegressionCV", "MultiLabelLogisticCV",
-           "OneVsRestLogisticCV", "SoftmaxRegressionCV"]
+__all__ = [
+    "CV_ESTIMATORS",
+    "LogisticRegressionCV",
+    "MultiLabelLogisticCV",
+    "OneVsRestLogisticCV",
+    "SoftmaxRegressionCV",
+    "reached_mean",
+]
 
 #: The cross-validation parameters and their defaults (scikit-learn's, but for scoring).
 _CV_PARAMS: dict[str, Any] = {"Cs": 10, "cv": 5, "scoring": "neg_log_loss", "refit": True,
