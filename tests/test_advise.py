@@ -56,18 +56,24 @@ def test_label_structure_lift():
     assert s["n_label_sets"] == 4
 
 
-def _problem(ll_diffs, acc_conclusion="no_difference"):
-    """A multi-label study where 'powerset' beats 'multilabel' on log-loss by ll_diffs."""
+_CHALLENGERS = {"powerset": ("Softmax over label sets", "SoftmaxRegression"),
+                "mixed": ("Softmax heads for exclusive groups, sigmoids else",
+                          "MultiLabelHeads")}
+
+
+def _problem(ll_diffs, acc_conclusion="no_difference", challenger="powerset"):
+    """A multi-label study where ``challenger`` beats 'multilabel' on log-loss by ll_diffs."""
+    title, cls = _CHALLENGERS[challenger]
     cands = [CandidateResult("multilabel", "Independent sigmoids", "MultiLabelLogistic",
                              metrics={"log_loss": [0.3] * 5, "ece": [0.01] * 5},
                              compute={"fit_seconds": 0.01, "n_params": 10}),
-             CandidateResult("powerset", "Softmax over label sets", "SoftmaxRegression",
+             CandidateResult(challenger, title, cls,
                              metrics={"log_loss": [0.25] * 5, "ece": [0.02] * 5},
                              compute={"fit_seconds": 0.1, "n_params": 50})]
     lo, hi = ll_diffs
-    comps = [Comparison("log_loss", "multilabel", "powerset", (lo + hi) / 2, lo, hi, 0.01,
+    comps = [Comparison("log_loss", "multilabel", challenger, (lo + hi) / 2, lo, hi, 0.01,
                         "t", "v", "b_better" if lo > 0 else "no_difference"),
-             Comparison("subset_accuracy", "multilabel", "powerset", 0.0, -0.1, 0.1, 0.5,
+             Comparison("subset_accuracy", "multilabel", challenger, 0.0, -0.1, 0.1, 0.5,
                         "t", "v", acc_conclusion)]
     return ProblemResult("d", "multilabel", 5, 2, 2, ["a", "b"], candidates=cands,
                          comparisons=comps)
@@ -85,6 +91,16 @@ def test_a_better_model_sigmax_fit_cannot_build_is_reported_not_recommended():
     assert "worse on log_loss than Softmax over label sets" in a.summary
     assert "structural choice stands" in a.summary
     assert "measurements agree" not in a.summary
+
+
+def test_measurably_better_mixed_heads_are_recommended_and_built_by_sigmax_fit():
+    # `sigmax fit -m mixed` builds MultiLabelHeads: a measured win is now advice.
+    a = advise(Y_CO, result=_problem((0.03, 0.07), challenger="mixed"))
+    assert a.model == "mixed" and a.estimator == "MultiLabelHeads"
+    assert "cannot build" not in a.summary
+    # Within noise the structural choice (independent sigmoids) stands.
+    assert advise(Y_CO, result=_problem((-0.01, 0.05), challenger="mixed")).model == \
+        "multilabel"
 
 
 def test_within_noise_keeps_the_structural_choice():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -197,6 +198,33 @@ def test_fit_multilabel_and_predict(runner, tmp_path):
     res = _run(runner, ["predict", model, path])
     header = res.stdout.splitlines()[0].split(",")
     assert header == ["predicted:t1", "predicted:t2", "p:t1", "p:t2"]
+
+
+def test_fit_mixed_heads_and_predict(runner, tmp_path):
+    # Three genres that exclude each other (one softmax head) and an independent label.
+    r = np.random.default_rng(2)
+    X = r.normal(size=(300, 3))
+    genre = np.argmax(X[:, :2] @ [[2, -2, 0], [0, 2, -2]] + r.gumbel(size=(300, 3)), axis=1)
+    df = pd.DataFrame(X, columns=["a", "b", "c"])
+    for j, name in enumerate(["drama", "comedy", "horror"]):
+        df[name] = (genre == j).astype(int)
+    df["short"] = (X[:, 2] + r.normal(size=300) > 0).astype(int)
+    path = tmp_path / "films.csv"
+    df.to_csv(path, index=False)
+    model = tmp_path / "mixed.safetensors"
+    targets = ["-t", "drama", "-t", "comedy", "-t", "horror", "-t", "short"]
+    res = _run(runner, ["fit", path, *targets, "-m", "mixed", "-o", model])
+    assert res.exit_code == 0, res.stderr
+    assert "MultiLabelHeads" in res.stdout
+    from sigmax import load
+
+    assert load(model).layout_.heads == {"drama|comedy|horror": "softmax", "short": "sigmoid"}
+    res = _run(runner, ["predict", model, path])
+    pred = pd.read_csv(io.StringIO(res.stdout))
+    # One softmax: a row never gets two genres, and the genres' probabilities sum to one.
+    assert (pred[["predicted:drama", "predicted:comedy", "predicted:horror"]].sum(axis=1)
+            == 1).all()
+    np.testing.assert_allclose(pred[["p:drama", "p:comedy", "p:horror"]].sum(axis=1), 1.0)
 
 
 def test_predict_errors(runner, data_csv, tmp_path):

@@ -483,9 +483,57 @@ def test_multilabel_heads_errors():
     with pytest.raises(ValueError, match="2-D"):
         MultiLabelHeads().fit(X, Y["a"])
     m = MultiLabelHeads().fit(X, Y.drop(columns="const"))
-    with pytest.raises(NotImplementedError, match="MultiHeadClassifier"):
-        m.save("never.safetensors")
     assert "heads" not in m.get_params() and clone(m).get_params() == m.get_params()
+
+
+@pytest.mark.parametrize("hidden", [None, (4,)])
+@pytest.mark.parametrize("frame", [True, False])
+def test_multilabel_heads_model_file_round_trip(tmp_path, hidden, frame):
+    from sigmax import load
+
+    X, Y = planted_indicator(300, seed=2)
+    y = Y if frame else Y.to_numpy()
+    m = MultiLabelHeads(hidden=hidden, max_epochs=5, random_state=0).fit(X, y)
+    assert m.layout_.has_groups  # a mixed layout: softmax and sigmoid heads
+    m.save(tmp_path / "m.safetensors")
+    back = load(tmp_path / "m.safetensors")
+    assert type(back) is MultiLabelHeads and back.get_params() == m.get_params()
+    np.testing.assert_array_equal(back.classes_, m.classes_)
+    assert back.layout_.to_dict() == m.layout_.to_dict()
+    np.testing.assert_array_equal(back.predict_proba(X), m.predict_proba(X))
+    np.testing.assert_array_equal(back.predict(X), m.predict(X))
+
+
+def test_multilabel_heads_model_file_with_an_edited_layout_is_refused(tmp_path):
+    import json
+
+    from safetensors import safe_open
+    from safetensors.numpy import load_file, save_file
+
+    from sigmax import load
+
+    X, Y = planted_indicator(300, seed=2)
+    path = tmp_path / "m.safetensors"
+    MultiLabelHeads().fit(X, Y).save(path)
+    with safe_open(str(path), framework="np") as fh:
+        original = json.loads(fh.metadata()["sigmax"])
+    tensors = load_file(str(path))
+
+    def edited(change, match):
+        meta = json.loads(json.dumps(original))
+        change(meta)
+        save_file(tensors, str(path), metadata={"sigmax": json.dumps(meta)})
+        with pytest.raises(ValueError, match=match):
+            load(path)
+
+    edited(lambda m: m["layout"]["sigmoid"].pop(), "every label exactly once")
+    edited(lambda m: m["layout"].update(groups=[{"name": 1}]), "malformed layout group")
+    def drop_a_sigmoid(meta):
+        label = meta["layout"]["sigmoid"].pop()
+        meta["layout"]["labels"].remove(label)
+
+    edited(drop_a_sigmoid, "does not match the heads and labels")
+    edited(lambda m: m.pop("layout"), "malformed head layout")
 
 
 # -- scikit-learn's estimator checks -------------------------------------------------------

@@ -550,6 +550,7 @@ MODEL_NAMES: dict[str, str] = {
     "softmax": "SoftmaxRegression",
     "ovr": "OneVsRestLogistic",
     "multilabel": "MultiLabelLogistic",
+    "mixed": "MultiLabelHeads",
 }
 
 

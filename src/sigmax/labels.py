@@ -278,6 +278,47 @@ class HeadLayout:
                 "near_exclusive_pairs": ev["near_exclusive_pairs"], "rule": ev["rule"],
                 "threshold": ev["threshold"], "sentences": self.describe()}
 
+    @classmethod
+    def from_dict(cls, d: Any) -> HeadLayout:
+        """Inverse of :meth:`to_dict` (a model file's layout), every field checked.
+
+        Raises
+        ------
+        ValueError
+            Naming the malformed field (labels, groups, sigmoid, constant, evidence).
+        """
+        def names(v: Any, what: str) -> list[str]:
+            if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+                raise ValueError(f"layout {what} must be a list of names")
+            return list(v)
+
+        if not isinstance(d, dict):
+            raise ValueError("malformed head layout")
+        labels = names(d.get("labels"), "labels")
+        if len(set(labels)) != len(labels):
+            raise ValueError("layout labels repeat")
+        groups = []
+        for g in d.get("groups") if isinstance(d.get("groups"), list) else [None]:
+            ok = (isinstance(g, dict) and isinstance(g.get("name"), str)
+                  and (g.get("none_class") is None or isinstance(g.get("none_class"), str))
+                  and isinstance(g.get("support"), list)
+                  and all(isinstance(v, int) for v in g["support"])
+                  and isinstance(g.get("n_none"), int) and isinstance(g.get("n_known", 0), int))
+            if not ok:
+                raise ValueError("malformed layout group")
+            groups.append(SoftmaxGroup(g["name"], names(g.get("labels"), "group labels"),
+                                       g["none_class"], list(g["support"]), g["n_none"],
+                                       g.get("n_known", 0)))
+        sigmoid = names(d.get("sigmoid"), "sigmoid")
+        constant = names(d.get("constant"), "constant")
+        placed = [x for g in groups for x in g.labels] + sigmoid + constant
+        if sorted(placed) != sorted(labels):
+            raise ValueError("the layout's heads do not place every label exactly once")
+        evidence = d.get("evidence", {})
+        if not isinstance(evidence, dict):
+            raise ValueError("malformed layout evidence")
+        return cls(labels, groups, sigmoid, constant, evidence)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (evidence included)."""
         return {

@@ -27,7 +27,8 @@ from .options import (
 @click.argument("data")
 @data_options
 @click.option("-m", "--model", default="auto", show_default=True, metavar="NAME",
-              help="logistic, softmax, ovr, multilabel, or auto (what `sigmax advise` "
+              help="logistic, softmax, ovr, multilabel, mixed (softmax heads for exclusive "
+                   "label groups, sigmoids for the rest), or auto (what `sigmax advise` "
                    "recommends).")
 @click.option("-o", "--output", required=True, metavar="FILE",
               help="Model file to write (.safetensors).")

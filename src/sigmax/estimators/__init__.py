@@ -12,19 +12,18 @@ from .logistic import LogisticRegression
 from .multihead_classifier import MultiHeadClassifier
 from .multilabel import MultiLabelLogistic
 from .multilabel_heads import MultiLabelHeads
+
+# The CV twin of the mixed heads (in CV_ESTIMATORS: the study tunes them with it).
+from .multilabel_heads_cv import MultiLabelHeadsCV
 from .ovr import OneVsRestLogistic
 from .registry import ESTIMATORS, register_estimator
 from .softmax import SoftmaxRegression
 
-# The registry of save/load and the CLI (MultiLabelHeads cannot be saved yet). The CV
-# estimators are registered too (the CLI names them; a saved one is its plain model).
+# The registry of save/load and the CLI. The CV estimators are registered too (the
+# CLI names them; a saved one is its plain model).
 for _cls in (LogisticRegression, SoftmaxRegression, OneVsRestLogistic, MultiLabelLogistic,
-             MultiHeadClassifier, *CV_ESTIMATORS.values()):
+             MultiHeadClassifier, MultiLabelHeads, *CV_ESTIMATORS.values()):
     register_estimator(_cls)
-
-# In CV_ESTIMATORS (the study tunes the mixed heads with it), not in ESTIMATORS: like
-# MultiLabelHeads, it cannot be saved yet.
-from .multilabel_heads_cv import MultiLabelHeadsCV  # noqa: E402
 
 __all__ = ["CV_ESTIMATORS", "ESTIMATORS", "LinearClassifierBase", "LogisticRegression",
            "LogisticRegressionCV", "MultiHeadClassifier", "MultiLabelHeads", "MultiLabelHeadsCV",

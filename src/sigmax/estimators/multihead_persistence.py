@@ -43,7 +43,7 @@ def multihead_to_arrays(model: Any) -> tuple[dict[str, np.ndarray], dict[str, An
     for key in _TUPLE_PARAMS:
         if params[key] is not None:
             params[key] = [int(v) for v in params[key]]
-    if params["heads"] is not None:
+    if params.get("heads") is not None:  # MultiLabelHeads discovers its heads: no parameter
         params["heads"] = dict(params["heads"])
     json.dumps(params)  # fails loudly on a parameter that is not plain JSON
     record = model.fit_record_.to_dict() if hasattr(model, "fit_record_") else None
@@ -51,7 +51,7 @@ def multihead_to_arrays(model: Any) -> tuple[dict[str, np.ndarray], dict[str, An
         "params": params,
         "heads": [[name, kind, model.head_slices_[name].start, model.head_slices_[name].stop]
                   for name, kind in model.heads_.items()],
-        "classes": {name: labels_to_json(model.classes_[name]) for name in model.heads_},
+        "classes": {name: labels_to_json(model._head_classes[name]) for name in model.heads_},
         "n_features_in": int(model.n_features_in_),
         "feature_names_in": feature_names_to_json(model),
         "fit_record": record,

@@ -211,15 +211,32 @@ class MultiLabelHeads(MultiHeadClassifier):
         Y = y.to_numpy() if isinstance(y, pd.DataFrame) else np.asarray(y)
         return float(accuracy_score(Y, self.predict(X), sample_weight=sample_weight))
 
-    def save(self, path: Any) -> None:
-        """Not supported yet: save the equivalent MultiHeadClassifier instead.
+    # -- model files ---------------------------------------------------------------------
+    def _to_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """The heads' arrays and meta (:mod:`~sigmax.estimators.multihead_persistence`), plus
+        the label names and the discovered layout with its evidence."""
+        from .persistence import labels_to_json
 
-        ``MultiHeadClassifier(heads=m.layout_.heads, ...).fit(X, m.layout_.transform(Y))``
-        is the same model and can be saved.
-        """
-        raise NotImplementedError(
-            "MultiLabelHeads cannot be saved yet; fit MultiHeadClassifier(heads=m.layout_.heads) "
-            "on m.layout_.transform(Y) (the same model) and save that.")
+        arrays, meta = super()._to_arrays()
+        meta["labels"] = labels_to_json(self.classes_)
+        meta["layout"] = self.layout_.to_dict()
+        return arrays, meta
+
+    @classmethod
+    def _from_arrays(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Any:
+        from ..labels import HeadLayout
+        from .persistence import labels_from_json
+
+        model = super()._from_arrays(arrays, meta)
+        layout = HeadLayout.from_dict(meta.get("layout"))
+        labels = labels_from_json(meta.get("labels"))
+        if layout.heads != model.heads_ or len(labels) != len(layout.labels):
+            raise ValueError("the head layout does not match the heads and labels")
+        for g in layout.groups:
+            if sorted(map(str, model.classes_[g.name])) != sorted(map(str, g.classes)):
+                raise ValueError(f"the classes of head {g.name!r} do not match its group")
+        model.layout_, model.head_classes_, model.classes_ = layout, model.classes_, labels
+        return model
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -58,7 +58,7 @@ STRUCTURAL_CHOICE: dict[str, str] = {
 
 #: Candidate name -> ``sigmax fit --model`` name: the models the advice may recommend.
 FIT_MODEL: dict[str, str] = {"logistic": "logistic", "softmax": "softmax", "ovr": "ovr",
-                             "multilabel": "multilabel"}
+                             "multilabel": "multilabel", "mixed": "mixed"}
 
 #: Estimator class of each candidate name the advice can name.
 ESTIMATOR_OF: dict[str, str] = {
