@@ -26,13 +26,33 @@ many Newton-CG fits over one data term), a single fit does not.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
 
 from .blocks import BlockProducts
 
-__all__ = ["Float32Hessp"]
+__all__ = ["Float32Hessp", "affordable"]
+
+#: The float32 copy of ``X`` may take at most this share of the memory available now:
+#: a speed-up must never be what makes a large fit run out of memory.
+MEMORY_SHARE = 0.25
+
+
+def available_memory() -> float:
+    """Bytes of physical memory available now (inf where the system does not say)."""
+    try:
+        return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return float("inf")
+
+
+def affordable(X: Any) -> bool:
+    """Whether a float32 copy of ``X`` (dense or CSR) fits in :data:`MEMORY_SHARE` of the
+    available memory."""
+    values = X.nnz if hasattr(X, "nnz") else X.size
+    return 4.0 * values <= MEMORY_SHARE * available_memory()
 
 
 class Float32Hessp:

@@ -39,6 +39,7 @@ from . import hessian as _hessian
 from . import tuning
 from .base import DataTerm, HostRows, host_offset, total_weight
 from .blocks import BlockProducts
+from . import float32_hessp
 from .float32_hessp import Float32Hessp
 
 __all__ = ["NumpyData"]
@@ -384,10 +385,13 @@ class NumpyData(HostRows, DataTerm):
     def float32_hessp(self, on: bool = True) -> bool:
         """Hessian products in float32 from now on (:mod:`sigmax.dataterms.float32_hessp`).
 
-        Only for a float64 ``X``; the float32 copy of ``X`` is made at the
-        first request and kept (``on=False`` returns to float64 products).
+        Only for a float64 ``X`` whose float32 copy fits in a quarter of the
+        memory available (:func:`~sigmax.dataterms.float32_hessp.affordable`);
+        the copy is made at the first request and kept (``on=False`` returns
+        to float64 products).
         """
-        if not on or self.dtype != np.float64:
+        if not on or self.dtype != np.float64 or (
+                self._hessp32 is None and not float32_hessp.affordable(self.X)):
             self._use_hessp32 = False
             return False
         if self._hessp32 is None:
