@@ -35,11 +35,10 @@ import numpy as np
 
 from .. import _parallel
 from ..losses import Loss
+from . import float32_hessp, tuning
 from . import hessian as _hessian
-from . import tuning
 from .base import DataTerm, HostRows, host_offset, total_weight
 from .blocks import BlockProducts
-from . import float32_hessp
 from .float32_hessp import Float32Hessp
 
 __all__ = ["NumpyData"]
