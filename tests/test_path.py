@@ -97,6 +97,10 @@ def test_secant_start_in_one_over_C_saves_newton_steps_and_keeps_every_optimum(m
     plain = regularization_path(model, X, y, Cs)
     assert path.n_iter.sum() < plain.n_iter.sum()
     np.testing.assert_allclose(path.objective, plain.objective, rtol=1e-9)  # both at tol 1e-8
+    # A repeated C (a zero step in 1/C) gives no secant and no error.
+    repeated = regularization_path(model, X, y, [0.1, 0.1, 1.0, 1.0, 10.0])
+    np.testing.assert_allclose(repeated.objective[::2], regularization_path(
+        model, X, y, [0.1, 1.0, 10.0]).objective, rtol=1e-9)
     # An L1 path never starts from a secant (it would fill the zeros).
     monkeypatch.setattr(PathFitter, "start", spied)
     taken.clear()

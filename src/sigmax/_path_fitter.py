@@ -168,7 +168,8 @@ class PathFitter:
         if self._before is None or not objective.penalty_term.smooth:
             return self.w
         w_a, C_a = self._before
-        t = (1.0 / C - 1.0 / self._C) / (1.0 / self._C - 1.0 / C_a)
+        step = 1.0 / self._C - 1.0 / C_a
+        t = (1.0 / C - 1.0 / self._C) / step if step else np.nan  # NaN: a C without a pair
         if not 0.0 < t <= 1.0:  # C not moving on the same way, or a jump past the last step
             return self.w
         guess = self.w + t * (self.w - w_a)
@@ -185,7 +186,7 @@ class PathFitter:
         """Start the next fit from these ``coef_`` / ``intercept_`` (estimator layout)."""
         est = self.est
         est.coef_, est.intercept_ = coef, intercept
-        self._before = None  # no secant through a start from elsewhere
+        self._before, self._C = None, np.nan  # no secant through a start from elsewhere
         P = np.zeros((self.data.n_rows, self.k))
         W = est._coef_matrix()
         if W.shape != (self.data.n_features, self.k):
@@ -210,10 +211,10 @@ class PathFitter:
         # Conjugate gradients need a few digits of each Hessian product: float32
         # ones on the path's float64 data term (sigmax.dataterms.float32_hessp).
         self.data.float32_hessp(isinstance(solver_obj, NewtonCG))
-        w0 = objective.start() if self.w is None else self.start(objective, float(C))
         eps = np.finfo(DTYPES[est.dtype]).eps
         tol = max(float(est.tol), 50 * eps) if est.dtype == "float32" else float(est.tol)
         with _parallel.serial_blas(), np.errstate(under="ignore"):
+            w0 = objective.start() if self.w is None else self.start(objective, float(C))
             result = solver_obj.solve(objective, w0, tol=tol, max_iter=int(est.max_iter),
                                       verbose=int(est.verbose))
         self._before = None if self.w is None else (self.w, self._C)
