@@ -196,3 +196,27 @@ def test_multihead_with_a_trunk_is_refused(tmp_path):
     with pytest.raises(TypeError, match="trunk"):
         model.to_onnx(tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_mixed_heads_give_per_label_marginals_like_predict_proba(tmp_path, dtype):
+    from sigmax import MultiLabelHeads
+
+    r = np.random.default_rng(5)
+    X = r.normal(size=(400, 3))
+    genre = np.argmax(X[:, :2] @ [[2, -2, 0], [0, 2, -2]] + r.gumbel(size=(400, 3)), axis=1)
+    # Column order mixes the heads: a sigmoid label first, then the group's labels.
+    Y = pd.DataFrame({"short": (X[:, 2] > 0).astype(int), "drama": (genre == 0).astype(int),
+                      "comedy": (genre == 1).astype(int)})
+    model = MultiLabelHeads().fit(X, Y)
+    assert model.layout_.heads == {"drama|comedy": "softmax", "short": "sigmoid"}
+    path = tmp_path / "m.onnx"
+    model.to_onnx(path, dtype=dtype)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert [o.name for o in sess.get_outputs()] == ["label", "probabilities"]
+    for scale in (1.0, 1e3):  # extreme logits stay finite
+        label, proba = sess.run(None, {"X": (X * scale).astype(dtype)})
+        assert np.all(np.isfinite(proba)) and label.shape == (400, 3)
+        np.testing.assert_allclose(proba, model.predict_proba(X * scale), atol=TOL[dtype])
+        np.testing.assert_array_equal(label, model.predict(X * scale))
+        assert (label[:, 1:].sum(axis=1) <= 1).all()  # one genre at most per row

@@ -11,8 +11,10 @@ and two outputs, named as skl2onnx names them:
 
 A linear :class:`~sigmax.MultiHeadClassifier` gives ``label_<head>`` and
 ``probabilities_<head>`` per head (its ``predict(X)[head]`` and
-``predict_proba(X)[head]``); a model with a trunk (``hidden=...``) is refused
-(export its torch module with ``torch.onnx.export``).
+``predict_proba(X)[head]``); a linear :class:`~sigmax.MultiLabelHeads` gives
+``label`` and ``probabilities`` of shape ``(N, L)``, one column per label (a
+group's label: its class's softmax probability). A model with a trunk
+(``hidden=...``) is refused (export its torch module with ``torch.onnx.export``).
 
 The logits are :math:`Z = X W^\top + b` (``MatMul`` + ``Add``). Every
 probability is formed in a form that stays finite for any finite logit:
@@ -177,10 +179,7 @@ def _multihead(g: _Graph, Z: str, classes: dict) -> list[_Output]:
     """MultiHeadClassifier (linear): ``label_<head>`` and ``probabilities_<head>`` per head,
     each head's columns of Z through its own link."""
     model = g.model
-    if hasattr(model, "hidden_coefs_"):
-        raise TypeError("ONNX export covers the linear heads of MultiHeadClassifier; this "
-                        "model has a trunk (hidden=...): export its torch module with "
-                        "torch.onnx.export instead.")
+    _refuse_trunk(model, "MultiHeadClassifier")
     outputs: list[_Output] = []
     for name, kind in model.heads_.items():
         cols = model.head_slices_[name]
@@ -191,6 +190,56 @@ def _multihead(g: _Graph, Z: str, classes: dict) -> list[_Output]:
     return outputs
 
 
+def _multilabel_heads(g: _Graph, Z: str, classes: np.ndarray) -> list[_Output]:
+    """MultiLabelHeads (linear): per label, in the order of ``classes_``, its marginal
+    probability and 0/1 prediction, as ``predict_proba`` / ``predict``.
+
+    A label of a softmax group: its class's column of the group's (stable) softmax, and
+    1 where that class is the group's argmax (first of ties, as ``np.argmax``); a
+    sigmoid label: ``Sigmoid(z)`` and 1 where ``z > 0``.
+    """
+    model = g.model
+    _refuse_trunk(model, "MultiLabelHeads")
+    layout, slices, head_classes = model.layout_, model.head_slices_, model.head_classes_
+    group_of = {label: grp for grp in layout.groups for label in grp.labels}
+    zero = g.const(0.0, "zero")
+    done: dict[str, tuple[str, str]] = {}  # group -> (probabilities, argmax (N, 1))
+    probs, labels = [], []
+
+    def columns(T: str, a: int, b: int) -> str:
+        return g.op("Slice", [T, g.const([a], "s", np.int64), g.const([b], "e", np.int64),
+                              g.const([1], "a", np.int64)])
+
+    for label in layout.labels:
+        grp = group_of.get(label)
+        if grp is None:  # a sigmoid head: one logit column
+            z = columns(Z, slices[label].start, slices[label].stop)
+            probs.append(g.op("Sigmoid", [z]))
+            labels.append(g.op("Cast", [g.op("Greater", [z, zero])],
+                               to=g.onnx.TensorProto.INT64))
+            continue
+        if grp.name not in done:
+            Zh = columns(Z, slices[grp.name].start, slices[grp.name].stop)
+            done[grp.name] = (g.softmax(Zh, g.name("probabilities_group")),
+                              g.op("ArgMax", [Zh], axis=1, keepdims=1))
+        P, top = done[grp.name]
+        c = [str(x) for x in head_classes[grp.name]].index(str(label))
+        probs.append(columns(P, c, c + 1))
+        labels.append(g.op("Cast", [g.op("Equal", [top, g.const([c], "class", np.int64)])],
+                           to=g.onnx.TensorProto.INT64))
+    g.op("Concat", probs, "probabilities", axis=1)
+    g.op("Concat", labels, "label", axis=1)
+    L = len(layout.labels)
+    return [("label", g.onnx.TensorProto.INT64, ["N", L]), ("probabilities", None, ["N", L])]
+
+
+def _refuse_trunk(model: Any, name: str) -> None:
+    if hasattr(model, "hidden_coefs_"):
+        raise TypeError(f"ONNX export covers the linear heads of {name}; this model has a "
+                        "trunk (hidden=...): export its torch module with torch.onnx.export "
+                        "instead.")
+
+
 #: How each estimator turns logits into its outputs (``label``, ``probabilities``):
 #: class name -> builder ``(graph, logits name, classes_) -> outputs``. A class is
 #: looked up by the names in its MRO; None marks a subclass that is not supported.
@@ -199,7 +248,7 @@ HEADS: dict[str, Any] = {
     "SoftmaxRegression": _softmax_head,
     "OneVsRestLogistic": _ovr_head,
     "MultiLabelLogistic": _multilabel_head,
-    "MultiLabelHeads": None,
+    "MultiLabelHeads": _multilabel_heads,
     "MultiHeadClassifier": _multihead,
 }
 
@@ -226,8 +275,8 @@ def to_onnx_model(model: Any, dtype: str = "float32") -> Any:
 
     Parameters
     ----------
-    model : LogisticRegression, SoftmaxRegression, OneVsRestLogistic, MultiLabelLogistic
-        or MultiHeadClassifier (linear heads), fitted.
+    model : LogisticRegression, SoftmaxRegression, OneVsRestLogistic, MultiLabelLogistic,
+        MultiHeadClassifier or MultiLabelHeads (linear heads), fitted.
     dtype : {'float32', 'float64'}, default='float32'
         Element type of the input ``X``, the weights and ``probabilities``.
 
@@ -289,8 +338,8 @@ def export_onnx(model: Any, path: str | os.PathLike, dtype: str = "float32") -> 
 
     Parameters
     ----------
-    model : LogisticRegression, SoftmaxRegression, OneVsRestLogistic, MultiLabelLogistic
-        or MultiHeadClassifier (linear heads), fitted.
+    model : LogisticRegression, SoftmaxRegression, OneVsRestLogistic, MultiLabelLogistic,
+        MultiHeadClassifier or MultiLabelHeads (linear heads), fitted.
     path : path-like
         The ``.onnx`` file to write.
     dtype : {'float32', 'float64'}, default='float32'
