@@ -39,7 +39,6 @@ from . import float32_hessp, tuning
 from . import hessian as _hessian
 from .base import DataTerm, HostRows, host_offset, total_weight
 from .blocks import BlockProducts
-from .float32_hessp import Float32Hessp
 
 __all__ = ["NumpyData"]
 
@@ -87,7 +86,7 @@ class NumpyData(HostRows, DataTerm):
         self._track_state = False
         self._St: np.ndarray | None = None
         self._St_w: np.ndarray | None = None
-        self._hessp32: Float32Hessp | None = None  # float32 products (float32_hessp)
+        self._hessp32: float32_hessp.Float32Hessp | None = None  # float32_hessp products
         self._use_hessp32 = False
         # Dense partition path (see sigmax.losses, "Partition kernels"): the part
         # of the loss linear in the logits is summed once (_linear_part), the
@@ -394,7 +393,7 @@ class NumpyData(HostRows, DataTerm):
             self._use_hessp32 = False
             return False
         if self._hessp32 is None:
-            self._hessp32 = Float32Hessp(self)
+            self._hessp32 = float32_hessp.Float32Hessp(self)
         self._use_hessp32 = True
         return True
 
