@@ -43,7 +43,14 @@ from .objective import Objective
 from .solvers import SOLVERS, FitResult, Solver, choose_solver
 from .solvers.newton import NewtonCG
 
-__all__ = ["PathFitter"]
+__all__ = ["BLOCK_RULE", "PathFitter"]
+
+#: The softmax path switches to block-preconditioned CG once the previous point's plain
+#: CG took this many times the Hessian products that building the blocks costs. Lower
+#: switches earlier: on a digits fold (tol 1e-7) 0 cuts the path's products from 304 to
+#: 180 but not its time, the builds costing what they save
+#: (``python benchmarks/path_points.py digits --block-rule 0``).
+BLOCK_RULE = 2.0
 
 
 class _LastPoint:
@@ -138,7 +145,7 @@ class PathFitter:
             return name, SOLVERS[name]
         if not self._block and self._plain_cg is not None and _path_newton.applies(objective):
             h = _path_newton.curvature_weights(objective, self.w)
-            if self._plain_cg >= 2 * _path_newton.block_cost(objective, h):
+            if self._plain_cg >= BLOCK_RULE * _path_newton.block_cost(objective, h):
                 self._block = True
                 return "newton-cg", _path_newton.BlockNewtonCG(h)
         if self._block:
@@ -157,10 +164,11 @@ class PathFitter:
         .. math:: w_{j-1} + t\,(w_{j-1} - w_{j-2}), \qquad
                   t = \frac{1/C_j - 1/C_{j-1}}{1/C_{j-1} - 1/C_{j-2}},
 
-        starts nearer the new optimum: on a dense_multinomial fold
-        (``np.logspace(-3, 2, 8)``, :math:`t = 0.19`) the starting gradient
-        was 1.5-19x smaller than at the last solution, and the Newton
-        iterations per point went from 4 4 3 3 2 1 0 1 to 4 4 3 2 1 0 0 0.
+        starts nearer the new optimum: on dense_multinomial's first training
+        fold (``np.logspace(-3, 2, 8)``, :math:`t = 0.19`, tol 1e-5) the
+        starting gradient was 1.9-11x smaller than at the last solution, and
+        the Newton iterations per point went from 5 4 3 2 1 1 0 0 to
+        5 4 2 1 0 0 0 0 (``python benchmarks/path_points.py dense_multinomial``).
         It is taken where its objective at ``C`` is lower than the last
         solution's (one evaluation, which the solve then reuses), and only
         with a smooth penalty (a secant would fill the zeros of an L1 fit).

@@ -183,8 +183,7 @@ def _multihead(g: _Graph, Z: str, classes: dict) -> list[_Output]:
     outputs: list[_Output] = []
     for name, kind in model.heads_.items():
         cols = model.head_slices_[name]
-        Zh = g.op("Slice", [Z, g.const([cols.start], "s", np.int64),
-                            g.const([cols.stop], "e", np.int64), g.const([1], "a", np.int64)])
+        Zh = _columns(g, Z, cols.start, cols.stop)
         outputs += _HEAD_KIND_BUILDERS[kind](g, Zh, np.asarray(classes[name]),
                                              f"label_{name}", f"probabilities_{name}")
     return outputs
@@ -206,31 +205,33 @@ def _multilabel_heads(g: _Graph, Z: str, classes: np.ndarray) -> list[_Output]:
     done: dict[str, tuple[str, str]] = {}  # group -> (probabilities, argmax (N, 1))
     probs, labels = [], []
 
-    def columns(T: str, a: int, b: int) -> str:
-        return g.op("Slice", [T, g.const([a], "s", np.int64), g.const([b], "e", np.int64),
-                              g.const([1], "a", np.int64)])
-
     for label in layout.labels:
         grp = group_of.get(label)
         if grp is None:  # a sigmoid head: one logit column
-            z = columns(Z, slices[label].start, slices[label].stop)
+            z = _columns(g, Z, slices[label].start, slices[label].stop)
             probs.append(g.op("Sigmoid", [z]))
             labels.append(g.op("Cast", [g.op("Greater", [z, zero])],
                                to=g.onnx.TensorProto.INT64))
             continue
         if grp.name not in done:
-            Zh = columns(Z, slices[grp.name].start, slices[grp.name].stop)
+            Zh = _columns(g, Z, slices[grp.name].start, slices[grp.name].stop)
             done[grp.name] = (g.softmax(Zh, g.name("probabilities_group")),
                               g.op("ArgMax", [Zh], axis=1, keepdims=1))
         P, top = done[grp.name]
         c = [str(x) for x in head_classes[grp.name]].index(str(label))
-        probs.append(columns(P, c, c + 1))
+        probs.append(_columns(g, P, c, c + 1))
         labels.append(g.op("Cast", [g.op("Equal", [top, g.const([c], "class", np.int64)])],
                            to=g.onnx.TensorProto.INT64))
     g.op("Concat", probs, "probabilities", axis=1)
     g.op("Concat", labels, "label", axis=1)
     L = len(layout.labels)
     return [("label", g.onnx.TensorProto.INT64, ["N", L]), ("probabilities", None, ["N", L])]
+
+
+def _columns(g: _Graph, T: str, a: int, b: int) -> str:
+    """Columns ``a:b`` of the ``(N, k)`` tensor ``T``."""
+    return g.op("Slice", [T, g.const([a], "s", np.int64), g.const([b], "e", np.int64),
+                          g.const([1], "a", np.int64)])
 
 
 def _refuse_trunk(model: Any, name: str) -> None:

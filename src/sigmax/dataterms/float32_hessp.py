@@ -16,12 +16,12 @@ the fit converges to the same optimum, at the same tolerance, as with exact
 products (an inexact Newton method: the Hessian's error only slows the
 local rate, by a factor of about that error times the condition number).
 
-The gain is memory traffic: ``X`` and the elementwise pass read half the
-bytes. Where ``X`` does not stay in cache a product took 0.29-0.50x the
-float64 time with plain NumPy on those shapes, and 0.64x in sigmax's own
-pass on a dense_multinomial fold (40,000 x 100, K = 10: 6.7 against 10.5
-ms, one thread); on blocks that stay in cache (digits, 1,437 x 64) sgemm
-and dgemm took the same time, and the products gain nothing. The
+The gain is mostly memory traffic: ``X`` and the elementwise pass read half
+the bytes. With plain NumPy a product took 0.37-0.40x the float64 time on
+those shapes, and in sigmax's own pass 0.54-0.64x (dense_multinomial fold,
+40,000 x 100, K = 10: 6.5 against 10.1 ms, one thread); on a block that stays
+in cache (a digits fold, 1,437 x 64) 0.83x (``python
+benchmarks/mixed_precision_hessp.py``). The
 price is a float32 copy of ``X`` (half of ``X``'s memory) and of the
 per-sample state (``(k, n)``, refreshed once per Newton iterate), kept while
 the data term lives: the regularization paths use it (:mod:`sigmax.path`,

@@ -72,7 +72,7 @@ from .result import (
 )
 from .run import StudyRun
 from .section import SECTIONS
-from .side_by_side import jobs_of
+from .side_by_side import cores, jobs_of
 from .tuning import tuning_grid, tuning_params
 
 __all__ = ["CANDIDATES", "SECTIONS", "CandidateSpec", "compare", "compare_problem",
@@ -430,7 +430,7 @@ def compare(X: Any, y: Any, *, name: str = "data", description: str = "", cv: in
     settings = {
         "cv": int(min(cv, budget.max_folds) if budget.max_folds else cv),
         "repeats": int(repeats), "C": C if C == "cv" else float(C),
-        "n_jobs": jobs_of(n_jobs),
+        "n_jobs": cores(n_jobs, where),  # 1 on dask / torch (side_by_side.cores)
         "random_state": int(random_state),
         "sections": SECTIONS.resolve(sections), "quick": bool(quick), "threads": int(threads),
         "max_samples": max_samples,

@@ -262,8 +262,8 @@ def _minima(run: StudyRun) -> MinimaResult:
         X, y_soft, rows, deps, sep_soft) for model, param, pen in plan]
     # Each model's measurement is its own (a fit, its spectrum, its random starts).
     out["models"] = side_by_side.run_side_by_side(
-        tasks, side_by_side.width(run, len(tasks)), done=lambda i, _: run.progress(
-            f"minima: {plan[i][0]} {'none' if plan[i][2] is None else 'l2'}"))
+        tasks, side_by_side.width(run, len(tasks)),
+        done=lambda i, entry: run.progress(f"minima: {plan[i][0]} {entry['penalty']}"))
     out["summary"] = minima_summary(out)
     return MinimaResult.from_dict(out, strict=True)
 
@@ -492,11 +492,13 @@ def _separation(run: StudyRun) -> dict[str, Any]:
     quasi-complete separation.
     """
     specs = run.convex_specs
-    # The candidates' probes share nothing: side by side (HiGHS releases the GIL too).
+    longest_first = side_by_side.by_cost(run, specs)
+    # The candidates' probes share nothing: side by side (HiGHS releases the GIL too);
+    # the results come back in task order.
     entries = side_by_side.run_side_by_side(
-        [lambda spec=spec: _separation_of(run, spec) for spec in side_by_side.by_cost(
-            run, specs)], side_by_side.width(run, len(specs)))
-    by_name = {e["name"]: e["entry"] for e in entries}
+        [lambda spec=spec: _separation_of(run, spec) for spec in longest_first],
+        side_by_side.width(run, len(specs)))
+    by_name = {spec.name: e for spec, e in zip(longest_first, entries)}
     return {spec.name: by_name[spec.name] for spec in specs}
 
 
@@ -565,7 +567,7 @@ def _separation_of(run: StudyRun, spec: Any) -> dict[str, Any]:
             "outputs_separated": [n for n, s in zip(names, states) if s],
             "outputs_undecided": int(sum(s is None for s in states))}
     entry["unpenalized_fit"] = unpen
-    return {"name": spec.name, "entry": entry}
+    return entry
 
 
 def _minima_html(m: MinimaResult, p: ProblemResult) -> str:
