@@ -352,3 +352,50 @@ def test_heads_cv_takes_any_binary_scorer_and_no_trunk():
         MultiLabelHeadsCV(Cs=2, refit=False).fit(X, Y)
     with pytest.raises(ValueError, match="no offset"):
         MultiLabelHeadsCV(Cs=2).fit(X, Y, offset=np.zeros((len(X), 3)))
+
+
+def test_small_folds_run_one_after_the_other_and_large_ones_side_by_side(monkeypatch):
+    # n_jobs=None: folds whose products are below FOLD_PARALLEL_MIN_WORK run on the
+    # calling thread (side by side they only trade the GIL); larger ones, or an
+    # explicit n_jobs, run on the fold threads. The scores do not depend on it.
+    import threading
+
+    from sigmax.dataterms import tuning
+    from sigmax.estimators import cv as cv_module
+
+    threads: list[str] = []
+    real = cv_module.regularization_path
+
+    def spied(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cv_module, "regularization_path", spied)
+    monkeypatch.setattr(cv_module._parallel, "blas_threads", lambda: 2)
+    X, y = make_classification_data(n=150, d=4, k=3, seed=2)
+    folds = list(StratifiedKFold(3).split(X, y))
+    assert cv_module._fold_work(X, y, folds) == 100 * 4 * 3
+    seq = SoftmaxRegressionCV(Cs=CS, cv=folds).fit(X, y)
+    assert len(threads) == 3 and not any(t.startswith("sigmax-fold") for t in threads)
+    threads.clear()
+    SoftmaxRegressionCV(Cs=CS, cv=folds, n_jobs=2).fit(X, y)
+    assert all(t.startswith("sigmax-fold") for t in threads)
+    threads.clear()
+    monkeypatch.setattr(tuning, "FOLD_PARALLEL_MIN_WORK", 100 * 4 * 3)
+    par = SoftmaxRegressionCV(Cs=CS, cv=folds).fit(X, y)
+    assert all(t.startswith("sigmax-fold") for t in threads)
+    np.testing.assert_array_equal(par.scores_, seq.scores_)
+    assert par.C_ == seq.C_
+
+
+def test_fold_work_counts_stored_values_and_label_columns():
+    import scipy.sparse as sp
+
+    from sigmax.estimators import cv as cv_module
+
+    X, Y = make_multilabel_data(n=60, d=5, n_labels=4, seed=1)
+    folds = list(KFold(3).split(X))
+    assert cv_module._fold_work(X, Y, folds) == 40 * 5 * 4
+    Xs = sp.random(60, 50, density=0.1, format="csr", random_state=0)
+    y = np.arange(60) % 2
+    assert cv_module._fold_work(Xs, y, folds) == pytest.approx(40 * Xs.nnz / 60)

@@ -257,3 +257,54 @@ def test_float32_hessian_products_are_refused_on_float32_data_and_other_terms(mo
     assert NumpyData(loss, X, Y, weights, k).float32_hessp() is False
     monkeypatch.setattr(float32_hessp, "available_memory", lambda: 4.1 * X.size * 4)
     assert NumpyData(loss, X, Y, weights, k).float32_hessp() is True
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_every_memory_order_of_X_gives_the_same_evaluations(name, monkeypatch):
+    # The row blocks read X in the order blocks.row_layout picks: a column-major
+    # X of several blocks is copied to row-major once, one block is used as given
+    # (a strided view is copied column-major); the sums are the same either way.
+    from sigmax.dataterms import tuning
+
+    loss, X, Y, weights, k = _problem(name, n=300, d=6)
+    rng = np.random.default_rng(2)
+    base = NumpyData(loss, X, Y, weights, k, True)
+    w, v = 0.3 * rng.normal(size=base.n_params), rng.normal(size=base.n_params)
+    want_f, want_g = base.value_and_grad(w)
+    want_h = base.hessp(w, v)
+    for block_bytes, blocks in ((tuning.BLOCK_BYTES, 1), (256 * 8 * (6 + 2 * k), 2)):
+        monkeypatch.setattr(tuning, "BLOCK_BYTES", block_bytes)
+        wide = np.zeros((300, 12))
+        wide[:, ::2] = X
+        for A in (np.ascontiguousarray(X), np.asfortranarray(X), wide[:, ::2]):
+            term = NumpyData(loss, A, Y, weights, k, True)
+            assert len(term.products.plan.bounds) == blocks
+            kept = term.X
+            if blocks > 1:
+                assert kept.flags.c_contiguous
+            else:
+                assert kept.flags.c_contiguous or kept.flags.f_contiguous
+            # Contiguous input that is read well as it is stays the caller's array.
+            assert (kept is A) == (A.flags.c_contiguous or (blocks == 1 and A.flags.f_contiguous))
+            f, g = term.value_and_grad(w)
+            assert f == pytest.approx(want_f, rel=1e-12)
+            np.testing.assert_allclose(g, want_g, rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(term.hessp(w, v), want_h, rtol=1e-10, atol=1e-12)
+
+
+def test_the_float32_twin_of_one_block_is_column_major(monkeypatch):
+    # Column-major is the order a single block's X_b @ W reads fastest
+    # (benchmarks/block_layout.py); several blocks stay row-major slices.
+    from sigmax.dataterms import tuning
+
+    loss, X, Y, weights, k = _problem("multinomial", n=300, d=6)
+    term = NumpyData(loss, X, Y, weights, k, True)
+    assert term.float32_hessp() is True
+    X32 = term._hessp32.products.X
+    assert X32.dtype == np.float32 and X32.flags.f_contiguous and not X32.flags.c_contiguous
+    # Blocks of 256 rows in float32 (and in float64: the floor of 256 rows).
+    monkeypatch.setattr(tuning, "BLOCK_BYTES", 256 * 4 * (6 + 2 * k))
+    term = NumpyData(loss, X, Y, weights, k, True)
+    assert term.float32_hessp() is True
+    assert term._hessp32.products.X.flags.c_contiguous
+    assert len(term._hessp32.products.plan.bounds) > 1

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from .blocks import BlockProducts
+from .blocks import BlockProducts, twin_order
 
 __all__ = ["Float32Hessp", "affordable"]
 
@@ -71,9 +71,9 @@ class Float32Hessp:
 
     def __init__(self, term: Any) -> None:
         self.term = term
-        X32 = term.X.astype(np.float32)
-        if isinstance(X32, np.ndarray):
-            X32 = np.ascontiguousarray(X32)
+        X = term.X
+        X32 = (X.astype(np.float32) if not isinstance(X, np.ndarray)
+               else X.astype(np.float32, order=twin_order(X.shape, term.k, np.float32)))
         self.products = BlockProducts(X32, term.k)
         w = term.weights
         # Unit weights stay a broadcast view (stride 0): the kernels skip them.

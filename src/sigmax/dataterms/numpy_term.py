@@ -44,13 +44,15 @@ __all__ = ["NumpyData"]
 
 
 class NumpyData(HostRows, DataTerm):
-    """Data term of a dense (C-contiguous rows) or CSR ``X`` in float32 / float64.
+    """Data term of a dense or CSR ``X`` in float32 / float64.
 
     Parameters
     ----------
     loss : Loss
     X : ndarray or scipy.sparse CSR matrix of shape (n, d)
-        Features, float32 or float64; never copied.
+        Features, float32 or float64; not copied, except a dense ``X`` in an
+        order its row blocks read slowly (see
+        :func:`~sigmax.dataterms.blocks.row_layout`).
     Y : ndarray
         Targets encoded for ``loss``.
     weights : ndarray of shape (n,) or (n, k)
@@ -80,6 +82,7 @@ class NumpyData(HostRows, DataTerm):
         self._Ot = None if self.offset is None else np.ascontiguousarray(self.offset.T)
         self._Ot_scaled: np.ndarray | None = None
         self.products = BlockProducts(X, self.k)
+        self.X = self.products.X  # row-major where it is several blocks (blocks.row_layout)
         self._blocks = self.products.plan
         # Second-order state (k, n), kept up to date by value_and_grad once a
         # solver has asked for a Hessian: saves a pass over X per Newton step.

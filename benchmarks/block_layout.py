@@ -1,0 +1,130 @@
+"""Memory order of ``X`` and the speed of the row-block products (``sigmax.dataterms.blocks``).
+
+Three measurements, one thread, the best of several repeats, each A/B interleaved
+in this process:
+
+1. **One block's two products** (``X_b W`` into the ``(k, b)`` logits, and
+   ``G_b^T X_b``) with ``X`` row-major (C) and column-major (F), on the blocks
+   of bench shapes: a whole small ``X`` (one block: digits, movies,
+   breast_cancer) and the first block of a large one (a strided slice of a
+   column-major ``X``).
+2. **Fits on a column-major X** of several blocks (what pandas hands over for a
+   numeric DataFrame): ``SoftmaxRegression`` on dense_multinomial at 10% of its
+   rows, row-major X, column-major X as sigmax now reads it (copied once to
+   row-major, :func:`sigmax.dataterms.blocks.row_layout`) and as it did before
+   (the strided blocks, ``row_layout`` switched off here).
+3. **A regularization path's float32 Hessian products** (digits, first training
+   fold, the paths bench's Cs, tol 1e-7): the float32 twin of ``X`` column-major
+   (:func:`sigmax.dataterms.blocks.twin_order`) against row-major.
+
+    python benchmarks/block_layout.py
+"""
+
+from __future__ import annotations
+
+import time
+import timeit
+import warnings
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from sigmax import SoftmaxRegression, regularization_path
+from sigmax.bench import paths
+from sigmax.bench.problems import PROBLEMS
+from sigmax.dataterms import blocks, float32_hessp
+
+#: (name, n, d, k): whole small X (one block) and large X (first block of many).
+SHAPES = (("digits", 1437, 64, 10), ("movies", 4000, 19, 7), ("breast_cancer", 455, 30, 1),
+          ("dense_multinomial", 40000, 100, 10), ("many_classes", 40000, 200, 100),
+          ("film_labelsets", 40000, 14, 79))
+
+
+def _best(fn, work: int) -> float:
+    number = max(1, 30_000_000 // work)
+    return min(timeit.repeat(fn, number=number, repeat=5)) / number
+
+
+def block_products() -> None:
+    print("1. one block's products, microseconds (one thread)")
+    print(f"{'shape':>18} {'dtype':>8} {'rows':>6} {'XW C':>8} {'XW F':>8} {'GX C':>8} "
+          f"{'GX F':>8} {'C total':>8} {'F total':>8}")
+    rng = np.random.default_rng(0)
+    for name, n, d, k in SHAPES:
+        for dtype in (np.float64, np.float32):
+            rows = min(n, blocks.dense_block_rows(d, k, np.dtype(dtype).itemsize))
+            XC = rng.standard_normal((n, d)).astype(dtype)
+            XF = np.asfortranarray(XC)
+            Wb = rng.standard_normal((k, d)).astype(dtype)
+            Zt = np.empty((k, rows), dtype)
+            G = rng.standard_normal((k, rows)).astype(dtype)
+            work = rows * d * k
+            t = {}
+            for order, X in (("C", XC), ("F", XF)):
+                Xb = X[:rows]
+                t["XW " + order] = _best(
+                    lambda Xb=Xb, Wb=Wb, Zt=Zt: np.matmul(Xb, Wb.T, out=Zt.T), work)
+                t["GX " + order] = _best(lambda Xb=Xb, G=G: np.dot(G, Xb), work)
+            us = {key: 1e6 * v for key, v in t.items()}
+            print(f"{name:>18} {np.dtype(dtype).name:>8} {rows:>6} {us['XW C']:8.1f} "
+                  f"{us['XW F']:8.1f} {us['GX C']:8.1f} {us['GX F']:8.1f} "
+                  f"{us['XW C'] + us['GX C']:8.1f} {us['XW F'] + us['GX F']:8.1f}")
+
+
+def column_major_fits(rounds: int = 5) -> None:
+    data = PROBLEMS["dense_multinomial"].load(0.1)
+    X, y = data.X, data.y
+    XF = np.asfortranarray(X)
+    keep = blocks.row_layout
+    runs = {"row-major X": [], "column-major X, copied": [], "column-major X, strided": []}
+    for _ in range(rounds):
+        for label in runs:
+            A = X if label.startswith("row") else XF
+            if label.endswith("strided"):
+                blocks.row_layout = lambda X, plan: X
+            try:
+                t = time.perf_counter()
+                model = SoftmaxRegression(C=1.0, tol=1e-6).fit(A, y)
+                runs[label].append(time.perf_counter() - t)
+            finally:
+                blocks.row_layout = keep
+    print(f"\n2. SoftmaxRegression on dense_multinomial at 10% ({X.shape[0]} x {X.shape[1]}, "
+          f"K=10), {model.solver_}, {int(model.n_iter_[0])} iterations, best of {rounds}")
+    base = min(runs["row-major X"])
+    for label, times in runs.items():
+        print(f"  {label:28s} {min(times):.3f} s  ({min(times) / base:.2f}x)")
+
+
+def path_twin(rounds: int = 5) -> None:
+    case = paths.load_case("digits")
+    train = case.folds[0][0]
+    X, y = case.data.X[train], case.data.y[train]
+    keep = float32_hessp.twin_order
+    runs: dict[str, list[float]] = {"column-major twin": [], "row-major twin": []}
+    for _ in range(rounds):
+        for label in runs:
+            if label.startswith("row"):
+                float32_hessp.twin_order = lambda shape, k, dtype: "C"
+            try:
+                t = time.perf_counter()
+                regularization_path(SoftmaxRegression(penalty="l2", tol=1e-7), X, y, case.Cs)
+                runs[label].append(time.perf_counter() - t)
+            finally:
+                float32_hessp.twin_order = keep
+    print(f"\n3. digits path, first training fold ({X.shape[0]} x {X.shape[1]}, K=10), "
+          f"{len(case.Cs)} Cs, tol 1e-7, best of {rounds}")
+    base = min(runs["row-major twin"])
+    for label, times in runs.items():
+        print(f"  {label:28s} {1e3 * min(times):.1f} ms  ({min(times) / base:.2f}x)")
+
+
+def main() -> None:
+    warnings.simplefilter("ignore")
+    with threadpool_limits(1):
+        block_products()
+        column_major_fits()
+        path_twin()
+
+
+if __name__ == "__main__":
+    main()
