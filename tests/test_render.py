@@ -258,3 +258,26 @@ def test_report_in_headless_chromium(result, tmp_path):
     _chromium("--window-size=1366,900", f"--screenshot={shot}", index.as_uri())
     assert shot.read_bytes()[:8] == PNG_MAGIC
     assert png_size(shot.read_bytes()) == (1366, 900)
+
+
+def test_the_header_describes_labels_by_their_measured_counts_per_row(result):
+    # The header is a claim about the user's target: labels that never share a
+    # row are not called non-exclusive; labels that do say how many at most.
+    from sigmax.study.render import _task_words
+
+    multi = next(p for p in result.problems if p.task == "multilabel")
+    card = multi.advice.label_structure["cardinality"]
+    most = max(i for i, c in enumerate(card) if c)
+    assert most >= 2
+    assert _task_words(multi) == f"3 labels, up to {most} per row"
+    assert f"3 labels, up to {most} per row" in HtmlRenderer().render(result, {})
+    # One-hot classes passed as labels: at most one per row, and the header says so.
+    X, y = make_classification_data(n=90, d=3, k=3, seed=5)
+    onehot = compare(X, np.eye(3)[y], name="onehot", quick=True).problems[0]
+    assert onehot.task == "multilabel"
+    assert _task_words(onehot) == "3 labels, at most one per row"
+    assert "non-exclusive" not in TerminalRenderer().render(CompareResult(problems=[onehot]))
+    # Without the advice section's label structure, only the count is stated.
+    bare = ProblemResult(dataset="bare", task="multilabel", n_samples=10, n_features=2,
+                         n_classes=4, class_names=list("abcd"))
+    assert _task_words(bare) == "4 labels"

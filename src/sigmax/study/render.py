@@ -368,8 +368,23 @@ def short_why(p: ProblemResult) -> str:
 
 
 def _task_words(p: ProblemResult) -> str:
-    return {"binary": "binary", "multiclass": f"{p.n_classes} exclusive classes",
-            "multilabel": f"{p.n_classes} non-exclusive labels"}.get(p.task, p.task)
+    """The header's description of the target: what the data show, not what the task assumes.
+
+    A multi-label target is described by its measured label counts per row
+    (the advice section's label structure): "7 labels, up to 3 per row", or
+    "at most one per row" where no row carries two, never "non-exclusive" for
+    labels that never occur together.
+    """
+    if p.task != "multilabel":
+        return {"binary": "binary",
+                "multiclass": f"{p.n_classes} exclusive classes"}.get(p.task, p.task)
+    card = (p.advice.label_structure or {}).get("cardinality") or []
+    most = max((i for i, count in enumerate(card) if count), default=None)
+    if most is None:
+        return f"{p.n_classes} labels"
+    if most <= 1:
+        return f"{p.n_classes} labels, at most one per row"
+    return f"{p.n_classes} labels, up to {most} per row"
 
 
 def _figure_html(fig: Any) -> str:
