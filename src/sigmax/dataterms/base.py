@@ -33,6 +33,7 @@ fits with an offset without knowing it. Each data term stores ``O`` where its
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -92,6 +93,19 @@ class DataTerm:
         self.fit_intercept = bool(fit_intercept)
         self.n_rows = self.n_features + int(self.fit_intercept)
         self.n_params = self.n_rows * self.k
+        self._memo: dict[str, Any] = {}
+
+    def memo(self, key: str, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per data term and ``key``, then the kept value.
+
+        For quantities of the targets and weights alone, asked for at every point
+        of a path over one data term (the solver choice's class shares: one-vs-rest
+        over the film's 79 label sets asked 40 times in one training fold's search,
+        each a pass over its (n, 79) labels).
+        """
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     def unpack(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Split ``w`` into ``(W (d, k), b (k,) or None)`` views."""

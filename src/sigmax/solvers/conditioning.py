@@ -121,23 +121,15 @@ def _spread(shares: list[np.ndarray], lam: float) -> float:
 
 def _once(objective: Any, Y: np.ndarray, sw: np.ndarray,
           shares_of: Any) -> list[np.ndarray]:
-    """``shares_of(Y, sw)``, kept on the objective's data term for these very arrays.
+    """``shares_of(Y, sw)``, computed once per data term (:meth:`DataTerm.memo`).
 
     The shares depend on ``y`` and the weights only, and a C path asks at every
-    point over one data term (one-vs-rest over the 79 film label sets: 40 times in
-    one training fold's search, each a pass over its (n, 79) labels).
+    point over one data term. An objective without a data term computes them.
     """
     data = getattr(objective, "data", None)
-    kept = getattr(data, "_spread_shares", None) if data is not None else None
-    if kept is not None and kept[0] is Y and kept[1] is sw:
-        return kept[2]
-    shares = shares_of(Y, sw)
-    if data is not None:
-        try:
-            data._spread_shares = (Y, sw, shares)
-        except AttributeError:  # a data term with __slots__: no cache
-            pass
-    return shares
+    if data is None:
+        return shares_of(Y, sw)
+    return data.memo(f"class_shares:{shares_of.__name__}", lambda: shares_of(Y, sw))
 
 
 def _sigmoid_shares(Y: np.ndarray, sw: np.ndarray) -> list[np.ndarray]:
