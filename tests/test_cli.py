@@ -225,6 +225,15 @@ def test_fit_mixed_heads_and_predict(runner, tmp_path):
     assert (pred[["predicted:drama", "predicted:comedy", "predicted:horror"]].sum(axis=1)
             == 1).all()
     np.testing.assert_allclose(pred[["p:drama", "p:comedy", "p:horror"]].sum(axis=1), 1.0)
+    # The coefficient table of each head: the genres against drama, short on its own.
+    res = _run(runner, ["summary", model, path, *targets])
+    assert res.exit_code == 0, res.stderr
+    assert "MultiLabelHeads: 2 heads" in res.stdout
+    assert "head 'drama|comedy|horror': log-odds of each class against comedy" in res.stdout
+    assert "head 'short'" in res.stdout
+    rows = [line.split() for line in res.stdout.splitlines()]
+    assert {r[0] for r in rows if len(r) > 2 and r[1] in ("a", "b", "c", "intercept")} == {
+        "drama", "horror", "short"}
 
 
 def test_predict_errors(runner, data_csv, tmp_path):

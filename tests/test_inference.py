@@ -569,3 +569,83 @@ def test_dask_on_a_two_worker_cluster_equals_numpy(anes, anes_fits):
         b = sigmax.inference(model, Xd, y, cov_type="HC0")
     np.testing.assert_allclose(b.cov, a.cov, rtol=1e-8, atol=1e-14)
     np.testing.assert_allclose(b.table["std_err"], a.table["std_err"], rtol=1e-8)
+
+
+# -- multi-head models: one likelihood per head ---------------------------------------------
+@pytest.fixture(scope="module")
+def anes_heads():
+    """Party identification (7 exclusive classes) and the vote (binary) of anes96,
+    as two heads of one model; some votes unknown."""
+    d = sm.datasets.anes96.load_pandas().data
+    X = d[["logpopul", "selfLR", "age", "educ", "income"]]
+    vote = d["vote"].astype(float).to_numpy().copy()
+    vote[::7] = np.nan
+    y = pd.DataFrame({"PID": d["PID"].astype(int), "vote": vote})
+    return X, y
+
+
+def test_each_head_is_its_own_statsmodels_fit(anes_heads):
+    from sigmax import MultiHeadClassifier
+
+    X, y = anes_heads
+    model = MultiHeadClassifier(heads={"PID": "softmax", "vote": "sigmoid"}, **TIGHT).fit(X, y)
+    res = sigmax.inference(model, X, y)
+    assert isinstance(res, sigmax.inference.HeadsInference)
+    assert list(res.heads) == ["PID", "vote"]
+    # The softmax head: MNLogit on every row (log-odds against the first class).
+    mn = sm.MNLogit(y["PID"], sm.add_constant(X)).fit(disp=0, method="newton", maxiter=100)
+    np.testing.assert_allclose(res["PID"].params, _by_class(mn.params), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(res["PID"].std_err, _by_class(mn.bse), rtol=1e-4)
+    assert res["PID"].llf == pytest.approx(mn.llf, rel=1e-8)
+    # The sigmoid head: Logit on the rows whose vote is known, and only those.
+    known = y["vote"].notna().to_numpy()
+    lo = sm.Logit(y["vote"][known], sm.add_constant(X[known])).fit(disp=0)
+    np.testing.assert_allclose(res["vote"].params, lo.params, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(res["vote"].std_err, lo.bse, rtol=1e-4)
+    assert res["vote"].nobs == known.sum() < len(y)
+    assert res["vote"].llf == pytest.approx(lo.llf, rel=1e-8)
+    # One table: the head, then each head's own rows, the sigmoid's named after its label.
+    assert list(res.table.columns[:3]) == ["head", "output", "term"]
+    assert set(res.table.loc[res.table["head"] == "vote", "output"]) == {"vote"}
+    assert len(res.table) == len(res["PID"].table) + len(res["vote"].table)
+    text = res.summary()
+    assert "head 'PID'" in text and "head 'vote'" in text
+
+
+def test_multilabel_heads_inference_equals_separate_fits():
+    # Labels a, b, c never share a row (one softmax head over a, b, c, none); s is a
+    # sigmoid head: the heads' tables are those of separate fits at the same C.
+    from sigmax import MultiLabelHeads
+
+    rng = np.random.default_rng(0)
+    n = 600
+    X = pd.DataFrame(rng.normal(size=(n, 3)), columns=["x1", "x2", "x3"])
+    g = (X.to_numpy() @ rng.normal(size=(3, 3))).argmax(1)
+    g = np.where(rng.random(n) < 0.2, 3, g)
+    Y = pd.DataFrame({c: (g == j).astype(float) for j, c in enumerate("abc")})
+    Y["s"] = (X["x1"] + rng.logistic(size=n) > 0).astype(float)
+    for C in (None, 0.5):
+        kw = {"penalty": None} if C is None else {"penalty": "l2", "C": C}
+        model = MultiLabelHeads(tol=1e-10, **kw).fit(X, Y)
+        assert model.heads_ == {"a|b|c": "softmax", "s": "sigmoid"}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the penalized sandwich warns, as documented
+            res = model.inference(X, Y)
+            group = np.array(["a", "b", "c", "none"])[g]
+            soft = SoftmaxRegression(tol=1e-10, **kw).fit(X, group).inference(X, group)
+            logit = LogisticRegression(tol=1e-10, **kw).fit(X, Y["s"]).inference(X, Y["s"])
+        for head, ref in (("a|b|c", soft), ("s", logit)):
+            np.testing.assert_allclose(res[head].params, ref.params, rtol=1e-6, atol=1e-8)
+            np.testing.assert_allclose(res[head].std_err, ref.std_err, rtol=1e-6)
+
+
+def test_a_trunk_has_no_standard_errors():
+    pytest.importorskip("torch")
+    from sigmax import MultiLabelHeads
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 3))
+    Y = (rng.random((200, 2)) < 0.4).astype(float)
+    model = MultiLabelHeads(hidden=(4,), max_epochs=2, random_state=0).fit(X, Y)
+    with pytest.raises(ValueError, match="shared trunk"):
+        sigmax.inference(model, X, Y)

@@ -59,7 +59,8 @@ import scipy.sparse as sp
 from ..losses import LOSSES, HeadsLoss, Loss
 from ..numerics import expit, log_expit
 
-__all__ = ["HEAD_KINDS", "HeadKind", "HeadTargets", "HeadsLoss", "encode_heads", "separable_heads"]
+__all__ = ["HEAD_KINDS", "HeadKind", "HeadTargets", "HeadsLoss", "encode_heads", "head_columns",
+           "separable_heads"]
 
 
 # -- head kinds -------------------------------------------------------------------------
@@ -118,7 +119,7 @@ HEAD_KINDS: dict[str, HeadKind] = {
 
 
 # -- reading y --------------------------------------------------------------------------
-def _columns_of(y: Any, heads: Mapping[str, str] | None) -> dict[str, np.ndarray]:
+def head_columns(y: Any, heads: Mapping[str, str] | None) -> dict[str, np.ndarray]:
     """Split ``y`` into named 1-D columns (DataFrame, dict of arrays, Series or array)."""
     if y is None:
         raise ValueError("MultiHeadClassifier requires y to be passed, but the target y is "
@@ -235,7 +236,7 @@ def encode_heads(y: Any, heads: Mapping[str, str] | None, n_samples: int) -> Hea
         When a column has the wrong length, a declared head is not a column of
         ``y`` (or the reverse), or a column cannot be a head of its kind.
     """
-    cols = _columns_of(y, heads)
+    cols = head_columns(y, heads)
     for name, col in cols.items():
         if col.ndim != 1 or col.shape[0] != n_samples:
             raise ValueError(f"X has {n_samples} samples but y column {name!r} has shape "

@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..losses import Loss
 from ._base import LinearClassifierBase, SeparableWarning, _check_param
-from .multihead import HEAD_KINDS, HeadsLoss, _columns_of, encode_heads, separable_heads
+from .multihead import HEAD_KINDS, HeadsLoss, encode_heads, head_columns, separable_heads
 
 __all__ = ["MultiHeadClassifier", "host_array", "unwrap_routing"]
 
@@ -388,7 +388,7 @@ class MultiHeadClassifier(LinearClassifierBase):
         float
         """
         pred = self.predict(X)
-        cols = _columns_of(y, self.heads_)
+        cols = head_columns(y, self.heads_)
         sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         scores = []
         for name in self.heads_:

@@ -17,9 +17,10 @@ estimator as a likelihood), :mod:`.covariance` (cov types), :mod:`.identificatio
 from .covariance import COV_TYPES
 from .estimate import inference
 from .identification import SeparationWarning
-from .result import Inference, WaldTest
+from .result import HeadsInference, Inference, WaldTest
 
-__all__ = ["COV_TYPES", "Inference", "SeparationWarning", "WaldTest", "inference"]
+__all__ = ["COV_TYPES", "HeadsInference", "Inference", "SeparationWarning", "WaldTest",
+           "inference"]
 
 
 def _make_callable() -> None:

@@ -12,8 +12,8 @@ from .chunks import array_kind, n_rows
 from .covariance import bread, covariance, get_cov_type
 from .identification import check_collinearity, check_separation
 from .information import row_sums
-from .result import Inference
-from .spec import model_spec
+from .result import HeadsInference, Inference
+from .spec import head_specs, model_spec
 
 __all__ = ["inference"]
 
@@ -63,14 +63,16 @@ def _group_codes(groups: Any, n: int) -> tuple[np.ndarray, int]:
 
 def inference(model: Any, X: Any, y: Any, *, cov_type: str = "nonrobust", groups: Any = None,
               sample_weight: Any = None, alpha: float = 0.05, reference: Any = None,
-              penalty_scale: Any = None) -> Inference:
+              penalty_scale: Any = None) -> Inference | HeadsInference:
     """Standard errors, tests and confidence intervals for a fitted sigmax model.
 
     Parameters
     ----------
-    model : LogisticRegression, SoftmaxRegression, OneVsRestLogistic or MultiLabelLogistic
+    model : LogisticRegression, SoftmaxRegression, OneVsRestLogistic, MultiLabelLogistic, \
+MultiHeadClassifier or MultiLabelHeads
         Fitted (by maximum likelihood: ``penalty=None``; an L2 fit gets the
-        sandwich at its penalized optimum, with a warning).
+        sandwich at its penalized optimum, with a warning). A multi-head model
+        (linear heads) gets one inference per head (:func:`.spec.head_specs`).
     X : array-like, CSR matrix, DataFrame, dask array / DataFrame or torch tensor, (n, d)
         The data the model was fitted on (dask: one task per row block; torch:
         computed on the tensor's device).
@@ -94,7 +96,7 @@ def inference(model: Any, X: Any, y: Any, *, cov_type: str = "nonrobust", groups
 
     Returns
     -------
-    Inference
+    Inference, or HeadsInference for a multi-head model
 
     Raises
     ------
@@ -116,25 +118,54 @@ def inference(model: Any, X: Any, y: Any, *, cov_type: str = "nonrobust", groups
     ct = get_cov_type(cov_type)
     if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
         raise ValueError(f"alpha must be in (0, 1) (0.05 gives 95% intervals); got {alpha!r}.")
+    if getattr(model, "heads_", None) is not None:
+        return _heads(model, X, y, ct=ct, groups=groups, sample_weight=sample_weight,
+                      alpha=alpha, reference=reference, penalty_scale=penalty_scale)
     spec = model_spec(model, reference=reference, penalty_scale=penalty_scale)
     X = _features(model, X)
     n = n_rows(X)
     Y, mask = spec.encode(y)
     if Y.shape[0] != n:
         raise ValueError(f"X has {n} rows but y has {Y.shape[0]}.")
+    return _estimate(spec, X, Y, mask, _weights(sample_weight, n), ct=ct, groups=groups,
+                     alpha=alpha, C=getattr(model, "C", None))
+
+
+def _heads(model: Any, X: Any, y: Any, *, ct: Any, groups: Any, sample_weight: Any,
+           alpha: float, reference: Any, penalty_scale: Any) -> HeadsInference:
+    """One :class:`Inference` per head of a linear multi-head model (:func:`head_specs`)."""
+    heads = head_specs(model, reference=reference, penalty_scale=penalty_scale)
+    X = _features(model, X)
+    n = n_rows(X)
     w = _weights(sample_weight, n)
+    out = {}
+    for head in heads:
+        labels, known = head.column(y)
+        if labels.shape[0] != n:
+            raise ValueError(f"X has {n} rows but y has {labels.shape[0]}.")
+        Y, mask = head.spec.encode(labels)
+        # Rows where the head's label is unknown do not enter its likelihood.
+        out[head.name] = _estimate(head.spec, X, Y, mask, w * known, ct=ct, groups=groups,
+                                   alpha=alpha, C=getattr(model, "C", None), stacklevel=4)
+    return HeadsInference(type(model).__name__, out)
+
+
+def _estimate(spec: Any, X: Any, Y: np.ndarray, mask: Any, w: np.ndarray, *, ct: Any,
+              groups: Any, alpha: float, C: Any, stacklevel: int = 3) -> Inference:
+    """The inference of one likelihood ``spec`` on encoded targets and weights."""
+    n = n_rows(X)
     if ct.needs_groups and groups is None:
         raise ValueError("cov_type='cluster' needs groups=: one cluster label per row.")
     if groups is not None and not ct.needs_groups:
-        raise ValueError(f"groups= is used by cov_type='cluster'; cov_type={cov_type!r} "
+        raise ValueError(f"groups= is used by cov_type='cluster'; cov_type={ct.name!r} "
                          "ignores it. Pass cov_type='cluster'.")
     codes, n_groups = _group_codes(groups, n) if groups is not None else (None, 0)
     if spec.penalized:
         warnings.warn(
-            f"{spec.model_name} was fitted with an L2 penalty (C={getattr(model, 'C', None)}): "
+            f"{spec.model_name} was fitted with an L2 penalty (C={C}): "
             "the estimates are penalized (shrunk toward 0), and the standard errors are the "
             "sandwich at the penalized optimum, not maximum-likelihood ones. For classical "
-            "inference refit with penalty=None.", UserWarning, stacklevel=2)
+            "inference refit with penalty=None.", UserWarning, stacklevel=stacklevel)
     sums = row_sums(spec.family, X, Y, spec.Theta, weights=w, mask=mask,
                     fit_intercept=spec.fit_intercept, meat=ct.needs_meat, groups=codes,
                     n_groups=n_groups)

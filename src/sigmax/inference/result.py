@@ -20,7 +20,7 @@ from scipy.special import xlogy
 from .information import RowSums
 from .spec import ModelSpec
 
-__all__ = ["TABLE_COLUMNS", "Inference", "WaldTest"]
+__all__ = ["TABLE_COLUMNS", "HeadsInference", "Inference", "WaldTest"]
 
 #: Columns of :attr:`Inference.table`.
 TABLE_COLUMNS = ("output", "term", "coef", "std_err", "z", "p_value", "ci_low", "ci_high",
@@ -272,3 +272,60 @@ class Inference:
                                    float_format=lambda v: f"{v:.4g}")
         return (f'<div class="sigmax-inference"><p><strong>{html.escape(self._title())}'
                 f"</strong><br>{html.escape(line)}</p>{table}</div>")
+
+
+class HeadsInference:
+    """The inference of a linear multi-head model: one :class:`Inference` per head.
+
+    The heads share no parameter (:func:`sigmax.inference.spec.head_specs`), so
+    their covariance is block diagonal and each head's table, tests and fit
+    statistics are those of its own likelihood, over the rows where its label
+    is known.
+
+    Attributes
+    ----------
+    heads : dict of str -> Inference
+        In the model's head order; ``result[name]`` is ``result.heads[name]``.
+    table : DataFrame
+        Every head's table, a ``head`` column first.
+    model_name : str
+    """
+
+    def __init__(self, model_name: str, heads: dict[str, Inference]) -> None:
+        self.model_name = model_name
+        self.heads = dict(heads)
+        self.table = pd.concat(
+            [inf.table.assign(head=name)[["head", *TABLE_COLUMNS]]
+             for name, inf in self.heads.items()], ignore_index=True)
+
+    def __getitem__(self, head: str) -> Inference:
+        return self.heads[head]
+
+    def to_frame(self) -> pd.DataFrame:
+        """The combined coefficient table (a copy)."""
+        return self.table.copy()
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        """Each head's fit statistics (:meth:`Inference.stats`)."""
+        return {name: inf.stats() for name, inf in self.heads.items()}
+
+    def summary(self) -> str:
+        """Each head's summary, one after the other."""
+        title = (f"{self.model_name}: {len(self.heads)} heads, each its own likelihood "
+                 "(no shared parameters)")
+        return "\n\n".join([title, *(inf.summary() for inf in self.heads.values())])
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def __repr__(self) -> str:
+        return f"<HeadsInference {self.model_name} heads={list(self.heads)}>"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the model and each head's :meth:`Inference.to_dict`."""
+        return {"model": self.model_name,
+                "heads": {name: inf.to_dict() for name, inf in self.heads.items()}}
+
+    def to_html(self) -> str:
+        """Each head's HTML fragment, in order."""
+        return "".join(inf.to_html() for inf in self.heads.values())

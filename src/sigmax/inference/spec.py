@@ -25,16 +25,18 @@ the same contrasts :math:`\beta` and the same table.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from .chunks import array_kind
 
-__all__ = ["KINDS", "ModelSpec", "model_spec"]
+__all__ = ["KINDS", "HeadSpec", "ModelSpec", "head_specs", "model_spec"]
 
 
 @dataclass(frozen=True)
@@ -291,6 +293,21 @@ KINDS: dict[str, Callable[..., ModelSpec]] = {
 }
 
 
+def _spec(model: Any, reference: Any, penalty_scale: Any) -> ModelSpec:
+    """:func:`model_spec` of a model known to be fitted."""
+    loss = getattr(model, "_loss_name", None)
+    if loss not in KINDS:
+        raise TypeError(f"inference supports LogisticRegression, SoftmaxRegression, "
+                        f"OneVsRestLogistic, MultiLabelLogistic and linear multi-head models "
+                        f"(MultiHeadClassifier, MultiLabelHeads); got {type(model).__name__}.")
+    builder = _multilabel if getattr(model, "_multilabel", False) else KINDS[loss]
+    if reference is not None and builder is not _softmax:
+        raise ValueError(f"reference= chooses the baseline class of a softmax model; "
+                         f"{type(model).__name__} has one logit per output, so leave it None.")
+    _check_no_class_weight(model)
+    return builder(model, _penalty_strength(model), penalty_scale, reference)
+
+
 def model_spec(model: Any, *, reference: Any = None, penalty_scale: Any = None) -> ModelSpec:
     """The :class:`ModelSpec` of a fitted sigmax estimator.
 
@@ -303,13 +320,111 @@ def model_spec(model: Any, *, reference: Any = None, penalty_scale: Any = None) 
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(model)
-    loss = getattr(model, "_loss_name", None)
-    if loss not in KINDS:
-        raise TypeError(f"inference supports LogisticRegression, SoftmaxRegression, "
-                        f"OneVsRestLogistic and MultiLabelLogistic; got {type(model).__name__}.")
-    builder = _multilabel if getattr(model, "_multilabel", False) else KINDS[loss]
-    if reference is not None and builder is not _softmax:
-        raise ValueError(f"reference= chooses the baseline class of a softmax model; "
-                         f"{type(model).__name__} has one logit per output, so leave it None.")
-    _check_no_class_weight(model)
-    return builder(model, _penalty_strength(model), penalty_scale, reference)
+    return _spec(model, reference, penalty_scale)
+
+
+# -- multi-head models -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _HeadView:
+    """One head of a linear multi-head model as the single-output estimator it equals:
+    the attributes :func:`_spec` reads."""
+
+    coef_: np.ndarray
+    intercept_: np.ndarray
+    classes_: np.ndarray
+    fit_intercept: bool
+    penalty: Any
+    C: float
+    l1_ratio: Any
+    class_weight: Any
+    _loss_name: str
+    feature_names_in_: Any = None
+    parameterization: str = "symmetric"
+    _multilabel: bool = False
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    """One head of a multi-head model for inference.
+
+    Attributes
+    ----------
+    name : str
+        The head (a column of the model's ``y``; a group or a label of MultiLabelHeads).
+    spec : ModelSpec
+        The head's likelihood: a softmax for a softmax head, a logistic for a sigmoid head.
+    column : callable
+        ``column(y) -> (labels (n,), known (n,) bool)``: the head's target in the
+        model's ``y`` (as given to ``fit``), unknown entries filled with a class.
+    """
+
+    name: str
+    spec: ModelSpec
+    column: Callable[[Any], tuple[np.ndarray, np.ndarray]]
+
+
+def head_specs(model: Any, *, reference: Any = None, penalty_scale: Any = None
+               ) -> list[HeadSpec]:
+    r"""The heads of a fitted linear multi-head model, each as its own likelihood.
+
+    A linear :class:`~sigmax.MultiHeadClassifier` (and
+    :class:`~sigmax.MultiLabelHeads`) minimizes
+    :math:`C \sum_h \sum_i s_i \ell_{ih} + \tfrac12 \|W\|^2`: a sum over heads
+    that share no parameter, so its optimum is each head's own optimum at the
+    same ``C`` (a softmax regression, a logistic regression) and its information
+    matrix is block diagonal over heads. Inference on the model is inference on
+    each head, over the rows where its label is known.
+
+    Raises
+    ------
+    ValueError
+        For a model with a shared trunk (its hidden layers are not a likelihood
+        with standard errors), or a ``reference`` (softmax heads compare with
+        their first class).
+    """
+    from sklearn.utils.validation import check_is_fitted
+
+    from ..estimators.multihead import HEAD_KINDS, head_columns
+
+    check_is_fitted(model)
+    if hasattr(model, "hidden_coefs_"):
+        raise ValueError(
+            f"{type(model).__name__} was fitted with a shared trunk (hidden="
+            f"{getattr(model, 'hidden', None)!r}): its hidden layers make the model "
+            "non-convex, and the sandwich standard errors of a likelihood do not apply. "
+            "Fit linear heads (hidden=None) for inference.")
+    if reference is not None:
+        raise ValueError("reference= is for SoftmaxRegression; each softmax head of a "
+                         "multi-head model is read against its first class.")
+    layout = getattr(model, "layout_", None)  # MultiLabelHeads: labels -> head columns
+    classes = getattr(model, "head_classes_", model.classes_)
+    coef, names = np.asarray(model.coef_), getattr(model, "feature_names_in_", None)
+    icpt = (np.asarray(model.intercept_) if model.fit_intercept
+            else np.zeros(coef.shape[0]))
+    out = []
+    for name, kind in model.heads_.items():
+        sl = model.head_slices_[name]
+        softmax = HEAD_KINDS[kind].exclusive
+        view = _HeadView(coef[sl], icpt[sl], np.asarray(classes[name]),
+                         bool(model.fit_intercept), model.penalty, float(model.C),
+                         model.l1_ratio, model.class_weight,
+                         "multinomial" if softmax else "binomial", names)
+        spec = _spec(view, None, penalty_scale)
+        # A sigmoid head's one logit is its label's: named after the head, not "1".
+        named = {} if softmax else {"table_outputs": [name],
+                                    "logit_outputs": np.asarray([name], dtype=object)}
+        spec = dataclasses.replace(spec, model_name=f"{type(model).__name__} head {name!r}",
+                                   **named)
+
+        def column(y: Any, name: str = name, classes: np.ndarray = view.classes_
+                   ) -> tuple[np.ndarray, np.ndarray]:
+            heads_y = layout.transform(y) if layout is not None else y
+            col = np.asarray(head_columns(heads_y, model.heads_)[name])
+            known = ~np.asarray(pd.isna(col), dtype=bool)
+            out = np.empty(col.shape, dtype=classes.dtype)
+            out[known] = col[known]
+            out[~known] = classes[0]  # any class: the row's weight is 0
+            return out, known
+
+        out.append(HeadSpec(str(name), spec, column))
+    return out
