@@ -22,9 +22,12 @@ in this process:
 
 from __future__ import annotations
 
+import contextlib
 import time
 import timeit
 import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -71,51 +74,70 @@ def block_products() -> None:
                   f"{us['XW C'] + us['GX C']:8.1f} {us['XW F'] + us['GX F']:8.1f}")
 
 
+@contextlib.contextmanager
+def _patched(module: Any, name: str, value: Any) -> Iterator[None]:
+    """``module.name = value`` inside the block (the other variant of an A/B)."""
+    keep = getattr(module, name)
+    setattr(module, name, value)
+    try:
+        yield
+    finally:
+        setattr(module, name, keep)
+
+
+def _alternate(variants: dict[str, tuple[Callable[[], Any], Any]], rounds: int
+               ) -> dict[str, float]:
+    """Best seconds of each ``label -> (run, context)``, the variants alternating per round."""
+    times: dict[str, list[float]] = {label: [] for label in variants}
+    for _ in range(rounds):
+        for label, (run, context) in variants.items():
+            with context():
+                t = time.perf_counter()
+                run()
+                times[label].append(time.perf_counter() - t)
+    return {label: min(ts) for label, ts in times.items()}
+
+
 def column_major_fits(rounds: int = 5) -> None:
     data = PROBLEMS["dense_multinomial"].load(0.1)
     X, y = data.X, data.y
     XF = np.asfortranarray(X)
-    keep = blocks.row_layout
-    runs = {"row-major X": [], "column-major X, copied": [], "column-major X, strided": []}
-    for _ in range(rounds):
-        for label in runs:
-            A = X if label.startswith("row") else XF
-            if label.endswith("strided"):
-                blocks.row_layout = lambda X, plan: X
-            try:
-                t = time.perf_counter()
-                model = SoftmaxRegression(C=1.0, tol=1e-6).fit(A, y)
-                runs[label].append(time.perf_counter() - t)
-            finally:
-                blocks.row_layout = keep
+    fitted: list[Any] = []
+
+    def fit(A):
+        return lambda: fitted.append(SoftmaxRegression(C=1.0, tol=1e-6).fit(A, y))
+
+    best = _alternate({
+        "row-major X": (fit(X), contextlib.nullcontext),
+        "column-major X, copied": (fit(XF), contextlib.nullcontext),
+        "column-major X, strided": (fit(XF), lambda: _patched(blocks, "row_layout",
+                                                                lambda X, plan: X)),
+    }, rounds)
+    model = fitted[-1]
     print(f"\n2. SoftmaxRegression on dense_multinomial at 10% ({X.shape[0]} x {X.shape[1]}, "
           f"K=10), {model.solver_}, {int(model.n_iter_[0])} iterations, best of {rounds}")
-    base = min(runs["row-major X"])
-    for label, times in runs.items():
-        print(f"  {label:28s} {min(times):.3f} s  ({min(times) / base:.2f}x)")
+    for label, seconds in best.items():
+        print(f"  {label:28s} {seconds:.3f} s  ({seconds / best['row-major X']:.2f}x)")
 
 
 def path_twin(rounds: int = 5) -> None:
     case = paths.load_case("digits")
     train = case.folds[0][0]
     X, y = case.data.X[train], case.data.y[train]
-    keep = float32_hessp.twin_order
-    runs: dict[str, list[float]] = {"column-major twin": [], "row-major twin": []}
-    for _ in range(rounds):
-        for label in runs:
-            if label.startswith("row"):
-                float32_hessp.twin_order = lambda shape, k, dtype: "C"
-            try:
-                t = time.perf_counter()
-                regularization_path(SoftmaxRegression(penalty="l2", tol=1e-7), X, y, case.Cs)
-                runs[label].append(time.perf_counter() - t)
-            finally:
-                float32_hessp.twin_order = keep
+
+    def path():
+        regularization_path(SoftmaxRegression(penalty="l2", tol=1e-7), X, y, case.Cs)
+
+    best = _alternate({
+        "column-major twin": (path, contextlib.nullcontext),
+        "row-major twin": (path, lambda: _patched(float32_hessp, "twin_order",
+                                                  lambda shape, k, dtype: "C")),
+    }, rounds)
     print(f"\n3. digits path, first training fold ({X.shape[0]} x {X.shape[1]}, K=10), "
           f"{len(case.Cs)} Cs, tol 1e-7, best of {rounds}")
-    base = min(runs["row-major twin"])
-    for label, times in runs.items():
-        print(f"  {label:28s} {1e3 * min(times):.1f} ms  ({min(times) / base:.2f}x)")
+    for label, seconds in best.items():
+        print(f"  {label:28s} {1e3 * seconds:.1f} ms  "
+              f"({seconds / best['row-major twin']:.2f}x)")
 
 
 def main() -> None:
