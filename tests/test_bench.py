@@ -381,3 +381,25 @@ def test_passes_inside_serial_blas_do_not_reset_the_blas(monkeypatch):
                         lambda hold, *a: seen.append(hold) or real(hold, *a))
     assert _parallel.run_blocks(lambda idx: sum(idx), 4, 1) == [6]
     assert seen == [_parallel._PASSES]  # outside a solve the pass holds the BLAS itself
+
+
+def test_defaults_group_measures_each_library_at_its_defaults(tmp_path):
+    from sigmax.bench import GROUPS, defaults
+
+    res = GROUPS["defaults"](["breast_cancer_l1", "digits"], scale=0.3, repeats=1,
+                             threads=["1"], out_dir=tmp_path, verbose=False)
+    by = {p["problem"]: p["settings"]["1"] for p in res["problems"]}
+    # scikit-learn's defaults: lbfgs, and saga where the penalty is L1.
+    assert by["breast_cancer_l1"]["sklearn"]["solver"] == "saga"
+    assert by["digits"]["sklearn"]["solver"] == "lbfgs"
+    for rows in by.values():
+        for lib in ("sigmax", "sklearn"):
+            r = rows[lib]
+            assert r["seconds"] > 0 and r["n_iter"] >= 1 and 0 <= r["same_predictions"] <= 1
+            assert r["gap"] > -1e-12  # no fit beats the reference optimum
+        assert rows["ratio"] == rows["sigmax"]["seconds"] / rows["sklearn"]["seconds"]
+        assert rows["as_accurate"] == (rows["sigmax"]["gap"] <= rows["sklearn"]["gap"] or max(
+            rows["sigmax"]["gap"], rows["sklearn"]["gap"]) <= defaults.SAME_GAP)
+    table = (tmp_path / "defaults-scale0.3.md").read_text()
+    assert table.count("\n| breast_cancer_l1 | 1 |") == 1 and "| digits | 1 |" in table
+    assert json.loads((tmp_path / "defaults-scale0.3.json").read_text())["group"] == "defaults"

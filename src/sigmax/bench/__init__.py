@@ -21,13 +21,13 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from . import paths
+from . import defaults, paths
 from .adapters import ADAPTERS, Adapter, Fit
 from .problems import PROBLEMS, Problem, ProblemData, sklearn_objective
 from .runner import TARGET_GAP, BenchConfig, check_gap, gap, run, time_to_gap
 
 #: Benchmark groups run by name (``sigmax bench paths``), each with its own ``run``.
-GROUPS = {"paths": paths.run}
+GROUPS = {"paths": paths.run, "defaults": defaults.run}
 
 __all__ = ["ADAPTERS", "GROUPS", "PROBLEMS", "TARGET_GAP", "Adapter", "BenchConfig", "Fit",
            "Problem",

@@ -60,7 +60,8 @@ def bench_cmd(problems: tuple[str, ...], scale: float, repeats: int, min_timed_s
 
     PROBLEMS are names from sigmax.bench.PROBLEMS (default: all). Writes
     bench-<tag>.json, bench-<tag>.md and plots/ under --out. `sigmax bench paths
-    [PROBLEMS]` runs the cross-validated-C group instead (sigmax.bench.paths).
+    [PROBLEMS]` runs the cross-validated-C group instead (sigmax.bench.paths), and
+    `sigmax bench defaults [PROBLEMS]` each library at its defaults (sigmax.bench.defaults).
     """
     from ..bench import GROUPS
     from ..bench import run as run_bench
