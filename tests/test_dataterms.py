@@ -308,3 +308,25 @@ def test_the_float32_twin_of_one_block_is_column_major(monkeypatch):
     assert term.float32_hessp() is True
     assert term._hessp32.products.X.flags.c_contiguous
     assert len(term._hessp32.products.plan.bounds) > 1
+
+
+def test_float32_state_holds_no_subnormal_numbers():
+    # A confident softmax has probabilities below float32's normal range; subnormal
+    # operands make the float32 products ~10x slower, and at float32's precision such
+    # entries weigh nothing: they are stored as 0, and the products stay exact to
+    # float32 rounding.
+    loss, X, Y, weights, k = _problem("multinomial", n=300)
+    term = NumpyData(loss, X, Y, weights, k, True)
+    rng = np.random.default_rng(3)
+    w = 40.0 * rng.normal(size=term.n_params)  # logit gaps of hundreds
+    v = rng.normal(size=term.n_params)
+    term.value_and_grad(w)
+    exact = term.hessp(w, v)
+    probs = term._state(w)
+    tiny = np.finfo(np.float32).tiny
+    assert np.any((probs > 0) & (probs < tiny))  # the float64 state has such entries
+    assert term.float32_hessp() is True
+    low = term.hessp(w, v)
+    St = term._hessp32.state(w)
+    assert not np.any((St != 0) & (np.abs(St) < tiny))
+    np.testing.assert_allclose(low, exact, rtol=0, atol=1e-5 * np.abs(exact).max())

@@ -42,6 +42,10 @@ __all__ = ["Float32Hessp", "affordable"]
 #: The float32 copy of ``X`` may take at most this share of the memory available now:
 #: a speed-up must never be what makes a large fit run out of memory.
 MEMORY_SHARE = 0.25
+#: Per-sample state entries below this in magnitude are stored as 0 in float32:
+#: far under float32's resolution next to the row's other entries, and never
+#: subnormal (see :meth:`Float32Hessp.state`).
+FLUSH_BELOW = np.float32(1e-30)
 
 
 def available_memory() -> float:
@@ -93,7 +97,15 @@ class Float32Hessp:
     def state(self, w: np.ndarray) -> np.ndarray:
         """The per-sample Hessian state at ``w`` in float32 ``(k, n)``, once per ``w``."""
         if self._w is None or not np.array_equal(self._w, w):
-            self._St = np.ascontiguousarray(self.term._state(w), dtype=np.float32)
+            St = np.ascontiguousarray(self.term._state(w), dtype=np.float32)
+            # A confident model's probabilities fall below float32's normal range
+            # (1.2e-38): subnormal operands slow the products ~10x on x86 (a path
+            # on 800 x 100 rows near separation: 203 against 25 us per X^T G
+            # block). At float32's 1e-7 relative precision such an entry weighs
+            # nothing next to the row's others (in (diag(p) - p p^T) v, or in a
+            # loss's own state), so it is flushed to zero, whatever its sign.
+            St[np.abs(St) < FLUSH_BELOW] = 0.0
+            self._St = St
             self._w = w.copy()
         return self._St
 
