@@ -107,18 +107,19 @@ def row_layout(X: np.ndarray, plan: BlockPlan) -> np.ndarray:
     """Dense ``X`` in the memory order its blocks' products read fastest.
 
     Several blocks: row-major (C). A block of a column-major ``X`` is a strided
-    slice, and OpenBLAS reads it 1.6-2x slower in both products (40,000 x 100,
-    K = 10, float64, one thread: 1.18 ms against 0.60 ms per block pass), so a
-    fit on a column-major ``X`` (what pandas hands over for a numeric
-    DataFrame) took 1.4-1.5x as long. Such an ``X`` is copied once to row-major,
-    as scikit-learn's linear models copy it.
+    slice, and OpenBLAS forms its ``X_b^T G_b`` 2.1-2.5x slower (40,000 x 100,
+    K = 10, one thread: a block's two products 0.99 against 0.63 ms in float64),
+    so a fit on a column-major ``X`` (what pandas hands over for a numeric
+    DataFrame) took 1.55x as long (SoftmaxRegression, 20,000 x 100: 0.172
+    against 0.111 s). Such an ``X`` is copied once to row-major, as
+    scikit-learn's linear models copy it (the same fit with the copy: 0.117 s).
 
     One block: as given where it is contiguous (no copy), else copied
-    column-major. Column-major is the faster order there
-    (``X_b W`` 1.8-3.4x faster on digits, movies and breast_cancer shapes, ``X_b^T
-    G_b`` up to 1.25x slower; ``python benchmarks/block_layout.py``), and copies
-    that are made anyway (the float32 twin of :mod:`.float32_hessp`) are made
-    column-major by :func:`twin_order`.
+    column-major. Column-major is the faster order there: ``X_b W`` 1.8x
+    (float64) to 3.3x (float32) faster on the digits and movies shapes, 1.1-1.3x
+    on breast_cancer's, ``X_b^T G_b`` up to 1.3x slower (digits); copies made
+    anyway (the float32 twin of :mod:`.float32_hessp`) are made column-major by
+    :func:`twin_order` (``python benchmarks/block_layout.py``).
     """
     if len(plan.bounds) > 1:
         return X if X.flags.c_contiguous else np.ascontiguousarray(X)

@@ -23,13 +23,15 @@ PARALLEL_MIN_WORK = 1 << 17
 #: Products of one cross-validation fold (training rows x features, or stored
 #: values, x outputs) below which the CV estimators fit the folds one after the
 #: other rather than side by side (``n_jobs=None``). Such a fold's path is mostly
-#: the solver's Python between products of a few microseconds, and two folds in
-#: threads only trade the GIL: side by side took 1.43x the sequential time on
-#: breast_cancer (455 x 30, binary), 1.09x on dense_binary at 2,000 rows and
-#: 1.01x on credit_onehot (3,563 x 33), against 0.92x on movies (3,200 x 19, 7
-#: labels, 0.43M) and 0.73x on zipf_classes at 2,500 rows (3.7M); 8 Cs, 5 folds,
-#: tol 1e-6, 2 vCPUs (``python benchmarks/fold_threads.py``).
-FOLD_PARALLEL_MIN_WORK = 1 << 18
+#: the solver's Python between products of a few microseconds (Newton-CG's
+#: vector work), and two folds in threads only trade the GIL. Side by side over
+#: sequential, 8 Cs, 5 folds, tol 1e-6, 2 vCPUs (``python
+#: benchmarks/fold_threads.py``): breast_cancer 1.47, dense_binary at 2,000 rows
+#: 1.10, credit_onehot 1.04, dense_multinomial at 1,000 rows (0.80M) 1.32, digits
+#: (0.92M) 1.20; film_labelsets at 5% (1.28M) 0.95, zipf_classes at 5% (3.7M)
+#: 0.72. movies (0.43M, 0.92) is the exception below: its path is Newton-Cholesky,
+#: whose Hessian builds are BLAS calls that release the GIL.
+FOLD_PARALLEL_MIN_WORK = 1 << 20
 #: Entries of a float32 ``X`` from which the constant linear-part gradient
 #: (``NumpyData._linear_part``) comes from float32 products of
 #: ``LINEAR_F32_ROWS`` rows (summed in float64) instead of float64 copies of
