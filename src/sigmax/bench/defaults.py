@@ -182,8 +182,9 @@ def run(problems: Sequence[str] | None = None, *, scale: float = 1.0, repeats: i
 
 def markdown(result: dict[str, Any]) -> str:
     """One row per problem and thread setting: both libraries' time, gap, and the verdict."""
-    lines = ["| problem | threads | sigmax (solver, it) | s | gap | sklearn (solver, it) | s "
-             "| gap | ratio | as accurate | ok |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| problem | threads | sigmax (solver, it) | s | gap | predictions as F* "
+             "| sklearn (solver, it) | s | gap | predictions as F* | ratio | as accurate | ok |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for p in result["problems"]:
         for setting, rows in p["settings"].items():
             s, k = rows.get("sigmax"), rows.get("sklearn")
@@ -191,7 +192,8 @@ def markdown(result: dict[str, Any]) -> str:
                 continue
             lines.append(
                 f"| {p['problem']} | {setting} | {s['solver']}, {s['n_iter']} | "
-                f"{s['seconds']:.4f} | {s['gap']:.1e} | {k['solver']}, {k['n_iter']} | "
-                f"{k['seconds']:.4f} | {k['gap']:.1e} | {rows['ratio']:.2f} | "
+                f"{s['seconds']:.4f} | {s['gap']:.1e} | {s['same_predictions']:.4f} | "
+                f"{k['solver']}, {k['n_iter']} | {k['seconds']:.4f} | {k['gap']:.1e} | "
+                f"{k['same_predictions']:.4f} | {rows['ratio']:.2f} | "
                 f"{'yes' if rows['as_accurate'] else 'no'} | {'✓' if rows['ok'] else '✗'} |")
     return "\n".join(lines) + "\n"
