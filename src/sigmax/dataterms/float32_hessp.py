@@ -104,7 +104,10 @@ class Float32Hessp:
             # block). At float32's 1e-7 relative precision such an entry weighs
             # nothing next to the row's others (in (diag(p) - p p^T) v, or in a
             # loss's own state), so it is flushed to zero, whatever its sign.
-            St[np.abs(St) < FLUSH_BELOW] = 0.0
+            # One reduction first: a state of probabilities none of which is tiny
+            # (the common case) needs no masked pass over (k, n).
+            if St.size and St.min() < FLUSH_BELOW:
+                St[np.abs(St) < FLUSH_BELOW] = 0.0
             self._St = St
             self._w = w.copy()
         return self._St
