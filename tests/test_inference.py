@@ -649,3 +649,31 @@ def test_a_trunk_has_no_standard_errors():
     model = MultiLabelHeads(hidden=(4,), max_epochs=2, random_state=0).fit(X, Y)
     with pytest.raises(ValueError, match="shared trunk"):
         sigmax.inference(model, X, Y)
+
+
+def test_a_cross_validated_model_is_read_at_its_chosen_C():
+    # A CV estimator has no C parameter: its coefficients were fitted at C_, and the
+    # inference must see that penalty (it used to take the fit for an unpenalized one).
+    from sigmax import LogisticRegressionCV, MultiLabelLogisticCV
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    y = (X[:, 0] + rng.logistic(size=300) > 0).astype(int)
+    cv = LogisticRegressionCV(Cs=[0.01, 0.1], cv=3, tol=1e-10).fit(X, y)
+    with pytest.warns(UserWarning, match=f"C={cv.C_}"):
+        res = cv.inference(X, y)
+    assert res.penalized
+    with pytest.warns(UserWarning):
+        ref = LogisticRegression(C=cv.C_, tol=1e-10).fit(X, y).inference(X, y)
+    np.testing.assert_allclose(res.std_err, ref.std_err, rtol=1e-6)
+    # One C per label: each label's rows are those of its own penalized fit.
+    Y = np.column_stack([y, (X[:, 1] + 3 * rng.logistic(size=300) > 0).astype(int)])
+    ml = MultiLabelLogisticCV(Cs=[0.001, 10.0], cv=3, per_label=True, tol=1e-10).fit(X, Y)
+    assert len(set(np.round(np.log10(ml.C_)))) == 2  # the labels chose different C
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = ml.inference(X, Y)
+        for j in range(2):
+            one = LogisticRegression(C=ml.C_[j], tol=1e-10).fit(X, Y[:, j]).inference(X, Y[:, j])
+            rows = res.table["output"] == ml.classes_[j]
+            np.testing.assert_allclose(res.table.loc[rows, "std_err"], one.std_err, rtol=1e-6)

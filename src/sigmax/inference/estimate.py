@@ -13,7 +13,7 @@ from .covariance import bread, covariance, get_cov_type
 from .identification import check_collinearity, check_separation
 from .information import row_sums
 from .result import HeadsInference, Inference
-from .spec import head_specs, model_spec
+from .spec import fitted_C, head_specs, model_spec
 
 __all__ = ["inference"]
 
@@ -128,7 +128,7 @@ MultiHeadClassifier or MultiLabelHeads
     if Y.shape[0] != n:
         raise ValueError(f"X has {n} rows but y has {Y.shape[0]}.")
     return _estimate(spec, X, Y, mask, _weights(sample_weight, n), ct=ct, groups=groups,
-                     alpha=alpha, C=getattr(model, "C", None))
+                     alpha=alpha, C=fitted_C(model))
 
 
 def _heads(model: Any, X: Any, y: Any, *, ct: Any, groups: Any, sample_weight: Any,
@@ -146,7 +146,7 @@ def _heads(model: Any, X: Any, y: Any, *, ct: Any, groups: Any, sample_weight: A
         Y, mask = head.spec.encode(labels)
         # Rows where the head's label is unknown do not enter its likelihood.
         out[head.name] = _estimate(head.spec, X, Y, mask, w * known, ct=ct, groups=groups,
-                                   alpha=alpha, C=getattr(model, "C", None), stacklevel=4)
+                                   alpha=alpha, C=fitted_C(model), stacklevel=4)
     return HeadsInference(type(model).__name__, out)
 
 

@@ -36,7 +36,7 @@ import scipy.sparse as sp
 
 from .chunks import array_kind
 
-__all__ = ["KINDS", "HeadSpec", "ModelSpec", "head_specs", "model_spec"]
+__all__ = ["KINDS", "HeadSpec", "ModelSpec", "fitted_C", "head_specs", "model_spec"]
 
 
 @dataclass(frozen=True)
@@ -118,11 +118,23 @@ def _theta(model: Any) -> np.ndarray:
     return np.ascontiguousarray(np.vstack([b, W.T]))
 
 
-def _penalty_strength(model: Any) -> float:
-    """:math:`\\lambda` of :math:`\\tfrac{\\lambda}{2}\\|W\\|^2` per unit of log-likelihood."""
+def fitted_C(model: Any) -> Any:
+    """The ``C`` the coefficients were fitted at: a CV estimator's chosen ``C_`` (one per
+    label where it chose one per label), else the ``C`` parameter (inf when there is none).
+
+    A CV estimator has no ``C`` parameter; reading ``C`` alone took its penalized fit for an
+    unpenalized one (no warning, the maximum-likelihood standard errors).
+    """
+    chosen = getattr(model, "C_", None)
+    return chosen if chosen is not None else getattr(model, "C", np.inf)
+
+
+def _penalty_strength(model: Any) -> Any:
+    """:math:`\\lambda` of :math:`\\tfrac{\\lambda}{2}\\|W\\|^2` per unit of log-likelihood:
+    a float, or one per output (``(k,)``) for a CV estimator that chose ``C`` per label."""
     name = getattr(model, "penalty", None)
-    C = float(getattr(model, "C", np.inf))
-    if name in (None, "none") or np.isinf(C):
+    C = np.asarray(fitted_C(model), dtype=np.float64)
+    if name in (None, "none") or np.all(np.isinf(C)):
         return 0.0
     l1 = {"l2": 0.0, "l1": 1.0}.get(name, getattr(model, "l1_ratio", None))
     if l1 is None or l1 > 0:
@@ -132,17 +144,23 @@ def _penalty_strength(model: Any) -> float:
             "(post-selection inference is not supported). Refit without the penalty "
             f"(penalty=None, e.g. {type(model).__name__}(penalty=None).fit(X[:, kept], y) on "
             "the features you keep) and run the inference on that fit.")
-    return 1.0 / C  # sklearn's objective C * loss + 1/2 |W|^2, divided by C
+    lam = 1.0 / C  # sklearn's objective C * loss + 1/2 |W|^2, divided by C
+    return float(lam) if lam.ndim == 0 else lam
 
 
-def _penalty_vector(model: Any, P: int, k: int, lam: float, scale: Any) -> np.ndarray:
-    per_term = np.full(P, lam)
-    if model.fit_intercept:
-        per_term[0] = 0.0  # intercepts are never penalized
-    if scale is not None and lam:
-        s = np.asarray(scale, dtype=np.float64).reshape(-1)
-        per_term[int(model.fit_intercept):] = lam / s ** 2
-    return np.tile(per_term, k)
+def _penalty_vector(model: Any, P: int, k: int, lam: Any, scale: Any) -> np.ndarray:
+    """Penalty curvature per free parameter, output by output (``lam``: one or ``(k,)``)."""
+    per_output = np.broadcast_to(np.asarray(lam, dtype=np.float64), (k,))
+    s = None if scale is None else np.asarray(scale, dtype=np.float64).reshape(-1)
+    blocks = []
+    for lam_j in per_output:
+        per_term = np.full(P, lam_j)
+        if model.fit_intercept:
+            per_term[0] = 0.0  # intercepts are never penalized
+        if s is not None and lam_j:
+            per_term[int(model.fit_intercept):] = lam_j / s ** 2
+        blocks.append(per_term)
+    return np.concatenate(blocks) if blocks else np.zeros(0)
 
 
 def _check_no_class_weight(model: Any) -> None:
@@ -334,7 +352,7 @@ class _HeadView:
     classes_: np.ndarray
     fit_intercept: bool
     penalty: Any
-    C: float
+    C: Any
     l1_ratio: Any
     class_weight: Any
     _loss_name: str
@@ -406,7 +424,7 @@ def head_specs(model: Any, *, reference: Any = None, penalty_scale: Any = None
         sl = model.head_slices_[name]
         softmax = HEAD_KINDS[kind].exclusive
         view = _HeadView(coef[sl], icpt[sl], np.asarray(classes[name]),
-                         bool(model.fit_intercept), model.penalty, float(model.C),
+                         bool(model.fit_intercept), model.penalty, fitted_C(model),
                          model.l1_ratio, model.class_weight,
                          "multinomial" if softmax else "binomial", names)
         spec = _spec(view, None, penalty_scale)
