@@ -677,3 +677,23 @@ def test_a_cross_validated_model_is_read_at_its_chosen_C():
             one = LogisticRegression(C=ml.C_[j], tol=1e-10).fit(X, Y[:, j]).inference(X, Y[:, j])
             rows = res.table["output"] == ml.classes_[j]
             np.testing.assert_allclose(res.table.loc[rows, "std_err"], one.std_err, rtol=1e-6)
+
+
+def test_cross_validated_mixed_heads_are_read_at_their_chosen_C():
+    from sigmax import MultiLabelHeads, MultiLabelHeadsCV
+
+    rng = np.random.default_rng(4)
+    n = 400
+    X = pd.DataFrame(rng.normal(size=(n, 3)), columns=["x1", "x2", "x3"])
+    g = (X.to_numpy() @ rng.normal(size=(3, 3))).argmax(1)
+    g = np.where(rng.random(n) < 0.2, 3, g)
+    Y = pd.DataFrame({c: (g == j).astype(float) for j, c in enumerate("abc")})
+    Y["s"] = (X["x1"] + rng.logistic(size=n) > 0).astype(float)
+    cv = MultiLabelHeadsCV(Cs=[0.01, 1.0], cv=3, tol=1e-10).fit(X, Y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = cv.inference(X, Y)
+        ref = MultiLabelHeads(C=cv.C_, tol=1e-10).fit(X, Y).inference(X, Y)
+    assert list(res.heads) == list(ref.heads) == ["a|b|c", "s"]
+    assert all(res[h].penalized for h in res.heads)
+    np.testing.assert_allclose(res.table["std_err"], ref.table["std_err"], rtol=1e-6)
