@@ -285,3 +285,18 @@ def test_a_nearly_separable_label_does_not_slow_the_other_heads():
         Objective.value_and_grad = real
     assert m.fit_record_.converged
     assert counted["evals"] <= int(np.max(m.n_iter_)) + 2
+
+
+def test_sigmoid_shares_of_equal_weights_are_the_column_means():
+    from sigmax.solvers.conditioning import _sigmoid_shares
+
+    rng = np.random.default_rng(5)
+    Y = (rng.random((50, 4)) < [0.1, 0.3, 0.5, 0.9]).astype(float)
+    fast = _sigmoid_shares(Y, np.broadcast_to(np.float64(1.0), (50,)))
+    general = _sigmoid_shares(Y, np.ones(50))  # a real array: the general route
+    assert len(fast) == len(general) == 2
+    for a, b in zip(fast, general):
+        np.testing.assert_allclose(a, b, rtol=1e-15)
+    Y[3, 1] = np.nan  # an unknown label takes the general route (left out of its share)
+    shares = _sigmoid_shares(Y, np.broadcast_to(np.float64(1.0), (50,)))
+    np.testing.assert_allclose(shares[0][1], np.nanmean(Y[:, 1]))

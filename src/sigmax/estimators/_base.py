@@ -261,10 +261,10 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
         broadcast view: no ``(n,)`` array of ones during the fit.
         """
         if sample_weight is None and (isinstance(X, np.ndarray) or sp.issparse(X)):
-            sw = np.broadcast_to(np.float64(1.0), (X.shape[0],))
+            sw = np.broadcast_to(np.float64(1.0), (X.shape[0],))  # valid: nothing to check
         else:
             sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
-        check_sample_weight_values(sw)
+            check_sample_weight_values(sw)
         cw = self._sample_class_weights(Y)
         return sw if cw is None else (cw * (sw if cw.ndim == 1 else sw[:, None]))
 
