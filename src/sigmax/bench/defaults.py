@@ -33,9 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from ..io import atomic_write_text
 from .problems import PROBLEMS, ProblemData, sklearn_objective
-from .results import tag_for, to_json
+from .results import write_group
 from .runner import THREAD_SETTINGS, reference_optimum, thread_limit
 
 __all__ = ["LIBRARIES", "SAME_GAP", "markdown", "run"]
@@ -171,12 +170,7 @@ def run(problems: Sequence[str] | None = None, *, scale: float = 1.0, repeats: i
                                                        libraries=libs, threads=threads,
                                                        verbose=verbose) for n in names]}
     if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        tag = tag_for(scale)
-        atomic_write_text(out / f"defaults-{tag}.json", to_json(result))
-        atomic_write_text(out / f"defaults-{tag}.md", markdown(result))
-        result["files"] = [str(out / f"defaults-{tag}.json"), str(out / f"defaults-{tag}.md")]
+        result["files"] = write_group(result, out_dir, "defaults", scale, markdown)
     return result
 
 

@@ -25,7 +25,6 @@ Default threads only.
 from __future__ import annotations
 
 import dataclasses
-import json
 import statistics
 import time
 import warnings
@@ -37,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from .problems import PROBLEMS, ProblemData, sklearn_objective
+from .results import write_group
 
 __all__ = ["PATH_PROBLEMS", "PathCase", "load_case", "reference_objectives", "run",
            "time_path"]
@@ -338,12 +338,7 @@ def run(problems: Sequence[str] | None = None, *, scale: float = 1.0, n_folds: i
             result["skipped"][n] = str(exc)
             _log(f"{n}: skipped: {exc}", verbose)
     if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        tag = "full" if scale == 1 else f"scale{scale:g}"
-        (out / f"paths-{tag}.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
-        (out / f"paths-{tag}.md").write_text(markdown(result), encoding="utf-8")
-        result["files"] = [str(out / f"paths-{tag}.json"), str(out / f"paths-{tag}.md")]
+        result["files"] = write_group(result, out_dir, "paths", scale, markdown)
         _log("wrote " + ", ".join(result["files"]), verbose)
     return result
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["default_out_dir", "summarize", "tag_for", "to_json"]
+__all__ = ["default_out_dir", "summarize", "tag_for", "to_json", "write_group"]
 
 
 # -- ratios ---------------------------------------------------------------------------------------
@@ -121,3 +121,17 @@ def tag_for(scale: float) -> str:
 def default_out_dir() -> Path:
     """Where ``sigmax bench`` writes its files by default."""
     return Path("benchmarks/results")
+
+
+def write_group(result: dict[str, Any], out_dir: Any, group: str, scale: float,
+                markdown: Any) -> list[str]:
+    """Write a group's ``<group>-<tag>.json`` and ``.md`` (``markdown(result)``) to
+    ``out_dir``, each atomically; returns the two paths."""
+    from ..io import atomic_write_text
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"{group}-{tag_for(scale)}"
+    atomic_write_text(out / f"{stem}.json", to_json(result))
+    atomic_write_text(out / f"{stem}.md", markdown(result))
+    return [str(out / f"{stem}.json"), str(out / f"{stem}.md")]
