@@ -330,3 +330,22 @@ def test_float32_state_holds_no_subnormal_numbers():
     St = term._hessp32.state(w)
     assert not np.any((St != 0) & (np.abs(St) < tiny))
     np.testing.assert_allclose(low, exact, rtol=0, atol=1e-5 * np.abs(exact).max())
+
+
+def test_a_column_major_copy_is_made_only_where_memory_allows(monkeypatch):
+    # The row-major copy of a column-major X of several blocks is for speed: where it
+    # would take over a quarter of the free memory, the blocks stay strided views.
+    from sigmax.dataterms import memory, tuning
+
+    loss, X, Y, weights, k = _problem("multinomial", n=600, d=6)
+    monkeypatch.setattr(tuning, "BLOCK_BYTES", 256 * 8 * (6 + 2 * k))
+    XF = np.asfortranarray(X)
+    monkeypatch.setattr(memory, "available_memory", lambda: 4.1 * XF.nbytes)
+    assert NumpyData(loss, XF, Y, weights, k, True).X.flags.c_contiguous
+    monkeypatch.setattr(memory, "available_memory", lambda: 3.9 * XF.nbytes)
+    term = NumpyData(loss, XF, Y, weights, k, True)
+    assert term.X is XF
+    ref = NumpyData(loss, X, Y, weights, k, True)
+    w = np.random.default_rng(0).normal(size=ref.n_params)
+    np.testing.assert_allclose(term.value_and_grad(w)[1], ref.value_and_grad(w)[1],
+                               rtol=1e-10, atol=1e-12)

@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import _csr, _parallel
-from . import tuning
+from . import memory, tuning
 
 try:  # SciPy's compiled sparse kernels: products that accumulate into our buffers.
     from scipy.sparse import _sparsetools
@@ -112,7 +112,9 @@ def row_layout(X: np.ndarray, plan: BlockPlan) -> np.ndarray:
     so a fit on a column-major ``X`` (what pandas hands over for a numeric
     DataFrame) took 1.55x as long (SoftmaxRegression, 20,000 x 100: 0.172
     against 0.111 s). Such an ``X`` is copied once to row-major, as
-    scikit-learn's linear models copy it (the same fit with the copy: 0.117 s).
+    scikit-learn's linear models copy it (the same fit with the copy: 0.117 s),
+    unless the copy would take over a quarter of the available memory
+    (:func:`~sigmax.dataterms.memory.copy_fits`).
 
     One block: as given where it is contiguous (no copy), else copied
     column-major. Column-major is the faster order there: ``X_b W`` 1.8x
@@ -122,7 +124,10 @@ def row_layout(X: np.ndarray, plan: BlockPlan) -> np.ndarray:
     :func:`twin_order` (``python benchmarks/block_layout.py``).
     """
     if len(plan.bounds) > 1:
-        return X if X.flags.c_contiguous else np.ascontiguousarray(X)
+        # Not where the copy would take over a quarter of the free memory: slow
+        # strided blocks then, rather than a fit that runs out of memory.
+        return (X if X.flags.c_contiguous or not memory.copy_fits(X.nbytes)
+                else np.ascontiguousarray(X))
     # A strided view (X[:, ::2]) would be copied by NumPy at every product.
     return X if X.flags.c_contiguous or X.flags.f_contiguous else np.asfortranarray(X)
 

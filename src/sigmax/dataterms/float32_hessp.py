@@ -30,37 +30,26 @@ many Newton-CG fits over one data term), a single fit does not.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
 
 from .blocks import BlockProducts, twin_order
+from .memory import available_memory, copy_fits
 
-__all__ = ["Float32Hessp", "affordable"]
+__all__ = ["FLUSH_BELOW", "Float32Hessp", "affordable"]
 
-#: The float32 copy of ``X`` may take at most this share of the memory available now:
-#: a speed-up must never be what makes a large fit run out of memory.
-MEMORY_SHARE = 0.25
 #: Per-sample state entries below this in magnitude are stored as 0 in float32:
 #: far under float32's resolution next to the row's other entries, and never
 #: subnormal (see :meth:`Float32Hessp.state`).
 FLUSH_BELOW = np.float32(1e-30)
 
 
-def available_memory() -> float:
-    """Bytes of physical memory available now (inf where the system does not say)."""
-    try:
-        return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
-        return float("inf")
-
-
 def affordable(X: Any) -> bool:
-    """Whether a float32 copy of ``X`` (dense or CSR) fits in :data:`MEMORY_SHARE` of the
-    available memory."""
+    """Whether a float32 copy of ``X`` (dense or CSR) fits in
+    :data:`~sigmax.dataterms.memory.MEMORY_SHARE` of the available memory."""
     values = X.nnz if hasattr(X, "nnz") else X.size
-    return 4.0 * values <= MEMORY_SHARE * available_memory()
+    return copy_fits(4.0 * values, available_memory())
 
 
 class Float32Hessp:
