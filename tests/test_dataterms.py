@@ -349,3 +349,20 @@ def test_a_column_major_copy_is_made_only_where_memory_allows(monkeypatch):
     w = np.random.default_rng(0).normal(size=ref.n_params)
     np.testing.assert_allclose(term.value_and_grad(w)[1], ref.value_and_grad(w)[1],
                                rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["binomial", "multilabel"])
+def test_step_blocks_come_from_float32_products_and_diagnostics_stay_exact(name):
+    # The blocks a Newton step solves with may be float32 products (summed in
+    # float64); everything else (spectra, flat directions) gets exact blocks.
+    loss, X, Y, weights, k = _problem(name, n=300)
+    term = NumpyData(loss, X, Y, weights, k, True)
+    w = 0.3 * np.random.default_rng(4).normal(size=term.n_params)
+    exact = term.hessian_blocks(w)
+    step = term.hessian_blocks(w, for_step=True)
+    assert exact.dtype == step.dtype == np.float64
+    assert not np.array_equal(step, exact)  # float32 products
+    np.testing.assert_allclose(step, exact, rtol=0, atol=1e-6 * np.abs(exact).max())
+    H = term.hessian(w).reshape(term.n_rows, k, term.n_rows, k)
+    for a in range(k):  # the full Hessian's diagonal blocks: float64 sums
+        np.testing.assert_allclose(H[:, a, :, a], exact[a], rtol=1e-12, atol=1e-14)

@@ -215,7 +215,7 @@ class Objective:
             out[: self.n_features] += diag
         return out.ravel()
 
-    def hessian_blocks(self, w: np.ndarray) -> np.ndarray | None:
+    def hessian_blocks(self, w: np.ndarray, for_step: bool = False) -> np.ndarray | None:
         r"""The ``k`` diagonal blocks of a block-diagonal Hessian, shape (k, D, D), float64.
 
         For losses whose per-row Hessian is diagonal across outputs
@@ -224,10 +224,12 @@ class Objective:
         \tilde X` (plus the penalty's) and every other block is zero, so Newton
         solves ``k`` systems of size ``D = d (+1)`` instead of one of size
         ``D k``. ``None`` for other losses, or where the data term does not form them.
+        ``for_step``: the blocks a Newton step solves with, which the data term
+        may form from float32 products (:meth:`DataTerm.hessian_blocks`).
         """
         if not self.loss.diagonal_hessian:
             return None
-        return self._scaled_blocks(w, self.data.hessian_blocks(w))
+        return self._scaled_blocks(w, self.data.hessian_blocks(w, for_step=for_step))
 
     def hessian_output_blocks(self, w: np.ndarray) -> np.ndarray | None:
         r"""The ``k`` diagonal ``(D, D)`` blocks over outputs of the Hessian, any loss.
@@ -255,16 +257,17 @@ class Objective:
             coef_diag += diag if np.ndim(diag) == 0 else np.asarray(diag).T
         return B
 
-    def hessian(self, w: np.ndarray) -> np.ndarray:
+    def hessian(self, w: np.ndarray, for_step: bool = False) -> np.ndarray:
         """Full Hessian of the smooth part, shape (n_params, n_params), float64.
 
         Block ``(a, b)`` over outputs is :math:`\\tilde X^\\top \\mathrm{diag}(h_{ab})
         \\tilde X` with :math:`\\tilde X = [X, 1]`; for a block-diagonal loss
-        only the ``k`` diagonal blocks are formed (:meth:`hessian_blocks`).
-        Meant for small parameter counts (Newton-Cholesky, proximal Newton).
+        only the ``k`` diagonal blocks are formed (:meth:`hessian_blocks`, with
+        ``for_step``). Meant for small parameter counts (Newton-Cholesky,
+        proximal Newton).
         """
         D, k = self.n_rows, self.k
-        blocks = self.hessian_blocks(w)
+        blocks = self.hessian_blocks(w, for_step=for_step)
         if blocks is not None:
             if k == 1:
                 return blocks[0]

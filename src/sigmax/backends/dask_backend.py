@@ -402,7 +402,7 @@ class ChunkedData(DataTerm):
     def hessian(self, w: np.ndarray) -> np.ndarray:
         return self._hessian_sum(w, blocks=False).reshape(self.n_params, self.n_params)
 
-    def hessian_blocks(self, w: np.ndarray) -> np.ndarray | None:
+    def hessian_blocks(self, w: np.ndarray, for_step: bool = False) -> np.ndarray | None:
         if not self.loss.diagonal_hessian:
             return None
         return self._hessian_sum(w, blocks=True).reshape(self.k, self.n_rows, self.n_rows)

@@ -155,11 +155,14 @@ class DataTerm:
         """Full Hessian of ``D`` at ``w``, float64 ``(n_params, n_params)``."""
         raise NotImplementedError  # pragma: no cover - abstract
 
-    def hessian_blocks(self, w: np.ndarray) -> np.ndarray | None:
+    def hessian_blocks(self, w: np.ndarray, for_step: bool = False) -> np.ndarray | None:
         """The ``k`` diagonal ``(D, D)`` blocks of a block-diagonal Hessian, or None.
 
         Only for losses with ``diagonal_hessian``; None where this data term
         does not form them (the objective then uses :meth:`hessian`).
+        ``for_step``: blocks a Newton step solves with, which a data term may
+        form from float32 products (a step needs a few digits; the gradient,
+        which decides it, stays exact); diagnostics ask for exact ones.
         """
         return None
 

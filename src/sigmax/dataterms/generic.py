@@ -69,7 +69,7 @@ class GenericData(HostRows, StateCache, DataTerm):
     def hessian(self, w: np.ndarray) -> np.ndarray:
         return self._hessian(self._state(w)).reshape(self.n_params, self.n_params)
 
-    def hessian_blocks(self, w: np.ndarray) -> np.ndarray | None:
+    def hessian_blocks(self, w: np.ndarray, for_step: bool = False) -> np.ndarray | None:
         if not self.loss.diagonal_hessian:
             return None
         return self._hessian(self._state(w), diagonal=True)

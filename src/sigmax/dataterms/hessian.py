@@ -136,7 +136,13 @@ def block_design(term: Any, i: int, dtype: Any = np.float64) -> Any:
     return Xb
 
 
-def blocked_hessian(term: Any, St: np.ndarray, diagonal: bool = False) -> np.ndarray:
+#: Diagonal Hessian blocks from float32 products (see :func:`blocked_hessian`); a switch
+#: for the A/B of ``benchmarks/float32_grams.py``.
+_FLOAT32_GRAMS = True
+
+
+def blocked_hessian(term: Any, St: np.ndarray, diagonal: bool = False,
+                    float32: bool = False) -> np.ndarray:
     r"""Unscaled Hessian from row blocks of ``[X, 1]`` (float64).
 
     ``(D, k, D, k)``, or the ``(k, D, D)`` diagonal blocks when ``diagonal``
@@ -148,12 +154,19 @@ def blocked_hessian(term: Any, St: np.ndarray, diagonal: bool = False) -> np.nda
     D, k = term.n_rows, term.k
     Y, sw, loss, blocks = term.Y, term.weights, term.loss, term.products.plan
     softmax = loss.softmax_hessian and not blocks.sparse
-    # The diagonal blocks of a float32 fit come from float32 products
-    # (summed in float64 per row chunk): their 1e-7 relative rounding is
-    # far below what a Newton step needs, while the gradient, which
-    # decides convergence, is untouched. Half the time of the products
-    # (movies: 4000 x 20, k=7: 0.9 ms instead of 1.6 ms per Hessian).
-    gram = term.dtype if diagonal and term.dtype == np.float32 else np.float64
+    # The diagonal blocks of a float32 fit, and those a Newton step solves with
+    # (``float32``, see DataTerm.hessian_blocks), come from float32 products
+    # summed in float64 per row chunk: their 1e-7 relative rounding is far
+    # below what a step needs, while the gradient, which decides every step
+    # and convergence, stays exact. The products take 0.45x the time (movies,
+    # 4000 x 20, k=7: 0.6 instead of 1.1 ms); Newton-Cholesky fits of movies,
+    # credit_onehot, dense_binary and multilabel took 0.64-0.82x the time with
+    # the same iterations and optimum (``python benchmarks/float32_grams.py``).
+    # Diagnostics (spectra, flat directions) get float64 blocks; sparse blocks
+    # stay float64.
+    fast = diagonal and not blocks.sparse and (
+        term.dtype == np.float32 or (float32 and _FLOAT32_GRAMS))
+    gram = np.float32 if fast else np.float64
 
     def work(idx):
         H = np.zeros((k, D, D)) if diagonal else np.zeros((D, k, D, k))

@@ -421,10 +421,11 @@ class NumpyData(HostRows, DataTerm):
         H = _hessian.blocked_hessian(self, self._state(w))
         return H.reshape(self.n_params, self.n_params)
 
-    def hessian_blocks(self, w: np.ndarray) -> np.ndarray | None:
+    def hessian_blocks(self, w: np.ndarray, for_step: bool = False) -> np.ndarray | None:
         if not self.loss.diagonal_hessian:
             return None
-        return _hessian.blocked_hessian(self, self._state(w), diagonal=True)
+        return _hessian.blocked_hessian(self, self._state(w), diagonal=True,
+                                        float32=for_step)
 
     def hessian_output_blocks(self, w: np.ndarray) -> np.ndarray | None:
         if self.loss.diagonal_hessian:

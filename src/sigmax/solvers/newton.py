@@ -122,11 +122,13 @@ class NewtonCholesky(_Newton):
     name = "newton-cholesky"
 
     def direction(self, objective, w, g, gnorm):
+        # for_step: blocks from float32 products where the data term forms them
+        # (DataTerm.hessian_blocks); the step is checked against the exact gradient.
         blocks_of = getattr(objective, "hessian_blocks", None)
-        blocks = blocks_of(w) if blocks_of is not None else None
+        blocks = blocks_of(w, for_step=True) if blocks_of is not None else None
         if blocks is not None:
             return _block_steps(blocks, g.reshape(-1, blocks.shape[0])).ravel()
-        return _without_flat(objective, newton_step(objective.hessian(w), g))
+        return _without_flat(objective, newton_step(objective.hessian(w, for_step=True), g))
 
 
 def _without_flat(objective: LinearObjective, step: np.ndarray) -> np.ndarray:

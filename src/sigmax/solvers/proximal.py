@@ -273,7 +273,7 @@ class ProximalNewton(Solver):
         converged, it, message = opt <= tol, 0, ""
         while not converged and it < max_iter:
             it += 1
-            H = objective.hessian(w)
+            H = objective.hessian(w, for_step=True)  # the model's curvature: float32 grams
             d, _ = l1_quadratic(H, g, lam, w, tol=max(0.01 * opt, 0.1 * tol),
                                 max_iter=self.max_inner)
             u = w + d
