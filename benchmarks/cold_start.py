@@ -1,11 +1,12 @@
 """Cold start of a fit: zero against the null model's intercepts, per problem and solver.
 
 :meth:`sigmax.objective.Objective.start` starts at ``W = 0`` and, where the
-outputs share one likelihood (the softmax), at the null model's intercepts
-(:meth:`sigmax.losses.Loss.intercept_only`: the log class frequencies). This
-script fits each problem with each solver from both starts (the other one
-patched in) and prints iterations, value+gradient evaluations and
-Hessian-vector products (counts, not times: they do not depend on the machine).
+outputs share one likelihood (the softmax) and the solver is second-order, at
+the null model's intercepts (:meth:`sigmax.losses.Loss.intercept_only`: the log
+class frequencies). This script fits each problem with each solver from both
+starts (patched in, whatever the rule would pick) and prints iterations,
+value+gradient evaluations and Hessian-vector products (counts, not times: they
+do not depend on the machine).
 
     python benchmarks/cold_start.py
     python benchmarks/cold_start.py movies zipf_classes --scale 1.0
@@ -31,8 +32,8 @@ MODELS = {"binary": LogisticRegression, "multilabel": MultiLabelLogistic,
 SOLVERS = ("auto", "newton-cholesky", "lbfgs", "newton-cg")
 
 
-def null_start(objective):
-    """The null model's intercepts for every loss that has them (what softmax fits use)."""
+def null_start(objective, null_model: bool = True):
+    """The null model's intercepts for every loss and solver (``null_model`` ignored)."""
     w = objective.zeros()
     if objective.fit_intercept:
         b = objective.loss.intercept_only(objective.Y, objective.weights, objective.k)
@@ -59,7 +60,7 @@ def main() -> None:
         counts["hessp"] += 1
         return hessp(self, w, v)
 
-    starts = {"zero": lambda self: self.zeros(), "null model": null_start}
+    starts = {"zero": lambda self, null_model=True: self.zeros(), "null model": null_start}
     Objective.value_and_grad, Objective.hessp = counted_vg, counted_hessp
     print("| problem | rows | solver | start | iterations | evaluations | Hessian products |")
     print("|---|---|---|---|---|---|---|")

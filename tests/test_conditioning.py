@@ -300,3 +300,23 @@ def test_sigmoid_shares_of_equal_weights_are_the_column_means():
     Y[3, 1] = np.nan  # an unknown label takes the general route (left out of its share)
     shares = _sigmoid_shares(Y, np.broadcast_to(np.float64(1.0), (50,)))
     np.testing.assert_allclose(shares[0][1], np.nanmean(Y[:, 1]))
+
+
+def test_only_second_order_solvers_start_softmax_fits_at_the_null_model(monkeypatch):
+    # The null model's intercepts serve what a Newton step or its preconditioner sees;
+    # L-BFGS starts at zero (its evaluation counts moved both ways with it).
+    from sigmax.solvers import SOLVERS
+
+    X, y = zipf_classes()
+    starts = {}
+    for name in ("lbfgs", "newton-cg"):
+        real = type(SOLVERS[name]).solve
+
+        def spy(self, objective, w0, *args, _name=name, _real=real, **kwargs):
+            starts[_name] = np.array(w0, copy=True)
+            return _real(self, objective, w0, *args, **kwargs)
+
+        monkeypatch.setattr(type(SOLVERS[name]), "solve", spy)
+        SoftmaxRegression(solver=name, max_iter=3).fit(X, y)
+    assert not starts["lbfgs"].any()
+    assert starts["newton-cg"].any()

@@ -382,7 +382,7 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
         solver = SOLVERS[name]
         solver.check(objective)
 
-        w0 = objective.start()
+        w0 = objective.start(null_model=solver.needs_hessian)
         if self.warm_start and hasattr(self, "coef_"):
             w0 = _scale_rows(self._pack(objective), objective.n_features, k, shift)
         eps = np.finfo(_DTYPES[self.dtype]).eps
