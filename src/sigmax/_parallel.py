@@ -176,8 +176,9 @@ def _set_threads(lib: Any, count: int) -> None:
     fits took 3.3 s together; ``benchmarks/threaded_fits.py``). sigmax's holds
     are counted process-wide and changed only under ``_lock``, so the thread
     changing the count may take the role: where a plain set did not take,
-    release the role and set again (releasing it before every set cost 6 us
-    a call, 12 us per pass outside a solve: 16% of a movies evaluation).
+    release the role and set again (releasing it before every set put a lock
+    and a second call on every pass outside a solve; cProfile of movies'
+    evaluations showed it among their largest costs).
     """
     lib.set_num_threads(count)
     clear = getattr(type(lib), "clear_controlling_thread", None)

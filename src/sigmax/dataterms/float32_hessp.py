@@ -88,11 +88,13 @@ class Float32Hessp:
         if self._w is None or not np.array_equal(self._w, w):
             St = np.ascontiguousarray(self.term._state(w), dtype=np.float32)
             # A confident model's probabilities fall below float32's normal range
-            # (1.2e-38): subnormal operands slow the products ~10x on x86 (a path
-            # on 800 x 100 rows near separation: 203 against 25 us per X^T G
-            # block). At float32's 1e-7 relative precision such an entry weighs
-            # nothing next to the row's others (in (diag(p) - p p^T) v, or in a
-            # loss's own state), so it is flushed to zero, whatever its sign.
+            # (1.2e-38), and products on subnormal operands are slow on x86: a
+            # dense_multinomial fold path (800 x 100) took 0.178 s with them,
+            # 0.074 s flushed, 0.107 s with float64 products (``python
+            # benchmarks/subnormal_state.py``). At float32's 1e-7 relative
+            # precision such an entry weighs nothing next to the row's others (in
+            # (diag(p) - p p^T) v, or in a loss's own state), so it is flushed to
+            # zero, whatever its sign.
             # One reduction first: a state of probabilities none of which is tiny
             # (the common case) needs no masked pass over (k, n).
             if St.size and St.min() < FLUSH_BELOW:

@@ -158,8 +158,7 @@ def blocked_hessian(term: Any, St: np.ndarray, diagonal: bool = False,
     # (``float32``, see DataTerm.hessian_blocks), come from float32 products
     # summed in float64 per row chunk: their 1e-7 relative rounding is far
     # below what a step needs, while the gradient, which decides every step
-    # and convergence, stays exact. The products take 0.45x the time (movies,
-    # 4000 x 20, k=7: 0.6 instead of 1.1 ms); Newton-Cholesky fits of movies,
+    # and convergence, stays exact. Newton-Cholesky fits of movies,
     # credit_onehot, dense_binary and multilabel took 0.64-0.82x the time with
     # the same iterations and optimum (``python benchmarks/float32_grams.py``).
     # Diagnostics (spectra, flat directions) get float64 blocks; sparse blocks

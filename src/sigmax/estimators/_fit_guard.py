@@ -40,7 +40,7 @@ def _lock_for(est: Any) -> threading.RLock:
 @functools.cache
 def _param_names(cls: type) -> frozenset[str]:
     """Constructor parameters of an estimator class (scikit-learn reads them from the
-    signature with ``inspect``: 0.1 ms, a tenth of a small fit, so once per class)."""
+    signature with ``inspect``, on every fit: once per class here)."""
     return frozenset(cls._get_param_names())
 
 
