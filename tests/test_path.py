@@ -244,6 +244,13 @@ def test_softmax_path_with_block_preconditioning_equals_independent_fits(monkeyp
     original_hessp = Float32Hessp.hessp
     monkeypatch.setattr(Float32Hessp, "hessp",
                         lambda self, w, v: low.append(1) or original_hessp(self, w, v))
+    # X is one block here: the inner solves run compiled (sigmax.solvers.compiled_cg),
+    # on the float32 twin's operands.
+    from sigmax.solvers.compiled_cg import CompiledCG
+
+    original_solve = CompiledCG.solve
+    monkeypatch.setattr(CompiledCG, "solve", lambda self, *a: (
+        low.append(self.X.dtype == np.float32) or original_solve(self, *a)))
     # Handwritten digits (500 rows, 64 pixels, 10 classes): correlated pixels,
     # near-separable classes; "auto" picks L-BFGS for the first point there.
     from sklearn.datasets import load_digits
@@ -255,7 +262,7 @@ def test_softmax_path_with_block_preconditioning_equals_independent_fits(monkeyp
     model = SoftmaxRegression(tol=1e-10)
     path = regularization_path(model, X, y, Cs)
     assert calls, "the weakly regularized points should use the block preconditioner"
-    assert low, "the path's Newton-CG should form float32 Hessian products"
+    assert low and all(low), "the path's Newton-CG should form float32 Hessian products"
     for i, C in enumerate(Cs):
         ref = SoftmaxRegression(tol=1e-10, C=float(C)).fit(X, y)
         # The same optimum: equal objectives and the same probabilities. (The

@@ -219,6 +219,9 @@ class PathFitter:
         # Conjugate gradients need a few digits of each Hessian product: float32
         # ones on the path's float64 data term (sigmax.dataterms.float32_hessp).
         self.data.float32_hessp(isinstance(solver_obj, NewtonCG))
+        # Many solves over this data term: Newton-CG's inner solves compiled where X is
+        # one block (sigmax.solvers.compiled_cg), numba's load paid once per process.
+        self.data.compiled_cg(isinstance(solver_obj, NewtonCG))
         eps = np.finfo(DTYPES[est.dtype]).eps
         tol = max(float(est.tol), 50 * eps) if est.dtype == "float32" else float(est.tol)
         with _parallel.serial_blas(), np.errstate(under="ignore"):

@@ -151,6 +151,28 @@ class DataTerm:
         """
         return False
 
+    def compiled_cg(self, on: bool = True) -> bool:
+        """Offer :meth:`hessp_operands` from now on (``on``), for the compiled Newton-CG.
+
+        Asked for by callers that run many solves over one data term (the
+        regularization paths): the first compiled solve in a process costs
+        numba's import and the load of its cached kernels (about 0.4 s),
+        more than a whole small fit. Returns whether the operands are offered.
+        """
+        return False
+
+    def hessp_operands(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """``(X, St, weights)`` from which :mod:`sigmax._cg_kernels` forms :meth:`hessp` at ``w``.
+
+        ``X`` dense ``(n, d)``, C or F order (the float32 twin where
+        :meth:`float32_hessp` is on); ``St`` the loss's ``(k, n)`` state in the
+        dtype of ``X``; ``weights`` ``(n,)`` in that dtype, or empty (unit).
+        Only where :meth:`compiled_cg` is on, the products are one block on one
+        thread (the compiled solve takes the place of Python between small
+        products) and the loss declares its ``hessp_state``; None otherwise.
+        """
+        return None
+
     def hessian(self, w: np.ndarray) -> np.ndarray:
         """Full Hessian of ``D`` at ``w``, float64 ``(n_params, n_params)``."""
         raise NotImplementedError  # pragma: no cover - abstract

@@ -91,6 +91,7 @@ class NumpyData(HostRows, DataTerm):
         self._St_w: np.ndarray | None = None
         self._hessp32: float32_hessp.Float32Hessp | None = None  # float32_hessp products
         self._use_hessp32 = False
+        self._compiled_cg = False  # hessp_operands offered (compiled_cg)
         # Dense partition path (see sigmax.losses, "Partition kernels"): the part
         # of the loss linear in the logits is summed once (_linear_part), the
         # block kernel sees no targets. Unit weights are passed to it as None.
@@ -413,6 +414,32 @@ class NumpyData(HostRows, DataTerm):
             return 0.0
 
         return self._fused(V, bv, op)[1]
+
+    def compiled_cg(self, on: bool = True) -> bool:
+        self._compiled_cg = bool(on) and self._operands_products() is not None
+        return self._compiled_cg
+
+    def _operands_products(self) -> BlockProducts | None:
+        """The products :meth:`hessp_operands` hands over (the float32 twin's where it
+        is on), or None where they are not of the compiled CG's form."""
+        products = self._hessp32.products if self._use_hessp32 else self.products
+        X = products.X
+        if (self.loss.hessp_state is None or products.plan.sparse
+                or len(products.plan.bounds) != 1
+                or not (X.flags.c_contiguous or X.flags.f_contiguous)):
+            return None
+        return products
+
+    def hessp_operands(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        products = self._operands_products() if self._compiled_cg else None
+        if products is None:
+            return None
+        twin = self._hessp32 if self._use_hessp32 else None
+        X = products.X
+        St = twin.state(w) if twin is not None else self._state(w)
+        unit = self._unit_weights or self.loss.hessp_state != "softmax"
+        weights = twin.weights if twin is not None else self.weights
+        return X, St, (np.empty(0, dtype=X.dtype) if unit else weights)
 
     def hessian_diag(self, w: np.ndarray) -> np.ndarray:
         return _hessian.hessian_diag(self, self._state(w))

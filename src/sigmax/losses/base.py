@@ -147,6 +147,11 @@ class Loss:
     #: block state of ``value_grad_t`` (lets the objective build the full
     #: Hessian from ``k`` Gram matrices and one symmetric product).
     softmax_hessian: ClassVar[bool] = False
+    #: The form of ``hessp_t`` the compiled Newton-CG reproduces
+    #: (:mod:`sigmax._cg_kernels`): ``"softmax"``, :math:`p \odot (v - \langle p,
+    #: v\rangle)\, w` per row with the probabilities ``p`` as state; ``"diagonal"``,
+    #: :math:`h \odot v` with the weights inside the state ``h``; None: neither.
+    hessp_state: ClassVar[str | None] = None
     #: True when the row-major methods are written against the array namespace
     #: (any array library); False for a NumPy-only loss.
     array_api: ClassVar[bool] = True

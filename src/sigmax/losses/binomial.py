@@ -29,6 +29,7 @@ class BinomialLoss(Loss):
 
     name: ClassVar[str] = "binomial"
     diagonal_hessian: ClassVar[bool] = True
+    hessp_state: ClassVar[str | None] = "diagonal"
 
     def n_outputs(self, n_classes: int) -> int:
         return 1

@@ -59,6 +59,7 @@ class MultinomialLoss(Loss):
     name: ClassVar[str] = "multinomial"
     diagonal_hessian: ClassVar[bool] = False
     softmax_hessian: ClassVar[bool] = True
+    hessp_state: ClassVar[str | None] = "softmax"
 
     def n_outputs(self, n_classes: int) -> int:
         return n_classes - 1 if self.reference else n_classes

@@ -21,6 +21,7 @@ import scipy.sparse as sp
 from ..objective import LinearObjective
 from ._linalg import jacobi_scaled, newton_step
 from .base import STALL_EPS, FitResult, History, Solver, register_solver, working_eps
+from .compiled_cg import CompiledCG
 from .conditioning import RARE_CLASS_SPREAD, class_spread
 from .preconditioners import Jacobi, OutputBlocks
 
@@ -333,14 +334,21 @@ class NewtonCG(_Newton):
         cg_steps = 0
         # In-place updates on preallocated vectors: on text data each is half
         # an (n, k) buffer, and a fresh one per step costs its page faults.
+        stop = (eta * np.linalg.norm(g)) ** 2
+        enough = self.tol_share * getattr(self, "_tol", 0.0)
+        compiled = CompiledCG.of(objective, w)
+        if compiled is not None and (pre is None or hasattr(pre, "kernel_args")):
+            # One dense block: the same iteration in one compiled call (compiled_cg).
+            steps, flat = compiled.solve(r, x, pre, split is not None, stop, enough,
+                                         self.max_inner)
+            self._cg_steps = steps
+            return -g if flat else x
         z = pre.apply(r, np.empty_like(r)) if pre is not None else r
         if split is not None:
             split.center(z)
         p = z.copy()
         tmp = np.empty_like(p)
         rz = float(r @ z)
-        stop = (eta * np.linalg.norm(g)) ** 2
-        enough = self.tol_share * getattr(self, "_tol", 0.0)
         for _ in range(self.max_inner):
             if float(r @ r) <= stop or float(np.max(np.abs(r))) <= enough:
                 break

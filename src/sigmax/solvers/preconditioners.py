@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ._linalg import RIDGE, jacobi_scaled
+from .compiled_cg import kernel_args_blocks, kernel_args_jacobi
 
 __all__ = ["Jacobi", "OutputBlocks"]
 
@@ -45,6 +46,10 @@ class Jacobi:
     def apply(self, r: np.ndarray, out: np.ndarray) -> np.ndarray:
         """``out = M^{-1} r``."""
         return np.multiply(r, self.inv, out=out)
+
+    def kernel_args(self) -> tuple[int, np.ndarray, np.ndarray]:
+        """This preconditioner as arrays of the compiled CG (:mod:`.compiled_cg`)."""
+        return kernel_args_jacobi(self.inv)
 
 
 class OutputBlocks:
@@ -99,3 +104,7 @@ class OutputBlocks:
         R = r.reshape(D, k)
         out.reshape(D, k)[...] = np.einsum("aij,ja->ia", self.inv, R)
         return out
+
+    def kernel_args(self) -> tuple[int, np.ndarray, np.ndarray]:
+        """This preconditioner as arrays of the compiled CG (:mod:`.compiled_cg`)."""
+        return kernel_args_blocks(self.inv)

@@ -1,0 +1,212 @@
+"""The compiled inner solve of Newton-CG (``sigmax.solvers.compiled_cg``).
+
+Where ``X`` is one dense block, :meth:`NewtonCG.direction` hands its conjugate
+gradients to one compiled call. It must form the same Hessian products as
+:meth:`Objective.hessp`, take the same directions with every preconditioner,
+count its products, and leave fits where the Python iteration leaves them;
+elsewhere (several blocks, sparse ``X``, a loss or penalty of another form) it
+must step aside.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import sigmax.solvers.compiled_cg as compiled_cg
+from sigmax import SoftmaxRegression, _cg_kernels, regularization_path
+from sigmax._path_newton import BlockNewtonCG, _factor_blocks, curvature_weights
+from sigmax.dataterms import tuning
+from sigmax.losses import LOSSES
+from sigmax.objective import LinearObjective
+from sigmax.penalties import make_penalty
+from sigmax.solvers import SOLVERS
+from sigmax.solvers.compiled_cg import CompiledCG
+from sigmax.solvers.newton import _RowMeans
+from sigmax.solvers.preconditioners import Jacobi, OutputBlocks
+
+
+def problem(loss="multinomial", n=300, d=6, K=4, seed=0, weights=False):
+    r = np.random.default_rng(seed)
+    X = r.standard_normal((n, d)) * np.linspace(0.5, 3, d)
+    Z = X @ r.standard_normal((d, K))
+    if loss == "binomial":
+        Y = (Z[:, 0] + r.logistic(size=n) > 0).astype(float)
+        k = 1
+    elif loss == "multilabel":
+        Y = (Z + r.logistic(size=Z.shape) > 0).astype(float)
+        k = K
+    else:
+        Y = np.argmax(Z + r.gumbel(size=Z.shape), axis=1)
+        k = LOSSES[loss].n_outputs(K)
+    sw = r.uniform(0.2, 3.0, n) if weights else np.ones(n)
+    return X, Y, sw, k
+
+
+def objective(loss="multinomial", C=0.5, intercept=True, weights=False, penalty="l2",
+              float32=False, compiled=True, **kw):
+    X, Y, sw, k = problem(loss, weights=weights, **kw)
+    obj = LinearObjective(LOSSES[loss], X, Y, sw, k, C=C, penalty=make_penalty(penalty),
+                          fit_intercept=intercept)
+    if float32:
+        assert obj.data.float32_hessp() is True
+    assert obj.data.compiled_cg(compiled) is compiled
+    return obj
+
+
+def point(obj, seed=1):
+    return np.random.default_rng(seed).standard_normal(obj.n_params) * 0.3
+
+
+CASES = [(loss, intercept, weights, f32)
+         for loss in ("multinomial", "multinomial_reference", "binomial", "multilabel")
+         for intercept in (True, False) for weights in (False, True) for f32 in (False, True)]
+
+
+@pytest.mark.parametrize("loss,intercept,weights,f32", CASES)
+def test_compiled_products_equal_the_objectives(loss, intercept, weights, f32):
+    obj = objective(loss, intercept=intercept, weights=weights, float32=f32)
+    w = point(obj)
+    obj.value_and_grad(w)
+    compiled = CompiledCG.of(obj, w)
+    assert compiled is not None
+    v = np.random.default_rng(2).standard_normal(obj.n_params)
+    want = obj.hessp(w, v)
+    # float64: the same sums in another order; float32 twin: both float32 products.
+    tol = 2e-5 if f32 else 1e-12
+    np.testing.assert_allclose(compiled.hessp(v), want, rtol=tol, atol=tol * np.abs(want).max())
+
+
+def _direction(obj, w, solver, enabled, monkeypatch):
+    monkeypatch.setattr(compiled_cg, "ENABLED", enabled)
+    _, g = obj.value_and_grad(w)
+    before = obj.n_hessp_evals
+    step = solver.direction(obj, w, g, float(np.abs(g).max()))
+    return step, obj.n_hessp_evals - before
+
+
+@pytest.mark.parametrize("pre", ["none", "jacobi", "blocks", "path_blocks"])
+@pytest.mark.parametrize("weights", [False, True])
+def test_compiled_directions_equal_the_python_iterations(pre, weights, monkeypatch):
+    obj = objective(C=50.0, weights=weights)
+    w = point(obj)
+    solver = (BlockNewtonCG(curvature_weights(obj, w)) if pre == "path_blocks"
+              else SOLVERS["newton-cg"])
+    solver = solver.__class__.__new__(solver.__class__) if pre != "path_blocks" else solver
+    solver.precondition = {"none": False, "jacobi": True, "blocks": "blocks"}.get(pre, "auto")
+    solver._tol, solver._jacobi, solver._rare = 1e-8, None, False
+    solver._blocks = pre == "blocks"
+    solver.forcing = lambda g: 1e-6  # a tight solve: many CG steps to compare
+    if pre == "path_blocks":
+        solver._pre, solver._cg_steps, solver._cost = None, 0, np.inf
+    python, n_python = _direction(obj, w, solver, False, monkeypatch)
+    if pre == "path_blocks":
+        solver._pre = None
+    compiled, n_compiled = _direction(obj, w, solver, True, monkeypatch)
+    assert n_python > 5  # CG did iterate
+    # The same iteration; its rounding differs (sums in another order), and CG
+    # carries such differences along its steps: a stop that falls within rounding
+    # of its threshold may come one product apart; the steps equal to 1e-5.
+    assert abs(n_compiled - n_python) <= 1
+    assert np.linalg.norm(compiled - python) <= 1e-5 * np.linalg.norm(python)
+    # Both reach the forcing term's residual on the exact (float64) Hessian.
+    g = obj.value_and_grad(w)[1]
+    for step in (compiled, python):
+        assert np.linalg.norm(obj.hessp(w, step) + g) <= 1e-5 * np.linalg.norm(g)
+
+
+def test_preconditioners_hand_their_arrays_to_the_kernel():
+    obj = objective(C=5.0)
+    w = point(obj)
+    obj.value_and_grad(w)
+    r = np.random.default_rng(3).standard_normal(obj.n_params)
+    factors = _factor_blocks(obj, w, curvature_weights(obj, w))
+    assert factors.chol is not None  # the path's blocks go to the kernel as Cholesky factors
+    for pre in (Jacobi(obj.hessian_diag(w)), OutputBlocks.of(obj, w), factors):
+        kind, diag, blocks = pre.kernel_args()
+        z = np.empty_like(r)
+        _cg_kernels._precondition(r, z, kind, diag, blocks, obj.k)
+        np.testing.assert_allclose(z, pre.apply(r, np.empty_like(r)), rtol=1e-12)
+
+
+def test_the_kernel_reports_a_flat_first_direction():
+    # No curvature at all (a zero state, no L2): CG must not divide by zero.
+    X = np.random.default_rng(0).standard_normal((20, 3))
+    S = np.zeros((2, 20))
+    r = np.ones(8)
+    x = np.zeros(8)
+    steps, products, flat = _cg_kernels.cg_solve(
+        X, S, np.empty(0), _cg_kernels.DIAGONAL_STATE, True, 1.0, 0.0, r, x,
+        _cg_kernels.NO_PRECONDITIONER, np.empty(0), np.empty((0, 0, 0)), False,
+        0.0, 0.0, 50)
+    assert (steps, products, flat) == (0, 1, True)
+    assert np.all(x == 0)
+
+
+def test_the_row_mean_split_is_kept(monkeypatch):
+    # Symmetric softmax, Jacobi: the step's rows less their closed-form means sum to zero.
+    obj = objective(C=2.0)
+    w = point(obj)
+    solver = SOLVERS["newton-cg"].__class__.__new__(SOLVERS["newton-cg"].__class__)
+    solver.precondition, solver._tol, solver._jacobi, solver._rare = True, 1e-8, None, False
+    solver._blocks = False
+    step, _ = _direction(obj, w, solver, True, monkeypatch)
+    split = _RowMeans.of(obj, w)
+    g = obj.value_and_grad(w)[1]
+    means = split.solve_means(-g.copy()).reshape(obj.n_rows, obj.k)
+    rest = step.reshape(obj.n_rows, obj.k) - means
+    np.testing.assert_allclose(rest.sum(axis=1), 0, atol=1e-10 * np.abs(step).max())
+
+
+def test_it_steps_aside_where_the_hessian_is_not_of_its_form(monkeypatch):
+    w_of = point
+    # Several row blocks: the threaded Python products.
+    monkeypatch.setattr(tuning, "BLOCK_BYTES", 4096)
+    obj = objective(compiled=False)
+    assert len(obj.data.products.plan.bounds) > 1
+    assert obj.data.compiled_cg() is False
+    assert CompiledCG.of(obj, w_of(obj)) is None
+    monkeypatch.undo()
+    # Sparse X, a non-smooth penalty, a data term not asked for it.
+    X, Y, sw, k = problem()
+    sparse = LinearObjective(LOSSES["multinomial"], sp.csr_matrix(X), Y, sw, k, C=1.0,
+                             penalty=make_penalty("l2"))
+    assert sparse.data.compiled_cg() is False
+    assert CompiledCG.of(sparse, w_of(sparse)) is None
+    plain = LinearObjective(LOSSES["multinomial"], X, Y, sw, k, C=1.0,
+                            penalty=make_penalty("l2"))
+    assert CompiledCG.of(plain, w_of(plain)) is None
+    assert plain.data.compiled_cg() is True
+    assert CompiledCG.of(plain, w_of(plain)) is not None
+    assert plain.data.compiled_cg(False) is False
+    assert CompiledCG.of(plain, w_of(plain)) is None
+    l1 = objective(penalty="l1")
+    assert CompiledCG.of(l1, w_of(l1)) is None
+    monkeypatch.setattr(compiled_cg, "ENABLED", False)
+    assert CompiledCG.of(objective(), w_of(objective())) is None
+
+
+@pytest.mark.parametrize("weights", [False, True])
+def test_paths_are_those_of_the_python_iteration(weights, monkeypatch):
+    X, y, sw, _ = problem(n=400, d=8, K=5, weights=weights, seed=4)
+    sw = sw if weights else None
+    out, calls = {}, []
+    solve = CompiledCG.solve
+    monkeypatch.setattr(CompiledCG, "solve", lambda self, *a: calls.append(1) or solve(self, *a))
+    for enabled in (False, True):
+        monkeypatch.setattr(compiled_cg, "ENABLED", enabled)
+        est = SoftmaxRegression(C=10.0, solver="newton-cg", tol=1e-9).fit(X, y, sample_weight=sw)
+        path = regularization_path(SoftmaxRegression(solver="newton-cg", tol=1e-8), X, y,
+                                   np.logspace(-2, 3, 6), sample_weight=sw)
+        out[enabled] = est, path
+    (e0, p0), (e1, p1) = out[False], out[True]
+    # A single fit keeps the Python iteration (numba's load would outweigh a small
+    # fit); the path's points solve compiled, one call per Newton step.
+    assert len(calls) == p1.n_iter.sum()
+    assert e1.n_iter_ == e0.n_iter_
+    np.testing.assert_allclose(e1.coef_, e0.coef_, rtol=1e-7, atol=1e-9)
+    np.testing.assert_array_equal(p1.n_iter, p0.n_iter)
+    # Points solved to a gradient of 1e-8: coefficients equal to about that.
+    np.testing.assert_allclose(p1.coefs, p0.coefs, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(p1.objective, p0.objective, rtol=1e-12)
