@@ -23,15 +23,18 @@ PARALLEL_MIN_WORK = 1 << 17
 #: Products of one cross-validation fold (training rows x features, or stored
 #: values, x outputs) below which the CV estimators fit the folds one after the
 #: other rather than side by side (``n_jobs=None``). Such a fold's path is mostly
-#: the solver's Python between products of a few microseconds (Newton-CG's
-#: vector work), and two folds in threads only trade the GIL. Side by side over
-#: sequential, 8 Cs, 5 folds, tol 1e-6, 2 vCPUs (``python
-#: benchmarks/fold_threads.py``): breast_cancer 1.47, dense_binary at 2,000 rows
-#: 1.10, credit_onehot 1.04, dense_multinomial at 1,000 rows (0.80M) 1.32, digits
-#: (0.92M) 1.20; film_labelsets at 5% (1.28M) 0.95, zipf_classes at 5% (3.7M)
-#: 0.72. movies (0.43M, 0.92) is the exception below: its path is Newton-Cholesky,
-#: whose Hessian builds are BLAS calls that release the GIL.
-FOLD_PARALLEL_MIN_WORK = 1 << 20
+#: the solver's Python between products of a few microseconds, and two folds in
+#: threads only trade the GIL; a softmax path's Newton-CG solves its inner steps
+#: in compiled code that releases it (:mod:`sigmax.solvers.compiled_cg`), and its
+#: folds now gain from the second core. Side by side over sequential, 8 Cs, 5
+#: folds, tol 1e-6, 2 vCPUs (``python benchmarks/fold_threads.py``):
+#: breast_cancer 1.63, dense_binary at 2,000 rows 1.48, credit_onehot 0.91,
+#: movies (0.43M) 1.15; dense_multinomial at 1,000 rows (0.80M) 0.68, digits
+#: (0.92M) 0.85, film_labelsets at 5% (1.28M) 0.74, zipf_classes at 5% (3.7M)
+#: 0.67. (Before the compiled solves: dense_multinomial 1.32, digits 1.20, film
+#: 0.95.) credit_onehot (0.12M) is the exception below: its path is
+#: Newton-Cholesky, whose Hessian builds are BLAS calls that release the GIL.
+FOLD_PARALLEL_MIN_WORK = 1 << 19
 #: Entries of a float32 ``X`` from which the constant linear-part gradient
 #: (``NumpyData._linear_part``) comes from float32 products of
 #: ``LINEAR_F32_ROWS`` rows (summed in float64) instead of float64 copies of
