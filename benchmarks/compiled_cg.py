@@ -51,7 +51,7 @@ def main() -> None:
     obj = LinearObjective(LOSSES["multinomial"], X, y, np.ones(len(y)), 10, C=1.0,
                           penalty=make_penalty("l2"))
     obj.data.float32_hessp(True)
-    obj.data.compiled_cg(True)
+    obj.data.compiled_passes(True)
     w = np.random.default_rng(0).standard_normal(obj.n_params) * 0.1
     v = np.random.default_rng(1).standard_normal(obj.n_params)
     obj.value_and_grad(w)

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 import sigmax.solvers.compiled_cg as compiled_cg
 from sigmax import SoftmaxRegression, _cg_kernels, regularization_path
 from sigmax._path_newton import BlockNewtonCG, _factor_blocks, curvature_weights
-from sigmax.dataterms import tuning
+from sigmax.dataterms import in_memory, one_block, tuning
 from sigmax.losses import LOSSES
 from sigmax.objective import LinearObjective
 from sigmax.penalties import make_penalty
@@ -51,7 +51,7 @@ def objective(loss="multinomial", C=0.5, intercept=True, weights=False, penalty=
                           fit_intercept=intercept)
     if float32:
         assert obj.data.float32_hessp() is True
-    assert obj.data.compiled_cg(compiled) is compiled
+    assert obj.data.compiled_passes(compiled) is compiled
     return obj
 
 
@@ -165,21 +165,21 @@ def test_it_steps_aside_where_the_hessian_is_not_of_its_form(monkeypatch):
     monkeypatch.setattr(tuning, "BLOCK_BYTES", 4096)
     obj = objective(compiled=False)
     assert len(obj.data.products.plan.bounds) > 1
-    assert obj.data.compiled_cg() is False
+    assert obj.data.compiled_passes() is False
     assert CompiledCG.of(obj, w_of(obj)) is None
     monkeypatch.undo()
     # Sparse X, a non-smooth penalty, a data term not asked for it.
     X, Y, sw, k = problem()
     sparse = LinearObjective(LOSSES["multinomial"], sp.csr_matrix(X), Y, sw, k, C=1.0,
                              penalty=make_penalty("l2"))
-    assert sparse.data.compiled_cg() is False
+    assert sparse.data.compiled_passes() is False
     assert CompiledCG.of(sparse, w_of(sparse)) is None
     plain = LinearObjective(LOSSES["multinomial"], X, Y, sw, k, C=1.0,
                             penalty=make_penalty("l2"))
     assert CompiledCG.of(plain, w_of(plain)) is None
-    assert plain.data.compiled_cg() is True
+    assert plain.data.compiled_passes() is True
     assert CompiledCG.of(plain, w_of(plain)) is not None
-    assert plain.data.compiled_cg(False) is False
+    assert plain.data.compiled_passes(False) is False
     assert CompiledCG.of(plain, w_of(plain)) is None
     l1 = objective(penalty="l1")
     assert CompiledCG.of(l1, w_of(l1)) is None
@@ -210,3 +210,66 @@ def test_paths_are_those_of_the_python_iteration(weights, monkeypatch):
     # Points solved to a gradient of 1e-8: coefficients equal to about that.
     np.testing.assert_allclose(p1.coefs, p0.coefs, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(p1.objective, p0.objective, rtol=1e-12)
+
+
+# -- the softmax's value and gradient in one compiled call (sigmax._softmax_block) -------
+@pytest.mark.parametrize("intercept", [True, False])
+@pytest.mark.parametrize("weights", [False, True])
+@pytest.mark.parametrize("offset", [False, True])
+def test_compiled_softmax_evaluation_equals_the_fused_passes(intercept, weights, offset):
+    X, Y, sw, k = problem(weights=weights, seed=5)
+    off = np.random.default_rng(6).standard_normal((len(Y), k)) if offset else None
+    data = {}
+    for on in (False, True):
+        term = in_memory(LOSSES["multinomial"], X, Y, sw, k, intercept, offset=off)
+        assert term.compiled_passes(on) is on
+        term.track_second_order()
+        data[on] = term
+    calls = []
+    from sigmax import _softmax_block
+
+    original = _softmax_block.value_grad
+    _softmax_block.value_grad = lambda *a: calls.append(1) or original(*a)
+    try:
+        for seed in (1, 2):
+            w = np.random.default_rng(seed).standard_normal(data[True].n_params) * 0.5
+            (f0, g0), (f1, g1) = (data[on].value_and_grad(w) for on in (False, True))
+            assert f1 == pytest.approx(f0, rel=1e-13)
+            np.testing.assert_allclose(g1, g0, rtol=1e-11, atol=1e-12 * np.abs(g0).max())
+            # The Newton state (probabilities) the compiled CG then reads.
+            np.testing.assert_allclose(data[True]._St, data[False]._St, rtol=1e-12,
+                                       atol=1e-15)
+    finally:
+        _softmax_block.value_grad = original
+    assert len(calls) == 2
+
+
+def test_compiled_softmax_evaluation_steps_aside():
+    X, Y, sw, k = problem()
+    # The reference parameterization, float32 X: the fused passes.
+    ref = in_memory(LOSSES["multinomial_reference"], X, Y, sw, k - 1)
+    ref.compiled_passes()
+    assert one_block.value_and_grad(ref, np.zeros(ref.n_params), None) is None
+    f32 = in_memory(LOSSES["multinomial"], X.astype(np.float32), Y, sw, k)
+    f32.compiled_passes()
+    assert one_block.value_and_grad(f32, np.zeros(f32.n_params), None) is None
+    # Logits near the float range: a non-finite compiled result gives way to the
+    # fused passes, whose per-entry kernel keeps the value and gradient finite.
+    term = in_memory(LOSSES["multinomial"], X, Y, sw, k)
+    assert term.compiled_passes() is True
+    w = np.full(term.n_params, 1e306)
+    f, g = term.value_and_grad(w)
+    assert np.isfinite(f) and np.all(np.isfinite(g))
+
+
+def test_a_float32_data_term_hands_over_its_own_operands():
+    X, Y, sw, k = problem(weights=True)
+    obj = LinearObjective(LOSSES["multinomial"], X.astype(np.float32), Y, sw, k, C=0.5,
+                          penalty=make_penalty("l2"))
+    assert obj.data.compiled_passes() is True
+    w = point(obj)
+    compiled = CompiledCG.of(obj, w)
+    assert compiled.X.dtype == np.float32 and compiled.St.dtype == np.float32
+    v = np.random.default_rng(2).standard_normal(obj.n_params)
+    want = obj.hessp(w, v)
+    np.testing.assert_allclose(compiled.hessp(v), want, rtol=2e-5, atol=2e-5 * np.abs(want).max())

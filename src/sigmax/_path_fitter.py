@@ -221,7 +221,7 @@ class PathFitter:
         self.data.float32_hessp(isinstance(solver_obj, NewtonCG))
         # Many solves over this data term: Newton-CG's inner solves compiled where X is
         # one block (sigmax.solvers.compiled_cg), numba's load paid once per process.
-        self.data.compiled_cg(isinstance(solver_obj, NewtonCG))
+        self.data.compiled_passes(isinstance(solver_obj, NewtonCG))
         eps = np.finfo(DTYPES[est.dtype]).eps
         tol = max(float(est.tol), 50 * eps) if est.dtype == "float32" else float(est.tol)
         with _parallel.serial_blas(), np.errstate(under="ignore"):

@@ -151,13 +151,17 @@ class DataTerm:
         """
         return False
 
-    def compiled_cg(self, on: bool = True) -> bool:
-        """Offer :meth:`hessp_operands` from now on (``on``), for the compiled Newton-CG.
+    def compiled_passes(self, on: bool = True) -> bool:
+        """Compiled passes from now on (``on``) where ``X`` is one dense block.
 
-        Asked for by callers that run many solves over one data term (the
-        regularization paths): the first compiled solve in a process costs
-        numba's import and the load of its cached kernels (about 0.4 s),
-        more than a whole small fit. Returns whether the operands are offered.
+        :meth:`hessp_operands` for the compiled Newton-CG
+        (:mod:`sigmax.solvers.compiled_cg`) and, on the symmetric softmax in
+        float64, :meth:`value_and_grad` in one compiled call
+        (:mod:`sigmax._softmax_block`). Asked for by callers that run many
+        solves over one data term (the regularization paths): the first
+        compiled pass in a process costs numba's import and the load of its
+        cached kernels (about 0.4 s), more than a whole small fit. Returns
+        whether they are on.
         """
         return False
 
@@ -167,7 +171,7 @@ class DataTerm:
         ``X`` dense ``(n, d)``, C or F order (the float32 twin where
         :meth:`float32_hessp` is on); ``St`` the loss's ``(k, n)`` state in the
         dtype of ``X``; ``weights`` ``(n,)`` in that dtype, or empty (unit).
-        Only where :meth:`compiled_cg` is on, the products are one block on one
+        Only where :meth:`compiled_passes` is on, the products are one block on one
         thread (the compiled solve takes the place of Python between small
         products) and the loss declares its ``hessp_state``; None otherwise.
         """

@@ -37,6 +37,7 @@ from .. import _parallel
 from ..losses import Loss
 from . import float32_hessp, tuning
 from . import hessian as _hessian
+from . import one_block as _one_block
 from .base import DataTerm, HostRows, host_offset, total_weight
 from .blocks import BlockProducts
 
@@ -91,7 +92,7 @@ class NumpyData(HostRows, DataTerm):
         self._St_w: np.ndarray | None = None
         self._hessp32: float32_hessp.Float32Hessp | None = None  # float32_hessp products
         self._use_hessp32 = False
-        self._compiled_cg = False  # hessp_operands offered (compiled_cg)
+        self._compiled_passes = False  # one-block compiled passes asked for (compiled_passes)
         # Dense partition path (see sigmax.losses, "Partition kernels"): the part
         # of the loss linear in the logits is summed once (_linear_part), the
         # block kernel sees no targets. Unit weights are passed to it as None.
@@ -130,6 +131,8 @@ class NumpyData(HostRows, DataTerm):
 
     def _fused_value_and_grad(self, w: np.ndarray, St: np.ndarray | None
                               ) -> tuple[float, np.ndarray]:
+        if self._compiled_passes and (out := _one_block.value_and_grad(self, w, St)) is not None:
+            return out
         W, b = self.unpack(w)
         sw, loss = self.weights, self.loss
         if self._partition:
@@ -415,31 +418,12 @@ class NumpyData(HostRows, DataTerm):
 
         return self._fused(V, bv, op)[1]
 
-    def compiled_cg(self, on: bool = True) -> bool:
-        self._compiled_cg = bool(on) and self._operands_products() is not None
-        return self._compiled_cg
-
-    def _operands_products(self) -> BlockProducts | None:
-        """The products :meth:`hessp_operands` hands over (the float32 twin's where it
-        is on), or None where they are not of the compiled CG's form."""
-        products = self._hessp32.products if self._use_hessp32 else self.products
-        X = products.X
-        if (self.loss.hessp_state is None or products.plan.sparse
-                or len(products.plan.bounds) != 1
-                or not (X.flags.c_contiguous or X.flags.f_contiguous)):
-            return None
-        return products
+    def compiled_passes(self, on: bool = True) -> bool:
+        self._compiled_passes = bool(on) and _one_block.operand_products(self) is not None
+        return self._compiled_passes
 
     def hessp_operands(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        products = self._operands_products() if self._compiled_cg else None
-        if products is None:
-            return None
-        twin = self._hessp32 if self._use_hessp32 else None
-        X = products.X
-        St = twin.state(w) if twin is not None else self._state(w)
-        unit = self._unit_weights or self.loss.hessp_state != "softmax"
-        weights = twin.weights if twin is not None else self.weights
-        return X, St, (np.empty(0, dtype=X.dtype) if unit else weights)
+        return _one_block.hessp_operands(self, w) if self._compiled_passes else None
 
     def hessian_diag(self, w: np.ndarray) -> np.ndarray:
         return _hessian.hessian_diag(self, self._state(w))
