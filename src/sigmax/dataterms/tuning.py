@@ -28,12 +28,12 @@ PARALLEL_MIN_WORK = 1 << 17
 #: in compiled code that releases it (:mod:`sigmax.solvers.compiled_cg`), and its
 #: folds now gain from the second core. Side by side over sequential, 8 Cs, 5
 #: folds, tol 1e-6, 2 vCPUs (``python benchmarks/fold_threads.py``):
-#: breast_cancer 1.63, dense_binary at 2,000 rows 1.48, credit_onehot 0.91,
-#: movies (0.43M) 1.15; dense_multinomial at 1,000 rows (0.80M) 0.68, digits
-#: (0.92M) 0.85, film_labelsets at 5% (1.28M) 0.74, zipf_classes at 5% (3.7M)
-#: 0.67. (Before the compiled solves: dense_multinomial 1.32, digits 1.20, film
-#: 0.95.) credit_onehot (0.12M) is the exception below: its path is
-#: Newton-Cholesky, whose Hessian builds are BLAS calls that release the GIL.
+#: breast_cancer 1.37, dense_binary at 2,000 rows 1.18, credit_onehot 1.15 (0.91
+#: in another run), movies (0.43M) 0.96; dense_multinomial at 1,000 rows (0.80M)
+#: 0.70, digits (0.92M) 0.80, film_labelsets at 5% (1.28M) 0.70, zipf_classes at
+#: 5% (3.7M) 0.64. (Before the compiled solves: dense_multinomial 1.32, digits
+#: 1.20, film 0.95.) The line sits between movies, whose path is Newton-Cholesky
+#: (Hessian builds that release the GIL: about even), and the softmax paths.
 FOLD_PARALLEL_MIN_WORK = 1 << 19
 #: Entries of a float32 ``X`` from which the constant linear-part gradient
 #: (``NumpyData._linear_part``) comes from float32 products of
