@@ -273,3 +273,23 @@ def test_a_float32_data_term_hands_over_its_own_operands():
     v = np.random.default_rng(2).standard_normal(obj.n_params)
     want = obj.hessp(w, v)
     np.testing.assert_allclose(compiled.hessp(v), want, rtol=2e-5, atol=2e-5 * np.abs(want).max())
+
+
+def test_the_compiled_products_run_on_one_blas_thread(monkeypatch):
+    # numba's np.dot runs on SciPy's OpenBLAS, not NumPy's: held at one thread while a
+    # compiled solve runs (two CV folds side by side would each wake all its threads),
+    # and given back its count afterwards.
+    from sigmax import _parallel
+
+    others = _parallel._other_blas()
+    if not others or max(lib.num_threads for lib in others) < 2:
+        pytest.skip("no second BLAS with several threads here")
+    before = [lib.num_threads for lib in others]
+    seen = []
+    original = _cg_kernels.cg_solve
+    monkeypatch.setattr(_cg_kernels, "cg_solve", lambda *a: (
+        seen.append([lib.num_threads for lib in others]) or original(*a)))
+    X, y, _, _ = problem(n=300, d=8, K=5, seed=4)
+    regularization_path(SoftmaxRegression(solver="newton-cg", tol=1e-8), X, y, [0.1, 10.0])
+    assert seen and all(counts == [1] * len(others) for counts in seen)
+    assert [lib.num_threads for lib in others] == before

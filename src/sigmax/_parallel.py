@@ -29,7 +29,7 @@ import numpy as np
 
 from . import _thread_warnings
 
-__all__ = ["blas_threads", "run_blocks", "serial_blas", "usable_cores"]
+__all__ = ["blas_threads", "compiled_blas", "run_blocks", "serial_blas", "usable_cores"]
 
 T = TypeVar("T")
 
@@ -37,7 +37,7 @@ _lock = threading.Lock()
 _pool_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 _blas: list[Any] | None = None
-_held: list[Any] | None = None
+_others: list[Any] | None = None
 # Set in the workers of a fused pass: a nested pass (from a callback) then runs serially.
 _inside = threading.local()
 # serial_blas: the BLAS thread count the passes may use while it holds the BLAS at 1.
@@ -62,6 +62,8 @@ class _Hold:
 # threads fitting 50,000 x 30 logistic models, see tests/test_parallel.py).
 _HOLD = _Hold()
 _PASSES = _SOLVES = _HOLD
+# The other BLAS (SciPy's), held while compiled passes run (compiled_blas).
+_COMPILED = _Hold()
 # Fits running now, in any thread; from two on, each pass runs on one worker.
 _fits = 0
 _NO_HOLD = nullcontext()
@@ -98,29 +100,22 @@ def _numpy_blas() -> list[Any]:
     return _blas
 
 
-def _held_blas() -> list[Any]:
-    """Every BLAS a hold sets to one thread: NumPy's, then the others loaded (cached).
-
-    SciPy ships its own OpenBLAS, and numba's ``np.dot`` calls it (through
-    ``scipy.linalg.cython_blas``): the compiled Newton-CG's products
-    (:mod:`sigmax._cg_kernels`) run there. Held like NumPy's: otherwise two CV
-    folds side by side each woke its two threads (a film label-set CV at 5% of
-    its rows, default threads: 1.11 s side by side against 0.80 s one after
-    the other).
-    """
-    global _held
-    if _held is None:
+def _other_blas() -> list[Any]:
+    """The BLAS libraries loaded besides NumPy's (cached): SciPy's own OpenBLAS, where
+    numba's ``np.dot`` (through ``scipy.linalg.cython_blas``) runs the compiled
+    passes' products (:func:`compiled_blas`)."""
+    global _others
+    if _others is None:
         mine = _numpy_blas()
         try:
             from threadpoolctl import ThreadpoolController
 
-            others = [lib for lib in ThreadpoolController().lib_controllers
-                      if lib.user_api == "blas"
-                      and all(lib.filepath != m.filepath for m in mine)]
+            _others = [lib for lib in ThreadpoolController().lib_controllers
+                       if lib.user_api == "blas"
+                       and all(lib.filepath != m.filepath for m in mine)]
         except Exception:  # pragma: no cover - threadpoolctl cannot inspect this BLAS
-            others = []
-        _held = [*mine, *others]
-    return _held
+            _others = []
+    return _others
 
 
 def _budget_outside() -> int:
@@ -166,6 +161,24 @@ def serial_blas() -> Iterator[None]:
             yield
         finally:
             _serial.depth -= 1
+
+
+@contextmanager
+def compiled_blas() -> Iterator[None]:
+    """Hold the other BLAS (SciPy's OpenBLAS) at one thread while compiled passes run.
+
+    numba's ``np.dot`` calls SciPy's OpenBLAS, not NumPy's: the compiled
+    Newton-CG (:mod:`sigmax.solvers.compiled_cg`) and the softmax's compiled
+    evaluation (:mod:`sigmax._softmax_block`) run their products there. Left
+    at its thread count, two CV folds side by side each woke two threads on
+    two cores (a film label-set CV at 5% of its rows, default threads: 1.11 s
+    side by side against 0.80 s one after the other). A hold of its own, so
+    that the solves which call SciPy's LAPACK directly (Newton-Cholesky's
+    factorizations) keep their threads; nested and concurrent uses share one
+    saved state, as :func:`serial_blas`.
+    """
+    with _one_blas_thread(_COMPILED):
+        yield
 
 
 @contextmanager
@@ -222,10 +235,11 @@ def _one_blas_thread(hold: _Hold) -> Iterator[None]:
     and the last one out restores them.
     """
     global _budget
-    libs = _held_blas()
+    libs = _numpy_blas() if hold is _HOLD else _other_blas()
     with _lock:
         if hold.depth == 0:
-            _budget = blas_threads() if _fits <= 1 else _budget_outside()
+            if hold is _HOLD:
+                _budget = blas_threads() if _fits <= 1 else _budget_outside()
             hold.saved = [lib.num_threads for lib in libs]
             for lib, count in zip(libs, hold.saved):
                 if count != 1:  # already one (threadpool_limits(1)): nothing to set
@@ -240,7 +254,8 @@ def _one_blas_thread(hold: _Hold) -> Iterator[None]:
                 for lib, count in zip(libs, hold.saved):
                     if count != 1:
                         _set_threads(lib, count)
-                _budget = None
+                if hold is _HOLD:
+                    _budget = None
 
 
 def _get_pool(n: int) -> ThreadPoolExecutor:

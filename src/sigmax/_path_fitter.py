@@ -224,7 +224,8 @@ class PathFitter:
         self.data.compiled_passes(isinstance(solver_obj, NewtonCG))
         eps = np.finfo(DTYPES[est.dtype]).eps
         tol = max(float(est.tol), 50 * eps) if est.dtype == "float32" else float(est.tol)
-        with _parallel.serial_blas(), np.errstate(under="ignore"):
+        # compiled_blas: the compiled passes' products run on SciPy's OpenBLAS.
+        with _parallel.serial_blas(), _parallel.compiled_blas(), np.errstate(under="ignore"):
             w0 = objective.start() if self.w is None else self.start(objective, float(C))
             result = solver_obj.solve(objective, w0, tol=tol, max_iter=int(est.max_iter),
                                       verbose=int(est.verbose))

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import _parallel
+
 __all__ = ["hessp_operands", "operand_products", "value_and_grad"]
 
 _EMPTY64 = np.empty(0)
@@ -65,12 +67,13 @@ def value_and_grad(term: Any, w: np.ndarray, St: np.ndarray | None
 
     W, b = term.unpack(w)
     out = np.empty((term.n_rows, term.k))
-    value = _softmax_block.value_grad(
-        term.X, np.ascontiguousarray(W.T), _EMPTY64 if b is None else b,
-        _EMPTY64_2D if term._Ot is None else term._Ot,
-        term._value_targets().astype(np.intp, copy=False),
-        _EMPTY64 if term._unit_weights else term.weights,
-        _EMPTY64_2D if St is None else St, out)
+    with _parallel.compiled_blas():  # numba's products: SciPy's BLAS, one thread
+        value = _softmax_block.value_grad(
+            term.X, np.ascontiguousarray(W.T), _EMPTY64 if b is None else b,
+            _EMPTY64_2D if term._Ot is None else term._Ot,
+            term._value_targets().astype(np.intp, copy=False),
+            _EMPTY64 if term._unit_weights else term.weights,
+            _EMPTY64_2D if St is None else St, out)
     with np.errstate(over="ignore", invalid="ignore"):
         finite = np.isfinite(value + float(out.sum()))
     return (float(value), out) if finite else None

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import _parallel
+
 __all__ = ["ENABLED", "CompiledCG"]
 
 #: Whether :meth:`CompiledCG.of` offers the compiled solve (tests compare both).
@@ -90,9 +92,10 @@ class CompiledCG:
             kind, diag, blocks = k.NO_PRECONDITIONER, _EMPTY1, _EMPTY3
         else:
             kind, diag, blocks = pre.kernel_args()
-        steps, products, flat = k.cg_solve(self.X, self.St, self.weights, self.kind, self.intercept,
-                                 self.scale, self.lam, r, x, kind, diag, blocks, center,
-                                 float(stop), float(enough), int(max_inner))
+        with _parallel.compiled_blas():  # numba's products: SciPy's BLAS, one thread
+            steps, products, flat = k.cg_solve(
+                self.X, self.St, self.weights, self.kind, self.intercept, self.scale, self.lam,
+                r, x, kind, diag, blocks, center, float(stop), float(enough), int(max_inner))
         self.objective.n_hessp_evals += int(products)
         return int(steps), bool(flat)
 
