@@ -293,3 +293,41 @@ def test_the_compiled_products_run_on_one_blas_thread(monkeypatch):
     regularization_path(SoftmaxRegression(solver="newton-cg", tol=1e-8), X, y, [0.1, 10.0])
     assert seen and all(counts == [1] * len(others) for counts in seen)
     assert [lib.num_threads for lib in others] == before
+
+
+def test_block_factors_fall_back_to_float64_grams_then_to_inverses(monkeypatch):
+    import sigmax._path_newton as pn
+
+    obj = objective(C=5.0)
+    w = point(obj)
+    h = curvature_weights(obj, w)
+    exact = pn._block_hessians(obj, w, h, np.float64)
+    # The factors reproduce the blocks: L L^T = H (float32 Grams: to float32 rounding).
+    pre = _factor_blocks(obj, w, h)
+    LLt = np.matmul(pre.chol, pre.chol.transpose(0, 2, 1))
+    np.testing.assert_allclose(LLt, exact, rtol=1e-5, atol=1e-6 * np.abs(exact).max())
+    # ... and the inverses formed from them (the Python iteration's) are H^-1.
+    np.testing.assert_allclose(np.matmul(pre.inv, LLt), np.broadcast_to(np.eye(LLt.shape[1]),
+                               LLt.shape), atol=1e-8)
+    # float32 Grams that come out indefinite: formed again in float64.
+    indefinite = exact.copy()
+    indefinite[:, 0, 0] = -1.0
+    real = pn._block_hessians
+    dtypes = []
+
+    def grams(objective, w, h, dtype=np.float32):
+        dtypes.append(dtype)
+        return indefinite.copy() if dtype == np.float32 else real(objective, w, h, dtype)
+
+    monkeypatch.setattr(pn, "_block_hessians", grams)
+    pre = _factor_blocks(obj, w, h)
+    assert dtypes == [np.float32, np.float64] and pre.chol is not None
+    np.testing.assert_allclose(np.matmul(pre.chol, pre.chol.transpose(0, 2, 1)), exact,
+                               rtol=1e-12, atol=1e-14 * np.abs(exact).max())
+    # Indefinite in float64 too: the inverses, handed to the kernel as such.
+    monkeypatch.setattr(pn, "_block_hessians", lambda objective, w, h, dtype=None: (
+        indefinite.copy()))
+    pre = _factor_blocks(obj, w, h)
+    assert pre.chol is None
+    np.testing.assert_allclose(pre.inv, np.linalg.inv(indefinite), rtol=1e-10)
+    assert pre.kernel_args()[0] == _cg_kernels.OUTPUT_BLOCKS
