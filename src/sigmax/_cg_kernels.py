@@ -1,11 +1,13 @@
 r"""Compiled (numba) conjugate gradients of a Newton step on one dense block of ``X``.
 
 Newton-CG on a small problem spends most of its time in Python between its
-Hessian-vector products: on a digits fold (1,437 x 64, K = 10) a product's two
-matrix products take about 35 us, and the layers around them (objective, data
-term, row blocks, thread pool, loss kernel, penalty, CG's own vector updates)
-about 150 us more. Where ``X`` is one dense block, :func:`cg_solve` runs the
-whole inner solve of one Newton step here, in one call:
+Hessian-vector products: on a digits fold (1,437 x 64, K = 10, float32, one
+thread) :func:`hessp` forms a product in 44 us where ``Objective.hessp`` (the
+objective, data term, row blocks, thread pool, loss kernel and penalty around
+the same two matrix products) takes 93 us, before CG's own vector updates
+(``python benchmarks/compiled_cg.py``). Where ``X`` is one dense block,
+:func:`cg_solve` runs the whole inner solve of one Newton step here, in one
+call:
 
 .. math:: H p = s\, \tilde X^\top \big(h \odot \tilde X P\big) + \lambda \begin{pmatrix} P_{1:d}
           \\ 0\end{pmatrix}
@@ -17,7 +19,7 @@ isotropic L2 weight, and ``h`` the loss's per-row Hessian applied in place
 v_i\rangle)\, w_i` or a diagonal loss's :math:`h_i \odot v_i` (its weights
 already in ``h``). The products are BLAS calls in the dtype of ``X`` (float32
 for the paths' twin, as :class:`~sigmax.dataterms.float32_hessp.Float32Hessp`
-forms them) with float64 accumulation of the intercept sums; the CG
+forms them; the intercepts' row sums too, as a matrix-vector product); the CG
 recurrences are float64. The iteration is the one of
 :meth:`sigmax.solvers.newton.NewtonCG.direction`, step for step (same stops,
 same preconditioners, same projection onto rows summing to zero); a test

@@ -170,9 +170,11 @@ def compiled_blas() -> Iterator[None]:
     numba's ``np.dot`` calls SciPy's OpenBLAS, not NumPy's: the compiled
     Newton-CG (:mod:`sigmax.solvers.compiled_cg`) and the softmax's compiled
     evaluation (:mod:`sigmax._softmax_block`) run their products there. Left
-    at its thread count, two CV folds side by side each woke two threads on
-    two cores (a film label-set CV at 5% of its rows, default threads: 1.11 s
-    side by side against 0.80 s one after the other). A hold of its own, so
+    at its thread count, two CV folds side by side each woke its threads on
+    the same two cores, and the film label-set CV at 5% of its rows ran
+    slower side by side than one fold after the other (seen while building
+    this; with the hold it is 0.70x, ``python benchmarks/fold_threads.py``).
+    A hold of its own, so
     that the solves which call SciPy's LAPACK directly (Newton-Cholesky's
     factorizations) keep their threads; nested and concurrent uses share one
     saved state, as :func:`serial_blas`.

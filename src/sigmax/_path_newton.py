@@ -107,8 +107,9 @@ def _block_hessians(objective: Any, w: np.ndarray, h: np.ndarray,
                     dtype: type = np.float32) -> np.ndarray:
     """:math:`H_{aa}` for every class, float64 (k, D, D), from the kept rows of ``h``.
 
-    The Gram products in ``dtype``: float32 by default, 0.6x the float64 time
-    on a digits fold (a preconditioner needs a few digits; CG stays exact).
+    The Gram products in ``dtype``: float32 by default (a preconditioner needs
+    a few digits; CG stays exact whatever it is); the build's time in
+    ``python benchmarks/compiled_cg.py``.
     """
     X, d, k, D = objective.X, objective.n_features, objective.k, objective.n_rows
     H = np.zeros((k, D, D))
@@ -143,9 +144,9 @@ def _block_hessians(objective: Any, w: np.ndarray, h: np.ndarray,
 def _factor_blocks(objective: Any, w: np.ndarray, h: np.ndarray) -> _Blocks:
     """The preconditioner of the blocks at ``w``: their Cholesky factors, else inverses.
 
-    Factors cost a fifth of the inverses (digits fold, ten 65 x 65 blocks:
-    0.15 against 0.81 ms) and apply in the same work (two triangular solves
-    per block in the compiled CG). Where float32 Grams leave a block
+    Factors cost a fraction of the inverses (ten 65 x 65 blocks on a digits
+    fold: ``python benchmarks/compiled_cg.py``) and apply in the same work
+    (two triangular solves per block in the compiled CG). Where float32 Grams leave a block
     numerically indefinite they are formed again in float64; a block that
     is still not positive definite falls back to the inverses.
     """

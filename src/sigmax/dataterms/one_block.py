@@ -19,7 +19,10 @@ import numpy as np
 
 from .. import _parallel
 
-__all__ = ["hessp_operands", "operand_products", "value_and_grad"]
+__all__ = ["ENABLED", "hessp_operands", "operand_products", "value_and_grad"]
+
+#: Whether data terms offer the compiled passes when asked (benchmarks compare both).
+ENABLED = True
 
 _EMPTY64 = np.empty(0)
 _EMPTY64_2D = np.empty((0, 0))
@@ -35,7 +38,7 @@ def operand_products(term: Any) -> Any:
     """The products :func:`hessp_operands` hands over (the float32 twin's where it is
     on), or None where they are not of the compiled CG's form."""
     products = term._hessp32.products if term._use_hessp32 else term.products
-    if term.loss.hessp_state is None or not _one_contiguous_block(products):
+    if not ENABLED or term.loss.hessp_state is None or not _one_contiguous_block(products):
         return None
     return products
 

@@ -11,9 +11,10 @@ state, the weights), the objective's scale and isotropic L2 weight, and the
 preconditioner as arrays. Same iteration, same stops, same products (float32
 where the data term's twin is on); one call per Newton step.
 
-Measured on a digits training fold's path (1,437 x 64, K = 10, 8 Cs, tol
-1e-7, one thread; ``python benchmarks/compiled_cg.py``): see the module
-:mod:`sigmax.solvers.newton` and docs/benchmarks.md for the numbers.
+A digits training fold's path (1,437 x 64, K = 10, 8 Cs, tol 1e-7, one
+thread) and the digits CV of ``sigmax bench paths``, compiled against the
+Python iteration: ``python benchmarks/compiled_cg.py`` (its table is in
+docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from .. import _parallel
 
 __all__ = ["ENABLED", "CompiledCG"]
 
-#: Whether :meth:`CompiledCG.of` offers the compiled solve (tests compare both).
+#: Whether :meth:`CompiledCG.of` offers the compiled solve (tests and benchmarks compare
+#: both; :data:`sigmax.dataterms.one_block.ENABLED` switches the data terms' side).
 ENABLED = True
 
 

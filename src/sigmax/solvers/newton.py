@@ -229,6 +229,13 @@ class NewtonCG(_Newton):
     ``precondition=True`` / ``False`` forces Jacobi / plain CG,
     ``"blocks"`` the output blocks, ``"sparse"`` only the sparse rule.
 
+    **Compiled inner solve**: where the data term offers its operands (``X``
+    one dense row block, asked for by the regularization paths:
+    :meth:`~sigmax.dataterms.base.DataTerm.compiled_passes`), the same
+    iteration runs in one compiled call per Newton step
+    (:class:`~sigmax.solvers.compiled_cg.CompiledCG`): on small problems the
+    Python around each product costs more than the product.
+
     The symmetric softmax has flat directions (a constant added to all ``k``
     entries of a parameter row). A diagonal (or block-diagonal)
     preconditioner would mix them with the rest and make CG crawl along
@@ -331,9 +338,6 @@ class NewtonCG(_Newton):
         # Symmetric softmax: the row-mean part of the step in closed form
         # (centering r); CG then adds the rest.
         x = split.solve_means(r) if split is not None else np.zeros_like(g)
-        cg_steps = 0
-        # In-place updates on preallocated vectors: on text data each is half
-        # an (n, k) buffer, and a fresh one per step costs its page faults.
         stop = (eta * np.linalg.norm(g)) ** 2
         enough = self.tol_share * getattr(self, "_tol", 0.0)
         compiled = CompiledCG.of(objective, w)
@@ -343,6 +347,9 @@ class NewtonCG(_Newton):
                                          self.max_inner)
             self._cg_steps = steps
             return -g if flat else x
+        cg_steps = 0
+        # In-place updates on preallocated vectors: on text data each is half
+        # an (n, k) buffer, and a fresh one per step costs its page faults.
         z = pre.apply(r, np.empty_like(r)) if pre is not None else r
         if split is not None:
             split.center(z)
