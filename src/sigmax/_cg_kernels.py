@@ -34,6 +34,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ._partition_kernels import softmax_hessp
+
 __all__ = ["CHOLESKY_BLOCKS", "DIAGONAL_STATE", "JACOBI", "NO_PRECONDITIONER", "OUTPUT_BLOCKS",
            "SOFTMAX_STATE", "apply_state", "cg_solve", "hessp"]
 
@@ -48,10 +50,12 @@ NO_PRECONDITIONER, JACOBI, OUTPUT_BLOCKS, CHOLESKY_BLOCKS = 0, 1, 2, 3
 @numba.njit(nogil=True, cache=True, boundscheck=False)
 def apply_state(Zt, bias, S, w, kind):  # pragma: no cover - compiled
     """Overwrite the ``(k, n)`` block ``Zt`` plus ``bias`` with the per-row Hessian (state
-    ``S``) times it.
+    ``S``, C-contiguous ``(k, n)``) times it.
 
     ``bias``: ``(k,)`` intercepts added to each column first, or empty; ``w``: ``(n,)``
-    weights of the softmax, or empty (unit); a diagonal state holds its own.
+    weights of the softmax, or empty (unit); a diagonal state holds its own. The
+    softmax's is the row blocks' own kernel
+    (:func:`sigmax._partition_kernels.softmax_hessp`).
     """
     k, n = Zt.shape
     if bias.size:
@@ -60,18 +64,7 @@ def apply_state(Zt, bias, S, w, kind):  # pragma: no cover - compiled
             for i in range(n):
                 Zt[a, i] += ba
     if kind == SOFTMAX_STATE:
-        pv = np.zeros(n, dtype=Zt.dtype)
-        for a in range(k):
-            for i in range(n):
-                pv[i] += S[a, i] * Zt[a, i]
-        if w.size:
-            for a in range(k):
-                for i in range(n):
-                    Zt[a, i] = S[a, i] * (Zt[a, i] - pv[i]) * w[i]
-        else:
-            for a in range(k):
-                for i in range(n):
-                    Zt[a, i] = S[a, i] * (Zt[a, i] - pv[i])
+        softmax_hessp(S, 0, Zt, w)
     else:
         for a in range(k):
             for i in range(n):
