@@ -160,8 +160,8 @@ class DataTerm:
         (:mod:`sigmax._softmax_block`). Asked for by callers that run many
         solves over one data term (the regularization paths): the first
         compiled pass in a process costs numba's import and the load of its
-        cached kernels (about 0.4 s), more than a whole small fit. Returns
-        whether they are on.
+        cached kernels (0.6-0.8 s, ``python benchmarks/compiled_cg.py``), more
+        than a whole small fit. Returns whether they are on.
         """
         return False
 
