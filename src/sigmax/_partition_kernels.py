@@ -490,6 +490,8 @@ def softmax_partition_rows(Z, y, w, S, s64, reference, bias):  # pragma: no cove
     B = np.zeros(k, np.float32)
     if bias.size > 0:
         B[:] = bias
+    flat = Z.reshape(-1)
+    mxs = np.empty(strip, np.float32)
     for i0 in range(0, b, strip):
         t = min(strip, b - i0)
         for i in range(i0, i0 + t):
@@ -502,16 +504,24 @@ def softmax_partition_rows(Z, y, w, S, s64, reference, bias):  # pragma: no cove
                 c = y[i] - 1 if reference else y[i]
                 if c >= 0:
                     d = np.float64(mx - (zr[c] + B[c]))
-            s = expneg(-mx) if reference else f32(0.0)
+            total += d * w[i] if weighted else d
+            mxs[i - i0] = mx
             for r in range(k):
-                e = expneg(zr[r] + B[r] - mx)
-                zr[r] = e
-                s += e
+                zr[r] = zr[r] + B[r] - mx
+        # The exponentials in one pass over the strip's contiguous rows: a pass
+        # per row left a remainder of k mod 16 entries to a scalar loop (film's
+        # 79 label sets: 15 of every 79; ``python benchmarks/softmax_rows.py``).
+        seg = flat[i0 * k:(i0 + t) * k]
+        for j in range(t * k):
+            seg[j] = expneg(seg[j])
+        for i in range(i0, i0 + t):
+            zr = Z[i]
+            s = expneg(-mxs[i - i0]) if reference else f32(0.0)
+            for r in range(k):
+                s += zr[r]
             if weighted:
-                total += d * w[i]
                 s64[i] = s
             else:
-                total += d
                 prod *= np.float64(s)
                 held += 1
                 if held == group:
