@@ -4,7 +4,8 @@
 blocks cut (``sigmax.dataterms.blocks.dense_block_rows`` for d = 14), labels, unit
 weights, intercepts, without and with the Newton state, one thread, best of 200 calls.
 K = 79 and 100 are the film label sets and the Zipf classes of ``sigmax bench``; K = 10
-and 20 the dense problems'. To compare two source trees, run it under each one's
+and 20 the dense problems'; 24 and 32 straddle where the kernel changes the order of
+the state's transpose. To compare two source trees, run it under each one's
 ``PYTHONPATH``:
 
     python benchmarks/softmax_rows.py
@@ -45,7 +46,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     print("   K   rows   no state   with state   (ns per entry, one thread)")
     with threadpool_limits(1):
-        for K in (10, 20, 79, 100):
+        for K in (10, 20, 24, 32, 79, 100):
             b = dense_block_rows(14, K, 4)
             print(f"{K:4d} {b:6d} {ns_per_entry(K, False, rng):10.3f} "
                   f"{ns_per_entry(K, True, rng):12.3f}")

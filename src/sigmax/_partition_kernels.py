@@ -534,10 +534,20 @@ def softmax_partition_rows(Z, y, w, S, s64, reference, bias):  # pragma: no cove
             for r in range(k):
                 zr[r] *= inv
         if state:
-            for r in range(k):
-                sr = S[r, i0:i0 + t]
+            # The strip's transpose into S: by rows of Z (contiguous reads,
+            # scattered stores) from 32 outputs on, by rows of S below; each
+            # order is the slower one on the other side of 24-32 outputs
+            # (``python benchmarks/softmax_rows.py``, with state).
+            if k >= 32:
                 for j in range(t):
-                    sr[j] = Z[i0 + j, r]
+                    zr = Z[i0 + j]
+                    for r in range(k):
+                        S[r, i0 + j] = zr[r]
+            else:
+                for r in range(k):
+                    sr = S[r, i0:i0 + t]
+                    for j in range(t):
+                        sr[j] = Z[i0 + j, r]
             if weighted:
                 for i in range(i0, i0 + t):
                     zr = Z[i]
