@@ -253,13 +253,33 @@ def test_compiled_softmax_evaluation_steps_aside():
     f32 = in_memory(LOSSES["multinomial"], X.astype(np.float32), Y, sw, k)
     f32.compiled_passes()
     assert one_block.value_and_grad(f32, np.zeros(f32.n_params), None) is None
-    # Logits near the float range: a non-finite compiled result gives way to the
-    # fused passes, whose per-entry kernel keeps the value and gradient finite.
+    # Logits near the float range (about 1e304): the compiled pass forms p - y per
+    # entry, stays finite and equals the fused passes.
+    data = {}
+    for on in (False, True):
+        data[on] = in_memory(LOSSES["multinomial"], X, Y, sw, k)
+        data[on].compiled_passes(on)
+    w = np.random.default_rng(7).standard_normal(data[True].n_params) * 1e303
+    assert one_block.value_and_grad(data[True], w, None) is not None
+    (f0, g0), (f1, g1) = (data[on].value_and_grad(w) for on in (False, True))
+    assert np.isfinite(f1) and np.all(np.isfinite(g1))
+    assert f1 == pytest.approx(f0, rel=1e-12)
+    np.testing.assert_allclose(g1, g0, rtol=1e-10, atol=1e-10 * np.abs(g0).max())
+
+
+def test_a_non_finite_compiled_evaluation_gives_way_to_the_fused_passes(monkeypatch):
+    from sigmax import _softmax_block
+
+    X, Y, sw, k = problem(seed=8)
     term = in_memory(LOSSES["multinomial"], X, Y, sw, k)
-    assert term.compiled_passes() is True
-    w = np.full(term.n_params, 1e306)
+    term.compiled_passes()
+    w = point(term)
+    want = in_memory(LOSSES["multinomial"], X, Y, sw, k).value_and_grad(w)
+    monkeypatch.setattr(_softmax_block, "value_grad", lambda *a: np.nan)
+    assert one_block.value_and_grad(term, w, None) is None
     f, g = term.value_and_grad(w)
-    assert np.isfinite(f) and np.all(np.isfinite(g))
+    assert f == pytest.approx(want[0], rel=1e-13)
+    np.testing.assert_allclose(g, want[1], rtol=1e-12)
 
 
 def test_a_float32_data_term_hands_over_its_own_operands():

@@ -48,9 +48,15 @@ _serial = threading.local()
 
 
 class _Hold:
-    """Who holds NumPy's BLAS at one thread: nesting depth and the counts to restore."""
+    """Who holds some BLAS libraries at one thread: nesting depth and the counts to restore.
 
-    def __init__(self) -> None:
+    ``libs``: the libraries held (called when a hold starts: threadpoolctl finds
+    them on first use); ``budget``: whether the hold also keeps the passes'
+    thread budget (:func:`blas_threads`), as NumPy's does.
+    """
+
+    def __init__(self, libs: Callable[[], list[Any]], budget: bool) -> None:
+        self.libs, self.budget = libs, budget
         self.depth = 0
         self.saved: list[int] = []
 
@@ -60,10 +66,10 @@ class _Hold:
 # other's "1" as the count to restore, and left the BLAS at one thread, or
 # restored it under a running pass (oversubscription: 0.24 s -> 2.9 s for two
 # threads fitting 50,000 x 30 logistic models, see tests/test_parallel.py).
-_HOLD = _Hold()
+_HOLD = _Hold(lambda: _numpy_blas(), budget=True)
 _PASSES = _SOLVES = _HOLD
 # The other BLAS (SciPy's), held while compiled passes run (compiled_blas).
-_COMPILED = _Hold()
+_COMPILED = _Hold(lambda: _other_blas(), budget=False)
 # Fits running now, in any thread; from two on, each pass runs on one worker.
 _fits = 0
 _NO_HOLD = nullcontext()
@@ -230,17 +236,17 @@ def _set_threads(lib: Any, count: int) -> None:
 
 @contextmanager
 def _one_blas_thread(hold: _Hold) -> Iterator[None]:
-    """NumPy's BLAS at one thread while any holder of ``hold`` is inside.
+    """``hold``'s BLAS libraries at one thread while any holder of it is inside.
 
     Uses from several user threads may overlap: the first one in saves the
     BLAS thread counts and the pass budget (:func:`blas_threads` from before),
     and the last one out restores them.
     """
     global _budget
-    libs = _numpy_blas() if hold is _HOLD else _other_blas()
+    libs = hold.libs()
     with _lock:
         if hold.depth == 0:
-            if hold is _HOLD:
+            if hold.budget:
                 _budget = blas_threads() if _fits <= 1 else _budget_outside()
             hold.saved = [lib.num_threads for lib in libs]
             for lib, count in zip(libs, hold.saved):
@@ -256,7 +262,7 @@ def _one_blas_thread(hold: _Hold) -> Iterator[None]:
                 for lib, count in zip(libs, hold.saved):
                     if count != 1:
                         _set_threads(lib, count)
-                if hold is _HOLD:
+                if hold.budget:
                     _budget = None
 
 

@@ -537,8 +537,8 @@ def softmax_partition_rows(Z, y, w, S, s64, reference, bias):  # pragma: no cove
             # The strip's transpose into S: by rows of Z (contiguous reads,
             # scattered stores) from 32 outputs on, by rows of S below. Timed both
             # ways at 10-200 outputs while choosing (a throwaway script): each order
-            # was the slower one on the other side of 24-32 (about 1.5x either
-            # way); ``python benchmarks/softmax_rows.py`` times the kernel as it is.
+            # was the slower one on the other side of 24-32; ``python
+            # benchmarks/softmax_rows.py`` times the kernel as it is.
             if k >= 32:
                 for j in range(t):
                     zr = Z[i0 + j]
