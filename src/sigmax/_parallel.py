@@ -29,7 +29,8 @@ import numpy as np
 
 from . import _thread_warnings
 
-__all__ = ["blas_threads", "compiled_blas", "run_blocks", "serial_blas", "usable_cores"]
+__all__ = ["blas_threads", "compiled_blas", "run_blocks", "serial_blas", "small_gemm_kernels",
+           "usable_cores"]
 
 T = TypeVar("T")
 
@@ -104,6 +105,29 @@ def _numpy_blas() -> list[Any]:
         except Exception:  # pragma: no cover - threadpoolctl cannot inspect this BLAS
             _blas = []
     return _blas
+
+
+#: OpenBLAS targets with small-matrix GEMM kernels (its ``SMALL_MATRIX_OPT`` x86-64
+#: kernels, written for SkylakeX and built for the targets that share them).
+#: Measured on SkylakeX (``python benchmarks/block_layout.py``, part 5).
+_SMALL_GEMM_TARGETS = frozenset({"skylakex", "cooperlake", "sapphirerapids"})
+_small_gemm: bool | None = None
+
+
+def small_gemm_kernels() -> bool:
+    """Whether NumPy's BLAS runs products of at most ``100^3`` multiply-adds on
+    small-matrix kernels (OpenBLAS on a SkylakeX-family core; cached).
+
+    There :class:`sigmax.dataterms.blocks.BlockProducts` slices a block's
+    products to that size (:data:`sigmax.dataterms.tuning.SMALL_GEMM_MACS`);
+    elsewhere a slice would only add calls.
+    """
+    global _small_gemm
+    if _small_gemm is None:
+        _small_gemm = any(getattr(lib, "internal_api", "") == "openblas"
+                          and str(getattr(lib, "architecture", "")).lower()
+                          in _SMALL_GEMM_TARGETS for lib in _numpy_blas())
+    return _small_gemm
 
 
 def _other_blas() -> list[Any]:

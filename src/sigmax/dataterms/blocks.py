@@ -132,6 +132,24 @@ def row_layout(X: np.ndarray, plan: BlockPlan) -> np.ndarray:
     return X if X.flags.c_contiguous or X.flags.f_contiguous else np.asfortranarray(X)
 
 
+def slice_rows(d: int, k: int) -> int:
+    """Rows of one slice of a row-major block's ``G_b^T X_b`` with ``k > 1`` outputs, or 0.
+
+    Where NumPy's BLAS has small-matrix kernels (:func:`sigmax._parallel.small_gemm_kernels`),
+    that product runs in row slices of at most
+    :data:`~sigmax.dataterms.tuning.SMALL_GEMM_MACS` multiply-adds: 1.3-1.5x
+    faster per row on the bench shapes than one call over the block (``python
+    benchmarks/block_layout.py``, part 5). The block stays the unit of the passes
+    (its logits in cache between the two products); only the BLAS calls are
+    cut. ``X_b W`` gains nothing from it on a row-major ``X``, and row slices of
+    a column-major ``X`` are strided (no small kernels: not sliced).
+    """
+    if k < 2 or not _parallel.small_gemm_kernels():
+        return 0
+    rows = tuning.SMALL_GEMM_MACS // max(d * k, 1)
+    return rows if rows >= tuning.SMALL_GEMM_MIN_ROWS else 0
+
+
 def twin_order(shape: tuple[int, int], k: int, dtype: Any) -> str:
     """Memory order (``"C"`` / ``"F"``) for a dense copy of ``X`` in ``dtype`` made for its
     blocks' products: column-major where the copy is one block (see :func:`row_layout`)."""
@@ -157,6 +175,9 @@ class BlockProducts:
         self.n_samples, self.n_features = X.shape
         self.plan = BlockPlan(X, self.k)
         self.X = X if self.plan.sparse else row_layout(X, self.plan)
+        #: Rows of one slice of a block's ``G_b^T X_b`` (0: unsliced), see :func:`slice_rows`.
+        self.slice = (slice_rows(self.n_features, self.k)
+                      if not self.plan.sparse and self.X.flags.c_contiguous else 0)
         # Per-thread scratch blocks of the dense passes, reused across blocks
         # and calls (fresh temporaries per block cost page faults).
         self.bufs: dict[tuple[int, str], np.ndarray] = {}
@@ -274,7 +295,13 @@ class BlockProducts:
             acc[0] += np.dot(Gt[0], self.X[lo:hi])
         else:
             lo, hi = self.plan.bounds[i]
-            acc += np.dot(Gt, self.X[lo:hi])
+            G, step = (Gt if transposed else Gt.T), self.slice
+            if step and hi - lo > step:  # small-matrix kernels (slice_rows)
+                for s in range(lo, hi, step):
+                    e = min(s + step, hi)
+                    acc += np.dot(G[:, s - lo: e - lo], self.X[s:e])
+            else:
+                acc += np.dot(G, self.X[lo:hi])
 
     def ones(self, size: int) -> np.ndarray:
         """A cached vector of ``size`` ones in the working dtype (read only)."""

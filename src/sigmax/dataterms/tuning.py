@@ -11,6 +11,17 @@ from __future__ import annotations
 #: measured best at 3-6 MB (4096-8192 rows of d=100 float64) on a 2 MB-L2,
 #: 32 MB-L3 machine; smaller blocks pay NumPy's per-call overhead.
 BLOCK_BYTES = 4 << 20
+#: Multiply-adds of one matrix product (``M N K``) up to which OpenBLAS runs its
+#: small-matrix kernels (``gemm_small_kernel_permit``: ``M N K <= 100^3`` on its
+#: SkylakeX-family targets, :func:`sigmax._parallel.small_gemm_kernels`). On the
+#: row blocks' shapes they form ``G_b^T X_b`` of a row-major ``X`` 1.3-1.5x faster
+#: than the general kernels (``python benchmarks/block_layout.py``, part 5), so
+#: that product runs in row slices of at most this many multiply-adds where the
+#: BLAS has them (:func:`sigmax.dataterms.blocks.slice_rows`).
+SMALL_GEMM_MACS = 1_000_000
+#: Rows below which a product is not sliced: shorter slices pay NumPy's per-call
+#: overhead (a few microseconds) for products of a few tens.
+SMALL_GEMM_MIN_ROWS = 256
 #: Logits (``n * k``) from which a dense problem uses the losses' compiled
 #: (numba) partition passes. Loading numba costs 0.2-1 s once per process
 #: (import and disk cache), and the passes save about 0.5 ns per logit and
