@@ -107,15 +107,16 @@ def _numpy_blas() -> list[Any]:
     return _blas
 
 
-#: OpenBLAS targets with small-matrix GEMM kernels (its ``SMALL_MATRIX_OPT`` x86-64
-#: kernels, written for SkylakeX and built for the targets that share them).
-#: Measured on SkylakeX (``python benchmarks/block_layout.py``, part 5).
+#: OpenBLAS targets whose products of at most about 10^6 multiply-adds run on faster
+#: small-matrix kernels. Measured on SkylakeX only (``python
+#: benchmarks/block_layout.py``, part 5); Cooperlake and SapphireRapids are the
+#: AVX-512 targets OpenBLAS builds from SkylakeX's kernels, taken to behave alike.
 _SMALL_GEMM_TARGETS = frozenset({"skylakex", "cooperlake", "sapphirerapids"})
 _small_gemm: bool | None = None
 
 
 def small_gemm_kernels() -> bool:
-    """Whether NumPy's BLAS runs products of at most ``100^3`` multiply-adds on
+    """Whether NumPy's BLAS runs products of at most about ``10^6`` multiply-adds on
     small-matrix kernels (OpenBLAS on a SkylakeX-family core; cached).
 
     There :class:`sigmax.dataterms.blocks.BlockProducts` slices a block's

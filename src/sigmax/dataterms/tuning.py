@@ -11,9 +11,11 @@ from __future__ import annotations
 #: measured best at 3-6 MB (4096-8192 rows of d=100 float64) on a 2 MB-L2,
 #: 32 MB-L3 machine; smaller blocks pay NumPy's per-call overhead.
 BLOCK_BYTES = 4 << 20
-#: Multiply-adds of one matrix product (``M N K``) up to which OpenBLAS runs its
-#: small-matrix kernels (``gemm_small_kernel_permit``: ``M N K <= 100^3`` on its
-#: SkylakeX-family targets, :func:`sigmax._parallel.small_gemm_kernels`). On the
+#: Multiply-adds of one matrix product (``M N K``) up to which OpenBLAS, on a
+#: SkylakeX core, forms it on its small-matrix kernels
+#: (:func:`sigmax._parallel.small_gemm_kernels`): the limit measured lies between
+#: 0.92M (a digits fold, 1,437 x 64 x 10: slicing gains nothing) and 1.15M (all
+#: 1,797 digits rows: sliced 1.3x faster), where a product of 100^3 sits. On the
 #: row blocks' shapes they form ``G_b^T X_b`` of a row-major ``X`` 1.3-1.5x faster
 #: than the general kernels (``python benchmarks/block_layout.py``, part 5), so
 #: that product runs in row slices of at most this many multiply-adds where the
