@@ -182,9 +182,13 @@ def small_kernel_slices(rounds: int = 5) -> None:
     print("\n5. row slices for the small-matrix kernels (NumPy's BLAS has them: "
           f"{_parallel.small_gemm_kernels()}), one thread")
     print(f"{'shape':>18} {'dtype':>8} {'rows':>6} {'slice':>6} {'GX whole':>9} "
-          f"{'GX sliced':>9}  us")
+          f"{'GX sliced':>9} {'ns/row whole':>12}  (us)")
     rng = np.random.default_rng(0)
-    for name, n, d, k in (*SHAPES, ("digits, all rows", 1797, 64, 10)):
+    # Digits' shape at 1,400 / 1,600 rows (0.90M / 1.02M multiply-adds): the two
+    # sides of the small kernels' limit; then all 1,797 rows (1.15M).
+    for name, n, d, k in (*SHAPES, ("digits, 1400 rows", 1400, 64, 10),
+                          ("digits, 1600 rows", 1600, 64, 10),
+                          ("digits, all rows", 1797, 64, 10)):
         for dtype in (np.float64, np.float32):
             rows = min(n, blocks.dense_block_rows(d, k, np.dtype(dtype).itemsize))
             step = tuning.SMALL_GEMM_MACS // (d * k)
@@ -200,7 +204,7 @@ def small_kernel_slices(rounds: int = 5) -> None:
             whole = 1e6 * _best(lambda X=X, G=G: np.dot(G, X), work)
             cut = 1e6 * _best(sliced, work)
             print(f"{name:>18} {np.dtype(dtype).name:>8} {rows:>6} {min(step, rows):>6} "
-                  f"{whole:9.1f} {cut:9.1f}")
+                  f"{whole:9.1f} {cut:9.1f} {1e3 * whole / rows:12.1f}")
     keep = tuning.SMALL_GEMM_MACS
     for name, scale in (("digits", 1.0), ("dense_multinomial", 0.1), ("film_labelsets", 0.25),
                         ("many_classes", 0.1)):

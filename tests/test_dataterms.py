@@ -247,15 +247,15 @@ def test_float32_hessian_products_are_the_float64_ones_to_float32_rounding(name,
 
 
 def test_float32_hessian_products_are_refused_on_float32_data_and_other_terms(monkeypatch):
-    from sigmax.dataterms import float32_hessp
+    from sigmax.dataterms import memory
 
     loss, X, Y, weights, k = _problem("multinomial")
     assert NumpyData(loss, X.astype(np.float32), Y, weights, k).float32_hessp() is False
     assert GenericData(loss, X, Y, weights, k).float32_hessp() is False
     # ... and where the float32 copy of X would take over a quarter of the free memory.
-    monkeypatch.setattr(float32_hessp, "available_memory", lambda: 3.9 * X.size * 4)
+    monkeypatch.setattr(memory, "available_memory", lambda: 3.9 * X.size * 4)
     assert NumpyData(loss, X, Y, weights, k).float32_hessp() is False
-    monkeypatch.setattr(float32_hessp, "available_memory", lambda: 4.1 * X.size * 4)
+    monkeypatch.setattr(memory, "available_memory", lambda: 4.1 * X.size * 4)
     assert NumpyData(loss, X, Y, weights, k).float32_hessp() is True
 
 

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from .blocks import BlockProducts, twin_order
-from .memory import available_memory, copy_fits
+from .memory import copy_fits
 
 __all__ = ["FLUSH_BELOW", "Float32Hessp", "affordable"]
 
@@ -49,7 +49,7 @@ def affordable(X: Any) -> bool:
     """Whether a float32 copy of ``X`` (dense or CSR) fits in
     :data:`~sigmax.dataterms.memory.MEMORY_SHARE` of the available memory."""
     values = X.nnz if hasattr(X, "nnz") else X.size
-    return copy_fits(4.0 * values, available_memory())
+    return copy_fits(4.0 * values)
 
 
 class Float32Hessp:

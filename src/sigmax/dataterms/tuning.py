@@ -14,8 +14,9 @@ BLOCK_BYTES = 4 << 20
 #: Multiply-adds of one matrix product (``M N K``) up to which OpenBLAS, on a
 #: SkylakeX core, forms it on its small-matrix kernels
 #: (:func:`sigmax._parallel.small_gemm_kernels`): the limit measured lies between
-#: 0.92M (a digits fold, 1,437 x 64 x 10: slicing gains nothing) and 1.15M (all
-#: 1,797 digits rows: sliced 1.3x faster), where a product of 100^3 sits. On the
+#: 0.90M and 1.02M (digits' 64 features and 10 classes at 1,400 / 1,600 rows: 24
+#: against 43 ns per row of ``G_b^T X_b`` in float64), where a product of 100^3
+#: sits. On the
 #: row blocks' shapes they form ``G_b^T X_b`` of a row-major ``X`` 1.3-1.5x faster
 #: than the general kernels (``python benchmarks/block_layout.py``, part 5), so
 #: that product runs in row slices of at most this many multiply-adds where the
