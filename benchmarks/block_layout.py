@@ -1,6 +1,6 @@
 """Memory order of ``X`` and the speed of the row-block products (``sigmax.dataterms.blocks``).
 
-Three measurements, one thread, the best of several repeats, each A/B interleaved
+Six measurements, one thread, the best of several repeats, each A/B interleaved
 in this process:
 
 1. **One block's two products** (``X_b W`` into the ``(k, b)`` logits, and
@@ -26,9 +26,16 @@ in this process:
    (:func:`sigmax.dataterms.blocks.slice_rows`), per block; then whole fits
    (``SoftmaxRegression``, default solver and tolerance) sliced and unsliced
    (``SMALL_GEMM_MACS = 0``), alternating, best of 5.
+6. **The logits in row slices too**: a block's ``X_b W`` over a grid of ``d`` and
+   ``k`` (float64 and float32, blocks of :func:`sigmax.dataterms.blocks.dense_block_rows`
+   rows): one product written into the ``(k, b)`` logits against ``(b, k)`` row
+   slices copied transposed into them (:attr:`BlockProducts.slice_logits`), the
+   ratio per cell; then whole fits with the logits sliced (where ``d >= 3k``;
+   the compiled float32 passes' ``(b, k)`` blocks always) and as before (one
+   product per block), alternating, best of 7 (digits: 15).
 
-    python benchmarks/block_layout.py           # all five parts
-    python benchmarks/block_layout.py --part 5  # one of them
+    python benchmarks/block_layout.py           # all six parts
+    python benchmarks/block_layout.py --part 6  # one of them
 """
 
 from __future__ import annotations
@@ -224,8 +231,63 @@ def small_kernel_slices(rounds: int = 5) -> None:
                   f"{best['unsliced'] * 1e3:.1f} ms ({best['sliced'] / best['unsliced']:.2f}x)")
 
 
+def _unsliced_logits() -> contextlib.AbstractContextManager:
+    """The logits as before part 6: one product per block, in either layout."""
+    stack = contextlib.ExitStack()
+    stack.enter_context(_patched(tuning, "SLICED_LOGITS_FEATURES_PER_OUTPUT", np.inf))
+
+    def whole(self, lo, hi, Wb, Z):
+        np.matmul(self.X[lo:hi], Wb, out=Z)
+
+    stack.enter_context(_patched(blocks.BlockProducts, "_rows_product", whole))
+    return stack
+
+
+def sliced_logits(rounds: int = 7) -> None:
+    from sigmax import MultiLabelLogistic
+
+    print("\n6. a block's logits X_b W: (b, k) row slices copied transposed over one "
+          "product into (k, b), time ratio (slice rows), one thread")
+    rng = np.random.default_rng(0)
+    ks = (3, 5, 10, 20, 50, 100)
+    for dtype in (np.float64, np.float32):
+        print(f"  {np.dtype(dtype).name:>8} " + " ".join(f"{'k=' + str(k):>13}" for k in ks))
+        for d in (16, 24, 32, 48, 64, 100, 200):
+            cells = []
+            for k in ks:
+                rows = blocks.dense_block_rows(d, k, np.dtype(dtype).itemsize)
+                P = blocks.BlockProducts(rng.standard_normal((rows, d)).astype(dtype), k)
+                if not P.slice:
+                    cells.append(f"{'-':>13}")
+                    continue
+                W = rng.standard_normal((d, k))
+                buf = np.empty(k * rows, dtype)
+                t = {}
+                for on in (True, False):
+                    P.slice_logits = on
+                    Wb = P.block_weights(W)
+                    t[on] = _best(lambda P=P, Wb=Wb, buf=buf: P.block_logits(0, Wb, None, out=buf),
+                                  rows * d * k)
+                cells.append(f"{t[True] / t[False]:6.2f} ({P.slice:>4})")
+            print(f"  {'d=' + str(d):>8} " + " ".join(cells))
+    for name, scale in (("digits", 1.0), ("dense_multinomial", 0.5), ("multilabel", 0.5),
+                        ("film_labelsets", 0.25)):
+        data = PROBLEMS[name].load(scale)
+        est = MultiLabelLogistic if data.problem.kind == "multilabel" else SoftmaxRegression
+        for dtype in ("float64", "float32"):
+            def fit(X=data.X, y=data.y, dtype=dtype, est=est):
+                est(dtype=dtype).fit(X, y)
+            best = _alternate({"sliced": (fit, contextlib.nullcontext),
+                               "one product": (fit, _unsliced_logits)},
+                              15 if name == "digits" else rounds)
+            k = data.y.shape[1] if data.y.ndim > 1 else len(np.unique(data.y))
+            print(f"  {name} ({data.X.shape[0]} x {data.X.shape[1]}, k={k}) {dtype}: sliced "
+                  f"{best['sliced'] * 1e3:.1f} ms, one product {best['one product'] * 1e3:.1f} "
+                  f"ms ({best['sliced'] / best['one product']:.2f}x)")
+
+
 PARTS = {1: block_products, 2: column_major_fits, 3: path_twin, 4: real_table,
-         5: small_kernel_slices}
+         5: small_kernel_slices, 6: sliced_logits}
 
 
 def main() -> None:

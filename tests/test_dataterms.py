@@ -292,34 +292,47 @@ def test_every_memory_order_of_X_gives_the_same_evaluations(name, monkeypatch):
             np.testing.assert_allclose(term.hessp(w, v), want_h, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("compiled", [False, True])
+@pytest.mark.parametrize("d", [6, 12])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name", ["multinomial", "multilabel"])
-def test_row_slices_for_small_gemm_kernels_give_the_same_passes(name, dtype, monkeypatch):
+def test_row_slices_for_small_gemm_kernels_give_the_same_passes(name, dtype, d, compiled,
+                                                                 monkeypatch):
     # Where NumPy's BLAS has small-matrix kernels, a row-major block's G_b^T X_b runs
-    # in row slices (blocks.slice_rows); every pass that uses it (value and gradient,
-    # Hessian products) gives the unsliced sums. Forced on here (any BLAS): slices
-    # of 256 rows of blocks of 700, so that a block ends in a short slice.
+    # in row slices (blocks.slice_rows), and so does X_b W: as (b, k) rows copied
+    # transposed into the (k, b) logits where d >= 3k (slice_logits: d = 12, k = 3),
+    # kept as rows by the compiled float32 passes (rowmajor: unit weights and the
+    # compiled passes forced on). Every pass (value and gradient, Hessian products,
+    # the value alone) gives the unsliced sums. Forced on here (any BLAS): slices of
+    # 256 rows of blocks of 700, so that a block ends in a short slice.
     from sigmax import _parallel
     from sigmax.dataterms import tuning
 
-    loss, X, Y, weights, k = _problem(name, n=1500, d=6)
+    loss, X, Y, weights, k = _problem(name, n=1500, d=d)
     X = X.astype(dtype)
+    if compiled:
+        weights = np.ones_like(weights)
+        monkeypatch.setattr(tuning, "COMPILED_MIN_LOGITS", 0)
     rng = np.random.default_rng(3)
-    monkeypatch.setattr(tuning, "BLOCK_BYTES", 700 * np.dtype(dtype).itemsize * (6 + 2 * k))
+    monkeypatch.setattr(tuning, "BLOCK_BYTES", 700 * np.dtype(dtype).itemsize * (d + 2 * k))
     monkeypatch.setattr(_parallel, "small_gemm_kernels", lambda: True)
     results = []
-    for macs in (0, 256 * 6 * k):
+    for macs in (0, 256 * d * k):
         monkeypatch.setattr(tuning, "SMALL_GEMM_MACS", macs)
         term = NumpyData(loss, X, Y, weights, k, True)
         assert term.products.slice == (256 if macs else 0)
+        assert term.products.slice_logits == bool(macs and d >= 3 * k)
+        assert term._rowmajor == (compiled and dtype == np.float32)
         assert next(hi - lo for lo, hi in term.products.plan.bounds) == 700
         w = 0.3 * np.random.default_rng(4).normal(size=term.n_params)
         v = rng.normal(size=term.n_params) if not results else results[0][3]
         f, g = term.value_and_grad(w)
-        results.append((f, g, term.hessp(w, v), v))
-    (f0, g0, h0, _), (f1, g1, h1, _) = results
+        results.append((f, g, term.hessp(w, v), v, term.value(w)))
+    (f0, g0, h0, _, v0), (f1, g1, h1, _, v1) = results
     rtol = 1e-12 if dtype == np.float64 else 1e-5
     assert f1 == pytest.approx(f0, rel=rtol)
+    assert v1 == pytest.approx(v0, rel=rtol)
+    assert v0 == pytest.approx(f0, rel=rtol)
     np.testing.assert_allclose(g1, g0, rtol=rtol * 100, atol=rtol * 100 * np.abs(g0).max())
     np.testing.assert_allclose(h1, h0, rtol=rtol * 100, atol=rtol * 100 * np.abs(h0).max())
 
@@ -342,6 +355,11 @@ def test_row_slices_only_where_they_pay(monkeypatch):
     assert blocks.BlockProducts(X, 10).slice == tuning.SMALL_GEMM_MACS // 640
     assert blocks.BlockProducts(np.asfortranarray(X), 10).slice == 0
     assert blocks.BlockProducts(sp.csr_matrix(X), 10).slice == 0
+    # The logits too, copied transposed, where d >= 3k (the copy costs per logit):
+    # digits' 64 features and 10 classes, not 64 features and 25 outputs.
+    assert blocks.BlockProducts(X, 10).slice_logits
+    assert blocks.BlockProducts(X, 25).slice and not blocks.BlockProducts(X, 25).slice_logits
+    assert not blocks.BlockProducts(np.asfortranarray(X), 10).slice_logits
 
 
 def test_small_gemm_kernels_are_read_from_numpys_blas(monkeypatch):

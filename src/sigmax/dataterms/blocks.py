@@ -141,8 +141,9 @@ def slice_rows(d: int, k: int) -> int:
     faster per row on the bench shapes than one call over the block (``python
     benchmarks/block_layout.py``, part 5). The block stays the unit of the passes
     (its logits in cache between the two products); only the BLAS calls are
-    cut. ``X_b W`` gains nothing from it on a row-major ``X``, and row slices of
-    a column-major ``X`` are strided (no small kernels: not sliced).
+    cut. ``X_b W`` gains only as ``(b, k)`` rows from a row-major ``W``
+    (:meth:`BlockProducts.block_logits`), and row slices of a column-major ``X``
+    are strided (no small kernels: not sliced).
     """
     if k < 2 or not _parallel.small_gemm_kernels():
         return 0
@@ -178,6 +179,11 @@ class BlockProducts:
         #: Rows of one slice of a block's ``G_b^T X_b`` (0: unsliced), see :func:`slice_rows`.
         self.slice = (slice_rows(self.n_features, self.k)
                       if not self.plan.sparse and self.X.flags.c_contiguous else 0)
+        #: Whether ``X_b W`` into ``(k, b)`` logits is formed as ``(b, k)`` row slices and
+        #: copied transposed (see :meth:`block_logits`): where it is cut into slices and
+        #: has enough features per output to pay for the copy.
+        self.slice_logits = bool(self.slice) and (
+            self.n_features >= tuning.SLICED_LOGITS_FEATURES_PER_OUTPUT * self.k)
         # Per-thread scratch blocks of the dense passes, reused across blocks
         # and calls (fresh temporaries per block cost page faults).
         self.bufs: dict[tuple[int, str], np.ndarray] = {}
@@ -200,27 +206,53 @@ class BlockProducts:
         """Return a scratch array taken by :meth:`take` for the next block of this thread."""
         self.bufs[(threading.get_ident(), key)] = buf
 
-    def block_weights(self, W: np.ndarray) -> np.ndarray:
-        """``W`` as the block products read it: ``(k, d)`` for dense ``X``, ``(d, k)`` for CSR.
+    def rowmajor_weights(self, rowmajor: bool = False) -> bool:
+        """Whether :meth:`block_weights` gives the row-major ``(d, k)`` ``W`` (else ``(k, d)``)."""
+        return self.plan.sparse or rowmajor or self.slice_logits
 
-        One contiguous copy in the working dtype (on text data ``W`` is half an
-        (n, k) buffer); the layout the other kind would read is not formed.
+    def block_weights(self, W: np.ndarray, rowmajor: bool = False) -> np.ndarray:
+        """``W`` as the block products read it: one contiguous copy in the working dtype.
+
+        ``(d, k)`` (row-major ``W``) for CSR, and for dense ``X`` whose logits
+        are formed as ``(b, k)`` rows: kept so (``rowmajor``) or cut into row
+        slices (:attr:`slice_logits`); ``(k, d)`` otherwise (:meth:`rowmajor_weights`).
+        On text data ``W`` is half an (n, k) buffer: the layout the products do
+        not read is not formed. OpenBLAS forms ``X_b W`` on its small-matrix
+        kernels only from a row-major ``W``: from the transpose of a ``(k, d)``
+        copy, row slices are no faster than one call (``python
+        benchmarks/block_layout.py``, part 6).
         """
-        if self.plan.sparse:
+        if self.rowmajor_weights(rowmajor):
             return np.ascontiguousarray(W, dtype=self.dtype)
         return np.ascontiguousarray(W.T, dtype=self.dtype)
+
+    def _rows_product(self, lo: int, hi: int, Wb: np.ndarray, Z: np.ndarray) -> None:
+        """``Z = X[lo:hi] @ Wb`` (``(b, k)`` rows, ``Wb`` row-major), in row slices where cut."""
+        step = self.slice
+        if step and hi - lo > step:
+            for s in range(lo, hi, step):
+                e = min(s + step, hi)
+                np.matmul(self.X[s:e], Wb, out=Z[s - lo: e - lo])
+        else:
+            np.matmul(self.X[lo:hi], Wb, out=Z)
 
     def block_logits(self, i: int, Wb: np.ndarray, b: np.ndarray | None,
                       out: np.ndarray | None = None, compiled: bool = False,
                       rowmajor: bool = False) -> np.ndarray:
         """``Zt = (X_i @ W + b).T``, shape (k, rows of block i), C-contiguous.
 
-        ``Wb``: ``W`` from :meth:`block_weights` (``W.T`` for dense ``X``).
+        ``Wb``: ``W`` from :meth:`block_weights` (called with the same ``rowmajor``).
 
         Dense ``X``, or CSR on the compiled kernels (``compiled``): written into
         ``out`` (a flat scratch array of the working dtype, ``k * rows`` entries
         or more) when given. ``rowmajor`` (dense, with ``out``): stored as the
         C-contiguous ``(b, k)`` product, ``Zt`` its F-contiguous transpose.
+
+        Where the blocks are cut into row slices (:func:`slice_rows`), ``X_b W``
+        is formed as ``(b, k)`` rows slice by slice, on OpenBLAS's small-matrix
+        kernels. With ``rowmajor`` that is the result; without, the rows are
+        copied transposed into ``Zt`` where ``d >= 3 k``
+        (:attr:`slice_logits`, :data:`~sigmax.dataterms.tuning.SLICED_LOGITS_FEATURES_PER_OUTPUT`).
         """
         lo, hi = self.plan.bounds[i]
         if compiled:
@@ -232,14 +264,21 @@ class BlockProducts:
                 Zt += b[:, None]
             return Zt
         if out is not None and not self.plan.sparse:
+            size = self.k * (hi - lo)
             if rowmajor:
-                Z = out[: self.k * (hi - lo)].reshape(hi - lo, self.k)
-                np.matmul(self.X[lo:hi], Wb.T, out=Z)
+                Z = out[:size].reshape(hi - lo, self.k)
+                self._rows_product(lo, hi, Wb, Z)
                 if b is not None:
                     Z += b
                 return Z.T
-            Zt = out[: self.k * (hi - lo)].reshape(self.k, hi - lo)
-            if self.k == 1:
+            Zt = out[:size].reshape(self.k, hi - lo)
+            if self.slice_logits:
+                rows = self.take("R", size)
+                Z = rows[:size].reshape(hi - lo, self.k)
+                self._rows_product(lo, hi, Wb, Z)
+                np.copyto(Zt, Z.T)
+                self.give("R", rows)
+            elif self.k == 1:
                 np.dot(self.X[lo:hi], Wb[0], out=Zt[0])
             else:
                 # X_b @ W written through the (b, k) view of Zt: BLAS gets the
@@ -264,7 +303,7 @@ class BlockProducts:
             Zt = np.dot(self.X[lo:hi], Wb[0])[None, :]
         else:
             # np.dot, not @: it releases the GIL around the BLAS call.
-            Zt = np.dot(Wb, self.X[lo:hi].T)
+            Zt = np.dot(Wb.T if self.slice_logits else Wb, self.X[lo:hi].T)
         if b is not None:
             Zt += b[:, None]
         return Zt
@@ -327,7 +366,7 @@ class BlockProducts:
         ``rowmajor``: dense blocks in the ``(b, k)`` layout (see :meth:`block_logits`),
         without the intercepts: ``block_op`` adds them (the compiled passes, on the fly).
         """
-        Wb = self.block_weights(W)
+        Wb = self.block_weights(W, rowmajor)
         bb = None if b is None else b.astype(self.dtype)
 
         n_blocks = len(self.plan.bounds)

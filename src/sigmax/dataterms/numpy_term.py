@@ -291,7 +291,7 @@ class NumpyData(HostRows, DataTerm):
         r""":math:`\sum_i s_i \ell_i` by the partition kernels (no gradient, no ``X^T`` product)."""
         loss, sw, unit = self.loss, self.weights, self._unit_weights
         scale = float(loss.partition_scale)
-        Wt = np.ascontiguousarray(W.T * scale, dtype=self.dtype)
+        Wt = self.products.block_weights(W * scale, self._rowmajor)
         bb = None if b is None else (b * scale).astype(self.dtype)
         size = self.k * max(hi - lo for lo, hi in self._blocks.bounds)
         T = self._value_targets()
