@@ -102,13 +102,7 @@ class NumpyData(HostRows, DataTerm):
         self._zero_row: tuple[float, bool] | None = None
         # Large problems: the losses' compiled partition passes (numba).
         self._compiled = self._partition and n * self.k >= tuning.COMPILED_MIN_LOGITS
-        # float32 blocks as (b, k) rows where the loss's compiled passes take
-        # them (partition_rowmajor): OpenBLAS's sgemm forms X_b @ W 1.2-1.45x
-        # faster in that layout than transposed into (k, b) (multilabel,
-        # many_classes; float64: no difference). Evaluation / floor, float32:
-        # multilabel 1.42 -> 1.14, many_classes 1.21 -> 1.10 (default threads).
-        self._rowmajor = (self._compiled and self.dtype == np.float32 and self.k > 1
-                          and self._unit_weights and loss.partition_rowmajor)
+        self._rowmajor = _rowmajor_blocks(self)
         if self._compiled:
             self._prepare_compiled()
 
@@ -442,3 +436,25 @@ class NumpyData(HostRows, DataTerm):
         if self.loss.diagonal_hessian:
             return self.hessian_blocks(w)
         return _hessian.output_blocks(self, self._state(w))
+
+
+def _rowmajor_blocks(term: NumpyData) -> bool:
+    """Whether ``term``'s dense blocks are stored as ``(b, k)`` rows, where its loss's
+    compiled passes take them (``partition_rowmajor``, unit weights, ``k > 1``).
+
+    float32: OpenBLAS's sgemm forms ``X_b @ W`` 1.2-1.45x faster in that layout
+    than transposed into ``(k, b)`` (multilabel, many_classes; evaluation / floor at
+    default threads: multilabel 1.42 -> 1.14, many_classes 1.21 -> 1.10). float64,
+    where the products run in row slices (``products.slice``), only for an
+    elementwise pass (``diagonal_hessian``: binomial, multi-label), which runs on
+    the ``(b, k)`` rows as on ``(k, b)`` and saves the copy into ``(k, b)`` of
+    :attr:`~sigmax.dataterms.blocks.BlockProducts.slice_logits` (multilabel at half
+    its rows: 0.87-0.91x of one product per block, 0.93-0.97x copied; ``python
+    benchmarks/block_layout.py --part 6``). A float64 softmax pass over ``(b, k)``
+    rows was tried and dropped: its per-row reductions over ``k = 10`` entries cost
+    more than the copy saves (88 against 62 us per dense_multinomial block).
+    """
+    loss = term.loss
+    if not (term._compiled and term.k > 1 and term._unit_weights and loss.partition_rowmajor):
+        return False
+    return term.dtype == np.float32 or (term.products.slice > 0 and loss.diagonal_hessian)
