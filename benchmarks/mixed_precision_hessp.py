@@ -13,10 +13,22 @@ NumPy, then through sigmax's own data term (``NumpyData.hessp`` with
 ``float32_hessp`` off and on: what the regularization paths use,
 :mod:`sigmax.dataterms.float32_hessp`).
 
+With ``--fits``: whole single fits at the estimators' defaults whose solver is
+Newton-CG (``solver="auto"`` on sparse_text, the film label sets and zipf_classes;
+``solver="newton-cg"`` on dense_multinomial, multilabel, movies and digits), float64,
+with float32 Hessian products (``NewtonCG.float32_products``, the default) and
+without, alternating, best of ``--rounds``; the Newton steps and Hessian products of
+each, and the objective's relative difference between the two.
+
     python benchmarks/mixed_precision_hessp.py
+    python benchmarks/mixed_precision_hessp.py --fits [--threads 1|default] [--rounds 5]
 """
 
 from __future__ import annotations
+
+import argparse
+import time
+import warnings
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -34,7 +46,53 @@ def _hessp(X: np.ndarray, V: np.ndarray, P: np.ndarray) -> np.ndarray:
     return X.T @ R
 
 
+#: (problem, share of its rows, solver) of the single fits of ``--fits``.
+FITS = (("sparse_text", 1.0, "auto"), ("film_labelsets", 0.25, "auto"),
+        ("zipf_classes", 0.2, "auto"), ("dense_multinomial", 0.5, "newton-cg"),
+        ("multilabel", 0.5, "newton-cg"), ("movies", 1.0, "newton-cg"),
+        ("digits", 1.0, "newton-cg"))
+
+
+def fits(rounds: int, threads: int | None) -> None:
+    from sigmax import MultiLabelLogistic, SoftmaxRegression
+    from sigmax.bench.problems import PROBLEMS
+    from sigmax.solvers.newton import NewtonCG
+
+    print(f"single float64 fits, float32 Hessian products on / off, threads "
+          f"{threads or 'default'}, best of {rounds}")
+    for name, scale, solver in FITS:
+        data = PROBLEMS[name].load(scale)
+        est = MultiLabelLogistic if data.problem.kind == "multilabel" else SoftmaxRegression
+        best, last = {}, {}
+        with threadpool_limits(threads), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for _ in range(rounds):
+                for on in (True, False):
+                    NewtonCG.float32_products = on
+                    try:
+                        t = time.perf_counter()
+                        model = est(solver=solver).fit(data.X, data.y)
+                        best[on] = min(best.get(on, np.inf), time.perf_counter() - t)
+                    finally:
+                        NewtonCG.float32_products = True
+                    last[on] = model.fit_record_
+        a, b = last[True], last[False]
+        print(f"  {name} ({data.X.shape[0]} x {data.X.shape[1]}, {solver} -> {a.solver}): "
+              f"on {best[True]:.3f} s ({a.n_iter} steps, {a.n_hessp_evals} products), off "
+              f"{best[False]:.3f} s ({b.n_iter}, {b.n_hessp_evals}), "
+              f"{best[True] / best[False]:.2f}x; objective "
+              f"{abs(a.objective - b.objective) / abs(b.objective):.1e} apart")
+
+
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--fits", action="store_true", help="whole single fits, on / off")
+    ap.add_argument("--threads", choices=["1", "default"], default="1")
+    ap.add_argument("--rounds", type=int, default=5)
+    args = ap.parse_args()
+    if args.fits:
+        fits(args.rounds, 1 if args.threads == "1" else None)
+        return
     rng = np.random.default_rng(0)
     print(f"{'n':>7} {'d':>4} {'k':>4} {'f64 ms':>8} {'f32 ms':>8} {'ratio':>6} {'rel err':>8}")
     with threadpool_limits(1):

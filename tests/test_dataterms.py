@@ -242,8 +242,34 @@ def test_float32_hessian_products_are_the_float64_ones_to_float32_rounding(name,
     w2 = w + 0.5
     np.testing.assert_allclose(term.hessp(w2, v), NumpyData(
         loss, X, Y, weights, k, True).hessp(w2, v), atol=1e-5 * np.abs(exact).max())
+    assert term.float32_hessp(None) is True  # None only asks
     assert term.float32_hessp(False) is False
+    assert term.float32_hessp(None) is False
     np.testing.assert_array_equal(term.hessp(w, v), exact)
+    if sparse_X:  # the float32 twin shares the indices of X: only the values are new
+        X32 = term._hessp32.products.X
+        assert X32.dtype == np.float32 and np.shares_memory(X32.indices, term.X.indices)
+        assert not np.shares_memory(X32.data, term.X.data)
+
+
+@pytest.mark.parametrize("sparse_X", [False, True])
+def test_float32_softmax_hessian_products_keep_rows_summing_to_zero(sparse_X):
+    # The symmetric softmax's data Hessian maps any v to rows that sum to zero (its
+    # flat directions: a constant added to a parameter row). The float32 products'
+    # rounding would leave row sums of ~1e-7 of the entries, which plain CG turns
+    # into a drift of the intercepts along their flat shift; they are projected out.
+    loss, X, Y, weights, k = _problem("multinomial", n=400, d=6, K=5)
+    X = sp.csr_matrix(X) if sparse_X else X
+    term = NumpyData(loss, X, Y, weights, k, True)
+    rng = np.random.default_rng(2)
+    w, v = 0.5 * rng.normal(size=term.n_params), rng.normal(size=term.n_params)
+    exact = term.hessp(w, v)
+    term.float32_hessp()
+    low = term.hessp(w, v)
+    scale = np.abs(exact).max()
+    np.testing.assert_allclose(low.sum(axis=1), 0.0, atol=1e-13 * scale)
+    np.testing.assert_allclose(exact.sum(axis=1), 0.0, atol=1e-13 * scale)
+    np.testing.assert_allclose(low, exact, rtol=0, atol=1e-5 * scale)
 
 
 def test_float32_hessian_products_are_refused_on_float32_data_and_other_terms(monkeypatch):

@@ -197,3 +197,45 @@ def test_dense_input_with_forced_jacobi(loss_name):
     default = SOLVERS["newton-cg"].solve(obj, obj.zeros(), tol=TOL, max_iter=100)
     assert forced.converged and default.converged
     np.testing.assert_allclose(forced.coef, default.coef, atol=1e-6)
+
+
+@pytest.mark.parametrize("sparse_X", [True, False])
+@pytest.mark.parametrize("loss_name", ["multinomial", "multilabel"])
+def test_newton_cg_forms_its_hessian_products_in_float32_for_the_solve(loss_name, sparse_X,
+                                                                      monkeypatch):
+    # A float64 solve asks its data term for float32 Hessian products (CG needs a few
+    # digits of each; NewtonCG.float32_products) and gives them back at its end (the
+    # data term outlives it: diagnostics, inference); it reaches the optimum of the
+    # exact products, at the same tolerance. Where they are on already (the
+    # regularization paths turn them on), they stay on.
+    from sigmax.dataterms.float32_hessp import Float32Hessp
+
+    calls = []
+    hessp = Float32Hessp.hessp
+    monkeypatch.setattr(Float32Hessp, "hessp", lambda self, w, v: calls.append(1)
+                        or hessp(self, w, v))
+    X, y = text_like()
+    X = X if sparse_X else X.toarray()
+    results = {}
+    for on in (True, False):
+        monkeypatch.setattr(NewtonCG, "float32_products", on)
+        obj = objective(X, y, loss_name)
+        results[on] = SOLVERS["newton-cg"].solve(obj, obj.zeros(), tol=TOL, max_iter=100)
+        assert obj.data.float32_hessp(None) is False  # given back (or never asked)
+        assert (len(calls) > 0) == on and obj.n_hessp_evals >= len(calls)
+        calls.clear()
+    low, exact = results[True], results[False]
+    assert low.converged and exact.converged and low.grad_norm <= TOL
+    assert low.objective == pytest.approx(exact.objective, rel=1e-12)
+    np.testing.assert_allclose(low.coef, exact.coef, atol=1e-6)
+    # Already on: left on.
+    monkeypatch.setattr(NewtonCG, "float32_products", True)
+    obj = objective(X, y, loss_name)
+    assert obj.data.float32_hessp(True)
+    SOLVERS["newton-cg"].solve(obj, obj.zeros(), tol=TOL, max_iter=100)
+    assert obj.data.float32_hessp(None) is True and calls
+    # float32 data: nothing to ask for.
+    calls.clear()
+    obj = objective(X.astype(np.float32), y, loss_name)
+    res = SOLVERS["newton-cg"].solve(obj, obj.zeros(), tol=1e-5, max_iter=100)
+    assert res.converged and not calls

@@ -142,12 +142,13 @@ class DataTerm:
         """``(nabla^2 D(w)) v`` as a float64 ``(n_rows, k)`` array."""
         raise NotImplementedError  # pragma: no cover - abstract
 
-    def float32_hessp(self, on: bool = True) -> bool:
+    def float32_hessp(self, on: bool | None = True) -> bool:
         """Ask for :meth:`hessp` with float32 products from now on (``on``), or exact ones.
 
         For conjugate gradients, which need a few digits of each product
         (:mod:`sigmax.dataterms.float32_hessp`). Returns whether the products
-        are float32 now; a data term without such products ignores the request.
+        are float32 now (``on=None``: only that, nothing changes); a data term
+        without such products ignores the request.
         """
         return False
 

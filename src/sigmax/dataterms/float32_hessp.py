@@ -25,7 +25,11 @@ benchmarks/mixed_precision_hessp.py``). The
 price is a float32 copy of ``X`` (half of ``X``'s memory) and of the
 per-sample state (``(k, n)``, refreshed once per Newton iterate), kept while
 the data term lives: the regularization paths use it (:mod:`sigmax.path`,
-many Newton-CG fits over one data term), a single fit does not.
+many Newton-CG fits over one data term), and every float64 Newton-CG solve asks
+for it for its own length (:attr:`sigmax.solvers.newton.NewtonCG.float32_products`:
+single fits 0.64-0.87x, sparse_text 0.65x at one thread; ``python
+benchmarks/mixed_precision_hessp.py --fits``). A CSR copy shares the indices of
+``X``: only its values are copied (4 bytes per stored value).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from .blocks import BlockProducts, twin_order
 from .memory import copy_fits
@@ -65,8 +70,11 @@ class Float32Hessp:
     def __init__(self, term: Any) -> None:
         self.term = term
         X = term.X
-        X32 = (X.astype(np.float32) if not isinstance(X, np.ndarray)
-               else X.astype(np.float32, order=twin_order(X.shape, term.k, np.float32)))
+        if isinstance(X, np.ndarray):
+            X32 = X.astype(np.float32, order=twin_order(X.shape, term.k, np.float32))
+        else:  # CSR: new values on the same indices (astype would copy those too)
+            X32 = sp.csr_matrix((X.data.astype(np.float32), X.indices, X.indptr),
+                                shape=X.shape, copy=False)
         self.products = BlockProducts(X32, term.k)
         w = term.weights
         # Unit weights stay a broadcast view (stride 0): the kernels skip them.
@@ -117,4 +125,12 @@ class Float32Hessp:
             loss.hessp_t(St[:, lo:hi], Y[lo:hi], sw[lo:hi], Vt, compiled=t._compiled)
             return 0.0
 
-        return self.products.run(V, bv, op)[1]
+        out = self.products.run(V, bv, op)[1]
+        if getattr(loss, "softmax_hessian", False) and not getattr(loss, "reference", False):
+            # The symmetric softmax's data Hessian maps every vector to rows that
+            # sum to zero; float32 rounding leaves row sums of ~1e-7 of the entries.
+            # Left in, plain CG's steps took them along the flat intercept shift
+            # (no curvature there), and over the Newton steps of an ill-conditioned
+            # fit the intercepts drifted together by 6e-5 (tests/test_path.py).
+            out -= out.mean(axis=1, keepdims=True)
+        return out

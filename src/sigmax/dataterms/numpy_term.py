@@ -381,14 +381,16 @@ class NumpyData(HostRows, DataTerm):
             self._St_w = w.copy()
         return self._St
 
-    def float32_hessp(self, on: bool = True) -> bool:
+    def float32_hessp(self, on: bool | None = True) -> bool:
         """Hessian products in float32 from now on (:mod:`sigmax.dataterms.float32_hessp`).
 
         Only for a float64 ``X`` whose float32 copy fits in a quarter of the
         memory available (:func:`~sigmax.dataterms.float32_hessp.affordable`);
         the copy is made at the first request and kept (``on=False`` returns
-        to float64 products).
+        to float64 products, ``on=None`` only says which are on).
         """
+        if on is None:
+            return self._use_hessp32
         if not on or self.dtype != np.float64 or (
                 self._hessp32 is None and not float32_hessp.affordable(self.X)):
             self._use_hessp32 = False
