@@ -27,8 +27,8 @@ per-sample state (``(k, n)``, refreshed once per Newton iterate), kept while
 the data term lives: the regularization paths use it (:mod:`sigmax.path`,
 many Newton-CG fits over one data term), and every float64 Newton-CG solve asks
 for it for its own length (:attr:`sigmax.solvers.newton.NewtonCG.float32_products`:
-single fits 0.64-0.87x, sparse_text 0.65x at one thread; ``python
-benchmarks/mixed_precision_hessp.py --fits``). A CSR copy shares the indices of
+single fits 0.60-0.92x of the time with exact products, digits 1.08-1.09x;
+``python benchmarks/mixed_precision_hessp.py --fits``). A CSR copy shares the indices of
 ``X``: only its values are copied (4 bytes per stored value).
 """
 

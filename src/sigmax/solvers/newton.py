@@ -235,11 +235,13 @@ class NewtonCG(_Newton):
     ``X`` fits in memory, :mod:`sigmax.dataterms.float32_hessp`) for the length of
     the solve, as the regularization paths do: CG needs a few digits of each
     product, the gradient and the convergence test stay float64. Single fits at
-    their defaults, same Newton steps and products (``python
-    benchmarks/mixed_precision_hessp.py --fits``): sparse_text 0.65x at one
-    thread, 0.82x at default threads; the film label sets and zipf_classes
-    (rare classes) 0.76x / 0.87x; dense_multinomial, multilabel and movies with
-    ``solver="newton-cg"`` 0.64-0.73x; digits (one block in cache) even.
+    their defaults, the same Newton steps and about the same products, time
+    against exact products at one thread / default threads (``python
+    benchmarks/mixed_precision_hessp.py --fits``): sparse_text 0.60x / 0.87x;
+    the film label sets and zipf_classes (rare classes) 0.74-0.83x /
+    0.85-0.92x; dense_multinomial, multilabel and movies with
+    ``solver="newton-cg"`` 0.64-0.81x; digits (one block that stays in cache,
+    125 products instead of 117) 1.08-1.09x.
 
     **Compiled inner solve**: where the data term offers its operands (``X``
     one dense row block, asked for by the regularization paths:
