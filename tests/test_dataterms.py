@@ -272,6 +272,32 @@ def test_float32_softmax_hessian_products_keep_rows_summing_to_zero(sparse_X):
     np.testing.assert_allclose(low, exact, rtol=0, atol=1e-5 * scale)
 
 
+def test_float32_heads_hessian_products_keep_the_softmax_heads_rows_summing_to_zero():
+    # Mixed heads (MultiHeadClassifier): a softmax head's columns are flat as above,
+    # a sigmoid head's are not (its entries are left as the products give them).
+    from sigmax.losses import MultinomialLoss
+    from sigmax.losses.heads import HeadsLoss
+
+    loss = HeadsLoss((("softmax", 0, 3), ("sigmoid", 3, 4), ("softmax", 4, 6)))
+    assert loss.flat_spans(6) == [(0, 3), (4, 6)]
+    assert MultinomialLoss().flat_spans(4) == [(0, 4)]
+    assert MultinomialLoss(reference=True).flat_spans(3) == []
+    assert LOSSES["multilabel"].flat_spans(3) == []
+    rng = np.random.default_rng(5)
+    n = 400
+    X = rng.normal(size=(n, 5))
+    Y = np.c_[rng.integers(0, 3, n), rng.integers(0, 2, n), rng.integers(0, 2, n)].astype(float)
+    term = NumpyData(loss, X, Y, np.ones(n), 6, True)
+    w, v = 0.5 * rng.normal(size=term.n_params), rng.normal(size=term.n_params)
+    exact = term.hessp(w, v)
+    assert term.float32_hessp() is True
+    low = term.hessp(w, v)
+    scale = np.abs(exact).max()
+    for a, b in ((0, 3), (4, 6)):
+        np.testing.assert_allclose(low[:, a:b].sum(axis=1), 0.0, atol=1e-13 * scale)
+    np.testing.assert_allclose(low, exact, rtol=0, atol=1e-5 * scale)
+
+
 def test_float32_hessian_products_are_refused_on_float32_data_and_other_terms(monkeypatch):
     from sigmax.dataterms import memory
 

@@ -159,6 +159,13 @@ class Loss:
     def n_outputs(self, n_classes: int) -> int:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def flat_spans(self, k: int) -> list[tuple[int, int]]:
+        """Spans ``(a, b)`` of the ``k`` logit columns in which adding a constant to a
+        row's logits changes no loss (a symmetric softmax's classes): the data
+        Hessian maps every vector to one whose entries in each span sum to zero,
+        row by row of the ``(D, k)`` parameter layout. None here."""
+        return []
+
     def value_and_grad(self, Z: np.ndarray, Y: np.ndarray, weights: np.ndarray
                        ) -> tuple[float, np.ndarray]:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -68,6 +68,10 @@ class HeadsLoss(Loss):
                                  f"{sorted(HEAD_LOSSES)}, start, stop) with contiguous columns.")
             stop = b
 
+    def flat_spans(self, k: int) -> list[tuple[int, int]]:
+        return [(a, b) for kind, a, b in self.heads
+                if b - a > 1 and HEAD_LOSSES[kind][0].flat_spans(b - a)]
+
     def n_outputs(self, n_classes: int | None = None) -> int:
         return self.heads[-1][2] if self.heads else 0
 

@@ -61,6 +61,10 @@ class MultinomialLoss(Loss):
     softmax_hessian: ClassVar[bool] = True
     hessp_state: ClassVar[str | None] = "softmax"
 
+    def flat_spans(self, k: int) -> list[tuple[int, int]]:
+        # The reference parameterization fixes class 0's logit at 0: nothing flat.
+        return [] if self.reference else [(0, k)]
+
     def n_outputs(self, n_classes: int) -> int:
         return n_classes - 1 if self.reference else n_classes
 
