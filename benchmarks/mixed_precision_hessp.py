@@ -18,10 +18,13 @@ Newton-CG (``solver="auto"`` on sparse_text, the film label sets and zipf_classe
 ``solver="newton-cg"`` on dense_multinomial, multilabel, movies and digits), float64,
 with float32 Hessian products (``NewtonCG.float32_products``, the default) and
 without, alternating, best of ``--rounds``; the Newton steps and Hessian products of
-each, and the objective's relative difference between the two.
+each, and the objective's relative difference between the two. With ``--memory``
+instead: the extra peak memory of one such fit (``tracemalloc``, over the process
+with ``X`` loaded), on and off.
 
     python benchmarks/mixed_precision_hessp.py
     python benchmarks/mixed_precision_hessp.py --fits [--threads 1|default] [--rounds 5]
+    python benchmarks/mixed_precision_hessp.py --fits --memory
 """
 
 from __future__ import annotations
@@ -51,6 +54,45 @@ FITS = (("sparse_text", 1.0, "auto"), ("film_labelsets", 0.25, "auto"),
         ("zipf_classes", 0.2, "auto"), ("dense_multinomial", 0.5, "newton-cg"),
         ("multilabel", 0.5, "newton-cg"), ("movies", 1.0, "newton-cg"),
         ("digits", 1.0, "newton-cg"))
+
+
+def _extra_peak(fit) -> float:
+    """Extra peak bytes (tracemalloc) of ``fit()`` over what is allocated before it."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        fit()
+        return float(tracemalloc.get_traced_memory()[1] - base)
+    finally:
+        tracemalloc.stop()
+
+
+def memory() -> None:
+    from sigmax import MultiLabelLogistic, SoftmaxRegression
+    from sigmax.bench.problems import PROBLEMS
+    from sigmax.solvers.newton import NewtonCG
+
+    print("single float64 fits, extra peak memory (tracemalloc), float32 Hessian products "
+          "on / off")
+    for name, scale, solver in FITS:
+        data = PROBLEMS[name].load(scale)
+        est = MultiLabelLogistic if data.problem.kind == "multilabel" else SoftmaxRegression
+        peak = {}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for on in (True, False):
+                NewtonCG.float32_products = on
+                try:
+                    peak[on] = _extra_peak(
+                        lambda e=est, s=solver, d=data: e(solver=s).fit(d.X, d.y))
+                finally:
+                    NewtonCG.float32_products = True
+        X = data.X
+        values = X.nnz if hasattr(X, "nnz") else X.size
+        print(f"  {name} ({X.shape[0]} x {X.shape[1]}, {values} values of X): on "
+              f"{peak[True] / 1e6:.1f} MB, off {peak[False] / 1e6:.1f} MB")
 
 
 def fits(rounds: int, threads: int | None) -> None:
@@ -89,7 +131,12 @@ def main() -> None:
     ap.add_argument("--fits", action="store_true", help="whole single fits, on / off")
     ap.add_argument("--threads", choices=["1", "default"], default="1")
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--memory", action="store_true",
+                    help="with --fits: the extra peak memory of one fit, on / off")
     args = ap.parse_args()
+    if args.fits and args.memory:
+        memory()
+        return
     if args.fits:
         fits(args.rounds, 1 if args.threads == "1" else None)
         return
