@@ -452,9 +452,10 @@ def _rowmajor_blocks(term: NumpyData) -> bool:
     the ``(b, k)`` rows as on ``(k, b)`` and saves the copy into ``(k, b)`` of
     :attr:`~sigmax.dataterms.blocks.BlockProducts.slice_logits` (multilabel at half
     its rows: 0.87-0.91x of one product per block, 0.93-0.97x copied; ``python
-    benchmarks/block_layout.py --part 6``). A float64 softmax pass over ``(b, k)``
-    rows was tried and dropped: its per-row reductions over ``k = 10`` entries cost
-    more than the copy saves (88 against 62 us per dense_multinomial block).
+    benchmarks/block_layout.py --part 6``). A compiled float64 softmax pass over
+    ``(b, k)`` rows was tried and not kept: on dense_multinomial's blocks its per-row
+    reductions over ``k = 10`` entries cost more than the copy saves, and the whole
+    fit was no faster.
     """
     loss = term.loss
     if not (term._compiled and term.k > 1 and term._unit_weights and loss.partition_rowmajor):

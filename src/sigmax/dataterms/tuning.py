@@ -26,11 +26,12 @@ SMALL_GEMM_MACS = 1_000_000
 #: as ``(b, k)`` row slices on the small-matrix kernels and copied transposed
 #: (:attr:`sigmax.dataterms.blocks.BlockProducts.slice_logits`). The copy costs per
 #: logit, the kernels save per multiply-add: on this SkylakeX core, one thread, a
-#: block's logits took 0.51-0.98x the time of one product into the ``(k, b)``
-#: layout wherever ``d >= 3k`` in float64 (k = 3-20, d = 16-200), 0.20-0.94x in
-#: float32, and up to 1.7x (float64) / 2.35x (float32) where ``k`` is large next to
+#: block's logits took 0.47-1.00x the time of one product into the ``(k, b)``
+#: layout wherever ``d >= 3k`` in float64 (k = 3-20, d = 16-200), 0.22-0.92x in
+#: float32, and up to 1.7x (float64) / 2.4x (float32) where ``k`` is large next to
 #: ``d`` (d = 16, k = 100; film's 14 features and 58-79 label sets are such a
-#: case): ``python benchmarks/block_layout.py --part 6``.
+#: case): ``python benchmarks/block_layout.py --part 6`` (the run in
+#: docs/benchmarks.md; the run before it: 0.51-0.98x and 0.20-0.94x).
 SLICED_LOGITS_FEATURES_PER_OUTPUT = 3
 #: Rows below which a product is not sliced: shorter slices pay NumPy's per-call
 #: overhead (a few microseconds) for products of a few tens.
