@@ -111,3 +111,44 @@ def test_large_fit_uses_both_workers_and_matches_scipy(monkeypatch):
     reference = SoftmaxRegression(C=1.0, tol=1e-8).fit(X, y)
     np.testing.assert_allclose(compiled.coef_, reference.coef_, atol=1e-6)
     np.testing.assert_allclose(compiled.predict_proba(X), reference.predict_proba(X), atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("intercept", [False, True])
+@pytest.mark.parametrize("two_workers", [False, True])
+def test_sparse_pass_sums_every_workers_accumulator_into_the_result(
+        monkeypatch, dtype, intercept, two_workers):
+    """``X^T G`` of a CSR pass: one worker may accumulate in the result's own rows
+    (float64 ``X``); the others' (and float32) accumulators are added to them."""
+    from sigmax.dataterms.blocks import BlockProducts
+
+    if two_workers:
+        if not _csr.available():
+            pytest.skip("numba is not importable")
+        monkeypatch.setattr(_csr, "MIN_NNZ", 1)
+        monkeypatch.setattr(objective_mod, "PARALLEL_MIN_WORK", 1)
+        monkeypatch.setattr("sigmax._parallel.blas_threads", lambda: 2)
+    monkeypatch.setattr(objective_mod, "BLOCK_BYTES", 4096)
+    X, W, _ = _csr_case(dtype, np.int32, n=900, d=40, k=3, seed=4)
+    b = np.linspace(-1.0, 1.0, 3) if intercept else None
+    products = BlockProducts(X, 3)
+    assert len(products.plan.bounds) > 4
+    assert products.plan.plan() == ((2, True) if two_workers else (1, False))
+
+    def op(i, lo, hi, Zt):  # G = 2 Z - 1, value: sum of Z
+        value = float(Zt.sum(dtype=np.float64))
+        Zt *= 2
+        Zt -= 1
+        return value
+
+    for _ in range(2):  # a second pass starts from zero in the reused rows
+        value, out = products.run(W, b, op)
+        Xd = X.toarray().astype(np.float64)
+        Z = Xd @ W.astype(np.float64) + (0.0 if b is None else b)
+        G = 2 * Z - 1
+        tol = 1e-10 if dtype == np.float64 else 2e-4
+        assert out.dtype == np.float64 and out.shape == (40 + intercept, 3)
+        np.testing.assert_allclose(out[:40], Xd.T @ G, rtol=tol, atol=tol * np.abs(G).sum())
+        if intercept:
+            np.testing.assert_allclose(out[40], G.sum(axis=0), rtol=tol, atol=tol * np.abs(G).sum())
+        np.testing.assert_allclose(value, Z.sum(), rtol=tol)

@@ -242,6 +242,11 @@ def test_float32_hessian_products_are_the_float64_ones_to_float32_rounding(name,
     w2 = w + 0.5
     np.testing.assert_allclose(term.hessp(w2, v), NumpyData(
         loss, X, Y, weights, k, True).hessp(w2, v), atol=1e-5 * np.abs(exact).max())
+    # Back at w after an evaluation elsewhere (a line search's rejected trial moves
+    # the float64 state the twin converts from): w's products again, not w2's.
+    term.hessp(w, v)
+    term.value_and_grad(w2)
+    np.testing.assert_allclose(term.hessp(w, v), low, rtol=0, atol=1e-12 * np.abs(low).max())
     assert term.float32_hessp(None) is True  # None only asks
     assert term.float32_hessp(False) is False
     assert term.float32_hessp(None) is False

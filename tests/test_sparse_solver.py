@@ -239,3 +239,31 @@ def test_newton_cg_forms_its_hessian_products_in_float32_for_the_solve(loss_name
     obj = objective(X.astype(np.float32), y, loss_name)
     res = SOLVERS["newton-cg"].solve(obj, obj.zeros(), tol=1e-5, max_iter=100)
     assert res.converged and not calls
+
+
+def test_newton_cg_on_text_keeps_few_parameter_sized_vectors():
+    """Where the parameters outnumber the (n, k) entries (text: many words, few rows),
+    a Newton-CG fit's extra memory is a count of parameter-sized vectors: the
+    iterate, gradient, state's point, preconditioner and CG's residual, direction,
+    preconditioned residual, product and step, and the start the estimator keeps.
+    Not the spent step, the previous product, temporaries of the updates, or a float64
+    copy of a float32 accumulator (15 of them before those were let go)."""
+    import tracemalloc
+
+    from sigmax import SoftmaxRegression
+
+    rng = np.random.default_rng(0)
+    n, d, k = 2000, 20000, 5
+    X = sp.random(n, d, density=0.0025, format="csr", random_state=0) * 3
+    y = rng.integers(0, k, n)
+    est = SoftmaxRegression(solver="newton-cg", C=10.0).fit(X, y)
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        est.fit(X, y)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert est.fit_record_.n_hessp_evals > 10  # the CG loop ran
+    vector = (d + 1) * k * 8
+    assert peak <= 11 * vector, peak / vector

@@ -49,7 +49,12 @@ def total_weight(weights: np.ndarray, dtype: Any = np.float64) -> float:
     ``dtype``: the precision the weights are used in (summed after rounding to it).
     """
     w = np.asarray(weights)
-    total = float(w.astype(dtype, copy=False).sum(dtype=np.float64))
+    # Rounded to ``dtype`` only where that changes them: upcast (float32 weights of a
+    # float64 sum) the values are exact as they are, and a converted copy of the
+    # (n,) unit weights' broadcast view was the largest allocation of a float32 fit.
+    if not np.can_cast(w.dtype, dtype, "safe"):
+        w = w.astype(dtype)
+    total = float(w.sum(dtype=np.float64))
     return total / w.shape[1] if w.ndim == 2 else total
 
 

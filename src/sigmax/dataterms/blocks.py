@@ -397,8 +397,20 @@ class BlockProducts:
                 self.give("Z", buf)
                 return total, None, gsum
 
+            out = np.empty((self.n_features + int(b is not None), self.k))
+            top = out[: self.n_features]
+            # On text data a (d, k) buffer is half an (n, k) one: with float64 X one
+            # worker accumulates in the result's rows themselves, and float32
+            # accumulators are summed into them, with no float64 copy made first.
+            # (next() on a list iterator is atomic: one worker gets ``top``.)
+            own = iter([top] if top.dtype == self.dtype else [])
+
             def second(blocks):
-                acc = self.new_acc()
+                acc = next(own, None)
+                if acc is None:
+                    acc = self.new_acc()
+                else:
+                    acc.fill(0.0)
                 for i in blocks:
                     lo, hi = self.plan.bounds[i]
                     self.block_rmatmul(i, G[lo:hi], acc, transposed=False, compiled=compiled)
@@ -406,7 +418,14 @@ class BlockProducts:
 
             parts = _parallel.run_blocks(first, n_blocks, n_workers)
             accs = _parallel.run_blocks(second, n_blocks, n_workers)
-            parts = [(p[0], a, p[2]) for p, a in zip(parts, accs)]
+            others = [a for a in accs if a is not top]
+            if len(others) == len(accs):  # no worker summed in top
+                np.copyto(top, others.pop())
+            for a in others:
+                top += a
+            if b is not None:
+                out[self.n_features] = sum(p[2] for p in parts)
+            return sum(p[0] for p in parts), out
         else:
             rows = max(hi - lo for lo, hi in self.plan.bounds)
             # Row sums of G (intercept gradient) as a BLAS matrix-vector
@@ -437,11 +456,11 @@ class BlockProducts:
 
             parts = _parallel.run_blocks(work, n_blocks, n_workers)
         out = np.empty((self.n_features + int(b is not None), self.k))
-        # parts[0][1] is this call's own accumulator: no copy when already float64.
-        acc = parts[0][1].astype(np.float64, copy=False)
+        # parts[0][1] is this call's own (k, d) float64 accumulator.
+        acc = parts[0][1]
         for part in parts[1:]:
             acc += part[1]
-        out[: self.n_features] = acc if self.plan.sparse else acc.T
+        out[: self.n_features] = acc.T
         if b is not None:
             out[self.n_features] = sum(part[2] for part in parts)
         return sum(part[0] for part in parts), out

@@ -80,8 +80,8 @@ class Float32Hessp:
         # Unit weights stay a broadcast view (stride 0): the kernels skip them.
         self.weights = (np.broadcast_to(np.ones(1, dtype=np.float32), w.shape)
                         if term._unit_weights else w.astype(np.float32))
-        self._St: np.ndarray | None = None  # (k, n) float32 state at self._w
-        self._w: np.ndarray | None = None
+        self._St: np.ndarray | None = None  # (k, n) float32 copy of the term's state
+        self._version = -1  # the term's _St_version that self._St copies
         self._prepare()
 
     def _prepare(self) -> None:
@@ -92,9 +92,17 @@ class Float32Hessp:
                        compiled=t._compiled)
 
     def state(self, w: np.ndarray) -> np.ndarray:
-        """The per-sample Hessian state at ``w`` in float32 ``(k, n)``, once per ``w``."""
-        if self._w is None or not np.array_equal(self._w, w):
-            St = np.ascontiguousarray(self.term._state(w), dtype=np.float32)
+        """The per-sample Hessian state at ``w`` in float32 ``(k, n)``, once per ``w``.
+
+        Converted from the float64 term's state (which knows its own ``w``) each
+        time that is rewritten: no copy of ``w`` is kept here.
+        """
+        St64 = self.term._state(w)
+        if self._St is None or self._version != self.term._St_version:
+            if self._St is None:
+                self._St = np.empty(St64.shape, dtype=np.float32)
+            St = self._St
+            np.copyto(St, St64, casting="same_kind")  # in place: no second (k, n) copy
             # A confident model's probabilities fall below float32's normal range
             # (1.2e-38), and products on subnormal operands are slow on x86: a
             # dense_multinomial fold path (800 x 100) took 0.178 s with them,
@@ -107,8 +115,7 @@ class Float32Hessp:
             # (the common case) needs no masked pass over (k, n).
             if St.size and St.min() < FLUSH_BELOW:
                 St[np.abs(St) < FLUSH_BELOW] = 0.0
-            self._St = St
-            self._w = w.copy()
+            self._version = self.term._St_version
         return self._St
 
     def hessp(self, w: np.ndarray, v: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ import copy
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg.blas import daxpy
 
 from ..objective import LinearObjective
 from ._linalg import jacobi_scaled, newton_step
@@ -79,7 +80,8 @@ class _Newton(Solver):
             t, accepted = 1.0, False
             noise = 8 * eps * max(1.0, abs(f))
             for _ in range(MAX_HALVINGS):
-                w_new = w + t * step
+                w_new = np.multiply(step, t)  # w + t step, one parameter-sized array
+                w_new += w
                 f_new, g_new = objective.value_and_grad(w_new)
                 gnorm_new = float(np.max(np.abs(g_new)))
                 # Armijo only where the predicted decrease is above the rounding
@@ -103,6 +105,9 @@ class _Newton(Solver):
                 converged = gnorm <= max(tol, STALL_EPS * eps)
                 break
             w, f, g, gnorm = w_new, f_new, g_new, gnorm_new
+            # Parameter-sized vectors are half an (n, k) buffer on text data: the
+            # spent step is not kept through the next step's conjugate gradients.
+            step = w_new = g_new = None
             hist.add(it, f, gnorm)
             converged = gnorm <= tol
         if not message:
@@ -382,7 +387,6 @@ class NewtonCG(_Newton):
         if split is not None:
             split.center(z)
         p = z.copy()
-        tmp = np.empty_like(p)
         rz = float(r @ z)
         for _ in range(self.max_inner):
             if float(r @ r) <= stop or float(np.max(np.abs(r))) <= enough:
@@ -396,8 +400,11 @@ class NewtonCG(_Newton):
                 break
             cg_steps += 1
             a = rz / curv
-            x += np.multiply(p, a, out=tmp)
-            r -= np.multiply(Hp, a, out=Hp)
+            # In place, without a temporary (BLAS axpy), and the product is let go
+            # before the next one is formed.
+            x = daxpy(p, x, a=a)
+            r = daxpy(Hp, r, a=-a)
+            Hp = None
             if pre is not None:
                 pre.apply(r, z)
             if split is not None:
