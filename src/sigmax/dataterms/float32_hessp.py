@@ -81,7 +81,7 @@ class Float32Hessp:
         self.weights = (np.broadcast_to(np.ones(1, dtype=np.float32), w.shape)
                         if term._unit_weights else w.astype(np.float32))
         self._St: np.ndarray | None = None  # (k, n) float32 copy of the term's state
-        self._version = -1  # the term's _St_version that self._St copies
+        self._version = -1  # the version of the term's state (StatePoint) self._St copies
         self._prepare()
 
     def _prepare(self) -> None:
@@ -98,7 +98,7 @@ class Float32Hessp:
         time that is rewritten: no copy of ``w`` is kept here.
         """
         St64 = self.term._state(w)
-        if self._St is None or self._version != self.term._St_version:
+        if self._St is None or self._version != self.term._St_at.version:
             if self._St is None:
                 self._St = np.empty(St64.shape, dtype=np.float32)
             St = self._St
@@ -115,7 +115,7 @@ class Float32Hessp:
             # (the common case) needs no masked pass over (k, n).
             if St.size and St.min() < FLUSH_BELOW:
                 St[np.abs(St) < FLUSH_BELOW] = 0.0
-            self._version = self.term._St_version
+            self._version = self.term._St_at.version
         return self._St
 
     def hessp(self, w: np.ndarray, v: np.ndarray) -> np.ndarray:

@@ -40,6 +40,7 @@ from . import hessian as _hessian
 from . import one_block as _one_block
 from .base import DataTerm, HostRows, host_offset, total_weight
 from .blocks import BlockProducts
+from .state_point import StatePoint
 
 __all__ = ["NumpyData"]
 
@@ -89,8 +90,7 @@ class NumpyData(HostRows, DataTerm):
         # solver has asked for a Hessian: saves a pass over X per Newton step.
         self._track_state = False
         self._St: np.ndarray | None = None
-        self._St_w: np.ndarray | None = None
-        self._St_version = 0  # bumped whenever _St is rewritten (read by the float32 twin)
+        self._St_at = StatePoint()  # where _St was formed (and how often)
         self._hessp32: float32_hessp.Float32Hessp | None = None  # float32_hessp products
         self._use_hessp32 = False
         self._compiled_passes = False  # one-block compiled passes asked for (compiled_passes)
@@ -118,7 +118,7 @@ class NumpyData(HostRows, DataTerm):
         zero = None if St is not None else self._value_and_grad_at_zero(w)
         value, grad = zero if zero is not None else self._fused_value_and_grad(w, St)
         if St is not None:
-            self._mark_state(w)
+            self._St_at.mark(w)
         return value, grad
 
     def value(self, w: np.ndarray) -> float:
@@ -377,20 +377,10 @@ class NumpyData(HostRows, DataTerm):
         """``St`` (k, n) at ``w`` from the loss's block kernel; kept current from now on."""
         # From now on value_and_grad keeps it current, so Newton steps reuse it.
         self._track_state = True
-        if self._St_w is None or not np.array_equal(self._St_w, w):
+        if not self._St_at.holds(w):
             self._fused_value_and_grad(w, self._state_buffer())
-            self._mark_state(w)
+            self._St_at.mark(w)
         return self._St
-
-    def _mark_state(self, w: np.ndarray) -> None:
-        """Record that ``_St`` now holds the state at ``w`` (a copy of ``w``, in place)."""
-        # In place: on text data w is half an (n, k) buffer, and a fresh copy per
-        # evaluation would briefly hold two.
-        if self._St_w is None or self._St_w.shape != w.shape:
-            self._St_w = np.array(w, dtype=float)
-        else:
-            np.copyto(self._St_w, w)
-        self._St_version += 1
 
     def float32_hessp(self, on: bool | None = True) -> bool:
         """Hessian products in float32 from now on (:mod:`sigmax.dataterms.float32_hessp`).
