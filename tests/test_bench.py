@@ -184,6 +184,34 @@ def test_runner_writes_json_table_and_plot(tmp_path, monkeypatch):
     table = (tmp_path / "bench-scale0.001.md").read_text()
     assert "| dense_binary |" in table and "ratio" in table
     assert (tmp_path / "plots" / "scale0.001-dense_binary.png").stat().st_size > 1000
+    assert not (tmp_path / "bench-scale0.001.partial.json").exists()  # a finished run's
+
+
+def test_a_stopped_run_keeps_its_finished_problems(tmp_path, monkeypatch):
+    """After each problem the run so far is on disk; rerender makes its tables from it."""
+    from sigmax.bench import runner
+    from sigmax.bench.report import rerender
+
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    real = runner.run_problem
+    done = []
+
+    def stop_at_the_second(problem, *args, **kwargs):
+        if done:
+            raise KeyboardInterrupt  # the user stops the run
+        done.append(problem.name)
+        return real(problem, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "run_problem", stop_at_the_second)
+    with pytest.raises(KeyboardInterrupt):
+        run(["dense_binary", "digits"], scale=TINY, repeats=1, libraries=["sigmax"],
+            threads=["1"], out_dir=tmp_path, memory=False, verbose=False, min_timed_s=0)
+    partial = tmp_path / "bench-scale0.001.partial.json"
+    saved = json.loads(partial.read_text())
+    assert [p["problem"] for p in saved["problems"]] == ["dense_binary"]
+    assert not (tmp_path / "bench-scale0.001.json").exists()
+    rerender(partial, plots=False)
+    assert "| dense_binary |" in (tmp_path / "bench-scale0.001.md").read_text()
 
 
 def test_runner_rejects_unknown_names():

@@ -38,14 +38,16 @@ import tracemalloc
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
+from ..io import atomic_write_text
 from .adapters import ADAPTERS, Adapter, Fit
 from .problems import PROBLEMS, Problem, ProblemData, sklearn_objective
-from .results import summarize
+from .results import summarize, tag_for, to_json
 
 __all__ = ["TARGET_GAP", "BenchConfig", "check_gap", "gap", "measure_floor", "reference_optimum",
            "run", "time_to_gap"]
@@ -613,6 +615,9 @@ def run(problems: Sequence[str] | None = None, *, scale: float = 1.0, repeats: i
         min_timed_s: float = 0.5) -> dict[str, Any]:
     """Run the benchmark and write ``bench-<tag>.json``, ``bench-<tag>.md`` and plots.
 
+    While it runs, ``bench-<tag>.partial.json`` holds the problems finished so far
+    (removed at the end); ``sigmax.bench.report.rerender`` renders a stopped run's.
+
     Parameters
     ----------
     problems : list of str, optional
@@ -660,13 +665,21 @@ def run(problems: Sequence[str] | None = None, *, scale: float = 1.0, repeats: i
                                          "target_gap": TARGET_GAP, "tol_ladder": TOL_LADDER},
                               "problems": []}
     t0 = time.perf_counter()
+    # What a run has measured so far, rewritten after each problem: a run stopped
+    # before its end (a full one takes hours) keeps its finished problems, and
+    # ``sigmax.bench.report.rerender`` makes its tables and plots from this file.
+    partial = None if out_dir is None else Path(out_dir) / f"bench-{tag_for(scale)}.partial.json"
     for name in names:
         result["problems"].append(run_problem(PROBLEMS[name], cfg, libraries, verbose))
+        if partial is not None:
+            partial.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(partial, to_json(result))
     result["seconds_total"] = time.perf_counter() - t0
     if out_dir is not None:
         from .report import write_results
 
         paths = write_results(result, out_dir, plots=plots)
+        partial.unlink(missing_ok=True)
         result["files"] = [str(p) for p in paths]
         _log("wrote " + ", ".join(str(p) for p in paths), verbose)
     return result
