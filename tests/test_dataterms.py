@@ -508,3 +508,33 @@ def test_step_blocks_come_from_float32_products_and_diagnostics_stay_exact(name)
     H = term.hessian(w).reshape(term.n_rows, k, term.n_rows, k)
     for a in range(k):  # the full Hessian's diagonal blocks: float64 sums
         np.testing.assert_allclose(H[:, a, :, a], exact[a], rtol=1e-12, atol=1e-14)
+
+
+def test_a_pass_stopped_half_way_leaves_no_state_for_the_old_point(monkeypatch):
+    """The Hessian state is rewritten by value_and_grad's pass; if that pass stops (an
+    interrupt, an error), the half-written buffer belongs to no point, and the next
+    Hessian product forms the state again."""
+    from sigmax.dataterms import tuning
+
+    monkeypatch.setattr(tuning, "BLOCK_BYTES", 4096)  # 256-row blocks: two of them
+    loss, X, Y, weights, k = _problem("multinomial", n=300)
+    term = NumpyData(loss, X, Y, weights, k, True)
+    assert len(term.products.plan.bounds) == 2
+    rng = np.random.default_rng(3)
+    w, v = 0.3 * rng.normal(size=term.n_params), rng.normal(size=term.n_params)
+    term.value_and_grad(w)
+    exact = term.hessp(w, v)  # the state at w, now tracked
+    real = term.products.run
+
+    def stops(W, b, block_op, **kwargs):
+        def half(i, lo, hi, Zt):
+            if i > 0:
+                raise KeyboardInterrupt
+            return block_op(i, lo, hi, Zt)
+        return real(W, b, half, **kwargs)
+
+    monkeypatch.setattr(term.products, "run", stops)
+    with pytest.raises(KeyboardInterrupt):  # (w + 1 would be w's softmax: a flat shift)
+        term.value_and_grad(w + rng.normal(size=term.n_params))
+    monkeypatch.setattr(term.products, "run", real)
+    np.testing.assert_allclose(term.hessp(w, v), exact, rtol=1e-12, atol=1e-12)

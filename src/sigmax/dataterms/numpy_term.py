@@ -115,6 +115,8 @@ class NumpyData(HostRows, DataTerm):
     # -- first order ---------------------------------------------------------------------
     def value_and_grad(self, w: np.ndarray) -> tuple[float, np.ndarray]:
         St = self._state_buffer() if self._track_state else None
+        if St is not None:
+            self._St_at.forget()
         zero = None if St is not None else self._value_and_grad_at_zero(w)
         value, grad = zero if zero is not None else self._fused_value_and_grad(w, St)
         if St is not None:
@@ -378,6 +380,7 @@ class NumpyData(HostRows, DataTerm):
         # From now on value_and_grad keeps it current, so Newton steps reuse it.
         self._track_state = True
         if not self._St_at.holds(w):
+            self._St_at.forget()
             self._fused_value_and_grad(w, self._state_buffer())
             self._St_at.mark(w)
         return self._St

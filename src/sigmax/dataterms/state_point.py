@@ -28,11 +28,18 @@ class StatePoint:
 
     def __init__(self) -> None:
         self._w: np.ndarray | None = None
+        self._valid = False
         self.version = 0
 
     def holds(self, w: np.ndarray) -> bool:
         """Whether the state was last formed at ``w`` (equal values)."""
-        return self._w is not None and np.array_equal(self._w, w)
+        return self._valid and self._w is not None and np.array_equal(self._w, w)
+
+    def forget(self) -> None:
+        """The state is being rewritten: it belongs to no point until :meth:`mark`."""
+        # A pass stopped half-way (an interrupt, a floating-point error) leaves a
+        # buffer that is neither the old point's state nor the new one's.
+        self._valid = False
 
     def mark(self, w: np.ndarray) -> None:
         """Record that the state now belongs to ``w``, shape ``(n_params,)``."""
@@ -42,4 +49,5 @@ class StatePoint:
             self._w = np.array(w, dtype=float)
         else:
             np.copyto(self._w, w)
+        self._valid = True
         self.version += 1
