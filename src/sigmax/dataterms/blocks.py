@@ -371,6 +371,8 @@ class BlockProducts:
 
         n_blocks = len(self.plan.bounds)
         n_workers, compiled = self.plan.plan()
+        out = np.empty((self.n_features + int(b is not None), self.k))
+        top = out[: self.n_features]  # the coefficient rows of the float64 result
         if self.plan.sparse:
             # Sparse: two passes. Fused, the gathers from W (d, k) and the
             # scatters into X.T G (d, k) share the cache and both slow down
@@ -397,8 +399,6 @@ class BlockProducts:
                 self.give("Z", buf)
                 return total, None, gsum
 
-            out = np.empty((self.n_features + int(b is not None), self.k))
-            top = out[: self.n_features]
             # On text data a (d, k) buffer is half an (n, k) one: with float64 X one
             # worker accumulates in the result's rows themselves, and float32
             # accumulators are summed into them, with no float64 copy made first.
@@ -423,9 +423,6 @@ class BlockProducts:
                 np.copyto(top, others.pop())
             for a in others:
                 top += a
-            if b is not None:
-                out[self.n_features] = sum(p[2] for p in parts)
-            return sum(p[0] for p in parts), out
         else:
             rows = max(hi - lo for lo, hi in self.plan.bounds)
             # Row sums of G (intercept gradient) as a BLAS matrix-vector
@@ -455,12 +452,11 @@ class BlockProducts:
                 return total, acc, gsum
 
             parts = _parallel.run_blocks(work, n_blocks, n_workers)
-        out = np.empty((self.n_features + int(b is not None), self.k))
-        # parts[0][1] is this call's own (k, d) float64 accumulator.
-        acc = parts[0][1]
-        for part in parts[1:]:
-            acc += part[1]
-        out[: self.n_features] = acc.T
+            # parts[0][1] is this call's own (k, d) float64 accumulator.
+            acc = parts[0][1]
+            for part in parts[1:]:
+                acc += part[1]
+            top[...] = acc.T
         if b is not None:
             out[self.n_features] = sum(part[2] for part in parts)
         return sum(part[0] for part in parts), out

@@ -380,9 +380,7 @@ class NumpyData(HostRows, DataTerm):
         # From now on value_and_grad keeps it current, so Newton steps reuse it.
         self._track_state = True
         if not self._St_at.holds(w):
-            self._St_at.forget()
-            self._fused_value_and_grad(w, self._state_buffer())
-            self._St_at.mark(w)
+            self.value_and_grad(w)  # tracking: its pass writes _St and marks it at w
         return self._St
 
     def float32_hessp(self, on: bool | None = True) -> bool:

@@ -33,7 +33,7 @@ class StatePoint:
 
     def holds(self, w: np.ndarray) -> bool:
         """Whether the state was last formed at ``w`` (equal values)."""
-        return self._valid and self._w is not None and np.array_equal(self._w, w)
+        return self._valid and np.array_equal(self._w, w)  # _valid: _w was marked
 
     def forget(self) -> None:
         """The state is being rewritten: it belongs to no point until :meth:`mark`."""
