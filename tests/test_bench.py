@@ -154,9 +154,52 @@ def test_slack_stop_spares_short_fits(tiny_binary):
     assert not rec["reached"] and rec["note"].startswith("stopped: one run")
 
 
+def test_ladder_runs_are_capped_to_the_time_left(tiny_binary, monkeypatch):
+    # A solver that never reaches the target, each of whose iterations "takes" one
+    # second (the timer is replaced): 50 iterations per run. Budget 120 s: the
+    # second run may take the 70 s left (cap 71), the third the 20 s left (cap 21),
+    # where it stops, capped, instead of running past the budget.
+    import dataclasses
+
+    from sigmax.bench import runner
+
+    seen = []
+
+    class _Slow(_EarlyStop):
+        def fit(self, prepared, data, *, solver, tol, max_iter, dtype):
+            seen.append(max_iter)
+            fit = super().fit(prepared, data, solver=solver, tol=tol, max_iter=max_iter,
+                              dtype=dtype)
+            return dataclasses.replace(fit, n_iter=min(max_iter, 50))
+
+    real = runner._timed_fit
+
+    def one_second_per_iteration(*args):
+        fit = real(*args)[1]
+        return float(fit.n_iter), fit
+
+    monkeypatch.setattr(runner, "_timed_fit", one_second_per_iteration)
+    ref = reference_optimum(tiny_binary)["objective"]
+    cfg = BenchConfig(scale=TINY, repeats=1, budget_s=120, min_timed_s=0)
+    kw = dict(solver="lbfgs", dtype="float64", reference=ref, target=TARGET_GAP["float64"],
+              cfg=cfg)
+    rec = time_to_gap(_Slow(), tiny_binary, tiny_binary.X, **kw)
+    assert seen == [cfg.max_iter, 71, 21]
+    assert not rec["reached"] and rec["note"].startswith("stopped: capped at 21 iterations")
+    # Three times the fastest (here 30 s) caps the next run as well, but never under
+    # cfg.slack_min_s.
+    seen.clear()
+    rec = time_to_gap(_Slow(), tiny_binary, tiny_binary.X, give_up_after=30.0, **kw)
+    assert seen == [cfg.max_iter] and rec["note"].startswith("stopped: one run (50 s)")
+    assert runner._iteration_cap(cfg, 50.0, 50, 100.0, 30.0) == 31
+    assert runner._iteration_cap(cfg, 50.0, 50, 100.0, 1e-3) == 2  # slack_min_s = 1 s
+    assert runner._iteration_cap(cfg, 0.0, 50, 100.0, None) == cfg.max_iter
+
+
 def test_short_fits_get_more_timed_runs():
     cfg = BenchConfig(repeats=3, min_timed_s=0.5, max_repeats=25)
     assert n_runs(cfg, 2.0) == 3  # long fits: the configured repeats
+    assert n_runs(cfg, 25.0) == 1  # past cfg.long_fit_s: one
     assert n_runs(cfg, 0.05) == 10  # enough runs for about half a second
     assert n_runs(cfg, 0.001) == 25  # capped
     assert n_runs(cfg, 0.0) == 3 and n_runs(cfg, float("nan")) == 3

@@ -136,7 +136,11 @@ def test_fit_result_record(solver):
     assert res.n_grad_evals >= res.n_iter >= 1
     assert res.converged and res.message
     if solver != "proximal":  # FISTA is not monotone; the others use descent steps
-        assert np.all(np.diff(hist["objective"]) <= 1e-12 * abs(hist["objective"][0]))
+        # The rows of a float32 phase hold float32 products' values: descent up to
+        # the line search's float32 noise allowance (8 eps |f|); float64 after it.
+        f, m = np.asarray(hist["objective"]), res.n_float32_iter
+        assert np.all(np.diff(f[m:]) <= 1e-12 * abs(f[0]))
+        assert np.all(np.diff(f[: m + 1]) <= 8 * np.finfo(np.float32).eps * abs(f[0]))
     summary = res.to_dict()
     assert "coef" not in summary
     json.dumps(summary)  # plain JSON

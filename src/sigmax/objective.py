@@ -149,6 +149,21 @@ class Objective:
             grad[: self.n_features] += pg
         return value + pv, grad.ravel()
 
+    def float32_twin(self) -> Objective | None:
+        """This objective with its data term on a float32 copy of ``X``, or None.
+
+        For a float64 solve's first iterates
+        (:meth:`~sigmax.dataterms.base.DataTerm.float32_twin`): the same ``C``,
+        penalty and scale ``1 / S`` (so ``f`` is the same function, only its data
+        term's products are float32); its own evaluation counters.
+        """
+        data = self.data.float32_twin()
+        if data is None:
+            return None
+        twin = Objective(data, C=self.C, penalty=self.penalty)
+        twin.scale, twin.alpha, twin.penalty_term = self.scale, self.alpha, self.penalty_term
+        return twin
+
     def value(self, w: np.ndarray) -> float:
         """Smooth part of ``f`` only (no gradient, no ``X^T`` product)."""
         self.n_value_evals += 1

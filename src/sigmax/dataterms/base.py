@@ -157,6 +157,13 @@ class DataTerm:
         """
         return False
 
+    def float32_twin(self) -> DataTerm | None:
+        """This data term on a float32 copy of ``X`` for a float64 solve's first
+        iterates (:mod:`sigmax.dataterms.float32_twin`), or None: none offered, or
+        the copy would take more memory than allowed. A new copy each call, owned
+        by the caller."""
+        return None
+
     def compiled_passes(self, on: bool = True) -> bool:
         """Compiled passes from now on (``on``) where ``X`` is one dense block.
 

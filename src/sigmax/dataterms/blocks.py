@@ -35,11 +35,15 @@ _NO_CONTEXT = contextlib.nullcontext()
 
 
 class BlockPlan:
-    """Row blocks of a dense or CSR ``X``, views only (``X`` is never copied)."""
+    """Row blocks of a dense or CSR ``X``, views only (``X`` is never copied).
 
-    def __init__(self, X: Any, k: int) -> None:
+    ``itemsize``: bytes per value of the blocks as the products read them
+    (default ``X``'s; a float64 ``X`` read as float32 blocks: 4).
+    """
+
+    def __init__(self, X: Any, k: int, itemsize: int | None = None) -> None:
         n, d = X.shape
-        item = X.dtype.itemsize
+        item = X.dtype.itemsize if itemsize is None else int(itemsize)
         self.sparse = sp.issparse(X)
         if self.sparse:
             ip = X.indptr
@@ -168,14 +172,23 @@ class BlockProducts:
         :func:`row_layout` reads fastest.
     k : int
         Number of outputs.
+    dtype : float32 or float64, optional
+        The products' dtype, default ``X``'s. A dense ``X`` of another dtype is
+        read block by block into a scratch block of this one (:meth:`rows`), which
+        both products of the block then read from the cache: float32 products on
+        a float64 ``X`` without a copy of it (:mod:`.float32_twin`).
     """
 
-    def __init__(self, X: Any, k: int) -> None:
+    def __init__(self, X: Any, k: int, dtype: Any = None) -> None:
         self.k = int(k)
-        self.dtype = X.dtype
+        self.dtype = X.dtype if dtype is None else np.dtype(dtype)
         self.n_samples, self.n_features = X.shape
-        self.plan = BlockPlan(X, self.k)
+        self.plan = BlockPlan(X, self.k, itemsize=self.dtype.itemsize)
+        if self.plan.sparse and self.dtype != X.dtype:
+            raise ValueError("CSR blocks are read in the dtype of X.")
         self.X = X if self.plan.sparse else row_layout(X, self.plan)
+        #: Dense blocks converted to ``dtype`` as they are read (see :meth:`rows`).
+        self.converts = self.dtype != X.dtype
         #: Rows of one slice of a block's ``G_b^T X_b`` (0: unsliced), see :func:`slice_rows`.
         self.slice = (slice_rows(self.n_features, self.k)
                       if not self.plan.sparse and self.X.flags.c_contiguous else 0)
@@ -187,6 +200,7 @@ class BlockProducts:
         # Per-thread scratch blocks of the dense passes, reused across blocks
         # and calls (fresh temporaries per block cost page faults).
         self.bufs: dict[tuple[int, str], np.ndarray] = {}
+        self._spans: dict[tuple[int, str], tuple[int, int]] = {}  # rows held by rows()
         self._ones_vec: np.ndarray | None = None
         self._G: np.ndarray | None = None  # (n, k) gradient buffer of the sparse path
 
@@ -205,6 +219,27 @@ class BlockProducts:
     def give(self, key: str, buf: np.ndarray) -> None:
         """Return a scratch array taken by :meth:`take` for the next block of this thread."""
         self.bufs[(threading.get_ident(), key)] = buf
+
+    def rows(self, lo: int, hi: int) -> np.ndarray:
+        """Dense ``X[lo:hi]`` in the working dtype: a view, or where the blocks are
+        converted (:attr:`converts`), this thread's scratch copy of them.
+
+        A block's two products (logits, then ``X_b^T G_b``) run on one thread one
+        after the other: the second finds the block converted by the first.
+        """
+        if not self.converts:
+            return self.X[lo:hi]
+        key = (threading.get_ident(), "rows")
+        span = self._spans.get(key)
+        block = self.bufs.get(key)
+        d = self.n_features
+        if span != (lo, hi) or block is None:
+            if block is None or block.size < (hi - lo) * d:
+                block = self.bufs[key] = np.empty(self.max_rows * d, dtype=self.dtype)
+            np.copyto(block[: (hi - lo) * d].reshape(hi - lo, d), self.X[lo:hi],
+                      casting="same_kind")
+            self._spans[key] = (lo, hi)
+        return block[: (hi - lo) * d].reshape(hi - lo, d)
 
     def rowmajor_weights(self, rowmajor: bool = False) -> bool:
         """Whether :meth:`block_weights` gives the row-major ``(d, k)`` ``W`` (else ``(k, d)``)."""
@@ -228,13 +263,12 @@ class BlockProducts:
 
     def _rows_product(self, lo: int, hi: int, Wb: np.ndarray, Z: np.ndarray) -> None:
         """``Z = X[lo:hi] @ Wb`` (``(b, k)`` rows, ``Wb`` row-major), in row slices where cut."""
-        step = self.slice
+        step, Xb = self.slice, self.rows(lo, hi)
         if step and hi - lo > step:
-            for s in range(lo, hi, step):
-                e = min(s + step, hi)
-                np.matmul(self.X[s:e], Wb, out=Z[s - lo: e - lo])
+            for s in range(0, hi - lo, step):
+                np.matmul(Xb[s:s + step], Wb, out=Z[s:s + step])
         else:
-            np.matmul(self.X[lo:hi], Wb, out=Z)
+            np.matmul(Xb, Wb, out=Z)
 
     def block_logits(self, i: int, Wb: np.ndarray, b: np.ndarray | None,
                       out: np.ndarray | None = None, compiled: bool = False,
@@ -279,13 +313,13 @@ class BlockProducts:
                 np.copyto(Zt, Z.T)
                 self.give("R", rows)
             elif self.k == 1:
-                np.dot(self.X[lo:hi], Wb[0], out=Zt[0])
+                np.dot(self.rows(lo, hi), Wb[0], out=Zt[0])
             else:
                 # X_b @ W written through the (b, k) view of Zt: BLAS gets the
                 # transposed output directly. Never slower than W.T @ X_b.T and
                 # 0.55x its time at few features (movies: 4000 x 19, k=7);
                 # the gufunc releases the GIL like np.dot.
-                np.matmul(self.X[lo:hi], Wb.T, out=Zt.T)
+                np.matmul(self.rows(lo, hi), Wb.T, out=Zt.T)
             if b is not None:
                 Zt += b[:, None]
             return Zt
@@ -300,10 +334,10 @@ class BlockProducts:
                                   shape=(hi - lo, self.n_features)) @ Wb
             Zt = np.ascontiguousarray(Z.T)
         elif self.k == 1:
-            Zt = np.dot(self.X[lo:hi], Wb[0])[None, :]
+            Zt = np.dot(self.rows(lo, hi), Wb[0])[None, :]
         else:
             # np.dot, not @: it releases the GIL around the BLAS call.
-            Zt = np.dot(Wb.T if self.slice_logits else Wb, self.X[lo:hi].T)
+            Zt = np.dot(Wb.T if self.slice_logits else Wb, self.rows(lo, hi).T)
         if b is not None:
             Zt += b[:, None]
         return Zt
@@ -331,16 +365,15 @@ class BlockProducts:
                                      shape=(hi - lo, self.n_features)).T @ G
         elif self.k == 1:
             lo, hi = self.plan.bounds[i]
-            acc[0] += np.dot(Gt[0], self.X[lo:hi])
+            acc[0] += np.dot(Gt[0], self.rows(lo, hi))
         else:
             lo, hi = self.plan.bounds[i]
-            G, step = (Gt if transposed else Gt.T), self.slice
+            G, step, Xb = (Gt if transposed else Gt.T), self.slice, self.rows(lo, hi)
             if step and hi - lo > step:  # small-matrix kernels (slice_rows)
-                for s in range(lo, hi, step):
-                    e = min(s + step, hi)
-                    acc += np.dot(G[:, s - lo: e - lo], self.X[s:e])
+                for s in range(0, hi - lo, step):
+                    acc += np.dot(G[:, s:s + step], Xb[s:s + step])
             else:
-                acc += np.dot(G, self.X[lo:hi])
+                acc += np.dot(G, Xb)
 
     def ones(self, size: int) -> np.ndarray:
         """A cached vector of ``size`` ones in the working dtype (read only)."""

@@ -35,7 +35,7 @@ import numpy as np
 
 from .. import _parallel
 from ..losses import Loss
-from . import float32_hessp, tuning
+from . import float32_hessp, float32_twin, tuning
 from . import hessian as _hessian
 from . import one_block as _one_block
 from .base import DataTerm, HostRows, host_offset, total_weight
@@ -63,13 +63,17 @@ class NumpyData(HostRows, DataTerm):
     fit_intercept : bool
     offset : ndarray of shape (n, k), optional
         Known logits added to ``X W + b`` (see :mod:`sigmax.dataterms.base`).
+    dtype : float32 or float64, optional
+        The working dtype, default ``X``'s; float32 on a dense float64 ``X``
+        converts each block as it is read (:class:`~.blocks.BlockProducts`).
     """
 
     forms_preconditioner = True
 
     def __init__(self, loss: Loss, X: Any, Y: np.ndarray, weights: np.ndarray, k: int,
-                 fit_intercept: bool = True, offset: np.ndarray | None = None) -> None:
-        dtype = X.dtype
+                 fit_intercept: bool = True, offset: np.ndarray | None = None,
+                 dtype: Any = None) -> None:
+        dtype = X.dtype if dtype is None else np.dtype(dtype)
         weights = np.asarray(weights)
         # Unit weights (no sample weights given): a read-only broadcast view,
         # not an (n,) copy in the working dtype; the kernels take None for them.
@@ -83,7 +87,7 @@ class NumpyData(HostRows, DataTerm):
         # (k, n) like the blocks' logits; times partition_scale for that pass.
         self._Ot = None if self.offset is None else np.ascontiguousarray(self.offset.T)
         self._Ot_scaled: np.ndarray | None = None
-        self.products = BlockProducts(X, self.k)
+        self.products = BlockProducts(X, self.k, dtype)
         self.X = self.products.X  # row-major where it is several blocks (blocks.row_layout)
         self._blocks = self.products.plan
         # Second-order state (k, n), kept up to date by value_and_grad once a
@@ -105,7 +109,7 @@ class NumpyData(HostRows, DataTerm):
         self._compiled = self._partition and n * self.k >= tuning.COMPILED_MIN_LOGITS
         self._rowmajor = _rowmajor_blocks(self)
         if self._compiled:
-            self._prepare_compiled()
+            _prepare_compiled(self)
 
     def _fused(self, W: np.ndarray, b: np.ndarray | None, block_op: Callable[..., Any],
                quiet: bool = False, rowmajor: bool = False) -> tuple[float, np.ndarray]:
@@ -227,29 +231,6 @@ class NumpyData(HostRows, DataTerm):
             bsum = sum(part[1] for part in parts[1:]) + parts[0][1]
             self._lin = (np.ascontiguousarray(B.T), bsum)
         return self._lin
-
-    def _prepare_compiled(self) -> None:
-        """Compile (or load) the loss's compiled partition passes here, not in a worker.
-
-        Runs the kernel once on a two-sample block for each variant a pass may
-        use (without and with the Newton state, a strided view as in a pass).
-        Where the loss has no compiled pass (or numba is missing) its NumPy
-        passes serve: same results.
-        """
-        k, n = self.k, min(2, self.n_samples)
-        T = self._value_targets()[..., :n]
-        w = None if self._unit_weights else self.weights[:n]
-        shape = (n, k) if self._rowmajor else (k, n)
-        bias = np.zeros(k, dtype=self.dtype) if self._rowmajor and self.fit_intercept else None
-        for state in (False, True):
-            St = np.zeros((k, 2 * n), dtype=self.dtype)[:, :n] if state else None
-            Ut = np.zeros(shape, dtype=self.dtype)
-            Ut = Ut.T if self._rowmajor else Ut
-            self.loss.partition_t(Ut, w, St, np.zeros_like(Ut), T, compiled=True, bias=bias)
-        # The Hessian products' pass (a strided state, as in hessp).
-        St = np.zeros((k, 2 * n), dtype=self.dtype)[:, :n]
-        self.loss.hessp_t(St, self.Y[:n], self.weights[:n], np.zeros((k, n), dtype=self.dtype),
-                          compiled=True)
 
     def _value_targets(self) -> np.ndarray:
         """The targets in the partition kernel's layout (``loss.value_targets``), cached.
@@ -402,6 +383,10 @@ class NumpyData(HostRows, DataTerm):
         self._use_hessp32 = True
         return True
 
+    def float32_twin(self) -> NumpyData | None:
+        """float32 products on this ``X``, not copied (:mod:`~sigmax.dataterms.float32_twin`)."""
+        return float32_twin.build(self)
+
     def hessp(self, w: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Two products with ``X`` per block (``X_b V``, ``X_b^T (H V)_b``), one pass."""
         if self._use_hessp32:
@@ -463,3 +448,27 @@ def _rowmajor_blocks(term: NumpyData) -> bool:
     if not (term._compiled and term.k > 1 and term._unit_weights and loss.partition_rowmajor):
         return False
     return term.dtype == np.float32 or (term.products.slice > 0 and loss.diagonal_hessian)
+
+
+def _prepare_compiled(term: NumpyData) -> None:
+    """Compile (or load) the loss's compiled partition passes here, not in a worker.
+
+    Runs the kernel once on a two-sample block for each variant a pass may
+    use (without and with the Newton state, a strided view as in a pass).
+    Where the loss has no compiled pass (or numba is missing) its NumPy
+    passes serve: same results.
+    """
+    k, n = term.k, min(2, term.n_samples)
+    T = term._value_targets()[..., :n]
+    w = None if term._unit_weights else term.weights[:n]
+    shape = (n, k) if term._rowmajor else (k, n)
+    bias = np.zeros(k, dtype=term.dtype) if term._rowmajor and term.fit_intercept else None
+    for state in (False, True):
+        St = np.zeros((k, 2 * n), dtype=term.dtype)[:, :n] if state else None
+        Ut = np.zeros(shape, dtype=term.dtype)
+        Ut = Ut.T if term._rowmajor else Ut
+        term.loss.partition_t(Ut, w, St, np.zeros_like(Ut), T, compiled=True, bias=bias)
+    # The Hessian products' pass (a strided state, as in hessp).
+    St = np.zeros((k, 2 * n), dtype=term.dtype)[:, :n]
+    term.loss.hessp_t(St, term.Y[:n], term.weights[:n], np.zeros((k, n), dtype=term.dtype),
+                      compiled=True)

@@ -50,6 +50,11 @@ class FitResult:
     message : str
     history : dict of lists
         Per iteration: ``iteration``, ``objective``, ``grad_norm``, ``seconds``.
+    n_float32_iter : int
+        The first iterations, taken with float32 products on a float64 problem
+        (:class:`~sigmax.solvers.lbfgs.LBFGS`, :mod:`sigmax.dataterms.float32_twin`):
+        their history rows hold the values as float32 products give them (to
+        about 1e-7 relative), except the last, re-evaluated in float64.
     """
 
     coef: np.ndarray
@@ -63,6 +68,7 @@ class FitResult:
     solver: str
     message: str = ""
     history: dict[str, list[float]] = field(default_factory=dict)
+    n_float32_iter: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (without the coefficients)."""
@@ -89,18 +95,25 @@ class History:
             print(f"[{self.solver}] iter {iteration:4d}  objective {objective:.10g}  "
                   f"grad {grad_norm:.3e}  {t:.3f}s")
 
+    def amend(self, objective: float, grad_norm: float) -> None:
+        """The last row's iterate re-evaluated (in float64 after float32 products)."""
+        if self.rows["objective"]:
+            self.rows["objective"][-1] = float(objective)
+            self.rows["grad_norm"][-1] = float(grad_norm)
+
     def elapsed(self) -> float:
         return time.perf_counter() - self.start
 
     def result(self, objective: Any, coef: np.ndarray, value: float, grad_norm: float,
-               n_iter: int, converged: bool, message: str) -> FitResult:
+               n_iter: int, converged: bool, message: str, n_float32_iter: int = 0
+               ) -> FitResult:
         """The :class:`FitResult` of a finished solve: counters from ``objective``,
         time and history from this record."""
         return FitResult(coef=coef, objective=float(value), grad_norm=float(grad_norm),
                          n_iter=int(n_iter), n_grad_evals=objective.n_grad_evals,
                          n_hessp_evals=objective.n_hessp_evals, converged=bool(converged),
                          seconds=self.elapsed(), solver=self.solver, message=message,
-                         history=self.rows)
+                         history=self.rows, n_float32_iter=int(n_float32_iter))
 
 
 class Solver:
