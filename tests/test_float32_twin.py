@@ -24,7 +24,7 @@ from sigmax.solvers.lbfgs import F32_SWITCH, LBFGS
 def _twin_at_any_size(monkeypatch):
     # These problems are below the size where the twin pays: on, except where a
     # test asks for the rule itself.
-    monkeypatch.setattr(tuning, "FLOAT32_TWIN_MIN_LOGITS", 0)
+    monkeypatch.setattr(tuning, "FLOAT32_TWIN_MIN_WORK", 0)
 
 
 def _problem(name: str, n: int = 900, d: int = 7, K: int = 4, seed: int = 0,
@@ -101,8 +101,8 @@ def test_no_twin_where_it_does_not_apply():
 
 def test_no_twin_below_the_size_where_it_pays(monkeypatch):
     loss, X, Y, weights, k = _problem("multinomial", n=1000, K=4)
-    monkeypatch.setattr(tuning, "FLOAT32_TWIN_MIN_LOGITS", 4000)
-    assert NumpyData(loss, X, Y, weights, k).float32_twin() is not None  # 1000 x 4
+    monkeypatch.setattr(tuning, "FLOAT32_TWIN_MIN_WORK", 1000 * 7 * 4)
+    assert NumpyData(loss, X, Y, weights, k).float32_twin() is not None  # n d k
     assert NumpyData(loss, X[:999], Y[:999], weights[:999], k).float32_twin() is None
     res = _solve(_objective(NumpyData(loss, X[:999], Y[:999], weights[:999], k)), 1e-6, True)
     assert res.converged and res.n_float32_iter == 0

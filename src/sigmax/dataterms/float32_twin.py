@@ -19,8 +19,8 @@ pass does. Dense ``X`` without an offset only: CSR blocks are not converted
 (on text data a float32 pass was not faster than a float64 one at default
 threads: sparse_text, AMD EPYC, two workers), and an offset would need its
 ``(n, k)`` float32 copies; and from
-:data:`~sigmax.dataterms.tuning.FLOAT32_TWIN_MIN_LOGITS` logits on, where the
-float32 passes save more than the switch costs.
+:data:`~sigmax.dataterms.tuning.FLOAT32_TWIN_MIN_WORK` multiply-adds per product
+on, where the float32 passes save more than the switch costs.
 """
 
 from __future__ import annotations
@@ -38,12 +38,12 @@ __all__ = ["allowed", "build"]
 
 
 def allowed(term: NumpyData) -> bool:
-    """Whether ``term`` has a float32 twin: float64, dense ``X``, no offset, and at
-    least :data:`~sigmax.dataterms.tuning.FLOAT32_TWIN_MIN_LOGITS` logits (below,
-    it does not pay)."""
+    """Whether ``term`` has a float32 twin: float64, dense ``X``, no offset, and
+    products of at least :data:`~sigmax.dataterms.tuning.FLOAT32_TWIN_MIN_WORK`
+    multiply-adds (``n d k``; below, it does not pay)."""
     return (term.dtype == np.float64 and isinstance(term.X, np.ndarray)
             and term.offset is None
-            and term.n_samples * term.k >= tuning.FLOAT32_TWIN_MIN_LOGITS)
+            and term.X.size * term.k >= tuning.FLOAT32_TWIN_MIN_WORK)
 
 
 def build(term: NumpyData) -> NumpyData | None:

@@ -42,14 +42,15 @@ SMALL_GEMM_MIN_ROWS = 256
 #: evaluation: below this (digits, movies, breast_cancer: fits of a few ms)
 #: numba is never imported. As :data:`sigmax._csr.MIN_NNZ` for CSR products.
 COMPILED_MIN_LOGITS = 1 << 18
-#: Logits (``n * k``) from which a float64 L-BFGS fit takes its first iterates on
-#: the float32 twin (:mod:`sigmax.dataterms.float32_twin`). Below, the float32
-#: pass saves less than the switch costs: float64 L-BFGS fits at ``tol=1e-6``, one
-#: thread, twin on / off, two runs (``python benchmarks/float32_start.py --small``):
-#: digits at 300 / 539 / 1,797 rows (3,000 / 5,390 / 17,970 logits) 1.01 /
-#: 0.96-0.97 / 0.87-0.88, movies at 400 / 4,000 rows (2,800 / 28,000) 1.00-1.01 /
-#: 0.85-0.86, credit_onehot (4,454) 0.97-0.99.
-FLOAT32_TWIN_MIN_LOGITS = 1 << 13
+#: Multiply-adds of one product (``n d k``) from which a float64 L-BFGS fit takes
+#: its first iterates on the float32 twin (:mod:`sigmax.dataterms.float32_twin`).
+#: Below, the float32 passes save no more than the switch costs: float64 L-BFGS
+#: fits at ``tol=1e-6``, one thread, twin on at any size / off (``python
+#: benchmarks/float32_start.py --small``): digits at 300 / 539 / 1,797 rows (0.19M
+#: / 0.34M / 1.15M) 1.00 / 1.00 / 0.89, movies at 400 / 4,000 rows (0.05M /
+#: 0.53M) 1.00 / 0.85, credit_onehot (0.15M) 1.00, the MPAA rating of the rated
+#: ggplot2movies films (4,924 x 14, 4 classes: 0.28M) 1.04.
+FLOAT32_TWIN_MIN_WORK = 1 << 19
 #: Fewer entries (or stored values) of ``X`` than this: one thread (a pass is
 #: then shorter than the cost of waking a second one).
 PARALLEL_MIN_WORK = 1 << 17

@@ -142,8 +142,8 @@ class LBFGS(Solver):
 
     **float32 phase** (``float32_start``): on a float64 problem whose data term
     offers a float32 twin (:mod:`sigmax.dataterms.float32_twin`: dense ``X`` of at
-    least :data:`~sigmax.dataterms.tuning.FLOAT32_TWIN_MIN_LOGITS` logits, read
-    as float32 blocks), the first iterates are taken on the twin until its
+    least :data:`~sigmax.dataterms.tuning.FLOAT32_TWIN_MIN_WORK` multiply-adds per
+    product, read as float32 blocks), the first iterates are taken on the twin until its
     gradient's max-norm is ``<= max(tol,`` :data:`F32_SWITCH` ``)`` or float32
     stops resolving progress; then the same iterate is evaluated in float64 and
     the solve goes on with the same pairs, so it stops by float64's tests.
