@@ -18,7 +18,12 @@ one block per thread. The conversion reads ``X`` once per pass, as a float64
 pass does. Dense ``X`` without an offset only: CSR blocks are not converted
 (on text data a float32 pass was not faster than a float64 one at default
 threads: sparse_text, AMD EPYC, two workers), and an offset would need its
-``(n, k)`` float32 copies; and from
+``(n, k)`` float32 copies. Two or more outputs: with one (binary logistic
+regression) a pass is matrix-vector products, bound by reading the float64 ``X``,
+which the twin reads too (dense_binary, 500,000 x 50: 0.94x at one thread, 1.01x
+at default threads), while its float32 block per thread is the size of an
+``(n, 1)`` float64 buffer there (``sigmax bench`` measured the fit's extra peak at
+3.10 such buffers with the twin, over the 3 of issue 17's criterion). And from
 :data:`~sigmax.dataterms.tuning.FLOAT32_TWIN_MIN_WORK` multiply-adds per product
 on, where the float32 passes save more than the switch costs.
 """
@@ -38,11 +43,12 @@ __all__ = ["allowed", "build"]
 
 
 def allowed(term: NumpyData) -> bool:
-    """Whether ``term`` has a float32 twin: float64, dense ``X``, no offset, and
-    products of at least :data:`~sigmax.dataterms.tuning.FLOAT32_TWIN_MIN_WORK`
-    multiply-adds (``n d k``; below, it does not pay)."""
+    """Whether ``term`` has a float32 twin: float64, dense ``X``, no offset, two or
+    more outputs, and products of at least
+    :data:`~sigmax.dataterms.tuning.FLOAT32_TWIN_MIN_WORK` multiply-adds (``n d k``;
+    below, it does not pay)."""
     return (term.dtype == np.float64 and isinstance(term.X, np.ndarray)
-            and term.offset is None
+            and term.offset is None and term.k >= 2
             and term.X.size * term.k >= tuning.FLOAT32_TWIN_MIN_WORK)
 
 

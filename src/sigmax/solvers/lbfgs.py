@@ -141,15 +141,16 @@ class LBFGS(Solver):
     rounding level.
 
     **float32 phase** (``float32_start``): on a float64 problem whose data term
-    offers a float32 twin (:mod:`sigmax.dataterms.float32_twin`: dense ``X`` of at
-    least :data:`~sigmax.dataterms.tuning.FLOAT32_TWIN_MIN_WORK` multiply-adds per
-    product, read as float32 blocks), the first iterates are taken on the twin until its
-    gradient's max-norm is ``<= max(tol,`` :data:`F32_SWITCH` ``)`` or float32
-    stops resolving progress; then the same iterate is evaluated in float64 and
-    the solve goes on with the same pairs, so it stops by float64's tests.
+    offers a float32 twin (:mod:`sigmax.dataterms.float32_twin`: dense ``X``, two or
+    more outputs, at least :data:`~sigmax.dataterms.tuning.FLOAT32_TWIN_MIN_WORK`
+    multiply-adds per product, read as float32 blocks), the first iterates are
+    taken on the twin until its gradient's max-norm is ``<= max(tol,``
+    :data:`F32_SWITCH` ``)`` or float32 stops resolving progress; then the same
+    iterate is evaluated in float64 and the solve goes on with the same pairs,
+    so it stops by float64's tests.
     Fits whose ``auto`` is L-BFGS took 0.51-0.61x the time on dense_multinomial,
-    many_classes and multilabel at one thread, 0.80-0.94x on dense_binary, digits
-    and movies, with the same iterations to within one (``python
+    many_classes and multilabel at one thread, 0.80-0.89x on digits and movies,
+    with the same iterations to within one (``python
     benchmarks/float32_start.py``). :attr:`FitResult.n_float32_iter` counts them.
     """
 
