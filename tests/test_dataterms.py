@@ -436,20 +436,25 @@ def test_small_gemm_kernels_are_read_from_numpys_blas(monkeypatch):
 
 def test_the_float32_twin_of_one_block_is_column_major(monkeypatch):
     # Column-major is the order a single block's X_b @ W reads fastest
-    # (benchmarks/block_layout.py); several blocks stay row-major slices.
-    from sigmax.dataterms import tuning
+    # (benchmarks/block_layout.py); several blocks are not copied: the twin reads
+    # the row-major float64 X as float32 blocks (float32_hessp.streams).
+    from sigmax.dataterms import float32_hessp, tuning
 
     loss, X, Y, weights, k = _problem("multinomial", n=300, d=6)
     term = NumpyData(loss, X, Y, weights, k, True)
     assert term.float32_hessp() is True
     X32 = term._hessp32.products.X
     assert X32.dtype == np.float32 and X32.flags.f_contiguous and not X32.flags.c_contiguous
+    assert not term._hessp32.products.converts
     # Blocks of 256 rows in float32 (and in float64: the floor of 256 rows).
     monkeypatch.setattr(tuning, "BLOCK_BYTES", 256 * 4 * (6 + 2 * k))
     term = NumpyData(loss, X, Y, weights, k, True)
+    # No copy to make: affordable whatever the free memory.
+    monkeypatch.setattr(float32_hessp, "copy_fits", lambda nbytes: False)
     assert term.float32_hessp() is True
-    assert term._hessp32.products.X.flags.c_contiguous
-    assert len(term._hessp32.products.plan.bounds) > 1
+    twin = term._hessp32.products
+    assert twin.X is term.X and twin.converts and twin.dtype == np.float32
+    assert len(twin.plan.bounds) > 1
 
 
 def test_float32_state_holds_no_subnormal_numbers():

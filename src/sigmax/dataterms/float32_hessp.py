@@ -22,13 +22,16 @@ those shapes, and in sigmax's own pass 0.54-0.64x (dense_multinomial fold,
 40,000 x 100, K = 10: 6.5 against 10.1 ms, one thread); on a block that stays
 in cache (a digits fold, 1,437 x 64) 0.83x (``python
 benchmarks/mixed_precision_hessp.py``). The
-price is a float32 copy of ``X`` (half of ``X``'s memory) and of the
-per-sample state (``(k, n)``, refreshed once per Newton iterate), kept while
-the data term lives: the regularization paths use it (:mod:`sigmax.path`,
-many Newton-CG fits over one data term), and every float64 Newton-CG solve asks
-for it for its own length (:attr:`sigmax.solvers.newton.NewtonCG.float32_products`:
-single fits 0.60-0.92x of the time with exact products, digits 1.08-1.09x;
-``python benchmarks/mixed_precision_hessp.py --fits``). A CSR copy shares the indices of
+price is the float32 per-sample state (``(k, n)``, refreshed once per Newton
+iterate) and, where ``X`` is one row block or CSR, a float32 copy of ``X`` (of
+its values); a dense ``X`` of several blocks is read as float32 blocks, each
+converted as it is read (:func:`streams`, as :mod:`.float32_twin` does for
+L-BFGS), with no copy. It is kept while the data term lives: the regularization
+paths use it (:mod:`sigmax.path`, many Newton-CG fits over one data term), and
+every float64 Newton-CG solve asks for it for its own length
+(:attr:`sigmax.solvers.newton.NewtonCG.float32_products`: single fits 0.60-0.92x of
+the time with exact products, digits 1.08-1.09x; ``python
+benchmarks/mixed_precision_hessp.py --fits``). A CSR copy shares the indices of
 ``X``: only its values are copied (4 bytes per stored value).
 """
 
@@ -42,7 +45,7 @@ import scipy.sparse as sp
 from .blocks import BlockProducts, twin_order
 from .memory import copy_fits
 
-__all__ = ["FLUSH_BELOW", "Float32Hessp", "affordable"]
+__all__ = ["FLUSH_BELOW", "Float32Hessp", "affordable", "streams"]
 
 #: Per-sample state entries below this in magnitude are stored as 0 in float32:
 #: far under float32's resolution next to the row's other entries, and never
@@ -50,9 +53,18 @@ __all__ = ["FLUSH_BELOW", "Float32Hessp", "affordable"]
 FLUSH_BELOW = np.float32(1e-30)
 
 
-def affordable(X: Any) -> bool:
-    """Whether a float32 copy of ``X`` (dense or CSR) fits in
-    :data:`~sigmax.dataterms.memory.MEMORY_SHARE` of the available memory."""
+def streams(X: Any, k: int) -> bool:
+    """Whether the twin reads a dense ``X`` of several row blocks as float32 blocks
+    (:meth:`~sigmax.dataterms.blocks.BlockProducts.rows`) instead of copying it."""
+    return isinstance(X, np.ndarray) and twin_order(X.shape, k, np.float32) == "C"
+
+
+def affordable(X: Any, k: int) -> bool:
+    """Whether the twin's float32 copy of ``X`` (dense or CSR) fits in
+    :data:`~sigmax.dataterms.memory.MEMORY_SHARE` of the available memory (no
+    copy where it :func:`streams`)."""
+    if streams(X, k):
+        return True
     values = X.nnz if hasattr(X, "nnz") else X.size
     return copy_fits(4.0 * values)
 
@@ -63,19 +75,24 @@ class Float32Hessp:
     Parameters
     ----------
     term : NumpyData
-        A float64 data term on dense or CSR ``X`` of shape (n, d); ``X`` is
-        copied once to float32 here.
+        A float64 data term on dense or CSR ``X`` of shape (n, d). A dense ``X`` of
+        several row blocks is read as float32 blocks, each converted as it is read
+        (no copy: :func:`streams`); one block (the compiled CG of the paths' folds
+        reads it whole) and CSR values are copied once to float32 here.
     """
 
     def __init__(self, term: Any) -> None:
         self.term = term
         X = term.X
-        if isinstance(X, np.ndarray):
-            X32 = X.astype(np.float32, order=twin_order(X.shape, term.k, np.float32))
-        else:  # CSR: new values on the same indices (astype would copy those too)
-            X32 = sp.csr_matrix((X.data.astype(np.float32), X.indices, X.indptr),
-                                shape=X.shape, copy=False)
-        self.products = BlockProducts(X32, term.k)
+        if streams(X, term.k):
+            self.products = BlockProducts(X, term.k, dtype=np.float32)
+        else:
+            if isinstance(X, np.ndarray):  # one block: column-major (blocks.twin_order)
+                X32 = X.astype(np.float32, order="F")
+            else:  # CSR: new values on the same indices (astype would copy those too)
+                X32 = sp.csr_matrix((X.data.astype(np.float32), X.indices, X.indptr),
+                                    shape=X.shape, copy=False)
+            self.products = BlockProducts(X32, term.k)
         w = term.weights
         # Unit weights stay a broadcast view (stride 0): the kernels skip them.
         self.weights = (np.broadcast_to(np.ones(1, dtype=np.float32), w.shape)

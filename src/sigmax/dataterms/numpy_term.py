@@ -375,7 +375,7 @@ class NumpyData(HostRows, DataTerm):
         if on is None:
             return self._use_hessp32
         if not on or self.dtype != np.float64 or (
-                self._hessp32 is None and not float32_hessp.affordable(self.X)):
+                self._hessp32 is None and not float32_hessp.affordable(self.X, self.k)):
             self._use_hessp32 = False
             return False
         if self._hessp32 is None:
