@@ -150,7 +150,7 @@ class Objective:
         return value + pv, grad.ravel()
 
     def float32_twin(self) -> Objective | None:
-        """This objective with its data term on a float32 copy of ``X``, or None.
+        """This objective with its data term's float32 twin (float32 products), or None.
 
         For a float64 solve's first iterates
         (:meth:`~sigmax.dataterms.base.DataTerm.float32_twin`): the same ``C``,

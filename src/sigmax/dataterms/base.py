@@ -158,10 +158,9 @@ class DataTerm:
         return False
 
     def float32_twin(self) -> DataTerm | None:
-        """This data term on a float32 copy of ``X`` for a float64 solve's first
-        iterates (:mod:`sigmax.dataterms.float32_twin`), or None: none offered, or
-        the copy would take more memory than allowed. A new copy each call, owned
-        by the caller."""
+        """This data term with float32 products on the same ``X`` (not copied), for a
+        float64 solve's first iterates (:mod:`sigmax.dataterms.float32_twin`), or
+        None where none is offered. A new twin each call, owned by the caller."""
         return None
 
     def compiled_passes(self, on: bool = True) -> bool:

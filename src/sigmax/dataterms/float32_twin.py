@@ -16,14 +16,16 @@ float32 scratch block (:meth:`~sigmax.dataterms.blocks.BlockProducts.rows`)
 that both products of the block read from the cache, so its extra memory is
 one block per thread. The conversion reads ``X`` once per pass, as a float64
 pass does. Dense ``X`` without an offset only: CSR blocks are not converted
-(on text data a float32 pass was not faster than a float64 one at default
-threads: sparse_text, AMD EPYC, two workers), and an offset would need its
+(on text data float32 fits were within 3% of float64 ones at default threads:
+sparse_text, AMD EPYC, 5.28 vs 5.15 s in ``sigmax bench`` of 363e3f7, 4.55 vs
+4.66 s in that of 32e4cfe), and an offset would need its
 ``(n, k)`` float32 copies. Two or more outputs: with one (binary logistic
 regression) a pass is matrix-vector products, bound by reading the float64 ``X``,
 which the twin reads too (dense_binary, 500,000 x 50: 0.94x at one thread, 1.01x
 at default threads), while its float32 block per thread is the size of an
-``(n, 1)`` float64 buffer there (``sigmax bench`` measured the fit's extra peak at
-3.10 such buffers with the twin, over the 3 of issue 17's criterion). And from
+``(n, 1)`` float64 buffer there (a ``sigmax bench`` of e6d6d63, stopped after
+dense_binary and its log not kept, printed the fit's extra peak at 3.10 such
+buffers with the twin, over the 3 of issue 17's criterion). And from
 :data:`~sigmax.dataterms.tuning.FLOAT32_TWIN_MIN_WORK` multiply-adds per product
 on, where the float32 passes save more than the switch costs.
 """
