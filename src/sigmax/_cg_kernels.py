@@ -37,7 +37,8 @@ import numpy as np
 from ._partition_kernels import softmax_hessp
 
 __all__ = ["CHOLESKY_BLOCKS", "DIAGONAL_STATE", "JACOBI", "NO_PRECONDITIONER", "OUTPUT_BLOCKS",
-           "SOFTMAX_STATE", "apply_state", "cg_solve", "hessp"]
+           "SOFTMAX_STATE", "apply_state", "cg_solve", "cg_turn", "cg_update", "curvature",
+           "hessp", "residual_norms"]
 
 #: Kinds of the per-row Hessian (``kind`` of :func:`hessp`).
 SOFTMAX_STATE, DIAGONAL_STATE = 0, 1
@@ -154,6 +155,79 @@ def _center(v, k):  # pragma: no cover - compiled
 
 
 @numba.njit(nogil=True, cache=True, boundscheck=False)
+def residual_norms(r):  # pragma: no cover - compiled
+    """``(r^T r, max |r_j|)`` in one pass."""
+    rr, rmax = 0.0, 0.0
+    for j in range(r.size):
+        rr += r[j] * r[j]
+        rmax = max(rmax, abs(r[j]))
+    return rr, rmax
+
+
+@numba.njit(nogil=True, cache=True, boundscheck=False)
+def curvature(p, Hp):  # pragma: no cover - compiled
+    """``(p^T H p, p^T p)`` in one pass."""
+    curv, pp = 0.0, 0.0
+    for j in range(p.size):
+        curv += p[j] * Hp[j]
+        pp += p[j] * p[j]
+    return curv, pp
+
+
+@numba.njit(nogil=True, cache=True, boundscheck=False)
+def cg_update(x, r, p, Hp, z, alpha, pre, diag, blocks, k, center):  # pragma: no cover
+    r"""One CG update in place: :math:`x \mathrel{+}= \alpha p`, :math:`r \mathrel{-}=
+    \alpha Hp`, :math:`z = M^{-1} r` (rows centered where ``center``).
+
+    Returns :math:`(r^\top z, r^\top r, \max_j |r_j|)` at the new ``r``. With
+    Jacobi all of it is one sweep over the ``(D, k)`` rows (the vectors are
+    read once: on text data each is half an ``(n, k)`` buffer; see
+    :mod:`sigmax.solvers.cg_updates` for what that saves).
+    ``pre == NO_PRECONDITIONER``: ``z`` is ``r`` itself.
+    """
+    m = r.size
+    rz, rr, rmax = 0.0, 0.0, 0.0
+    if pre == JACOBI:
+        for i0 in range(0, m, k):
+            mean = 0.0
+            for j in range(i0, i0 + k):
+                x[j] += alpha * p[j]
+                rj = r[j] - alpha * Hp[j]
+                r[j] = rj
+                zj = rj * diag[j]
+                z[j] = zj
+                mean += zj
+                rr += rj * rj
+                rmax = max(rmax, abs(rj))
+            if center:
+                mean /= k
+                for j in range(i0, i0 + k):
+                    z[j] -= mean
+            for j in range(i0, i0 + k):
+                rz += r[j] * z[j]
+        return rz, rr, rmax
+    for j in range(m):
+        x[j] += alpha * p[j]
+        r[j] -= alpha * Hp[j]
+    if pre != NO_PRECONDITIONER:
+        _precondition(r, z, pre, diag, blocks, k)
+        if center:
+            _center(z, k)
+    for j in range(m):
+        rz += r[j] * z[j]
+        rr += r[j] * r[j]
+        rmax = max(rmax, abs(r[j]))
+    return rz, rr, rmax
+
+
+@numba.njit(nogil=True, cache=True, boundscheck=False)
+def cg_turn(p, z, beta):  # pragma: no cover - compiled
+    """The next search direction in place: ``p = z + beta p``."""
+    for j in range(p.size):
+        p[j] = z[j] + beta * p[j]
+
+
+@numba.njit(nogil=True, cache=True, boundscheck=False)
 def cg_solve(X, S, w, kind, intercept, scale, lam, r, x, pre, diag, blocks, center,
              stop, enough, max_inner):  # pragma: no cover - compiled
     r"""Preconditioned CG on :math:`H x = r` from ``x``, in place; ``(steps, products, flat)``.
@@ -183,35 +257,17 @@ def cg_solve(X, S, w, kind, intercept, scale, lam, r, x, pre, diag, blocks, cent
     rz = 0.0
     for j in range(m):
         rz += r[j] * z[j]
+    rr, rmax = residual_norms(r)
     steps = 0
     for _ in range(max_inner):
-        rr, rmax = 0.0, 0.0
-        for j in range(m):
-            rr += r[j] * r[j]
-            rmax = max(rmax, abs(r[j]))
         if rr <= stop or rmax <= enough:
             break
         hessp(X, S, w, kind, intercept, scale, lam, p, Hp)
-        curv, pp = 0.0, 0.0
-        for j in range(m):
-            curv += p[j] * Hp[j]
-            pp += p[j] * p[j]
+        curv, pp = curvature(p, Hp)
         if curv <= 1e-14 * pp:
             return steps, steps + 1, steps == 0
         steps += 1
-        alpha = rz / curv
-        for j in range(m):
-            x[j] += alpha * p[j]
-            r[j] -= alpha * Hp[j]
-        if pre != NO_PRECONDITIONER:
-            _precondition(r, z, pre, diag, blocks, k)
-            if center:
-                _center(z, k)
-        rz_new = 0.0
-        for j in range(m):
-            rz_new += r[j] * z[j]
-        beta = rz_new / rz
-        for j in range(m):
-            p[j] = z[j] + beta * p[j]
+        rz_new, rr, rmax = cg_update(x, r, p, Hp, z, rz / curv, pre, diag, blocks, k, center)
+        cg_turn(p, z, rz_new / rz)
         rz = rz_new
     return steps, steps, False

@@ -74,6 +74,8 @@ class Objective:
         self.n_grad_evals = 0
         self.n_value_evals = 0
         self.n_hessp_evals = 0
+        self.n_sampled_hessp_evals = 0
+        self.hessp_sample_share = 0.0
 
     # -- layout -----------------------------------------------------------------
     def unpack(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -220,6 +222,25 @@ class Objective:
         if pen is not None:
             out[: self.n_features] += pen
         return out.ravel()
+
+    def hessian_sample(self, w: np.ndarray, rows: np.ndarray, float32: bool = False
+                       ) -> Objective | None:
+        r"""This objective's Hessian at ``w`` estimated on ``rows`` (subsampled Newton).
+
+        The objective over the sampled rows, its penalty weight scaled by the
+        ratio of the weight totals, :math:`C' = C\,S / S_m`: its Hessian
+        :math:`\tfrac{1}{S_m} \nabla^2 D_m + \alpha \nabla^2 P` estimates this
+        one's, :math:`\tfrac{1}{S} \nabla^2 D + \alpha \nabla^2 P`, without bias,
+        the penalty's part exact (:mod:`sigmax.dataterms.row_sample`). Only its
+        second-order methods are meant to be used (its value is the sample's).
+        None where the data term offers no sample, or the sampled rows weigh
+        nothing.
+        """
+        sub = self.data.hessian_sample(w, rows, float32)
+        if sub is None or not sub.weight_total > 0:
+            return None
+        return Objective(sub, C=self.C * self.data.weight_total / sub.weight_total,
+                         penalty=self.penalty)
 
     def _penalty_diag(self, w: np.ndarray) -> np.ndarray | float | None:
         """Diagonal of the smooth penalty's Hessian at ``w``: ``(d, k)``, a float or None."""

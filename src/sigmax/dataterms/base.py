@@ -163,6 +163,17 @@ class DataTerm:
         None where none is offered. A new twin each call, owned by the caller."""
         return None
 
+    def hessian_sample(self, w: np.ndarray, rows: np.ndarray, float32: bool = False
+                       ) -> DataTerm | None:
+        """The data term of ``rows`` only, with this term's Hessian state at ``w``.
+
+        Its :meth:`hessp` and :meth:`hessian_diag` at ``w`` are the sums over
+        the sampled rows (:mod:`sigmax.dataterms.row_sample`: subsampled
+        Newton), in float32 where ``float32``; None where this data term
+        offers no sample (the caller then uses the full products).
+        """
+        return None
+
     def compiled_passes(self, on: bool = True) -> bool:
         """Compiled passes from now on (``on``) where ``X`` is one dense block.
 

@@ -45,7 +45,7 @@ import scipy.sparse as sp
 from .blocks import BlockProducts, twin_order
 from .memory import copy_fits
 
-__all__ = ["FLUSH_BELOW", "Float32Hessp", "affordable", "streams"]
+__all__ = ["FLUSH_BELOW", "Float32Hessp", "affordable", "project_flat", "streams"]
 
 #: Per-sample state entries below this in magnitude are stored as 0 in float32:
 #: far under float32's resolution next to the row's other entries, and never
@@ -149,15 +149,22 @@ class Float32Hessp:
             loss.hessp_t(St[:, lo:hi], Y[lo:hi], sw[lo:hi], Vt, compiled=t._compiled)
             return 0.0
 
-        out = self.products.run(V, bv, op)[1]
-        # A symmetric softmax's data Hessian maps every vector to rows that sum to
-        # zero over its classes (Loss.flat_spans); float32 rounding leaves sums at
-        # float32's precision. Left in, plain CG's steps took them along the flat
-        # intercept shift (no curvature there), and over the Newton steps of an
-        # ill-conditioned fit the intercepts drifted together further than the 2e-5
-        # tests/test_path.py allows between two solves. Projected out, as the exact
-        # products have none.
-        for a, b in loss.flat_spans(t.k):
-            span = out[:, a:b]
-            span -= span.mean(axis=1, keepdims=True)
-        return out
+        return project_flat(loss, t.k, self.products.run(V, bv, op)[1])
+
+
+def project_flat(loss: Any, k: int, out: np.ndarray) -> np.ndarray:
+    """``out`` (a Hessian product, ``(n_rows, k)``) less its part along the loss's flat
+    directions, in place.
+
+    A symmetric softmax's data Hessian maps every vector to rows that sum to
+    zero over its classes (``Loss.flat_spans``); float32 rounding leaves sums at
+    float32's precision. Left in, plain CG's steps took them along the flat
+    intercept shift (no curvature there), and over the Newton steps of an
+    ill-conditioned fit the intercepts drifted together further than the 2e-5
+    tests/test_path.py allows between two solves. Projected out, as the exact
+    products have none.
+    """
+    for a, b in loss.flat_spans(k):
+        span = out[:, a:b]
+        span -= span.mean(axis=1, keepdims=True)
+    return out

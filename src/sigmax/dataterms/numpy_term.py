@@ -35,7 +35,7 @@ import numpy as np
 
 from .. import _parallel
 from ..losses import Loss
-from . import float32_hessp, float32_twin, tuning
+from . import float32_hessp, float32_twin, row_sample, tuning
 from . import hessian as _hessian
 from . import one_block as _one_block
 from .base import DataTerm, HostRows, host_offset, total_weight
@@ -98,6 +98,9 @@ class NumpyData(HostRows, DataTerm):
         self._hessp32: float32_hessp.Float32Hessp | None = None  # float32_hessp products
         self._use_hessp32 = False
         self._compiled_passes = False  # one-block compiled passes asked for (compiled_passes)
+        #: Hessian products less their part along the loss's flat directions
+        #: (:func:`~sigmax.dataterms.float32_hessp.project_flat`): a row sample's.
+        self.project_flat = False
         # Dense partition path (see sigmax.losses, "Partition kernels"): the part
         # of the loss linear in the logits is summed once (_linear_part), the
         # block kernel sees no targets. Unit weights are passed to it as None.
@@ -399,7 +402,12 @@ class NumpyData(HostRows, DataTerm):
             loss.hessp_t(state[:, lo:hi], Y[lo:hi], sw[lo:hi], Vt, compiled=self._compiled)
             return 0.0
 
-        return self._fused(V, bv, op)[1]
+        out = self._fused(V, bv, op)[1]
+        return float32_hessp.project_flat(loss, self.k, out) if self.project_flat else out
+
+    def hessian_sample(self, w: np.ndarray, rows: np.ndarray, float32: bool = False
+                       ) -> NumpyData:
+        return row_sample.sample_term(self, w, rows, float32)
 
     def compiled_passes(self, on: bool = True) -> bool:
         self._compiled_passes = bool(on) and _one_block.operand_products(self) is not None

@@ -23,7 +23,7 @@ from ..penalties import CAPABILITIES, Penalty
 from .conditioning import RARE_CLASS_SPREAD, class_spread, preconditions
 
 __all__ = ["SOLVERS", "FitResult", "History", "Solver", "choose_solver", "compatible_solvers",
-           "register_solver", "working_eps"]
+           "hessian_products", "register_solver", "working_eps"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,12 @@ class FitResult:
         (:class:`~sigmax.solvers.lbfgs.LBFGS`, :mod:`sigmax.dataterms.float32_twin`):
         their history rows hold the values as float32 products give them (to
         about 1e-7 relative), except the last, re-evaluated in float64.
+    n_sampled_hessp_evals : int
+        Hessian-vector products over a random sample of the rows
+        (:class:`~sigmax.solvers.newton.NewtonCG`'s subsampled Hessian,
+        :mod:`sigmax.dataterms.row_sample`), not counted in ``n_hessp_evals``.
+    hessp_sample_share : float
+        The share of the rows those products read (0 where none was sampled).
     """
 
     coef: np.ndarray
@@ -69,12 +75,23 @@ class FitResult:
     message: str = ""
     history: dict[str, list[float]] = field(default_factory=dict)
     n_float32_iter: int = 0
+    n_sampled_hessp_evals: int = 0
+    hessp_sample_share: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (without the coefficients)."""
         out = asdict(self)
         out.pop("coef")
         return out
+
+
+def hessian_products(rec: Any) -> float:
+    """Hessian products of a fit record in full products: a product over a sample
+    of the rows counts as the share of the rows it read (``rec`` of any solver:
+    missing counters count 0)."""
+    full = getattr(rec, "n_hessp_evals", 0) or 0
+    sampled = getattr(rec, "n_sampled_hessp_evals", 0) or 0
+    return float(full + sampled * (getattr(rec, "hessp_sample_share", 0.0) or 0.0))
 
 
 class History:
@@ -113,7 +130,9 @@ class History:
                          n_iter=int(n_iter), n_grad_evals=objective.n_grad_evals,
                          n_hessp_evals=objective.n_hessp_evals, converged=bool(converged),
                          seconds=self.elapsed(), solver=self.solver, message=message,
-                         history=self.rows, n_float32_iter=int(n_float32_iter))
+                         history=self.rows, n_float32_iter=int(n_float32_iter),
+                         n_sampled_hessp_evals=int(getattr(objective, "n_sampled_hessp_evals", 0)),
+                         hessp_sample_share=float(getattr(objective, "hessp_sample_share", 0.0)))
 
 
 class Solver:

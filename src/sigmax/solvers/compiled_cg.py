@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import _parallel
 
-__all__ = ["ENABLED", "CompiledCG"]
+__all__ = ["ENABLED", "CompiledCG", "no_preconditioner"]
 
 #: Whether :meth:`CompiledCG.of` offers the compiled solve (tests and benchmarks compare
 #: both; :data:`sigmax.dataterms.one_block.ENABLED` switches the data terms' side).
@@ -90,10 +90,7 @@ class CompiledCG:
         :func:`~sigmax._cg_kernels.cg_solve`. ``pre``: a preconditioner with
         ``kernel_args`` (or None); the products are counted on the objective."""
         k = self._kernels
-        if pre is None:
-            kind, diag, blocks = k.NO_PRECONDITIONER, _EMPTY1, _EMPTY3
-        else:
-            kind, diag, blocks = pre.kernel_args()
+        kind, diag, blocks = pre.kernel_args() if pre is not None else no_preconditioner()
         with _parallel.compiled_blas():  # numba's products: SciPy's BLAS, one thread
             steps, products, flat = k.cg_solve(
                 self.X, self.St, self.weights, self.kind, self.intercept, self.scale, self.lam,
@@ -104,6 +101,13 @@ class CompiledCG:
 
 _EMPTY1 = np.empty(0)
 _EMPTY3 = np.empty((0, 0, 0))
+
+
+def no_preconditioner() -> tuple[int, np.ndarray, np.ndarray]:
+    """Plain CG as arrays of the compiled CG."""
+    from .. import _cg_kernels
+
+    return _cg_kernels.NO_PRECONDITIONER, _EMPTY1, _EMPTY3
 
 
 def kernel_args_jacobi(inv: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:

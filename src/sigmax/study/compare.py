@@ -38,6 +38,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..preprocessing import StableScaler
+from ..solvers.base import hessian_products
 from . import fitting
 from .advise import encode_target
 from .budget import budget_for
@@ -165,7 +166,7 @@ def _full_fits(run: StudyRun) -> None:
                 n_params=n_params(est), full_fit_seconds=seconds,
                 full_fit_n_iter=int(rec.n_iter), peak_memory_bytes=int(peak),
                 fit_seconds=seconds, n_iter=int(rec.n_iter),
-                n_grad_evals=int(rec.n_grad_evals), n_hessp_evals=int(rec.n_hessp_evals),
+                n_grad_evals=int(rec.n_grad_evals), n_hessp_evals=hessian_products(rec),
                 peak_device_memory_bytes=device_peak),
             history={k_: list(v) for k_, v in rec.history.items()},
         )

@@ -31,6 +31,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .. import _parallel
+from ..solvers.base import hessian_products
 from . import fitting
 from .budget import Budget
 from .fitting import n_outputs, n_params, y_for
@@ -186,8 +187,7 @@ def probe_run(run: Any, rows: int = PROBE_ROWS) -> Probe:
             continue
         rec = getattr(est, "fit_record_", None)
         n_iter = int(getattr(rec, "n_iter", 0) or 0)
-        n_evals = int((getattr(rec, "n_grad_evals", 0) or 0)
-                      + (getattr(rec, "n_hessp_evals", 0) or 0))
+        n_evals = int((getattr(rec, "n_grad_evals", 0) or 0) + hessian_products(rec))
         exponent = 1.0
         if half is not None and seconds > 1e-3:
             exponent = _exponent(run.make(spec), X[half], y[half], len(idx) / len(half),

@@ -77,7 +77,8 @@ class CandidateCompute(Record):
     n_iter: float | None = None
     n_grad_evals: float | None = None
     n_hessp_evals: float | None = field(default=None, metadata=_doc(
-        "Hessian builds of Newton-Cholesky count as Hessian evaluations"))
+        "Hessian builds of Newton-Cholesky count as Hessian evaluations; products over a "
+        "sample of the rows (Newton-CG's subsampled Hessian) as the share of rows they read"))
     peak_device_memory_bytes: int | None = field(default=None, metadata=_doc(
         "torch on CUDA only: torch.cuda.max_memory_allocated in the memory fit"))
     fit_seconds_min: float | None = None

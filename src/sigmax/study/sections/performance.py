@@ -23,6 +23,7 @@ from matplotlib.ticker import LogLocator, NullFormatter, PercentFormatter
 
 from ...backends import to_numpy
 from ...preprocessing import StableScaler
+from ...solvers.base import hessian_products
 from .. import fitting, side_by_side
 from ..figure import (
     FigureSpec,
@@ -148,7 +149,7 @@ def _fold_fit(spec: Any, est: Any, data: tuple[Any, ...]) -> _FoldFit:
         C=float(est.C_) if hasattr(est, "C_") and np.ndim(est.C_) == 0 else None,
         solution=((np.array(est.coef_), np.array(est.intercept_)) if spec.convex
                   else None),
-        n_iter=rec.n_iter, n_grad=rec.n_grad_evals, n_hessp=rec.n_hessp_evals)
+        n_iter=rec.n_iter, n_grad=rec.n_grad_evals, n_hessp=hessian_products(rec))
 
 
 def _performance(run: StudyRun) -> PerformanceResult:
