@@ -45,7 +45,8 @@ import scipy.sparse as sp
 from .blocks import BlockProducts, twin_order
 from .memory import copy_fits
 
-__all__ = ["FLUSH_BELOW", "Float32Hessp", "affordable", "project_flat", "streams"]
+__all__ = ["FLUSH_BELOW", "Float32Hessp", "affordable", "flush_tiny", "project_flat",
+           "streams"]
 
 #: Per-sample state entries below this in magnitude are stored as 0 in float32:
 #: far under float32's resolution next to the row's other entries, and never
@@ -120,18 +121,7 @@ class Float32Hessp:
                 self._St = np.empty(St64.shape, dtype=np.float32)
             St = self._St
             np.copyto(St, St64, casting="same_kind")  # in place: no second (k, n) copy
-            # A confident model's probabilities fall below float32's normal range
-            # (1.2e-38), and products on subnormal operands are slow on x86: a
-            # dense_multinomial fold path (800 x 100) took 0.178 s with them,
-            # 0.074 s flushed, 0.107 s with float64 products (``python
-            # benchmarks/subnormal_state.py``). At float32's 1e-7 relative
-            # precision such an entry weighs nothing next to the row's others (in
-            # (diag(p) - p p^T) v, or in a loss's own state), so it is flushed to
-            # zero, whatever its sign.
-            # One reduction first: a state of probabilities none of which is tiny
-            # (the common case) needs no masked pass over (k, n).
-            if St.size and St.min() < FLUSH_BELOW:
-                St[np.abs(St) < FLUSH_BELOW] = 0.0
+            flush_tiny(St)
             self._version = self.term._St_at.version
         return self._St
 
@@ -150,6 +140,24 @@ class Float32Hessp:
             return 0.0
 
         return project_flat(loss, t.k, self.products.run(V, bv, op)[1])
+
+
+def flush_tiny(St: np.ndarray) -> np.ndarray:
+    """A float32 per-sample state with its entries under :data:`FLUSH_BELOW` set to 0, in place.
+
+    A confident model's probabilities fall below float32's normal range
+    (1.2e-38), and products on subnormal operands are slow on x86: a
+    dense_multinomial fold path (800 x 100) took 0.178 s with them, 0.074 s
+    flushed, 0.107 s with float64 products (``python
+    benchmarks/subnormal_state.py``). At float32's 1e-7 relative precision such
+    an entry weighs nothing next to the row's others (in (diag(p) - p p^T) v, or
+    in a loss's own state), so it is flushed to zero, whatever its sign. One
+    reduction first: a state none of whose entries is tiny (the common case)
+    needs no masked pass over ``(k, n)``.
+    """
+    if St.size and St.min() < FLUSH_BELOW:
+        St[np.abs(St) < FLUSH_BELOW] = 0.0
+    return St
 
 
 def project_flat(loss: Any, k: int, out: np.ndarray) -> np.ndarray:

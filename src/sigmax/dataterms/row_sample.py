@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .float32_hessp import FLUSH_BELOW
+from .float32_hessp import flush_tiny
 
 __all__ = ["draw_rows", "sample_term"]
 
@@ -78,9 +78,8 @@ def sample_term(term: Any, w: np.ndarray, rows: np.ndarray, float32: bool) -> An
     sub = type(term)(term.loss, X, term.Y[rows], term.weights[rows], term.k,
                     term.fit_intercept, offset=offset)
     St = term._state(w)[:, rows].astype(sub.dtype, copy=False)
-    if sub.dtype == np.float32 and St.size and St.min() < FLUSH_BELOW:
-        # As Float32Hessp.state: no subnormal operands in the float32 products.
-        St[np.abs(St) < FLUSH_BELOW] = 0.0
+    if sub.dtype == np.float32:  # as Float32Hessp.state: no subnormal operands
+        flush_tiny(St)
     sub._St = St
     # float32 products leave a symmetric softmax's product rows summing to
     # rounding instead of zero: projected out, as Float32Hessp does.

@@ -59,10 +59,9 @@ class _Newton(Solver):
                   gnorm: float) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def accepted(self, objective: LinearObjective, t: float, before: float,
-                 after: float) -> None:
-        """The line search took ``t`` times the last direction, the objective going
-        from ``before`` to ``after`` (a hook for the next directions)."""
+    def accepted(self, objective: LinearObjective, before: float, after: float) -> None:
+        """A step was taken, the objective going from ``before`` to ``after`` (a hook
+        for the next directions)."""
 
     def solve(self, objective: LinearObjective, w0: np.ndarray, *, tol: float,
               max_iter: int, verbose: int = 0) -> FitResult:
@@ -110,7 +109,7 @@ class _Newton(Solver):
                            "precision")
                 converged = gnorm <= max(tol, STALL_EPS * eps)
                 break
-            self.accepted(objective, t, f, f_new)
+            self.accepted(objective, f, f_new)
             w, f, g, gnorm = w_new, f_new, g_new, gnorm_new
             # Parameter-sized vectors are half an (n, k) buffer on text data: the
             # spent step is not kept through the next step's conjugate gradients.
@@ -405,7 +404,7 @@ class NewtonCG(_Newton):
             return None
         return Jacobi(diag)
 
-    def accepted(self, objective, t, before, after):
+    def accepted(self, objective, before, after):
         sampling = getattr(self, "_sampling", None)
         if sampling is not None and sampling.share:
             sampling.accepted(before, after)
