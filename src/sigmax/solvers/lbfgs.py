@@ -17,6 +17,7 @@ from scipy.linalg.blas import dtrsv
 
 from ..objective import LinearObjective
 from .base import STALL_EPS, FitResult, History, Solver, register_solver, working_eps
+from .coordinates import Standardized
 
 #: Relative decrease below which L-BFGS stops (about 1.4e-14): progress is
 #: then at the rounding level of a float64 objective, so stopping is right even
@@ -152,6 +153,16 @@ class LBFGS(Solver):
     many_classes and multilabel at one thread, 0.80-0.89x on digits and movies,
     with the same iterations to within one (``python
     benchmarks/float32_start.py``). :attr:`FitResult.n_float32_iter` counts them.
+
+    **Standardized coordinates** (``standardize``): where dense ``X`` is badly
+    scaled (:mod:`sigmax.solvers.coordinates`: columns in their own units),
+    the quasi-Newton model is kept in standardized coordinates ``u`` (``w = A
+    u``): it sees the gradient :math:`A^\top g` and its steps are mapped back
+    by ``A``; objective, line search and stopping test stay those of ``w``.
+    Tables as loaded (``python benchmarks/badly_scaled.py``): R's birthwt 22
+    iterations where the plain steps stopped at ``max_iter=1000``, airquality 31
+    against 600, scikit-learn's digits 414 against 1000 (1.6e-3 above the
+    optimum).
     """
 
     name = "lbfgs"
@@ -159,6 +170,9 @@ class LBFGS(Solver):
     #: Take the first iterates on the data term's float32 twin where it offers one
     #: (:mod:`sigmax.dataterms.float32_twin`), then go on in float64.
     float32_start = True
+    #: Take the quasi-Newton steps in standardized coordinates where dense ``X``
+    #: is badly scaled (:mod:`sigmax.solvers.coordinates`).
+    standardize = True
 
     def solve(self, objective: LinearObjective, w0: np.ndarray, *, tol: float,
               max_iter: int, verbose: int = 0) -> FitResult:
@@ -173,23 +187,31 @@ class LBFGS(Solver):
         hist.add(0, f, gnorm)
         eps = working_eps(objective)
         mem = _Memory(self.maxcor, w.size)
+        # Badly scaled dense X: the quasi-Newton model in standardized
+        # coordinates u (w = A u, see coordinates.py); gu = A^T g.
+        coords = Standardized.of(objective) if self.standardize else None
+        gu = coords.grad(g) if coords is not None else g
         converged, message, it = phase is None and gnorm <= tol, "", 0
         best_gnorm, blind = gnorm, 0
         while not converged and it < max_iter:
             # (not >: a float32 gradient that is not finite ends the phase too)
             if phase is not None and not gnorm > phase.switch:
                 obj, f, g, gnorm = phase.end(objective, w, hist, it)
+                gu = coords.grad(g) if coords is not None else g
                 best_gnorm, blind, phase = gnorm, 0, None
             if phase is None and gnorm <= tol:
                 converged = True
                 break
             it += 1
-            d = -mem.apply(g)
+            du = -mem.apply(gu)
+            d = coords.step(du) if coords is not None else du
             gd = float(g @ d)
             if not gd < 0:  # lost descent (rounding): restart from steepest descent
                 mem.reset()
-                d, gd = -g, -float(g @ g)
-            t0 = 1.0 if mem.n else min(1.0, 1.0 / max(float(np.linalg.norm(g)), 1e-300))
+                du = -gu
+                d = coords.step(du) if coords is not None else du
+                gd = -float(gu @ gu)
+            t0 = 1.0 if mem.n else min(1.0, 1.0 / max(float(np.linalg.norm(gu)), 1e-300))
             step = self._line_search(obj, w, f, g, d, gd, t0, working_eps(obj))
             if step is None:
                 if phase is not None:  # float32 resolves no more: on in float64
@@ -199,13 +221,15 @@ class LBFGS(Solver):
                 converged = gnorm <= max(tol, STALL_EPS * eps)
                 break
             t, w_new, f_new, g_new = step
-            s, y = w_new - w, g_new - g
+            gu_new = coords.grad(g_new) if coords is not None else g_new
+            s = w_new - w if coords is None else t * du
+            y = gu_new - gu
             sy = float(s @ y)
             if sy > 1e-10 * float(y @ y):  # keep the approximation positive definite
                 mem.push(s, y)
             measured = f_new <= f + C1 * t * gd  # a decrease f resolves (else: noise)
             f_old = f
-            w, f, g = w_new, f_new, g_new
+            w, f, g, gu = w_new, f_new, g_new, gu_new
             gnorm = float(np.max(np.abs(g)))
             hist.add(it, f, gnorm)
             flat = measured and f_old - f <= FTOL * max(abs(f_old), abs(f), 1.0)

@@ -24,8 +24,9 @@ from .base import STALL_EPS, FitResult, History, Solver, register_solver, workin
 from .cg_updates import updates
 from .compiled_cg import CompiledCG
 from .conditioning import RARE_CLASS_SPREAD, class_spread
+from .coordinates import Standardized
 from .hessian_sampling import HessianSampling
-from .preconditioners import Jacobi, OutputBlocks
+from .preconditioners import Jacobi, OutputBlocks, StandardizedCoordinates
 
 #: Armijo sufficient-decrease constant.
 ARMIJO = 1e-4
@@ -287,6 +288,13 @@ class NewtonCG(_Newton):
     means in closed form, CG with the projected preconditioner
     :math:`P M^{-1} P` on rows that sum to zero. A step thus never moves
     along a flat direction, as with plain CG.
+
+    **Badly scaled dense features** (:mod:`sigmax.solvers.coordinates`): where
+    neither Jacobi nor the output blocks apply, CG is preconditioned by
+    :math:`A A^\top`, the map to standardized columns
+    (:class:`~sigmax.solvers.preconditioners.StandardizedCoordinates`), so
+    features in their own units cost what standardized ones do
+    (``python benchmarks/badly_scaled.py``).
     """
 
     name = "newton-cg"
@@ -296,6 +304,9 @@ class NewtonCG(_Newton):
     #: output blocks where the objective forms them, else Jacobi), ``True``
     #: (always Jacobi, when the objective offers the diagonal) or ``False``.
     precondition: bool | str = "auto"
+    #: Where no other preconditioner applies and dense ``X`` is badly scaled,
+    #: CG in standardized coordinates (:mod:`sigmax.solvers.coordinates`).
+    standardize = True
     #: CG stops once the model gradient's max-norm is below this share of ``tol``.
     tol_share = 0.25
     #: Hessian products in float32 during a float64 solve, where the data term
@@ -389,7 +400,7 @@ class NewtonCG(_Newton):
         return min(0.5, float(np.sqrt(np.linalg.norm(g))))
 
     def preconditioner(self, objective: LinearObjective, w: np.ndarray
-                       ) -> Jacobi | OutputBlocks | None:
+                       ) -> Jacobi | OutputBlocks | StandardizedCoordinates | None:
         """This step's preconditioner at ``w`` (None: plain CG)."""
         if getattr(self, "_blocks", False):
             blocks = OutputBlocks.of(objective, w)
@@ -401,8 +412,18 @@ class NewtonCG(_Newton):
         use = getattr(self, "_blocks", False) or self._use_jacobi(objective)
         diag = objective.hessian_diag(w) if use else None
         if diag is None or not self._jacobi_pays(objective, diag):
-            return None
+            return self._standardized(objective)
         return Jacobi(diag)
+
+    def _standardized(self, objective: LinearObjective) -> StandardizedCoordinates | None:
+        """CG in standardized coordinates where dense ``X`` is badly scaled, else None.
+
+        Column statistics of a few thousand rows, taken once per objective
+        (:mod:`sigmax.solvers.coordinates`).
+        """
+        use = self.standardize and self.precondition is not False
+        coords = Standardized.of(objective) if use else None
+        return StandardizedCoordinates(coords) if coords is not None else None
 
     def accepted(self, objective, before, after):
         sampling = getattr(self, "_sampling", None)

@@ -6,6 +6,11 @@ iterations. Two choices of ``M`` from the objective's structure:
 - :class:`Jacobi`: the diagonal of :math:`H` (one pass over ``X``). Undoes
   the scales of single parameters: feature frequencies on sparse text, class
   shares on a softmax with rare classes.
+- :class:`StandardizedCoordinates`: :math:`M^{-1} = A A^\top`, the map to
+  standardized columns of :mod:`sigmax.solvers.coordinates` (no pass over
+  ``X`` beyond a few thousand rows' statistics). Undoes the units of badly
+  scaled dense features and their means' collinearity with the intercept,
+  which the diagonal does not.
 - :class:`OutputBlocks`: the ``k`` diagonal ``(D, D)`` blocks of :math:`H`
   over outputs (one pass over ``X`` forming ``n k D (D + 1) / 2``
   multiply-adds, see :meth:`~sigmax.objective.Objective.hessian_output_blocks`).
@@ -26,7 +31,7 @@ import numpy as np
 from ._linalg import RIDGE, jacobi_scaled
 from .compiled_cg import kernel_args_blocks, kernel_args_jacobi
 
-__all__ = ["Jacobi", "OutputBlocks"]
+__all__ = ["Jacobi", "OutputBlocks", "StandardizedCoordinates"]
 
 
 class Jacobi:
@@ -50,6 +55,28 @@ class Jacobi:
     def kernel_args(self) -> tuple[int, np.ndarray, np.ndarray]:
         """This preconditioner as arrays of the compiled CG (:mod:`.compiled_cg`)."""
         return kernel_args_jacobi(self.inv)
+
+
+class StandardizedCoordinates:
+    r"""``M^{-1} = A A^\top`` (:class:`~sigmax.solvers.coordinates.Standardized`).
+
+    CG preconditioned so runs as plain CG would on the standardized columns
+    (``u`` with ``w = A u``). ``A`` maps parameter rows summing to zero to
+    such rows, so it keeps the symmetric softmax's row-mean split
+    (``_RowMeans`` in :mod:`~sigmax.solvers.newton`).
+
+    Parameters
+    ----------
+    coords : Standardized
+    """
+
+    def __init__(self, coords: Any) -> None:
+        self.coords = coords
+
+    def apply(self, r: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """``out = A A^T r``."""
+        out[...] = self.coords.step(self.coords.grad(r))
+        return out
 
 
 class OutputBlocks:

@@ -1,0 +1,225 @@
+r"""Standardized coordinates: first-order steps that do not see the units of the features.
+
+A user's table comes in its own units: pixel intensities 0-16 next to
+near-constant border pixels, a price in dollars next to a depth in percent.
+In those units the Hessian's diagonal spreads over orders of magnitude and
+the columns with a large mean are nearly collinear with the intercept;
+L-BFGS, whose first steps are the gradient's, then crawls, and Newton-CG's
+inner CG with it (``python benchmarks/badly_scaled.py``: scikit-learn's
+digits as loaded, softmax at ``C = 1``, L-BFGS stopped at ``max_iter=1000``
+1.6e-3 above the optimum). Standardizing ``X`` fixes that, but leaves the
+model unchanged only when the penalty is changed along with it. So the
+solvers standardize their own coordinates instead: with :math:`\mu_j` and
+:math:`v_j` the (weighted) mean and variance of column ``j``, steps are taken
+in ``u`` with
+
+.. math:: W_{j\cdot} = s_j\, U_{j\cdot}, \qquad
+          b = U_b - \sum_j \mu_j s_j\, U_{j\cdot}, \qquad
+          s_j = (v_j + \lambda / \bar c)^{-1/2},
+
+that is :math:`w = A u`: the logits :math:`X W + b = \sum_j (x_j - \mu_j)
+s_j U_{j\cdot} + U_b` are those of standardized columns. The objective, its
+gradient, the line search and the stopping test stay those of ``w`` (the
+same optimum, the same tolerance); only L-BFGS's quasi-Newton model lives in
+``u`` (gradient :math:`A^\top \nabla f`, step :math:`A\, d_u`), and
+Newton-CG's CG is preconditioned by :math:`A A^\top`. Without an intercept
+the columns are not centred (:math:`\mu = 0`, :math:`v_j` their second
+moments). :math:`\lambda` is the L2 penalty's curvature per coefficient and
+:math:`\bar c` the outputs' mean curvature :math:`\pi (1 - \pi)` at the
+class shares: a coefficient's data curvature is about :math:`v_j \bar c`,
+so a near-constant column is scaled up only until the penalty, not the
+data, decides its curvature.
+
+Statistics come from at most :data:`SAMPLE_ROWS` rows taken at a fixed
+stride (a preconditioner needs the scales, not their last digit), and the
+coordinates are used only where they change the conditioning: the columns'
+:math:`v_j + \lambda / \bar c` spanning more than :data:`SPREAD`, or a
+column mean over :data:`OFFSET` standard deviations. Standardized data (every
+benchmark problem) keeps the plain steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+_UNSET = object()
+
+__all__ = ["OFFSET", "SAMPLE_ROWS", "SPREAD", "ColumnScales", "Standardized", "badly_scaled",
+           "column_scales"]
+
+#: Rows (at most, at a fixed stride) from which the column statistics are taken.
+SAMPLE_ROWS = 8192
+#: Spread of the columns' ``v_j + 4 lambda`` above which the coordinates are
+#: standardized: standard deviations spanning a factor of 10 (the
+#: ``BADLY_SCALED`` rule of :func:`~sigmax.solvers.choose_solver`).
+SPREAD = 100.0
+#: Column means beyond this many standard deviations make the column nearly
+#: collinear with the intercept (curvature ratio about ``1 + (mu / sd)^2``).
+OFFSET = 10.0
+
+
+class Standardized:
+    """The map :math:`w = A u` of the module docstring, for a ``(D, k)`` layout of ``w``.
+
+    Parameters
+    ----------
+    scale : ndarray of shape (d,)
+        :math:`s_j`.
+    mean : ndarray of shape (d,) or None
+        :math:`\\mu_j` (None without an intercept).
+    k : int
+        Outputs (columns of the ``(D, k)`` parameter layout; ``D = d + 1``
+        with an intercept row).
+    """
+
+    def __init__(self, scale: np.ndarray, mean: np.ndarray | None, k: int) -> None:
+        self.scale, self.k = scale, k
+        self.mean = mean
+        self._ms = None if mean is None else mean * scale  # mu_j s_j
+
+    @classmethod
+    def of(cls, objective: Any) -> Standardized | None:
+        """The coordinates for ``objective`` where its dense ``X`` is badly scaled, else None.
+
+        NumPy ``X`` only (a device or chunked array keeps the plain steps).
+        Computed once per objective (``solver="auto"`` asks, then the solver).
+        """
+        cached = getattr(objective, "_standardized", _UNSET)
+        if cached is _UNSET:
+            cached = cls._build(objective)
+            try:
+                objective._standardized = cached
+            except AttributeError:  # pragma: no cover - an objective with __slots__
+                pass
+        return cached
+
+    @classmethod
+    def _build(cls, objective: Any) -> Standardized | None:
+        cols = column_scales(objective)
+        if cols is None or (cols.spread <= SPREAD and cols.offset <= OFFSET):
+            return None
+        return cls(cols.scale, cols.mean, objective.k)
+
+    def grad(self, g: np.ndarray) -> np.ndarray:
+        r""":math:`A^\top g`: the gradient in ``u`` (``(n_params,)`` -> ``(n_params,)``)."""
+        G = g.reshape(-1, self.k)
+        d = self.scale.size
+        out = np.empty_like(G)
+        if self.mean is not None:
+            np.subtract(G[:d], np.outer(self.mean, G[d]), out=out[:d])
+            out[:d] *= self.scale[:, None]
+            out[d] = G[d]
+        else:
+            np.multiply(G, self.scale[:, None], out=out)
+        return out.reshape(-1)
+
+    def step(self, du: np.ndarray) -> np.ndarray:
+        r""":math:`A\, d_u`: a step in ``u`` as a step in ``w``."""
+        U = du.reshape(-1, self.k)
+        d = self.scale.size
+        out = np.empty_like(U)
+        np.multiply(U[:d], self.scale[:, None], out=out[:d])
+        if self.mean is not None:
+            out[d] = U[d] - self._ms @ U[:d]
+        return out.reshape(-1)
+
+
+@dataclass(frozen=True)
+class ColumnScales:
+    r"""What :func:`column_scales` measures on the sampled rows of ``X``.
+
+    Attributes
+    ----------
+    scale : ndarray of shape (d,)
+        :math:`s_j = (v_j + \lambda / \bar c)^{-1/2}`.
+    mean : ndarray of shape (d,) or None
+        :math:`\mu_j` (None without an intercept).
+    spread : float
+        Largest over smallest :math:`v_j + \lambda / \bar c`, over the
+        columns not constant in the sample.
+    offset : float
+        Largest :math:`|\mu_j| / \sqrt{v_j}` over the same columns (0 without
+        an intercept).
+    """
+
+    scale: np.ndarray
+    mean: np.ndarray | None
+    spread: float
+    offset: float
+
+
+def column_scales(objective: Any) -> ColumnScales | None:
+    """The column statistics behind :class:`Standardized`; None where ``X`` is not a
+    dense NumPy array (or has no usable row)."""
+    X = getattr(objective, "X", None)
+    if not isinstance(X, np.ndarray) or X.ndim != 2 or X.shape[0] < 2 or X.shape[1] == 0:
+        return None
+    n, d = X.shape
+    step = max(1, n // SAMPLE_ROWS)
+    rows = np.asarray(X[::step], dtype=np.float64)
+    sw = np.asarray(getattr(objective, "weights", np.ones(n)))
+    sw = (sw.mean(axis=1) if sw.ndim == 2 else sw)[::step].astype(np.float64)
+    total = float(sw.sum())
+    if not total > 0 or not np.all(np.isfinite(rows)):
+        return None
+    sw = sw / total
+    mean = sw @ rows if objective.fit_intercept else None
+    centred = rows - mean if mean is not None else rows
+    var = sw @ (centred * centred)
+    h = var + _l2_curvature(objective) / _output_curvature(objective, step, sw)
+    # Columns constant in the sample do not count: centred, they carry
+    # nothing (their variance is rounding, not data), and the penalty alone
+    # holds their coefficients.
+    seen = var > 1e-20 * (mean * mean if mean is not None else 0.0) + 1e-300
+    if not np.any(seen):
+        return None
+    spread = float(h[seen].max() / h[seen].min())
+    offset = 0.0 if mean is None else float(np.max(np.abs(mean[seen]) / np.sqrt(var[seen])))
+    # A constant column without L2 has no curvature and no gradient in u;
+    # any scale will do, the typical one is taken.
+    scale = np.full(d, 1.0 / np.sqrt(np.median(h[seen])))
+    live = h > 0
+    scale[live] = 1.0 / np.sqrt(h[live])
+    return ColumnScales(scale, mean, spread, offset)
+
+
+def badly_scaled(objective: Any) -> bool:
+    """Whether ``objective``'s dense ``X`` is badly scaled (:meth:`Standardized.of` applies)."""
+    return Standardized.of(objective) is not None
+
+
+def _l2_curvature(objective: Any) -> np.ndarray | float:
+    """The penalty's curvature per feature (its smallest over the outputs), 0 without L2."""
+    W = objective.unpack(objective.zeros())[0]
+    lam = objective.penalty_term.smooth_hessian_diag(W)
+    if lam is None:
+        return 0.0
+    lam = np.asarray(lam, dtype=np.float64)
+    return lam.min(axis=1) if lam.ndim == 2 else float(lam)
+
+
+def _output_curvature(objective: Any, step: int, sw: np.ndarray) -> float:
+    r""":math:`\bar c`: the outputs' mean curvature :math:`\pi (1 - \pi)` at the class
+    (or label) shares of the sampled rows; ``1/4`` where the targets do not say.
+
+    A coefficient's data curvature is about :math:`v_j \bar c`, its penalty's
+    :math:`\lambda`: they balance at :math:`v_j = \lambda / \bar c`.
+    """
+    loss = objective.loss
+    try:
+        Y = np.asarray(objective.Y)[::step]
+    except (TypeError, ValueError, RuntimeError):  # pragma: no cover - not a host array
+        return 0.25
+    if getattr(loss, "softmax_hessian", False) and Y.ndim == 1 \
+            and np.issubdtype(Y.dtype, np.integer) and Y.size:
+        shares = np.bincount(Y, weights=sw)
+    elif getattr(loss, "diagonal_hessian", False) and Y.ndim in (1, 2):
+        shares = sw @ Y.reshape(Y.shape[0], -1).astype(np.float64)
+    else:
+        return 0.25
+    shares = shares[(shares > 0) & (shares < 1)]
+    c = float(np.mean(shares * (1 - shares))) if shares.size else 0.0
+    return c if c > 0 else 0.25
