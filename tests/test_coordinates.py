@@ -69,6 +69,22 @@ def test_step_gives_the_logits_of_standardized_columns():
     np.testing.assert_allclose(X @ W + b, Xs @ U[:-1] + U[-1], rtol=1e-9, atol=1e-9)
 
 
+def test_statistics_in_chunks_leave_x_alone(monkeypatch):
+    """Wide X: the statistics come in slices (a few rows each here) and equal those
+    of the whole sample; X itself is not touched (float64 slices are views)."""
+    from sigmax.solvers import coordinates
+
+    X, y = _raw(n=500)
+    before = X.copy()
+    whole = coordinates.column_scales(_objective(X, y))
+    monkeypatch.setattr(coordinates, "CHUNK", 3 * X.shape[1])
+    sliced = coordinates.column_scales(_objective(X, y))
+    np.testing.assert_array_equal(X, before)
+    np.testing.assert_allclose(sliced.scale, whole.scale, rtol=1e-12)
+    np.testing.assert_allclose(sliced.mean, whole.mean, rtol=1e-12, atol=1e-12)
+    assert np.isclose(sliced.spread, whole.spread, rtol=1e-10)
+
+
 def test_rule_standardized_units_and_offsets():
     X, y = _raw()
     Xstd = (X - X.mean(axis=0)) / X.std(axis=0)

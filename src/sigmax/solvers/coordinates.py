@@ -52,6 +52,8 @@ __all__ = ["OFFSET", "SAMPLE_ROWS", "SPREAD", "ColumnScales", "Standardized", "b
 
 #: Rows (at most, at a fixed stride) from which the column statistics are taken.
 SAMPLE_ROWS = 8192
+#: Entries converted to float64 at a time while the statistics are taken.
+CHUNK = 1 << 20
 #: Spread of the columns' ``v_j + 4 lambda`` above which the coordinates are
 #: standardized: standard deviations spanning a factor of 10 (the
 #: ``BADLY_SCALED`` rule of :func:`~sigmax.solvers.choose_solver`).
@@ -159,16 +161,16 @@ def column_scales(objective: Any) -> ColumnScales | None:
         return None
     n, d = X.shape
     step = max(1, n // SAMPLE_ROWS)
-    rows = np.asarray(X[::step], dtype=np.float64)
     sw = np.asarray(getattr(objective, "weights", np.ones(n)))
     sw = (sw.mean(axis=1) if sw.ndim == 2 else sw)[::step].astype(np.float64)
     total = float(sw.sum())
-    if not total > 0 or not np.all(np.isfinite(rows)):
+    if not total > 0:
         return None
     sw = sw / total
-    mean = sw @ rows if objective.fit_intercept else None
-    centred = rows - mean if mean is not None else rows
-    var = sw @ (centred * centred)
+    moments = _moments(X, step, sw, bool(objective.fit_intercept))
+    if moments is None:
+        return None
+    mean, var = moments
     h = var + _l2_curvature(objective) / _output_curvature(objective, step, sw)
     # Columns constant in the sample do not count: centred, they carry
     # nothing (their variance is rounding, not data), and the penalty alone
@@ -199,6 +201,37 @@ def _l2_curvature(objective: Any) -> np.ndarray | float:
         return 0.0
     lam = np.asarray(lam, dtype=np.float64)
     return lam.min(axis=1) if lam.ndim == 2 else float(lam)
+
+
+def _moments(X: np.ndarray, step: int, sw: np.ndarray, centre: bool
+             ) -> tuple[np.ndarray | None, np.ndarray] | None:
+    """Weighted mean (None unless ``centre``) and variance (second moment without
+    ``centre``) of the rows ``X[::step]``; None where one is not finite.
+
+    In slices of at most :data:`CHUNK` entries, each converted to float64:
+    on wide ``X`` the sampled rows would otherwise be copied whole, twice.
+    """
+    d = X.shape[1]
+    rows = max(1, CHUNK // d)
+    m = sw.size
+
+    def chunks():
+        for a in range(0, m, rows):
+            yield a, np.asarray(X[a * step:(a + rows) * step:step], dtype=np.float64)
+
+    mean = None
+    if centre:
+        mean = np.zeros(d)
+        for a, R in chunks():
+            mean += sw[a:a + rows] @ R
+    var = np.zeros(d)
+    for a, R in chunks():
+        if mean is not None:
+            R = R - mean  # not in place: R may be a view of the caller's X
+        var += sw[a:a + rows] @ (R * R)
+    if not (np.all(np.isfinite(var)) and (mean is None or np.all(np.isfinite(mean)))):
+        return None
+    return mean, var
 
 
 def _output_curvature(objective: Any, step: int, sw: np.ndarray) -> float:
