@@ -208,3 +208,23 @@ def test_float32_fit_on_raw_data(raw_digits):
     est = SoftmaxRegression(solver="lbfgs", dtype="float32").fit(X, y)
     assert est.fit_record_.converged
     assert (est.fit_record_.objective - f_star) / f_star < 1e-4
+
+
+def test_mean_curvature_of_the_outputs():
+    """c_bar: mean pi (1 - pi) over the weighted class shares (softmax), the positive
+    share of one binary output, the known labels of multi-label outputs."""
+    from sigmax.solvers.conditioning import mean_curvature
+
+    X, y = _raw(n=400)
+    shares = np.bincount(y) / y.size
+    assert np.isclose(mean_curvature(_objective(X, y)), np.mean(shares * (1 - shares)))
+    hot = (y == 0).astype(float)
+    w = np.where(hot == 1, 3.0, 1.0)  # weights lift the positives: the weighted share
+    pi = float((w * hot).sum() / w.sum())
+    assert np.isclose(mean_curvature(_objective(X, hot, k=1, weights=w)), pi * (1 - pi))
+    Y = np.stack([hot, 1 - hot], axis=1)
+    Y[:100, 1] = np.nan  # unknown labels are left out of their output's share
+    obj = LinearObjective(LOSSES["multilabel"], X, Y, np.ones(len(y)), 2, C=1.0,
+                          penalty=make_penalty("l2"))
+    p0, p1 = hot.mean(), (1 - hot[100:]).mean()
+    assert np.isclose(mean_curvature(obj), np.mean([p0 * (1 - p0), p1 * (1 - p1)]))

@@ -313,11 +313,11 @@ def choose_solver(objective: LinearObjective) -> str:
       columns in their own units): ``"newton-cg"``, whose CG is then
       preconditioned by the map to standardized columns. On scikit-learn's
       digits as loaded (pixels 0-16, p = 650; ``python
-      benchmarks/badly_scaled.py``): 12 Newton steps, 465 Hessian products,
-      0.11 s, where L-BFGS in the same coordinates needed 414 iterations
-      (0.16 s) and without them stopped at ``max_iter=1000`` 1.6e-3 above the
+      benchmarks/badly_scaled.py``): 12 Newton steps, 455 Hessian products,
+      0.11 s, where L-BFGS in the same coordinates needed 417 iterations
+      (0.15 s) and without them stopped at ``max_iter=1000`` 1.6e-3 above the
       optimum; on dense_multinomial at 10% with each column in its own units,
-      8 steps and 28 products (0.12 s) against L-BFGS's 61 iterations (0.22 s).
+      8 steps and 28 products (0.13 s) against L-BFGS's 55 iterations (0.24 s).
     - Otherwise ``"lbfgs"``: one pass over ``X`` per iteration, memory
       ``O(p)``; on well-scaled dense data it needs the fewest passes.
     """

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["RARE_CLASS_SPREAD", "class_spread", "preconditions"]
+__all__ = ["RARE_CLASS_SPREAD", "class_spread", "mean_curvature", "preconditions"]
 
 #: From this :func:`class_spread` on, a softmax objective counts as having
 #: rare classes: ``solver="auto"`` prefers Newton-CG, which preconditions its
@@ -75,6 +75,39 @@ def class_spread(objective: Any) -> float:
         return _spread(_once(objective, Y, sw, _sigmoid_shares), _l2_weight(objective))
     if Y.ndim != 1 or not np.issubdtype(Y.dtype, np.integer) or Y.size == 0:
         return 1.0
+    return _spread(_softmax_shares(objective, Y, sw), _l2_weight(objective))
+
+
+def mean_curvature(objective: Any) -> float:
+    r""":math:`\bar c`, the mean of :math:`\pi (1 - \pi)` over the outputs' weighted shares.
+
+    The class shares of a softmax, the positive shares of sigmoid outputs (a
+    single binary one included; unknown labels left out). A coefficient of a
+    column of variance :math:`v` has data curvature about :math:`v \bar c`
+    (:mod:`sigmax.solvers.coordinates`). ``1/4`` (the largest) where the
+    targets do not say.
+    """
+    loss = objective.loss
+    try:
+        Y = np.asarray(objective.Y)
+        sw = np.asarray(objective.weights)
+    except (TypeError, ValueError, RuntimeError):  # a device array: no estimate
+        return 0.25
+    shares: list[np.ndarray] = []
+    if getattr(loss, "diagonal_hessian", False) and Y.ndim in (1, 2) and Y.size:
+        shares = _sigmoid_shares(Y.reshape(Y.shape[0], -1), sw, single=True)
+    elif getattr(loss, "softmax_hessian", False) and Y.ndim == 1 and Y.size \
+            and np.issubdtype(Y.dtype, np.integer):
+        shares = _softmax_shares(objective, Y, sw)
+    if not shares:
+        return 0.25
+    c = float(np.mean(shares[0] * (1 - shares[0])))
+    return c if c > 0 else 0.25
+
+
+def _softmax_shares(objective: Any, Y: np.ndarray, sw: np.ndarray) -> list[np.ndarray]:
+    """The class shares of integer codes ``Y``: weighted, then of rows (those with a total)."""
+    loss = objective.loss
     n_classes = max(int(Y.max()) + 1, objective.k + int(bool(getattr(loss, "reference", False))))
     if sw.ndim == 2:  # per-entry weights: a row's weight is their mean
         sw = sw.mean(axis=1)
@@ -88,7 +121,7 @@ def class_spread(objective: Any) -> float:
         total = float(share.sum())
         if total > 0:
             shares.append(share / total)
-    return _spread(shares, _l2_weight(objective))
+    return shares
 
 
 def _l2_weight(objective: Any) -> float:
@@ -132,14 +165,14 @@ def _once(objective: Any, Y: np.ndarray, sw: np.ndarray,
     return data.memo(f"class_shares:{shares_of.__name__}", lambda: shares_of(Y, sw))
 
 
-def _sigmoid_shares(Y: np.ndarray, sw: np.ndarray) -> list[np.ndarray]:
+def _sigmoid_shares(Y: np.ndarray, sw: np.ndarray, single: bool = False) -> list[np.ndarray]:
     r"""Shares of positives :math:`\pi_a` of ``k`` sigmoid outputs (weighted, and of rows):
     output ``a``'s block is about :math:`\pi_a (1 - \pi_a) \tilde\Sigma`.
 
     ``Y`` is ``(n, k)`` in [0, 1] (NaN: unknown, left out); weights per row or per entry.
-    No shares (so no spread) for a single output.
+    No shares (so no spread) for a single output, unless ``single``.
     """
-    if Y.ndim != 2 or Y.size == 0 or Y.shape[1] < 2:
+    if Y.ndim != 2 or Y.size == 0 or (Y.shape[1] < 2 and not single):
         return []  # one output: nothing to spread
     if sw.ndim == 1 and sw.strides == (0,) and sw.size and sw[0] > 0 \
             and not np.isnan(Y).any():

@@ -45,6 +45,8 @@ from typing import Any
 
 import numpy as np
 
+from .conditioning import mean_curvature
+
 _UNSET = object()
 
 __all__ = ["OFFSET", "SAMPLE_ROWS", "SPREAD", "ColumnScales", "Standardized", "badly_scaled",
@@ -171,7 +173,7 @@ def column_scales(objective: Any) -> ColumnScales | None:
     if moments is None:
         return None
     mean, var = moments
-    h = var + _l2_curvature(objective) / _output_curvature(objective, step, sw)
+    h = var + _l2_curvature(objective) / mean_curvature(objective)
     # Columns constant in the sample do not count: centred, they carry
     # nothing (their variance is rounding, not data), and the penalty alone
     # holds their coefficients.
@@ -232,27 +234,3 @@ def _moments(X: np.ndarray, step: int, sw: np.ndarray, centre: bool
     if not (np.all(np.isfinite(var)) and (mean is None or np.all(np.isfinite(mean)))):
         return None
     return mean, var
-
-
-def _output_curvature(objective: Any, step: int, sw: np.ndarray) -> float:
-    r""":math:`\bar c`: the outputs' mean curvature :math:`\pi (1 - \pi)` at the class
-    (or label) shares of the sampled rows; ``1/4`` where the targets do not say.
-
-    A coefficient's data curvature is about :math:`v_j \bar c`, its penalty's
-    :math:`\lambda`: they balance at :math:`v_j = \lambda / \bar c`.
-    """
-    loss = objective.loss
-    try:
-        Y = np.asarray(objective.Y)[::step]
-    except (TypeError, ValueError, RuntimeError):  # pragma: no cover - not a host array
-        return 0.25
-    if getattr(loss, "softmax_hessian", False) and Y.ndim == 1 \
-            and np.issubdtype(Y.dtype, np.integer) and Y.size:
-        shares = np.bincount(Y, weights=sw)
-    elif getattr(loss, "diagonal_hessian", False) and Y.ndim in (1, 2):
-        shares = sw @ Y.reshape(Y.shape[0], -1).astype(np.float64)
-    else:
-        return 0.25
-    shares = shares[(shares > 0) & (shares < 1)]
-    c = float(np.mean(shares * (1 - shares))) if shares.size else 0.0
-    return c if c > 0 else 0.25

@@ -161,7 +161,7 @@ class LBFGS(Solver):
     by ``A``; objective, line search and stopping test stay those of ``w``.
     Tables as loaded (``python benchmarks/badly_scaled.py``): R's birthwt 22
     iterations where the plain steps stopped at ``max_iter=1000``, airquality 31
-    against 600, scikit-learn's digits 414 against 1000 (1.6e-3 above the
+    against 600, scikit-learn's digits 417 against 1000 (1.6e-3 above the
     optimum).
     """
 

@@ -293,7 +293,7 @@ class NewtonCG(_Newton):
     neither Jacobi nor the output blocks apply, CG is preconditioned by
     :math:`A A^\top`, the map to standardized columns
     (:class:`~sigmax.solvers.preconditioners.StandardizedCoordinates`):
-    scikit-learn's digits as loaded took 465 Hessian products instead of 2555
+    scikit-learn's digits as loaded took 455 Hessian products instead of 2555
     (``python benchmarks/badly_scaled.py``).
     """
 
