@@ -34,8 +34,9 @@ Statistics come from at most :data:`SAMPLE_ROWS` rows taken at a fixed
 stride (a preconditioner needs the scales, not their last digit), and the
 coordinates are used only where they change the conditioning: the columns'
 :math:`v_j + \lambda / \bar c` spanning more than :data:`SPREAD`, or a
-column mean over :data:`OFFSET` standard deviations. Standardized data (every
-benchmark problem) keeps the plain steps.
+column mean over :data:`OFFSET` standard deviations. Standardized data keeps
+the plain steps (the benchmark's digits at 10% of its rows, whose few columns
+that are constant in the sample do not count: ``benchmarks/badly_scaled.py``).
 """
 
 from __future__ import annotations
@@ -56,9 +57,10 @@ __all__ = ["OFFSET", "SAMPLE_ROWS", "SPREAD", "ColumnScales", "Standardized", "b
 SAMPLE_ROWS = 8192
 #: Entries converted to float64 at a time while the statistics are taken.
 CHUNK = 1 << 20
-#: Spread of the columns' ``v_j + 4 lambda`` above which the coordinates are
-#: standardized: standard deviations spanning a factor of 10 (the
-#: ``BADLY_SCALED`` rule of :func:`~sigmax.solvers.choose_solver`).
+#: Spread of the columns' ``v_j + lambda / c_bar`` above which the coordinates
+#: are standardized: standard deviations spanning a factor of 10 where the
+#: penalty does not floor them. :func:`~sigmax.solvers.choose_solver` asks the
+#: same rule (:func:`badly_scaled`).
 SPREAD = 100.0
 #: Column means beyond this many standard deviations make the column nearly
 #: collinear with the intercept (curvature ratio about ``1 + (mu / sd)^2``).
