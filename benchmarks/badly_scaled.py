@@ -1,7 +1,7 @@
-r"""Features in their own units: L-BFGS and Newton-CG with and without standardized coordinates.
+r"""Features in their own units: the solvers with and without standardized coordinates.
 
 Tables as users load them (no ``StandardScaler``), softmax regression at the
-estimators' defaults (``C = 1``, ``tol = 1e-6``):
+estimators' defaults (``C = 1``, ``tol = 1e-6``), L2 and (FISTA) L1:
 
 - ``digits``: scikit-learn's handwritten digits as loaded (pixel values 0-16,
   border pixels nearly constant), 1797 x 64, K = 10;
@@ -20,12 +20,14 @@ Per table, first the measures of :func:`sigmax.solvers.coordinates.column_scales
 (``spread``, ``offset``; the coordinates apply above 100 or 10) and the
 solver ``solver="auto"`` picks.
 
-Per table and solver (``lbfgs``, ``newton-cg``), ``on`` (the default: steps
-or CG in standardized coordinates, :mod:`sigmax.solvers.coordinates`) and
-``off`` (``standardize = False``), interleaved for ``--rounds`` rounds:
-median seconds, iterations, evaluations, Hessian products, whether the
-tolerance was reached, and the relative objective gap to a reference fit
-(Newton-CG, standardized coordinates, ``tol = 1e-10``). Newton-CG is capped
+Per table and solver (``lbfgs``, ``newton-cg`` with L2; ``proximal``, FISTA,
+with L1), ``on`` (the default: steps or CG in standardized coordinates,
+:mod:`sigmax.solvers.coordinates`) and ``off`` (``standardize = False``),
+interleaved for ``--rounds`` rounds: median seconds, iterations,
+evaluations, Hessian products, whether the tolerance was reached, and the
+relative objective gap to a reference fit at ``tol = 1e-10`` (L2: Newton-CG;
+L1: proximal Newton where ``p <= 400``, else FISTA, both in standardized
+coordinates; ``auto`` for L1 is printed too). Newton-CG is capped
 at ``--newton-max-iter`` steps (default 100): without the coordinates its
 inner CG can take the full 200 products of every step for hundreds of steps.
 
@@ -94,19 +96,27 @@ TABLES = {
 }
 
 
-def fit(X, y, solver: str, standardize: bool, max_iter: int):
+#: (penalty, solver) pairs measured per table.
+RUNS = [("l2", "lbfgs"), ("l2", "newton-cg"), ("l1", "proximal")]
+
+
+def fit(X, y, solver: str, standardize: bool, max_iter: int, penalty: str = "l2",
+        tol: float = 1e-6):
     """One fit: (seconds, fit record)."""
     obj = SOLVERS[solver]
-    old = obj.standardize
-    obj.standardize = standardize
+    old = getattr(obj, "standardize", None)  # proximal Newton has no such switch
+    if old is not None:
+        obj.standardize = standardize
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             t = time.perf_counter()
-            est = SoftmaxRegression(solver=solver, max_iter=max_iter).fit(X, y)
+            est = SoftmaxRegression(solver=solver, max_iter=max_iter, penalty=penalty,
+                                    tol=tol).fit(X, y)
             return time.perf_counter() - t, est.fit_record_
     finally:
-        obj.standardize = old
+        if old is not None:
+            obj.standardize = old
 
 
 def main() -> None:
@@ -124,25 +134,28 @@ def main() -> None:
         for name in args.tables:
             X, y = TABLES[name]()
             shape = f"{X.shape[0]} x {X.shape[1]}, {len(np.unique(y))}"
-            ref = SoftmaxRegression(solver="newton-cg", tol=1e-10, max_iter=1000).fit(X, y)
-            f_ref = ref.fit_record_.objective
+            refs = {"l2": fit(X, y, "newton-cg", True, 1000, tol=1e-10)[1].objective}
+            p = (X.shape[1] + 1) * len(np.unique(y))
+            refs["l1"] = fit(X, y, "proximal-newton" if p <= 400 else "proximal", True,
+                             100_000, "l1", 1e-10)[1].objective
             auto = SoftmaxRegression().fit(X, y).fit_record_.solver
+            auto_l1 = SoftmaxRegression(penalty="l1").fit(X, y).fit_record_.solver
             codes = np.unique(y, return_inverse=True)[1]
             cols = column_scales(LinearObjective(
                 LOSSES["multinomial"], X, codes, np.ones(len(codes)), int(codes.max()) + 1,
                 C=1.0, penalty=make_penalty("l2")))
             print(f"{name}: {shape}; spread {cols.spread:.3g}, offset {cols.offset:.3g}; "
-                  f"auto picks {auto}")
-            for solver in ("lbfgs", "newton-cg"):
+                  f"auto picks {auto} (L1: {auto_l1})")
+            for penalty, solver in RUNS:
                 cap = args.newton_max_iter if solver == "newton-cg" else 1000
                 runs: dict[bool, list] = {True: [], False: []}
                 for _ in range(args.rounds):
                     for on in (True, False):
-                        runs[on].append(fit(X, y, solver, on, cap))
+                        runs[on].append(fit(X, y, solver, on, cap, penalty))
                 for on in (True, False):
                     secs = statistics.median(s for s, _ in runs[on])
                     rec = runs[on][-1][1]
-                    gap = (rec.objective - f_ref) / abs(f_ref)
+                    gap = (rec.objective - refs[penalty]) / abs(refs[penalty])
                     print(f"{name:11s} {solver:10s} {'on' if on else 'off':6s} "
                           f"{secs:8.3f} {rec.n_iter:5d} {rec.n_grad_evals:6d} "
                           f"{rec.n_hessp_evals:6d} {rec.converged!s:>7s} {gap:8.1e}",

@@ -182,8 +182,12 @@ class Objective:
         return self.objective(w) * self.C / self.scale
 
     # -- non-smooth part --------------------------------------------------------
-    def prox(self, w: np.ndarray, step: float) -> np.ndarray:
-        """Proximal step of the non-smooth part on the coefficient rows (intercept untouched)."""
+    def prox(self, w: np.ndarray, step: float | np.ndarray) -> np.ndarray:
+        """Proximal step of the non-smooth part on the coefficient rows (intercept untouched).
+
+        ``step``: a float, or (separable penalties) an array that broadcasts
+        to the ``(d, k)`` coefficients, e.g. one step per feature row ``(d, 1)``.
+        """
         if self.penalty_term.smooth:
             return w
         out = w.copy()

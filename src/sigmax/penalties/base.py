@@ -128,8 +128,14 @@ class Penalty(ABC):
 
     # -- non-smooth part ------------------------------------------------------------
     @abstractmethod
-    def prox(self, W: np.ndarray, step: float) -> np.ndarray:
-        """Proximal operator of ``step`` times the non-smooth part (``W`` itself when smooth)."""
+    def prox(self, W: np.ndarray, step: float | np.ndarray) -> np.ndarray:
+        """Proximal operator of ``step`` times the non-smooth part (``W`` itself when smooth).
+
+        A separable penalty (:attr:`separable_weight` not None) also takes an
+        array ``step`` that broadcasts to ``W``: one step per entry, the
+        proximal operator in a diagonal metric (FISTA in standardized
+        coordinates, :mod:`sigmax.solvers.coordinates`).
+        """
 
     @abstractmethod
     def min_norm_subgradient(self, W: np.ndarray, G: np.ndarray) -> np.ndarray:

@@ -91,9 +91,10 @@ class ElasticNet(Penalty):
     def smooth_hessian_diag(self, W: np.ndarray) -> float | None:
         return self.factor * self.l2 if self.l2 else None
 
-    def prox(self, W: np.ndarray, step: float) -> np.ndarray:
+    def prox(self, W: np.ndarray, step: float | np.ndarray) -> np.ndarray:
         r"""Soft-thresholding: :math:`\mathrm{sign}(w) \max(|w| - t\,\text{l1}, 0)`,
-        :math:`t` = ``step * factor``."""
+        :math:`t` = ``step * factor`` (``step`` a float, or an array that
+        broadcasts to ``W``: per-entry thresholds)."""
         if not self.l1:
             return W
         t = step * self.factor * self.l1

@@ -21,8 +21,11 @@ that is :math:`w = A u`: the logits :math:`X W + b = \sum_j (x_j - \mu_j)
 s_j U_{j\cdot} + U_b` are those of standardized columns. The objective, its
 gradient, the line search and the stopping test stay those of ``w`` (the
 same optimum, the same tolerance); only L-BFGS's quasi-Newton model lives in
-``u`` (gradient :math:`A^\top \nabla f`, step :math:`A\, d_u`), and
-Newton-CG's CG is preconditioned by :math:`A A^\top`. Without an intercept
+``u`` (gradient :math:`A^\top \nabla f`, step :math:`A\, d_u`),
+Newton-CG's CG is preconditioned by :math:`A A^\top`, and FISTA's iterates
+live in ``u`` where the penalty is separable (the L1 norm becomes
+:math:`\lambda \sum_j s_j \|U_{j\cdot}\|_1`: the intercept, which carries the
+centring, is not penalized; :mod:`sigmax.solvers.proximal`). Without an intercept
 the columns are not centred (:math:`\mu = 0`, :math:`v_j` their second
 moments). :math:`\lambda` is the L2 penalty's curvature per coefficient and
 :math:`\bar c` the outputs' mean curvature :math:`\pi (1 - \pi)` at the
@@ -120,6 +123,17 @@ class Standardized:
             out[d] = G[d]
         else:
             np.multiply(G, self.scale[:, None], out=out)
+        return out.reshape(-1)
+
+    def point(self, w: np.ndarray) -> np.ndarray:
+        r""":math:`A^{-1} w`: a point of ``w`` in ``u`` (``U_j = W_j / s_j``,
+        :math:`U_b = b + \sum_j \mu_j W_j`)."""
+        Wb = w.reshape(-1, self.k)
+        d = self.scale.size
+        out = np.empty_like(Wb, dtype=np.float64)
+        np.divide(Wb[:d], self.scale[:, None], out=out[:d])
+        if self.mean is not None:
+            out[d] = Wb[d] + self.mean @ Wb[:d]
         return out.reshape(-1)
 
     def step(self, du: np.ndarray) -> np.ndarray:

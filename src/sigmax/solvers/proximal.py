@@ -14,6 +14,7 @@ import numpy as np
 from ..objective import LinearObjective
 from ._linalg import jacobi_scaled, solve_scaled
 from .base import STALL_EPS, FitResult, History, Solver, register_solver, working_eps
+from .coordinates import Standardized
 from .newton import _track_second_order
 
 
@@ -33,28 +34,84 @@ def _momentum(x_new: np.ndarray, x: np.ndarray, y: np.ndarray, t: float
     return x_new + ((t - 1) / t_new) * (x_new - x), t_new
 
 
+class _Steps:
+    r"""Where FISTA takes its steps: in ``w`` itself, or in standardized coordinates ``u``.
+
+    With the map :math:`w = A u` of :mod:`sigmax.solvers.coordinates`
+    (:math:`W_{j\cdot} = s_j U_{j\cdot}`, the intercept carrying the
+    centring), a separable non-smooth part stays separable:
+    :math:`\lambda \sum_j \|W_{j\cdot}\|_1 = \lambda \sum_j s_j \|U_{j\cdot}\|_1`,
+    whose proximal operator is soft-thresholding with the per-row steps
+    :math:`t s_j`. An exact zero in ``U`` is an exact zero in ``W``.
+    """
+
+    def __init__(self, objective: LinearObjective, coords: Standardized | None) -> None:
+        self.objective, self.coords = objective, coords
+        # the prox's step per coefficient row in u (broadcast over the outputs)
+        self._rows = None if coords is None else coords.scale[:, None]
+
+    @classmethod
+    def of(cls, objective: LinearObjective, standardize: bool) -> _Steps:
+        separable = objective.penalty_term.separable_weight is not None
+        coords = Standardized.of(objective) if standardize and separable else None
+        return cls(objective, coords)
+
+    def point(self, w: np.ndarray) -> np.ndarray:
+        """The step space's point of ``w`` (a copy)."""
+        return np.array(w, dtype=float) if self.coords is None else self.coords.point(w)
+
+    def w(self, v: np.ndarray) -> np.ndarray:
+        """The parameters ``w`` of the point ``v``."""
+        return v if self.coords is None else self.coords.step(v)
+
+    def grad(self, g: np.ndarray) -> np.ndarray:
+        """The gradient ``g`` of ``f`` in ``w`` as a gradient in the step space."""
+        return g if self.coords is None else self.coords.grad(g)
+
+    def prox(self, v: np.ndarray, step: float) -> np.ndarray:
+        """The proximal step of the non-smooth part in the step space."""
+        return self.objective.prox(v, step if self._rows is None else step * self._rows)
+
+
 @register_solver
 class Proximal(Solver):
     """FISTA (Beck & Teboulle 2009) with the O'Donoghue-Candes gradient restart.
 
     The Lipschitz estimate ``L`` is found by backtracking and shrunk by 0.9 at
     every step so that the step size adapts to the local curvature.
+
+    **Standardized coordinates** (``standardize``): where dense ``X`` is badly
+    scaled (:mod:`sigmax.solvers.coordinates`: columns in their own units) and
+    the penalty is separable (L1, elastic net), the iterates live in
+    standardized coordinates ``u`` (``w = A u``, :class:`_Steps`): the same
+    problem and optimum, a gradient step that no longer sees the columns'
+    units. The objective and the stopping test stay those of ``w``. Tables
+    as loaded, L1 at ``C = 1`` (``python benchmarks/badly_scaled.py``):
+    scikit-learn's digits 420 iterations where the plain steps stopped at
+    ``max_iter=1000`` 2.6% above the optimum; R's airquality 218 and birthwt
+    440 where they stopped 18% and 16% above it.
     """
 
     name = "proximal"
     requires = ("prox",)
+    #: Take the steps in standardized coordinates where dense ``X`` is badly
+    #: scaled and the penalty separable (:mod:`sigmax.solvers.coordinates`).
+    standardize = True
 
     def solve(self, objective: LinearObjective, w0: np.ndarray, *, tol: float,
               max_iter: int, verbose: int = 0) -> FitResult:
         self.check(objective)
         hist = History(self.name, verbose)
-        x = np.array(w0, dtype=float)
-        fx, gx = objective.value_and_grad(x)
-        opt = objective.optimality(x, gx)
-        hist.add(0, fx + _nonsmooth_part(objective, x), opt)
+        steps = _Steps.of(objective, self.standardize)
+        # x, y: points of the step space; wx: the parameters of x.
+        x = steps.point(w0)
+        wx = steps.w(x)
+        fx, gx = objective.value_and_grad(wx)
+        opt = objective.optimality(wx, gx)
+        hist.add(0, fx + _nonsmooth_part(objective, wx), opt)
         # Initial curvature guess from the gradient at a nearby point.
         L = 1.0
-        y, fy, gy = x, fx, gx
+        y, fy, gy = x, fx, steps.grad(gx)
         t = 1.0
         converged, it = opt <= tol, 0
         # Slack of the sufficient-decrease test: the rounding level of f in the
@@ -64,25 +121,27 @@ class Proximal(Solver):
             it += 1
             L *= 0.9
             while True:
-                x_new = objective.prox(y - gy / L, 1.0 / L)
+                x_new = steps.prox(y - gy / L, 1.0 / L)
                 d = x_new - y
-                f_new, g_new = objective.value_and_grad(x_new)
+                w_new = steps.w(x_new)
+                f_new, g_new = objective.value_and_grad(w_new)
                 if (f_new <= fy + float(gy @ d) + 0.5 * L * float(d @ d)
                         + rel_slack * max(1.0, abs(fy))):
                     break
                 L *= 2.0
             y, t = _momentum(x_new, x, y, t)
-            x, fx, gx = x_new, f_new, g_new
+            x, wx, fx, gx = x_new, w_new, f_new, g_new
             if np.array_equal(y, x):
-                fy, gy = fx, gx
+                fy, gy = fx, steps.grad(gx)
             else:
-                fy, gy = objective.value_and_grad(y)
-            opt = objective.optimality(x, gx)
-            hist.add(it, fx + _nonsmooth_part(objective, x), opt)
+                fy, gy = objective.value_and_grad(steps.w(y))
+                gy = steps.grad(gy)
+            opt = objective.optimality(wx, gx)
+            hist.add(it, fx + _nonsmooth_part(objective, wx), opt)
             converged = opt <= tol
         message = "converged" if converged else f"reached max_iter={max_iter}"
-        return hist.result(objective, x, fx + _nonsmooth_part(objective, x), opt, it, converged,
-                           message)
+        return hist.result(objective, wx, fx + _nonsmooth_part(objective, wx), opt, it,
+                           converged, message)
 
 
 def _l1_weights(objective: LinearObjective) -> np.ndarray:
