@@ -13,12 +13,16 @@ estimators' defaults (``C = 1``, ``tol = 1e-6``), L2 and (FISTA) L1:
 - ``units``: the benchmark's dense_multinomial at 10% of its rows with each
   column in its own units (times ``10^U(-1.5, 1.5)``, plus ``3 N(0, 1)``);
 - ``digits10``: the benchmark's (standardized) digits at 10% of its rows, a
-  table that must keep the plain steps (a few columns nearly constant in
-  the sample).
+  table on which L-BFGS and Newton-CG must keep the plain steps (a few
+  columns nearly constant in the sample);
+- ``sparse_text5``: the benchmark's sparse_text at 5% of its rows (CSR,
+  5000 x 2500, K = 20): FISTA scales sparse columns (no centring), the
+  others keep the plain steps.
 
 Per table, first the measures of :func:`sigmax.solvers.coordinates.column_scales`
-(``spread``, ``offset``; the coordinates apply above 100 or 10) and the
-solver ``solver="auto"`` picks.
+(``sparse_column_scales`` for sparse ``X``; ``spread``, ``offset``: L-BFGS and
+Newton-CG use the coordinates above 100 or 10, FISTA always) and the solver
+``solver="auto"`` picks.
 
 Per table and solver (``lbfgs``, ``newton-cg`` with L2; ``proximal``, FISTA,
 with L1), ``on`` (the default: steps or CG in standardized coordinates,
@@ -45,6 +49,7 @@ import time
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from sigmax import SoftmaxRegression
@@ -52,7 +57,7 @@ from sigmax.losses import LOSSES
 from sigmax.objective import LinearObjective
 from sigmax.penalties import make_penalty
 from sigmax.solvers import SOLVERS
-from sigmax.solvers.coordinates import column_scales
+from sigmax.solvers.coordinates import column_scales, sparse_column_scales
 
 
 def _rdata(package: str, item: str, target: str):
@@ -70,20 +75,18 @@ def _digits():
     return load_digits(return_X_y=True)
 
 
-def _digits10():
+def _bench(name: str, scale: float):
     from sigmax.bench.problems import PROBLEMS
 
-    data = PROBLEMS["digits"].load(0.1)
+    data = PROBLEMS[name].load(scale)
     return data.X, data.y
 
 
 def _units():
-    from sigmax.bench.problems import PROBLEMS
-
-    data = PROBLEMS["dense_multinomial"].load(0.1)
+    X, y = _bench("dense_multinomial", 0.1)
     rng = np.random.default_rng(0)
-    d = data.X.shape[1]
-    return data.X * 10 ** rng.uniform(-1.5, 1.5, d) + 3 * rng.standard_normal(d), data.y
+    d = X.shape[1]
+    return X * 10 ** rng.uniform(-1.5, 1.5, d) + 3 * rng.standard_normal(d), y
 
 
 TABLES = {
@@ -92,7 +95,8 @@ TABLES = {
     "airquality": lambda: _rdata("datasets", "airquality", "Month"),
     "birthwt": lambda: _rdata("MASS", "birthwt", "race"),
     "units": _units,
-    "digits10": _digits10,
+    "digits10": lambda: _bench("digits", 0.1),
+    "sparse_text5": lambda: _bench("sparse_text", 0.05),
 }
 
 
@@ -141,10 +145,12 @@ def main() -> None:
             auto = SoftmaxRegression().fit(X, y).fit_record_.solver
             auto_l1 = SoftmaxRegression(penalty="l1").fit(X, y).fit_record_.solver
             codes = np.unique(y, return_inverse=True)[1]
-            cols = column_scales(LinearObjective(
+            measure = sparse_column_scales if sp.issparse(X) else column_scales
+            cols, cols_l1 = (measure(LinearObjective(
                 LOSSES["multinomial"], X, codes, np.ones(len(codes)), int(codes.max()) + 1,
-                C=1.0, penalty=make_penalty("l2")))
-            print(f"{name}: {shape}; spread {cols.spread:.3g}, offset {cols.offset:.3g}; "
+                C=1.0, penalty=make_penalty(pen))) for pen in ("l2", "l1"))
+            print(f"{name}: {shape}; spread {cols.spread:.3g} (L1: {cols_l1.spread:.3g}), "
+                  f"offset {cols.offset:.3g}; "
                   f"auto picks {auto} (L1: {auto_l1})")
             for penalty, solver in RUNS:
                 cap = args.newton_max_iter if solver == "newton-cg" else 1000

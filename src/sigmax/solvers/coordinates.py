@@ -40,6 +40,10 @@ coordinates are used only where they change the conditioning: the columns'
 column mean over :data:`OFFSET` standard deviations. Standardized data keeps
 the plain steps (the benchmark's digits at 10% of its rows, whose few columns
 that are constant in the sample do not count: ``benchmarks/badly_scaled.py``).
+
+Sparse ``X`` (FISTA only, ``Standardized.of(objective, sparse=True)``): the
+columns are scaled by their second moments but not centred, which would make
+``X`` dense; the map is then diagonal (:func:`sparse_column_scales`).
 """
 
 from __future__ import annotations
@@ -48,13 +52,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from .conditioning import mean_curvature
 
 _UNSET = object()
 
 __all__ = ["OFFSET", "SAMPLE_ROWS", "SPREAD", "ColumnScales", "Standardized", "badly_scaled",
-           "column_scales"]
+           "column_scales", "sparse_column_scales"]
 
 #: Rows (at most, at a fixed stride) from which the column statistics are taken.
 SAMPLE_ROWS = 8192
@@ -78,7 +83,9 @@ class Standardized:
     scale : ndarray of shape (d,)
         :math:`s_j`.
     mean : ndarray of shape (d,) or None
-        :math:`\\mu_j` (None without an intercept).
+        :math:`\\mu_j`; None: the columns are not centred (no intercept, or
+        sparse ``X``, which centring would make dense), and the intercept row,
+        if any, maps to itself.
     k : int
         Outputs (columns of the ``(D, k)`` parameter layout; ``D = d + 1``
         with an intercept row).
@@ -90,25 +97,29 @@ class Standardized:
         self._ms = None if mean is None else mean * scale  # mu_j s_j
 
     @classmethod
-    def of(cls, objective: Any) -> Standardized | None:
+    def of(cls, objective: Any, *, sparse: bool = False,
+           always: bool = False) -> Standardized | None:
         """The coordinates for ``objective`` where its dense ``X`` is badly scaled, else None.
 
-        NumPy ``X`` only (a device or chunked array keeps the plain steps).
-        Computed once per objective (``solver="auto"`` asks, then the solver).
+        NumPy ``X`` only (a device or chunked array keeps the plain steps);
+        with ``sparse``, also SciPy sparse ``X``, whose columns are scaled
+        but not centred (:func:`sparse_column_scales`: a diagonal map). With
+        ``always``, wherever the statistics exist, badly scaled or not
+        (FISTA, whose iterations grow with any spread; on columns
+        standardized over the same rows the map is the identity). The
+        statistics are measured once per objective (``solver="auto"`` asks,
+        then the solver).
         """
-        cached = getattr(objective, "_standardized", _UNSET)
-        if cached is _UNSET:
-            cached = cls._build(objective)
+        key = "_scales_sparse" if sparse and sp.issparse(getattr(objective, "X", None)) \
+            else "_scales"
+        cols = getattr(objective, key, _UNSET)
+        if cols is _UNSET:
+            cols = (sparse_column_scales if key == "_scales_sparse" else column_scales)(objective)
             try:
-                objective._standardized = cached
+                setattr(objective, key, cols)
             except AttributeError:  # pragma: no cover - an objective with __slots__
                 pass
-        return cached
-
-    @classmethod
-    def _build(cls, objective: Any) -> Standardized | None:
-        cols = column_scales(objective)
-        if cols is None or (cols.spread <= SPREAD and cols.offset <= OFFSET):
+        if cols is None or not (always or cols.spread > SPREAD or cols.offset > OFFSET):
             return None
         return cls(cols.scale, cols.mean, objective.k)
 
@@ -120,9 +131,9 @@ class Standardized:
         if self.mean is not None:
             np.subtract(G[:d], np.outer(self.mean, G[d]), out=out[:d])
             out[:d] *= self.scale[:, None]
-            out[d] = G[d]
         else:
-            np.multiply(G, self.scale[:, None], out=out)
+            np.multiply(G[:d], self.scale[:, None], out=out[:d])
+        out[d:] = G[d:]
         return out.reshape(-1)
 
     def point(self, w: np.ndarray) -> np.ndarray:
@@ -132,8 +143,9 @@ class Standardized:
         d = self.scale.size
         out = np.empty_like(Wb, dtype=np.float64)
         np.divide(Wb[:d], self.scale[:, None], out=out[:d])
+        out[d:] = Wb[d:]
         if self.mean is not None:
-            out[d] = Wb[d] + self.mean @ Wb[:d]
+            out[d] += self.mean @ Wb[:d]
         return out.reshape(-1)
 
     def step(self, du: np.ndarray) -> np.ndarray:
@@ -142,8 +154,9 @@ class Standardized:
         d = self.scale.size
         out = np.empty_like(U)
         np.multiply(U[:d], self.scale[:, None], out=out[:d])
+        out[d:] = U[d:]
         if self.mean is not None:
-            out[d] = U[d] - self._ms @ U[:d]
+            out[d] -= self._ms @ U[:d]
         return out.reshape(-1)
 
 
@@ -156,13 +169,14 @@ class ColumnScales:
     scale : ndarray of shape (d,)
         :math:`s_j = (v_j + \lambda / \bar c)^{-1/2}`.
     mean : ndarray of shape (d,) or None
-        :math:`\mu_j` (None without an intercept).
+        :math:`\mu_j` (None where the columns are not centred: no intercept,
+        or sparse ``X``).
     spread : float
         Largest over smallest :math:`v_j + \lambda / \bar c`, over the
         columns not constant in the sample.
     offset : float
-        Largest :math:`|\mu_j| / \sqrt{v_j}` over the same columns (0 without
-        an intercept).
+        Largest :math:`|\mu_j| / \sqrt{v_j}` over the same columns (0 where
+        the columns are not centred).
     """
 
     scale: np.ndarray
@@ -177,18 +191,51 @@ def column_scales(objective: Any) -> ColumnScales | None:
     X = getattr(objective, "X", None)
     if not isinstance(X, np.ndarray) or X.ndim != 2 or X.shape[0] < 2 or X.shape[1] == 0:
         return None
-    n, d = X.shape
+    sampled = _sampled_weights(objective, X.shape[0])
+    if sampled is None:
+        return None
+    step, sw = sampled
+    moments = _moments(X, step, sw, bool(objective.fit_intercept))
+    if moments is None:
+        return None
+    return _scales(objective, *moments)
+
+
+def sparse_column_scales(objective: Any) -> ColumnScales | None:
+    """:func:`column_scales` for SciPy sparse ``X``: second moments, no centring.
+
+    Centring would make ``X`` dense, so the map is diagonal (``mean`` None,
+    ``offset`` 0): it evens out the columns' scales (a rare word next to a
+    frequent one) but not their means' collinearity with the intercept.
+    None where ``X`` is not sparse.
+    """
+    X = getattr(objective, "X", None)
+    if not sp.issparse(X) or X.ndim != 2 or X.shape[0] < 2 or X.shape[1] == 0:
+        return None
+    sampled = _sampled_weights(objective, X.shape[0])
+    if sampled is None:
+        return None
+    step, sw = sampled
+    rows = sp.csr_matrix(X)[::step]
+    second = np.asarray(rows.multiply(rows).T @ sw, dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(second)):
+        return None
+    return _scales(objective, None, second)
+
+
+def _sampled_weights(objective: Any, n: int) -> tuple[int, np.ndarray] | None:
+    """The stride of the sampled rows and their sample weights (summing to 1)."""
     step = max(1, n // SAMPLE_ROWS)
     sw = np.asarray(getattr(objective, "weights", np.ones(n)))
     sw = (sw.mean(axis=1) if sw.ndim == 2 else sw)[::step].astype(np.float64)
     total = float(sw.sum())
     if not total > 0:
         return None
-    sw = sw / total
-    moments = _moments(X, step, sw, bool(objective.fit_intercept))
-    if moments is None:
-        return None
-    mean, var = moments
+    return step, sw / total
+
+
+def _scales(objective: Any, mean: np.ndarray | None, var: np.ndarray) -> ColumnScales | None:
+    """The scales, spread and offset of columns with these means and variances."""
     h = var + _l2_curvature(objective) / mean_curvature(objective)
     # Columns constant in the sample do not count: centred, they carry
     # nothing (their variance is rounding, not data), and the penalty alone
@@ -200,7 +247,7 @@ def column_scales(objective: Any) -> ColumnScales | None:
     offset = 0.0 if mean is None else float(np.max(np.abs(mean[seen]) / np.sqrt(var[seen])))
     # A constant column without L2 has no curvature and no gradient in u;
     # any scale will do, the typical one is taken.
-    scale = np.full(d, 1.0 / np.sqrt(np.median(h[seen])))
+    scale = np.full(var.size, 1.0 / np.sqrt(np.median(h[seen])))
     live = h > 0
     scale[live] = 1.0 / np.sqrt(h[live])
     return ColumnScales(scale, mean, spread, offset)
