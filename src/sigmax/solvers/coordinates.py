@@ -34,16 +34,17 @@ so a near-constant column is scaled up only until the penalty, not the
 data, decides its curvature.
 
 Statistics come from at most :data:`SAMPLE_ROWS` rows taken at a fixed
-stride (a preconditioner needs the scales, not their last digit), and the
-coordinates are used only where they change the conditioning: the columns'
-:math:`v_j + \lambda / \bar c` spanning more than :data:`SPREAD`, or a
-column mean over :data:`OFFSET` standard deviations. Standardized data keeps
-the plain steps (the benchmark's digits at 10% of its rows, whose few columns
+stride (a preconditioner needs the scales, not their last digit), and
+L-BFGS and Newton-CG use the coordinates only where they change the
+conditioning: the columns' :math:`v_j + \lambda / \bar c` spanning more
+than :data:`SPREAD`, or a column mean over :data:`OFFSET` standard
+deviations. Standardized data keeps their plain steps (the benchmark's digits at 10% of its rows, whose few columns
 that are constant in the sample do not count: ``benchmarks/badly_scaled.py``).
 
-Sparse ``X`` (FISTA only, ``Standardized.of(objective, sparse=True)``): the
-columns are scaled by their second moments but not centred, which would make
-``X`` dense; the map is then diagonal (:func:`sparse_column_scales`).
+FISTA takes them on any spread (``always``: its iterations grow with any),
+and on sparse ``X`` too (``sparse``), whose columns are scaled by their
+second moments but not centred, which would make ``X`` dense: the map is
+then diagonal (:func:`sparse_column_scales`).
 """
 
 from __future__ import annotations

@@ -102,8 +102,8 @@ class Proximal(Solver):
 
     name = "proximal"
     requires = ("prox",)
-    #: Take the steps in standardized coordinates where dense ``X`` is badly
-    #: scaled and the penalty separable (:mod:`sigmax.solvers.coordinates`).
+    #: Take the steps in standardized coordinates (sparse ``X``: scaled) where
+    #: the penalty is separable (:mod:`sigmax.solvers.coordinates`).
     standardize = True
 
     def solve(self, objective: LinearObjective, w0: np.ndarray, *, tol: float,
