@@ -38,8 +38,9 @@ stride (a preconditioner needs the scales, not their last digit), and
 L-BFGS and Newton-CG use the coordinates only where they change the
 conditioning: the columns' :math:`v_j + \lambda / \bar c` spanning more
 than :data:`SPREAD`, or a column mean over :data:`OFFSET` standard
-deviations. Standardized data keeps their plain steps (the benchmark's digits at 10% of its rows, whose few columns
-that are constant in the sample do not count: ``benchmarks/badly_scaled.py``).
+deviations. Standardized data keeps their plain steps (the benchmark's
+digits at 10% of its rows, whose few columns that are constant in the
+sample do not count: ``benchmarks/badly_scaled.py``).
 
 FISTA takes them on any spread (``always``: its iterations grow with any),
 and on sparse ``X`` too (``sparse``), whose columns are scaled by their
