@@ -230,7 +230,7 @@ def test_l1_quadratic_reaches_the_kkt_point(singular):
     """The proximal-Newton inner solver (feature-sign active set) ends at the exact
     minimizer of c.u + u.H u / 2 + sum lam |u| (as a step from any start u0), H PSD
     (singular with c in its range), some lam = 0 (intercepts)."""
-    from sigmax.solvers.proximal import l1_quadratic
+    from sigmax.solvers.l1_model import l1_quadratic
 
     r = np.random.default_rng(3 + singular)
     for _ in range(60):

@@ -3,7 +3,11 @@ r"""The L1 model of proximal Newton: the step minimizing a quadratic plus a weig
 .. math:: q(d) = g^\top d + \tfrac12 d^\top H d + \sum_j \lambda_j |w_j + d_j|
 
 by the feature-sign search (:func:`l1_quadratic`: small Cholesky solves on
-the entries that are free under a guess of their signs).
+the entries that are free under a guess of their signs). ``H`` must be
+positive semi-definite to its last digits: proximal Newton builds it in
+float64, because float32 grams leave the flat direction of collinear columns
+(every level of a one-hot column next to the intercept) slightly indefinite,
+and the solves then run off along it (``benchmarks/proximal_newton_inner.py``).
 """
 
 from __future__ import annotations
