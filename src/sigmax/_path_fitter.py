@@ -38,6 +38,7 @@ from .estimators._base import (
     _checked,
     _checked_range,
     _power_of_two_shift,
+    stop_advice,
 )
 from .objective import Objective
 from .solvers import SOLVERS, FitResult, Solver, choose_solver
@@ -239,7 +240,7 @@ class PathFitter:
             warnings.warn(
                 f"solver={name!r} did not converge at C={C:g}: {result.message}; the "
                 f"gradient norm is {result.grad_norm:.2e} > tol={tol:.1e} after "
-                f"{result.n_iter} iterations. Increase max_iter (now {est.max_iter}) or "
-                "standardize the features (sklearn.preprocessing.StandardScaler).",
+                f"{result.n_iter} iterations. "
+                f"{stop_advice(result, int(est.max_iter), est.dtype)}.",
                 ConvergenceWarning, stacklevel=3)
         return result

@@ -124,6 +124,23 @@ def _describe_nonfinite(X: Any, what: str = "X", names: Any = None,
             "which imputes the same way at fit and at predict).")
 
 
+def stop_advice(result: FitResult, max_iter: int, dtype: str) -> str:
+    """What may help a solve that did not converge, from why it stopped.
+
+    More iterations help only a solve cut short by ``max_iter``; one that
+    stopped earlier reached its working precision, which ``dtype='float64'``
+    raises for a float32 fit. Standardized features help either way.
+    """
+    if "max_iter" in result.message or result.n_iter >= max_iter:
+        first = f"Increase max_iter (now {max_iter}), standardize"
+    elif dtype == "float32":
+        first = ("float32 resolves no further progress here: fit with dtype='float64' "
+                 "for a tighter answer, or standardize")
+    else:
+        first = "Standardize"
+    return f"{first} the features (sklearn.preprocessing.StandardScaler)"
+
+
 def _power_of_two_shift(X: Any, value_range: tuple[float, float] | None = None) -> int:
     """Exponent ``s`` such that ``X * 2**-s`` is safe to square in the working dtype.
 
@@ -405,8 +422,7 @@ class LinearClassifierBase(ClassifierMixin, BaseEstimator):
             warnings.warn(
                 f"solver={name!r} did not converge: {result.message}; the gradient norm is "
                 f"{result.grad_norm:.2e} > tol={tol:.1e} after {result.n_iter} iterations. "
-                f"Increase max_iter (now {self.max_iter}), standardize the features "
-                f"(sklearn.preprocessing.StandardScaler){also}.",
+                f"{stop_advice(result, int(self.max_iter), self.dtype)}{also}.",
                 ConvergenceWarning, stacklevel=4)  # past the guard and errstate wrappers
         if penalty.name == "none":
             self._warn_if_separable(objective, result, Y, weights)
