@@ -65,8 +65,7 @@ def applies(objective: Any) -> bool:
     if not isinstance(objective.X, np.ndarray) or objective.k < 3 \
             or np.ndim(objective.weights) != 1:
         return False
-    W, _ = objective.unpack(objective.zeros())
-    diag = objective.penalty_term.smooth_hessian_diag(W)
+    diag = objective.penalty_diag(objective.zeros())
     return objective.penalty_term.smooth and (diag is None or np.ndim(diag) == 0)
 
 
@@ -130,7 +129,7 @@ def _block_hessians(objective: Any, w: np.ndarray, h: np.ndarray,
             rows = np.flatnonzero(keep[:, a])
             H[a] = gram(rows, h[rows, a])
     H *= objective.scale
-    lam = objective.penalty_term.smooth_hessian_diag(objective.unpack(w)[0])
+    lam = objective.penalty_diag(w)
     idx = np.arange(d)
     if lam is not None:
         H[:, idx, idx] += float(lam)

@@ -246,8 +246,12 @@ class Objective:
         return Objective(sub, C=self.C * self.data.weight_total / sub.weight_total,
                          penalty=self.penalty)
 
-    def _penalty_diag(self, w: np.ndarray) -> np.ndarray | float | None:
-        """Diagonal of the smooth penalty's Hessian at ``w``: ``(d, k)``, a float or None."""
+    def penalty_diag(self, w: np.ndarray) -> np.ndarray | float | None:
+        """Diagonal of the smooth penalty's Hessian at ``w``: ``(d, k)``, a float or None.
+
+        At ``self.zeros()``: what the penalty alone adds to each coefficient's
+        curvature (the solvers' conditioning estimates read it there).
+        """
         return self.penalty_term.smooth_hessian_diag(self.unpack(w)[0])
 
     def hessian_diag(self, w: np.ndarray) -> np.ndarray | None:
@@ -259,7 +263,7 @@ class Objective:
         if out is None:
             return None
         out *= self.scale
-        diag = self._penalty_diag(w)
+        diag = self.penalty_diag(w)
         if diag is not None:
             out[: self.n_features] += diag
         return out.ravel()
@@ -297,7 +301,7 @@ class Objective:
             return None
         self.n_hessp_evals += 1
         B *= self.scale
-        diag = self._penalty_diag(w)
+        diag = self.penalty_diag(w)
         if diag is not None:
             # The first d diagonal entries of each (D, D) block, as a strided view
             # (a fancy-indexed add with a broadcast cost 10 us a call, 9 calls a fit).
@@ -327,7 +331,7 @@ class Objective:
         self.n_hessp_evals += 1
         H = self.data.hessian(w)
         H *= self.scale
-        diag = self._penalty_diag(w)
+        diag = self.penalty_diag(w)
         if diag is not None:
             idx = np.arange(self.n_features * k)
             H[idx, idx] += np.broadcast_to(diag, (self.n_features, k)).ravel()

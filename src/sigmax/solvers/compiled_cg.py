@@ -69,7 +69,7 @@ class CompiledCG:
         get = getattr(objective.data, "hessp_operands", None)
         if get is None or getattr(objective.loss, "hessp_state", None) is None:
             return None
-        lam = objective.penalty_term.smooth_hessian_diag(objective.unpack(w)[0])
+        lam = objective.penalty_diag(w)
         if lam is not None and np.ndim(lam):
             return None
         operands = get(w)

@@ -135,7 +135,7 @@ def _l2_weight(objective: Any) -> float:
     """
     if getattr(objective, "fit_intercept", False):
         return 0.0
-    lam = objective.penalty_term.smooth_hessian_diag(objective.unpack(objective.zeros())[0])
+    lam = objective.penalty_diag(objective.zeros())
     return float(lam) if lam is not None and not np.ndim(lam) else 0.0
 
 

@@ -60,8 +60,8 @@ from .conditioning import mean_curvature
 
 _UNSET = object()
 
-__all__ = ["OFFSET", "SAMPLE_ROWS", "SPREAD", "ColumnScales", "Standardized", "badly_scaled",
-           "column_scales", "sparse_column_scales"]
+__all__ = ["IDENTITY", "OFFSET", "SAMPLE_ROWS", "SPREAD", "ColumnScales", "Identity",
+           "Standardized", "badly_scaled", "column_scales", "sparse_column_scales"]
 
 #: Rows (at most, at a fixed stride) from which the column statistics are taken.
 SAMPLE_ROWS = 8192
@@ -160,6 +160,30 @@ class Standardized:
         if self.mean is not None:
             out[d] -= self._ms @ U[:d]
         return out.reshape(-1)
+
+
+class Identity:
+    """The map :math:`w = u`: the plain steps, where :meth:`Standardized.of` gives None.
+
+    Same methods as :class:`Standardized`, so a solver takes its steps
+    through one map either way.
+    """
+
+    def grad(self, g: np.ndarray) -> np.ndarray:
+        """``g`` itself."""
+        return g
+
+    def point(self, w: np.ndarray) -> np.ndarray:
+        """A float copy of ``w``."""
+        return np.array(w, dtype=float)
+
+    def step(self, du: np.ndarray) -> np.ndarray:
+        """``du`` itself."""
+        return du
+
+
+#: The plain steps' map (:class:`Identity`).
+IDENTITY = Identity()
 
 
 @dataclass(frozen=True)
@@ -262,8 +286,7 @@ def badly_scaled(objective: Any) -> bool:
 
 def _l2_curvature(objective: Any) -> np.ndarray | float:
     """The penalty's curvature per feature (its smallest over the outputs), 0 without L2."""
-    W = objective.unpack(objective.zeros())[0]
-    lam = objective.penalty_term.smooth_hessian_diag(W)
+    lam = objective.penalty_diag(objective.zeros())
     if lam is None:
         return 0.0
     lam = np.asarray(lam, dtype=np.float64)

@@ -107,7 +107,7 @@ class HessianSampling:
             return False
         if share * objective.n_samples < SAMPLE_MIN_ROWS:
             return False
-        lam = objective.penalty_term.smooth_hessian_diag(objective.unpack(objective.zeros())[0])
+        lam = objective.penalty_diag(objective.zeros())
         return lam is not None and bool(np.all(np.asarray(lam) > 0))
 
     def sample(self, objective: Any, w: np.ndarray) -> Any:

@@ -17,7 +17,7 @@ from scipy.linalg.blas import dtrsv
 
 from ..objective import LinearObjective
 from .base import STALL_EPS, FitResult, History, Solver, register_solver, working_eps
-from .coordinates import Standardized
+from .coordinates import IDENTITY, Standardized
 
 #: Relative decrease below which L-BFGS stops (about 1.4e-14): progress is
 #: then at the rounding level of a float64 objective, so stopping is right even
@@ -189,27 +189,27 @@ class LBFGS(Solver):
         mem = _Memory(self.maxcor, w.size)
         # Badly scaled dense X: the quasi-Newton model in standardized
         # coordinates u (w = A u, see coordinates.py); gu = A^T g.
-        coords = Standardized.of(objective) if self.standardize else None
-        gu = coords.grad(g) if coords is not None else g
+        coords = (Standardized.of(objective) if self.standardize else None) or IDENTITY
+        gu = coords.grad(g)
         converged, message, it = phase is None and gnorm <= tol, "", 0
         best_gnorm, blind = gnorm, 0
         while not converged and it < max_iter:
             # (not >: a float32 gradient that is not finite ends the phase too)
             if phase is not None and not gnorm > phase.switch:
                 obj, f, g, gnorm = phase.end(objective, w, hist, it)
-                gu = coords.grad(g) if coords is not None else g
+                gu = coords.grad(g)
                 best_gnorm, blind, phase = gnorm, 0, None
             if phase is None and gnorm <= tol:
                 converged = True
                 break
             it += 1
             du = -mem.apply(gu)
-            d = coords.step(du) if coords is not None else du
+            d = coords.step(du)
             gd = float(g @ d)
             if not gd < 0:  # lost descent (rounding): restart from steepest descent
                 mem.reset()
                 du = -gu
-                d = coords.step(du) if coords is not None else du
+                d = coords.step(du)
                 gd = -float(gu @ gu)
             t0 = 1.0 if mem.n else min(1.0, 1.0 / max(float(np.linalg.norm(gu)), 1e-300))
             step = self._line_search(obj, w, f, g, d, gd, t0, working_eps(obj))
@@ -221,8 +221,8 @@ class LBFGS(Solver):
                 converged = gnorm <= max(tol, STALL_EPS * eps)
                 break
             t, w_new, f_new, g_new = step
-            gu_new = coords.grad(g_new) if coords is not None else g_new
-            s = w_new - w if coords is None else t * du
+            gu_new = coords.grad(g_new)
+            s = w_new - w if coords is IDENTITY else t * du
             y = gu_new - gu
             sy = float(s @ y)
             if sy > 1e-10 * float(y @ y):  # keep the approximation positive definite

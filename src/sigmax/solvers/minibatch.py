@@ -79,7 +79,7 @@ class MiniBatch(Solver):
         pen = objective.penalty_term
         # Curvature of the penalty's smooth part (the step size's lambda): its
         # largest Hessian diagonal entry at the start.
-        diag = pen.smooth_hessian_diag(objective.unpack(np.asarray(w0, dtype=float))[0])
+        diag = objective.penalty_diag(np.asarray(w0, dtype=float))
         lam = 0.0 if diag is None else float(np.max(diag))
 
         def smooth_penalty_grad(w: np.ndarray) -> np.ndarray:

@@ -160,7 +160,7 @@ def _without_flat(objective: LinearObjective, step: np.ndarray) -> np.ndarray:
             or objective.k < 2:
         return step
     P = step.reshape(objective.n_rows, objective.k)
-    lam = objective.penalty_term.smooth_hessian_diag(objective.unpack(objective.zeros())[0])
+    lam = objective.penalty_diag(objective.zeros())
     flat = lam is None or not np.any(np.asarray(lam))
     rows = slice(None) if flat else slice(objective.n_features, objective.n_rows)
     P[rows] -= P[rows].mean(axis=1, keepdims=True)
@@ -531,7 +531,7 @@ class _RowMeans:
             return None
         # The split is exact when the penalty's Hessian is lambda I (a ridge):
         # a scalar diagonal (None: no smooth penalty, lambda = 0).
-        diag = objective.penalty_term.smooth_hessian_diag(objective.unpack(w)[0])
+        diag = objective.penalty_diag(w)
         if diag is not None and np.ndim(diag):
             return None
         return cls(objective, float(diag) if diag is not None else 0.0)

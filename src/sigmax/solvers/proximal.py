@@ -13,7 +13,7 @@ import numpy as np
 
 from ..objective import LinearObjective
 from .base import STALL_EPS, FitResult, History, Solver, hessian_cost, register_solver, working_eps
-from .coordinates import Standardized
+from .coordinates import IDENTITY, Standardized
 from .l1_model import l1_quadratic
 from .newton import _track_second_order
 
@@ -52,6 +52,10 @@ class _Steps:
 
     def __init__(self, objective: LinearObjective, coords: Standardized | None) -> None:
         self.objective, self.coords = objective, coords
+        # the map's point (A^-1), step (A) and gradient (A^T): the identity
+        # for the plain steps
+        A = coords or IDENTITY
+        self.point, self.w, self.grad = A.point, A.step, A.grad
         # the prox's step per coefficient row in u (broadcast over the outputs)
         self._rows = None if coords is None else coords.scale[:, None]
 
@@ -65,18 +69,6 @@ class _Steps:
         coords = (Standardized.of(objective, sparse=True, always=True)
                   if standardize and separable else None)
         return cls(objective, coords)
-
-    def point(self, w: np.ndarray) -> np.ndarray:
-        """The step space's point of ``w`` (a copy)."""
-        return np.array(w, dtype=float) if self.coords is None else self.coords.point(w)
-
-    def w(self, v: np.ndarray) -> np.ndarray:
-        """The parameters ``w`` of the point ``v``."""
-        return v if self.coords is None else self.coords.step(v)
-
-    def grad(self, g: np.ndarray) -> np.ndarray:
-        """The gradient ``g`` of ``f`` in ``w`` as a gradient in the step space."""
-        return g if self.coords is None else self.coords.grad(g)
 
     def prox(self, v: np.ndarray, step: float) -> np.ndarray:
         """The proximal step of the non-smooth part in the step space."""
