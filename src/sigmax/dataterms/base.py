@@ -79,6 +79,11 @@ class DataTerm:
     :meth:`hessian`; the others have defaults.
     """
 
+    #: Hessian blocks from float64 products only, float32 grams no more: set where a
+    #: column proved nearly collinear with the intercept
+    #: (:func:`sigmax.dataterms.hessian.intercept_collinear`).
+    exact_grams: bool = False
+
     X: Any
     Y: Any
     weights: Any
@@ -156,6 +161,15 @@ class DataTerm:
         without such products ignores the request.
         """
         return False
+
+    def in_float64(self) -> DataTerm:
+        """This data term with its passes in float64 on the same data, for the solvers
+        that form the full Hessian at every step (:mod:`sigmax.dataterms.float64_view`).
+
+        ``self`` where it already computes in float64 or offers no such view
+        (the device and chunked data terms keep their dtype).
+        """
+        return self
 
     def float32_twin(self) -> DataTerm | None:
         """This data term with float32 products on the same ``X`` (not copied), for a

@@ -163,7 +163,7 @@ def blocked_hessian(term: Any, St: np.ndarray, diagonal: bool = False,
     # the same iterations and optimum (``python benchmarks/float32_grams.py``).
     # Diagnostics (spectra, flat directions) get float64 blocks; sparse blocks
     # stay float64.
-    fast = diagonal and not blocks.sparse and (
+    fast = diagonal and not blocks.sparse and not term.exact_grams and (
         term.dtype == np.float32 or (float32 and _FLOAT32_GRAMS))
     gram = np.float32 if fast else np.float64
 
@@ -195,7 +195,39 @@ def blocked_hessian(term: Any, St: np.ndarray, diagonal: bool = False,
     H = parts[0]
     for part in parts[1:]:
         H += part
+    if fast and intercept_collinear(H, term.n_features if term.fit_intercept else None):
+        # float32 rounding of the grams is above the centred part of a column far
+        # from zero next to its spread (see intercept_collinear): exact grams
+        # instead, from now on for this data term.
+        term.exact_grams = True
+        return blocked_hessian(term, St, diagonal, float32=False)
     return H
+
+
+def intercept_collinear(H: np.ndarray, d: int | None) -> bool:
+    r"""Whether a column is nearly collinear with the intercept in the grams ``H``.
+
+    ``H`` ``(k, D, D)`` holds :math:`\tilde X^\top \mathrm{diag}(h_a) \tilde X`
+    per output, the intercept's row and column at index ``d`` (None: no
+    intercept, nothing to check). Column ``j``'s weighted mean over its weighted
+    standard deviation, :math:`r_j`, follows from
+    :math:`c_j = H_{jd}^2 / (H_{jj} H_{dd}) = r_j^2 / (1 + r_j^2)`. The centred
+    part of :math:`H_{jj}`, what a Newton step solves with once the intercept
+    is eliminated, is then :math:`1 / (1 + r_j^2)` of it, and float32 rounding
+    of :math:`H_{jj}` is a relative error of about :math:`(1 + r_j^2)\,
+    \epsilon_{32}` there. True where some :math:`r_j` exceeds
+    :data:`~sigmax.dataterms.tuning.FLOAT32_GRAMS_MAX_OFFSET`.
+    """
+    if d is None or H.ndim != 3 or H.shape[1] <= d:
+        return False
+    diag = np.diagonal(H, axis1=1, axis2=2)
+    cross = H[:, :d, d]
+    denom = diag[:, :d] * diag[:, d:d + 1]
+    live = denom > 0
+    c = np.zeros_like(cross)
+    np.divide(cross * cross, denom, out=c, where=live)
+    r2 = tuning.FLOAT32_GRAMS_MAX_OFFSET ** 2
+    return bool(np.any(c > r2 / (1.0 + r2)))
 
 
 def weighted_gram(Xb: Any, h: np.ndarray, symmetric: bool = True) -> np.ndarray:

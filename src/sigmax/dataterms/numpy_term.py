@@ -35,7 +35,7 @@ import numpy as np
 
 from .. import _parallel
 from ..losses import Loss
-from . import float32_hessp, float32_twin, row_sample, tuning
+from . import float32_hessp, float32_twin, float64_view, row_sample, tuning
 from . import hessian as _hessian
 from . import one_block as _one_block
 from .base import DataTerm, HostRows, host_offset, total_weight
@@ -98,6 +98,7 @@ class NumpyData(HostRows, DataTerm):
         self._hessp32: float32_hessp.Float32Hessp | None = None  # float32_hessp products
         self._use_hessp32 = False
         self._compiled_passes = False  # one-block compiled passes asked for (compiled_passes)
+        self._float64: NumpyData | None = None  # in_float64's view, made once
         #: Hessian products less their part along the loss's flat directions
         #: (:func:`~sigmax.dataterms.float32_hessp.project_flat`): a row sample's.
         self.project_flat = False
@@ -389,6 +390,14 @@ class NumpyData(HostRows, DataTerm):
     def float32_twin(self) -> NumpyData | None:
         """float32 products on this ``X``, not copied (:mod:`~sigmax.dataterms.float32_twin`)."""
         return float32_twin.build(self)
+
+    def in_float64(self) -> NumpyData:
+        """float64 passes over this ``X`` (:mod:`~sigmax.dataterms.float64_view`), kept."""
+        if self.dtype == np.float64:
+            return self
+        if self._float64 is None:
+            self._float64 = float64_view.build(self)
+        return self._float64
 
     def hessp(self, w: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Two products with ``X`` per block (``X_b V``, ``X_b^T (H V)_b``), one pass."""

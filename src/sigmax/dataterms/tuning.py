@@ -79,6 +79,17 @@ FOLD_PARALLEL_MIN_WORK = 1 << 19
 LINEAR_F32_MIN_WORK = 1 << 22
 #: Rows per float32 product of the linear part: its float32 sums stay this short.
 LINEAR_F32_ROWS = 4096
+#: A column's mean over its standard deviation (weighted by the loss's curvature)
+#: above which the Hessian blocks of a Newton step are not formed from float32
+#: products (:func:`sigmax.dataterms.hessian.intercept_collinear`): float32 rounding is
+#: then about ``(1 + r^2) eps_32``, 1.2e-3 at 100, of the column's centred curvature.
+#: Newton-Cholesky steps to ``tol=1e-8`` on a column ``r`` standard deviations from
+#: zero (3,000 rows, five features, C = 1 / 100), float32 grams always against
+#: float64: 5 against 5 up to r = 100, 6 at 300, 14 and 9 at 1000; R's Ecdat Males
+#: as loaded, whose ``year`` (1980-87) sits at about r = 870: 14 and 12 steps,
+#: stopping short of the tolerance, against 6 (``python benchmarks/float32_grams.py
+#: --part offset``; with this limit, the float64 counts).
+FLOAT32_GRAMS_MAX_OFFSET = 100.0
 #: Values of the scaled row copies formed at a time by
 #: :func:`sigmax.dataterms.hessian.add_weighted_grams`.
 _GRAM_CHUNK = 1 << 17

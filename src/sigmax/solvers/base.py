@@ -148,6 +148,15 @@ class Solver:
     name: ClassVar[str]
     requires: ClassVar[tuple[str, ...]] = ("smooth",)
     needs_hessian: ClassVar[bool] = False
+    #: Whether a float32 fit runs on the objective's float64 view from its first step
+    #: (:meth:`~sigmax.objective.Objective.in_float64`): proximal Newton, whose L1
+    #: model reads the gradient to its last digits (:mod:`sigmax.dataterms.float64_view`).
+    float64_evaluations: ClassVar[bool] = False
+
+    def working_objective(self, objective: Any) -> Any:
+        """The objective this solver evaluates: ``objective.in_float64()`` where
+        :attr:`float64_evaluations`, else ``objective`` itself."""
+        return objective.in_float64() if self.float64_evaluations else objective
 
     @property
     def supports_nonsmooth(self) -> bool:
@@ -172,6 +181,26 @@ class Solver:
     def solve(self, objective: LinearObjective, w0: np.ndarray, *, tol: float,
               max_iter: int, verbose: int = 0) -> FitResult:  # pragma: no cover
         raise NotImplementedError
+
+
+#: Evaluation counters of an objective, carried over to its float64 view by :func:`widened`.
+_COUNTERS = ("n_grad_evals", "n_value_evals", "n_hessp_evals", "n_sampled_hessp_evals")
+
+
+def widened(objective: Any) -> Any:
+    """``objective.in_float64()`` with ``objective``'s evaluation counters carried over,
+    or None where that is ``objective`` itself (float64 already, or no float64 view).
+
+    For a float32 solve that float32 can no longer resolve: it goes on in float64
+    on the same data (:mod:`sigmax.dataterms.float64_view`) instead of stopping
+    short, and its :class:`FitResult` still counts every evaluation.
+    """
+    wider = objective.in_float64()
+    if wider is objective:
+        return None
+    for name in _COUNTERS:
+        setattr(wider, name, getattr(wider, name, 0) + getattr(objective, name, 0))
+    return wider
 
 
 def working_eps(objective: Any) -> float:

@@ -182,6 +182,7 @@ class ProximalNewton(Solver):
     #: The inner solver works coordinate by coordinate (signs of entries).
     requires = ("prox", "separable")
     needs_hessian = True
+    float64_evaluations = True
     #: Bounds of :meth:`inner_cap`, the inner solves allowed per outer step.
     min_inner, max_inner = 5, 40
 
@@ -207,6 +208,7 @@ class ProximalNewton(Solver):
     def solve(self, objective: LinearObjective, w0: np.ndarray, *, tol: float,
               max_iter: int, verbose: int = 0) -> FitResult:
         self.check(objective)
+        objective = self.working_objective(objective)
         hist = History(self.name, verbose)
         w = np.array(w0, dtype=float)
         _track_second_order(objective)
