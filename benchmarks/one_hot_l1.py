@@ -16,8 +16,9 @@ gap to a float64 fit (``tol=1e-10``) on the same float32-rounded ``X``, both
 evaluated in float64; ``--penalty l2`` the same with L2, ``--solver`` another
 solver than ``auto``. ``--former-float32``
 runs the float32 fits as they were before :mod:`sigmax.dataterms.float64_view`:
-proximal Newton on float32 passes, Newton's methods stopping where float32
-stalls, and Hessian blocks from float32 products whatever the columns' offsets.
+proximal Newton on float32 passes, Newton's methods and L-BFGS stopping where
+float32 stalls (L-BFGS counting a decrease below float32's rounding as progress),
+and Hessian blocks from float32 products whatever the columns' offsets.
 
 Usage::
 
@@ -73,10 +74,11 @@ def former_model() -> None:
 def former_float32() -> None:
     """float32 fits as before the float64 view: float32 passes throughout, float32 grams."""
     from sigmax.dataterms import tuning
-    from sigmax.solvers import newton
+    from sigmax.solvers import lbfgs, newton
 
     type(SOLVERS["proximal-newton"]).float64_evaluations = False
-    newton.widened = lambda objective: None
+    newton.widened = lbfgs.widened = lambda objective: None
+    lbfgs.RESOLVED = 0.0  # any decrease counted as progress, as before
     tuning.FLOAT32_GRAMS_MAX_OFFSET = np.inf
 
 

@@ -165,3 +165,23 @@ def test_stop_advice_follows_why_the_solve_stopped():
     early = stop_advice(stop("no decrease measurable in working precision", 7), 50, "float32")
     assert "dtype='float64'" in early and "max_iter" not in early
     assert stop_advice(stop("no decrease measurable", 7), 50, "float64").startswith("Standardize")
+
+
+def test_float32_lbfgs_at_the_float32_floor_goes_on_in_float64(monkeypatch):
+    """R's Salaries as loaded, L2, L-BFGS: float32 reached its floor (a gradient
+    of 2.5e-3 against the salaries' 1e5) within 100 iterations, then float32 noise
+    in the value passed for progress until max_iter=1000, with a warning to
+    raise max_iter. Now it finishes in float64 on the same float32 X."""
+    import sigmax.solvers.lbfgs as lbfgs
+
+    X, y = _table("carData", "Salaries", "rank")
+    m = _fit(SoftmaxRegression(solver="lbfgs", dtype="float32"))(X, y)
+    rec = m.fit_record_
+    assert rec.converged and rec.n_iter < 200
+    ref = SoftmaxRegression(tol=1e-8).fit(X.astype(np.float32).astype(np.float64), y)
+    assert (rec.objective - ref.fit_record_.objective) / ref.fit_record_.objective < 1e-6
+    monkeypatch.setattr(lbfgs, "RESOLVED", 0.0)
+    monkeypatch.setattr(lbfgs, "widened", lambda objective: None)
+    with pytest.warns(ConvergenceWarning, match="Increase max_iter"):
+        stuck = SoftmaxRegression(solver="lbfgs", dtype="float32", max_iter=400).fit(X, y)
+    assert stuck.fit_record_.n_iter == 400

@@ -18,8 +18,9 @@ take Newton steps on a model built from the exact Hessian do not:
 
 So :class:`~sigmax.solvers.proximal.ProximalNewton` (``float64_evaluations``)
 runs a float32 fit on this view from its first step, and
-:class:`~sigmax.solvers.newton.NewtonCholesky` / ``NewtonCG`` go on on it from
-the step float32 cannot resolve (:func:`sigmax.solvers.base.widened`): the same
+:class:`~sigmax.solvers.newton.NewtonCholesky`, ``NewtonCG`` and
+:class:`~sigmax.solvers.lbfgs.LBFGS` go on on it from the step float32 cannot
+resolve (:func:`sigmax.solvers.base.widened`): the same
 float32 ``X``, its blocks read into a float64 scratch block as they are used
 (:meth:`~sigmax.dataterms.blocks.BlockProducts.rows`; where ``X`` is one block,
 converted once and kept), so the data stay in float32 and the arithmetic is
@@ -40,7 +41,8 @@ relative objective gaps to a float64 fit on the same float32 values):
   (AER's CreditCard as loaded, C = 0.1: after 2 steps); now none, the worst 6.8e-6;
 - L2 (Newton-Cholesky on all 112): 17 stopped short, the worst 1.1e-3; now none,
   the worst 7.7e-7; with ``solver="newton-cg"``: 18, the worst 6.0e-2; now none,
-  the worst 4.0e-7.
+  the worst 4.0e-7; with ``solver="lbfgs"``: 11 ran to ``max_iter`` at the float32
+  floor; now none.
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ default='auto'
         them, so the tolerance is at least ``50 * eps(float32)``, and with
         NumPy or SciPy ``X`` the solvers that read them to their last digits
         evaluate the float32 data in float64: proximal Newton throughout,
-        Newton's methods from the step float32 cannot resolve
+        Newton's methods and L-BFGS from the step float32 cannot resolve
         (:mod:`sigmax.dataterms.float64_view`).
     verbose : int, default=0
     backend : {'auto', 'numpy', 'torch', 'dask'}, default='auto'
