@@ -14,17 +14,19 @@ float64 (Hessian from float32 grams, at most 5 inner solves per step).
 ``--dtype float32`` fits in float32 and adds, per fit, its relative objective
 gap to a float64 fit (``tol=1e-10``) on the same float32-rounded ``X``, both
 evaluated in float64; ``--penalty l2`` the same with L2, ``--solver`` another
-solver than ``auto``. ``--former-float32``
-runs the float32 fits as they were before :mod:`sigmax.dataterms.float64_view`:
-proximal Newton on float32 passes, Newton's methods and L-BFGS stopping where
-float32 stalls (L-BFGS counting a decrease below float32's rounding as progress),
-and Hessian blocks from float32 products whatever the columns' offsets.
+solver than ``auto``. ``--former-precision`` runs the fits as they were before
+:mod:`sigmax.dataterms.float64_view`: float32 fits with proximal Newton on
+float32 passes, Newton's methods and L-BFGS stopping where float32 stalls
+(L-BFGS counting a decrease below float32's rounding as progress), and every
+Newton-Cholesky step (float64 fits too) on Hessian blocks from float32 products
+whatever the columns' offsets (``tuning.FLOAT32_GRAMS_MAX_OFFSET``).
 
 Usage::
 
     python benchmarks/one_hot_l1.py [--former]
+    python benchmarks/one_hot_l1.py --penalty l2 [--former-precision]
     python benchmarks/one_hot_l1.py --dtype float32 [--penalty l2] [--solver newton-cg]
-        [--former-float32]
+        [--former-precision]
 """
 
 from __future__ import annotations
@@ -71,8 +73,8 @@ def former_model() -> None:
     type(SOLVERS["proximal-newton"]).inner_cap = lambda self, objective: 5
 
 
-def former_float32() -> None:
-    """float32 fits as before the float64 view: float32 passes throughout, float32 grams."""
+def former_precision() -> None:
+    """Fits as before the float64 view: float32 passes throughout, float32 grams."""
     from sigmax.dataterms import tuning
     from sigmax.solvers import lbfgs, newton
 
@@ -103,12 +105,12 @@ def main() -> None:
     ap.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     ap.add_argument("--penalty", choices=["l1", "l2"], default="l1")
     ap.add_argument("--solver", default="auto")
-    ap.add_argument("--former-float32", action="store_true")
+    ap.add_argument("--former-precision", action="store_true")
     args = ap.parse_args()
     if args.former:
         former_model()
-    if args.former_float32:
-        former_float32()
+    if args.former_precision:
+        former_precision()
     float32 = args.dtype == "float32"
     failed = total = 0
     gaps = []

@@ -92,7 +92,7 @@ def test_float32_l1_fits_of_tables_as_loaded_reach_the_float64_optimum(table, es
     L1 alone leaves flat), numeric columns in their own units. With float32
     evaluations proximal Newton stopped after 2 steps 30% above the optimum on
     Males (C = 10), with a ConvergenceWarning on all three
-    (``python benchmarks/one_hot_l1.py --dtype float32 --former-float32``)."""
+    (``python benchmarks/one_hot_l1.py --dtype float32 --former-precision``)."""
     X, y = _table(*table)
     m = _fit(est(penalty="l1", C=C, dtype="float32"))(X, y)
     assert m.solver_ == "proximal-newton" and m.fit_record_.converged

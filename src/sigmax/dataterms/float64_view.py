@@ -33,7 +33,7 @@ copied to float64 once (the indices are shared).
 
 Fourteen R tables one-hot with every level, numeric columns raw and
 standardized, four values of ``C``, float32, ``solver="auto"`` (``python
-benchmarks/one_hot_l1.py --dtype float32 [--penalty l2] [--former-float32]``,
+benchmarks/one_hot_l1.py --dtype float32 [--penalty l2] [--former-precision]``,
 relative objective gaps to a float64 fit on the same float32 values):
 
 - L1 (proximal Newton on all 112 fits): before this view 48 fits stopped short

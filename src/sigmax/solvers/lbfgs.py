@@ -163,7 +163,7 @@ class LBFGS(Solver):
     on R tables in their own units float32 noise passed for progress, and 11 of
     112 float32 fits ran to ``max_iter=1000`` at the float32 floor, 14,943
     iterations in all; now none, 5,542 (``python benchmarks/one_hot_l1.py
-    --dtype float32 --penalty l2 --solver lbfgs [--former-float32]``).
+    --dtype float32 --penalty l2 --solver lbfgs [--former-precision]``).
 
     **Standardized coordinates** (``standardize``): where dense ``X`` is badly
     scaled (:mod:`sigmax.solvers.coordinates`: columns in their own units),

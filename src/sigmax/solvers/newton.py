@@ -111,7 +111,7 @@ class _Newton(Solver):
                 # own units: the decrease left is below its rounding) goes on in
                 # float64 on the same float32 X rather than stop short. R tables as
                 # loaded (Salaries, Prestige, Males, ...) stopped at gaps up to 1e-3
-                # (benchmarks/one_hot_l1.py --penalty l2 --dtype float32 --former-float32).
+                # (benchmarks/one_hot_l1.py --penalty l2 --dtype float32 --former-precision).
                 objective, eps = wider, working_eps(wider)
                 _track_second_order(objective)
                 f, g = objective.value_and_grad(w)
