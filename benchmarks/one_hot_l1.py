@@ -14,7 +14,8 @@ float64 (Hessian from float32 grams, at most 5 inner solves per step).
 ``--dtype float32`` fits in float32 and adds, per fit, its relative objective
 gap to a float64 fit (``tol=1e-10``) on the same float32-rounded ``X``, both
 evaluated in float64; ``--penalty l2`` the same with L2, ``--solver`` another
-solver than ``auto``. ``--former-precision`` runs the fits as they were before
+solver than ``auto``, ``--backend torch`` the fits on a torch tensor (CPU).
+``--former-precision`` runs the fits as they were before
 :mod:`sigmax.dataterms.float64_view`: float32 fits with proximal Newton on
 float32 passes, Newton's methods and L-BFGS stopping where float32 stalls
 (L-BFGS counting a decrease below float32's rounding as progress), and every
@@ -26,7 +27,7 @@ Usage::
     python benchmarks/one_hot_l1.py [--former]
     python benchmarks/one_hot_l1.py --penalty l2 [--former-precision]
     python benchmarks/one_hot_l1.py --dtype float32 [--penalty l2] [--solver newton-cg]
-        [--former-precision]
+        [--backend torch] [--former-precision]
 """
 
 from __future__ import annotations
@@ -75,13 +76,24 @@ def former_model() -> None:
 
 def former_precision() -> None:
     """Fits as before the float64 view: float32 passes throughout, float32 grams."""
+    from sigmax.backends.array import ArrayData
     from sigmax.dataterms import tuning
     from sigmax.solvers import lbfgs, newton
 
+    ArrayData.in_float64 = lambda self: self
     type(SOLVERS["proximal-newton"]).float64_evaluations = False
     newton.widened = lbfgs.widened = lambda objective: None
     lbfgs.RESOLVED = 0.0  # any decrease counted as progress, as before
     tuning.FLOAT32_GRAMS_MAX_OFFSET = np.inf
+
+
+def _on(X: np.ndarray, backend: str):
+    """``X`` as the backend takes it: a CPU torch tensor for ``"torch"``."""
+    if backend == "numpy":
+        return X
+    import torch
+
+    return torch.as_tensor(X)
 
 
 def objective64(est, X: np.ndarray, y: np.ndarray, C: float, penalty: str) -> float:
@@ -105,6 +117,7 @@ def main() -> None:
     ap.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     ap.add_argument("--penalty", choices=["l1", "l2"], default="l1")
     ap.add_argument("--solver", default="auto")
+    ap.add_argument("--backend", choices=["numpy", "torch"], default="numpy")
     ap.add_argument("--former-precision", action="store_true")
     args = ap.parse_args()
     if args.former:
@@ -125,7 +138,7 @@ def main() -> None:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     m = est(penalty=args.penalty, C=C, dtype=args.dtype,
-                            solver=args.solver).fit(X, y)
+                            solver=args.solver).fit(_on(X, args.backend), y)
                     rec = m.fit_record_
                     gap = ""
                     if float32:

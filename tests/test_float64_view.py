@@ -185,3 +185,26 @@ def test_float32_lbfgs_at_the_float32_floor_goes_on_in_float64(monkeypatch):
     with pytest.warns(ConvergenceWarning, match="Increase max_iter"):
         stuck = SoftmaxRegression(solver="lbfgs", dtype="float32", max_iter=400).fit(X, y)
     assert stuck.fit_record_.n_iter == 400
+
+
+@pytest.mark.parametrize("penalty", ["l1", "l2"])
+def test_torch_float32_fits_go_on_in_float64_too(penalty):
+    """The same tables through the torch backend (CPU here): a float64 copy of X on
+    its device. Before it, Males as loaded stopped short in float32 with either
+    penalty (L1 at C = 10: proximal Newton 30% above the optimum)."""
+    torch = pytest.importorskip("torch")
+    from sigmax.backends.array import ArrayData
+
+    X, y = _table("Ecdat", "Males", "union")
+    X32 = X.astype(np.float32)
+    m = _fit(LogisticRegression(penalty=penalty, C=10.0, dtype="float32"))(
+        torch.as_tensor(X32), y)
+    assert m.fit_record_.converged
+    ref = LogisticRegression(penalty=penalty, C=10.0, tol=1e-9).fit(X32.astype(np.float64), y)
+    gap = (m.fit_record_.objective - ref.fit_record_.objective) / ref.fit_record_.objective
+    assert gap < 1e-6
+    term = ArrayData(BinomialLoss(), torch.as_tensor(X32), (y == "yes").astype(float),
+                     np.ones(len(y)), 1)
+    view = term.in_float64()
+    assert view.X.dtype == torch.float64 and term.in_float64() is view
+    assert view.in_float64() is view

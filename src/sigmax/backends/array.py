@@ -76,6 +76,26 @@ class ArrayData(StateCache, DataTerm):
                                  f"{self.k}); got {tuple(offset.shape)}.")
             self.offset = xp.asarray(offset, dtype=X.dtype, device=self.device)
         self._clear_state()
+        self._float64: ArrayData | None = None  # in_float64's copy, made once
+
+    def in_float64(self) -> ArrayData:
+        """The same data in float64 on ``X``'s device, for a float32 fit's solver that
+        reads the gradient to its last digits (:mod:`sigmax.dataterms.float64_view`);
+        ``self`` where ``X`` is float64.
+
+        A float64 copy of ``X`` (the array API offers no conversion on the fly),
+        made at the first request and kept: the size of the copy :meth:`hessian`
+        forms at each call.
+        """
+        if self.dtype == np.float64:
+            return self
+        if self._float64 is None:
+            xp = self.xp
+            view = ArrayData(self.loss, xp.astype(self.X, xp.float64), self.Y, self.weights,
+                             self.k, self.fit_intercept, offset=self.offset)
+            view.host_targets = self.host_targets
+            self._float64 = view
+        return self._float64
 
     def row_slice(self, lo: int, hi: int) -> ArrayData:
         """The data term of rows ``lo:hi`` (views: nothing is copied)."""

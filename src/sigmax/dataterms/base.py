@@ -167,7 +167,7 @@ class DataTerm:
         that form the full Hessian at every step (:mod:`sigmax.dataterms.float64_view`).
 
         ``self`` where it already computes in float64 or offers no such view
-        (the device and chunked data terms keep their dtype).
+        (the chunked dask data term keeps its dtype).
         """
         return self
 

@@ -28,8 +28,10 @@ float64. Proximal Newton forms the full Hessian at every step, ``n D^2 k``
 multiply-adds at least, ``D`` times a pass: the float64 pass adds little to it.
 Where float32 does not fail, the view costs nothing measurable: the benchmark's
 breast_cancer_l1, credit_onehot and movies in float32 took 1.01, 1.02 and 1.00
-times as long (``python benchmarks/float64_view.py``, one thread). CSR ``X``: its values are
-copied to float64 once (the indices are shared).
+times as long (``python benchmarks/float64_view.py``, one thread). CSR ``X``:
+its values are copied to float64 once (the indices are shared). The torch data
+term offers the same view on a float64 copy of ``X`` on its device
+(:meth:`sigmax.backends.array.ArrayData.in_float64`).
 
 Fourteen R tables one-hot with every level, numeric columns raw and
 standardized, four values of ``C``, float32, ``solver="auto"`` (``python

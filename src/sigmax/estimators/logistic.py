@@ -48,8 +48,8 @@ default='auto'
     dtype : {'float64', 'float32'}, default='float64'
         Working precision of the products with ``X`` (``X`` is held in it).
         float32 gradients are exact to about 1e-7 of the magnitudes behind
-        them, so the tolerance is at least ``50 * eps(float32)``, and with
-        NumPy or SciPy ``X`` the solvers that read them to their last digits
+        them, so the tolerance is at least ``50 * eps(float32)``, and (NumPy,
+        SciPy or torch ``X``) the solvers that read them to their last digits
         evaluate the float32 data in float64: proximal Newton throughout,
         Newton's methods and L-BFGS from the step float32 cannot resolve
         (:mod:`sigmax.dataterms.float64_view`).
