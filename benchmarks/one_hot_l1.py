@@ -9,7 +9,10 @@ solver ``auto`` took, its iterations and whether it converged, then the count
 of fits that did not.
 
 ``--former`` runs proximal Newton as it was before its model went back to
-float64 (Hessian from float32 grams, at most 5 inner solves per step).
+float64 (Hessian from float32 grams, at most 5 inner solves per step);
+``--shorten-always`` shortens every step of it to
+:data:`sigmax.solvers.proximal.MAX_LOGIT_STEP` (it does so only where the line
+search along the model's step fails).
 
 ``--dtype float32`` fits in float32 and adds, per fit, its relative objective
 gap to a float64 fit (``tol=1e-10``) on the same float32-rounded ``X``, both
@@ -24,7 +27,7 @@ whatever the columns' offsets (``tuning.FLOAT32_GRAMS_MAX_OFFSET``).
 
 Usage::
 
-    python benchmarks/one_hot_l1.py [--former]
+    python benchmarks/one_hot_l1.py [--former | --shorten-always]
     python benchmarks/one_hot_l1.py --penalty l2 [--former-precision]
     python benchmarks/one_hot_l1.py --dtype float32 [--penalty l2] [--solver newton-cg]
         [--backend torch] [--former-precision]
@@ -74,6 +77,18 @@ def former_model() -> None:
     type(SOLVERS["proximal-newton"]).inner_cap = lambda self, objective: 5
 
 
+def shorten_always() -> None:
+    """Every proximal Newton step shortened to MAX_LOGIT_STEP before its line search."""
+    from sigmax.solvers import proximal
+
+    search = proximal._line_search
+
+    def shortened(objective, w, g, F, opt, d, rel_slack):
+        return search(objective, w, g, F, opt, proximal._within_reach(objective, d), rel_slack)
+
+    proximal._line_search = shortened
+
+
 def former_precision() -> None:
     """Fits as before the float64 view: float32 passes throughout, float32 grams."""
     from sigmax.backends.array import ArrayData
@@ -114,6 +129,7 @@ def objective64(est, X: np.ndarray, y: np.ndarray, C: float, penalty: str) -> fl
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--former", action="store_true")
+    ap.add_argument("--shorten-always", action="store_true")
     ap.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     ap.add_argument("--penalty", choices=["l1", "l2"], default="l1")
     ap.add_argument("--solver", default="auto")
@@ -122,6 +138,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.former:
         former_model()
+    if args.shorten_always:
+        shorten_always()
     if args.former_precision:
         former_precision()
     float32 = args.dtype == "float32"

