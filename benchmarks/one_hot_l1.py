@@ -23,7 +23,9 @@ solver than ``auto``, ``--backend torch`` the fits on a torch tensor (CPU).
 float32 passes, Newton's methods and L-BFGS stopping where float32 stalls
 (L-BFGS counting a decrease below float32's rounding as progress), and every
 Newton-Cholesky step (float64 fits too) on Hessian blocks from float32 products
-whatever the columns' offsets (``tuning.FLOAT32_GRAMS_MAX_OFFSET``).
+whatever the columns' offsets (``tuning.FLOAT32_GRAMS_MAX_OFFSET``); proximal
+Newton also without the two fallbacks of the same round (coordinate descent on
+its model, the shortened step), so that the output is the one before all of them.
 
 Usage::
 
@@ -93,7 +95,11 @@ def former_precision() -> None:
     """Fits as before the float64 view: float32 passes throughout, float32 grams."""
     from sigmax.backends.array import ArrayData
     from sigmax.dataterms import tuning
-    from sigmax.solvers import lbfgs, newton
+    from sigmax.solvers import l1_model, lbfgs, newton, proximal
+
+    # and proximal Newton without its fallbacks of the same round
+    l1_model._coordinate_descent = lambda H, g, lam, w: np.zeros_like(w)
+    proximal._within_reach = lambda objective, d: d
 
     ArrayData.in_float64 = lambda self: self
     type(SOLVERS["proximal-newton"]).float64_evaluations = False

