@@ -388,6 +388,27 @@ def _r_table(package, item, target):
     return pd.get_dummies(X, dtype=float).to_numpy(float), df[target].astype(str).to_numpy()
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_a_step_within_reach_moves_no_logit_by_more_than_the_limit(backend):
+    from sigmax.solvers.proximal import MAX_LOGIT_STEP, _within_reach
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 5))
+    obj = LinearObjective(LOSSES["binomial"], X, (X[:, 0] > 0).astype(float), np.ones(200),
+                          1, C=1.0, penalty=make_penalty("l1"))
+    if backend == "torch":
+        torch = pytest.importorskip("torch")
+        from sigmax.backends.array import ArrayObjective
+
+        obj = ArrayObjective(obj.loss, torch.as_tensor(X), obj.Y, np.ones(200), 1, C=1.0,
+                             penalty=make_penalty("l1"))
+    far = np.full(obj.n_params, 100.0)
+    short = _within_reach(obj, far)
+    assert np.abs(X @ short[:5] + short[5]).max() == pytest.approx(MAX_LOGIT_STEP)
+    near = far * 1e-3
+    assert _within_reach(obj, near) is near
+
+
 def test_l1_model_falls_back_to_coordinate_descent_where_no_sign_step_moves(monkeypatch):
     """ggplot2's midwest as loaded (populations up to 5e6 next to their sum and
     percentages), county -> state, L1 at C = 100: after 31 steps no sign step of

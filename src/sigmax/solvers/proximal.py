@@ -45,7 +45,8 @@ def _within_reach(objective: LinearObjective, d: np.ndarray) -> np.ndarray:
     took 21 steps, and 1,000 without converging when every step was shortened
     so (``python benchmarks/one_hot_l1.py --shorten-always``).
     """
-    reach = float(np.max(np.abs(objective.logits(d, offset=False))))
+    # abs() and .max() of the array where it lives (NumPy, a torch tensor, dask)
+    reach = float(abs(objective.logits(d, offset=False)).max())
     return d * (MAX_LOGIT_STEP / reach) if reach > MAX_LOGIT_STEP else d
 
 
