@@ -21,8 +21,8 @@ from .newton import _track_second_order
 #: proximal Newton is worth (a small Cholesky solve and its Python, some tens
 #: of microseconds): :meth:`ProximalNewton.inner_cap`.
 INNER_SOLVE_WORTH = 1e5
-#: Largest change of a logit that proximal Newton's first trial step makes: the
-#: step is shortened to it before the line search (:func:`_within_reach`).
+#: Largest change of a logit along proximal Newton's second try, where the line
+#: search along the model's step found no decrease (:func:`_within_reach`).
 MAX_LOGIT_STEP = 20.0
 
 
@@ -39,8 +39,9 @@ def _within_reach(objective: LinearObjective, d: np.ndarray) -> np.ndarray:
     fit stopped after 8 steps 35% above the optimum. The loss is linear in a
     logit that far out, so the quadratic model says nothing about such a step;
     one pass over ``X`` (``X d``) measures it (``python
-    benchmarks/fixed_effects_l1.py [--former]``: 4 of 24 such fits stopped
-    short before, none now). Not the first try: long steps that are right (AER's
+    benchmarks/fixed_effects_l1.py [--former]``: 5 of 24 such fits stopped
+    short before this and the model's coordinate-descent fallback, none now).
+    Not the first try: long steps that are right (AER's
     CreditCard as loaded, nearly separated by its expenditure, L1 at C = 10)
     took 21 steps, and 1,000 without converging when every step was shortened
     so (``python benchmarks/one_hot_l1.py --shorten-always``).
