@@ -5,7 +5,8 @@ next to the other columns, every level kept; the first 100 / 200 / 545 persons,
 columns as loaded (``raw``) or standardized (``std``), ``LogisticRegression(penalty="l1",
 C=C, solver=...)`` for ``C`` in 0.1, 1, 10, 100. A person who never (or always)
 joined is nearly separated by their own column, which L1 alone holds only far
-out. Prints the steps each fit took, whether it converged and its seconds (one
+out. Prints the steps each fit took, whether it converged, its seconds and its
+objective (the solver's, scaled by ``1 / (C S)``) (one
 thread: with two, BLAS's sums vary between runs, and the 545-person table as
 loaded at C = 100 took 59 to 76 steps, converged or not).
 
@@ -75,7 +76,8 @@ def _sweep(solver: str) -> None:
                 total += 1
                 failed += not rec.converged
                 cells.append(f"C={C:g} {rec.solver} {rec.n_iter}"
-                             f"{'' if rec.converged else ' NOT CONVERGED'} {seconds:.2f}s")
+                             f"{'' if rec.converged else ' NOT CONVERGED'} {seconds:.2f}s "
+                             f"f={rec.objective:.6g}")
             print(f"{persons:3d} persons {'std' if standardize else 'raw'} {X.shape[0]:5d} x "
                   f"{X.shape[1]:3d}: " + " | ".join(cells), flush=True)
     print(f"not converged: {failed} of {total} fits")

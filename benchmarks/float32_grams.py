@@ -137,7 +137,10 @@ def offset_cases() -> None:
         X = Z.copy()
         X[:, 0] += r
         cases += [(f"column at r = {r}, C = {C:g}", X, y, C) for C in (1.0, 100.0)]
-    cases += [(f"Males as loaded, C = {C:g}", Xm, df["union"].to_numpy(), C) for C in (1.0, 100.0)]
+    year = df["year"].to_numpy(float)
+    r = abs(year.mean()) / year.std()  # the year's mean over its spread
+    cases += [(f"Males as loaded (year at r = {r:.0f}), C = {C:g}", Xm, df["union"].to_numpy(), C)
+              for C in (1.0, 100.0)]
     print("\n| case | float64 blocks | float32 where r <= limit | float32 always |")
     print("|---|---|---|---|")
     for label, X, target, C in cases:

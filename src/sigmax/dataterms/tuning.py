@@ -86,7 +86,7 @@ LINEAR_F32_ROWS = 4096
 #: Newton-Cholesky steps to ``tol=1e-8`` on a column ``r`` standard deviations from
 #: zero (3,000 rows, five features, C = 1 / 100), float32 grams always against
 #: float64: 5 against 5 up to r = 100, 6 at 300, 14 and 9 at 1000; R's Ecdat Males
-#: as loaded, whose ``year`` (1980-87) sits at about r = 870: 14 and 12 steps,
+#: as loaded, whose ``year`` (1980-87) sits at r = 866: 14 and 12 steps,
 #: stopping short of the tolerance, against 6 (``python benchmarks/float32_grams.py
 #: --part offset``; with this limit, the float64 counts).
 FLOAT32_GRAMS_MAX_OFFSET = 100.0

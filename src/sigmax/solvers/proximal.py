@@ -34,9 +34,9 @@ def _within_reach(objective: LinearObjective, d: np.ndarray) -> np.ndarray:
     Where a direction has almost no curvature but a gradient (a group of rows
     nearly separated by one coefficient, which L1 alone holds only far out),
     the model's minimizer lies at ``|g| / h``: R's Ecdat Males with a one-hot
-    column per person (4,360 x 581, standardized, C = 1) gave a step of 2.6e15,
-    which forty halvings of the line search could not bring into reach, and the
-    fit stopped after 8 steps 35% above the optimum. The loss is linear in a
+    column per person (4,360 x 581, standardized, C = 1) gave a step so long
+    that forty halvings of the line search (a factor 1e12) could not bring it
+    into reach, and the fit stopped after 8 steps 54% above the optimum. The loss is linear in a
     logit that far out, so the quadratic model says nothing about such a step;
     one pass over ``X`` (``X d``) measures it (``python
     benchmarks/fixed_effects_l1.py [--former]``: 5 of 24 such fits stopped
