@@ -27,9 +27,9 @@ MODELS = {"binary": LogisticRegression, "multilabel": MultiLabelLogistic,
 CASES = ("breast_cancer_l1", "credit_onehot", "movies")
 
 
-def _switch(on: bool, widened=newton.widened) -> None:
+def _switch(on: bool, widen=newton.in_float64_at) -> None:
     type(SOLVERS["proximal-newton"]).float64_evaluations = on
-    newton.widened = widened if on else (lambda objective: None)
+    newton.in_float64_at = widen if on else (lambda *args, **kwargs: None)
 
 
 def main() -> None:

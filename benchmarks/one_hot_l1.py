@@ -103,7 +103,7 @@ def former_precision() -> None:
 
     ArrayData.in_float64 = lambda self: self
     type(SOLVERS["proximal-newton"]).float64_evaluations = False
-    newton.widened = lbfgs.widened = lambda objective: None
+    newton.in_float64_at = lbfgs.in_float64_at = lambda *args, **kwargs: None
     lbfgs.RESOLVED = 0.0  # any decrease counted as progress, as before
     tuning.FLOAT32_GRAMS_MAX_OFFSET = np.inf
 

@@ -114,7 +114,7 @@ def test_float32_newton_goes_on_in_float64_where_float32_stalls(monkeypatch):
     ref = SoftmaxRegression(C=10.0, tol=1e-8).fit(X.astype(np.float32).astype(np.float64), y)
     assert (rec.objective - ref.fit_record_.objective) / ref.fit_record_.objective < 1e-6
     assert m.coef_.dtype == np.float32
-    monkeypatch.setattr(newton, "widened", lambda objective: None)
+    monkeypatch.setattr(newton, "in_float64_at", lambda *args, **kwargs: None)
     with pytest.warns(ConvergenceWarning, match="float32 resolves no further"):
         stuck = SoftmaxRegression(C=10.0, dtype="float32").fit(X, y)
     assert stuck.fit_record_.n_iter < rec.n_iter + 5 and not stuck.fit_record_.converged
@@ -181,7 +181,7 @@ def test_float32_lbfgs_at_the_float32_floor_goes_on_in_float64(monkeypatch):
     ref = SoftmaxRegression(tol=1e-8).fit(X.astype(np.float32).astype(np.float64), y)
     assert (rec.objective - ref.fit_record_.objective) / ref.fit_record_.objective < 1e-6
     monkeypatch.setattr(lbfgs, "RESOLVED", 0.0)
-    monkeypatch.setattr(lbfgs, "widened", lambda objective: None)
+    monkeypatch.setattr(lbfgs, "in_float64_at", lambda *args, **kwargs: None)
     with pytest.warns(ConvergenceWarning, match="Increase max_iter"):
         stuck = SoftmaxRegression(solver="lbfgs", dtype="float32", max_iter=400).fit(X, y)
     assert stuck.fit_record_.n_iter == 400

@@ -81,7 +81,8 @@ class DataTerm:
 
     #: Hessian blocks from float64 products only, float32 grams no more: set where a
     #: column proved nearly collinear with the intercept
-    #: (:func:`sigmax.dataterms.hessian.intercept_collinear`).
+    #: (:func:`sigmax.dataterms.hessian.intercept_collinear`) or a Newton-Cholesky step's
+    #: blocks had a pivot float32 cannot resolve (:class:`sigmax.solvers.newton.NewtonCholesky`).
     exact_grams: bool = False
 
     X: Any

@@ -203,6 +203,24 @@ def widened(objective: Any) -> Any:
     return wider
 
 
+def in_float64_at(objective: Any, w: np.ndarray, hist: History, second_order: bool = False
+                  ) -> tuple[Any, float, np.ndarray, float] | None:
+    """A float32 solve going on in float64 at ``w``: ``(objective's float64 view, f, g,
+    max|g|)``, the last history row amended to them; None where ``objective`` has no
+    such view (:func:`widened`). ``second_order``: the view keeps its Hessian state from
+    this evaluation on (Newton's next step reads it)."""
+    wider = widened(objective)
+    if wider is None:
+        return None
+    track = getattr(wider, "track_second_order", None)
+    if second_order and track is not None:
+        track()
+    f, g = wider.value_and_grad(w)
+    gnorm = float(np.max(np.abs(g))) if g.size else 0.0
+    hist.amend(f, gnorm)
+    return wider, f, g, gnorm
+
+
 def working_eps(objective: Any) -> float:
     """Machine epsilon of the precision ``objective`` computes in (float64 if unknown).
 

@@ -8,6 +8,8 @@ positive semi-definite to its last digits: proximal Newton builds it in
 float64, because float32 grams leave the flat direction of collinear columns
 (every level of a one-hot column next to the intercept) slightly indefinite,
 and the solves then run off along it (``benchmarks/proximal_newton_inner.py``).
+Where not one sign step moves from ``d = 0``, the step comes from coordinate
+descent on the model instead (:func:`_coordinate_descent`).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import numpy as np
 from scipy.linalg.blas import dtrsv
 
 from ..objective import LinearObjective
-from .base import STALL_EPS, FitResult, History, Solver, register_solver, widened, working_eps
+from .base import STALL_EPS, FitResult, History, Solver, in_float64_at, register_solver, working_eps
 from .coordinates import IDENTITY, Standardized
 
 #: Relative decrease below which L-BFGS stops (about 1.4e-14): progress is
@@ -228,9 +228,9 @@ class LBFGS(Solver):
                 if phase is not None:  # float32 resolves no more: on in float64
                     phase.switch, it = np.inf, it - 1
                     continue
-                if (on := _in_float64(objective, w, hist)) is not None:  # a float32 fit
-                    obj = objective = on[0]
-                    f, g, gnorm, eps = on[1:]
+                if (on := in_float64_at(objective, w, hist)) is not None:  # a float32 fit
+                    objective, f, g, gnorm = on
+                    obj, eps = objective, working_eps(objective)
                     gu, best_gnorm, blind, it = coords.grad(g), gnorm, 0, it - 1
                     continue
                 message = "line search failed: no decrease measurable in the working precision"
@@ -269,11 +269,11 @@ class LBFGS(Solver):
                 converged = True
                 break
             if (flat or blind >= MAX_BLIND) and (
-                    on := _in_float64(objective, w, hist)) is not None:
+                    on := in_float64_at(objective, w, hist)) is not None:
                 # A float32 fit at float32's floor goes on in float64 on the same
                 # float32 X (sigmax.dataterms.float64_view), keeping its pairs.
-                obj = objective = on[0]
-                f, g, gnorm, eps = on[1:]
+                objective, f, g, gnorm = on
+                obj, eps = objective, working_eps(objective)
                 gu, best_gnorm, blind = coords.grad(g), gnorm, 0
                 continue
             if flat:
@@ -351,20 +351,6 @@ class LBFGS(Solver):
             t_prev, f_prev, d_prev = t, f_t, d_t
             t *= 4.0  # still going down steeply: a longer step
         return found[0] if found else None
-
-
-def _in_float64(objective: LinearObjective, w: np.ndarray, hist: History
-                ) -> tuple[LinearObjective, float, np.ndarray, float, float] | None:
-    """A float32 fit going on in float64: ``(objective's float64 view, f, g, max|g|, eps)``
-    at ``w``, the last history row amended to them; None where ``objective`` has no
-    such view (:func:`~sigmax.solvers.base.widened`)."""
-    wider = widened(objective)
-    if wider is None:
-        return None
-    f, g = wider.value_and_grad(w)
-    gnorm = float(np.max(np.abs(g))) if g.size else 0.0
-    hist.amend(f, gnorm)
-    return wider, f, g, gnorm, working_eps(wider)
 
 
 class _Phase:

@@ -21,7 +21,7 @@ import scipy.sparse as sp
 from ..dataterms import tuning
 from ..objective import LinearObjective
 from ._linalg import jacobi_scaled, newton_step
-from .base import STALL_EPS, FitResult, History, Solver, register_solver, widened, working_eps
+from .base import STALL_EPS, FitResult, History, Solver, in_float64_at, register_solver, working_eps
 from .cg_updates import updates
 from .compiled_cg import CompiledCG
 from .conditioning import RARE_CLASS_SPREAD, class_spread
@@ -107,16 +107,15 @@ class _Newton(Solver):
                 if -t * slope <= noise:
                     break  # shorter steps can only be less measurable
                 t *= 0.5
-            if not accepted and gnorm > tol and (wider := widened(objective)) is not None:
+            if not accepted and gnorm > tol and (
+                    on := in_float64_at(objective, w, hist, second_order=True)) is not None:
                 # A float32 fit that float32 cannot take further (features in their
                 # own units: the decrease left is below its rounding) goes on in
                 # float64 on the same float32 X rather than stop short. R tables as
                 # loaded (Salaries, Prestige, Males, ...) stopped at gaps up to 1e-3
                 # (benchmarks/one_hot_l1.py --penalty l2 --dtype float32 --former-precision).
-                objective, eps = wider, working_eps(wider)
-                _track_second_order(objective)
-                f, g = objective.value_and_grad(w)
-                gnorm = float(np.max(np.abs(g))) if g.size else 0.0
+                objective, f, g, gnorm = on
+                eps = working_eps(objective)
                 converged = gnorm <= tol
                 continue
             if not accepted:

@@ -36,15 +36,15 @@ def _within_reach(objective: LinearObjective, d: np.ndarray) -> np.ndarray:
     the model's minimizer lies at ``|g| / h``: R's Ecdat Males with a one-hot
     column per person (4,360 x 581, standardized, C = 1) gave a step so long
     that forty halvings of the line search (a factor 1e12) could not bring it
-    into reach, and the fit stopped after 8 steps 54% above the optimum. The loss is linear in a
-    logit that far out, so the quadratic model says nothing about such a step;
-    one pass over ``X`` (``X d``) measures it (``python
+    into reach, and the fit stopped after 8 steps 54% above the optimum. The
+    loss is linear in a logit that far out, so the quadratic model says nothing
+    about such a step; one pass over ``X`` (``X d``) measures it (``python
     benchmarks/fixed_effects_l1.py [--former]``: 5 of 24 such fits stopped
     short before this and the model's coordinate-descent fallback, none now).
-    Not the first try: long steps that are right (AER's
-    CreditCard as loaded, nearly separated by its expenditure, L1 at C = 10)
-    took 21 steps, and 1,000 without converging when every step was shortened
-    so (``python benchmarks/one_hot_l1.py --shorten-always``).
+    Not the first try: long steps that are right (AER's CreditCard as loaded,
+    nearly separated by its expenditure, L1 at C = 10) took 21 steps, and
+    1,000 without converging when every step was shortened so (``python
+    benchmarks/one_hot_l1.py --shorten-always``).
     """
     # abs() and .max() of the array where it lives (NumPy, a torch tensor, dask)
     reach = float(abs(objective.logits(d, offset=False)).max())
